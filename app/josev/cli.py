@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 AREAS: tuple[str, ...] = (
     "josev.api.cli",
-    "josev.demo",
 )
 
 
