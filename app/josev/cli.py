@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 AREAS: tuple[str, ...] = (
     "josev.api.cli",
+    "josev.netsim.cli",
 )
 
 

@@ -1,0 +1,99 @@
+"""The simulated PLC link itself: addresses usable at once, multicast, isolation, clean-up."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from josev import netsim
+
+pytestmark = pytest.mark.netns
+
+
+def _udp(ep: netsim.Endpoint, port: int) -> socket.socket:
+    s = ep.netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.bind(ep.sockaddr(port))
+    return s
+
+
+def test_unicast_across_the_veth_at_once(link: netsim.Link) -> None:
+    server = _udp(link.evse, 40000)
+    client = _udp(link.ev, 0)
+    client.sendto(b"ping", link.evse.sockaddr(40000))
+    data, addr = server.recvfrom(16)
+    assert data == b"ping"
+    assert addr[0] == link.ev.link_local
+
+
+def test_all_nodes_multicast_reaches_the_other_end(link: netsim.Link) -> None:
+    server = link.evse.netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    server.settimeout(5)
+    server.bind(("ff02::1", 40001, 0, link.evse.ifindex))
+    client = _udp(link.ev, 0)
+    client.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, link.ev.ifindex)
+    client.sendto(b"hello", ("ff02::1", 40001, 0, link.ev.ifindex))
+    assert server.recvfrom(16)[0] == b"hello"
+
+
+def test_namespaces_are_isolated_from_the_host(link: netsim.Link) -> None:
+    names = socket.if_nameindex()
+    assert link.evse.ifname not in {n for _, n in names}
+    assert link.evse.netns.run(socket.if_nameindex) != names
+
+
+def test_bridge_with_three_ends_floods_multicast(make_link: Callable[..., netsim.Link]) -> None:
+    link = make_link(evs=2)
+    receivers = []
+    for ep in link.evs:
+        r = ep.netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        r.settimeout(5)
+        r.bind(("ff02::1", 40002, 0, ep.ifindex))
+        receivers.append(r)
+    sender = _udp(link.evse, 0)
+    sender.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, link.evse.ifindex)
+    sender.sendto(b"x", ("ff02::1", 40002, 0, link.evse.ifindex))
+    for r in receivers:
+        assert r.recvfrom(4)[1][0] == link.evse.link_local
+
+
+def test_external_process_attaches_with_ip_netns_exec(link: netsim.Link) -> None:
+    server = _udp(link.evse, 40003)
+    code = (
+        "import socket,sys; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM);"
+        "s.sendto(b'ext', (sys.argv[1], 40003, 0, socket.if_nametoindex(sys.argv[2])))"
+    )
+    argv = link.ev.netns.argv([sys.executable, "-c", code, link.evse.link_local, link.ev.ifname])
+    subprocess.run(argv, check=True, timeout=30)
+    assert server.recvfrom(8)[0] == b"ext"
+
+
+def test_close_removes_the_namespaces(make_link: Callable[..., netsim.Link]) -> None:
+    link = make_link()
+    paths = [ns.path for ns in link.namespaces]
+    assert all(p.exists() for p in paths)
+    link.close()
+    assert not any(Path(p).exists() for p in paths)
+
+
+def test_cli_up_and_down() -> None:
+    reason = netsim.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable: {reason}")
+    from josev.cli import main
+
+    assert main(["link", "up", "--tag", "clitest"]) == 0
+    try:
+        assert (netsim.NETNS_RUN_DIR / "jv-clitest-ev0").exists()
+    finally:
+        assert main(["link", "down", "clitest"]) == 0
+    assert not (netsim.NETNS_RUN_DIR / "jv-clitest-ev0").exists()
+
+
+def test_eui64() -> None:
+    assert netsim.eui64_link_local("00:11:22:33:44:55") == "fe80::211:22ff:fe33:4455"
