@@ -15,6 +15,7 @@ from collections.abc import Sequence
 AREAS: tuple[str, ...] = (
     "josev.api.cli",
     "josev.netsim.cli",
+    "josev.pki.cli",
 )
 
 

@@ -24,6 +24,7 @@ import concurrent.futures
 import contextlib
 import ctypes
 import ctypes.util
+import ipaddress
 import logging
 import os
 import secrets
@@ -35,7 +36,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from josev.transport.iface import PlcInterface
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +209,14 @@ class Endpoint:
     def sockaddr(self, port: int) -> tuple[str, int, int, int]:
         """An AF_INET6 address tuple on this endpoint (numeric scope id, no name lookup)."""
         return (self.link_local, port, 0, self.ifindex)
+
+    def plc_interface(self) -> PlcInterface:
+        """This end as the transport layer wants it (sockets made inside the namespace)."""
+        from josev.transport.iface import PlcInterface
+
+        return PlcInterface(
+            self.ifname, self.ifindex, ipaddress.IPv6Address(self.link_local), self.netns.socket
+        )
 
     def describe(self) -> dict[str, str | int]:
         return {
