@@ -114,8 +114,14 @@ async def _send_async(args: argparse.Namespace, data: dict[str, Any]) -> int:
         return 2
     topics = [args.topic] if args.topic else list(sp.topics)
     identity = sender_of(topics[0])
-    client = ApiClient({identity}, host=args.host, port=args.port, username=args.username,
-                       password=read_password(args), request_timeout=args.timeout)  # fmt: skip
+    client = ApiClient(
+        {identity},
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        password=read_password(args),
+        request_timeout=args.timeout,
+    )
     async with client:
         await client.wait_connected(args.timeout)
         if args.msg_type == "update":

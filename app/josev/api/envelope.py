@@ -7,6 +7,7 @@ receiver can still answer a broken request with an error carrying the request's 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from josev.api.errors import InvalidMessage
 from josev.api.registry import ENVELOPE_TYPES, SPECS, TOPICS, spec
 
 MAX_PAYLOAD = 256 * 1024  # the largest legal message (certificate chains) is far below this
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ENVELOPE_KEYS = frozenset(("id", "name", "type", "data"))
 
 
@@ -39,6 +41,16 @@ class Message:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def _is_uuid4(text: str) -> bool:
+    if len(text) != 36:
+        return False
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return False
+    return parsed.version == 4 and str(parsed) == text
 
 
 def _reject_constant(name: str) -> Any:
@@ -72,7 +84,8 @@ def decode(topic: str, payload: bytes | bytearray | str) -> Message:
             "invalid_message", f"envelope is a {type(obj).__name__}, not an object"
         )
     raw_id, name, type_ = obj.get("id"), obj.get("name"), obj.get("type")
-    msg_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None
+    # Only a well-formed id is kept for the error: an answer must itself be a valid message.
+    msg_id = raw_id if isinstance(raw_id, str) and _is_uuid4(raw_id) else None
     name_s = name if isinstance(name, str) and len(name) <= 64 else None
     type_s = type_ if isinstance(type_, str) and type_ in ENVELOPE_TYPES else None
 
@@ -90,13 +103,14 @@ def decode(topic: str, payload: bytes | bytearray | str) -> Message:
         )
         raise fail("invalid_message", f"envelope keys: {detail}")
     if msg_id is None:
-        raise fail("invalid_message", "id must be a UUID string")
-    try:
-        parsed = uuid.UUID(msg_id)
-    except ValueError:
-        raise fail("invalid_message", f"id {msg_id!r} is not a UUID") from None
-    if parsed.version != 4 or str(parsed) != msg_id:
-        raise fail("invalid_message", f"id {msg_id!r} is not a canonical UUID4")
+        if not isinstance(raw_id, str):
+            raise fail("invalid_message", "id must be a UUID string")
+        shown = raw_id[:64]
+        try:
+            uuid.UUID(raw_id)
+        except ValueError:
+            raise fail("invalid_message", f"id {shown!r} is not a UUID") from None
+        raise fail("invalid_message", f"id {shown!r} is not a canonical (lower-case) UUID4")
     if type_s is None:
         raise fail("invalid_message", f"type must be one of {', '.join(ENVELOPE_TYPES)}")
     if name_s is None:
@@ -108,9 +122,11 @@ def decode(topic: str, payload: bytes | bytearray | str) -> Message:
         raise fail("wrong_topic", f"{topic!r} is not a Josev API topic")
 
     if type_s == "error":
+        # An error echoes the request's name, which may be one we do not know: that is the
+        # error being reported, so only the shape of the name is checked.
         model: type[m.ApiModel] = m.ErrorData
-        if not any(k[0] == name_s for k in SPECS):
-            raise fail("unknown_message", f"unknown message name {name_s!r}")
+        if not NAME_RE.fullmatch(name_s):
+            raise fail("invalid_message", f"name {name_s!r} is not a snake_case message name")
     else:
         sp = spec(name_s, type_s)
         if sp is None:

@@ -38,10 +38,29 @@ IdToken = Annotated[str, Field(max_length=36)]  # OCPP IdTokenType.idToken strin
 Text = Annotated[str, Field(max_length=2500)]
 
 ConnectorEnum = Literal[
-    "cCCS1", "cCCS2", "cG105", "cTesla", "cType1", "cType2", "s309-1P-16A", "s309-1P-32A",
-    "s309-3P-16A", "s309-3P-32A", "sBS1361", "sCEE-7-7", "sType2", "sType3", "Other1PhMax16A",
-    "Other1PhOver16A", "Other3Ph", "Pan", "wInductive", "wResonant", "Undetermined", "Unknown",
-]  # fmt: skip
+    "cCCS1",
+    "cCCS2",
+    "cG105",
+    "cTesla",
+    "cType1",
+    "cType2",
+    "s309-1P-16A",
+    "s309-1P-32A",
+    "s309-3P-16A",
+    "s309-3P-32A",
+    "sBS1361",
+    "sCEE-7-7",
+    "sType2",
+    "sType3",
+    "Other1PhMax16A",
+    "Other1PhOver16A",
+    "Other3Ph",
+    "Pan",
+    "wInductive",
+    "wResonant",
+    "Undetermined",
+    "Unknown",
+]
 AcceptedRejected = Literal["accepted", "rejected"]
 TokenType = Literal["ISO14443", "ISO15693", "key_code", "local", "no_authorization", "mac_address"]
 TokenTypeExt = Literal[
@@ -89,11 +108,17 @@ class DeviceModelVariable(ApiModel):
     constant: bool | None = None
     data_type: (
         Literal[
-            "string", "decimal", "integer", "dateTime", "boolean", "OptionList",
-            "SequenceList", "MemberList",
+            "string",
+            "decimal",
+            "integer",
+            "dateTime",
+            "boolean",
+            "OptionList",
+            "SequenceList",
+            "MemberList",
         ]
         | None
-    ) = None  # fmt: skip
+    ) = None
     values_list: Annotated[str, Field(max_length=1000)] | None = None
 
 
@@ -125,9 +150,14 @@ class DeviceModelResponse(ApiModel):
 
 
 StatusCode = Literal[
-    "evse_not_ready", "evse_ready", "evse_shutdown", "evse_utility_interrupt_event",
-    "evse_isolation_monitoring_active", "evse_emergency_shutdown", "evse_malfunction",
-]  # fmt: skip
+    "evse_not_ready",
+    "evse_ready",
+    "evse_shutdown",
+    "evse_utility_interrupt_event",
+    "evse_isolation_monitoring_active",
+    "evse_emergency_shutdown",
+    "evse_malfunction",
+]
 IsolationLevel = Literal["invalid", "valid", "warning", "fault", "no_imd"]
 
 
@@ -187,9 +217,13 @@ class CsStatusAndLimitsUpdate(CsStatusAndLimitsResponse):
 
 class ServiceParameters(ApiModel):
     connector_type: Literal[
-        "AC_single_phase_core", "AC_three_phase_core", "DC_core", "DC_extended",
-        "DC_combo_core", "DC_unique",
-    ]  # fmt: skip
+        "AC_single_phase_core",
+        "AC_three_phase_core",
+        "DC_core",
+        "DC_extended",
+        "DC_combo_core",
+        "DC_unique",
+    ]
     control_mode: Literal["scheduled", "dynamic"] | None = None
     nominal_voltage: Volt
     bpt_channel: Literal["unified", "separated"] | None = None
@@ -558,10 +592,21 @@ class UpdateFirmwareResponse(ApiModel):
 
 class FirmwareStatusUpdate(ApiModel):
     status: Literal[
-        "Downloaded", "DownloadFailed", "Downloading", "DownloadScheduled", "DownloadPaused",
-        "Idle", "InstallationFailed", "Installing", "Installed", "InstallRebooting",
-        "InstallScheduled", "InstallVerificationFailed", "InvalidSignature", "SignatureVerified",
-    ]  # fmt: skip
+        "Downloaded",
+        "DownloadFailed",
+        "Downloading",
+        "DownloadScheduled",
+        "DownloadPaused",
+        "Idle",
+        "InstallationFailed",
+        "Installing",
+        "Installed",
+        "InstallRebooting",
+        "InstallScheduled",
+        "InstallVerificationFailed",
+        "InvalidSignature",
+        "SignatureVerified",
+    ]
     request_id: RequestId | None = None
 
 
@@ -584,9 +629,15 @@ class UploadLogsResponse(ApiModel):
 
 class LogStatusUpdate(ApiModel):
     status: Literal[
-        "BadMessage", "Idle", "NotSupportedOperation", "PermissionDenied", "Uploaded",
-        "UploadFailure", "Uploading", "AcceptedCanceled",
-    ]  # fmt: skip
+        "BadMessage",
+        "Idle",
+        "NotSupportedOperation",
+        "PermissionDenied",
+        "Uploaded",
+        "UploadFailure",
+        "Uploading",
+        "AcceptedCanceled",
+    ]
     request_id: RequestId | None = None
 
 
@@ -631,11 +682,25 @@ class CertificateInstallationStatusUpdate(ApiModel):
 # ISO 15118 specific ------------------------------------------------------------------------------
 
 SessionStatus = Literal[
-    "Idle", "SessionSetup", "SupportedAppProtocol", "ServiceDiscovery", "ServiceDetail",
-    "CertificateInstallation", "ServiceSelection", "AuthorizationSetup", "Authorization",
-    "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "ChargingLoop",
-    "MeteringReceipt", "ScheduleExchange", "WeldingDetection", "SessionStop",
-]  # fmt: skip
+    "Idle",
+    "SessionSetup",
+    "SupportedAppProtocol",
+    "ServiceDiscovery",
+    "ServiceDetail",
+    "CertificateInstallation",
+    "ServiceSelection",
+    "AuthorizationSetup",
+    "Authorization",
+    "ChargeParameterDiscovery",
+    "CableCheck",
+    "PreCharge",
+    "PowerDelivery",
+    "ChargingLoop",
+    "MeteringReceipt",
+    "ScheduleExchange",
+    "WeldingDetection",
+    "SessionStop",
+]
 
 
 class Iso15118SessionInfo(ApiModel):
@@ -644,9 +709,14 @@ class Iso15118SessionInfo(ApiModel):
     evcc_mac: Annotated[str, Field(max_length=17)]
     selected_payment_option: Literal["EIM", "PNC"]
     protocol: Literal[
-        "ISO_15118_2", "ISO_15118_20_AC", "ISO_15118_20_DC", "ISO_15118_20_WPT",
-        "ISO_15118_20_ACDP", "DIN_SPEC_70121", "UNKNOWN",
-    ]  # fmt: skip
+        "ISO_15118_2",
+        "ISO_15118_20_AC",
+        "ISO_15118_20_DC",
+        "ISO_15118_20_WPT",
+        "ISO_15118_20_ACDP",
+        "DIN_SPEC_70121",
+        "UNKNOWN",
+    ]
     stop_action: Literal["Pause", "Terminate", "ServiceRenegotiation", "Error"]
 
 
@@ -680,16 +750,29 @@ class Iso15118AuthorizationResponse(ApiModel):
     """The OCPP Authorize outcome (IdTokenInfo.status and certificateStatus), in snake case."""
 
     status: Literal[
-        "accepted", "blocked", "concurrent_tx", "expired", "invalid", "no_credit",
-        "not_allowed_type_evse", "not_at_this_location", "not_at_this_time", "unknown",
-    ]  # fmt: skip
+        "accepted",
+        "blocked",
+        "concurrent_tx",
+        "expired",
+        "invalid",
+        "no_credit",
+        "not_allowed_type_evse",
+        "not_at_this_location",
+        "not_at_this_time",
+        "unknown",
+    ]
     certificate_status: (
         Literal[
-            "accepted", "signature_error", "certificate_expired", "certificate_revoked",
-            "no_certificate_available", "cert_chain_error", "contract_cancelled",
+            "accepted",
+            "signature_error",
+            "certificate_expired",
+            "certificate_revoked",
+            "no_certificate_available",
+            "cert_chain_error",
+            "contract_cancelled",
         ]
         | None
-    ) = None  # fmt: skip
+    ) = None
 
 
 class Iso15118GetEvCertificateRequest(ApiModel):

@@ -53,8 +53,9 @@ def message_schema(sp: MessageSpec) -> dict[str, Any]:
 
 
 def error_schema() -> dict[str, Any]:
-    names = sorted({name for name, _ in SPECS})
-    return _envelope("error", {"enum": names}, "error", m.ErrorData)
+    return _envelope(
+        "error", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}, "error", m.ErrorData
+    )
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
