@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 AREAS: tuple[str, ...] = (
     "josev.api.cli",
+    "josev.services.iso15118",
     "josev.netsim.cli",
     "josev.pki.cli",
 )

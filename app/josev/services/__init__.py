@@ -1,0 +1,1 @@
+"""The long-running Josev services (each a systemd unit on the station)."""

@@ -1,0 +1,164 @@
+"""josev-iso15118: the HLC brain of the station (SLAC, SDP, SECC), bound to the Josev API.
+
+This module is the service shell: configuration, the API boot sequence, the station-state cache
+and the systemd handshake. The protocol parts plug into it as they land; each is sans-I/O and is
+fed from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from josev import __version__, sdnotify
+from josev.api import ApiClient, ApiError, models
+from josev.api.models import API_VERSION
+from josev.config import ConfigError, MqttConfig, load_tables, section
+from josev.station import StationState
+
+log = logging.getLogger("josev.iso15118")
+
+
+class Iso15118Service:
+    """Boots against the station over the API and keeps the station state current."""
+
+    def __init__(self, client: ApiClient, *, retry_delay: float = 1.0) -> None:
+        self.client = client
+        self.state = StationState()
+        self.retry_delay = retry_delay
+        self.status: str = "starting"
+        self.ready = asyncio.Event()
+        client.on_request("service_status", self._service_status)
+        client.on_update("cs_status_and_limits", self.state.set_limits)
+        client.on_update("cs_contactor_status", self.state.set_contactor)
+        client.on_update("meter_values", self.state.set_meter)
+        client.on_update("cp_status", self._on_cp)
+
+    async def _service_status(
+        self, req: models.ServiceStatusRequest
+    ) -> models.ServiceStatusResponse:
+        # Only our own status is ours to tell; other services answer for themselves.
+        status = self.status if req.service == "iso15118" else "error"
+        return models.ServiceStatusResponse.model_validate(
+            {
+                "service": req.service,
+                "software_version": __version__,
+                "api_version": API_VERSION,
+                "status": status,
+            }
+        )
+
+    def _on_cp(self, value: models.CpStatusUpdate) -> None:
+        before = self.state.set_cp(value)
+        if before is not None:
+            log.info(
+                "evse %s connector %s: CP %s -> %s",
+                value.evse_id,
+                value.connector_id,
+                before or "?",
+                value.state,
+            )
+
+    async def _ask(self, name: str) -> Any:
+        """Ask the station until it answers: josev-hal may start after us, or restart."""
+        while True:
+            try:
+                return await self.client.request(name, {})
+            except ApiError as exc:
+                log.warning("%s: %s; asking again in %.1f s", name, exc, self.retry_delay)
+                await asyncio.sleep(self.retry_delay)
+
+    async def boot(self) -> None:
+        """The boot sequence of josev-api.md: device model, status and limits, parameters."""
+        await self.publish_status("starting")
+        self.state.set_device_model(await self._ask("device_model"))
+        self.state.set_limits(await self._ask("cs_status_and_limits"))
+        self.state.set_parameters(await self._ask("cs_parameters"))
+        for evse_id in sorted(self.state.evses):
+            await self.client.update(
+                "iso15118_state_info", {"evse_id": evse_id, "session_status": "Idle"}
+            )
+        await self.publish_status("ready")
+        dm = self.state.device_model
+        assert dm is not None
+        log.info(
+            "station %s (%s %s): %d EVSE(s) ready",
+            dm.identity,
+            dm.vendor,
+            dm.model,
+            len(self.state.evses),
+        )
+        self.ready.set()
+
+    async def publish_status(self, status: str) -> None:
+        self.status = status
+        await self.client.update(
+            "service_status",
+            {
+                "service": "iso15118",
+                "software_version": __version__,
+                "api_version": API_VERSION,
+                "status": status,
+            },
+        )
+
+
+async def run_service(mqtt: MqttConfig) -> int:
+    client = ApiClient(
+        {"josev", "iso15118"},
+        host=mqtt.host,
+        port=mqtt.port,
+        username=mqtt.username,
+        password=mqtt.password(),
+        client_id="josev-iso15118",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with client:
+        service = Iso15118Service(client)
+        boot = asyncio.create_task(service.boot())
+        watchdog = asyncio.create_task(sdnotify.watchdog_loop())
+        ready_or_stop = asyncio.create_task(stop.wait())
+        await asyncio.wait({boot, ready_or_stop}, return_when=asyncio.FIRST_COMPLETED)
+        if boot.done() and boot.exception() is None:
+            sdnotify.notify("READY=1")
+            sdnotify.notify("STATUS=ready")
+            await stop.wait()
+        sdnotify.notify("STOPPING=1")
+        with contextlib.suppress(ApiError):
+            await asyncio.wait_for(service.publish_status("stopping"), 1.0)
+        for task in (boot, watchdog, ready_or_stop):
+            task.cancel()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    iso = sub.add_parser("iso15118", help="the josev-iso15118 service")
+    iso_sub = iso.add_subparsers(dest="iso_command", required=True, metavar="ACTION")
+    run = iso_sub.add_parser("run", help="run the service (systemd: Type=notify)")
+    run.add_argument("--config", type=Path, default=None, help="josev.toml (default /etc/josev)")
+    run.add_argument("--host", help="broker host (overrides [mqtt] host)")
+    run.add_argument("--port", type=int, help="broker port (overrides [mqtt] port)")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        tables = load_tables(args.config, required=args.config is not None)
+        mqtt = section(tables, "mqtt", MqttConfig)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 78  # EX_CONFIG: systemd shows why the unit failed
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        mqtt = mqtt.model_copy(update=overrides)
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    return asyncio.run(run_service(mqtt))

@@ -1,0 +1,65 @@
+"""The brain's picture of the station, kept current from the CS's responses and updates.
+
+Why a cache: the charge loops must answer from the latest station state without waiting on the
+bus (ARCHITECTURE.md), so every update lands here and the SECC reads it synchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from josev.api import models as m
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class EvseState:
+    evse_id: int
+    limits: m.EvseStatusAndLimits | None = None
+    parameters: m.EvseParameters | None = None
+    cp: m.CpStatusUpdate | None = None
+    contactor: str | None = None
+    meter: m.MeterValuesResponse | None = None
+
+
+@dataclass(slots=True)
+class StationState:
+    device_model: m.DeviceModelResponse | None = None
+    parameters: m.CsParametersResponse | None = None
+    evses: dict[int, EvseState] = field(default_factory=dict)
+
+    def evse(self, evse_id: int) -> EvseState:
+        state = self.evses.get(evse_id)
+        if state is None:
+            state = self.evses[evse_id] = EvseState(evse_id)
+        return state
+
+    def set_device_model(self, value: m.DeviceModelResponse) -> None:
+        self.device_model = value
+        for evse in value.evses:
+            self.evse(evse.ocpp_id)
+
+    def set_parameters(self, value: m.CsParametersResponse) -> None:
+        self.parameters = value
+        for params in value.parameters:
+            self.evse(params.evse_id).parameters = params
+
+    def set_limits(self, value: m.CsStatusAndLimitsResponse) -> None:
+        for limits in value.evses:
+            self.evse(limits.evse_id).limits = limits
+
+    def set_cp(self, value: m.CpStatusUpdate) -> str | None:
+        """Store a CP update; return the previous state ("" if none) when the state changed."""
+        evse = self.evse(value.evse_id)
+        before = evse.cp.state if evse.cp else ""
+        evse.cp = value
+        return before if before != value.state else None
+
+    def set_contactor(self, value: m.CsContactorStatusResponse) -> None:
+        self.evse(value.evse_id).contactor = value.status
+
+    def set_meter(self, value: m.MeterValuesResponse) -> None:
+        if value.evse_id is not None:
+            self.evse(value.evse_id).meter = value
