@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 AREAS: tuple[str, ...] = (
+    "josev.exi.cli",
     "josev.api.cli",
     "josev.services.iso15118",
     "josev.netsim.cli",

@@ -283,6 +283,31 @@ class Simple:
         return x
 
 
+# -- message classes -----------------------------------------------------------------------
+
+
+class Message:
+    """Base of the generated message classes: slotted, compared and printed field by field."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is mutable and not hashable")
+
+    def __repr__(self) -> str:
+        parts = []
+        for n in self.__slots__:  # type: ignore[attr-defined]
+            x = getattr(self, n, None)
+            if x is not None and x != []:
+                parts.append(f"{n}={x!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
 # -- complex types: the table-driven grammar interpreter --------------------------------------
 
 EE = -1
