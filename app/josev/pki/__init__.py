@@ -37,7 +37,10 @@ Profile = Literal["iso2", "iso20"]
 PROFILES: tuple[Profile, ...] = ("iso2", "iso20")
 
 _CURVES: dict[Profile, ec.EllipticCurve] = {"iso2": ec.SECP256R1(), "iso20": ec.SECP521R1()}
-_HASHES: dict[Profile, hashes.SHA256 | hashes.SHA512] = {"iso2": hashes.SHA256(), "iso20": hashes.SHA512()}
+_HASHES: dict[Profile, hashes.SHA256 | hashes.SHA512] = {
+    "iso2": hashes.SHA256(),
+    "iso20": hashes.SHA512(),
+}
 
 
 @dataclass(frozen=True)
@@ -194,3 +197,13 @@ def create_pki(directory: Path | str, profiles: Sequence[Profile] = PROFILES) ->
     for profile in profiles:
         create_profile(directory, profile)
     return directory
+
+
+def load(directory: Path | str, name: str) -> Issued:
+    """A certificate and key written by `write` (to issue more certificates under it)."""
+    d = Path(directory)
+    cert = x509.load_pem_x509_certificate((d / f"{name}.pem").read_bytes())
+    key = serialization.load_pem_private_key((d / f"{name}.key").read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{name}.key is not an EC key")
+    return Issued(cert, key)

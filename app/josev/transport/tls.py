@@ -1,0 +1,195 @@
+"""TLS contexts for V2G communication, from the station's certificate store.
+
+- DIN 70121 / ISO 15118-2: TLS 1.2 only, TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, group
+  secp256r1, server-only authentication (the SECC is the server).
+- ISO 15118-20: TLS 1.3 only, TLS_AES_256_GCM_SHA384 or TLS_CHACHA20_POLY1305_SHA256, group
+  secp521r1 (or x448), mutual authentication.
+
+What Python 3.11's ssl module allows (OpenSSL 3): `set_ecdh_curve` sets exactly ONE group per
+context (so a -20 context offers secp521r1 only; "X448" is accepted as the alternative, not
+both at once); `set_ciphers` only governs TLS <= 1.2, the TLS 1.3 suite list cannot be set, so
+the server prefers its own order (AES-256-GCM first) and `check_session` refuses a session that
+negotiated any other suite (TLS_AES_128_GCM_SHA256). The verify depth cannot be set either, so
+`check_session` also enforces the chain length ([V2G2-007]: at most 3 non-root certificates).
+Certificates are always verified (CERT_REQUIRED); host names are not (the SECC certificate
+carries an SECC ID, not a DNS name).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import ssl
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TLS12_CIPHERS = "ECDHE-ECDSA-AES128-SHA256"
+TLS12_GROUP = "prime256v1"
+TLS13_SUITES = frozenset({"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"})
+TLS13_GROUP = "secp521r1"
+MAX_NON_ROOT_CERTS = 3
+
+
+class TlsProfile(enum.Enum):
+    TLS12 = "iso2"   # DIN 70121, ISO 15118-2
+    TLS13 = "iso20"  # ISO 15118-20
+
+
+class TlsPolicyError(ssl.SSLError):
+    """A completed handshake that our policy refuses (chain too long, wrong suite)."""
+
+
+@dataclass(frozen=True)
+class ServerCredentials:
+    chain: Path          # leaf first, then Sub-CA 2 and Sub-CA 1
+    key: Path
+    client_roots: Path | None = None  # set: mutual authentication (-20)
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    roots: Path                       # trust anchors for the SECC (V2G root)
+    chain: Path | None = None         # the EV's own chain (-20)
+    key: Path | None = None
+
+
+@dataclass(frozen=True)
+class TlsServerConfig:
+    tls12: ServerCredentials | None = None
+    tls13: ServerCredentials | None = None
+    max_non_root_certs: int = MAX_NON_ROOT_CERTS
+
+    @classmethod
+    def from_store(cls, store: Path, tls12: bool = True, tls13: bool = True) -> TlsServerConfig:
+        """Credentials from the store layout documented in josev.pki."""
+        return cls(
+            tls12=ServerCredentials(store / "iso2/secc_chain.pem", store / "iso2/secc.key")
+            if tls12 else None,
+            tls13=ServerCredentials(
+                store / "iso20/secc_chain.pem", store / "iso20/secc.key",
+                client_roots=store / "iso20/oem_root.pem",
+            ) if tls13 else None,
+        )
+
+
+def client_credentials_from_store(store: Path, profile: TlsProfile) -> ClientCredentials:
+    d = store / profile.value
+    if profile is TlsProfile.TLS13:
+        return ClientCredentials(d / "v2g_root.pem", d / "vehicle_chain.pem", d / "vehicle.key")
+    return ClientCredentials(d / "v2g_root.pem")
+
+
+def server_context(profile: TlsProfile, cred: ServerCredentials) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_TICKET
+    if profile is TlsProfile.TLS12:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(TLS12_CIPHERS)
+        ctx.set_ecdh_curve(TLS12_GROUP)
+    else:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        ctx.set_ecdh_curve(TLS13_GROUP)
+    ctx.load_cert_chain(cred.chain, cred.key)
+    if cred.client_roots is not None:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=cred.client_roots)
+    return ctx
+
+
+def client_context(profile: TlsProfile, cred: ClientCredentials) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # the SECC certificate names an SECC ID, not a host
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_TICKET
+    if profile is TlsProfile.TLS12:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(TLS12_CIPHERS)
+        ctx.set_ecdh_curve(TLS12_GROUP)
+    else:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        ctx.set_ecdh_curve(TLS13_GROUP)
+    ctx.load_verify_locations(cafile=cred.roots)
+    if cred.chain is not None:
+        ctx.load_cert_chain(cred.chain, cred.key)
+    return ctx
+
+
+def check_session(sslobj: ssl.SSLObject, max_non_root_certs: int = MAX_NON_ROOT_CERTS) -> None:
+    """Refuse what the handshake let through but the standard forbids."""
+    version = sslobj.version()
+    cipher = sslobj.cipher()
+    if version == "TLSv1.3" and cipher is not None and cipher[0] not in TLS13_SUITES:
+        raise TlsPolicyError(f"TLS 1.3 suite {cipher[0]} is not allowed by ISO 15118-20")
+    inner = getattr(sslobj, "_sslobj", None)
+    get_chain = getattr(inner, "get_verified_chain", None)
+    if get_chain is None or sslobj.getpeercert(binary_form=True) is None:
+        return
+    verified = get_chain()
+    non_root = len(verified) - 1
+    if non_root > max_non_root_certs:
+        raise TlsPolicyError(
+            f"peer certificate chain has {non_root} non-root certificates, "
+            f"at most {max_non_root_certs} allowed"
+        )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One clear phrase for a handshake failure (the verify reason when there is one)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate refused: {exc.verify_message}"
+    if isinstance(exc, TlsPolicyError):
+        return f"refused by policy: {exc.args[0] if exc.args else exc}"
+    if isinstance(exc, ssl.SSLError):
+        reason = (exc.reason or str(exc)).replace("_", " ").lower()
+        return f"TLS error: {reason}"
+    if isinstance(exc, TimeoutError) or (
+        isinstance(exc, ConnectionAbortedError) and "handshake is taking longer" in str(exc)
+    ):
+        return "handshake timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def client_hello_max_version(data: bytes) -> int | None:
+    """Highest TLS version offered by a ClientHello (0x0303 = 1.2, 0x0304 = 1.3).
+
+    Returns None while more bytes are needed; raises ValueError for something that is not a
+    TLS ClientHello. Used to pick the -2 or the -20 server context on a shared port.
+    """
+    if len(data) < 5:
+        return None
+    ctype, _rec_version, length = struct.unpack_from(">BHH", data)
+    if ctype != 0x16:
+        raise ValueError(f"not a TLS handshake record (content type {ctype:#04x})")
+    if len(data) < 5 + length:
+        return None
+    body = data[5 : 5 + length]
+    try:
+        if body[0] != 0x01:
+            raise ValueError("first handshake message is not a ClientHello")
+        pos = 4
+        legacy_version = int.from_bytes(body[pos : pos + 2], "big")
+        pos += 2 + 32
+        pos += 1 + body[pos]                                   # session id
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "big")  # cipher suites
+        pos += 1 + body[pos]                                   # compression methods
+        if pos >= len(body):
+            return legacy_version
+        end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+        pos += 2
+        while pos + 4 <= end:
+            etype, elen = struct.unpack_from(">HH", body, pos)
+            pos += 4
+            if etype == 0x002B:  # supported_versions
+                n = body[pos]
+                versions = [
+                    int.from_bytes(body[pos + 1 + i : pos + 3 + i], "big") for i in range(0, n, 2)
+                ]
+                known = [v for v in versions if 0x0300 <= v <= 0x0304]
+                return max(known) if known else legacy_version
+            pos += elen
+        return legacy_version
+    except IndexError:
+        raise ValueError("truncated ClientHello") from None
