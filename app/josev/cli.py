@@ -16,6 +16,7 @@ AREAS: tuple[str, ...] = (
     "josev.exi.cli",
     "josev.api.cli",
     "josev.services.iso15118",
+    "josev.demo",
     "josev.netsim.cli",
     "josev.pki.cli",
 )

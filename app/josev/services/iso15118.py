@@ -146,6 +146,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--config", type=Path, default=None, help="josev.toml (default /etc/josev)")
     run.add_argument("--host", help="broker host (overrides [mqtt] host)")
     run.add_argument("--port", type=int, help="broker port (overrides [mqtt] port)")
+    run.add_argument("--username", help="broker user (overrides [mqtt] username)")
+    run.add_argument("--password-file", type=Path, help="broker password file (overrides [mqtt])")
     run.set_defaults(func=_run)
 
 
@@ -156,7 +158,13 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 78  # EX_CONFIG: systemd shows why the unit failed
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    given = (
+        ("host", args.host),
+        ("port", args.port),
+        ("username", args.username),
+        ("password_file", args.password_file),
+    )
+    overrides = {k: v for k, v in given if v is not None}
     if overrides:
         mqtt = mqtt.model_copy(update=overrides)
     if logging.getLogger().level > logging.INFO:
