@@ -19,6 +19,7 @@ AREAS: tuple[str, ...] = (
     "josev.demo",
     "josev.netsim.cli",
     "josev.pki.cli",
+    "josev_hal.cli",
 )
 
 
