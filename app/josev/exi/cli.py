@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from typing import Any
@@ -61,7 +62,8 @@ def check_line(line: str) -> str | None:
 
 def _check(args: argparse.Namespace) -> int:
     passed = failed = 0
-    with open(args.file, encoding="utf-8") as fh:
+    opener = gzip.open if args.file.endswith(".gz") else open
+    with opener(args.file, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

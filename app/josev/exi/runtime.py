@@ -573,15 +573,16 @@ class Family:
     """One schema family: the document grammar (global elements) and fragment grammar."""
 
     def __init__(self, name: str, namespace: str, doc: tuple[Member, ...],
-                 frag: tuple[Member, ...]) -> None:
+                 frag: tuple[Member, ...], dsig_frag: tuple[Member, ...] = ()) -> None:
         self.name = name
         self.namespace = namespace
         self.doc = doc
         self.doc_width = len(doc).bit_length()  # n globals + SE(*): ceil(log2(n+1))
         self.doc_index = {m.name: i for i, m in enumerate(doc)}
         self.frag = frag
-        self.frag_width = (len(frag) + 1).bit_length()  # + SE(*) + ED
         self.frag_index = {m.name: i for i, m in enumerate(frag)}
+        self.dsig_frag = dsig_frag
+        self.dsig_frag_index = {m.name: i for i, m in enumerate(dsig_frag)}
         self.by_class: dict[type, list[int]] = {}
         for i, m in enumerate(doc):
             if isinstance(m.codec, Complex):
@@ -641,16 +642,27 @@ class Family:
         pad = -n % 8
         return (a << pad).to_bytes((n + pad) // 8, "big")
 
-    def encode_fragment(self, name: str, x: Any) -> bytes:
-        """EXI fragment (SD, SE(name) content EE, ED) as hashed/signed in -2/-20."""
-        if name not in self.frag_index:
-            raise ExiError(f"{name} is not an element of {self.name}")
-        i = self.frag_index[name]
+    def encode_fragment(self, name: str, x: Any, grammar: str = "auto") -> bytes:
+        """EXI fragment (SD, SE(name), content, EE, ED) as hashed and signed in -2/-20.
+
+        grammar "schema" uses the fragment grammar of the whole schema set (all element
+        declarations, sorted); "xmldsig" that of the xmldsig schema alone, which is what
+        ISO 15118 implementations use for SignedInfo; "auto" picks "xmldsig" for xmldsig
+        elements and "schema" otherwise."""
+        if grammar == "auto":
+            grammar = "xmldsig" if name in self.dsig_frag_index else "schema"
+        members, index = ((self.dsig_frag, self.dsig_frag_index) if grammar == "xmldsig"
+                          else (self.frag, self.frag_index))
+        if name not in index:
+            raise ExiError(f"{name} is not an element of the {grammar} fragment grammar "
+                           f"of {self.name}")
+        i = index[name]
+        width = (len(members) + 1).bit_length()  # n elements + SE(*) + ED
         a = 0x80
         try:
-            a = (a << self.frag_width) | i
-            a = enc_member(self.frag[i], x, a)
-            a = (a << self.frag_width) | (len(self.frag) + 1)  # ED
+            a = (a << width) | i
+            a = enc_member(members[i], x, a)
+            a = (a << width) | (len(members) + 1)  # ED
         except EncodeFail as e:
             raise ExiError(str(e)) from None
         except (AttributeError, TypeError, ValueError) as e:
@@ -658,6 +670,33 @@ class Family:
         n = a.bit_length()
         pad = -n % 8
         return (a << pad).to_bytes((n + pad) // 8, "big")
+
+    def decode_fragment(self, data: bytes, grammar: str = "schema") -> tuple[str, Any]:
+        """Decode a fragment made by encode_fragment (one element, then ED)."""
+        members = self.dsig_frag if grammar == "xmldsig" else self.frag
+        width = (len(members) + 1).bit_length()
+        total = len(data) * 8
+        if not data or data[0] != 0x80:
+            raise ExiError("header byte is not 0x80", 0)
+        v = int.from_bytes(data, "big")
+        q = total - 8
+        try:
+            q -= width
+            i = (v >> q) & ((1 << width) - 1)
+            if i >= len(members):
+                raise DecodeFail("fragment does not start with a declared element", q)
+            m = members[i]
+            x, q = dec_member(m, v, q)
+            q -= width
+            if (v >> q) & ((1 << width) - 1) != len(members) + 1:
+                raise DecodeFail("fragment holds more than one element", q)
+        except DecodeFail as e:
+            raise ExiError(e.reason, total - e.q) from None
+        except ValueError:
+            raise ExiError("truncated input", total) from None
+        if q >= 8 or v & ((1 << q) - 1):
+            raise ExiError("trailing data after the fragment", total - q)
+        return m.name, x
 
     def to_json(self, root: str, x: Any) -> dict[str, Any]:
         m = self.doc[self.doc_index[root]]

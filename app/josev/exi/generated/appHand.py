@@ -336,7 +336,9 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('supportedAppProtocolReq', C_supportedAppProtocolReq),
     _rt.Member('supportedAppProtocolRes', C_supportedAppProtocolRes),
 )
-FAMILY = _rt.Family('appHand', 'urn:iso:15118:2:2010:AppProtocol', DOCUMENT, FRAGMENT)
+DSIG_FRAGMENT: tuple[_rt.Member, ...] = (
+)
+FAMILY = _rt.Family('appHand', 'urn:iso:15118:2:2010:AppProtocol', DOCUMENT, FRAGMENT, DSIG_FRAGMENT)
 __all__ = [
     'supportedAppProtocolReq',
     'AppProtocolType',

@@ -37,6 +37,12 @@ st_cpStatusType = _rt.Simple('cpStatusType', 'enum', enum=('StateA', 'StateB', '
 st_percentValueType = _rt.Simple('percentValueType', 'nbit', lo=0, hi=100, json_kind='int')
 st_errorCodeType = _rt.Simple('errorCodeType', 'enum', enum=('OK_NoEVError', 'FAILED', 'FAILED_EmergencyEvent', 'FAILED_Breaker', 'FAILED_RESSTemperatureInhibit', 'FAILED_RESS', 'FAILED_ChargingCurrentDifferential', 'FAILED_ChargingVoltageOutOfRange', 'FAILED_Reserved1', 'FAILED_Reserved2'))
 st_isolationStatusType = _rt.Simple('isolationStatusType', 'enum', enum=('Invalid', 'Safe', 'Warning', 'Fault'))
+st_unsignedShort = _rt.Simple('unsignedShort', 'uint', lo=0, hi=65535, json_kind='int')
+st_unsignedInt = _rt.Simple('unsignedInt', 'uint', lo=0, hi=4294967295, json_kind='int')
+st_evseNotificationType = _rt.Simple('evseNotificationType', 'enum', enum=('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation'))
+st_meterIDType = _rt.Simple('meterIDType', 'string', max_len=32)
+st_meterSignatureType = _rt.Simple('meterSignatureType', 'base64', max_len=64)
+st_numericIDType = _rt.Simple('numericIDType', 'uint', lo=1, hi=4294967295, json_kind='int')
 _ENUM_st_electricalChargingDeviceStatusType = st_electricalChargingDeviceStatusType.enum
 _IDX_st_electricalChargingDeviceStatusType = st_electricalChargingDeviceStatusType.enum_index
 _ENUM_st_responseCodeType = st_responseCodeType.enum
@@ -51,6 +57,8 @@ _ENUM_st_errorCodeType = st_errorCodeType.enum
 _IDX_st_errorCodeType = st_errorCodeType.enum_index
 _ENUM_st_isolationStatusType = st_isolationStatusType.enum
 _IDX_st_isolationStatusType = st_isolationStatusType.enum_index
+_ENUM_st_evseNotificationType = st_evseNotificationType.enum
+_IDX_st_evseNotificationType = st_evseNotificationType.enum_index
 
 
 # -- message classes -------------------------------------------------------------------
@@ -536,6 +544,114 @@ class SignaturePropertyType(_rt.Message):
         self.Id = Id
 
 
+class DetailedCostType(_rt.Message):
+    """Schema type DetailedCostType."""
+
+    __slots__ = ('Amount', 'CostPerUnit')
+    Amount: RationalNumberType
+    CostPerUnit: RationalNumberType
+
+    def __init__(self, *, Amount: RationalNumberType, CostPerUnit: RationalNumberType) -> None:
+        self.Amount = Amount
+        self.CostPerUnit = CostPerUnit
+
+
+class DisplayParametersType(_rt.Message):
+    """Schema type DisplayParametersType."""
+
+    __slots__ = ('PresentSOC', 'MinimumSOC', 'TargetSOC', 'MaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'ChargingComplete', 'BatteryEnergyCapacity', 'InletHot')
+    PresentSOC: int | None
+    MinimumSOC: int | None
+    TargetSOC: int | None
+    MaximumSOC: int | None
+    RemainingTimeToMinimumSOC: int | None
+    RemainingTimeToTargetSOC: int | None
+    RemainingTimeToMaximumSOC: int | None
+    ChargingComplete: bool | None
+    BatteryEnergyCapacity: RationalNumberType | None
+    InletHot: bool | None
+
+    def __init__(self, *, PresentSOC: int | None = None, MinimumSOC: int | None = None, TargetSOC: int | None = None, MaximumSOC: int | None = None, RemainingTimeToMinimumSOC: int | None = None, RemainingTimeToTargetSOC: int | None = None, RemainingTimeToMaximumSOC: int | None = None, ChargingComplete: bool | None = None, BatteryEnergyCapacity: RationalNumberType | None = None, InletHot: bool | None = None) -> None:
+        self.PresentSOC = PresentSOC
+        self.MinimumSOC = MinimumSOC
+        self.TargetSOC = TargetSOC
+        self.MaximumSOC = MaximumSOC
+        self.RemainingTimeToMinimumSOC = RemainingTimeToMinimumSOC
+        self.RemainingTimeToTargetSOC = RemainingTimeToTargetSOC
+        self.RemainingTimeToMaximumSOC = RemainingTimeToMaximumSOC
+        self.ChargingComplete = ChargingComplete
+        self.BatteryEnergyCapacity = BatteryEnergyCapacity
+        self.InletHot = InletHot
+
+
+class EVSEStatusType(_rt.Message):
+    """Schema type EVSEStatusType."""
+
+    __slots__ = ('NotificationMaxDelay', 'EVSENotification')
+    NotificationMaxDelay: int
+    EVSENotification: str
+
+    def __init__(self, *, NotificationMaxDelay: int, EVSENotification: str) -> None:
+        self.NotificationMaxDelay = NotificationMaxDelay
+        self.EVSENotification = EVSENotification
+
+
+class MeterInfoType(_rt.Message):
+    """Schema type MeterInfoType."""
+
+    __slots__ = ('MeterID', 'ChargedEnergyReadingWh', 'BPT_DischargedEnergyReadingWh', 'CapacitiveEnergyReadingVARh', 'BPT_InductiveEnergyReadingVARh', 'MeterSignature', 'MeterStatus', 'MeterTimestamp')
+    MeterID: str
+    ChargedEnergyReadingWh: int
+    BPT_DischargedEnergyReadingWh: int | None
+    CapacitiveEnergyReadingVARh: int | None
+    BPT_InductiveEnergyReadingVARh: int | None
+    MeterSignature: bytes | None
+    MeterStatus: int | None
+    MeterTimestamp: int | None
+
+    def __init__(self, *, MeterID: str, ChargedEnergyReadingWh: int, BPT_DischargedEnergyReadingWh: int | None = None, CapacitiveEnergyReadingVARh: int | None = None, BPT_InductiveEnergyReadingVARh: int | None = None, MeterSignature: bytes | None = None, MeterStatus: int | None = None, MeterTimestamp: int | None = None) -> None:
+        self.MeterID = MeterID
+        self.ChargedEnergyReadingWh = ChargedEnergyReadingWh
+        self.BPT_DischargedEnergyReadingWh = BPT_DischargedEnergyReadingWh
+        self.CapacitiveEnergyReadingVARh = CapacitiveEnergyReadingVARh
+        self.BPT_InductiveEnergyReadingVARh = BPT_InductiveEnergyReadingVARh
+        self.MeterSignature = MeterSignature
+        self.MeterStatus = MeterStatus
+        self.MeterTimestamp = MeterTimestamp
+
+
+class ReceiptType(_rt.Message):
+    """Schema type ReceiptType."""
+
+    __slots__ = ('TimeAnchor', 'EnergyCosts', 'OccupancyCosts', 'AdditionalServicesCosts', 'OverstayCosts', 'TaxCosts')
+    TimeAnchor: int
+    EnergyCosts: DetailedCostType | None
+    OccupancyCosts: DetailedCostType | None
+    AdditionalServicesCosts: DetailedCostType | None
+    OverstayCosts: DetailedCostType | None
+    TaxCosts: list[DetailedTaxType]
+
+    def __init__(self, *, TimeAnchor: int, EnergyCosts: DetailedCostType | None = None, OccupancyCosts: DetailedCostType | None = None, AdditionalServicesCosts: DetailedCostType | None = None, OverstayCosts: DetailedCostType | None = None, TaxCosts: list[DetailedTaxType] | None = None) -> None:
+        self.TimeAnchor = TimeAnchor
+        self.EnergyCosts = EnergyCosts
+        self.OccupancyCosts = OccupancyCosts
+        self.AdditionalServicesCosts = AdditionalServicesCosts
+        self.OverstayCosts = OverstayCosts
+        self.TaxCosts = [] if TaxCosts is None else TaxCosts
+
+
+class DetailedTaxType(_rt.Message):
+    """Schema type DetailedTaxType."""
+
+    __slots__ = ('TaxRuleID', 'Amount')
+    TaxRuleID: int
+    Amount: RationalNumberType
+
+    def __init__(self, *, TaxRuleID: int, Amount: RationalNumberType) -> None:
+        self.TaxRuleID = TaxRuleID
+        self.Amount = Amount
+
+
 # -- grammars -------------------------------------------------------------------------
 C_ACDP_ConnectReqType = _rt.Complex('ACDP_ConnectReqType')
 C_MessageHeaderType = _rt.Complex('MessageHeaderType')
@@ -570,6 +686,12 @@ C_CLResControlModeType = _rt.Complex('CLResControlModeType')
 C_ManifestType = _rt.Complex('ManifestType')
 C_SignaturePropertiesType = _rt.Complex('SignaturePropertiesType')
 C_SignaturePropertyType = _rt.Complex('SignaturePropertyType')
+C_DetailedCostType = _rt.Complex('DetailedCostType')
+C_DisplayParametersType = _rt.Complex('DisplayParametersType')
+C_EVSEStatusType = _rt.Complex('EVSEStatusType')
+C_MeterInfoType = _rt.Complex('MeterInfoType')
+C_ReceiptType = _rt.Complex('ReceiptType')
+C_DetailedTaxType = _rt.Complex('DetailedTaxType')
 
 C_ACDP_ConnectReqType.setup(ACDP_ConnectReqType, (_rt.Field('Header', False, False, True, (_rt.Member('Header', C_MessageHeaderType),)), _rt.Field('EVElectricalChargingDeviceStatus', False, False, True, (_rt.Member('EVElectricalChargingDeviceStatus', st_electricalChargingDeviceStatusType),)), ), ())
 C_MessageHeaderType.setup(MessageHeaderType, (_rt.Field('SessionID', False, False, True, (_rt.Member('SessionID', st_sessionIDType),)), _rt.Field('TimeStamp', False, False, True, (_rt.Member('TimeStamp', st_unsignedLong),)), _rt.Field('Signature', False, False, False, (_rt.Member('Signature', C_SignatureType),)), ), ())
@@ -604,6 +726,12 @@ C_CLResControlModeType.setup(CLResControlModeType, (), ())
 C_ManifestType.setup(ManifestType, (_rt.Field('Id', True, False, False, (_rt.Member('Id', st_ID),)), _rt.Field('Reference', False, True, True, (_rt.Member('Reference', C_ReferenceType),)), ), ())
 C_SignaturePropertiesType.setup(SignaturePropertiesType, (_rt.Field('Id', True, False, False, (_rt.Member('Id', st_ID),)), _rt.Field('SignatureProperty', False, True, True, (_rt.Member('SignatureProperty', C_SignaturePropertyType),)), ), ())
 C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, False, False, (_rt.Member('Id', st_ID),)), _rt.Field('Target', True, False, True, (_rt.Member('Target', st_anyURI),)), ), ((2, 2, ((0, 0, 1), (1, 0, 2), )), (1, 1, ((1, 0, 2), )), (2, 2, ((-2, 0, 3), (-2, 0, 2), )), (2, 3, ((-2, 0, 4), (-1, 0, -1), (-2, 0, 3), )), (2, 3, ((-2, 0, 4), (-1, 0, -1), (-2, 0, 4), )), ))
+C_DetailedCostType.setup(DetailedCostType, (_rt.Field('Amount', False, False, True, (_rt.Member('Amount', C_RationalNumberType),)), _rt.Field('CostPerUnit', False, False, True, (_rt.Member('CostPerUnit', C_RationalNumberType),)), ), ())
+C_DisplayParametersType.setup(DisplayParametersType, (_rt.Field('PresentSOC', False, False, False, (_rt.Member('PresentSOC', st_percentValueType),)), _rt.Field('MinimumSOC', False, False, False, (_rt.Member('MinimumSOC', st_percentValueType),)), _rt.Field('TargetSOC', False, False, False, (_rt.Member('TargetSOC', st_percentValueType),)), _rt.Field('MaximumSOC', False, False, False, (_rt.Member('MaximumSOC', st_percentValueType),)), _rt.Field('RemainingTimeToMinimumSOC', False, False, False, (_rt.Member('RemainingTimeToMinimumSOC', st_unsignedInt),)), _rt.Field('RemainingTimeToTargetSOC', False, False, False, (_rt.Member('RemainingTimeToTargetSOC', st_unsignedInt),)), _rt.Field('RemainingTimeToMaximumSOC', False, False, False, (_rt.Member('RemainingTimeToMaximumSOC', st_unsignedInt),)), _rt.Field('ChargingComplete', False, False, False, (_rt.Member('ChargingComplete', st_boolean),)), _rt.Field('BatteryEnergyCapacity', False, False, False, (_rt.Member('BatteryEnergyCapacity', C_RationalNumberType),)), _rt.Field('InletHot', False, False, False, (_rt.Member('InletHot', st_boolean),)), ), ())
+C_EVSEStatusType.setup(EVSEStatusType, (_rt.Field('NotificationMaxDelay', False, False, True, (_rt.Member('NotificationMaxDelay', st_unsignedShort),)), _rt.Field('EVSENotification', False, False, True, (_rt.Member('EVSENotification', st_evseNotificationType),)), ), ())
+C_MeterInfoType.setup(MeterInfoType, (_rt.Field('MeterID', False, False, True, (_rt.Member('MeterID', st_meterIDType),)), _rt.Field('ChargedEnergyReadingWh', False, False, True, (_rt.Member('ChargedEnergyReadingWh', st_unsignedLong),)), _rt.Field('BPT_DischargedEnergyReadingWh', False, False, False, (_rt.Member('BPT_DischargedEnergyReadingWh', st_unsignedLong),)), _rt.Field('CapacitiveEnergyReadingVARh', False, False, False, (_rt.Member('CapacitiveEnergyReadingVARh', st_unsignedLong),)), _rt.Field('BPT_InductiveEnergyReadingVARh', False, False, False, (_rt.Member('BPT_InductiveEnergyReadingVARh', st_unsignedLong),)), _rt.Field('MeterSignature', False, False, False, (_rt.Member('MeterSignature', st_meterSignatureType),)), _rt.Field('MeterStatus', False, False, False, (_rt.Member('MeterStatus', st_short),)), _rt.Field('MeterTimestamp', False, False, False, (_rt.Member('MeterTimestamp', st_unsignedLong),)), ), ())
+C_ReceiptType.setup(ReceiptType, (_rt.Field('TimeAnchor', False, False, True, (_rt.Member('TimeAnchor', st_unsignedLong),)), _rt.Field('EnergyCosts', False, False, False, (_rt.Member('EnergyCosts', C_DetailedCostType),)), _rt.Field('OccupancyCosts', False, False, False, (_rt.Member('OccupancyCosts', C_DetailedCostType),)), _rt.Field('AdditionalServicesCosts', False, False, False, (_rt.Member('AdditionalServicesCosts', C_DetailedCostType),)), _rt.Field('OverstayCosts', False, False, False, (_rt.Member('OverstayCosts', C_DetailedCostType),)), _rt.Field('TaxCosts', False, True, False, (_rt.Member('TaxCosts', C_DetailedTaxType),)), ), ())
+C_DetailedTaxType.setup(DetailedTaxType, (_rt.Field('TaxRuleID', False, False, True, (_rt.Member('TaxRuleID', st_numericIDType),)), _rt.Field('Amount', False, False, True, (_rt.Member('Amount', C_RationalNumberType),)), ), ())
 
 
 def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
@@ -2391,6 +2519,785 @@ def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
+
+def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    o = _new(DetailedCostType)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedCostType: unsupported event code', q)
+    g = 0
+    o.Amount, q = d_RationalNumberType(v, q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedCostType: unsupported event code', q)
+    g = 1
+    o.CostPerUnit, q = d_RationalNumberType(v, q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedCostType: unsupported event code', q)
+    g = 2
+    return o, q
+
+def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    if type(o) is not DetailedCostType:
+        raise _E('expected DetailedCostType, got ' + type(o).__name__)
+    x = o.Amount
+    if x is None:
+        raise _E('DetailedCostType: Amount is required')
+    a = (a << 1) | 0
+    a = e_RationalNumberType(x, a)
+    x = o.CostPerUnit
+    if x is None:
+        raise _E('DetailedCostType: CostPerUnit is required')
+    a = (a << 1) | 0
+    a = e_RationalNumberType(x, a)
+    a = (a << 1) | 0
+    return a
+
+def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    o = _new(DisplayParametersType)
+    q -= 4
+    g = (v >> q) & 15
+    if g >= 11:
+        raise _F('DisplayParametersType: unsupported event code', q)
+    if g < 1:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
+        q -= 7
+        o.PresentSOC = (v >> q) & 127
+        if o.PresentSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 10:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 1
+    else:
+        o.PresentSOC = None
+    if g < 2:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
+        q -= 7
+        o.MinimumSOC = (v >> q) & 127
+        if o.MinimumSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 9:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 2
+    else:
+        o.MinimumSOC = None
+    if g < 3:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
+        q -= 7
+        o.TargetSOC = (v >> q) & 127
+        if o.TargetSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 8:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 3
+    else:
+        o.TargetSOC = None
+    if g < 4:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
+        q -= 7
+        o.MaximumSOC = (v >> q) & 127
+        if o.MaximumSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 7:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 4
+    else:
+        o.MaximumSOC = None
+    if g < 5:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
+        q -= 8
+        o.RemainingTimeToMinimumSOC = (v >> q) & 255
+        if o.RemainingTimeToMinimumSOC > 127:
+            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
+        if o.RemainingTimeToMinimumSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 6:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 5
+    else:
+        o.RemainingTimeToMinimumSOC = None
+    if g < 6:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
+        q -= 8
+        o.RemainingTimeToTargetSOC = (v >> q) & 255
+        if o.RemainingTimeToTargetSOC > 127:
+            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
+        if o.RemainingTimeToTargetSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 5:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 6
+    else:
+        o.RemainingTimeToTargetSOC = None
+    if g < 7:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
+        q -= 8
+        o.RemainingTimeToMaximumSOC = (v >> q) & 255
+        if o.RemainingTimeToMaximumSOC > 127:
+            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
+        if o.RemainingTimeToMaximumSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 4:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 7
+    else:
+        o.RemainingTimeToMaximumSOC = None
+    if g < 8:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
+        q -= 1
+        o.ChargingComplete = (v >> q) & 1 == 1
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 3:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 8
+    else:
+        o.ChargingComplete = None
+    if g < 9:
+        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 2:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 9
+    else:
+        o.BatteryEnergyCapacity = None
+    if g < 10:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in InletHot', q)
+        q -= 1
+        o.InletHot = (v >> q) & 1 == 1
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after InletHot', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g = 10
+    else:
+        o.InletHot = None
+    return o, q
+
+def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    if type(o) is not DisplayParametersType:
+        raise _E('expected DisplayParametersType, got ' + type(o).__name__)
+    x = o.PresentSOC
+    if x is not None:
+        a = (a << 4) | 0
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 1
+    else:
+        w, b = 4, 0
+    x = o.MinimumSOC
+    if x is not None:
+        a = (a << w) | (1 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 2
+    x = o.TargetSOC
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 3
+    x = o.MaximumSOC
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 3, 4
+    x = o.RemainingTimeToMinimumSOC
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 5
+    x = o.RemainingTimeToTargetSOC
+    if x is not None:
+        a = (a << w) | (5 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 6
+    x = o.RemainingTimeToMaximumSOC
+    if x is not None:
+        a = (a << w) | (6 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 7
+    x = o.ChargingComplete
+    if x is not None:
+        a = (a << w) | (7 - b)
+        a <<= 1
+        if type(x) is not bool:
+            st_boolean.check(x)
+        a = (a << 1) | x
+        a <<= 1
+        w, b = 2, 8
+    x = o.BatteryEnergyCapacity
+    if x is not None:
+        a = (a << w) | (8 - b)
+        a = e_RationalNumberType(x, a)
+        w, b = 2, 9
+    x = o.InletHot
+    if x is not None:
+        a = (a << w) | (9 - b)
+        a <<= 1
+        if type(x) is not bool:
+            st_boolean.check(x)
+        a = (a << 1) | x
+        a <<= 1
+        w, b = 1, 10
+    a = (a << w) | (10 - b)
+    return a
+
+def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    o = _new(EVSEStatusType)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event code', q)
+    g = 0
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
+    q -= 8
+    o.NotificationMaxDelay = (v >> q) & 255
+    if o.NotificationMaxDelay > 127:
+        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
+    if o.NotificationMaxDelay > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event code', q)
+    g = 1
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
+    q -= 3
+    _i = (v >> q) & 7
+    if _i >= 6:
+        raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
+    o.EVSENotification = _ENUM_st_evseNotificationType[_i]
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('EVSEStatusType: unsupported event code', q)
+    g = 2
+    return o, q
+
+def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    if type(o) is not EVSEStatusType:
+        raise _E('expected EVSEStatusType, got ' + type(o).__name__)
+    x = o.NotificationMaxDelay
+    if x is None:
+        raise _E('EVSEStatusType: NotificationMaxDelay is required')
+    a = (a << 1) | 0
+    a <<= 1
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.check(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o.EVSENotification
+    if x is None:
+        raise _E('EVSEStatusType: EVSENotification is required')
+    a = (a << 1) | 0
+    a <<= 1
+    _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_evseNotificationType.check(x)
+    a = (a << 3) | _i  # type: ignore[operator]
+    a <<= 1
+    a = (a << 1) | 0
+    return a
+
+def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    o = _new(MeterInfoType)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g = 0
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event in MeterID', q)
+    o.MeterID, q = st_meterIDType.dec(v, q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event after MeterID', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g = 1
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
+    q -= 8
+    o.ChargedEnergyReadingWh = (v >> q) & 255
+    if o.ChargedEnergyReadingWh > 127:
+        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
+    if o.ChargedEnergyReadingWh > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
+    q -= 3
+    g = (v >> q) & 7
+    if g >= 7:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
+        q -= 8
+        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
+        if o.BPT_DischargedEnergyReadingWh > 127:
+            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
+        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 6:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 3
+    else:
+        o.BPT_DischargedEnergyReadingWh = None
+    if g < 4:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
+        q -= 8
+        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
+        if o.CapacitiveEnergyReadingVARh > 127:
+            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
+        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 5:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 4
+    else:
+        o.CapacitiveEnergyReadingVARh = None
+    if g < 5:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
+        q -= 8
+        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
+        if o.BPT_InductiveEnergyReadingVARh > 127:
+            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
+        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 4:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 5
+    else:
+        o.BPT_InductiveEnergyReadingVARh = None
+    if g < 6:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in MeterSignature', q)
+        o.MeterSignature, q = st_meterSignatureType.dec(v, q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after MeterSignature', q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 6
+    else:
+        o.MeterSignature = None
+    if g < 7:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+        q -= 9
+        _i = (v >> q) & 511
+        o.MeterStatus = _i & 255
+        if o.MeterStatus > 127:
+            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
+        if _i > 255:
+            o.MeterStatus = -o.MeterStatus - 1
+        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 2:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 7
+    else:
+        o.MeterStatus = None
+    if g < 8:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
+        q -= 8
+        o.MeterTimestamp = (v >> q) & 255
+        if o.MeterTimestamp > 127:
+            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
+        if o.MeterTimestamp > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g = 8
+    else:
+        o.MeterTimestamp = None
+    return o, q
+
+def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    if type(o) is not MeterInfoType:
+        raise _E('expected MeterInfoType, got ' + type(o).__name__)
+    x = o.MeterID
+    if x is None:
+        raise _E('MeterInfoType: MeterID is required')
+    a = (a << 1) | 0
+    a <<= 1
+    a = st_meterIDType.enc(x, a)
+    a <<= 1
+    x = o.ChargedEnergyReadingWh
+    if x is None:
+        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
+    a = (a << 1) | 0
+    a <<= 1
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.check(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o.BPT_DischargedEnergyReadingWh
+    if x is not None:
+        a = (a << 3) | 0
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 3
+    else:
+        w, b = 3, 2
+    x = o.CapacitiveEnergyReadingVARh
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 4
+    x = o.BPT_InductiveEnergyReadingVARh
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 5
+    x = o.MeterSignature
+    if x is not None:
+        a = (a << w) | (5 - b)
+        a <<= 1
+        a = st_meterSignatureType.enc(x, a)
+        a <<= 1
+        w, b = 2, 6
+    x = o.MeterStatus
+    if x is not None:
+        a = (a << w) | (6 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.check(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a <<= 1
+        w, b = 2, 7
+    x = o.MeterTimestamp
+    if x is not None:
+        a = (a << w) | (7 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 1, 8
+    a = (a << w) | (8 - b)
+    return a
+
+def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    o = _new(ReceiptType)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('ReceiptType: unsupported event code', q)
+    g = 0
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
+    q -= 8
+    o.TimeAnchor = (v >> q) & 255
+    if o.TimeAnchor > 127:
+        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
+    if o.TimeAnchor > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('ReceiptType: unsupported event after TimeAnchor', q)
+    q -= 3
+    g = (v >> q) & 7
+    if g >= 6:
+        raise _F('ReceiptType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o.EnergyCosts, q = d_DetailedCostType(v, q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 5:
+            raise _F('ReceiptType: unsupported event code', q)
+        g += 2
+    else:
+        o.EnergyCosts = None
+    if g < 3:
+        o.OccupancyCosts, q = d_DetailedCostType(v, q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 4:
+            raise _F('ReceiptType: unsupported event code', q)
+        g += 3
+    else:
+        o.OccupancyCosts = None
+    if g < 4:
+        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 3:
+            raise _F('ReceiptType: unsupported event code', q)
+        g += 4
+    else:
+        o.AdditionalServicesCosts = None
+    if g < 5:
+        o.OverstayCosts, q = d_DetailedCostType(v, q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 2:
+            raise _F('ReceiptType: unsupported event code', q)
+        g += 5
+    else:
+        o.OverstayCosts = None
+    lst: list[Any] = []
+    o.TaxCosts = lst
+    while g < 6:
+        x, q = d_DetailedTaxType(v, q)
+        lst.append(x)
+        if len(lst) < 10:
+            q -= 2
+            g = (v >> q) & 3
+            if g >= 2:
+                raise _F('ReceiptType: unsupported event code', q)
+            g += 5
+        else:
+            q -= 1
+            if (v >> q) & 1:
+                raise _F('ReceiptType: unsupported event code', q)
+            g = 6
+    return o, q
+
+def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    if type(o) is not ReceiptType:
+        raise _E('expected ReceiptType, got ' + type(o).__name__)
+    x = o.TimeAnchor
+    if x is None:
+        raise _E('ReceiptType: TimeAnchor is required')
+    a = (a << 1) | 0
+    a <<= 1
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.check(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o.EnergyCosts
+    if x is not None:
+        a = (a << 3) | 0
+        a = e_DetailedCostType(x, a)
+        w, b = 3, 2
+    else:
+        w, b = 3, 1
+    x = o.OccupancyCosts
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a = e_DetailedCostType(x, a)
+        w, b = 3, 3
+    x = o.AdditionalServicesCosts
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a = e_DetailedCostType(x, a)
+        w, b = 2, 4
+    x = o.OverstayCosts
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a = e_DetailedCostType(x, a)
+        w, b = 2, 5
+    lst = o.TaxCosts
+    if type(lst) is not list:
+        raise _E('ReceiptType.TaxCosts: expected a list')
+    if len(lst) > 10:
+        raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
+    for k, x in enumerate(lst, 1):
+        a = (a << w) | (5 - b)
+        a = e_DetailedTaxType(x, a)
+        if k < 10:
+            w, b = 2, 5
+        else:
+            w, b = 1, 6
+    a = (a << w) | (6 - b)
+    return a
+
+def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    o = _new(DetailedTaxType)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedTaxType: unsupported event code', q)
+    g = 0
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
+    q -= 8
+    o.TaxRuleID = (v >> q) & 255
+    if o.TaxRuleID > 127:
+        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
+    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+        raise _F(st_numericIDType.name + ': value outside its range', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedTaxType: unsupported event code', q)
+    g = 1
+    o.Amount, q = d_RationalNumberType(v, q)
+    q -= 1
+    if (v >> q) & 1:
+        raise _F('DetailedTaxType: unsupported event code', q)
+    g = 2
+    return o, q
+
+def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    if type(o) is not DetailedTaxType:
+        raise _E('expected DetailedTaxType, got ' + type(o).__name__)
+    x = o.TaxRuleID
+    if x is None:
+        raise _E('DetailedTaxType: TaxRuleID is required')
+    a = (a << 1) | 0
+    a <<= 1
+    if type(x) is not int or x < 1 or x > 4294967295:
+        st_numericIDType.check(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o.Amount
+    if x is None:
+        raise _E('DetailedTaxType: Amount is required')
+    a = (a << 1) | 0
+    a = e_RationalNumberType(x, a)
+    a = (a << 1) | 0
+    return a
 C_ACDP_ConnectReqType.dec_fn = d_ACDP_ConnectReqType
 C_ACDP_ConnectReqType.enc_fn = e_ACDP_ConnectReqType
 C_MessageHeaderType.dec_fn = d_MessageHeaderType
@@ -2433,6 +3340,18 @@ C_ManifestType.dec_fn = d_ManifestType
 C_ManifestType.enc_fn = e_ManifestType
 C_SignaturePropertiesType.dec_fn = d_SignaturePropertiesType
 C_SignaturePropertiesType.enc_fn = e_SignaturePropertiesType
+C_DetailedCostType.dec_fn = d_DetailedCostType
+C_DetailedCostType.enc_fn = e_DetailedCostType
+C_DisplayParametersType.dec_fn = d_DisplayParametersType
+C_DisplayParametersType.enc_fn = e_DisplayParametersType
+C_EVSEStatusType.dec_fn = d_EVSEStatusType
+C_EVSEStatusType.enc_fn = e_EVSEStatusType
+C_MeterInfoType.dec_fn = d_MeterInfoType
+C_MeterInfoType.enc_fn = e_MeterInfoType
+C_ReceiptType.dec_fn = d_ReceiptType
+C_ReceiptType.enc_fn = e_ReceiptType
+C_DetailedTaxType.dec_fn = d_DetailedTaxType
+C_DetailedTaxType.enc_fn = e_DetailedTaxType
 for _c in list(globals().values()):
     if isinstance(_c, _rt.Complex):
         _c.link()
@@ -2482,14 +3401,26 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('ACDP_SystemStatusRes', C_ACDP_SystemStatusResType),
     _rt.Member('ACDP_VehiclePositioningReq', C_ACDP_VehiclePositioningReqType),
     _rt.Member('ACDP_VehiclePositioningRes', C_ACDP_VehiclePositioningResType),
+    _rt.Member('AckMaxDelay', st_unsignedShort),
+    _rt.Member('AdditionalServicesCosts', C_DetailedCostType),
+    _rt.Member('Amount', C_RationalNumberType),
+    _rt.Member('BPT_DischargedEnergyReadingWh', st_unsignedLong),
+    _rt.Member('BPT_InductiveEnergyReadingVARh', st_unsignedLong),
+    _rt.Member('BatteryEnergyCapacity', C_RationalNumberType),
     _rt.Member('CLReqControlMode', C_CLReqControlModeType),
     _rt.Member('CLResControlMode', C_CLResControlModeType),
     _rt.Member('CanonicalizationMethod', C_CanonicalizationMethodType),
+    _rt.Member('CapacitiveEnergyReadingVARh', st_unsignedLong),
+    _rt.Member('ChargedEnergyReadingWh', st_unsignedLong),
+    _rt.Member('ChargingComplete', st_boolean),
     _rt.Member('ContactWindowXc', st_short),
     _rt.Member('ContactWindowYc', st_short),
+    _rt.Member('CostPerUnit', C_RationalNumberType),
     _rt.Member('DSAKeyValue', C_DSAKeyValueType),
+    _rt.Member('DepartureTime', st_unsignedInt),
     _rt.Member('DigestMethod', C_DigestMethodType),
     _rt.Member('DigestValue', st_DigestValueType),
+    _rt.Member('DisplayParameters', C_DisplayParametersType),
     _rt.Member('EVAssociationStatus', st_boolean),
     _rt.Member('EVCPStatus', st_cpStatusType),
     _rt.Member('EVElectricalChargingDeviceStatus', st_electricalChargingDeviceStatusType),
@@ -2497,6 +3428,8 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('EVImmobilizationRequest', st_boolean),
     _rt.Member('EVImmobilized', st_boolean),
     _rt.Member('EVInChargePosition', st_boolean),
+    _rt.Member('EVMaximumEnergyRequest', C_RationalNumberType),
+    _rt.Member('EVMinimumEnergyRequest', C_RationalNumberType),
     _rt.Member('EVMobilityStatus', st_boolean),
     _rt.Member('EVPositioningSupport', st_boolean),
     _rt.Member('EVReadyToCharge', st_boolean),
@@ -2508,19 +3441,96 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('EVSEIsolationStatus', st_isolationStatusType),
     _rt.Member('EVSEMalfunction', st_boolean),
     _rt.Member('EVSEMechanicalChargingDeviceStatus', st_mechanicalChargingDeviceStatusType),
+    _rt.Member('EVSENotification', st_evseNotificationType),
     _rt.Member('EVSEPositioningSupport', st_boolean),
     _rt.Member('EVSEProcessing', st_processingType),
     _rt.Member('EVSEReadyToCharge', st_boolean),
+    _rt.Member('EVSEStatus', C_EVSEStatusType),
     _rt.Member('EVSEUtilityInterruptEvent', st_boolean),
     _rt.Member('EVSOC', st_percentValueType),
+    _rt.Member('EVTargetEnergyRequest', C_RationalNumberType),
     _rt.Member('EVTechnicalStatus', C_EVTechnicalStatusType),
     _rt.Member('EVTimeout', st_boolean),
     _rt.Member('EVWLANStrength', C_RationalNumberType),
+    _rt.Member('EnergyCosts', C_DetailedCostType),
     _rt.Member('Exponent', st_CryptoBinary),
     _rt.Member('Exponent', st_byte),
     _rt.Member('G', st_CryptoBinary),
     _rt.Member('HMACOutputLength', st_HMACOutputLengthType),
     _rt.Member('Header', C_MessageHeaderType),
+    _rt.Member('InletHot', st_boolean),
+    _rt.Member('J', st_CryptoBinary),
+    _rt.Member('KeyInfo', C_KeyInfoType),
+    _rt.Member('KeyName', st_string),
+    _rt.Member('KeyValue', C_KeyValueType),
+    _rt.Member('Manifest', C_ManifestType),
+    _rt.Member('MaximumSOC', st_percentValueType),
+    _rt.Member('MeterID', st_meterIDType),
+    _rt.Member('MeterInfo', C_MeterInfoType),
+    _rt.Member('MeterInfoRequested', st_boolean),
+    _rt.Member('MeterSignature', st_meterSignatureType),
+    _rt.Member('MeterStatus', st_short),
+    _rt.Member('MeterTimestamp', st_unsignedLong),
+    _rt.Member('MgmtData', st_string),
+    _rt.Member('MinimumSOC', st_percentValueType),
+    _rt.Member('Modulus', st_CryptoBinary),
+    _rt.Member('NotificationMaxDelay', st_unsignedShort),
+    _rt.Member('Object', C_ObjectType),
+    _rt.Member('OccupancyCosts', C_DetailedCostType),
+    _rt.Member('OverstayCosts', C_DetailedCostType),
+    _rt.Member('P', st_CryptoBinary),
+    _rt.Member('PGPData', C_PGPDataType),
+    _rt.Member('PGPKeyID', st_base64Binary),
+    _rt.Member('PGPKeyPacket', st_base64Binary),
+    _rt.Member('PgenCounter', st_CryptoBinary),
+    _rt.Member('PresentSOC', st_percentValueType),
+    _rt.Member('Q', st_CryptoBinary),
+    _rt.Member('RSAKeyValue', C_RSAKeyValueType),
+    _rt.Member('Receipt', C_ReceiptType),
+    _rt.Member('Reference', C_ReferenceType),
+    _rt.Member('RemainingTimeToMaximumSOC', st_unsignedInt),
+    _rt.Member('RemainingTimeToMinimumSOC', st_unsignedInt),
+    _rt.Member('RemainingTimeToTargetSOC', st_unsignedInt),
+    _rt.Member('ResponseCode', st_responseCodeType),
+    _rt.Member('RetrievalMethod', C_RetrievalMethodType),
+    _rt.Member('RootCertificateID', C_X509IssuerSerialType),
+    _rt.Member('SPKIData', C_SPKIDataType),
+    _rt.Member('SPKISexp', st_base64Binary),
+    _rt.Member('Seed', st_CryptoBinary),
+    _rt.Member('SessionID', st_sessionIDType),
+    _rt.Member('Signature', C_SignatureType),
+    _rt.Member('SignatureMethod', C_SignatureMethodType),
+    _rt.Member('SignatureProperties', C_SignaturePropertiesType),
+    _rt.Member('SignatureProperty', C_SignaturePropertyType),
+    _rt.Member('SignatureValue', C_SignatureValueType),
+    _rt.Member('SignedInfo', C_SignedInfoType),
+    _rt.Member('TargetSOC', st_percentValueType),
+    _rt.Member('TaxCosts', C_DetailedTaxType),
+    _rt.Member('TaxRuleID', st_numericIDType),
+    _rt.Member('TimeAnchor', st_unsignedLong),
+    _rt.Member('TimeStamp', st_unsignedLong),
+    _rt.Member('Transform', C_TransformType),
+    _rt.Member('Transforms', C_TransformsType),
+    _rt.Member('Value', st_short),
+    _rt.Member('X509CRL', st_base64Binary),
+    _rt.Member('X509Certificate', st_base64Binary),
+    _rt.Member('X509Data', C_X509DataType),
+    _rt.Member('X509IssuerName', st_string),
+    _rt.Member('X509IssuerSerial', C_X509IssuerSerialType),
+    _rt.Member('X509SKI', st_base64Binary),
+    _rt.Member('X509SerialNumber', st_integer),
+    _rt.Member('X509SubjectName', st_string),
+    _rt.Member('XPath', st_string),
+    _rt.Member('Y', st_CryptoBinary),
+)
+DSIG_FRAGMENT: tuple[_rt.Member, ...] = (
+    _rt.Member('CanonicalizationMethod', C_CanonicalizationMethodType),
+    _rt.Member('DSAKeyValue', C_DSAKeyValueType),
+    _rt.Member('DigestMethod', C_DigestMethodType),
+    _rt.Member('DigestValue', st_DigestValueType),
+    _rt.Member('Exponent', st_CryptoBinary),
+    _rt.Member('G', st_CryptoBinary),
+    _rt.Member('HMACOutputLength', st_HMACOutputLengthType),
     _rt.Member('J', st_CryptoBinary),
     _rt.Member('KeyInfo', C_KeyInfoType),
     _rt.Member('KeyName', st_string),
@@ -2537,22 +3547,18 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('Q', st_CryptoBinary),
     _rt.Member('RSAKeyValue', C_RSAKeyValueType),
     _rt.Member('Reference', C_ReferenceType),
-    _rt.Member('ResponseCode', st_responseCodeType),
     _rt.Member('RetrievalMethod', C_RetrievalMethodType),
     _rt.Member('SPKIData', C_SPKIDataType),
     _rt.Member('SPKISexp', st_base64Binary),
     _rt.Member('Seed', st_CryptoBinary),
-    _rt.Member('SessionID', st_sessionIDType),
     _rt.Member('Signature', C_SignatureType),
     _rt.Member('SignatureMethod', C_SignatureMethodType),
     _rt.Member('SignatureProperties', C_SignaturePropertiesType),
     _rt.Member('SignatureProperty', C_SignaturePropertyType),
     _rt.Member('SignatureValue', C_SignatureValueType),
     _rt.Member('SignedInfo', C_SignedInfoType),
-    _rt.Member('TimeStamp', st_unsignedLong),
     _rt.Member('Transform', C_TransformType),
     _rt.Member('Transforms', C_TransformsType),
-    _rt.Member('Value', st_short),
     _rt.Member('X509CRL', st_base64Binary),
     _rt.Member('X509Certificate', st_base64Binary),
     _rt.Member('X509Data', C_X509DataType),
@@ -2564,7 +3570,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('XPath', st_string),
     _rt.Member('Y', st_CryptoBinary),
 )
-FAMILY = _rt.Family('iso20_ACDP', 'urn:iso:std:iso:15118:-20:ACDP', DOCUMENT, FRAGMENT)
+FAMILY = _rt.Family('iso20_ACDP', 'urn:iso:std:iso:15118:-20:ACDP', DOCUMENT, FRAGMENT, DSIG_FRAGMENT)
 __all__ = [
     'ACDP_ConnectReqType',
     'MessageHeaderType',
@@ -2599,6 +3605,12 @@ __all__ = [
     'ManifestType',
     'SignaturePropertiesType',
     'SignaturePropertyType',
+    'DetailedCostType',
+    'DisplayParametersType',
+    'EVSEStatusType',
+    'MeterInfoType',
+    'ReceiptType',
+    'DetailedTaxType',
     "FAMILY",
 ]
 _unused: Any = None

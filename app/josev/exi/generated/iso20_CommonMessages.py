@@ -1668,6 +1668,34 @@ class VehicleCheckOutResType(_rt.Message):
         self.EVSECheckOutStatus = EVSECheckOutStatus
 
 
+class DisplayParametersType(_rt.Message):
+    """Schema type DisplayParametersType."""
+
+    __slots__ = ('PresentSOC', 'MinimumSOC', 'TargetSOC', 'MaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'ChargingComplete', 'BatteryEnergyCapacity', 'InletHot')
+    PresentSOC: int | None
+    MinimumSOC: int | None
+    TargetSOC: int | None
+    MaximumSOC: int | None
+    RemainingTimeToMinimumSOC: int | None
+    RemainingTimeToTargetSOC: int | None
+    RemainingTimeToMaximumSOC: int | None
+    ChargingComplete: bool | None
+    BatteryEnergyCapacity: RationalNumberType | None
+    InletHot: bool | None
+
+    def __init__(self, *, PresentSOC: int | None = None, MinimumSOC: int | None = None, TargetSOC: int | None = None, MaximumSOC: int | None = None, RemainingTimeToMinimumSOC: int | None = None, RemainingTimeToTargetSOC: int | None = None, RemainingTimeToMaximumSOC: int | None = None, ChargingComplete: bool | None = None, BatteryEnergyCapacity: RationalNumberType | None = None, InletHot: bool | None = None) -> None:
+        self.PresentSOC = PresentSOC
+        self.MinimumSOC = MinimumSOC
+        self.TargetSOC = TargetSOC
+        self.MaximumSOC = MaximumSOC
+        self.RemainingTimeToMinimumSOC = RemainingTimeToMinimumSOC
+        self.RemainingTimeToTargetSOC = RemainingTimeToTargetSOC
+        self.RemainingTimeToMaximumSOC = RemainingTimeToMaximumSOC
+        self.ChargingComplete = ChargingComplete
+        self.BatteryEnergyCapacity = BatteryEnergyCapacity
+        self.InletHot = InletHot
+
+
 # -- grammars -------------------------------------------------------------------------
 C_AuthorizationReqType = _rt.Complex('AuthorizationReqType')
 C_MessageHeaderType = _rt.Complex('MessageHeaderType')
@@ -1783,6 +1811,7 @@ C_VehicleCheckInReqType = _rt.Complex('VehicleCheckInReqType')
 C_VehicleCheckInResType = _rt.Complex('VehicleCheckInResType')
 C_VehicleCheckOutReqType = _rt.Complex('VehicleCheckOutReqType')
 C_VehicleCheckOutResType = _rt.Complex('VehicleCheckOutResType')
+C_DisplayParametersType = _rt.Complex('DisplayParametersType')
 
 C_AuthorizationReqType.setup(AuthorizationReqType, (_rt.Field('Header', False, False, True, (_rt.Member('Header', C_MessageHeaderType),)), _rt.Field('SelectedAuthorizationService', False, False, True, (_rt.Member('SelectedAuthorizationService', st_authorizationType),)), _rt.Field('EIM_AReqAuthorizationMode', False, False, False, (_rt.Member('EIM_AReqAuthorizationMode', C_EIM_AReqAuthorizationModeType),)), _rt.Field('PnC_AReqAuthorizationMode', False, False, False, (_rt.Member('PnC_AReqAuthorizationMode', C_PnC_AReqAuthorizationModeType),)), ), ())
 C_MessageHeaderType.setup(MessageHeaderType, (_rt.Field('SessionID', False, False, True, (_rt.Member('SessionID', st_sessionIDType),)), _rt.Field('TimeStamp', False, False, True, (_rt.Member('TimeStamp', st_unsignedLong),)), _rt.Field('Signature', False, False, False, (_rt.Member('Signature', C_SignatureType),)), ), ())
@@ -1898,6 +1927,7 @@ C_VehicleCheckInReqType.setup(VehicleCheckInReqType, (_rt.Field('Header', False,
 C_VehicleCheckInResType.setup(VehicleCheckInResType, (_rt.Field('Header', False, False, True, (_rt.Member('Header', C_MessageHeaderType),)), _rt.Field('ResponseCode', False, False, True, (_rt.Member('ResponseCode', st_responseCodeType),)), _rt.Field('ParkingSpace', False, False, False, (_rt.Member('ParkingSpace', st_short),)), _rt.Field('DeviceLocation', False, False, False, (_rt.Member('DeviceLocation', st_short),)), _rt.Field('TargetDistance', False, False, False, (_rt.Member('TargetDistance', st_short),)), ), ())
 C_VehicleCheckOutReqType.setup(VehicleCheckOutReqType, (_rt.Field('Header', False, False, True, (_rt.Member('Header', C_MessageHeaderType),)), _rt.Field('EVCheckOutStatus', False, False, True, (_rt.Member('EVCheckOutStatus', st_evCheckOutStatusType),)), _rt.Field('CheckOutTime', False, False, True, (_rt.Member('CheckOutTime', st_unsignedLong),)), ), ())
 C_VehicleCheckOutResType.setup(VehicleCheckOutResType, (_rt.Field('Header', False, False, True, (_rt.Member('Header', C_MessageHeaderType),)), _rt.Field('ResponseCode', False, False, True, (_rt.Member('ResponseCode', st_responseCodeType),)), _rt.Field('EVSECheckOutStatus', False, False, True, (_rt.Member('EVSECheckOutStatus', st_evseCheckOutStatusType),)), ), ())
+C_DisplayParametersType.setup(DisplayParametersType, (_rt.Field('PresentSOC', False, False, False, (_rt.Member('PresentSOC', st_percentValueType),)), _rt.Field('MinimumSOC', False, False, False, (_rt.Member('MinimumSOC', st_percentValueType),)), _rt.Field('TargetSOC', False, False, False, (_rt.Member('TargetSOC', st_percentValueType),)), _rt.Field('MaximumSOC', False, False, False, (_rt.Member('MaximumSOC', st_percentValueType),)), _rt.Field('RemainingTimeToMinimumSOC', False, False, False, (_rt.Member('RemainingTimeToMinimumSOC', st_unsignedInt),)), _rt.Field('RemainingTimeToTargetSOC', False, False, False, (_rt.Member('RemainingTimeToTargetSOC', st_unsignedInt),)), _rt.Field('RemainingTimeToMaximumSOC', False, False, False, (_rt.Member('RemainingTimeToMaximumSOC', st_unsignedInt),)), _rt.Field('ChargingComplete', False, False, False, (_rt.Member('ChargingComplete', st_boolean),)), _rt.Field('BatteryEnergyCapacity', False, False, False, (_rt.Member('BatteryEnergyCapacity', C_RationalNumberType),)), _rt.Field('InletHot', False, False, False, (_rt.Member('InletHot', st_boolean),)), ), ())
 
 
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
@@ -9228,6 +9258,280 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     a <<= 1
     a = (a << 1) | 0
     return a
+
+def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    o = _new(DisplayParametersType)
+    q -= 4
+    g = (v >> q) & 15
+    if g >= 11:
+        raise _F('DisplayParametersType: unsupported event code', q)
+    if g < 1:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
+        q -= 7
+        o.PresentSOC = (v >> q) & 127
+        if o.PresentSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 10:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 1
+    else:
+        o.PresentSOC = None
+    if g < 2:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
+        q -= 7
+        o.MinimumSOC = (v >> q) & 127
+        if o.MinimumSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 9:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 2
+    else:
+        o.MinimumSOC = None
+    if g < 3:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
+        q -= 7
+        o.TargetSOC = (v >> q) & 127
+        if o.TargetSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
+        q -= 4
+        g = (v >> q) & 15
+        if g >= 8:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 3
+    else:
+        o.TargetSOC = None
+    if g < 4:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
+        q -= 7
+        o.MaximumSOC = (v >> q) & 127
+        if o.MaximumSOC > 100:
+            raise _F(st_percentValueType.name + ': value above maximum', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 7:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 4
+    else:
+        o.MaximumSOC = None
+    if g < 5:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
+        q -= 8
+        o.RemainingTimeToMinimumSOC = (v >> q) & 255
+        if o.RemainingTimeToMinimumSOC > 127:
+            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
+        if o.RemainingTimeToMinimumSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 6:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 5
+    else:
+        o.RemainingTimeToMinimumSOC = None
+    if g < 6:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
+        q -= 8
+        o.RemainingTimeToTargetSOC = (v >> q) & 255
+        if o.RemainingTimeToTargetSOC > 127:
+            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
+        if o.RemainingTimeToTargetSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 5:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 6
+    else:
+        o.RemainingTimeToTargetSOC = None
+    if g < 7:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
+        q -= 8
+        o.RemainingTimeToMaximumSOC = (v >> q) & 255
+        if o.RemainingTimeToMaximumSOC > 127:
+            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
+        if o.RemainingTimeToMaximumSOC > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
+        q -= 3
+        g = (v >> q) & 7
+        if g >= 4:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 7
+    else:
+        o.RemainingTimeToMaximumSOC = None
+    if g < 8:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
+        q -= 1
+        o.ChargingComplete = (v >> q) & 1 == 1
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 3:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 8
+    else:
+        o.ChargingComplete = None
+    if g < 9:
+        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
+        q -= 2
+        g = (v >> q) & 3
+        if g >= 2:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g += 9
+    else:
+        o.BatteryEnergyCapacity = None
+    if g < 10:
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event in InletHot', q)
+        q -= 1
+        o.InletHot = (v >> q) & 1 == 1
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event after InletHot', q)
+        q -= 1
+        if (v >> q) & 1:
+            raise _F('DisplayParametersType: unsupported event code', q)
+        g = 10
+    else:
+        o.InletHot = None
+    return o, q
+
+def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    if type(o) is not DisplayParametersType:
+        raise _E('expected DisplayParametersType, got ' + type(o).__name__)
+    x = o.PresentSOC
+    if x is not None:
+        a = (a << 4) | 0
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 1
+    else:
+        w, b = 4, 0
+    x = o.MinimumSOC
+    if x is not None:
+        a = (a << w) | (1 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 2
+    x = o.TargetSOC
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 4, 3
+    x = o.MaximumSOC
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a <<= 1
+        if type(x) is not int or not 0 <= x <= 100:
+            st_percentValueType.check(x)
+        a = (a << 7) | (x)
+        a <<= 1
+        w, b = 3, 4
+    x = o.RemainingTimeToMinimumSOC
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 5
+    x = o.RemainingTimeToTargetSOC
+    if x is not None:
+        a = (a << w) | (5 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 6
+    x = o.RemainingTimeToMaximumSOC
+    if x is not None:
+        a = (a << w) | (6 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.check(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 7
+    x = o.ChargingComplete
+    if x is not None:
+        a = (a << w) | (7 - b)
+        a <<= 1
+        if type(x) is not bool:
+            st_boolean.check(x)
+        a = (a << 1) | x
+        a <<= 1
+        w, b = 2, 8
+    x = o.BatteryEnergyCapacity
+    if x is not None:
+        a = (a << w) | (8 - b)
+        a = e_RationalNumberType(x, a)
+        w, b = 2, 9
+    x = o.InletHot
+    if x is not None:
+        a = (a << w) | (9 - b)
+        a <<= 1
+        if type(x) is not bool:
+            st_boolean.check(x)
+        a = (a << 1) | x
+        a <<= 1
+        w, b = 1, 10
+    a = (a << w) | (10 - b)
+    return a
 C_AuthorizationReqType.dec_fn = d_AuthorizationReqType
 C_AuthorizationReqType.enc_fn = e_AuthorizationReqType
 C_MessageHeaderType.dec_fn = d_MessageHeaderType
@@ -9432,6 +9736,8 @@ C_VehicleCheckOutReqType.dec_fn = d_VehicleCheckOutReqType
 C_VehicleCheckOutReqType.enc_fn = e_VehicleCheckOutReqType
 C_VehicleCheckOutResType.dec_fn = d_VehicleCheckOutResType
 C_VehicleCheckOutResType.enc_fn = e_VehicleCheckOutResType
+C_DisplayParametersType.dec_fn = d_DisplayParametersType
+C_DisplayParametersType.enc_fn = e_DisplayParametersType
 for _c in list(globals().values()):
     if isinstance(_c, _rt.Complex):
         _c.link()
@@ -9494,6 +9800,7 @@ DOCUMENT: tuple[_rt.Member, ...] = (
 )
 FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('AbsolutePriceSchedule', C_AbsolutePriceScheduleType),
+    _rt.Member('AckMaxDelay', st_unsignedShort),
     _rt.Member('AdditionalSelectedServices', C_AdditionalServiceListType),
     _rt.Member('AdditionalService', C_AdditionalServiceType),
     _rt.Member('AdditionalServicesCosts', C_DetailedCostType),
@@ -9511,6 +9818,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('BPT_ChannelSelection', st_channelSelectionType),
     _rt.Member('BPT_DischargedEnergyReadingWh', st_unsignedLong),
     _rt.Member('BPT_InductiveEnergyReadingVARh', st_unsignedLong),
+    _rt.Member('BatteryEnergyCapacity', C_RationalNumberType),
     _rt.Member('CLReqControlMode', C_CLReqControlModeType),
     _rt.Member('CLResControlMode', C_CLResControlModeType),
     _rt.Member('CPSCertificateChain', C_CertificateChainType),
@@ -9523,6 +9831,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('CertificateInstallationService', st_boolean),
     _rt.Member('ChargeProgress', st_chargeProgressType),
     _rt.Member('ChargedEnergyReadingWh', st_unsignedLong),
+    _rt.Member('ChargingComplete', st_boolean),
     _rt.Member('ChargingSchedule', C_ChargingScheduleType),
     _rt.Member('ChargingSession', st_chargingSessionType),
     _rt.Member('CheckOutTime', st_unsignedLong),
@@ -9532,11 +9841,13 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('DHPublicKey', st_dhPublicKeyType),
     _rt.Member('DSAKeyValue', C_DSAKeyValueType),
     _rt.Member('DepartureTime', st_unsignedInt),
+    _rt.Member('DepartureTime', st_unsignedInt),
     _rt.Member('DeviceLocation', st_short),
     _rt.Member('DeviceOffset', st_short),
     _rt.Member('DigestMethod', C_DigestMethodType),
     _rt.Member('DigestValue', st_DigestValueType),
     _rt.Member('DischargingSchedule', C_ChargingScheduleType),
+    _rt.Member('DisplayParameters', C_DisplayParametersType),
     _rt.Member('Duration', st_unsignedInt),
     _rt.Member('Dynamic_EVPPTControlMode', C_Dynamic_EVPPTControlModeType),
     _rt.Member('Dynamic_SEReqControlMode', C_Dynamic_SEReqControlModeType),
@@ -9552,7 +9863,9 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('EVCheckOutStatus', st_evCheckOutStatusType),
     _rt.Member('EVEnergyOffer', C_EVEnergyOfferType),
     _rt.Member('EVMaximumEnergyRequest', C_RationalNumberType),
+    _rt.Member('EVMaximumEnergyRequest', C_RationalNumberType),
     _rt.Member('EVMaximumV2XEnergyRequest', C_RationalNumberType),
+    _rt.Member('EVMinimumEnergyRequest', C_RationalNumberType),
     _rt.Member('EVMinimumEnergyRequest', C_RationalNumberType),
     _rt.Member('EVMinimumV2XEnergyRequest', C_RationalNumberType),
     _rt.Member('EVPowerProfile', C_EVPowerProfileType),
@@ -9570,6 +9883,8 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('EVSENotification', st_evseNotificationType),
     _rt.Member('EVSEProcessing', st_processingType),
     _rt.Member('EVSEStatus', C_EVSEStatusType),
+    _rt.Member('EVSEStatus', C_EVSEStatusType),
+    _rt.Member('EVTargetEnergyRequest', C_RationalNumberType),
     _rt.Member('EVTargetEnergyRequest', C_RationalNumberType),
     _rt.Member('EVTerminationCode', st_nameType),
     _rt.Member('EVTerminationExplanation', st_descriptionType),
@@ -9584,6 +9899,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('GoToPause', st_boolean),
     _rt.Member('HMACOutputLength', st_HMACOutputLengthType),
     _rt.Member('Header', C_MessageHeaderType),
+    _rt.Member('InletHot', st_boolean),
     _rt.Member('J', st_CryptoBinary),
     _rt.Member('KeyInfo', C_KeyInfoType),
     _rt.Member('KeyName', st_string),
@@ -9593,9 +9909,12 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('Manifest', C_ManifestType),
     _rt.Member('MaximumContractCertificateChains', st_unsignedByte),
     _rt.Member('MaximumCost', C_RationalNumberType),
+    _rt.Member('MaximumSOC', st_percentValueType),
     _rt.Member('MaximumSupportingPoints', st_maxSupportingPointsScheduleTupleType),
     _rt.Member('MeterID', st_meterIDType),
     _rt.Member('MeterInfo', C_MeterInfoType),
+    _rt.Member('MeterInfo', C_MeterInfoType),
+    _rt.Member('MeterInfoRequested', st_boolean),
     _rt.Member('MeterSignature', st_meterSignatureType),
     _rt.Member('MeterStatus', st_short),
     _rt.Member('MeterTimestamp', st_unsignedLong),
@@ -9603,6 +9922,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('MeteringConfirmationRes', C_MeteringConfirmationResType),
     _rt.Member('MgmtData', st_string),
     _rt.Member('MinimumCost', C_RationalNumberType),
+    _rt.Member('MinimumSOC', st_percentValueType),
     _rt.Member('MinimumSOC', st_percentValueType),
     _rt.Member('Modulus', st_CryptoBinary),
     _rt.Member('NotificationMaxDelay', st_unsignedShort),
@@ -9643,6 +9963,7 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('PowerToleranceAcceptance', st_powerToleranceAcceptanceType),
     _rt.Member('Power_L2', C_RationalNumberType),
     _rt.Member('Power_L3', C_RationalNumberType),
+    _rt.Member('PresentSOC', st_percentValueType),
     _rt.Member('PriceAlgorithm', st_identifierType),
     _rt.Member('PriceLevel', st_unsignedByte),
     _rt.Member('PriceLevelSchedule', C_PriceLevelScheduleType),
@@ -9658,8 +9979,12 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('Q', st_CryptoBinary),
     _rt.Member('RSAKeyValue', C_RSAKeyValueType),
     _rt.Member('Receipt', C_ReceiptType),
+    _rt.Member('Receipt', C_ReceiptType),
     _rt.Member('Reference', C_ReferenceType),
     _rt.Member('RemainingContractCertificateChains', st_unsignedByte),
+    _rt.Member('RemainingTimeToMaximumSOC', st_unsignedInt),
+    _rt.Member('RemainingTimeToMinimumSOC', st_unsignedInt),
+    _rt.Member('RemainingTimeToTargetSOC', st_unsignedInt),
     _rt.Member('RenewableGenerationPercentage', st_unsignedByte),
     _rt.Member('ResponseCode', st_responseCodeType),
     _rt.Member('RetrievalMethod', C_RetrievalMethodType),
@@ -9713,6 +10038,9 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('SupportedServiceIDs', C_ServiceIDListType),
     _rt.Member('TPM_EncryptedPrivateKey', st_tpm_EncryptedPrivateKeyType),
     _rt.Member('TargetDistance', st_short),
+    _rt.Member('TargetOffsetX', st_unsignedShort),
+    _rt.Member('TargetOffsetY', st_unsignedShort),
+    _rt.Member('TargetSOC', st_percentValueType),
     _rt.Member('TargetSOC', st_percentValueType),
     _rt.Member('TaxCosts', C_DetailedTaxType),
     _rt.Member('TaxIncludedInPrice', st_boolean),
@@ -9753,7 +10081,54 @@ FRAGMENT: tuple[_rt.Member, ...] = (
     _rt.Member('rationalNumber', C_RationalNumberType),
     _rt.Member('shortValue', st_short),
 )
-FAMILY = _rt.Family('iso20_CommonMessages', 'urn:iso:std:iso:15118:-20:CommonMessages', DOCUMENT, FRAGMENT)
+DSIG_FRAGMENT: tuple[_rt.Member, ...] = (
+    _rt.Member('CanonicalizationMethod', C_CanonicalizationMethodType),
+    _rt.Member('DSAKeyValue', C_DSAKeyValueType),
+    _rt.Member('DigestMethod', C_DigestMethodType),
+    _rt.Member('DigestValue', st_DigestValueType),
+    _rt.Member('Exponent', st_CryptoBinary),
+    _rt.Member('G', st_CryptoBinary),
+    _rt.Member('HMACOutputLength', st_HMACOutputLengthType),
+    _rt.Member('J', st_CryptoBinary),
+    _rt.Member('KeyInfo', C_KeyInfoType),
+    _rt.Member('KeyName', st_string),
+    _rt.Member('KeyValue', C_KeyValueType),
+    _rt.Member('Manifest', C_ManifestType),
+    _rt.Member('MgmtData', st_string),
+    _rt.Member('Modulus', st_CryptoBinary),
+    _rt.Member('Object', C_ObjectType),
+    _rt.Member('P', st_CryptoBinary),
+    _rt.Member('PGPData', C_PGPDataType),
+    _rt.Member('PGPKeyID', st_base64Binary),
+    _rt.Member('PGPKeyPacket', st_base64Binary),
+    _rt.Member('PgenCounter', st_CryptoBinary),
+    _rt.Member('Q', st_CryptoBinary),
+    _rt.Member('RSAKeyValue', C_RSAKeyValueType),
+    _rt.Member('Reference', C_ReferenceType),
+    _rt.Member('RetrievalMethod', C_RetrievalMethodType),
+    _rt.Member('SPKIData', C_SPKIDataType),
+    _rt.Member('SPKISexp', st_base64Binary),
+    _rt.Member('Seed', st_CryptoBinary),
+    _rt.Member('Signature', C_SignatureType),
+    _rt.Member('SignatureMethod', C_SignatureMethodType),
+    _rt.Member('SignatureProperties', C_SignaturePropertiesType),
+    _rt.Member('SignatureProperty', C_SignaturePropertyType),
+    _rt.Member('SignatureValue', C_SignatureValueType),
+    _rt.Member('SignedInfo', C_SignedInfoType),
+    _rt.Member('Transform', C_TransformType),
+    _rt.Member('Transforms', C_TransformsType),
+    _rt.Member('X509CRL', st_base64Binary),
+    _rt.Member('X509Certificate', st_base64Binary),
+    _rt.Member('X509Data', C_X509DataType),
+    _rt.Member('X509IssuerName', st_string),
+    _rt.Member('X509IssuerSerial', C_X509IssuerSerialType),
+    _rt.Member('X509SKI', st_base64Binary),
+    _rt.Member('X509SerialNumber', st_integer),
+    _rt.Member('X509SubjectName', st_string),
+    _rt.Member('XPath', st_string),
+    _rt.Member('Y', st_CryptoBinary),
+)
+FAMILY = _rt.Family('iso20_CommonMessages', 'urn:iso:std:iso:15118:-20:CommonMessages', DOCUMENT, FRAGMENT, DSIG_FRAGMENT)
 __all__ = [
     'AuthorizationReqType',
     'MessageHeaderType',
@@ -9869,6 +10244,7 @@ __all__ = [
     'VehicleCheckInResType',
     'VehicleCheckOutReqType',
     'VehicleCheckOutResType',
+    'DisplayParametersType',
     "FAMILY",
 ]
 _unused: Any = None

@@ -750,7 +750,12 @@ class Emitter:
         for d in m.frag:
             self.w(f"    {mem(d)},")
         self.w(")")
-        self.w(f"FAMILY = _rt.Family({m.name!r}, {m.namespace!r}, DOCUMENT, FRAGMENT)")
+        self.w("DSIG_FRAGMENT: tuple[_rt.Member, ...] = (")
+        for d in m.dsig_frag:
+            self.w(f"    {mem(d)},")
+        self.w(")")
+        self.w(f"FAMILY = _rt.Family({m.name!r}, {m.namespace!r}, DOCUMENT, FRAGMENT, "
+               "DSIG_FRAGMENT)")
         self.w("__all__ = [")
         for t in m.order:
             self.w(f"    {self.cname(t)!r},")

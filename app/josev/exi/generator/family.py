@@ -11,6 +11,7 @@ from .. import runtime as rt
 from .grammar import GrammarBuilder, TypeGrammar, simple_element_states
 from .xsd import ComplexType, ElementDecl, QName, SchemaError, SchemaSet, SimpleType
 
+DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 FAMILIES: dict[str, tuple[str, str]] = {
     "appHand": ("V2G_CI_AppProtocol.xsd", "urn:iso:15118:2:2010:AppProtocol"),
     "din": ("din_spec/V2G_CI_MsgDef.xsd", "urn:din:70121:2012:MsgDef"),
@@ -51,6 +52,7 @@ class FamilyModel:
     simple_names: dict[int, str] = field(default_factory=dict)
     doc: list[ElementDecl] = field(default_factory=list)
     frag: list[ElementDecl] = field(default_factory=list)
+    dsig_frag: list[ElementDecl] = field(default_factory=list)
 
 
 def build_model(name: str, schema_dir: str) -> FamilyModel:
@@ -108,6 +110,9 @@ def build_model(name: str, schema_dir: str) -> FamilyModel:
         elif prev.type is not d.type and not prev.is_global:
             clash.add(d.qname)
     m.frag = sorted(frag.values(), key=lambda d: (d.qname[1], d.qname[0]))
+    # SignedInfo is hashed as a fragment of the xmldsig schema alone (as libcbv2g and
+    # EXIficient's xmldsig grammar do), so keep that element list too.
+    m.dsig_frag = [d for d in m.frag if d.qname[0] == DSIG_NS]
     for d in m.frag:
         add_type(d.type, d.qname[1])
     m.frag_clash = clash  # type: ignore[attr-defined]
@@ -177,7 +182,8 @@ def instantiate(m: FamilyModel) -> rt.Family:
         c.link()
     doc = tuple(rt.Member(d.qname[1], codec(d.type)) for d in m.doc)
     frag = tuple(rt.Member(d.qname[1], codec(d.type)) for d in m.frag)
-    return rt.Family(m.name, m.namespace, doc, frag)
+    dsig = tuple(rt.Member(d.qname[1], codec(d.type)) for d in m.dsig_frag)
+    return rt.Family(m.name, m.namespace, doc, frag, dsig)
 
 
 _ = simple_element_states

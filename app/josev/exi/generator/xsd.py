@@ -153,6 +153,10 @@ class SchemaSet:
         self._anon = 0
         for qn in self.raw_elements:
             self.global_element(qn)
+        # The fragment grammar lists every element declaration of the schema set, including
+        # those of types no global element reaches, so resolve every named type.
+        for qn in list(self.raw_ctypes):
+            self.type_by_name(qn)
         self.subst_members: dict[QName, list[ElementDecl]] = {}
         for decl in self.elements.values():
             if decl.subst_head is not None:
