@@ -138,9 +138,12 @@ class SafetySupervisor:
     def step(self, inputs: Inputs, demand: Demand, now: float) -> Command:
         lim = self.limits
         cp_charging = inputs.cp in (CpLetter.C, CpLetter.D)
-        power_flowing = self._closed and (
-            inputs.current > lim.safe_current_a or (demand.supply_on and lim.dc)
+        # Power flows when current is measured, or (DC) the supply is asked for real current
+        # or holds the cable-check voltage on the cable.
+        commanded = lim.dc and demand.supply_on and (
+            demand.current > lim.safe_current_a or demand.purpose == "cable_check"
         )
+        power_flowing = self._closed and (inputs.current > lim.safe_current_a or commanded)
         trigger = self._trigger(inputs, cp_charging, power_flowing, now)
         if trigger is not None and self.tripped is None:
             self.tripped = trigger
@@ -196,9 +199,9 @@ class SafetySupervisor:
         if inputs.supply_fault and power_flowing:
             return TripReason.SUPPLY_FAULT
         if self._closed and not cp_charging:
-            normal_end = inputs.cp is CpLetter.B and (
-                not lim.dc or inputs.current <= lim.safe_current_a
-            )
+            # C -> B is IEC 61851-1's normal end: always on AC, on DC only once the brain
+            # has taken the current away (otherwise the EV left while power was asked for).
+            normal_end = inputs.cp is CpLetter.B and (not lim.dc or not power_flowing)
             if not normal_end:
                 return TripReason.CP_LOST
         if inputs.hlc and power_flowing and now - self._last_heard > lim.brain_timeout_s:
