@@ -1,0 +1,93 @@
+"""SLAC over raw AF_PACKET sockets across the simulated PLC link (real veth / bridge)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+import pytest
+
+from josev import netsim
+from josev.slac.driver import SimulatedModem, garbage_frame, open_raw, run_ev, run_evse
+from josev.slac.ev import EvMatched, EvSlac, EvSlacConfig
+from josev.slac.evse import EvseSlac, Failed, Matched
+from josev.slac.frames import BROADCAST
+from josev.slac.timers import SlacTimers
+
+pytestmark = pytest.mark.netns
+
+
+async def test_whole_matching_across_the_veth(link: netsim.Link) -> None:
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    assert evse_mac.hex(":") == link.evse.mac
+    evse_modem, ev_modem = SimulatedModem(), SimulatedModem()
+    evse = EvseSlac(evse_mac)
+    ev = EvSlac(ev_mac)
+    r_evse, r_ev = await asyncio.wait_for(
+        asyncio.gather(run_evse(evse_sock, evse, evse_modem), run_ev(ev_sock, ev, ev_modem)), 30
+    )
+    assert isinstance(r_evse, Matched) and isinstance(r_ev, EvMatched)
+    assert r_evse.ev_mac == ev_mac and r_ev.evse_mac == evse_mac
+    assert evse_modem.keys == [(r_evse.nid, r_evse.nmk)]  # fresh key set on the EVSE modem
+    assert ev_modem.keys == [(r_evse.nid, r_evse.nmk)]    # the EV joined with the same NMK
+    evse_sock.close()
+    ev_sock.close()
+
+
+async def test_garbage_on_the_wire_is_ignored(link: netsim.Link) -> None:
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    junk_sock, _ = open_raw(link.ev.ifname, link.ev.netns.socket)
+    evse = EvseSlac(evse_mac)
+    task = asyncio.ensure_future(run_evse(evse_sock, evse, SimulatedModem()))
+    await asyncio.sleep(0)
+    for payload in (b"\x01", b"\x01\x64\x60\x00\x00" + os.urandom(3), b"\x02" + os.urandom(40)):
+        junk_sock.send(garbage_frame(BROADCAST, ev_mac, payload))
+    r_ev = await asyncio.wait_for(run_ev(ev_sock, EvSlac(ev_mac), SimulatedModem()), 30)
+    r_evse = await asyncio.wait_for(task, 30)
+    assert isinstance(r_ev, EvMatched) and isinstance(r_evse, Matched)
+    assert len(evse.ignored) >= 3
+    for s in (evse_sock, ev_sock, junk_sock):
+        s.close()
+
+
+async def test_two_evs_on_one_medium_only_the_plugged_one_matches(
+    make_link: Callable[..., netsim.Link],
+) -> None:
+    """A bridge with three veths: EV 0 is plugged in (12 dB), EV 1 hears us by crosstalk."""
+    link = make_link(evs=2)
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    socks = [open_raw(ep.ifname, ep.netns.socket) for ep in link.evs]
+    cfgs = [EvSlacConfig(attenuation=lambda mac: 12.0),
+            EvSlacConfig(attenuation=lambda mac: 68.0)]
+    evse = EvseSlac(evse_mac)
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            run_evse(evse_sock, evse, SimulatedModem()),
+            *(run_ev(s, EvSlac(mac, cfg), SimulatedModem())
+              for (s, mac), cfg in zip(socks, cfgs, strict=True)),
+        ),
+        30,
+    )
+    r_evse, r_ev0, r_ev1 = results
+    assert isinstance(r_evse, Matched) and r_evse.ev_mac == socks[0][1]
+    assert isinstance(r_ev0, EvMatched)
+    assert isinstance(r_ev1, Failed) and "beyond" in r_ev1.reason
+    for s, _ in [(evse_sock, b""), *socks]:
+        s.close()
+
+
+async def test_ev_that_never_sounds_fails_the_evse(link: netsim.Link) -> None:
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    t = SlacTimers()
+    r_evse, r_ev = await asyncio.wait_for(asyncio.gather(
+        run_evse(evse_sock, EvseSlac(evse_mac, t), SimulatedModem()),
+        run_ev(ev_sock, EvSlac(ev_mac, EvSlacConfig(sounds=0)), SimulatedModem()),
+    ), 30)
+    assert isinstance(r_evse, Failed) and "never sounded" in r_evse.reason
+    assert isinstance(r_ev, Failed)
+    evse_sock.close()
+    ev_sock.close()
