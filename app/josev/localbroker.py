@@ -43,11 +43,13 @@ class Broker:
         port: int | None = None,
         users: list[str] | None = None,
         extra_config: str = "",
+        persistence: bool = False,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.users = users
         self.extra_config = extra_config
+        self.persistence = persistence
         self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "mosquitto.conf"
@@ -81,8 +83,15 @@ class Broker:
         # Started as root (CI, the demo under sudo), mosquitto would switch to its own user and
         # could not read our private work folder; this broker is ours alone, on loopback.
         user = "user root\n" if os.geteuid() == 0 else ""
+        # With persistence the broker keeps sessions (subscriptions, queued QoS 1 messages)
+        # across its own restart, as the station's broker does on the data partition.
+        keep = (
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            if self.persistence
+            else "persistence false\n"
+        )
         self.config.write_text(
-            f"listener {self.port} {self.host}\n{user}{auth}persistence false\n"
+            f"listener {self.port} {self.host}\n{user}{auth}{keep}"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"{self.extra_config}"

@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
 from josev.api import models as m
@@ -36,8 +39,17 @@ from josev.api.registry import spec as find_spec
 log = logging.getLogger("josev.api")
 
 T = TypeVar("T", bound=m.ApiModel)
+RESPONSE_EXPIRY = 30.0  # s; nobody waits longer for an answer
 RequestHandler = Callable[[Any], Awaitable[m.ApiModel | dict[str, Any]]]
 UpdateCallback = Callable[[Any], Awaitable[None] | None]
+
+
+def _expiring(seconds: float) -> Properties:
+    """A request is worthless after its timeout: the broker must not deliver it late (a queued
+    setpoint reaching the station after a restart would be dangerous)."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.MessageExpiryInterval = max(1, math.ceil(seconds))
+    return props
 
 
 def _as_model(sp: MessageSpec, data: m.ApiModel | dict[str, Any]) -> m.ApiModel:
@@ -71,6 +83,8 @@ class ApiClient:
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         outbox_size: int = 1000,
+        persistent: bool = False,
+        session_expiry: int = 3600,
     ) -> None:
         self.identities = frozenset(identities)
         unknown = self.identities - set(PARTICIPANTS)
@@ -82,6 +96,13 @@ class ApiClient:
         self.request_timeout = request_timeout
         self.qos = qos
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        # A persistent session (MQTT v5, clean_start off) makes the broker keep our
+        # subscriptions and queue QoS 1 messages while we reconnect or it restarts (with its own
+        # persistence on): an update is then not lost to a reconnect race. It needs a stable id.
+        if persistent and client_id is None:
+            raise ValueError("a persistent session needs a stable client_id")
+        self.persistent = persistent
+        self.session_expiry = session_expiry
         self.subscriptions = tuple(t for t in TOPICS if receiver_of(t) in self.identities)
         self._handlers: dict[str, RequestHandler] = {}
         self._callbacks: dict[str, list[UpdateCallback]] = {}
@@ -139,6 +160,9 @@ class ApiClient:
                     username=self._username,
                     password=self._password,
                     identifier=self.client_id,
+                    protocol=aiomqtt.ProtocolVersion.V5,
+                    clean_start=not self.persistent,
+                    properties=self._connect_properties(),
                     keepalive=10,
                     timeout=5.0,
                 ) as client:
@@ -178,6 +202,11 @@ class ApiClient:
             finally:
                 self._connected.clear()
                 self._mqtt = None
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.session_expiry if self.persistent else 0
+        return props
 
     async def _flush_outbox(self, client: aiomqtt.Client) -> None:
         while self._outbox:
@@ -242,11 +271,14 @@ class ApiClient:
         for t in self._topics_for(sp, topic):
             await self._publish_or_queue(t, payload)
 
-    async def _publish_or_queue(self, topic: str, payload: bytes) -> None:
+    async def _publish_or_queue(
+        self, topic: str, payload: bytes, expiry: float | None = None
+    ) -> None:
         client = self._mqtt
         if client is not None and self._connected.is_set():
             try:
-                await client.publish(topic, payload, qos=self.qos)
+                props = _expiring(expiry) if expiry is not None else None
+                await client.publish(topic, payload, qos=self.qos, properties=props)
                 return
             except aiomqtt.MqttError as exc:
                 log.warning("publish on %s failed (%s); queued for reconnect", topic, exc)
@@ -286,7 +318,10 @@ class ApiClient:
         try:
             try:
                 await client.publish(
-                    topics[0], encode(msg_id, name, "request", value), qos=self.qos
+                    topics[0],
+                    encode(msg_id, name, "request", value),
+                    qos=self.qos,
+                    properties=_expiring(limit),
                 )
             except aiomqtt.MqttError as exc:
                 raise ConnectionLost(f"{name} request not sent: {exc}") from None
@@ -373,7 +408,9 @@ class ApiClient:
             err = m.ErrorData(code=exc.code, reason=exc.reason[:2000])
             self._spawn(
                 self._publish_or_queue(
-                    reverse(topic), encode(exc.message_id, exc.name, "error", err)
+                    reverse(topic),
+                    encode(exc.message_id, exc.name, "error", err),
+                    expiry=RESPONSE_EXPIRY,
                 ),
                 "error-answer",
             )
@@ -409,4 +446,4 @@ class ApiClient:
             log.exception("handler for %s request %s failed", msg.name, msg.id)
             err = m.ErrorData(code="handler_failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
             payload = encode(msg.id, msg.name, "error", err)
-        await self._publish_or_queue(out_topic, payload)
+        await self._publish_or_queue(out_topic, payload, expiry=RESPONSE_EXPIRY)

@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -315,7 +316,10 @@ async def test_concurrent_requests_are_matched_to_their_responses(mosquitto: Bro
     assert all(r.info == f"evse {r.evse_id}" for r in replies)
 
 
-async def test_broker_restart_mid_exchange(mosquitto: Broker) -> None:
+async def test_broker_restart_mid_exchange(tmp_path: Path) -> None:
+    # The station's broker keeps its sessions on the data partition; so does this one.
+    broker = Broker(tmp_path / "broker", persistence=True)
+    broker.start()
     release = asyncio.Event()
 
     async def slow_reset(req: models.ResetRequest) -> models.ResetResponse:
@@ -326,26 +330,32 @@ async def test_broker_restart_mid_exchange(mosquitto: Broker) -> None:
         return models.ResetResponse(status="rejected")
 
     got: list[str] = []
-    async with client(mosquitto, "cs") as station, client(mosquitto, "josev") as brain:
-        station.on_request("reset", slow_reset)
-        brain.on_update("cp_status", lambda v: got.append(v.state))
-        await station.wait_connected(5)
-        await brain.wait_connected(5)
-        pending = asyncio.create_task(brain.request("reset", {}, timeout=30))
-        await asyncio.sleep(0.2)
-        mosquitto.stop()
-        # The waiting request fails at once with a clear error instead of hanging for 30 s.
-        with pytest.raises(ConnectionLost, match="broker connection lost"):
-            await asyncio.wait_for(pending, 10)
-        release.set()
-        # An update sent while the broker is down is queued and delivered after the restart.
-        await station.update("cp_status", {"evse_id": 1, "connector_id": 1, "state": "B1"})
-        mosquitto.start()
-        await _wait_for(lambda: station.connections == 2 and brain.connections == 2, "reconnect")
-        await _wait_for(lambda: got == ["B1"], "queued update")
-        station.on_request("reset", quick_reset)
-        reply = await brain.request("reset", {}, timeout=5)
-    assert reply.status == "rejected"
+    station = client(broker, "cs", persistent=True, client_id="test-hal")
+    brain = client(broker, "josev", persistent=True, client_id="test-brain")
+    try:
+        async with station, brain:
+            station.on_request("reset", slow_reset)
+            brain.on_update("cp_status", lambda v: got.append(v.state))
+            await station.wait_connected(5)
+            await brain.wait_connected(5)
+            pending = asyncio.create_task(brain.request("reset", {}, timeout=30))
+            await asyncio.sleep(0.2)
+            broker.stop()
+            # The waiting request fails at once with a clear error instead of hanging for 30 s.
+            with pytest.raises(ConnectionLost, match="broker connection lost"):
+                await asyncio.wait_for(pending, 10)
+            release.set()
+            # An update sent while the broker is down waits in the outbox and, whichever client
+            # reconnects first, reaches the brain through its persistent session.
+            await station.update("cp_status", {"evse_id": 1, "connector_id": 1, "state": "B1"})
+            broker.start()
+            await _wait_for(lambda: got == ["B1"], "queued update")
+            assert station.connections >= 2 and brain.connections >= 2
+            station.on_request("reset", quick_reset)
+            reply = await brain.request("reset", {}, timeout=5)
+        assert reply.status == "rejected"
+    finally:
+        broker.stop()
 
 
 async def test_cli_send_and_watch(mosquitto: Broker) -> None:
@@ -416,3 +426,30 @@ def test_encode_is_what_decode_reads() -> None:
     value = models.ResetResponse(status="accepted")
     msg = decode("cs/josev", encode(new_id(), "reset", "response", value))
     assert msg.data == value
+
+
+async def test_stale_requests_expire_instead_of_reaching_a_returning_station(
+    mosquitto: Broker,
+) -> None:
+    seen: list[str] = []
+
+    async def reset(req: models.ResetRequest) -> models.ResetResponse:
+        seen.append("reset")
+        return models.ResetResponse(status="accepted")
+
+    station = client(mosquitto, "cs", persistent=True, client_id="test-expiry-hal")
+    async with station:
+        await station.wait_connected(5)
+    # The station is away; its session (and subscription) stays with the broker.
+    async with client(mosquitto, "josev") as brain:
+        with pytest.raises(RequestTimeout):
+            await brain.request("reset", {}, timeout=1.0)
+    await asyncio.sleep(2.2)  # past the request's expiry (its 1 s timeout, rounded up)
+    station = client(mosquitto, "cs", persistent=True, client_id="test-expiry-hal")
+    station.on_request("reset", reset)
+    async with station, client(mosquitto, "josev") as brain:
+        await station.wait_connected(5)
+        # A fresh request is answered; the stale one was never delivered.
+        reply = await brain.request("reset", {}, timeout=5)
+    assert reply.status == "accepted"
+    assert seen == ["reset"]
