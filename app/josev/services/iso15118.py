@@ -116,6 +116,7 @@ async def run_service(mqtt: MqttConfig) -> int:
         username=mqtt.username,
         password=mqtt.password(),
         client_id="josev-iso15118",
+        persistent=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
