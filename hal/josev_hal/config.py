@@ -117,7 +117,8 @@ class PowerConfig(_Strict):
     current_reg_tolerance: Annotated[float, Field(ge=0)] = 5.0
     ramp_a_per_s: PositiveFloat = 500.0
     ramp_v_per_s: PositiveFloat = 2000.0
-    keepalive_s: PositiveFloat = 1.0
+    keepalive_s: PositiveFloat = 1.0  # modules switch off after ~10 s without frames
+    measure_poll_s: PositiveFloat = 0.1
     precharge_max_current: PositiveFloat = 2.0  # IEC 61851-23 precharge limit
 
 
