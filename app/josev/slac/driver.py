@@ -127,8 +127,12 @@ class QcaModem(Modem):
 
 
 class _Reader:
-    def __init__(self, sock: socket.socket) -> None:
+    """Reads frames as they come; the modem's own frames go to it at once, because the loop
+    may be waiting on the modem (CM_SET_KEY) and must not deadlock on its answer."""
+
+    def __init__(self, sock: socket.socket, modem: Modem) -> None:
         self.sock = sock
+        self.modem = modem
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._readable)
@@ -142,7 +146,8 @@ class _Reader:
             except OSError as exc:
                 log.warning("SLAC socket error: %s", exc)
                 return
-            self.queue.put_nowait(data)
+            if not self.modem.on_frame(data):
+                self.queue.put_nowait(data)
 
     def close(self) -> None:
         self._loop.remove_reader(self.sock.fileno())
@@ -167,7 +172,7 @@ async def run_evse(
 ) -> Matched | Failed:
     """Run one EVSE SLAC session (core.start() is called here) until matched or failed."""
     loop = asyncio.get_running_loop()
-    reader = _Reader(sock)
+    reader = _Reader(sock, modem)
     try:
         core.start(loop.time())
         result: Matched | None = None
@@ -199,7 +204,7 @@ async def run_evse(
             data = await reader.get(deadline)
             if data is None:
                 core.handle_timer(loop.time())
-            elif not modem.on_frame(data):
+            else:
                 core.receive_frame(data, loop.time())
     finally:
         reader.close()
@@ -208,7 +213,7 @@ async def run_evse(
 async def run_ev(sock: socket.socket, core: EvSlac, modem: Modem) -> EvMatched | Failed:
     """Run the EV side until matched (and joined through its modem) or failed."""
     loop = asyncio.get_running_loop()
-    reader = _Reader(sock)
+    reader = _Reader(sock, modem)
     try:
         core.start(loop.time())
         while True:
@@ -222,7 +227,7 @@ async def run_ev(sock: socket.socket, core: EvSlac, modem: Modem) -> EvMatched |
             data = await reader.get(core.get_timer())
             if data is None:
                 core.handle_timer(loop.time())
-            elif not modem.on_frame(data):
+            else:
                 core.receive_frame(data, loop.time())
     finally:
         reader.close()

@@ -170,7 +170,7 @@ async def test_stalled_handshake_does_not_block_the_next_ev(
 ) -> None:
     server = await serve_secc(SeccConfig(link.evse.plc_interface(),
                                          tls=TlsServerConfig.from_store(good),
-                                         allow_plain=False, handshake_timeout=1.0), echo)
+                                         allow_plain=False, handshake_timeout=2.0), echo)
     servers.append(server)
     assert server.tls_port is not None
     loop = asyncio.get_running_loop()
