@@ -153,9 +153,9 @@ class EvSlac:
             return
         if isinstance(msg, SlacParmCnf) and msg.run_id == self.run_id:
             if self.state is EvState.WAIT_PARM_CNF and frame.src not in self._candidates:
+                # Every EVSE that hears us answers (crosstalk included): collect them all
+                # until TT_match_response ends, then sound once for all of them.
                 self._candidates[frame.src] = _Candidate(frame.src)
-                # sound right away after the first answer; later answers join the next round
-                self._sound(now)
         elif isinstance(msg, AttenCharInd) and msg.run_id == self.run_id:
             cand = self._candidates.get(frame.src)
             if cand is None or self.state not in (EvState.WAIT_RESULTS, EvState.WAIT_MATCH_CNF):

@@ -265,6 +265,8 @@ class EvseSlac:
                        session_deadline=now + self.t.TT_EVSE_match_session)
             self._runs[key] = run
             self._deadline = None  # TT_EVSE_SLAC_init is satisfied
+        elif run.state is RunState.WAIT_START:
+            run.deadline = now + self.t.TT_match_sequence  # a repeat: our CNF was lost
         self._send(src, SlacParmCnf(forwarding_sta=src, run_id=msg.run_id,
                                     num_sounds=self.t.C_EV_match_MNBC,
                                     time_out=round(self.t.TT_EVSE_match_MNBC * 10)))

@@ -94,7 +94,12 @@ class SlacService:
             log.warning("SLAC EVSE %d: cp_pwm (hlc=%s) failed: %s", self.evse_id, hlc, exc)
 
     async def _session(self) -> None:
-        sock, mac = open_raw(self.ifname, self._factory)
+        try:
+            sock, mac = open_raw(self.ifname, self._factory)
+        except OSError as exc:
+            log.error("SLAC EVSE %d: cannot open %s: %s", self.evse_id, self.ifname, exc)
+            await self._status(NO_RUN_ID, "failed")
+            return
         try:
             modem = self._modem_factory(sock, mac)
             for attempt in range(1 + self.restarts):

@@ -123,10 +123,14 @@ def check_session(sslobj: ssl.SSLObject, max_non_root_certs: int = MAX_NON_ROOT_
     cipher = sslobj.cipher()
     if version == "TLSv1.3" and cipher is not None and cipher[0] not in TLS13_SUITES:
         raise TlsPolicyError(f"TLS 1.3 suite {cipher[0]} is not allowed by ISO 15118-20")
-    inner = getattr(sslobj, "_sslobj", None)
-    get_chain = getattr(inner, "get_verified_chain", None)
-    if get_chain is None or sslobj.getpeercert(binary_form=True) is None:
+    if sslobj.getpeercert(binary_form=True) is None:
         return
+    # public from Python 3.13; the same method on the inner object before
+    get_chain = getattr(sslobj, "get_verified_chain", None) or getattr(
+        getattr(sslobj, "_sslobj", None), "get_verified_chain", None
+    )
+    if get_chain is None:
+        raise TlsPolicyError("cannot read the verified chain to check its length")
     verified = get_chain()
     non_root = len(verified) - 1
     if non_root > max_non_root_certs:

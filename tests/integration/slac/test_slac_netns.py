@@ -91,3 +91,28 @@ async def test_ev_that_never_sounds_fails_the_evse(link: netsim.Link) -> None:
     assert isinstance(r_ev, Failed)
     evse_sock.close()
     ev_sock.close()
+
+
+async def test_ev_hearing_two_evses_matches_the_nearer_one(
+    make_link: Callable[..., netsim.Link],
+) -> None:
+    """Two chargers on one medium (crosstalk): the EV sounds to both and matches the one it is
+    plugged into (lower attenuation); the other one never gets a CM_SLAC_MATCH.REQ."""
+    link = make_link(evs=2)
+    a_sock, a_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    b_sock, b_mac = open_raw(link.evs[1].ifname, link.evs[1].netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    model = {a_mac: 9.0, b_mac: 31.0}
+    b_core = EvseSlac(b_mac)
+    b_task = asyncio.ensure_future(run_evse(b_sock, b_core, SimulatedModem()))
+    r_a, r_ev = await asyncio.wait_for(asyncio.gather(
+        run_evse(a_sock, EvseSlac(a_mac), SimulatedModem()),
+        run_ev(ev_sock, EvSlac(ev_mac, EvSlacConfig(attenuation=lambda mac: model[mac])),
+               SimulatedModem())), 30)
+    assert isinstance(r_a, Matched) and r_a.ev_mac == ev_mac
+    assert isinstance(r_ev, EvMatched) and r_ev.evse_mac == a_mac
+    assert r_ev.attenuation == pytest.approx(9.0)
+    assert not b_task.done() and b_core.matched is None  # B heard the EV but was not chosen
+    b_task.cancel()
+    for s in (a_sock, b_sock, ev_sock):
+        s.close()

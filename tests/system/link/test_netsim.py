@@ -97,3 +97,45 @@ def test_cli_up_and_down() -> None:
 
 def test_eui64() -> None:
     assert netsim.eui64_link_local("00:11:22:33:44:55") == "fe80::211:22ff:fe33:4455"
+
+
+def test_ordinary_user_gets_a_link_through_user_namespaces() -> None:
+    """`josev link run` semantics as uid 65534: unshare -Urnm, then Link.create works."""
+    import os
+    import shutil
+
+    py = "/usr/bin/python3"  # the system interpreter: readable by any user
+    if shutil.which("unshare") is None or not os.path.exists(py):
+        pytest.skip("network namespaces unavailable: no unshare or /usr/bin/python3")
+    # A world-readable copy of the two modules needed: the checkout may sit under a 0700 home.
+    import tempfile
+
+    app = tempfile.mkdtemp(prefix="josev-userns-")
+    os.chmod(app, 0o755)
+    src = Path(netsim.__file__).resolve().parent
+    (Path(app) / "josev" / "netsim").mkdir(parents=True)
+    shutil.copy(src.parent / "__init__.py", Path(app) / "josev" / "__init__.py")
+    shutil.copy(src / "__init__.py", Path(app) / "josev" / "netsim" / "__init__.py")
+    for d in (Path(app) / "josev", Path(app) / "josev" / "netsim"):
+        os.chmod(d, 0o755)
+    code = (
+        "import socket\nfrom josev.netsim import Link\n"
+        "with Link.create() as l:\n"
+        "    s = l.evse.netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+        "    s.bind(l.evse.sockaddr(40100)); s.settimeout(5)\n"
+        "    c = l.ev.netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+        "    c.sendto(b'user', l.evse.sockaddr(40100)); print(s.recvfrom(8)[0].decode())\n"
+    )
+    argv = netsim.userns_argv([py, "-c", code])
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("network namespaces unavailable: setpriv missing to drop root")
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": app, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                         check=False)
+    if res.returncode != 0 and "unshare" in res.stderr and "Operation not permitted" in res.stderr:
+        pytest.skip(f"network namespaces unavailable: user namespaces refused: {res.stderr}")
+    shutil.rmtree(app)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "user"
