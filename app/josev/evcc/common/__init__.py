@@ -1,0 +1,1 @@
+"""EVCC shared parts: the EV model, configuration, the connection core."""

@@ -1,0 +1,234 @@
+"""One V2G connection on the EV side: SupportedAppProtocol, then the negotiated protocol.
+
+Same shape as the SECC core: events with `now` in, actions out. The EV enforces its own
+timeouts (message timeout, ongoing, cable check, pre-charge) and ends the session on a FAILED
+response code, as a car does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from josev.evcc.common.ev import EvConfig, EvModel
+from josev.exi import ExiError, decode_document, encode
+from josev.sap import evcc_request, evcc_result
+from josev.secc.common.actions import (
+    Action,
+    EndSession,
+    EvCommand,
+    Progress,
+    Send,
+    Timers,
+)
+from josev.secc.common.timing import NORMATIVE, Timing
+from josev.v2gtp import PayloadType
+
+log = logging.getLogger("josev.evcc")
+
+SAP = int(PayloadType.EXI)
+
+
+class EvSession:
+    """Base of the EV-side protocol sessions."""
+
+    protocol = "UNKNOWN"
+    families: ClassVar[dict[int, str]] = {}
+
+    def __init__(self, core: EvccCore, now: float) -> None:
+        self.core = core
+        self.cfg = core.cfg
+        self.ev = core.ev
+        self.timing = core.timing
+        self.timers = core.timers
+        self.out: list[Action] = []
+        self.session_id = core.resume_session or b"\x00"
+        self.pending: str | None = None     # the request awaiting its response
+        self.ongoing_since: dict[str, float] = {}
+        self.ended = False
+        self.state = "SessionSetup"
+
+    def send(self, payload_type: int, msg: Any, name: str, now: float) -> None:
+        self.out.append(Send(payload_type, encode(msg), name + "Req", now))
+        self.pending = name
+        timeout, _ = self.timing.times(self.protocol, name)
+        self.out.append(self.timers.set("response", now + timeout))
+        c = self.timers.cancel("next")
+        if c is not None:
+            self.out.append(c)
+
+    def later(self, name: str, delay: float, now: float) -> None:
+        """Send request `name` after `delay` (via the `next` timer)."""
+        self.next_request = name
+        self.out.append(self.timers.set("next", now + delay))
+
+    next_request = ""
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> list[Action]:
+        self.out = []
+        if self.ended:
+            return self.out
+        family = self.families.get(payload_type)
+        if family is None:
+            log.warning("EV: payload type 0x%04x not used by %s: ignored", payload_type,
+                        self.protocol)
+            return self.out
+        try:
+            root, msg = decode_document(payload, family)
+        except ExiError as exc:
+            self.end(f"undecodable response: {exc}", False, now)
+            return self.out
+        c = self.timers.cancel("response")
+        if c is not None:
+            self.out.append(c)
+        self.on_response(root, msg, now)
+        return self.out
+
+    def handle_timer(self, name: str, now: float) -> list[Action]:
+        self.out = []
+        if self.ended or not self.timers.fire(name, now):
+            return self.out
+        if name == "response":
+            self.end(f"no {self.pending}Res within the message timeout", False, now)
+        elif name == "next":
+            self.request(self.next_request, now)
+        else:
+            self.on_timer(name, now)
+        return self.out
+
+    def ongoing(self, key: str, now: float, limit: float) -> bool:
+        since = self.ongoing_since.setdefault(key, now)
+        if now - since >= self.timing.s(limit):
+            self.end(f"{key} still Ongoing after {self.timing.s(limit):.1f} s", False, now)
+            return False
+        return True
+
+    def progress(self, now: float, state: str) -> None:
+        self.state = state
+        self.out.append(Progress(now, state, {
+            "voltage": self.ev.voltage, "current": self.ev.current,
+            "power": self.ev.voltage * self.ev.current, "soc": self.ev.soc}))
+
+    def cp(self, state: str) -> None:
+        self.out.append(EvCommand("cp", {"state": state}))
+
+    def end(self, reason: str, ok: bool, now: float, paused: bool = False) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.ev.stop_flow(now)
+        self.out.extend(self.timers.clear())
+        (log.info if ok else log.warning)("EV: %s session ended: %s", self.protocol, reason)
+        self.out.append(EndSession(reason, ok, paused))
+
+    # -- to implement --------------------------------------------------------------------------
+
+    def begin(self, now: float) -> None:
+        raise NotImplementedError
+
+    def request(self, name: str, now: float) -> None:
+        raise NotImplementedError
+
+    def on_response(self, root: str, msg: Any, now: float) -> None:
+        raise NotImplementedError
+
+    def on_timer(self, name: str, now: float) -> None:
+        pass
+
+
+class EvccCore:
+    """The EV side of one V2G connection."""
+
+    def __init__(self, cfg: EvConfig, ev: EvModel | None = None, *,
+                 timing: Timing = NORMATIVE, resume_session: bytes | None = None,
+                 epoch: float = 0.0) -> None:
+        self.cfg = cfg
+        self.ev = ev or EvModel(cfg)
+        self.timing = timing
+        self.timers = Timers()
+        self.resume_session = resume_session
+        self.epoch = epoch
+        self.session: EvSession | None = None
+        self.ended: EndSession | None = None
+        self.sap_req = evcc_request(cfg.protocols)
+        self.paused_session: bytes | None = None
+
+    @property
+    def protocol(self) -> str | None:
+        return self.session.protocol if self.session else None
+
+    def start(self, now: float) -> list[Action]:
+        timeout, _ = self.timing.times("SAP", "supportedAppProtocol")
+        return [Send(SAP, encode(self.sap_req), "supportedAppProtocolReq", now),
+                self.timers.set("response", now + timeout)]
+
+    def _collect(self, out: list[Action]) -> list[Action]:
+        for a in out:
+            if isinstance(a, EndSession):
+                self.ended = a
+                if a.paused and self.session is not None:
+                    self.paused_session = self.session.session_id
+        return out
+
+    def _fail(self, reason: str) -> list[Action]:
+        log.warning("EV: %s", reason)
+        out: list[Action] = list(self.timers.clear())
+        out.append(EndSession(reason, False))
+        return self._collect(out)
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> list[Action]:
+        if self.ended is not None:
+            return []
+        if self.session is not None:
+            return self._collect(self.session.receive(payload_type, payload, now))
+        if payload_type != SAP:
+            return []
+        try:
+            root, res = decode_document(payload, "appHand")
+        except ExiError as exc:
+            return self._fail(f"undecodable supportedAppProtocolRes: {exc}")
+        if root != "supportedAppProtocolRes":
+            return self._fail(f"{root} instead of supportedAppProtocolRes")
+        chosen = evcc_result(self.sap_req, res)
+        if chosen is None:
+            return self._fail(f"SupportedAppProtocol failed: {res.ResponseCode}")
+        self.timers.cancel("response")
+        self.session = make_ev_session(chosen.name, self, now)
+        self.session.begin(now)
+        return self._collect([*self.session.out])
+
+    def handle_timer(self, name: str, now: float) -> list[Action]:
+        if self.ended is not None:
+            return []
+        if self.session is None:
+            if self.timers.fire(name, now):
+                return self._fail("no supportedAppProtocolRes within the message timeout")
+            return []
+        return self._collect(self.session.handle_timer(name, now))
+
+    def connection_lost(self, now: float) -> list[Action]:
+        if self.ended is not None:
+            return []
+        return self._fail("connection lost")
+
+    def unplug(self, now: float) -> list[Action]:
+        """Pull the plug abruptly: no SessionStop, CP to A."""
+        if self.ended is not None:
+            return []
+        out: list[Action] = [EvCommand("unplug")]
+        out.extend(self.timers.clear())
+        out.append(EndSession("unplugged by the driver", False))
+        return self._collect(out)
+
+
+def make_ev_session(protocol: str, core: EvccCore, now: float) -> EvSession:
+    if protocol == "ISO20_DC":
+        from josev.evcc.iso20.session import Iso20EvSession
+        return Iso20EvSession(core, now)
+    if protocol == "DIN":
+        from josev.evcc.din.session import DinEvSession
+        return DinEvSession(core, now)
+    raise ValueError(f"EV protocol {protocol} is not implemented yet")
+
+
+__all__ = ["EvConfig", "EvModel", "EvSession", "EvccCore", "Progress"]

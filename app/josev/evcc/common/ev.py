@@ -1,0 +1,110 @@
+"""The simulated car: battery, limits and what it asks for.
+
+Why this simple: the station under test needs a load that behaves like a battery (voltage rises
+with SoC, current tapers near full) and a car that makes the decisions a real one makes (target
+SoC, pause, unplug). `time_scale` makes a 20-minute charge take seconds of wall time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EvConfig:
+    protocols: tuple[str, ...] = ("ISO20_DC", "DIN")   # offered, best first
+    evcc_id: str = "WMIJOSEV0000000001"
+    mac: str = "02:00:00:00:00:01"
+    capacity_wh: float = 60_000.0
+    soc: float = 30.0                 # %
+    target_soc: float = 80.0          # %
+    ocv_empty: float = 330.0          # V at 0 % SoC
+    ocv_full: float = 410.0           # V at 100 % SoC
+    resistance: float = 0.05          # Ohm, internal
+    max_voltage: float = 450.0
+    min_voltage: float = 150.0
+    max_current: float = 200.0
+    max_power: float = 100_000.0
+    control_mode: str = "dynamic"     # -20: dynamic | scheduled
+    bpt: bool = False                 # -20: ask for DC_BPT
+    time_scale: float = 1.0           # simulated seconds per real second for the SoC
+    loop_interval: float = 0.1        # s between charge-loop requests
+    poll_interval: float = 0.05       # s between requests while the SECC says Ongoing
+    pause_at_soc: float | None = None  # pause the session (SessionStop Pause) at this SoC
+    resume_after: float = 1.0         # s of pause before the EV comes back
+    unplug_at_soc: float | None = None  # pull the plug (no SessionStop) at this SoC
+    welding_detection: bool = True
+
+    @classmethod
+    def from_toml(cls, path: Path, **overrides: Any) -> EvConfig:
+        """A TOML file with the field names above; unknown keys are an error, not ignored."""
+        data = tomllib.loads(path.read_text())
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{path}: unknown EV setting(s) {', '.join(unknown)}")
+        if "protocols" in data:
+            data["protocols"] = tuple(data["protocols"])
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EvModel:
+    """Battery state and the limits the car asks for at each moment."""
+
+    def __init__(self, cfg: EvConfig) -> None:
+        self.cfg = cfg
+        self.soc = cfg.soc
+        self.energy_wh = 0.0
+        self.last: float | None = None
+        self.current = 0.0
+        self.voltage = 0.0
+
+    @property
+    def ocv(self) -> float:
+        c = self.cfg
+        return c.ocv_empty + (c.ocv_full - c.ocv_empty) * self.soc / 100.0
+
+    @property
+    def full(self) -> bool:
+        return self.soc >= self.cfg.target_soc
+
+    def max_charge_current(self) -> float:
+        """Constant current to 80 %, then a linear taper to 10 % of it at 100 %."""
+        c = self.cfg
+        if self.soc < 80.0:
+            return c.max_current
+        return max(c.max_current * (0.1 + 0.9 * (100.0 - self.soc) / 20.0), 1.0)
+
+    def target_current(self) -> float:
+        volts = max(self.ocv, 1.0)
+        return min(self.max_charge_current(), self.cfg.max_power / volts)
+
+    def target_voltage(self) -> float:
+        return min(self.cfg.max_voltage, self.ocv + self.target_current() * self.cfg.resistance)
+
+    def energy_request_wh(self) -> float:
+        return max(self.cfg.target_soc - self.soc, 0.0) / 100.0 * self.cfg.capacity_wh
+
+    def max_energy_request_wh(self) -> float:
+        return max(100.0 - self.soc, 0.0) / 100.0 * self.cfg.capacity_wh
+
+    def measure(self, voltage: float, current: float, now: float) -> None:
+        """The station reports present voltage/current: integrate the energy since last time."""
+        if self.last is not None and now > self.last:
+            dt = (now - self.last) * self.cfg.time_scale
+            wh = self.voltage * self.current * dt / 3600.0
+            self.energy_wh += wh
+            self.soc = min(100.0, self.soc + 100.0 * wh / self.cfg.capacity_wh)
+        self.last = now
+        self.voltage, self.current = voltage, current
+
+    def stop_flow(self, now: float) -> None:
+        self.measure(self.voltage, 0.0, now)
+        self.current = 0.0

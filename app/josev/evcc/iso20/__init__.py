@@ -1,0 +1,1 @@
+"""ISO 15118-20 EVCC session."""

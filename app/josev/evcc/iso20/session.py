@@ -1,0 +1,300 @@
+"""ISO 15118-20 DC (and DC_BPT) from the EV's side, EIM, dynamic or scheduled control mode."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from josev.evcc.common.core import EvccCore, EvSession
+from josev.exi.generated import iso20_CommonMessages as cm
+from josev.exi.generated import iso20_DC as dc
+from josev.secc.iso20.session import COMMON, CONTROL_MODE, DC, SERVICE_IDS, f20, r20
+
+
+class Iso20EvSession(EvSession):
+    protocol = "ISO20_DC"
+    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC"}
+
+    def __init__(self, core: EvccCore, now: float) -> None:
+        super().__init__(core, now)
+        self.service = "DC_BPT" if self.cfg.bpt else "DC"
+        self.parameter_set: int | None = None
+        self.stopping: str | None = None       # why the EV stops: target, terminate, pause
+        self.precharge_started: float | None = None
+
+    def hdr(self, now: float, mod: Any = cm) -> Any:
+        sid = self.session_id if len(self.session_id) == 8 else b"\x00" * 8
+        return mod.MessageHeaderType(SessionID=sid, TimeStamp=int(self.core.epoch + now))
+
+    def begin(self, now: float) -> None:
+        self.request("SessionSetup", now)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def request(self, name: str, now: float) -> None:
+        getattr(self, "_req_" + name)(now)
+
+    def _req_SessionSetup(self, now: float) -> None:
+        self.progress(now, "SessionSetup")
+        self.send(COMMON, cm.SessionSetupReqType(Header=self.hdr(now),
+                                                 EVCCID=self.cfg.evcc_id), "SessionSetup", now)
+
+    def _req_AuthorizationSetup(self, now: float) -> None:
+        self.send(COMMON, cm.AuthorizationSetupReqType(Header=self.hdr(now)),
+                  "AuthorizationSetup", now)
+
+    def _req_Authorization(self, now: float) -> None:
+        self.progress(now, "Authorization")
+        self.send(COMMON, cm.AuthorizationReqType(
+            Header=self.hdr(now), SelectedAuthorizationService="EIM",
+            EIM_AReqAuthorizationMode=cm.EIM_AReqAuthorizationModeType()), "Authorization", now)
+
+    def _req_ServiceDiscovery(self, now: float) -> None:
+        self.send(COMMON, cm.ServiceDiscoveryReqType(Header=self.hdr(now)),
+                  "ServiceDiscovery", now)
+
+    def _req_ServiceDetail(self, now: float) -> None:
+        self.send(COMMON, cm.ServiceDetailReqType(Header=self.hdr(now),
+                                                  ServiceID=SERVICE_IDS[self.service]),
+                  "ServiceDetail", now)
+
+    def _req_ServiceSelection(self, now: float) -> None:
+        assert self.parameter_set is not None
+        self.send(COMMON, cm.ServiceSelectionReqType(
+            Header=self.hdr(now), SelectedEnergyTransferService=cm.SelectedServiceType(
+                ServiceID=SERVICE_IDS[self.service], ParameterSetID=self.parameter_set)),
+            "ServiceSelection", now)
+
+    def _limits(self) -> dict[str, Any]:
+        c = self.cfg
+        return dict(EVMaximumChargePower=r20(c.max_power), EVMinimumChargePower=r20(0),
+                    EVMaximumChargeCurrent=r20(c.max_current), EVMinimumChargeCurrent=r20(0),
+                    EVMaximumVoltage=r20(c.max_voltage), EVMinimumVoltage=r20(c.min_voltage),
+                    TargetSOC=int(c.target_soc))
+
+    def _req_DC_ChargeParameterDiscovery(self, now: float) -> None:
+        self.progress(now, "ChargeParameterDiscovery")
+        mode: Any
+        if self.service == "DC_BPT":
+            c = self.cfg
+            mode = dc.BPT_DC_CPDReqEnergyTransferModeType(
+                **self._limits(), EVMaximumDischargePower=r20(c.max_power),
+                EVMinimumDischargePower=r20(0), EVMaximumDischargeCurrent=r20(c.max_current),
+                EVMinimumDischargeCurrent=r20(0))
+        else:
+            mode = dc.DC_CPDReqEnergyTransferModeType(**self._limits())
+        self.send(DC, dc.DC_ChargeParameterDiscoveryReqType(
+            Header=self.hdr(now, dc), DC_CPDReqEnergyTransferMode=mode),
+            "DC_ChargeParameterDiscovery", now)
+
+    def _req_ScheduleExchange(self, now: float) -> None:
+        req = cm.ScheduleExchangeReqType(Header=self.hdr(now), MaximumSupportingPoints=1024)
+        ev = self.ev
+        if self.cfg.control_mode == "dynamic":
+            req.Dynamic_SEReqControlMode = cm.Dynamic_SEReqControlModeType(
+                DepartureTime=3600, MinimumSOC=0, TargetSOC=int(self.cfg.target_soc),
+                EVTargetEnergyRequest=r20(ev.energy_request_wh(), cm),
+                EVMaximumEnergyRequest=r20(ev.max_energy_request_wh(), cm),
+                EVMinimumEnergyRequest=r20(0, cm))
+        else:
+            req.Scheduled_SEReqControlMode = cm.Scheduled_SEReqControlModeType(
+                EVTargetEnergyRequest=r20(ev.energy_request_wh(), cm))
+        self.send(COMMON, req, "ScheduleExchange", now)
+
+    def _req_DC_CableCheck(self, now: float) -> None:
+        self.progress(now, "CableCheck")
+        self.send(DC, dc.DC_CableCheckReqType(Header=self.hdr(now, dc)), "DC_CableCheck", now)
+
+    def _req_DC_PreCharge(self, now: float) -> None:
+        if self.precharge_started is None:
+            self.precharge_started = now
+            t = self.timing
+            self.out.append(self.timers.set("precharge", now + t.s(t.pre_charge_evcc)))
+        self.progress(now, "PreCharge")
+        self.send(DC, dc.DC_PreChargeReqType(
+            Header=self.hdr(now, dc), EVProcessing="Ongoing",
+            EVPresentVoltage=r20(self.ev.ocv), EVTargetVoltage=r20(self.ev.ocv)),
+            "DC_PreCharge", now)
+
+    def _req_PowerDelivery(self, now: float) -> None:
+        progress = "Start" if self.stopping is None else "Stop"
+        req = cm.PowerDeliveryReqType(Header=self.hdr(now), EVProcessing="Finished",
+                                      ChargeProgress=progress)
+        if progress == "Start" and self.cfg.control_mode == "scheduled":
+            req.EVPowerProfile = cm.EVPowerProfileType(
+                TimeAnchor=int(self.core.epoch + now),
+                Scheduled_EVPPTControlMode=cm.Scheduled_EVPPTControlModeType(
+                    SelectedScheduleTupleID=1),
+                EVPowerProfileEntries=cm.EVPowerProfileEntryListType(EVPowerProfileEntry=[
+                    cm.PowerScheduleEntryType(Duration=3600,
+                                              Power=r20(self.cfg.max_power, cm))]))
+        self.progress(now, "PowerDelivery")
+        self.send(COMMON, req, "PowerDelivery", now)
+
+    def _req_DC_ChargeLoop(self, now: float) -> None:
+        ev, c = self.ev, self.cfg
+        mode: Any
+        if c.control_mode == "dynamic":
+            mode = dc.Dynamic_DC_CLReqControlModeType(
+                EVTargetEnergyRequest=r20(ev.energy_request_wh()),
+                EVMaximumEnergyRequest=r20(ev.max_energy_request_wh()),
+                EVMinimumEnergyRequest=r20(0), EVMaximumChargePower=r20(c.max_power),
+                EVMinimumChargePower=r20(0), EVMaximumChargeCurrent=r20(ev.max_charge_current()),
+                EVMaximumVoltage=r20(c.max_voltage), EVMinimumVoltage=r20(c.min_voltage))
+        else:
+            mode = dc.Scheduled_DC_CLReqControlModeType(
+                EVTargetCurrent=r20(ev.target_current()),
+                EVTargetVoltage=r20(ev.target_voltage()))
+        req = dc.DC_ChargeLoopReqType(
+            Header=self.hdr(now, dc), MeterInfoRequested=False,
+            EVPresentVoltage=r20(ev.ocv), CLReqControlMode=mode,
+            DisplayParameters=dc.DisplayParametersType(PresentSOC=int(ev.soc),
+                                                       TargetSOC=int(c.target_soc)))
+        self.send(DC, req, "DC_ChargeLoop", now)
+
+    def _req_DC_WeldingDetection(self, now: float) -> None:
+        self.progress(now, "WeldingDetection")
+        self.send(DC, dc.DC_WeldingDetectionReqType(Header=self.hdr(now, dc),
+                                                    EVProcessing="Finished"),
+                  "DC_WeldingDetection", now)
+
+    def _req_SessionStop(self, now: float) -> None:
+        what = "Pause" if self.stopping == "pause" else "Terminate"
+        self.progress(now, "SessionStop")
+        self.send(COMMON, cm.SessionStopReqType(Header=self.hdr(now), ChargingSession=what),
+                  "SessionStop", now)
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def on_response(self, root: str, msg: Any, now: float) -> None:
+        expected = (self.pending or "") + "Res"
+        if root != expected:
+            self.end(f"{root} while waiting for {expected}", False, now)
+            return
+        code = msg.ResponseCode
+        if code.startswith("FAILED") or code.startswith("WARNING"):
+            self.end(f"{root}: {code}", False, now)
+            return
+        getattr(self, "_on_" + root[:-3])(msg, now)
+
+    def _on_SessionSetup(self, msg: cm.SessionSetupResType, now: float) -> None:
+        self.session_id = msg.Header.SessionID
+        self.request("AuthorizationSetup", now)
+
+    def _on_AuthorizationSetup(self, msg: cm.AuthorizationSetupResType, now: float) -> None:
+        if "EIM" not in msg.AuthorizationServices:
+            self.end("the SECC offers no EIM", False, now)
+            return
+        self.request("Authorization", now)
+
+    def _on_Authorization(self, msg: cm.AuthorizationResType, now: float) -> None:
+        if msg.EVSEProcessing != "Finished":
+            if self.ongoing("Authorization", now, self.timing.ongoing_evcc):
+                self.later("Authorization", self.cfg.poll_interval, now)
+            return
+        self.request("ServiceDiscovery", now)
+
+    def _on_ServiceDiscovery(self, msg: cm.ServiceDiscoveryResType, now: float) -> None:
+        ids = {s.ServiceID for s in msg.EnergyTransferServiceList.Service}
+        if SERVICE_IDS[self.service] not in ids:
+            self.end(f"the SECC does not offer {self.service}", False, now)
+            return
+        self.request("ServiceDetail", now)
+
+    def _on_ServiceDetail(self, msg: cm.ServiceDetailResType, now: float) -> None:
+        want = CONTROL_MODE[self.cfg.control_mode]
+        for ps in msg.ServiceParameterList.ParameterSet:
+            if any(p.Name == "ControlMode" and p.intValue == want for p in ps.Parameter):
+                self.parameter_set = ps.ParameterSetID
+                break
+        if self.parameter_set is None:
+            self.end(f"no parameter set with control mode {self.cfg.control_mode}", False, now)
+            return
+        self.request("ServiceSelection", now)
+
+    def _on_ServiceSelection(self, msg: cm.ServiceSelectionResType, now: float) -> None:
+        self.request("DC_ChargeParameterDiscovery", now)
+
+    def _on_DC_ChargeParameterDiscovery(self, msg: Any, now: float) -> None:
+        mode = msg.DC_CPDResEnergyTransferMode
+        if f20(mode.EVSEMaximumVoltage) < self.ev.ocv:
+            self.end("the station's maximum voltage is below the battery voltage", False, now)
+            return
+        self.request("ScheduleExchange", now)
+
+    def _on_ScheduleExchange(self, msg: cm.ScheduleExchangeResType, now: float) -> None:
+        if msg.EVSEProcessing != "Finished":
+            if self.ongoing("ScheduleExchange", now, self.timing.ongoing_evcc):
+                self.later("ScheduleExchange", self.cfg.poll_interval, now)
+            return
+        self.cp("C")
+        t = self.timing
+        self.out.append(self.timers.set("cable_check", now + t.s(t.cable_check_evcc)))
+        self.request("DC_CableCheck", now)
+
+    def _on_DC_CableCheck(self, msg: dc.DC_CableCheckResType, now: float) -> None:
+        if msg.EVSEProcessing != "Finished":
+            self.later("DC_CableCheck", self.cfg.poll_interval, now)
+            return
+        c = self.timers.cancel("cable_check")
+        if c is not None:
+            self.out.append(c)
+        self.request("DC_PreCharge", now)
+
+    def _on_DC_PreCharge(self, msg: dc.DC_PreChargeResType, now: float) -> None:
+        present = f20(msg.EVSEPresentVoltage)
+        self.ev.measure(present, 0.0, now)
+        if abs(present - self.ev.ocv) <= 10.0:
+            c = self.timers.cancel("precharge")
+            if c is not None:
+                self.out.append(c)
+            self.request("PowerDelivery", now)
+        else:
+            self.later("DC_PreCharge", self.cfg.poll_interval, now)
+
+    def _on_PowerDelivery(self, msg: cm.PowerDeliveryResType, now: float) -> None:
+        if self.stopping is None:
+            self.progress(now, "ChargingLoop")
+            self.request("DC_ChargeLoop", now)
+            return
+        self.cp("B")
+        if self.cfg.welding_detection:
+            self.request("DC_WeldingDetection", now)
+        else:
+            self.request("SessionStop", now)
+
+    def _on_DC_ChargeLoop(self, msg: dc.DC_ChargeLoopResType, now: float) -> None:
+        ev = self.ev
+        ev.measure(f20(msg.EVSEPresentVoltage), f20(msg.EVSEPresentCurrent), now)
+        self.progress(now, "ChargingLoop")
+        note = msg.EVSEStatus.EVSENotification if msg.EVSEStatus is not None else None
+        c = self.cfg
+        if note == "Terminate":
+            self.stopping = "terminate"
+        elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
+            self.out.extend(self.core.unplug(now))
+            self.ended = True
+            return
+        elif c.pause_at_soc is not None and ev.soc >= c.pause_at_soc:
+            self.stopping = "pause"
+        elif ev.full:
+            self.stopping = "target"
+        if self.stopping is not None:
+            ev.stop_flow(now)
+            self.request("PowerDelivery", now)
+        else:
+            self.later("DC_ChargeLoop", c.loop_interval, now)
+
+    def _on_DC_WeldingDetection(self, msg: dc.DC_WeldingDetectionResType, now: float) -> None:
+        self.request("SessionStop", now)
+
+    def _on_SessionStop(self, msg: cm.SessionStopResType, now: float) -> None:
+        self.progress(now, "SessionStop")
+        pause = self.stopping == "pause"
+        self.end("paused" if pause else f"charging complete ({self.stopping})", True, now,
+                 paused=pause)
+
+    def on_timer(self, name: str, now: float) -> None:
+        if name == "cable_check":
+            self.end("cable check not finished within the EV's cable-check time", False, now)
+        elif name == "precharge":
+            self.end("pre-charge did not reach the battery voltage in time", False, now)

@@ -1,0 +1,260 @@
+"""What the SECC protocol sessions (DIN, -2, -20) share: configuration, the context handed over
+after SupportedAppProtocol, response bookkeeping, timers and a clean end.
+
+Each protocol session subclasses `ProtocolSession` and implements `on_message(name, msg, now)`.
+Every request is answered at once from the latest station state (sans-I/O, no waiting), so the
+performance time is met by construction; the `Send.deadline` lets the driver verify it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from josev.exi import ExiError, decode_document, encode
+from josev.sap import Prefer
+from josev.secc.common.actions import (
+    Action,
+    ApiRequest,
+    ApiUpdate,
+    EndSession,
+    Send,
+    Timers,
+)
+from josev.secc.common.station import StationView
+from josev.secc.common.timing import NORMATIVE, Timing
+
+log = logging.getLogger("josev.secc")
+
+API_PROTOCOL = {
+    "DIN": "DIN_SPEC_70121",
+    "ISO2": "ISO_15118_2",
+    "ISO20_DC": "ISO_15118_20_DC",
+    "ISO20_AC": "ISO_15118_20_AC",
+}
+
+
+@dataclass
+class SeccConfig:
+    """Charger-side settings; every field has a default that runs the simulated station."""
+
+    evse_id: int = 1
+    evse_id_text: str = "DE*JSV*E1*1"       # the EVSEID told to the EV (ISO 15118-2 Annex H)
+    protocols: tuple[str, ...] = ("ISO20_DC", "ISO20_AC", "ISO2", "DIN")
+    prefer: Prefer = "ev"
+    control_modes: tuple[str, ...] = ("dynamic", "scheduled")   # -20: offered ControlMode
+    energy_services: tuple[str, ...] = ("DC", "DC_BPT", "AC", "AC_BPT")
+    free_charging: bool = True    # EIM without a reader: authorized at once (simulator default)
+    service_renegotiation: bool = True
+    timing: Timing = NORMATIVE
+    precharge_current: float = 2.0    # A: the EV's request is capped (IEC 61851-23 CC.5.6)
+
+
+@dataclass
+class PausedSession:
+    """A -2/-20 session paused with SessionStop(Pause): joined again with its SessionID."""
+
+    protocol: str
+    session_id: bytes
+    evcc_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SeccContext:
+    """Shared by the core and its protocol session for one V2G connection."""
+
+    config: SeccConfig
+    station: StationView
+    timers: Timers
+    epoch: float                 # wall-clock seconds at now == 0 (for -20 TimeStamps)
+    evcc_mac: str = ""
+    paused: dict[bytes, PausedSession] = field(default_factory=dict)
+    new_session_id: Callable[[], bytes] = lambda: os.urandom(8)
+    authorized: bool | None = None      # EIM: set by the station's `authorization` request
+
+
+class ProtocolSession:
+    """Base of the DIN, -2 and -20 SECC sessions."""
+
+    protocol = "UNKNOWN"           # DIN, ISO2, ISO20_DC, ISO20_AC
+    families: ClassVar[dict[int, str]] = {}  # V2GTP payload type -> EXI family
+
+    def __init__(self, ctx: SeccContext, now: float) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.station = ctx.station
+        self.timers = ctx.timers
+        self.out: list[Action] = []
+        self.session_id = b"\x00"
+        self.evcc_id = ""
+        self.status = "SupportedAppProtocol"
+        self.stop_action = "Terminate"
+        self.ended = False
+        self.power_on = False            # a setpoint with current was sent
+        self.last_setpoint: dict[str, Any] | None = None
+        self.stop_requested = False      # stop_charging from OCPP / the station
+        self.fault: str | None = None    # a timer-detected fault, answered at the next request
+        self.started = now
+
+    # -- events from the core ------------------------------------------------------------------
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> list[Action]:
+        self.out = []
+        family = self.families.get(payload_type)
+        if family is None:
+            # [V2G2-800]: a payload type this protocol does not use is ignored.
+            log.warning("evse %d: payload type 0x%04x not used by %s: ignored",
+                        self.cfg.evse_id, payload_type, self.protocol)
+            return self.out
+        try:
+            root, msg = decode_document(payload, family)
+        except ExiError as exc:
+            log.warning("evse %d: undecodable %s message (%s): ending the session",
+                        self.cfg.evse_id, family, exc)
+            self.end(f"undecodable message: {exc}", False, now)
+            return self.out
+        if not root.endswith("Req") and root != "V2G_Message":
+            log.warning("evse %d: %s is not a request: ending", self.cfg.evse_id, root)
+            self.end(f"unexpected {root}", False, now)
+            return self.out
+        self.on_message(root, msg, now)
+        return self.out
+
+    def handle_timer(self, name: str, now: float) -> list[Action]:
+        self.out = []
+        if self.ended or not self.timers.fire(name, now):
+            return self.out
+        self.on_timer(name, now)
+        return self.out
+
+    def station_updated(self, now: float) -> list[Action]:
+        self.out = []
+        if not self.ended:
+            self.on_station(now)
+        return self.out
+
+    def api_response(self, name: str, data: Any, now: float) -> list[Action]:
+        self.out = []
+        if not self.ended:
+            self.on_api(name, data, now)
+        return self.out
+
+    def stop_charging(self, now: float) -> list[Action]:
+        """The station or the CSMS wants the session to end: told to the EV in the next answer."""
+        self.out = []
+        self.stop_requested = True
+        return self.out
+
+    # -- to implement --------------------------------------------------------------------------
+
+    def on_message(self, root: str, msg: Any, now: float) -> None:
+        raise NotImplementedError
+
+    def on_timer(self, name: str, now: float) -> None:
+        if name == "sequence":
+            self.end(f"sequence timeout: no request after {self.status}", False, now)
+        elif name == "contactor":
+            if self.station.contactor != "closed":
+                log.warning("evse %d: contactors not closed within %.1f s",
+                            self.cfg.evse_id, self.cfg.timing.s(self.cfg.timing.contactor_close))
+                self.fault = "contactor"
+
+    def on_station(self, now: float) -> None:
+        gone = self.station.cp_state in ("A1", "A2", "E", "F")
+        if gone and self.status != "SupportedAppProtocol":
+            self.end(f"CP {self.station.cp_state}: EV gone", False, now)
+            return
+        if self.station.contactor == "closed":
+            c = self.timers.cancel("contactor")
+            if c is not None:
+                self.out.append(c)
+
+    def on_api(self, name: str, data: Any, now: float) -> None:
+        pass
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def timestamp(self, now: float) -> int:
+        return int(self.ctx.epoch + now)
+
+    def respond(self, payload_type: int, msg: Any, name: str, now: float,
+                root: str | None = None) -> None:
+        """Encode and send the response to request `name` (without Req), then wait for the next."""
+        data = encode(msg, root)
+        _, perf = self.cfg.timing.times(self.protocol, name)
+        self.out.append(Send(payload_type, data, name + "Res", now + perf))
+        self.out.append(self.timers.set("sequence", now + self.cfg.timing.sequence_after(
+            self.protocol, name)))
+
+    def set_status(self, status: str) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        self.publish_state()
+
+    def publish_state(self, idle: bool = False) -> None:
+        data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
+                                "session_status": "Idle" if idle else self.status}
+        if self.session_id != b"\x00" and not idle:
+            data["info"] = {
+                "session_id": self.session_id.hex(),
+                "evcc_id": self.evcc_id[:40],
+                "evcc_mac": self.ctx.evcc_mac[:17],
+                "selected_payment_option": "EIM",
+                "protocol": API_PROTOCOL.get(self.protocol, "UNKNOWN"),
+                "stop_action": self.stop_action,
+            }
+        self.out.append(ApiUpdate("iso15118_state_info", data))
+
+    def setpoint(self, ev_max_voltage: float, voltage: float, current: float,
+                 precharge: bool = False, discharge: bool = False) -> None:
+        """Send a DC setpoint (fire-and-forget) when it differs from the last one."""
+        dc: dict[str, Any] = {"voltage": round(max(voltage, 0.0), 1)}
+        dc["discharge_current" if discharge else "charge_current"] = round(max(current, 0.0), 1)
+        data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
+                                "ev_limits": {"maximum_voltage": round(max(ev_max_voltage, 0), 1)},
+                                "is_precharge": precharge, "dc": dc}
+        if data == self.last_setpoint:
+            return
+        self.last_setpoint = data
+        self.power_on = current > 0 or voltage > 0
+        self.out.append(ApiRequest("power_electronics_setpoint", data))
+
+    def power_off(self) -> None:
+        if self.power_on:
+            self.setpoint(0.0, 0.0, 0.0)
+            self.power_on = False
+
+    def hlc_charging(self, status: bool, action: str | None = None) -> None:
+        data: dict[str, Any] = {"evse_id": self.cfg.evse_id, "status": status}
+        if action is not None:
+            data["action"] = action
+        self.out.append(ApiUpdate("hlc_charging", data))
+
+    def arm_contactor_window(self, now: float) -> None:
+        if self.station.contactor != "closed" and self.timers.due("contactor") is None:
+            t = self.cfg.timing
+            self.out.append(self.timers.set("contactor", now + t.s(t.contactor_close)))
+            self.out.append(ApiRequest("cs_contactor_status", {"evse_id": self.cfg.evse_id}))
+
+    def end(self, reason: str, ok: bool, now: float, paused: bool = False) -> None:
+        """Leave the station safe and available: power off, HLC off, state Idle, timers gone."""
+        if self.ended:
+            return
+        self.ended = True
+        self.power_off()
+        self.out.extend(self.timers.clear())
+        self.hlc_charging(False, "pause" if paused else None)
+        if paused:
+            self.stop_action = "Pause"
+        elif not ok:
+            self.stop_action = "Error"
+        self.publish_state(idle=True)
+        (log.info if ok else log.warning)("evse %d: %s session %s ended: %s",
+                                          self.cfg.evse_id, self.protocol,
+                                          self.session_id.hex(), reason)
+        self.out.append(EndSession(reason, ok, paused))

@@ -1,0 +1,381 @@
+"""DIN SPEC 70121 DC SECC session with external identification (EIM).
+
+Same rules as the -20 session: a table of the requests allowed next, FAILED_SequenceError for
+anything else, FAILED_UnknownSession for a foreign SessionID, answers from the latest station
+state, Ongoing for slow station work. An EV error code (DC_EVStatus.EVErrorCode != NO_ERROR)
+ends the session with the EVSE shut down: DIN has no way to continue after one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from josev.exi.generated import din
+from josev.secc.common.actions import ApiRequest
+from josev.secc.common.session import ProtocolSession, SeccContext
+from josev.secc.common.station import ISOLATION_DIN, STATUS_DIN
+from josev.secc.common.units import from_scaled, to_scaled
+from josev.v2gtp import PayloadType
+
+log = logging.getLogger("josev.secc.din")
+
+EXI = int(PayloadType.EXI)
+
+STATUS = {
+    "SessionSetupReq": "SessionSetup",
+    "ServiceDiscoveryReq": "ServiceDiscovery",
+    "ServicePaymentSelectionReq": "ServiceSelection",
+    "ContractAuthenticationReq": "Authorization",
+    "ChargeParameterDiscoveryReq": "ChargeParameterDiscovery",
+    "CableCheckReq": "CableCheck",
+    "PreChargeReq": "PreCharge",
+    "PowerDeliveryReq": "PowerDelivery",
+    "CurrentDemandReq": "ChargingLoop",
+    "WeldingDetectionReq": "WeldingDetection",
+    "SessionStopReq": "SessionStop",
+}
+# The DIN body element of each request class (SessionStopReq's type is SessionStopType).
+ELEMENT = {
+    din.SessionSetupReqType: "SessionSetupReq",
+    din.ServiceDiscoveryReqType: "ServiceDiscoveryReq",
+    din.ServicePaymentSelectionReqType: "ServicePaymentSelectionReq",
+    din.ContractAuthenticationReqType: "ContractAuthenticationReq",
+    din.ChargeParameterDiscoveryReqType: "ChargeParameterDiscoveryReq",
+    din.CableCheckReqType: "CableCheckReq",
+    din.PreChargeReqType: "PreChargeReq",
+    din.PowerDeliveryReqType: "PowerDeliveryReq",
+    din.CurrentDemandReqType: "CurrentDemandReq",
+    din.WeldingDetectionReqType: "WeldingDetectionReq",
+    din.SessionStopType: "SessionStopReq",
+    din.ServiceDetailReqType: "ServiceDetailReq",
+    din.PaymentDetailsReqType: "PaymentDetailsReq",
+    din.ChargingStatusReqType: "ChargingStatusReq",
+    din.MeteringReceiptReqType: "MeteringReceiptReq",
+    din.CertificateInstallationReqType: "CertificateInstallationReq",
+    din.CertificateUpdateReqType: "CertificateUpdateReq",
+}
+
+
+def pv(value: float, unit: str | None) -> din.PhysicalValueType:
+    exp, mant = to_scaled(value, -3, 3)
+    return din.PhysicalValueType(Multiplier=exp, Unit=unit, Value=mant)
+
+
+def fv(value: din.PhysicalValueType) -> float:
+    return from_scaled(value.Multiplier, value.Value)
+
+
+class DinSession(ProtocolSession):
+    protocol = "DIN"
+    families: ClassVar[dict[int, str]] = {EXI: "din"}
+
+    def __init__(self, ctx: SeccContext, now: float) -> None:
+        super().__init__(ctx, now)
+        self.expect: frozenset[str] = frozenset({"SessionSetupReq"})
+        self.ongoing_since: dict[str, float] = {}
+        self.ev_max_voltage = 0.0
+        self.cable_check: str | None = None
+        self.cable_check_asked = False
+        self.precharge_since: float | None = None
+        self.charging = False
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def on_message(self, root: str, msg: Any, now: float) -> None:
+        if root != "V2G_Message" or msg.Body.BodyElement is None:
+            self.end("a DIN message without a body", False, now)
+            return
+        body = msg.Body.BodyElement
+        name = ELEMENT.get(type(body))
+        if name is None:
+            self.end(f"{type(body).__name__} is not a request", False, now)
+            return
+        if name not in STATUS:
+            self._answer(name, "FAILED", now)
+            self.end(f"{name} is not used in DIN DC EIM", False, now)
+            return
+        sid = msg.Header.SessionID
+        if name != "SessionSetupReq" and sid != self.session_id:
+            self._answer(name, "FAILED_UnknownSession", now)
+            self.end(f"{name} with unknown SessionID {sid.hex()}", False, now)
+            return
+        allowed = self.expect | ({"SessionStopReq"} if self.session_id != b"\x00" else set())
+        if name not in allowed:
+            self._answer(name, "FAILED_SequenceError", now)
+            self.end(f"{name} out of sequence (expected {sorted(self.expect)})", False, now)
+            return
+        self.set_status(STATUS[name])
+        ev_status = getattr(body, "DC_EVStatus", None)
+        if ev_status is None and isinstance(body, din.PowerDeliveryReqType):
+            param = body.EVPowerDeliveryParameter
+            ev_status = getattr(param, "DC_EVStatus", None)
+        if ev_status is not None and ev_status.EVErrorCode != "NO_ERROR":
+            self._answer(name, "FAILED", now)
+            self.end(f"EV error {ev_status.EVErrorCode}", False, now)
+            return
+        if self.fault is not None:
+            self._answer(name, "FAILED", now)
+            self.end(f"station fault: {self.fault}", False, now)
+            return
+        getattr(self, "_" + name[:-3])(body, now)
+
+    def _answer(self, name: str, code: str, now: float) -> None:
+        builder = getattr(self, "_res_" + name[:-3], None)
+        if builder is not None:
+            builder(code, now)
+
+    def send_body(self, body: Any, name: str, now: float) -> None:
+        msg = din.V2G_Message(Header=din.MessageHeaderType(SessionID=self.session_id),
+                              Body=din.BodyType(BodyElement=body))
+        self.respond(EXI, msg, name, now)
+
+    def evse_status(self) -> din.DC_EVSEStatusType:
+        code = STATUS_DIN.get(self.station.status_code, "EVSE_NotReady")
+        if code == "EVSE_NotReady" and self.status in ("CableCheck",) \
+                and self.cable_check == "ongoing":
+            code = "EVSE_IsolationMonitoringActive"
+        note = "StopCharging" if self.stop_requested or self.station.fatal else "None"
+        dc = self.station.dc
+        iso = dc.isolation_status if dc is not None else None
+        return din.DC_EVSEStatusType(
+            EVSEIsolationStatus=ISOLATION_DIN.get(iso) if iso else None,
+            EVSEStatusCode=code, NotificationMaxDelay=0, EVSENotification=note)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _SessionSetup(self, body: din.SessionSetupReqType, now: float) -> None:
+        self.evcc_id = body.EVCCID.hex()
+        self.session_id = self.ctx.new_session_id()
+        self.publish_state()
+        self._res_SessionSetup("OK_NewSessionEstablished", now)
+        self.expect = frozenset({"ServiceDiscoveryReq"})
+
+    def _res_SessionSetup(self, code: str, now: float) -> None:
+        evse_id = self.cfg.evse_id_text.encode()[:32] or b"\x00"
+        self.send_body(din.SessionSetupResType(ResponseCode=code, EVSEID=evse_id,
+                                               DateTimeNow=self.timestamp(now)),
+                       "SessionSetup", now)
+
+    def _ServiceDiscovery(self, body: din.ServiceDiscoveryReqType, now: float) -> None:
+        if self.station.dc is None:
+            self._res_ServiceDiscovery("FAILED", now)
+            self.end("the station offers no DC service", False, now)
+            return
+        self._res_ServiceDiscovery("OK", now)
+        self.expect = frozenset({"ServicePaymentSelectionReq"})
+
+    def _res_ServiceDiscovery(self, code: str, now: float) -> None:
+        self.send_body(din.ServiceDiscoveryResType(
+            ResponseCode=code, PaymentOptions=din.PaymentOptionsType(
+                PaymentOption=["ExternalPayment"]),
+            ChargeService=din.ServiceChargeType(
+                ServiceTag=din.ServiceTagType(ServiceID=1, ServiceCategory="EVCharging"),
+                FreeService=False, EnergyTransferType="DC_extended")),
+            "ServiceDiscovery", now)
+
+    def _ServicePaymentSelection(self, body: din.ServicePaymentSelectionReqType,
+                                 now: float) -> None:
+        ids = [s.ServiceID for s in body.SelectedServiceList.SelectedService]
+        if body.SelectedPaymentOption != "ExternalPayment":
+            self._res_ServicePaymentSelection("FAILED_PaymentSelectionInvalid", now)
+            self.end(f"payment option {body.SelectedPaymentOption} not offered", False, now)
+            return
+        if ids != [1]:
+            self._res_ServicePaymentSelection("FAILED_ServiceSelectionInvalid", now)
+            self.end(f"services {ids} not offered", False, now)
+            return
+        self._res_ServicePaymentSelection("OK", now)
+        self.expect = frozenset({"ContractAuthenticationReq"})
+
+    def _res_ServicePaymentSelection(self, code: str, now: float) -> None:
+        self.send_body(din.ServicePaymentSelectionResType(ResponseCode=code),
+                       "ServicePaymentSelection", now)
+
+    def _ongoing(self, key: str, now: float, limit: float) -> bool:
+        since = self.ongoing_since.setdefault(key, now)
+        return now - since < self.cfg.timing.s(limit)
+
+    def _ContractAuthentication(self, body: din.ContractAuthenticationReqType,
+                                now: float) -> None:
+        if self.ctx.authorized is False:
+            self._res_ContractAuthentication("FAILED", now)
+            self.end("EIM authorization rejected", False, now)
+            return
+        if self.cfg.free_charging or self.ctx.authorized:
+            self._res_ContractAuthentication("OK", now)
+            self.expect = frozenset({"ChargeParameterDiscoveryReq"})
+            return
+        if not self._ongoing("Authorization", now, self.cfg.timing.ongoing_secc):
+            self._res_ContractAuthentication("FAILED", now)
+            self.end("authorization still pending after the ongoing timeout", False, now)
+            return
+        self._res_ContractAuthentication("OK", now, "Ongoing")
+
+    def _res_ContractAuthentication(self, code: str, now: float,
+                                    processing: str = "Finished") -> None:
+        self.send_body(din.ContractAuthenticationResType(ResponseCode=code,
+                                                         EVSEProcessing=processing),
+                       "ContractAuthentication", now)
+
+    def _ChargeParameterDiscovery(self, body: din.ChargeParameterDiscoveryReqType,
+                                  now: float) -> None:
+        param = body.EVChargeParameter
+        lim = self.station.dc
+        if not isinstance(param, din.DC_EVChargeParameterType) or lim is None or \
+                not body.EVRequestedEnergyTransferType.startswith("DC"):
+            self._res_ChargeParameterDiscovery("FAILED_WrongEnergyTransferType", now)
+            self.end(f"{body.EVRequestedEnergyTransferType} is not offered", False, now)
+            return
+        self.ev_max_voltage = fv(param.EVMaximumVoltageLimit)
+        if self.ev_max_voltage < lim.min_voltage:
+            self._res_ChargeParameterDiscovery("FAILED_WrongChargeParameter", now)
+            self.end(f"EV maximum voltage {self.ev_max_voltage} V below the station's "
+                     f"minimum {lim.min_voltage} V", False, now)
+            return
+        self._res_ChargeParameterDiscovery("OK", now)
+        self.expect = frozenset({"CableCheckReq"})
+
+    def _res_ChargeParameterDiscovery(self, code: str, now: float) -> None:
+        lim = self.station.dc
+        maxi, maxp = (lim.max_current, lim.max_power) if lim else (0.0, 0.0)
+        maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
+        mini, ripple = (lim.min_current, lim.peak_current_ripple) if lim else (0.0, 0.0)
+        # PMax is a plain 16-bit value; W capped at 32767 (check: DIN Table 72 unit).
+        sched = din.SAScheduleListType(SAScheduleTuple=[din.SAScheduleTupleType(
+            SAScheduleTupleID=1, PMaxSchedule=din.PMaxScheduleType(
+                PMaxScheduleID=1, PMaxScheduleEntry=[din.PMaxScheduleEntryType(
+                    TimeInterval=din.RelativeTimeIntervalType(start=0, duration=86400),
+                    PMax=int(min(maxp, 32767)))]))])
+        self.send_body(din.ChargeParameterDiscoveryResType(
+            ResponseCode=code, EVSEProcessing="Finished", SASchedules=sched,
+            EVSEChargeParameter=din.DC_EVSEChargeParameterType(
+                DC_EVSEStatus=self.evse_status(), EVSEMaximumCurrentLimit=pv(maxi, "A"),
+                EVSEMaximumPowerLimit=pv(maxp, "W"), EVSEMaximumVoltageLimit=pv(maxv, "V"),
+                EVSEMinimumCurrentLimit=pv(mini, "A"), EVSEMinimumVoltageLimit=pv(minv, "V"),
+                EVSEPeakCurrentRipple=pv(ripple, "A"))),
+            "ChargeParameterDiscovery", now)
+
+    def _CableCheck(self, body: din.CableCheckReqType, now: float) -> None:
+        if self.cable_check is None:
+            self.cable_check = "ongoing"
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "start"}))
+            self.cable_check_asked = True
+            self.arm_contactor_window(now)
+        level = self.cable_check
+        if level in ("valid", "warning", "no_imd"):
+            self._res_CableCheck("OK", now)
+            self.expect = frozenset({"PreChargeReq"})
+            return
+        if level in ("fault", "invalid"):
+            self._res_CableCheck("FAILED", now)
+            self.end(f"cable check failed: isolation {level}", False, now)
+            return
+        if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
+            self._res_CableCheck("FAILED", now)
+            self.end("cable check not finished within the cable-check time", False, now)
+            return
+        if not self.cable_check_asked:
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "status"}))
+            self.cable_check_asked = True
+        self._res_CableCheck("OK", now, "Ongoing")
+
+    def _res_CableCheck(self, code: str, now: float, processing: str = "Finished") -> None:
+        self.send_body(din.CableCheckResType(ResponseCode=code, DC_EVSEStatus=self.evse_status(),
+                                             EVSEProcessing=processing), "CableCheck", now)
+
+    def on_api(self, name: str, data: Any, now: float) -> None:
+        if name == "cable_check" and self.cable_check == "ongoing":
+            self.cable_check_asked = False
+            if getattr(data, "cable_check_status", None) == "finished":
+                self.cable_check = getattr(data, "isolation_level", None) or "invalid"
+
+    def _PreCharge(self, body: din.PreChargeReqType, now: float) -> None:
+        if self.precharge_since is None:
+            self.precharge_since = now
+        target = fv(body.EVTargetVoltage)
+        lim = self.station.dc
+        if lim is None or target > lim.max_voltage:
+            self._res_PreCharge("FAILED_WrongChargeParameter", now)
+            self.end(f"pre-charge target {target} V above the station's maximum", False, now)
+            return
+        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
+            self._res_PreCharge("FAILED", now)
+            self.end("pre-charge did not finish within the pre-charge time", False, now)
+            return
+        amps = min(fv(body.EVTargetCurrent), self.cfg.precharge_current)
+        self.setpoint(self.ev_max_voltage, target, amps, precharge=True)
+        self._res_PreCharge("OK", now)
+        self.expect = frozenset({"PreChargeReq", "PowerDeliveryReq"})
+
+    def _res_PreCharge(self, code: str, now: float) -> None:
+        self.send_body(din.PreChargeResType(
+            ResponseCode=code, DC_EVSEStatus=self.evse_status(),
+            EVSEPresentVoltage=pv(self.station.present_voltage, "V")), "PreCharge", now)
+
+    def _PowerDelivery(self, body: din.PowerDeliveryReqType, now: float) -> None:
+        if body.ReadyToChargeState:
+            if self.station.fatal or self.stop_requested:
+                self._res_PowerDelivery("FAILED_PowerDeliveryNotApplied", now)
+                self.end(f"station {self.station.status_code}", False, now)
+                return
+            self.charging = True
+            self.hlc_charging(True)
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq"})
+        else:
+            self.charging = False
+            self.power_off()
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
+
+    def _res_PowerDelivery(self, code: str, now: float) -> None:
+        self.send_body(din.PowerDeliveryResType(ResponseCode=code,
+                                                EVSEStatus=self.evse_status()),
+                       "PowerDelivery", now)
+
+    def _CurrentDemand(self, body: din.CurrentDemandReqType, now: float) -> None:
+        lim = self.station.dc
+        assert lim is not None
+        if not self.charging or self.stop_requested or self.station.fatal:
+            self.power_off()
+        else:
+            v = min(fv(body.EVTargetVoltage), lim.max_voltage)
+            i = min(fv(body.EVTargetCurrent), lim.max_current)
+            if v > 0:
+                i = min(i, lim.max_power / v)
+            self.setpoint(self.ev_max_voltage or v, v, i)
+        self._res_CurrentDemand("OK", now)
+        self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq"})
+
+    def _res_CurrentDemand(self, code: str, now: float) -> None:
+        lim = self.station.dc
+        sp = (self.last_setpoint or {}).get("dc", {})
+        maxi, maxp, maxv = (lim.max_current, lim.max_power, lim.max_voltage) if lim else (0, 0, 0)
+        v, i = self.station.present_voltage, self.station.present_current
+        self.send_body(din.CurrentDemandResType(
+            ResponseCode=code, DC_EVSEStatus=self.evse_status(),
+            EVSEPresentVoltage=pv(v, "V"), EVSEPresentCurrent=pv(i, "A"),
+            EVSECurrentLimitAchieved=sp.get("charge_current", 0.0) >= maxi > 0,
+            EVSEVoltageLimitAchieved=sp.get("voltage", 0.0) >= maxv > 0,
+            EVSEPowerLimitAchieved=v * i >= maxp - 1.0 if maxp else False,
+            EVSEMaximumVoltageLimit=pv(maxv, "V"), EVSEMaximumCurrentLimit=pv(maxi, "A"),
+            EVSEMaximumPowerLimit=pv(maxp, "W")), "CurrentDemand", now)
+
+    def _WeldingDetection(self, body: din.WeldingDetectionReqType, now: float) -> None:
+        self._res_WeldingDetection("OK", now)
+        self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
+
+    def _res_WeldingDetection(self, code: str, now: float) -> None:
+        self.send_body(din.WeldingDetectionResType(
+            ResponseCode=code, DC_EVSEStatus=self.evse_status(),
+            EVSEPresentVoltage=pv(self.station.present_voltage, "V")), "WeldingDetection", now)
+
+    def _SessionStop(self, body: din.SessionStopType, now: float) -> None:
+        self._res_SessionStop("OK", now)
+        self.end("terminated by the EV", True, now)
+
+    def _res_SessionStop(self, code: str, now: float) -> None:
+        self.send_body(din.SessionStopResType(ResponseCode=code), "SessionStop", now)

@@ -1,0 +1,1 @@
+"""ISO 15118-2 SECC session (not implemented yet)."""

@@ -1,0 +1,530 @@
+"""ISO 15118-20 SECC session: EIM, DC and DC_BPT, dynamic and scheduled control modes.
+
+The state machine is a table of which requests may come next (`expect`); anything else is
+answered with FAILED_SequenceError and the session ends [V2G20-...: after a FAILED response
+code the SECC stops the communication]. Slow station work (authorization, cable check) is
+answered EVSEProcessing=Ongoing from the latest known state, never awaited.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from josev.exi.generated import iso20_CommonMessages as cm
+from josev.exi.generated import iso20_DC as dc
+from josev.secc.common.actions import ApiRequest
+from josev.secc.common.session import PausedSession, ProtocolSession, SeccContext
+from josev.secc.common.units import from_scaled, to_scaled
+from josev.v2gtp import PayloadType
+
+log = logging.getLogger("josev.secc.iso20")
+
+COMMON = int(PayloadType.EXI_20_COMMON)
+DC = int(PayloadType.EXI_20_DC)
+
+# ISO 15118-20 Table 204 (ServiceID) and Table 205-207 (parameter values).
+SERVICE_IDS = {"AC": 1, "DC": 2, "WPT": 3, "DC_ACDP": 4, "AC_BPT": 5, "DC_BPT": 6}
+CONTROL_MODE = {"scheduled": 1, "dynamic": 2}
+MOBILITY_NEEDS = {"scheduled": 1, "dynamic": 2}   # 1 ProvidedByEvcc (scheduled), 2 by SECC
+DC_CONNECTOR_EXTENDED = 2
+
+STATUS = {
+    "SessionSetupReq": "SessionSetup",
+    "AuthorizationSetupReq": "AuthorizationSetup",
+    "AuthorizationReq": "Authorization",
+    "ServiceDiscoveryReq": "ServiceDiscovery",
+    "ServiceDetailReq": "ServiceDetail",
+    "ServiceSelectionReq": "ServiceSelection",
+    "DC_ChargeParameterDiscoveryReq": "ChargeParameterDiscovery",
+    "ScheduleExchangeReq": "ScheduleExchange",
+    "DC_CableCheckReq": "CableCheck",
+    "DC_PreChargeReq": "PreCharge",
+    "PowerDeliveryReq": "PowerDelivery",
+    "DC_ChargeLoopReq": "ChargingLoop",
+    "DC_WeldingDetectionReq": "WeldingDetection",
+    "SessionStopReq": "SessionStop",
+}
+
+
+def r20(value: float, mod: Any = dc) -> Any:
+    exp, mant = to_scaled(value, -3, 3)
+    return mod.RationalNumberType(Exponent=exp, Value=mant)
+
+
+def f20(value: Any) -> float:
+    return from_scaled(value.Exponent, value.Value)
+
+
+class Iso20Session(ProtocolSession):
+    protocol = "ISO20_DC"
+    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC"}
+
+    def __init__(self, ctx: SeccContext, now: float, protocol: str = "ISO20_DC") -> None:
+        super().__init__(ctx, now)
+        self.protocol = protocol
+        self.expect: frozenset[str] = frozenset({"SessionSetupReq"})
+        self.service: str | None = None       # DC or DC_BPT
+        self.control_mode: str | None = None  # dynamic | scheduled
+        self.ev_max_voltage = 0.0
+        self.ev_min_voltage = 0.0
+        self.ev_max_current = 0.0
+        self.ev_max_power = 0.0
+        self.offered_services: list[str] = []
+        self.ongoing_since: dict[str, float] = {}
+        self.cable_check: str | None = None   # None, "ongoing", or the finished isolation level
+        self.cable_check_asked = False
+        self.precharge_since: float | None = None
+        self.charging = False
+        self.schedule_id = 1
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def on_message(self, root: str, msg: Any, now: float) -> None:
+        name = root[:-3]
+        if root not in STATUS:
+            log.warning("evse %d: -20 %s is not supported: FAILED", self.cfg.evse_id, root)
+            self._answer(root, msg, "FAILED", now)
+            self.end(f"unsupported {root}", False, now)
+            return
+        if root != "SessionSetupReq" and msg.Header.SessionID != self.session_id:
+            self._answer(root, msg, "FAILED_UnknownSession", now)
+            self.end(f"{root} with unknown SessionID {msg.Header.SessionID.hex()}", False, now)
+            return
+        allowed = self.expect | ({"SessionStopReq"} if self.session_id != b"\x00" else set())
+        if root not in allowed:
+            self._answer(root, msg, "FAILED_SequenceError", now)
+            self.end(f"{root} out of sequence (expected {sorted(self.expect)})", False, now)
+            return
+        self.set_status(STATUS[root])
+        if self.fault is not None:
+            self._answer(root, msg, "FAILED_ContactorError" if self.fault == "contactor"
+                         else "FAILED", now)
+            self.end(f"station fault: {self.fault}", False, now)
+            return
+        getattr(self, "_" + name)(msg, now)
+
+    def _answer(self, root: str, msg: Any, code: str, now: float) -> None:
+        """A response of the right type carrying `code` (used for every FAILED path)."""
+        name = root[:-3]
+        builder = getattr(self, "_res_" + name, None)
+        if builder is None:
+            return
+        builder(code, now)
+
+    # -- CommonMessages ------------------------------------------------------------------------
+
+    def hdr(self, now: float, mod: Any = cm) -> Any:
+        return mod.MessageHeaderType(SessionID=self.session_id, TimeStamp=self.timestamp(now))
+
+    def _SessionSetup(self, msg: cm.SessionSetupReqType, now: float) -> None:
+        self.evcc_id = msg.EVCCID
+        old = msg.Header.SessionID
+        paused = self.ctx.paused.pop(old, None) if old != b"\x00" * 8 else None
+        if paused is not None and paused.protocol == self.protocol:
+            self.session_id = paused.session_id
+            self.service = paused.data.get("service")
+            self.control_mode = paused.data.get("control_mode")
+            code = "OK_OldSessionJoined"
+        else:
+            self.session_id = self.ctx.new_session_id()
+            code = "OK_NewSessionEstablished"
+        self.publish_state()
+        self._res_SessionSetup(code, now)
+        self.expect = frozenset({"AuthorizationSetupReq"})
+
+    def _res_SessionSetup(self, code: str, now: float) -> None:
+        res = cm.SessionSetupResType(Header=self.hdr(now), ResponseCode=code,
+                                     EVSEID=self.cfg.evse_id_text)
+        self.respond(COMMON, res, "SessionSetup", now)
+
+    def _AuthorizationSetup(self, msg: cm.AuthorizationSetupReqType, now: float) -> None:
+        self._res_AuthorizationSetup("OK", now)
+        self.expect = frozenset({"AuthorizationReq"})
+
+    def _res_AuthorizationSetup(self, code: str, now: float) -> None:
+        res = cm.AuthorizationSetupResType(
+            Header=self.hdr(now), ResponseCode=code, AuthorizationServices=["EIM"],
+            CertificateInstallationService=False,
+            EIM_ASResAuthorizationMode=cm.EIM_ASResAuthorizationModeType())
+        self.respond(COMMON, res, "AuthorizationSetup", now)
+
+    def _ongoing(self, key: str, now: float, limit: float) -> bool:
+        """True while `key` may still be answered Ongoing; False once `limit` has passed."""
+        since = self.ongoing_since.setdefault(key, now)
+        return now - since < self.cfg.timing.s(limit)
+
+    def _Authorization(self, msg: cm.AuthorizationReqType, now: float) -> None:
+        if msg.SelectedAuthorizationService != "EIM" or msg.EIM_AReqAuthorizationMode is None:
+            self._res_Authorization("WARNING_AuthorizationSelectionInvalid", now)
+            return
+        granted = self.cfg.free_charging or self.ctx.authorized is True
+        if self.ctx.authorized is False:
+            self._res_Authorization("WARNING_EIMAuthorizationFailure", now)
+            self.end("EIM authorization rejected", False, now)
+            return
+        if granted:
+            self._res_Authorization("OK", now)
+            self.expect = frozenset({"ServiceDiscoveryReq"})
+            return
+        if not self._ongoing("Authorization", now, self.cfg.timing.ongoing_secc):
+            self._res_Authorization("FAILED", now)
+            self.end("authorization still pending after the ongoing timeout", False, now)
+            return
+        self._res_Authorization("OK", now, "Ongoing_WaitingForCustomerInteraction")
+
+    def _res_Authorization(self, code: str, now: float, processing: str = "Finished") -> None:
+        res = cm.AuthorizationResType(Header=self.hdr(now), ResponseCode=code,
+                                      EVSEProcessing=processing)
+        self.respond(COMMON, res, "Authorization", now)
+
+    def _services(self) -> list[str]:
+        wanted = [s for s in self.cfg.energy_services if s in ("DC", "DC_BPT")]
+        if self.protocol == "ISO20_DC":
+            if self.station.dc_bpt is None:
+                wanted = [s for s in wanted if s != "DC_BPT"]
+            if self.station.dc is None:
+                wanted = []
+        return wanted
+
+    def _ServiceDiscovery(self, msg: cm.ServiceDiscoveryReqType, now: float) -> None:
+        self.offered_services = self._services()
+        if not self.offered_services:
+            self._res_ServiceDiscovery("FAILED", now)
+            self.end("the station offers no DC service", False, now)
+            return
+        self._res_ServiceDiscovery("OK", now)
+        self.expect = frozenset({"ServiceDetailReq", "ServiceSelectionReq"})
+
+    def _res_ServiceDiscovery(self, code: str, now: float) -> None:
+        services = self.offered_services or ["DC"]
+        res = cm.ServiceDiscoveryResType(
+            Header=self.hdr(now), ResponseCode=code,
+            ServiceRenegotiationSupported=self.cfg.service_renegotiation,
+            EnergyTransferServiceList=cm.ServiceListType(Service=[
+                cm.ServiceType(ServiceID=SERVICE_IDS[s], FreeService=True) for s in services]))
+        self.respond(COMMON, res, "ServiceDiscovery", now)
+
+    def _parameter_sets(self, service: str) -> list[cm.ParameterSetType]:
+        sets = []
+        for i, mode in enumerate(self.cfg.control_modes, 1):
+            params = [
+                cm.ParameterType(Name="Connector", intValue=DC_CONNECTOR_EXTENDED),
+                cm.ParameterType(Name="ControlMode", intValue=CONTROL_MODE[mode]),
+                cm.ParameterType(Name="MobilityNeedsMode", intValue=MOBILITY_NEEDS[mode]),
+                cm.ParameterType(Name="Pricing", intValue=0),
+            ]
+            if service.endswith("BPT"):
+                params += [cm.ParameterType(Name="BPTChannel", intValue=1),
+                           cm.ParameterType(Name="GeneratorMode", intValue=1)]
+            sets.append(cm.ParameterSetType(ParameterSetID=i, Parameter=params))
+        return sets
+
+    def _ServiceDetail(self, msg: cm.ServiceDetailReqType, now: float) -> None:
+        by_id = {SERVICE_IDS[s]: s for s in self.offered_services}
+        if msg.ServiceID not in by_id:
+            self._res_ServiceDetail("FAILED_ServiceIDInvalid", now, msg.ServiceID)
+            self.end(f"ServiceDetail for service {msg.ServiceID} not offered", False, now)
+            return
+        self._res_ServiceDetail("OK", now, msg.ServiceID)
+
+    def _res_ServiceDetail(self, code: str, now: float, service_id: int = 2) -> None:
+        by_id = {v: k for k, v in SERVICE_IDS.items()}
+        sets = self._parameter_sets(by_id.get(service_id, "DC"))
+        res = cm.ServiceDetailResType(Header=self.hdr(now), ResponseCode=code,
+                                      ServiceID=service_id,
+                                      ServiceParameterList=cm.ServiceParameterListType(
+                                          ParameterSet=sets))
+        self.respond(COMMON, res, "ServiceDetail", now)
+
+    def _ServiceSelection(self, msg: cm.ServiceSelectionReqType, now: float) -> None:
+        sel = msg.SelectedEnergyTransferService
+        by_id = {SERVICE_IDS[s]: s for s in self.offered_services}
+        service = by_id.get(sel.ServiceID)
+        n_sets = len(self.cfg.control_modes)
+        if service is None or not 1 <= sel.ParameterSetID <= n_sets or msg.SelectedVASList:
+            self._res_ServiceSelection("FAILED_ServiceSelectionInvalid", now)
+            self.end(f"invalid selection {sel.ServiceID}/{sel.ParameterSetID}", False, now)
+            return
+        self.service = service
+        self.control_mode = self.cfg.control_modes[sel.ParameterSetID - 1]
+        self._res_ServiceSelection("OK", now)
+        self.expect = frozenset({"DC_ChargeParameterDiscoveryReq"})
+
+    def _res_ServiceSelection(self, code: str, now: float) -> None:
+        self.respond(COMMON, cm.ServiceSelectionResType(Header=self.hdr(now), ResponseCode=code),
+                     "ServiceSelection", now)
+
+    # -- DC ------------------------------------------------------------------------------------
+
+    def _DC_ChargeParameterDiscovery(self, msg: dc.DC_ChargeParameterDiscoveryReqType,
+                                     now: float) -> None:
+        mode = msg.DC_CPDReqEnergyTransferMode
+        bpt = isinstance(mode, dc.BPT_DC_CPDReqEnergyTransferModeType)
+        lim = self.station.dc
+        if lim is None or bpt != (self.service == "DC_BPT"):
+            self._res_DC_ChargeParameterDiscovery("FAILED_WrongChargeParameter", now)
+            self.end("ChargeParameterDiscovery does not match the selected service", False, now)
+            return
+        self.ev_max_voltage = f20(mode.EVMaximumVoltage)
+        self.ev_min_voltage = f20(mode.EVMinimumVoltage)
+        self.ev_max_current = f20(mode.EVMaximumChargeCurrent)
+        self.ev_max_power = f20(mode.EVMaximumChargePower)
+        if self.ev_max_voltage < lim.min_voltage or self.ev_min_voltage > lim.max_voltage:
+            self._res_DC_ChargeParameterDiscovery("FAILED_WrongChargeParameter", now)
+            self.end(f"EV voltage range {self.ev_min_voltage}-{self.ev_max_voltage} V outside "
+                     f"the station's {lim.min_voltage}-{lim.max_voltage} V", False, now)
+            return
+        self._res_DC_ChargeParameterDiscovery("OK", now)
+        self.expect = frozenset({"ScheduleExchangeReq"})
+
+    def _res_DC_ChargeParameterDiscovery(self, code: str, now: float) -> None:
+        lim = self.station.dc
+        maxp, maxi = (lim.max_power, lim.max_current) if lim else (0.0, 0.0)
+        maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
+        mini = lim.min_current if lim else 0.0
+        common = dict(EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
+                      EVSEMaximumChargeCurrent=r20(maxi), EVSEMinimumChargeCurrent=r20(mini),
+                      EVSEMaximumVoltage=r20(maxv), EVSEMinimumVoltage=r20(minv))
+        bpt = self.station.dc_bpt
+        mode: Any
+        if self.service == "DC_BPT" and bpt is not None:
+            mode = dc.BPT_DC_CPDResEnergyTransferModeType(
+                **common, EVSEMaximumDischargePower=r20(bpt.evse_max_discharge_power),
+                EVSEMinimumDischargePower=r20(bpt.evse_min_discharge_power),
+                EVSEMaximumDischargeCurrent=r20(bpt.evse_max_discharge_current),
+                EVSEMinimumDischargeCurrent=r20(bpt.evse_min_discharge_current))
+        else:
+            mode = dc.DC_CPDResEnergyTransferModeType(**common)
+        res = dc.DC_ChargeParameterDiscoveryResType(Header=self.hdr(now, dc), ResponseCode=code,
+                                                    DC_CPDResEnergyTransferMode=mode)
+        self.respond(DC, res, "DC_ChargeParameterDiscovery", now)
+
+    def _ScheduleExchange(self, msg: cm.ScheduleExchangeReqType, now: float) -> None:
+        dynamic = msg.Dynamic_SEReqControlMode is not None
+        if dynamic != (self.control_mode == "dynamic"):
+            self._res_ScheduleExchange("FAILED", now)
+            self.end(f"ScheduleExchange control mode does not match {self.control_mode}",
+                     False, now)
+            return
+        self._res_ScheduleExchange("OK", now)
+        self.expect = frozenset({"PowerDeliveryReq"} if self.charging_before
+                                else {"DC_CableCheckReq"})
+
+    @property
+    def charging_before(self) -> bool:
+        return self.cable_check is not None
+
+    def _res_ScheduleExchange(self, code: str, now: float) -> None:
+        res = cm.ScheduleExchangeResType(Header=self.hdr(now), ResponseCode=code,
+                                         EVSEProcessing="Finished")
+        if self.control_mode == "dynamic":
+            res.Dynamic_SEResControlMode = cm.Dynamic_SEResControlModeType()
+        else:
+            lim = self.station.dc
+            power = lim.max_power if lim else 0.0
+            res.Scheduled_SEResControlMode = cm.Scheduled_SEResControlModeType(ScheduleTuple=[
+                cm.ScheduleTupleType(
+                    ScheduleTupleID=self.schedule_id,
+                    ChargingSchedule=cm.ChargingScheduleType(PowerSchedule=cm.PowerScheduleType(
+                        TimeAnchor=self.timestamp(now),
+                        PowerScheduleEntries=cm.PowerScheduleEntryListType(PowerScheduleEntry=[
+                            cm.PowerScheduleEntryType(Duration=86400, Power=r20(power, cm))]))))])
+        self.respond(COMMON, res, "ScheduleExchange", now)
+
+    def _DC_CableCheck(self, msg: dc.DC_CableCheckReqType, now: float) -> None:
+        if self.cable_check is None:
+            self.cable_check = "ongoing"
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "start"}))
+            self.cable_check_asked = True
+            self.arm_contactor_window(now)
+        level = self.cable_check
+        if level in ("valid", "warning", "no_imd"):
+            self._res_DC_CableCheck("OK", now)
+            self.expect = frozenset({"DC_PreChargeReq"})
+            return
+        if level in ("fault", "invalid"):
+            self._res_DC_CableCheck("FAILED", now)
+            self.end(f"cable check failed: isolation {level}", False, now)
+            return
+        if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
+            self._res_DC_CableCheck("FAILED", now)
+            self.end("cable check not finished within the cable-check time", False, now)
+            return
+        if not self.cable_check_asked:
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "status"}))
+            self.cable_check_asked = True
+        self._res_DC_CableCheck("OK", now, "Ongoing")
+
+    def _res_DC_CableCheck(self, code: str, now: float, processing: str = "Finished") -> None:
+        res = dc.DC_CableCheckResType(Header=self.hdr(now, dc), ResponseCode=code,
+                                      EVSEProcessing=processing)
+        self.respond(DC, res, "DC_CableCheck", now)
+
+    def on_api(self, name: str, data: Any, now: float) -> None:
+        if name == "cable_check" and self.cable_check == "ongoing":
+            self.cable_check_asked = False
+            if getattr(data, "cable_check_status", None) == "finished":
+                self.cable_check = getattr(data, "isolation_level", None) or "invalid"
+
+    def _DC_PreCharge(self, msg: dc.DC_PreChargeReqType, now: float) -> None:
+        if self.precharge_since is None:
+            self.precharge_since = now
+        target = f20(msg.EVTargetVoltage)
+        lim = self.station.dc
+        if lim is None or target > min(lim.max_voltage, self.ev_max_voltage or target):
+            self._res_DC_PreCharge("FAILED_WrongChargeParameter", now)
+            self.end(f"pre-charge target {target} V above the limits", False, now)
+            return
+        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
+            self._res_DC_PreCharge("FAILED", now)
+            self.end("pre-charge did not finish within the pre-charge time", False, now)
+            return
+        self.setpoint(self.ev_max_voltage, target, self.cfg.precharge_current, precharge=True)
+        self._res_DC_PreCharge("OK", now)
+        self.expect = frozenset({"DC_PreChargeReq", "PowerDeliveryReq"})
+
+    def _res_DC_PreCharge(self, code: str, now: float) -> None:
+        res = dc.DC_PreChargeResType(Header=self.hdr(now, dc), ResponseCode=code,
+                                     EVSEPresentVoltage=r20(self.station.present_voltage))
+        self.respond(DC, res, "DC_PreCharge", now)
+
+    def _PowerDelivery(self, msg: cm.PowerDeliveryReqType, now: float) -> None:
+        progress = msg.ChargeProgress
+        if progress == "Start":
+            if self.station.fatal:
+                self._res_PowerDelivery("FAILED_PowerDeliveryNotApplied", now)
+                self.end(f"station {self.station.status_code}", False, now)
+                return
+            self.charging = True
+            self.hlc_charging(True, "resume" if self.stop_action == "Pause" else None)
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"DC_ChargeLoopReq", "PowerDeliveryReq"})
+        elif progress == "Stop":
+            self.charging = False
+            self.power_off()
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"DC_WeldingDetectionReq", "SessionStopReq"})
+        elif progress == "Standby":
+            self.power_off()
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"PowerDeliveryReq", "DC_ChargeLoopReq"})
+        else:  # ScheduleRenegotiation
+            self._res_PowerDelivery("OK", now)
+            self.expect = frozenset({"ScheduleExchangeReq"})
+
+    def _res_PowerDelivery(self, code: str, now: float) -> None:
+        res = cm.PowerDeliveryResType(Header=self.hdr(now), ResponseCode=code,
+                                      EVSEStatus=self._evse_status(cm))
+        self.respond(COMMON, res, "PowerDelivery", now)
+
+    def _notification(self) -> str | None:
+        if self.stop_requested or self.station.fatal:
+            return "Terminate"
+        return None
+
+    def _evse_status(self, mod: Any) -> Any:
+        note = self._notification()
+        if note is None:
+            return None
+        return mod.EVSEStatusType(NotificationMaxDelay=0, EVSENotification=note)
+
+    def _DC_ChargeLoop(self, msg: dc.DC_ChargeLoopReqType, now: float) -> None:
+        mode = msg.CLReqControlMode
+        lim = self.station.dc
+        dynamic = isinstance(mode, (dc.Dynamic_DC_CLReqControlModeType,
+                                    dc.BPT_Dynamic_DC_CLReqControlModeType))
+        scheduled = isinstance(mode, (dc.Scheduled_DC_CLReqControlModeType,
+                                      dc.BPT_Scheduled_DC_CLReqControlModeType))
+        if lim is None or (dynamic and self.control_mode != "dynamic") or (
+                scheduled and self.control_mode != "scheduled") or not (dynamic or scheduled):
+            self._res_DC_ChargeLoop("FAILED", now)
+            self.end("charge loop control mode does not match the selection", False, now)
+            return
+        if not self.charging or self.stop_requested or self.station.fatal:
+            self.power_off()
+        elif isinstance(mode, (dc.Dynamic_DC_CLReqControlModeType,
+                               dc.BPT_Dynamic_DC_CLReqControlModeType)):
+            vmax = f20(mode.EVMaximumVoltage)
+            imax = min(f20(mode.EVMaximumChargeCurrent), lim.max_current)
+            pmax = min(f20(mode.EVMaximumChargePower), lim.max_power)
+            volts = max(self.station.present_voltage, 1.0)
+            self.setpoint(vmax, min(vmax, lim.max_voltage), min(imax, pmax / volts))
+        elif isinstance(mode, (dc.Scheduled_DC_CLReqControlModeType,
+                               dc.BPT_Scheduled_DC_CLReqControlModeType)):
+            v = min(f20(mode.EVTargetVoltage), lim.max_voltage)
+            i = min(f20(mode.EVTargetCurrent), lim.max_current)
+            if v > 0:
+                i = min(i, lim.max_power / v)
+            self.setpoint(self.ev_max_voltage, v, i)
+        self._meter = msg.MeterInfoRequested
+        self._res_DC_ChargeLoop("OK", now)
+        self.expect = frozenset({"DC_ChargeLoopReq", "PowerDeliveryReq"})
+
+    _meter = False
+
+    def _res_DC_ChargeLoop(self, code: str, now: float) -> None:
+        lim = self.station.dc
+        v, i = self.station.present_voltage, self.station.present_current
+        sp = (self.last_setpoint or {}).get("dc", {})
+        maxi = lim.max_current if lim else 0.0
+        maxp = lim.max_power if lim else 0.0
+        maxv = lim.max_voltage if lim else 0.0
+        mode: Any
+        if self.control_mode == "dynamic":
+            mode = dc.Dynamic_DC_CLResControlModeType(
+                EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
+                EVSEMaximumChargeCurrent=r20(maxi), EVSEMaximumVoltage=r20(maxv))
+        else:
+            mode = dc.Scheduled_DC_CLResControlModeType()
+        res = dc.DC_ChargeLoopResType(
+            Header=self.hdr(now, dc), ResponseCode=code, EVSEPresentCurrent=r20(i),
+            EVSEPresentVoltage=r20(v),
+            EVSEPowerLimitAchieved=v * i >= maxp - 1.0 if maxp else False,
+            EVSECurrentLimitAchieved=sp.get("charge_current", 0.0) >= maxi > 0,
+            EVSEVoltageLimitAchieved=sp.get("voltage", 0.0) >= maxv > 0,
+            CLResControlMode=mode, EVSEStatus=self._evse_status(dc))
+        if self._meter:
+            res.MeterInfo = dc.MeterInfoType(MeterID=self.station.meter_id,
+                                             ChargedEnergyReadingWh=int(self.station.energy_wh))
+        self.respond(DC, res, "DC_ChargeLoop", now)
+
+    def _DC_WeldingDetection(self, msg: dc.DC_WeldingDetectionReqType, now: float) -> None:
+        self._res_DC_WeldingDetection("OK", now)
+        self.expect = frozenset({"DC_WeldingDetectionReq", "SessionStopReq"})
+
+    def _res_DC_WeldingDetection(self, code: str, now: float) -> None:
+        res = dc.DC_WeldingDetectionResType(Header=self.hdr(now, dc), ResponseCode=code,
+                                            EVSEPresentVoltage=r20(self.station.present_voltage))
+        self.respond(DC, res, "DC_WeldingDetection", now)
+
+    def _SessionStop(self, msg: cm.SessionStopReqType, now: float) -> None:
+        what = msg.ChargingSession
+        if msg.EVTerminationCode:
+            log.info("evse %d: EV terminates: %s %s", self.cfg.evse_id, msg.EVTerminationCode,
+                     msg.EVTerminationExplanation or "")
+        if what == "ServiceRenegotiation":
+            if not self.cfg.service_renegotiation:
+                self._res_SessionStop("FAILED_NoServiceRenegotiationSupported", now)
+                self.end("service renegotiation not supported", False, now)
+                return
+            self.power_off()
+            self.charging = False
+            self.stop_action = "ServiceRenegotiation"
+            self._res_SessionStop("OK", now)
+            self.expect = frozenset({"ServiceDiscoveryReq"})
+            return
+        self._res_SessionStop("OK", now)
+        if what == "Pause":
+            self.ctx.paused[self.session_id] = PausedSession(
+                self.protocol, self.session_id, self.evcc_id,
+                {"service": self.service, "control_mode": self.control_mode})
+            self.end("paused by the EV", True, now, paused=True)
+        else:
+            self.end("terminated by the EV", True, now)
+
+    def _res_SessionStop(self, code: str, now: float) -> None:
+        self.respond(COMMON, cm.SessionStopResType(Header=self.hdr(now), ResponseCode=code),
+                     "SessionStop", now)
