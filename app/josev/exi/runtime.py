@@ -62,10 +62,10 @@ def r_uint(v: int, q: int) -> tuple[int, int]:
         s += 7
 
 
-def r_uint_more(v: int, q: int, b: int) -> tuple[int, int]:
-    """Continue an unsigned integer whose first byte `b` (>= 128) was already read."""
-    x = b & 127
-    s = 7
+def r_uint_more(v: int, q: int, b: int, s: int = 7) -> tuple[int, int]:
+    """Continue an unsigned integer: `b` holds the value of the groups already read (for
+    s == 7, the first byte itself, continuation bit included), `s` how many bits they gave."""
+    x = b & ((1 << s) - 1)
     while True:
         q -= 8
         b = (v >> q) & 255
@@ -569,6 +569,20 @@ def value_from_json(codec: Complex | Simple, j: Any, keys: dict[int, dict[str, t
 # -- documents and fragments ------------------------------------------------------------------
 
 
+def _member_dec(m: Member) -> Callable[[int, int], tuple[Any, int]]:
+    c = m.codec
+    if isinstance(c, Complex) and c.dec_fn is not None:
+        return c.dec_fn
+    return lambda v, q: dec_member(m, v, q)
+
+
+def _member_enc(m: Member) -> Callable[[Any, int], int]:
+    c = m.codec
+    if isinstance(c, Complex) and c.enc_fn is not None:
+        return c.enc_fn
+    return lambda x, a: enc_member(m, x, a)
+
+
 class Family:
     """One schema family: the document grammar (global elements) and fragment grammar."""
 
@@ -583,6 +597,8 @@ class Family:
         self.frag_index = {m.name: i for i, m in enumerate(frag)}
         self.dsig_frag = dsig_frag
         self.dsig_frag_index = {m.name: i for i, m in enumerate(dsig_frag)}
+        self._dec = [_member_dec(m) for m in doc]
+        self._enc = [_member_enc(m) for m in doc]
         self.by_class: dict[type, list[int]] = {}
         for i, m in enumerate(doc):
             if isinstance(m.codec, Complex):
@@ -604,7 +620,7 @@ class Family:
             if i >= len(self.doc):
                 raise DecodeFail("root element not in the schema (SE(*))", q)
             m = self.doc[i]
-            x, q = dec_member(m, v, q)
+            x, q = self._dec[i](v, q)
         except DecodeFail as e:
             raise ExiError(e.reason, total - e.q) from None
         except ValueError:
@@ -633,7 +649,7 @@ class Family:
         a = 0x80
         try:
             a = (a << self.doc_width) | i
-            a = enc_member(self.doc[i], x, a)
+            a = self._enc[i](x, a)
         except EncodeFail as e:
             raise ExiError(str(e)) from None
         except (AttributeError, TypeError, ValueError) as e:

@@ -81,7 +81,8 @@ C_supportedAppProtocolRes.setup(supportedAppProtocolRes, (_rt.Field('ResponseCod
 def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, int]:
     o = _new(supportedAppProtocolReq)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('supportedAppProtocolReq: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -91,12 +92,14 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
         lst.append(x)
         if len(lst) < 20:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('supportedAppProtocolReq: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('supportedAppProtocolReq: unsupported event code', q)
             g = 1
     return o, q
@@ -122,78 +125,50 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
 
 def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
     o = _new(AppProtocolType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('AppProtocolType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event in ProtocolNamespace', q)
     o.ProtocolNamespace, q = st_protocolNamespaceType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AppProtocolType: unsupported event after ProtocolNamespace', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event in VersionNumberMajor', q)
-    q -= 8
-    o.VersionNumberMajor = (v >> q) & 255
-    if o.VersionNumberMajor > 127:
-        o.VersionNumberMajor, q = _ru_more(v, q, o.VersionNumberMajor)
-    if o.VersionNumberMajor > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.VersionNumberMajor = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AppProtocolType: unsupported event after VersionNumberMajor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event in VersionNumberMinor', q)
-    q -= 8
-    o.VersionNumberMinor = (v >> q) & 255
-    if o.VersionNumberMinor > 127:
-        o.VersionNumberMinor, q = _ru_more(v, q, o.VersionNumberMinor)
-    if o.VersionNumberMinor > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.VersionNumberMinor = x_
+    q -= 21
+    t = (v >> q) & 2097151
+    if t & 1835907:
         raise _F('AppProtocolType: unsupported event after VersionNumberMinor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event in SchemaID', q)
-    q -= 8
-    o.SchemaID = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event after SchemaID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event in Priority', q)
-    q -= 5
-    o.Priority = ((v >> q) & 31) + 1
+    o.SchemaID = (t >> 10) & 255
+    o.Priority = ((t >> 2) & 31) + 1
     if o.Priority > 20:
         raise _F(st_priorityType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event after Priority', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AppProtocolType: unsupported event code', q)
     g = 5
     return o, q
 
@@ -203,15 +178,13 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     x = o.ProtocolNamespace
     if x is None:
         raise _E('AppProtocolType: ProtocolNamespace is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_protocolNamespaceType.enc(x, a)
     a <<= 1
     x = o.VersionNumberMajor
     if x is None:
         raise _E('AppProtocolType: VersionNumberMajor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -219,8 +192,7 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     x = o.VersionNumberMinor
     if x is None:
         raise _E('AppProtocolType: VersionNumberMinor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -228,58 +200,38 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     x = o.SchemaID
     if x is None:
         raise _E('AppProtocolType: SchemaID is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_idType.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     x = o.Priority
     if x is None:
         raise _E('AppProtocolType: Priority is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 20:
         st_priorityType.check(x)
-    a = (a << 5) | (x - 1)
-    a <<= 1
+    a = (a << 8) | ((x - 1) << 1)
     a = (a << 1) | 0
     return a
 
 def d_supportedAppProtocolRes(v: int, q: int) -> tuple[supportedAppProtocolRes, int]:
     o = _new(supportedAppProtocolRes)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('supportedAppProtocolRes: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('supportedAppProtocolRes: unsupported event in ResponseCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('supportedAppProtocolRes: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('supportedAppProtocolRes: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1027:
             raise _F('supportedAppProtocolRes: unsupported event in SchemaID', q)
-        q -= 8
-        o.SchemaID = (v >> q) & 255
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('supportedAppProtocolRes: unsupported event after SchemaID', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('supportedAppProtocolRes: unsupported event code', q)
+        o.SchemaID = (t >> 2) & 255
         g = 2
     else:
         o.SchemaID = None
@@ -291,21 +243,15 @@ def e_supportedAppProtocolRes(o: supportedAppProtocolRes, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('supportedAppProtocolRes: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.SchemaID
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 255:
             st_idType.check(x)
-        a = (a << 8) | (x)
-        a <<= 1
+        a = (a << 12) | ((x) << 1)
         w, b = 1, 2
     else:
         w, b = 2, 1

@@ -1690,44 +1690,48 @@ C_WeldingDetectionResType.setup(WeldingDetectionResType, (_rt.Field('ResponseCod
 
 def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType, int]:
     o = _new(AC_EVChargeParameterType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event in DepartureTime', q)
-    q -= 8
-    o.DepartureTime = (v >> q) & 255
-    if o.DepartureTime > 127:
-        o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-    if o.DepartureTime > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.DepartureTime = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 1
     o.EAmount, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 2
     o.EVMaxVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 3
     o.EVMaxCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 4
     o.EVMinCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 5
     return o, q
@@ -1738,8 +1742,7 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     x = o.DepartureTime
     if x is None:
         raise _E('AC_EVChargeParameterType: DepartureTime is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -1769,61 +1772,50 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     o = _new(PhysicalValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event in Multiplier', q)
-    q -= 3
-    o.Multiplier = ((v >> q) & 7) - 3
+    o.Multiplier = ((t >> 3) & 7) - 3
     if o.Multiplier > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event after Multiplier', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
             raise _F('PhysicalValueType: unsupported event in Unit', q)
-        q -= 4
-        _i = (v >> q) & 15
+        _i = (t >> 2) & 15
         if _i >= 10:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
         o.Unit = _ENUM_st_unitSymbolType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PhysicalValueType: unsupported event after Unit', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PhysicalValueType: unsupported event code', q)
         g = 2
     else:
         o.Unit = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
         raise _F('PhysicalValueType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -1833,21 +1825,15 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     x = o.Multiplier
     if x is None:
         raise _E('PhysicalValueType: Multiplier is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.check(x)
-    a = (a << 3) | (x + 3)
-    a <<= 1
+    a = (a << 6) | ((x + 3) << 1)
     x = o.Unit
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.check(x)
-        a = (a << 4) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << 8) | (_i << 1)
         w, b = 1, 2
     else:
         w, b = 2, 1
@@ -1862,34 +1848,38 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
     o = _new(AC_EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 0
     o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 1
     o.EVSEMaxVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 2
     o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 3
     o.EVSEMinCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 4
     return o, q
@@ -1922,64 +1912,31 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
     o = _new(AC_EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 227072:
         raise _F('AC_EVSEStatusType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in PowerSwitchClosed', q)
-    q -= 1
-    o.PowerSwitchClosed = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event after PowerSwitchClosed', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in RCD', q)
-    q -= 1
-    o.RCD = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event after RCD', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
+    o.PowerSwitchClosed = (t >> 15) & 1 == 1
+    o.RCD = (t >> 11) & 1 == 1
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 7
+    t = (v >> q) & 127
+    if t & 115:
         raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -1989,26 +1946,19 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     x = o.PowerSwitchClosed
     if x is None:
         raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.RCD
     if x is None:
         raise _E('AC_EVSEStatusType: RCD is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2016,20 +1966,18 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('AC_EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
     o = _new(BodyBaseType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BodyBaseType: unsupported event code', q)
     g = 0
     return o, q
@@ -2043,12 +1991,14 @@ def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     o = _new(CableCheckReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CableCheckReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CableCheckReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -2066,82 +2016,47 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     o = _new(DC_EVStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 52:
         raise _F('DC_EVStatusType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event in EVReady', q)
-    q -= 1
-    o.EVReady = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVReady', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
     if g >= 3:
         raise _F('DC_EVStatusType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
-        q -= 1
-        o.EVCabinConditioning = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVStatusType: unsupported event after EVCabinConditioning', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 2:
             raise _F('DC_EVStatusType: unsupported event code', q)
         g += 2
     else:
         o.EVCabinConditioning = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
-        q -= 1
-        o.EVRESSConditioning = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVStatusType: unsupported event after EVRESSConditioning', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVStatusType: unsupported event code', q)
+        o.EVRESSConditioning = (t >> 2) & 1 == 1
         g = 3
     else:
         o.EVRESSConditioning = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 69123:
         raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
-    q -= 4
-    _i = (v >> q) & 15
+    _i = (t >> 12) & 15
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVErrorCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event in EVRESSSOC', q)
-    q -= 7
-    o.EVRESSSOC = (v >> q) & 127
+    o.EVRESSSOC = (t >> 2) & 127
     if o.EVRESSSOC > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVRESSSOC', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event code', q)
     g = 5
     return o, q
 
@@ -2151,92 +2066,57 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     x = o.EVReady
     if x is None:
         raise _E('DC_EVStatusType: EVReady is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVCabinConditioning
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 5) | (x << 1)
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.EVRESSConditioning
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o.EVErrorCode
     if x is None:
         raise _E('DC_EVStatusType: EVErrorCode is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.check(x)
-    a = (a << 4) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o.EVRESSSOC
     if x is None:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.check(x)
-    a = (a << 7) | (x)
-    a <<= 1
+    a = (a << 10) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     o = _new(CableCheckResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CableCheckResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 27:
         raise _F('CableCheckResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event in EVSEProcessing', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -2246,13 +2126,10 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CableCheckResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('CableCheckResType: DC_EVSEStatus is required')
@@ -2261,83 +2138,57 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     x = o.EVSEProcessing
     if x is None:
         raise _E('CableCheckResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
     o = _new(DC_EVSEStatusType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEStatusType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
             raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
-        q -= 2
-        _i = (v >> q) & 3
+        _i = (t >> 2) & 3
         o.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVSEStatusType: unsupported event after EVSEIsolationStatus', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVSEStatusType: unsupported event code', q)
         g = 1
     else:
         o.EVSEIsolationStatus = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
         raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
-    q -= 4
-    _i = (v >> q) & 15
+    _i = (t >> 11) & 15
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event after EVSEStatusCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 7
+    t = (v >> q) & 127
+    if t & 115:
         raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -2346,31 +2197,24 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('expected DC_EVSEStatusType, got ' + type(o).__name__)
     x = o.EVSEIsolationStatus
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
         if _i is None:
             st_isolationLevelType.check(x)
-        a = (a << 2) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << 6) | (_i << 1)
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EVSEStatusCode
     if x is None:
         raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
-    a = (a << w) | (1 - b)
-    a <<= 1
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.check(x)
-    a = (a << 4) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2378,13 +2222,10 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('DC_EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
@@ -2397,43 +2238,40 @@ def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
     o = _new(CertificateInstallationReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_IDREF.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateInstallationReqType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event in OEMProvisioningCert', q)
     o.OEMProvisioningCert, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event after OEMProvisioningCert', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 2
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event in DHParams', q)
     o.DHParams, q = st_dHParamsType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event after DHParams', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -2462,32 +2300,34 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     x = o.DHParams
     if x is None:
         raise _E('CertificateInstallationReqType: DHParams is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_dHParamsType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.RootCertificateID = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ListOfRootCertificateIDsType: unsupported event in RootCertificateID', q)
         x, q = st_rootCertificateIDType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ListOfRootCertificateIDsType: unsupported event after RootCertificateID', q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
     return o, q
@@ -2513,66 +2353,43 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
     o = _new(CertificateInstallationResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 2
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in ContractSignatureEncryptedPrivateKey', q)
     o.ContractSignatureEncryptedPrivateKey, q = st_privateKeyType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateInstallationResType: unsupported event after ContractSignatureEncryptedPrivateKey', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in DHParams', q)
     o.DHParams, q = st_dHParamsType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateInstallationResType: unsupported event after DHParams', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in ContractID', q)
     o.ContractID, q = st_contractIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationResType: unsupported event after ContractID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -2587,13 +2404,10 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateInstallationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
     if x is None:
         raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
@@ -2602,49 +2416,44 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     x = o.ContractSignatureEncryptedPrivateKey
     if x is None:
         raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_privateKeyType.enc(x, a)
     a <<= 1
     x = o.DHParams
     if x is None:
         raise _E('CertificateInstallationResType: DHParams is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 1
     x = o.ContractID
     if x is None:
         raise _E('CertificateInstallationResType: ContractID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_contractIDType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     o = _new(CertificateChainType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateChainType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateChainType: unsupported event in Certificate', q)
     o.Certificate, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('CertificateChainType: unsupported event after Certificate', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateChainType: unsupported event code', q)
     g += 1
     if g < 2:
         o.SubCertificates, q = d_SubCertificatesType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateChainType: unsupported event code', q)
         g = 2
     else:
@@ -2657,8 +2466,7 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     x = o.Certificate
     if x is None:
         raise _E('CertificateChainType: Certificate is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.SubCertificates
@@ -2674,22 +2482,26 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     o = _new(SubCertificatesType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SubCertificatesType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
         x, q = st_certificateType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event after Certificate', q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SubCertificatesType: unsupported event code', q)
     return o, q
@@ -2715,48 +2527,42 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
 def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType, int]:
     o = _new(CertificateUpdateReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_IDREF.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateUpdateReqType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event in ContractID', q)
     o.ContractID, q = st_contractIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event after ContractID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 3
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event in DHParams', q)
     o.DHParams, q = st_dHParamsType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event after DHParams', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 5
     return o, q
 
@@ -2778,8 +2584,7 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     x = o.ContractID
     if x is None:
         raise _E('CertificateUpdateReqType: ContractID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
@@ -2790,95 +2595,69 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     x = o.DHParams
     if x is None:
         raise _E('CertificateUpdateReqType: DHParams is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_dHParamsType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType, int]:
     o = _new(CertificateUpdateResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CertificateUpdateResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 2
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in ContractSignatureEncryptedPrivateKey', q)
     o.ContractSignatureEncryptedPrivateKey, q = st_privateKeyType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateUpdateResType: unsupported event after ContractSignatureEncryptedPrivateKey', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in DHParams', q)
     o.DHParams, q = st_dHParamsType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateUpdateResType: unsupported event after DHParams', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in ContractID', q)
     o.ContractID, q = st_contractIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('CertificateUpdateResType: unsupported event after ContractID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in RetryCounter', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.RetryCounter = _i & 255
-    if o.RetryCounter > 127:
-        o.RetryCounter, q = _ru_more(v, q, o.RetryCounter)
-    if _i > 255:
-        o.RetryCounter = -o.RetryCounter - 1
-    if o.RetryCounter < -32768 or o.RetryCounter > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.RetryCounter = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateResType: unsupported event after RetryCounter', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 7
     return o, q
 
@@ -2893,13 +2672,10 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateUpdateResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
     if x is None:
         raise _E('CertificateUpdateResType: ContractSignatureCertChain is required')
@@ -2908,58 +2684,45 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     x = o.ContractSignatureEncryptedPrivateKey
     if x is None:
         raise _E('CertificateUpdateResType: ContractSignatureEncryptedPrivateKey is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_privateKeyType.enc(x, a)
     a <<= 1
     x = o.DHParams
     if x is None:
         raise _E('CertificateUpdateResType: DHParams is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 1
     x = o.ContractID
     if x is None:
         raise _E('CertificateUpdateResType: ContractID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.RetryCounter
     if x is None:
         raise _E('CertificateUpdateResType: RetryCounter is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
     o = _new(ChargeParameterDiscoveryReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryReqType: unsupported event in EVRequestedEnergyTransferType', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 3) & 7
     if _i >= 6:
         raise _F(st_EVRequestedEnergyTransferType.name + ': enumeration index out of range', q)
     o.EVRequestedEnergyTransferType = _ENUM_st_EVRequestedEnergyTransferType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryReqType: unsupported event after EVRequestedEnergyTransferType', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 1
@@ -2970,7 +2733,8 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.EVChargeParameter, q = d_EVChargeParameterType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -2981,13 +2745,10 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     x = o.EVRequestedEnergyTransferType
     if x is None:
         raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVRequestedEnergyTransferType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     k = 0
     if o.EVChargeParameter is not None:
         k += 1
@@ -3015,38 +2776,44 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
 def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType, int]:
     o = _new(DC_EVChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g = 1
     o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g = 3
     else:
         o.EVMaximumPowerLimit = None
     o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 4
     if g < 5:
         o.EVEnergyCapacity, q = d_PhysicalValueType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 5
@@ -3055,44 +2822,35 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     if g < 6:
         o.EVEnergyRequest, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 6
     else:
         o.EVEnergyRequest = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('DC_EVChargeParameterType: unsupported event in FullSOC', q)
-        q -= 7
-        o.FullSOC = (v >> q) & 127
+        o.FullSOC = (t >> 3) & 127
         if o.FullSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event after FullSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 7
     else:
         o.FullSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 515:
             raise _F('DC_EVChargeParameterType: unsupported event in BulkSOC', q)
-        q -= 7
-        o.BulkSOC = (v >> q) & 127
+        o.BulkSOC = (t >> 2) & 127
         if o.BulkSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event after BulkSOC', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g = 8
     else:
         o.BulkSOC = None
@@ -3137,21 +2895,15 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         w, b = 2, 6
     x = o.FullSOC
     if x is not None:
-        a = (a << w) | (6 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((6 - b) << 9) | ((x) << 1)
         w, b = 2, 7
     x = o.BulkSOC
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((7 - b) << 9) | ((x) << 1)
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
@@ -3159,7 +2911,8 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
 def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]:
     o = _new(EVChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVChargeParameterType: unsupported event code', q)
     g = 0
     return o, q
@@ -3172,36 +2925,17 @@ def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
 
 def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDiscoveryResType, int]:
     o = _new(ChargeParameterDiscoveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 12404:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 7) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event in EVSEProcessing', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 3) & 1
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event after EVSEProcessing', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 2
@@ -3210,7 +2944,8 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.SASchedules, q = d_SASchedulesType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 4
@@ -3221,7 +2956,8 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 7
     return o, q
@@ -3232,23 +2968,17 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     x = o.ResponseCode
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     k = 0
     if o.SASchedules is not None:
         k += 1
@@ -3294,7 +3024,8 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
 def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     o = _new(SAScheduleListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SAScheduleListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -3303,7 +3034,8 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
         x, q = d_SAScheduleTupleType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SAScheduleListType: unsupported event code', q)
     return o, q
@@ -3326,39 +3058,41 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
 
 def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
     o = _new(SAScheduleTupleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('SAScheduleTupleType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SAScheduleTupleType: unsupported event in SAScheduleTupleID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.SAScheduleTupleID = _i & 255
-    if o.SAScheduleTupleID > 127:
-        o.SAScheduleTupleID, q = _ru_more(v, q, o.SAScheduleTupleID)
-    if _i > 255:
-        o.SAScheduleTupleID = -o.SAScheduleTupleID - 1
-    if o.SAScheduleTupleID < -32768 or o.SAScheduleTupleID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_SAIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SAScheduleTupleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SAScheduleTupleType: unsupported event after SAScheduleTupleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SAScheduleTupleType: unsupported event code', q)
     g = 1
     o.PMaxSchedule, q = d_PMaxScheduleType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SAScheduleTupleType: unsupported event code', q)
     g += 2
     if g < 3:
         o.SalesTariff, q = d_SalesTariffType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SAScheduleTupleType: unsupported event code', q)
         g = 3
     else:
@@ -3371,8 +3105,7 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.check(x)
     if x >= 0:
@@ -3397,28 +3130,28 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
 
 def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     o = _new(PMaxScheduleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('PMaxScheduleType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PMaxScheduleType: unsupported event in PMaxScheduleID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.PMaxScheduleID = _i & 255
-    if o.PMaxScheduleID > 127:
-        o.PMaxScheduleID, q = _ru_more(v, q, o.PMaxScheduleID)
-    if _i > 255:
-        o.PMaxScheduleID = -o.PMaxScheduleID - 1
-    if o.PMaxScheduleID < -32768 or o.PMaxScheduleID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_SAIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PMaxScheduleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PMaxScheduleType: unsupported event after PMaxScheduleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PMaxScheduleType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.PMaxScheduleEntry = lst
@@ -3426,7 +3159,8 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
         x, q = d_PMaxScheduleEntryType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PMaxScheduleType: unsupported event code', q)
         g += 1
@@ -3438,8 +3172,7 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     x = o.PMaxScheduleID
     if x is None:
         raise _E('PMaxScheduleType: PMaxScheduleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.check(x)
     if x >= 0:
@@ -3463,35 +3196,36 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
 def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]:
     o = _new(PMaxScheduleEntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     if g == 0:
         o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PMaxScheduleEntryType: unsupported event in PMax', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.PMax = _i & 255
-    if o.PMax > 127:
-        o.PMax, q = _ru_more(v, q, o.PMax)
-    if _i > 255:
-        o.PMax = -o.PMax - 1
-    if o.PMax < -32768 or o.PMax > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_PMaxType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PMax = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PMaxScheduleEntryType: unsupported event after PMax', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PMaxScheduleEntryType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -3519,57 +3253,60 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     x = o.PMax
     if x is None:
         raise _E('PMaxScheduleEntryType: PMax is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_PMaxType.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType, int]:
     o = _new(RelativeTimeIntervalType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RelativeTimeIntervalType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RelativeTimeIntervalType: unsupported event in start', q)
-    q -= 8
-    o.start = (v >> q) & 255
-    if o.start > 127:
-        o.start, q = _ru_more(v, q, o.start)
-    if o.start > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.start = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('RelativeTimeIntervalType: unsupported event after start', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('RelativeTimeIntervalType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
-        q -= 8
-        o.duration = (v >> q) & 255
-        if o.duration > 127:
-            o.duration, q = _ru_more(v, q, o.duration)
-        if o.duration > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.duration = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('RelativeTimeIntervalType: unsupported event code', q)
         g = 2
     else:
         o.duration = None
@@ -3581,16 +3318,14 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     x = o.start
     if x is None:
         raise _E('RelativeTimeIntervalType: start is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3604,7 +3339,8 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
 def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
     o = _new(IntervalType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('IntervalType: unsupported event code', q)
     g = 0
     return o, q
@@ -3618,59 +3354,55 @@ def e_IntervalType(o: IntervalType, a: int) -> int:
 def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
     o = _new(SalesTariffType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SalesTariffType: unsupported event code', q)
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('SalesTariffType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffType: unsupported event in SalesTariffID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.SalesTariffID = _i & 255
-    if o.SalesTariffID > 127:
-        o.SalesTariffID, q = _ru_more(v, q, o.SalesTariffID)
-    if _i > 255:
-        o.SalesTariffID = -o.SalesTariffID - 1
-    if o.SalesTariffID < -32768 or o.SalesTariffID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_SAIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SalesTariffID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SalesTariffType: unsupported event after SalesTariffID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SalesTariffType: unsupported event code', q)
     g += 2
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SalesTariffType: unsupported event in SalesTariffDescription', q)
         o.SalesTariffDescription, q = st_tariffDescriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SalesTariffType: unsupported event after SalesTariffDescription', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SalesTariffType: unsupported event code', q)
         g = 3
     else:
         o.SalesTariffDescription = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1027:
         raise _F('SalesTariffType: unsupported event in NumEPriceLevels', q)
-    q -= 8
-    o.NumEPriceLevels = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffType: unsupported event after NumEPriceLevels', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffType: unsupported event code', q)
+    o.NumEPriceLevels = (t >> 2) & 255
     g = 4
     lst: list[Any] = []
     o.SalesTariffEntry = lst
@@ -3678,7 +3410,8 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
         x, q = d_SalesTariffEntryType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SalesTariffType: unsupported event code', q)
         g += 4
@@ -3695,8 +3428,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     x = o.SalesTariffID
     if x is None:
         raise _E('SalesTariffType: SalesTariffID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.check(x)
     if x >= 0:
@@ -3706,8 +3438,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     a <<= 1
     x = o.SalesTariffDescription
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_tariffDescriptionType.enc(x, a)
         a <<= 1
         w, b = 1, 3
@@ -3716,12 +3447,9 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     x = o.NumEPriceLevels
     if x is None:
         raise _E('SalesTariffType: NumEPriceLevels is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << (w + 10)) | ((3 - b) << 10) | ((x) << 1)
     lst = o.SalesTariffEntry
     if type(lst) is not list:
         raise _E('SalesTariffType.SalesTariffEntry: expected a list')
@@ -3738,27 +3466,20 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
 def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     o = _new(SalesTariffEntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     if g == 0:
         o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6148:
         raise _F('SalesTariffEntryType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffEntryType: unsupported event in EPriceLevel', q)
-    q -= 8
-    o.EPriceLevel = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffEntryType: unsupported event after EPriceLevel', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.EPriceLevel = (t >> 3) & 255
+    g = t & 3
     if g >= 2:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     g += 3
@@ -3768,7 +3489,8 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
         x, q = d_ConsumptionCostType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SalesTariffEntryType: unsupported event code', q)
         g += 3
@@ -3798,12 +3520,9 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     x = o.EPriceLevel
     if x is None:
         raise _E('SalesTariffEntryType: EPriceLevel is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     lst = o.ConsumptionCost
     if type(lst) is not list:
         raise _E('SalesTariffEntryType.ConsumptionCost: expected a list')
@@ -3817,24 +3536,26 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
 
 def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     o = _new(ConsumptionCostType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ConsumptionCostType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ConsumptionCostType: unsupported event in startValue', q)
-    q -= 8
-    o.startValue = (v >> q) & 255
-    if o.startValue > 127:
-        o.startValue, q = _ru_more(v, q, o.startValue)
-    if o.startValue > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.startValue = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ConsumptionCostType: unsupported event after startValue', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ConsumptionCostType: unsupported event code', q)
     g += 1
@@ -3844,7 +3565,8 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
         x, q = d_CostType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ConsumptionCostType: unsupported event code', q)
         g += 1
@@ -3856,8 +3578,7 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     x = o.startValue
     if x is None:
         raise _E('ConsumptionCostType: startValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3875,56 +3596,41 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
 
 def d_CostType(v: int, q: int) -> tuple[CostType, int]:
     o = _new(CostType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 26368:
         raise _F('CostType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event in costKind', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 11) & 3
     if _i >= 3:
         raise _F(st_costKindType.name + ': enumeration index out of range', q)
     o.costKind = _ENUM_st_costKindType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event after costKind', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event in amount', q)
-    q -= 8
-    o.amount = (v >> q) & 255
-    if o.amount > 127:
-        o.amount, q = _ru_more(v, q, o.amount)
-    if o.amount > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.amount = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('CostType: unsupported event after amount', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CostType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
             raise _F('CostType: unsupported event in amountMultiplier', q)
-        q -= 3
-        o.amountMultiplier = ((v >> q) & 7) - 3
+        o.amountMultiplier = ((t >> 2) & 7) - 3
         if o.amountMultiplier > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CostType: unsupported event after amountMultiplier', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CostType: unsupported event code', q)
         g = 3
     else:
         o.amountMultiplier = None
@@ -3936,30 +3642,23 @@ def e_CostType(o: CostType, a: int) -> int:
     x = o.costKind
     if x is None:
         raise _E('CostType: costKind is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
         st_costKindType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.amount
     if x is None:
         raise _E('CostType: amount is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.check(x)
-        a = (a << 3) | (x + 3)
-        a <<= 1
+        a = (a << 7) | ((x + 3) << 1)
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -3969,7 +3668,8 @@ def e_CostType(o: CostType, a: int) -> int:
 def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
     o = _new(SASchedulesType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SASchedulesType: unsupported event code', q)
     g = 0
     return o, q
@@ -3983,62 +3683,72 @@ def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
     o = _new(DC_EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 0
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 1
     o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
         g = 3
     else:
         o.EVSEMaximumPowerLimit = None
     o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 4
     o.EVSEMinimumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 5
     o.EVSEMinimumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVSECurrentRegulationTolerance, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
         g = 7
     else:
         o.EVSECurrentRegulationTolerance = None
     o.EVSEPeakCurrentRipple, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 8
     if g < 9:
         o.EVSEEnergyToBeDelivered, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
         g = 9
     else:
@@ -4105,7 +3815,8 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
 def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, int]:
     o = _new(EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVSEChargeParameterType: unsupported event code', q)
     g = 0
     return o, q
@@ -4119,7 +3830,8 @@ def e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
 def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]:
     o = _new(ChargingStatusReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingStatusReqType: unsupported event code', q)
     g = 0
     return o, q
@@ -4132,60 +3844,47 @@ def e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
 
 def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]:
     o = _new(ChargingStatusResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('ChargingStatusResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_evseIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('ChargingStatusResType: unsupported event after EVSEID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in SAScheduleTupleID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.SAScheduleTupleID = _i & 255
-    if o.SAScheduleTupleID > 127:
-        o.SAScheduleTupleID, q = _ru_more(v, q, o.SAScheduleTupleID)
-    if _i > 255:
-        o.SAScheduleTupleID = -o.SAScheduleTupleID - 1
-    if o.SAScheduleTupleID < -32768 or o.SAScheduleTupleID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_SAIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SAScheduleTupleID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ChargingStatusResType: unsupported event after SAScheduleTupleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ChargingStatusResType: unsupported event code', q)
     g += 3
     if g < 4:
         o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g += 4
@@ -4194,26 +3893,22 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
     if g < 5:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g = 5
     else:
         o.MeterInfo = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('ChargingStatusResType: unsupported event in ReceiptRequired', q)
-    q -= 1
-    o.ReceiptRequired = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event after ReceiptRequired', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
+    o.ReceiptRequired = (t >> 2) & 1 == 1
     g = 6
     o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingStatusResType: unsupported event code', q)
     g = 7
     return o, q
@@ -4224,25 +3919,20 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ChargingStatusResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
         raise _E('ChargingStatusResType: EVSEID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('ChargingStatusResType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.check(x)
     if x >= 0:
@@ -4265,12 +3955,9 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.ReceiptRequired
     if x is None:
         raise _E('ChargingStatusResType: ReceiptRequired is required')
-    a = (a << w) | (5 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
     x = o.AC_EVSEStatus
     if x is None:
         raise _E('ChargingStatusResType: AC_EVSEStatus is required')
@@ -4281,26 +3968,25 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 1
     if g < 2:
         o.MeterReading, q = d_PhysicalValueType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 2
@@ -4308,61 +3994,70 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.MeterReading = None
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
         o.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.SigMeterReading = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_meterStatusType.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.MeterStatus = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in TMeter', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.TMeter = _i & 255
-        if o.TMeter > 127:
-            o.TMeter, q = _ru_more(v, q, o.TMeter)
-        if _i > 255:
-            o.TMeter = -o.TMeter - 1
-        if o.TMeter < -9223372036854775808 or o.TMeter > 9223372036854775807:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
             raise _F(st_long.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.TMeter = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after TMeter', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 5
     else:
         o.TMeter = None
@@ -4374,8 +4069,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.MeterReading
@@ -4422,13 +4116,15 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 def d_ContractAuthenticationReqType(v: int, q: int) -> tuple[ContractAuthenticationReqType, int]:
     o = _new(ContractAuthenticationReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ContractAuthenticationReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_IDREF.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ContractAuthenticationReqType: unsupported event code', q)
         g += 1
@@ -4436,15 +4132,14 @@ def d_ContractAuthenticationReqType(v: int, q: int) -> tuple[ContractAuthenticat
         o.Id = None
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ContractAuthenticationReqType: unsupported event in GenChallenge', q)
         o.GenChallenge, q = st_genChallengeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ContractAuthenticationReqType: unsupported event after GenChallenge', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ContractAuthenticationReqType: unsupported event code', q)
         g = 2
     else:
         o.GenChallenge = None
@@ -4472,37 +4167,16 @@ def e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) ->
 
 def d_ContractAuthenticationResType(v: int, q: int) -> tuple[ContractAuthenticationResType, int]:
     o = _new(ContractAuthenticationResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6203:
         raise _F('ContractAuthenticationResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 6) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event in EVSEProcessing', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractAuthenticationResType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -4512,47 +4186,45 @@ def e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) ->
     x = o.ResponseCode
     if x is None:
         raise _E('ContractAuthenticationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ContractAuthenticationResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     o = _new(CurrentDemandReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 1
     o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 3
@@ -4561,7 +4233,8 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 4:
         o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 4
@@ -4570,44 +4243,36 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 5:
         o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 5
     else:
         o.EVMaximumPowerLimit = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('CurrentDemandReqType: unsupported event in BulkChargingComplete', q)
-        q -= 1
-        o.BulkChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandReqType: unsupported event after BulkChargingComplete', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandReqType: unsupported event code', q)
+        o.BulkChargingComplete = (t >> 2) & 1 == 1
         g = 6
     else:
         o.BulkChargingComplete = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 20:
         raise _F('CurrentDemandReqType: unsupported event in ChargingComplete', q)
-    q -= 1
-    o.ChargingComplete = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandReqType: unsupported event after ChargingComplete', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.ChargingComplete = (t >> 3) & 1 == 1
+    g = t & 3
     if g >= 3:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 7
     if g < 8:
         o.RemainingTimeToFullSoC, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 8
@@ -4616,14 +4281,16 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 9:
         o.RemainingTimeToBulkSoC, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g = 9
     else:
         o.RemainingTimeToBulkSoC = None
     o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 10
     return o, q
@@ -4660,22 +4327,16 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, b = 2, 5
     x = o.BulkChargingComplete
     if x is not None:
-        a = (a << w) | (5 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
     if x is None:
         raise _E('CurrentDemandReqType: ChargingComplete is required')
-    a = (a << w) | (6 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
         a = (a << 2) | 0
@@ -4698,81 +4359,44 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     o = _new(CurrentDemandResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g = 3
     o.EVSEPresentCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 28392:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSECurrentLimitAchieved', q)
-    q -= 1
-    o.EVSECurrentLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSECurrentLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSEVoltageLimitAchieved', q)
-    q -= 1
-    o.EVSEVoltageLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSEVoltageLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSEPowerLimitAchieved', q)
-    q -= 1
-    o.EVSEPowerLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSEPowerLimitAchieved', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.EVSECurrentLimitAchieved = (t >> 12) & 1 == 1
+    o.EVSEVoltageLimitAchieved = (t >> 8) & 1 == 1
+    o.EVSEPowerLimitAchieved = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 4:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 7
     if g < 8:
         o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 8
@@ -4781,7 +4405,8 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g < 9:
         o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 9
@@ -4790,7 +4415,8 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g < 10:
         o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g = 10
     else:
@@ -4803,13 +4429,10 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CurrentDemandResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('CurrentDemandResType: DC_EVSEStatus is required')
@@ -4828,30 +4451,21 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
@@ -4875,41 +4489,31 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
     o = _new(DC_EVPowerDeliveryParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
-        q -= 1
-        o.BulkChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVPowerDeliveryParameterType: unsupported event after BulkChargingComplete', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+        o.BulkChargingComplete = (t >> 2) & 1 == 1
         g = 2
     else:
         o.BulkChargingComplete = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
-    q -= 1
-    o.ChargingComplete = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVPowerDeliveryParameterType: unsupported event after ChargingComplete', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+    o.ChargingComplete = (t >> 2) & 1 == 1
     g = 3
     return o, q
 
@@ -4923,24 +4527,18 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     a = e_DC_EVStatusType(x, a)
     x = o.BulkChargingComplete
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 5) | (x << 1)
         w, b = 1, 2
     else:
         w, b = 2, 1
     x = o.ChargingComplete
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
@@ -4959,7 +4557,8 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParameterType, int]:
     o = _new(EVPowerDeliveryParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
     g = 0
     return o, q
@@ -4973,7 +4572,8 @@ def e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> i
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVSEStatusType: unsupported event code', q)
     g = 0
     return o, q
@@ -4987,7 +4587,8 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
 def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
     o = _new(EVStatusType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVStatusType: unsupported event code', q)
     g = 0
     return o, q
@@ -5001,7 +4602,8 @@ def e_EVStatusType(o: EVStatusType, a: int) -> int:
 def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     o = _new(EntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('EntryType: unsupported event code', q)
     if g == 0:
@@ -5009,7 +4611,8 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EntryType: unsupported event code', q)
     g = 2
     return o, q
@@ -5052,31 +4655,22 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5086,30 +4680,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -5118,7 +4711,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -5127,7 +4721,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -5160,7 +4755,8 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5169,7 +4765,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -5204,37 +4801,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5244,23 +4836,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -5278,13 +4867,15 @@ def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -5295,7 +4886,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -5326,13 +4918,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -5341,7 +4935,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -5350,7 +4945,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -5359,26 +4955,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -5415,64 +5008,69 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, int]:
     o = _new(MeteringReceiptReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_IDREF.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeteringReceiptReqType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptReqType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MeteringReceiptReqType: unsupported event after SessionID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeteringReceiptReqType: unsupported event in SAScheduleTupleID', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.SAScheduleTupleID = _i & 255
-        if o.SAScheduleTupleID > 127:
-            o.SAScheduleTupleID, q = _ru_more(v, q, o.SAScheduleTupleID)
-        if _i > 255:
-            o.SAScheduleTupleID = -o.SAScheduleTupleID - 1
-        if o.SAScheduleTupleID < -32768 or o.SAScheduleTupleID > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_SAIDType.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.SAScheduleTupleID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeteringReceiptReqType: unsupported event after SAScheduleTupleID', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeteringReceiptReqType: unsupported event code', q)
         g = 3
     else:
         o.SAScheduleTupleID = None
     o.MeterInfo, q = d_MeterInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -5496,8 +5094,7 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     x = o.SAScheduleTupleID
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_SAIDType.check(x)
         if x >= 0:
@@ -5518,28 +5115,19 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
 
 def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, int]:
     o = _new(MeteringReceiptResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('MeteringReceiptResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringReceiptResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringReceiptResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringReceiptResType: unsupported event code', q)
     g = 1
     o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptResType: unsupported event code', q)
     g = 2
     return o, q
@@ -5550,13 +5138,10 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('MeteringReceiptResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.AC_EVSEStatus
     if x is None:
         raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
@@ -5573,24 +5158,21 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 
 def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]:
     o = _new(PaymentDetailsReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsReqType: unsupported event in ContractID', q)
     o.ContractID, q = st_contractIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 1
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -5601,8 +5183,7 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     x = o.ContractID
     if x is None:
         raise _E('PaymentDetailsReqType: ContractID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.ContractSignatureCertChain
@@ -5615,54 +5196,38 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
 
 def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]:
     o = _new(PaymentDetailsResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('PaymentDetailsResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in GenChallenge', q)
     o.GenChallenge, q = st_genChallengeType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in DateTimeNow', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.DateTimeNow = _i & 255
-    if o.DateTimeNow > 127:
-        o.DateTimeNow, q = _ru_more(v, q, o.DateTimeNow)
-    if _i > 255:
-        o.DateTimeNow = -o.DateTimeNow - 1
-    if o.DateTimeNow < -9223372036854775808 or o.DateTimeNow > 9223372036854775807:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -9223372036854775808 or x_ > 9223372036854775807:
         raise _F(st_long.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.DateTimeNow = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsResType: unsupported event after DateTimeNow', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -5672,58 +5237,45 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PaymentDetailsResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.GenChallenge
     if x is None:
         raise _E('PaymentDetailsResType: GenChallenge is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.DateTimeNow
     if x is None:
         raise _E('PaymentDetailsResType: DateTimeNow is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     o = _new(PowerDeliveryReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 104:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event in ReadyToChargeState', q)
-    q -= 1
-    o.ReadyToChargeState = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event after ReadyToChargeState', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.ReadyToChargeState = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 4:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g += 1
     if g < 2:
         o.ChargingProfile, q = d_ChargingProfileType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g += 2
@@ -5735,7 +5287,8 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         else:
             o.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g = 4
     else:
@@ -5748,12 +5301,9 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     x = o.ReadyToChargeState
     if x is None:
         raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.ChargingProfile
     if x is not None:
         a = (a << 3) | 0
@@ -5783,28 +5333,28 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
 
 def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     o = _new(ChargingProfileType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('ChargingProfileType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingProfileType: unsupported event in SAScheduleTupleID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.SAScheduleTupleID = _i & 255
-    if o.SAScheduleTupleID > 127:
-        o.SAScheduleTupleID, q = _ru_more(v, q, o.SAScheduleTupleID)
-    if _i > 255:
-        o.SAScheduleTupleID = -o.SAScheduleTupleID - 1
-    if o.SAScheduleTupleID < -32768 or o.SAScheduleTupleID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_SAIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SAScheduleTupleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ChargingProfileType: unsupported event after SAScheduleTupleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingProfileType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.ProfileEntry = lst
@@ -5812,7 +5362,8 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
         x, q = d_ProfileEntryType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ChargingProfileType: unsupported event code', q)
         g += 1
@@ -5824,8 +5375,7 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('ChargingProfileType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.check(x)
     if x >= 0:
@@ -5848,44 +5398,43 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
 
 def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     o = _new(ProfileEntryType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ProfileEntryType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryStart', q)
-    q -= 8
-    o.ChargingProfileEntryStart = (v >> q) & 255
-    if o.ChargingProfileEntryStart > 127:
-        o.ChargingProfileEntryStart, q = _ru_more(v, q, o.ChargingProfileEntryStart)
-    if o.ChargingProfileEntryStart > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargingProfileEntryStart = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryMaxPower', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.ChargingProfileEntryMaxPower = _i & 255
-    if o.ChargingProfileEntryMaxPower > 127:
-        o.ChargingProfileEntryMaxPower, q = _ru_more(v, q, o.ChargingProfileEntryMaxPower)
-    if _i > 255:
-        o.ChargingProfileEntryMaxPower = -o.ChargingProfileEntryMaxPower - 1
-    if o.ChargingProfileEntryMaxPower < -32768 or o.ChargingProfileEntryMaxPower > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_PMaxType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargingProfileEntryMaxPower = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryMaxPower', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5895,8 +5444,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     x = o.ChargingProfileEntryStart
     if x is None:
         raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5904,37 +5452,27 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     x = o.ChargingProfileEntryMaxPower
     if x is None:
         raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_PMaxType.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     o = _new(PowerDeliveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 772:
         raise _F('PowerDeliveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 1
@@ -5945,7 +5483,8 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     else:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g = 4
     return o, q
@@ -5956,13 +5495,10 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PowerDeliveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     k = 0
     if o.EVSEStatus is not None:
         k += 1
@@ -5990,22 +5526,26 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     o = _new(PreChargeReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 1
     o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 2
     o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 3
     return o, q
@@ -6033,33 +5573,25 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     o = _new(PreChargeResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('PreChargeResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeResType: unsupported event code', q)
     g = 3
     return o, q
@@ -6070,13 +5602,10 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PreChargeResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('PreChargeResType: DC_EVSEStatus is required')
@@ -6093,40 +5622,20 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
 def d_ServiceChargeType(v: int, q: int) -> tuple[ServiceChargeType, int]:
     o = _new(ServiceChargeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceChargeType: unsupported event code', q)
     g = 0
     o.ServiceTag, q = d_ServiceTagType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3523:
         raise _F('ServiceChargeType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event in FreeService', q)
-    q -= 1
-    o.FreeService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event after FreeService', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event in EnergyTransferType', q)
-    q -= 4
-    _i = (v >> q) & 15
+    o.FreeService = (t >> 9) & 1 == 1
+    _i = (t >> 2) & 15
     if _i >= 10:
         raise _F(st_EVSESupportedEnergyTransferType.name + ': enumeration index out of range', q)
     o.EnergyTransferType = _ENUM_st_EVSESupportedEnergyTransferType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event after EnergyTransferType', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceChargeType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -6141,87 +5650,77 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     x = o.FreeService
     if x is None:
         raise _E('ServiceChargeType: FreeService is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EnergyTransferType
     if x is None:
         raise _E('ServiceChargeType: EnergyTransferType is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSESupportedEnergyTransferType.check(x)
-    a = (a << 4) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 7) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServiceTagType(v: int, q: int) -> tuple[ServiceTagType, int]:
     o = _new(ServiceTagType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceTagType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceTagType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ServiceTagType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceTagType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceTagType: unsupported event in ServiceName', q)
         o.ServiceName, q = st_serviceNameType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ServiceTagType: unsupported event after ServiceName', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceTagType: unsupported event code', q)
         g = 2
     else:
         o.ServiceName = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
         raise _F('ServiceTagType: unsupported event in ServiceCategory', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     o.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceTagType: unsupported event after ServiceCategory', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceTagType: unsupported event code', q)
     g += 3
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceTagType: unsupported event in ServiceScope', q)
         o.ServiceScope, q = st_serviceScopeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ServiceTagType: unsupported event after ServiceScope', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceTagType: unsupported event code', q)
         g = 4
     else:
         o.ServiceScope = None
@@ -6233,16 +5732,14 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceTagType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceNameType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -6251,17 +5748,13 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     x = o.ServiceCategory
     if x is None:
         raise _E('ServiceTagType: ServiceCategory is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceScopeType.enc(x, a)
         a <<= 1
         w, b = 1, 4
@@ -6272,25 +5765,25 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     o = _new(ServiceDetailReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceDetailReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -6300,57 +5793,47 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailReqType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     o = _new(ServiceDetailResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 198400:
         raise _F('ServiceDetailResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 11) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDetailResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.ServiceParameterList, q = d_ServiceParameterListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDetailResType: unsupported event code', q)
         g = 3
     else:
@@ -6363,18 +5846,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDetailResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6392,7 +5871,8 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
     o = _new(ServiceParameterListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceParameterListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6401,7 +5881,8 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
         x, q = d_ParameterSetType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ServiceParameterListType: unsupported event code', q)
     return o, q
@@ -6424,28 +5905,28 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('ParameterSetType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event in ParameterSetID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.ParameterSetID = _i & 255
-    if o.ParameterSetID > 127:
-        o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-    if _i > 255:
-        o.ParameterSetID = -o.ParameterSetID - 1
-    if o.ParameterSetID < -32768 or o.ParameterSetID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ParameterSetID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ParameterSetType: unsupported event after ParameterSetID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.Parameter = lst
@@ -6453,7 +5934,8 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         x, q = d_ParameterType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ParameterSetType: unsupported event code', q)
         g += 1
@@ -6465,8 +5947,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     x = o.ParameterSetID
     if x is None:
         raise _E('ParameterSetType: ParameterSetID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -6490,21 +5971,20 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o = _new(ParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 0
     o.Name, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 64:
         raise _F('ParameterType: unsupported event code', q)
-    g = 1
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 3) & 7
     if _i >= 6:
         raise _F(st_valueType.name + ': enumeration index out of range', q)
     o.ValueType = _ENUM_st_valueType[_i]
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ParameterType: unsupported event code', q)
     g += 2
@@ -6515,57 +5995,63 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o.physicalValue = None
     o.stringValue = None
     if g == 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('ParameterType: unsupported event in boolValue', q)
-        q -= 1
-        x = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after boolValue', q)
+        x = (t >> 1) & 1 == 1
         o.boolValue = x
     elif g == 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 513:
             raise _F('ParameterType: unsupported event in byteValue', q)
-        q -= 8
-        x = ((v >> q) & 255) - 128
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after byteValue', q)
+        x = ((t >> 1) & 255) - 128
         o.byteValue = x
     elif g == 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in shortValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -32768 or x > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after shortValue', q)
         o.shortValue = x
     elif g == 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in intValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -2147483648 or x > 2147483647:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -2147483648 or x_ > 2147483647:
             raise _F(st_int.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 6:
@@ -6573,15 +6059,18 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
         o.physicalValue = x
     else:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event in stringValue', q)
         x, q = st_string.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after stringValue', q)
         o.stringValue = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 8
     return o, q
@@ -6626,19 +6115,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if k:
         tx = type(x)
         if o.boolValue is x:
-            a = (a << 3) | 0
-            a <<= 1
             if type(x) is not bool:
                 st_boolean.check(x)
-            a = (a << 1) | x
-            a <<= 1
+            a = (a << 6) | (x << 1)
         elif o.byteValue is x:
-            a = (a << 3) | 1
-            a <<= 1
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.check(x)
-            a = (a << 8) | (x + 128)
-            a <<= 1
+            a = (a << 13) | 1024 | ((x + 128) << 1)
         elif o.shortValue is x:
             a = (a << 3) | 2
             a <<= 1
@@ -6677,37 +6160,33 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
     o = _new(ServiceDiscoveryReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
     if g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
         o.ServiceScope, q = st_serviceScopeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ServiceDiscoveryReqType: unsupported event code', q)
         g += 1
     else:
         o.ServiceScope = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
             raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
-        q -= 2
-        _i = (v >> q) & 3
+        _i = (t >> 2) & 3
         o.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceDiscoveryReqType: unsupported event after ServiceCategory', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceDiscoveryReqType: unsupported event code', q)
         g = 2
     else:
         o.ServiceCategory = None
@@ -6718,8 +6197,7 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.ServiceScope
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceScopeType.enc(x, a)
         a <<= 1
         w, b = 2, 1
@@ -6727,53 +6205,43 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
         w, b = 2, 0
     x = o.ServiceCategory
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
             st_serviceCategoryType.check(x)
-        a = (a << 2) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
         w, b = 1, 2
     a = (a << w) | (2 - b)
     return a
 
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
     o = _new(ServiceDiscoveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 1
     o.PaymentOptions, q = d_PaymentOptionsType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 2
     o.ChargeService, q = d_ServiceChargeType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g += 3
     if g < 4:
         o.ServiceList, q = d_ServiceTagListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryResType: unsupported event code', q)
         g = 4
     else:
@@ -6786,13 +6254,10 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.PaymentOptions
     if x is None:
         raise _E('ServiceDiscoveryResType: PaymentOptions is required')
@@ -6816,24 +6281,23 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
 def d_PaymentOptionsType(v: int, q: int) -> tuple[PaymentOptionsType, int]:
     o = _new(PaymentOptionsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PaymentOptionsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.PaymentOption = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('PaymentOptionsType: unsupported event in PaymentOption', q)
-        q -= 1
-        _i = (v >> q) & 1
+        _i = (t >> 1) & 1
         x = _ENUM_st_paymentOptionType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PaymentOptionsType: unsupported event after PaymentOption', q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PaymentOptionsType: unsupported event code', q)
     return o, q
@@ -6862,7 +6326,8 @@ def e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
 def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
     o = _new(ServiceTagListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceTagListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6871,7 +6336,8 @@ def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
         x, q = d_ServiceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ServiceTagListType: unsupported event code', q)
     return o, q
@@ -6895,25 +6361,16 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     o = _new(ServiceType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceType: unsupported event code', q)
     g = 0
     o.ServiceTag, q = d_ServiceTagType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 27:
         raise _F('ServiceType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event in FreeService', q)
-    q -= 1
-    o.FreeService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event after FreeService', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event code', q)
+    o.FreeService = (t >> 2) & 1 == 1
     g = 2
     return o, q
 
@@ -6928,37 +6385,25 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.FreeService
     if x is None:
         raise _E('ServiceType: FreeService is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServicePaymentSelectionReqType(v: int, q: int) -> tuple[ServicePaymentSelectionReqType, int]:
     o = _new(ServicePaymentSelectionReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 27:
         raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionReqType: unsupported event in SelectedPaymentOption', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionReqType: unsupported event after SelectedPaymentOption', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
     g = 1
     o.SelectedServiceList, q = d_SelectedServiceListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -6969,13 +6414,10 @@ def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) 
     x = o.SelectedPaymentOption
     if x is None:
         raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
         st_paymentOptionType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
     if x is None:
         raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
@@ -6987,7 +6429,8 @@ def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
     o = _new(SelectedServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SelectedServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6996,7 +6439,8 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
         x, q = d_SelectedServiceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SelectedServiceListType: unsupported event code', q)
     return o, q
@@ -7019,46 +6463,51 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     o = _new(SelectedServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SelectedServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SelectedServiceType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SelectedServiceType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('SelectedServiceType: unsupported event in ParameterSetID', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.ParameterSetID = _i & 255
-        if o.ParameterSetID > 127:
-            o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-        if _i > 255:
-            o.ParameterSetID = -o.ParameterSetID - 1
-        if o.ParameterSetID < -32768 or o.ParameterSetID > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ParameterSetID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SelectedServiceType: unsupported event code', q)
         g = 2
     else:
         o.ParameterSetID = None
@@ -7070,16 +6519,14 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('SelectedServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.check(x)
         if x >= 0:
@@ -7095,24 +6542,14 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
 
 def d_ServicePaymentSelectionResType(v: int, q: int) -> tuple[ServicePaymentSelectionResType, int]:
     o = _new(ServicePaymentSelectionResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('ServicePaymentSelectionResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServicePaymentSelectionResType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7122,32 +6559,25 @@ def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('ServicePaymentSelectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     o = _new(SessionSetupReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event in EVCCID', q)
     o.EVCCID, q = st_evccIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7157,65 +6587,53 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     x = o.EVCCID
     if x is None:
         raise _E('SessionSetupReqType: EVCCID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evccIDType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     o = _new(SessionSetupResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('SessionSetupResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_evseIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SessionSetupResType: unsupported event after EVSEID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SessionSetupResType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('SessionSetupResType: unsupported event in DateTimeNow', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.DateTimeNow = _i & 255
-        if o.DateTimeNow > 127:
-            o.DateTimeNow, q = _ru_more(v, q, o.DateTimeNow)
-        if _i > 255:
-            o.DateTimeNow = -o.DateTimeNow - 1
-        if o.DateTimeNow < -9223372036854775808 or o.DateTimeNow > 9223372036854775807:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
             raise _F(st_long.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DateTimeNow = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SessionSetupResType: unsupported event after DateTimeNow', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SessionSetupResType: unsupported event code', q)
         g = 3
     else:
         o.DateTimeNow = None
@@ -7227,24 +6645,19 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionSetupResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
         raise _E('SessionSetupResType: EVSEID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.DateTimeNow
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.check(x)
         if x >= 0:
@@ -7261,7 +6674,8 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
 def d_SessionStopType(v: int, q: int) -> tuple[SessionStopType, int]:
     o = _new(SessionStopType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SessionStopType: unsupported event code', q)
     g = 0
     return o, q
@@ -7274,24 +6688,14 @@ def e_SessionStopType(o: SessionStopType, a: int) -> int:
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     o = _new(SessionStopResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('SessionStopResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7301,45 +6705,47 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionStopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -7351,7 +6757,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -7397,25 +6804,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -7424,7 +6835,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -7472,20 +6884,23 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -7511,13 +6926,15 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -7528,7 +6945,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1
@@ -7565,17 +6983,20 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     o = _new(V2G_Message)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 1
     o.Body, q = d_BodyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 2
     return o, q
@@ -7598,26 +7019,25 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 1
     if g < 2:
         o.Notification, q = d_NotificationType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MessageHeaderType: unsupported event code', q)
         g += 2
@@ -7626,7 +7046,8 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -7639,8 +7060,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.Notification
@@ -7660,37 +7080,28 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 
 def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
     o = _new(NotificationType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('NotificationType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('NotificationType: unsupported event in FaultCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
     o.FaultCode = _ENUM_st_faultCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('NotificationType: unsupported event after FaultCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('NotificationType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('NotificationType: unsupported event in FaultMsg', q)
         o.FaultMsg, q = st_faultMsgType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('NotificationType: unsupported event after FaultMsg', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('NotificationType: unsupported event code', q)
         g = 2
     else:
         o.FaultMsg = None
@@ -7702,17 +7113,13 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     x = o.FaultCode
     if x is None:
         raise _E('NotificationType: FaultCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_faultCodeType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.FaultMsg
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_faultMsgType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -7724,7 +7131,8 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
 def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
     o = _new(BodyType)
     q -= 6
-    g = (v >> q) & 63
+    t = (v >> q) & 63
+    g = t & 63
     if g >= 36:
         raise _F('BodyType: unsupported event code', q)
     if g < 35:
@@ -7799,7 +7207,8 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         else:
             o.BodyElement, q = d_WeldingDetectionResType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BodyType: unsupported event code', q)
         g = 35
     else:
@@ -7933,12 +7342,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
     o = _new(WeldingDetectionReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -7956,33 +7367,25 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
     o = _new(WeldingDetectionResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('WeldingDetectionResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 3
     return o, q
@@ -7993,13 +7396,10 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WeldingDetectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('WeldingDetectionResType: DC_EVSEStatus is required')

@@ -1755,46 +1755,54 @@ C_WeldingDetectionResType.setup(WeldingDetectionResType, (_rt.Field('ResponseCod
 def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType, int]:
     o = _new(AC_EVChargeParameterType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('AC_EVChargeParameterType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('AC_EVChargeParameterType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.EAmount, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 2
     o.EVMaxVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 3
     o.EVMaxCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 4
     o.EVMinCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVChargeParameterType: unsupported event code', q)
     g = 5
     return o, q
@@ -1804,8 +1812,7 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
         raise _E('expected AC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -1838,57 +1845,35 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     o = _new(PhysicalValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event in Multiplier', q)
-    q -= 3
-    o.Multiplier = ((v >> q) & 7) - 3
+    o.Multiplier = ((t >> 18) & 7) - 3
     if o.Multiplier > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event after Multiplier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event in Unit', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
     o.Unit = _ENUM_st_unitSymbolType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event after Unit', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PhysicalValueType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -1898,56 +1883,52 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     x = o.Multiplier
     if x is None:
         raise _E('PhysicalValueType: Multiplier is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.check(x)
-    a = (a << 3) | (x + 3)
-    a <<= 1
+    a = (a << 6) | ((x + 3) << 1)
     x = o.Unit
     if x is None:
         raise _E('PhysicalValueType: Unit is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     x = o.Value
     if x is None:
         raise _E('PhysicalValueType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
     o = _new(AC_EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 0
     o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 1
     o.EVSENominalVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 2
     o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
     g = 3
     return o, q
@@ -1975,52 +1956,30 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
     o = _new(AC_EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('AC_EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1851:
         raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 6) & 3
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event in RCD', q)
-    q -= 1
-    o.RCD = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event after RCD', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_EVSEStatusType: unsupported event code', q)
+    o.RCD = (t >> 2) & 1 == 1
     g = 3
     return o, q
 
@@ -2030,8 +1989,7 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2039,35 +1997,31 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('AC_EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.RCD
     if x is None:
         raise _E('AC_EVSEStatusType: RCD is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     o = _new(AuthorizationReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AuthorizationReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AuthorizationReqType: unsupported event code', q)
         g += 1
@@ -2075,15 +2029,14 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
         o.Id = None
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AuthorizationReqType: unsupported event in GenChallenge', q)
         o.GenChallenge, q = st_genChallengeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('AuthorizationReqType: unsupported event after GenChallenge', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('AuthorizationReqType: unsupported event code', q)
         g = 2
     else:
         o.GenChallenge = None
@@ -2111,39 +2064,18 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
 
 def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     o = _new(AuthorizationResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 12403:
         raise _F('AuthorizationResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 7) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2153,30 +2085,25 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('AuthorizationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('AuthorizationResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
     o = _new(BodyBaseType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BodyBaseType: unsupported event code', q)
     g = 0
     return o, q
@@ -2190,12 +2117,14 @@ def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     o = _new(CableCheckReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CableCheckReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CableCheckReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -2213,50 +2142,18 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     o = _new(DC_EVStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3608067:
         raise _F('DC_EVStatusType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event in EVReady', q)
-    q -= 1
-    o.EVReady = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVReady', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
-    q -= 4
-    _i = (v >> q) & 15
+    o.EVReady = (t >> 19) & 1 == 1
+    _i = (t >> 12) & 15
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVErrorCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event in EVRESSSOC', q)
-    q -= 7
-    o.EVRESSSOC = (v >> q) & 127
+    o.EVRESSSOC = (t >> 2) & 127
     if o.EVRESSSOC > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event after EVRESSSOC', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVStatusType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -2266,74 +2163,45 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     x = o.EVReady
     if x is None:
         raise _E('DC_EVStatusType: EVReady is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVErrorCode
     if x is None:
         raise _E('DC_EVStatusType: EVErrorCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.check(x)
-    a = (a << 4) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 7) | (_i << 1)
     x = o.EVRESSSOC
     if x is None:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.check(x)
-    a = (a << 7) | (x)
-    a <<= 1
+    a = (a << 10) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     o = _new(CableCheckResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CableCheckResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 51:
         raise _F('CableCheckResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CableCheckResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -2343,13 +2211,10 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CableCheckResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('CableCheckResType: DC_EVSEStatus is required')
@@ -2358,86 +2223,62 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     x = o.EVSEProcessing
     if x is None:
         raise _E('CableCheckResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
     o = _new(DC_EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DC_EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
         raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEStatusType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
             raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
-        q -= 3
-        _i = (v >> q) & 7
+        _i = (t >> 2) & 7
         if _i >= 5:
             raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
         o.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVSEStatusType: unsupported event after EVSEIsolationStatus', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVSEStatusType: unsupported event code', q)
         g = 3
     else:
         o.EVSEIsolationStatus = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 67:
         raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
-    q -= 4
-    _i = (v >> q) & 15
+    _i = (t >> 2) & 15
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event after EVSEStatusCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVSEStatusType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -2447,8 +2288,7 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2456,35 +2296,26 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('DC_EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEIsolationStatus
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
         if _i is None:
             st_isolationLevelType.check(x)
-        a = (a << 3) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << 7) | (_i << 1)
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.EVSEStatusCode
     if x is None:
         raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.check(x)
-    a = (a << 4) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
@@ -2497,28 +2328,26 @@ def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
     o = _new(CertificateInstallationReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event in OEMProvisioningCert', q)
     o.OEMProvisioningCert, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event after OEMProvisioningCert', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 2
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 3
     return o, q
@@ -2534,8 +2363,7 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     x = o.OEMProvisioningCert
     if x is None:
         raise _E('CertificateInstallationReqType: OEMProvisioningCert is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
@@ -2549,7 +2377,8 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -2559,12 +2388,14 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
         lst.append(x)
         if len(lst) < 20:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
             g = 1
     return o, q
@@ -2590,37 +2421,32 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2630,69 +2456,61 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
     o = _new(CertificateInstallationResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 1
     o.SAProvisioningCertificateChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 2
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 3
     o.ContractSignatureEncryptedPrivateKey, q = d_ContractSignatureEncryptedPrivateKeyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 4
     o.DHpublickey, q = d_DiffieHellmanPublickeyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 5
     o.eMAID, q = d_EMAIDType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 6
     return o, q
@@ -2703,13 +2521,10 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateInstallationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
     if x is None:
         raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
@@ -2741,33 +2556,37 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     o = _new(CertificateChainType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateChainType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateChainType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateChainType: unsupported event in Certificate', q)
     o.Certificate, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('CertificateChainType: unsupported event after Certificate', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateChainType: unsupported event code', q)
     g += 2
     if g < 3:
         o.SubCertificates, q = d_SubCertificatesType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateChainType: unsupported event code', q)
         g = 3
     else:
@@ -2804,28 +2623,33 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     o = _new(SubCertificatesType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SubCertificatesType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
         x, q = st_certificateType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event after Certificate', q)
         lst.append(x)
         if len(lst) < 4:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SubCertificatesType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SubCertificatesType: unsupported event code', q)
             g = 1
     return o, q
@@ -2854,17 +2678,20 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
 def d_ContractSignatureEncryptedPrivateKeyType(v: int, q: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int]:
     o = _new(ContractSignatureEncryptedPrivateKeyType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ContractSignatureEncryptedPrivateKeyType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ContractSignatureEncryptedPrivateKeyType: unsupported event code', q)
     g = 1
     o.value, q = st_privateKeyType.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ContractSignatureEncryptedPrivateKeyType: unsupported event code', q)
     g = 2
     return o, q
@@ -2888,17 +2715,20 @@ def e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPriv
 def d_DiffieHellmanPublickeyType(v: int, q: int) -> tuple[DiffieHellmanPublickeyType, int]:
     o = _new(DiffieHellmanPublickeyType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DiffieHellmanPublickeyType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DiffieHellmanPublickeyType: unsupported event code', q)
     g = 1
     o.value, q = st_dHpublickeyType.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DiffieHellmanPublickeyType: unsupported event code', q)
     g = 2
     return o, q
@@ -2922,17 +2752,20 @@ def e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
 def d_EMAIDType(v: int, q: int) -> tuple[EMAIDType, int]:
     o = _new(EMAIDType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EMAIDType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EMAIDType: unsupported event code', q)
     g = 1
     o.value, q = st_eMAIDType.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EMAIDType: unsupported event code', q)
     g = 2
     return o, q
@@ -2956,33 +2789,32 @@ def e_EMAIDType(o: EMAIDType, a: int) -> int:
 def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType, int]:
     o = _new(CertificateUpdateReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 1
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event in eMAID', q)
     o.eMAID, q = st_eMAIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateUpdateReqType: unsupported event after eMAID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 3
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -3003,8 +2835,7 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     x = o.eMAID
     if x is None:
         raise _E('CertificateUpdateReqType: eMAID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_eMAIDType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
@@ -3017,70 +2848,68 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
 
 def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType, int]:
     o = _new(CertificateUpdateResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CertificateUpdateResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 1
     o.SAProvisioningCertificateChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 2
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 3
     o.ContractSignatureEncryptedPrivateKey, q = d_ContractSignatureEncryptedPrivateKeyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 4
     o.DHpublickey, q = d_DiffieHellmanPublickeyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 5
     o.eMAID, q = d_EMAIDType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g += 6
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('CertificateUpdateResType: unsupported event in RetryCounter', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.RetryCounter = _i & 255
-        if o.RetryCounter > 127:
-            o.RetryCounter, q = _ru_more(v, q, o.RetryCounter)
-        if _i > 255:
-            o.RetryCounter = -o.RetryCounter - 1
-        if o.RetryCounter < -32768 or o.RetryCounter > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RetryCounter = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('CertificateUpdateResType: unsupported event after RetryCounter', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CertificateUpdateResType: unsupported event code', q)
         g = 7
     else:
         o.RetryCounter = None
@@ -3092,13 +2921,10 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateUpdateResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
     if x is None:
         raise _E('CertificateUpdateResType: SAProvisioningCertificateChain is required')
@@ -3126,8 +2952,7 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     a = e_EMAIDType(x, a)
     x = o.RetryCounter
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.check(x)
         if x >= 0:
@@ -3144,41 +2969,41 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
 def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
     o = _new(ChargeParameterDiscoveryReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('ChargeParameterDiscoveryReqType: unsupported event in MaxEntriesSAScheduleTuple', q)
-        q -= 8
-        o.MaxEntriesSAScheduleTuple = (v >> q) & 255
-        if o.MaxEntriesSAScheduleTuple > 127:
-            o.MaxEntriesSAScheduleTuple, q = _ru_more(v, q, o.MaxEntriesSAScheduleTuple)
-        if o.MaxEntriesSAScheduleTuple > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MaxEntriesSAScheduleTuple = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ChargeParameterDiscoveryReqType: unsupported event after MaxEntriesSAScheduleTuple', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
         g = 1
     else:
         o.MaxEntriesSAScheduleTuple = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 68:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event in RequestedEnergyTransferMode', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 3) & 7
     if _i >= 6:
         raise _F(st_EnergyTransferModeType.name + ': enumeration index out of range', q)
     o.RequestedEnergyTransferMode = _ENUM_st_EnergyTransferModeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryReqType: unsupported event after RequestedEnergyTransferMode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 2
@@ -3189,7 +3014,8 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.EVChargeParameter, q = d_EVChargeParameterType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 5
     return o, q
@@ -3199,8 +3025,7 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.MaxEntriesSAScheduleTuple
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3211,13 +3036,10 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     x = o.RequestedEnergyTransferMode
     if x is None:
         raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
-    a = (a << w) | (1 - b)
-    a <<= 1
     _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
     if _i is None:
         st_EnergyTransferModeType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 5)) | ((1 - b) << 5) | (_i << 1)
     k = 0
     if o.EVChargeParameter is not None:
         k += 1
@@ -3245,57 +3067,66 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
 def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType, int]:
     o = _new(DC_EVChargeParameterType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DC_EVChargeParameterType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('DC_EVChargeParameterType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g = 2
     o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 3
     if g < 4:
         o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g = 4
     else:
         o.EVMaximumPowerLimit = None
     o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVEnergyCapacity, q = d_PhysicalValueType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 6
@@ -3304,44 +3135,35 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     if g < 7:
         o.EVEnergyRequest, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 7
     else:
         o.EVEnergyRequest = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('DC_EVChargeParameterType: unsupported event in FullSOC', q)
-        q -= 7
-        o.FullSOC = (v >> q) & 127
+        o.FullSOC = (t >> 3) & 127
         if o.FullSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event after FullSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 8
     else:
         o.FullSOC = None
     if g < 9:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 515:
             raise _F('DC_EVChargeParameterType: unsupported event in BulkSOC', q)
-        q -= 7
-        o.BulkSOC = (v >> q) & 127
+        o.BulkSOC = (t >> 2) & 127
         if o.BulkSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event after BulkSOC', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g = 9
     else:
         o.BulkSOC = None
@@ -3352,8 +3174,7 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         raise _E('expected DC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3397,21 +3218,15 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         w, b = 2, 7
     x = o.FullSOC
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((7 - b) << 9) | ((x) << 1)
         w, b = 2, 8
     x = o.BulkSOC
     if x is not None:
-        a = (a << w) | (8 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((8 - b) << 9) | ((x) << 1)
         w, b = 1, 9
     a = (a << w) | (9 - b)
     return a
@@ -3419,25 +3234,29 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
 def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]:
     o = _new(EVChargeParameterType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('EVChargeParameterType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('EVChargeParameterType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('EVChargeParameterType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVChargeParameterType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
@@ -3448,8 +3267,7 @@ def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
         raise _E('expected EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3462,38 +3280,19 @@ def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
 
 def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDiscoveryResType, int]:
     o = _new(ChargeParameterDiscoveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 49608:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 9) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 4) & 3
     if _i >= 3:
         raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeParameterDiscoveryResType: unsupported event after EVSEProcessing', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 2
@@ -3503,7 +3302,8 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         else:
             o.SASchedules, q = d_SASchedulesType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
         g += 4
@@ -3516,7 +3316,8 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 7
     return o, q
@@ -3527,23 +3328,17 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     x = o.ResponseCode
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     k = 0
     if o.SASchedules is not None:
         k += 1
@@ -3590,7 +3385,8 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
 def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     o = _new(SAScheduleListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SAScheduleListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -3600,12 +3396,14 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
         lst.append(x)
         if len(lst) < 3:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SAScheduleListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SAScheduleListType: unsupported event code', q)
             g = 1
     return o, q
@@ -3631,34 +3429,26 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
 
 def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
     o = _new(SAScheduleTupleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3075:
         raise _F('SAScheduleTupleType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SAScheduleTupleType: unsupported event in SAScheduleTupleID', q)
-    q -= 8
-    o.SAScheduleTupleID = ((v >> q) & 255) + 1
+    o.SAScheduleTupleID = ((t >> 2) & 255) + 1
     if o.SAScheduleTupleID > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SAScheduleTupleType: unsupported event after SAScheduleTupleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SAScheduleTupleType: unsupported event code', q)
     g = 1
     o.PMaxSchedule, q = d_PMaxScheduleType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SAScheduleTupleType: unsupported event code', q)
     g += 2
     if g < 3:
         o.SalesTariff, q = d_SalesTariffType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SAScheduleTupleType: unsupported event code', q)
         g = 3
     else:
@@ -3671,12 +3461,9 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.check(x)
-    a = (a << 8) | (x - 1)
-    a <<= 1
+    a = (a << 11) | ((x - 1) << 1)
     x = o.PMaxSchedule
     if x is None:
         raise _E('SAScheduleTupleType: PMaxSchedule is required')
@@ -3695,7 +3482,8 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
 def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     o = _new(PMaxScheduleType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PMaxScheduleType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -3705,12 +3493,14 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PMaxScheduleType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PMaxScheduleType: unsupported event code', q)
             g = 1
     return o, q
@@ -3737,7 +3527,8 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
 def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]:
     o = _new(PMaxScheduleEntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     if g == 0:
@@ -3745,12 +3536,14 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     g = 2
     o.PMax, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     g = 3
     return o, q
@@ -3786,43 +3579,48 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
 
 def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType, int]:
     o = _new(RelativeTimeIntervalType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RelativeTimeIntervalType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RelativeTimeIntervalType: unsupported event in start', q)
-    q -= 8
-    o.start = (v >> q) & 255
-    if o.start > 127:
-        o.start, q = _ru_more(v, q, o.start)
-    if o.start > 16777214:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 16777214:
         raise _F(st_start.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.start = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('RelativeTimeIntervalType: unsupported event after start', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('RelativeTimeIntervalType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
-        q -= 8
-        o.duration = (v >> q) & 255
-        if o.duration > 127:
-            o.duration, q = _ru_more(v, q, o.duration)
-        if o.duration > 86400:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 86400:
             raise _F(st_duration.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.duration = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('RelativeTimeIntervalType: unsupported event code', q)
         g = 2
     else:
         o.duration = None
@@ -3834,16 +3632,14 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     x = o.start
     if x is None:
         raise _E('RelativeTimeIntervalType: start is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 16777214:
         st_start.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 86400:
             st_duration.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3857,7 +3653,8 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
 def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
     o = _new(IntervalType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('IntervalType: unsupported event code', q)
     g = 0
     return o, q
@@ -3871,59 +3668,52 @@ def e_IntervalType(o: IntervalType, a: int) -> int:
 def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
     o = _new(SalesTariffType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SalesTariffType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SalesTariffType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 2052:
         raise _F('SalesTariffType: unsupported event in SalesTariffID', q)
-    q -= 8
-    o.SalesTariffID = ((v >> q) & 255) + 1
+    o.SalesTariffID = ((t >> 3) & 255) + 1
     if o.SalesTariffID > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SalesTariffType: unsupported event after SalesTariffID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SalesTariffType: unsupported event code', q)
     g += 2
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SalesTariffType: unsupported event in SalesTariffDescription', q)
         o.SalesTariffDescription, q = st_tariffDescriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('SalesTariffType: unsupported event after SalesTariffDescription', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SalesTariffType: unsupported event code', q)
         g += 3
     else:
         o.SalesTariffDescription = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1027:
             raise _F('SalesTariffType: unsupported event in NumEPriceLevels', q)
-        q -= 8
-        o.NumEPriceLevels = (v >> q) & 255
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SalesTariffType: unsupported event after NumEPriceLevels', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SalesTariffType: unsupported event code', q)
+        o.NumEPriceLevels = (t >> 2) & 255
         g = 4
     else:
         o.NumEPriceLevels = None
@@ -3934,13 +3724,15 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SalesTariffType: unsupported event code', q)
             g += 4
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SalesTariffType: unsupported event code', q)
             g = 5
     return o, q
@@ -3958,16 +3750,12 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     x = o.SalesTariffID
     if x is None:
         raise _E('SalesTariffType: SalesTariffID is required')
-    a = (a << w) | (1 - b)
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.check(x)
-    a = (a << 8) | (x - 1)
-    a <<= 1
+    a = (a << (w + 10)) | ((1 - b) << 10) | ((x - 1) << 1)
     x = o.SalesTariffDescription
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_tariffDescriptionType.enc(x, a)
         a <<= 1
         w, b = 2, 3
@@ -3975,12 +3763,9 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
         w, b = 2, 2
     x = o.NumEPriceLevels
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.check(x)
-        a = (a << 8) | (x)
-        a <<= 1
+        a = (a << (w + 10)) | ((3 - b) << 10) | ((x) << 1)
         w, b = 1, 4
     lst = o.SalesTariffEntry
     if type(lst) is not list:
@@ -4000,7 +3785,8 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
 def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     o = _new(SalesTariffEntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     if g == 0:
@@ -4008,21 +3794,18 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2052:
             raise _F('SalesTariffEntryType: unsupported event in EPriceLevel', q)
-        q -= 8
-        o.EPriceLevel = (v >> q) & 255
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SalesTariffEntryType: unsupported event after EPriceLevel', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.EPriceLevel = (t >> 3) & 255
+        g = t & 3
         if g >= 2:
             raise _F('SalesTariffEntryType: unsupported event code', q)
         g += 3
@@ -4035,13 +3818,15 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
         lst.append(x)
         if len(lst) < 3:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SalesTariffEntryType: unsupported event code', q)
             g += 3
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SalesTariffEntryType: unsupported event code', q)
             g = 4
     return o, q
@@ -4069,12 +3854,9 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         raise _E('SalesTariffEntryType: one of TimeInterval is required')
     x = o.EPriceLevel
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.check(x)
-        a = (a << 8) | (x)
-        a <<= 1
+        a = (a << 12) | ((x) << 1)
         w, b = 2, 3
     else:
         w, b = 2, 2
@@ -4096,12 +3878,14 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
 def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     o = _new(ConsumptionCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ConsumptionCostType: unsupported event code', q)
     g = 0
     o.startValue, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ConsumptionCostType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
@@ -4111,13 +3895,15 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
         lst.append(x)
         if len(lst) < 3:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ConsumptionCostType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ConsumptionCostType: unsupported event code', q)
             g = 2
     return o, q
@@ -4148,56 +3934,41 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
 
 def d_CostType(v: int, q: int) -> tuple[CostType, int]:
     o = _new(CostType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 26368:
         raise _F('CostType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event in costKind', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 11) & 3
     if _i >= 3:
         raise _F(st_costKindType.name + ': enumeration index out of range', q)
     o.costKind = _ENUM_st_costKindType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event after costKind', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CostType: unsupported event in amount', q)
-    q -= 8
-    o.amount = (v >> q) & 255
-    if o.amount > 127:
-        o.amount, q = _ru_more(v, q, o.amount)
-    if o.amount > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.amount = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('CostType: unsupported event after amount', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CostType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
             raise _F('CostType: unsupported event in amountMultiplier', q)
-        q -= 3
-        o.amountMultiplier = ((v >> q) & 7) - 3
+        o.amountMultiplier = ((t >> 2) & 7) - 3
         if o.amountMultiplier > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CostType: unsupported event after amountMultiplier', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CostType: unsupported event code', q)
         g = 3
     else:
         o.amountMultiplier = None
@@ -4209,30 +3980,23 @@ def e_CostType(o: CostType, a: int) -> int:
     x = o.costKind
     if x is None:
         raise _E('CostType: costKind is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
         st_costKindType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.amount
     if x is None:
         raise _E('CostType: amount is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.check(x)
-        a = (a << 3) | (x + 3)
-        a <<= 1
+        a = (a << 7) | ((x + 3) << 1)
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -4242,7 +4006,8 @@ def e_CostType(o: CostType, a: int) -> int:
 def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
     o = _new(SASchedulesType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SASchedulesType: unsupported event code', q)
     g = 0
     return o, q
@@ -4256,58 +4021,68 @@ def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
     o = _new(DC_EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 0
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 1
     o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 2
     o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 3
     o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 4
     o.EVSEMinimumCurrentLimit, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g = 5
     o.EVSEMinimumVoltageLimit, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVSECurrentRegulationTolerance, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
         g = 7
     else:
         o.EVSECurrentRegulationTolerance = None
     o.EVSEPeakCurrentRipple, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 8
     if g < 9:
         o.EVSEEnergyToBeDelivered, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
         g = 9
     else:
@@ -4372,7 +4147,8 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
 def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, int]:
     o = _new(EVSEChargeParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVSEChargeParameterType: unsupported event code', q)
     g = 0
     return o, q
@@ -4386,7 +4162,8 @@ def e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
 def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]:
     o = _new(ChargingStatusReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingStatusReqType: unsupported event code', q)
     g = 0
     return o, q
@@ -4399,55 +4176,32 @@ def e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
 
 def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]:
     o = _new(ChargingStatusResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('ChargingStatusResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_evseIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 28680:
         raise _F('ChargingStatusResType: unsupported event after EVSEID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event in SAScheduleTupleID', q)
-    q -= 8
-    o.SAScheduleTupleID = ((v >> q) & 255) + 1
+    o.SAScheduleTupleID = ((t >> 4) & 255) + 1
     if o.SAScheduleTupleID > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargingStatusResType: unsupported event after SAScheduleTupleID', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('ChargingStatusResType: unsupported event code', q)
     g += 3
     if g < 4:
         o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g += 4
@@ -4456,30 +4210,26 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
     if g < 5:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g += 5
     else:
         o.MeterInfo = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('ChargingStatusResType: unsupported event in ReceiptRequired', q)
-        q -= 1
-        o.ReceiptRequired = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ChargingStatusResType: unsupported event after ReceiptRequired', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ChargingStatusResType: unsupported event code', q)
+        o.ReceiptRequired = (t >> 2) & 1 == 1
         g = 6
     else:
         o.ReceiptRequired = None
     o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingStatusResType: unsupported event code', q)
     g = 7
     return o, q
@@ -4490,29 +4240,22 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ChargingStatusResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
         raise _E('ChargingStatusResType: EVSEID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('ChargingStatusResType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.check(x)
-    a = (a << 8) | (x - 1)
-    a <<= 1
+    a = (a << 11) | ((x - 1) << 1)
     x = o.EVSEMaxCurrent
     if x is not None:
         a = (a << 3) | 0
@@ -4527,12 +4270,9 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         w, b = 2, 5
     x = o.ReceiptRequired
     if x is not None:
-        a = (a << w) | (5 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.AC_EVSEStatus
     if x is None:
@@ -4544,37 +4284,40 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterReading', q)
-        q -= 8
-        o.MeterReading = (v >> q) & 255
-        if o.MeterReading > 127:
-            o.MeterReading, q = _ru_more(v, q, o.MeterReading)
-        if o.MeterReading > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterReading = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after MeterReading', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 2
@@ -4582,61 +4325,70 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.MeterReading = None
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
         o.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.SigMeterReading = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_meterStatusType.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.MeterStatus = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in TMeter', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.TMeter = _i & 255
-        if o.TMeter > 127:
-            o.TMeter, q = _ru_more(v, q, o.TMeter)
-        if _i > 255:
-            o.TMeter = -o.TMeter - 1
-        if o.TMeter < -9223372036854775808 or o.TMeter > 9223372036854775807:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
             raise _F(st_long.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.TMeter = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after TMeter', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 5
     else:
         o.TMeter = None
@@ -4648,14 +4400,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.MeterReading
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4700,24 +4450,28 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     o = _new(CurrentDemandReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 1
     o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 3
@@ -4726,7 +4480,8 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 4:
         o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 4
@@ -4735,44 +4490,36 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 5:
         o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 5
     else:
         o.EVMaximumPowerLimit = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('CurrentDemandReqType: unsupported event in BulkChargingComplete', q)
-        q -= 1
-        o.BulkChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandReqType: unsupported event after BulkChargingComplete', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandReqType: unsupported event code', q)
+        o.BulkChargingComplete = (t >> 2) & 1 == 1
         g = 6
     else:
         o.BulkChargingComplete = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 20:
         raise _F('CurrentDemandReqType: unsupported event in ChargingComplete', q)
-    q -= 1
-    o.ChargingComplete = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandReqType: unsupported event after ChargingComplete', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.ChargingComplete = (t >> 3) & 1 == 1
+    g = t & 3
     if g >= 3:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 7
     if g < 8:
         o.RemainingTimeToFullSoC, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 8
@@ -4781,14 +4528,16 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if g < 9:
         o.RemainingTimeToBulkSoC, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g = 9
     else:
         o.RemainingTimeToBulkSoC = None
     o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g = 10
     return o, q
@@ -4825,22 +4574,16 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, b = 2, 5
     x = o.BulkChargingComplete
     if x is not None:
-        a = (a << w) | (5 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
     if x is None:
         raise _E('CurrentDemandReqType: ChargingComplete is required')
-    a = (a << w) | (6 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
         a = (a << 2) | 0
@@ -4863,81 +4606,44 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     o = _new(CurrentDemandResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g = 3
     o.EVSEPresentCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 28392:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSECurrentLimitAchieved', q)
-    q -= 1
-    o.EVSECurrentLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSECurrentLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSEVoltageLimitAchieved', q)
-    q -= 1
-    o.EVSEVoltageLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSEVoltageLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in EVSEPowerLimitAchieved', q)
-    q -= 1
-    o.EVSEPowerLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after EVSEPowerLimitAchieved', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.EVSECurrentLimitAchieved = (t >> 12) & 1 == 1
+    o.EVSEVoltageLimitAchieved = (t >> 8) & 1 == 1
+    o.EVSEPowerLimitAchieved = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 4:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 7
     if g < 8:
         o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 8
@@ -4946,7 +4652,8 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g < 9:
         o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 9
@@ -4955,58 +4662,44 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g < 10:
         o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g = 10
     else:
         o.EVSEMaximumPowerLimit = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CurrentDemandResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_evseIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 14340:
         raise _F('CurrentDemandResType: unsupported event after EVSEID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 11
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event in SAScheduleTupleID', q)
-    q -= 8
-    o.SAScheduleTupleID = ((v >> q) & 255) + 1
+    o.SAScheduleTupleID = ((t >> 3) & 255) + 1
     if o.SAScheduleTupleID > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CurrentDemandResType: unsupported event after SAScheduleTupleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 12
     if g < 13:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 13
     else:
         o.MeterInfo = None
     if g < 14:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('CurrentDemandResType: unsupported event in ReceiptRequired', q)
-        q -= 1
-        o.ReceiptRequired = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandResType: unsupported event after ReceiptRequired', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('CurrentDemandResType: unsupported event code', q)
+        o.ReceiptRequired = (t >> 2) & 1 == 1
         g = 14
     else:
         o.ReceiptRequired = None
@@ -5018,13 +4711,10 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('CurrentDemandResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('CurrentDemandResType: DC_EVSEStatus is required')
@@ -5043,30 +4733,21 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
@@ -5094,12 +4775,9 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('CurrentDemandResType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.check(x)
-    a = (a << 8) | (x - 1)
-    a <<= 1
+    a = (a << 11) | ((x - 1) << 1)
     x = o.MeterInfo
     if x is not None:
         a = (a << 2) | 0
@@ -5109,12 +4787,9 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         w, b = 2, 12
     x = o.ReceiptRequired
     if x is not None:
-        a = (a << w) | (13 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((13 - b) << 3) | (x << 1)
         w, b = 1, 14
     a = (a << w) | (14 - b)
     return a
@@ -5122,41 +4797,31 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
     o = _new(DC_EVPowerDeliveryParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
-        q -= 1
-        o.BulkChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVPowerDeliveryParameterType: unsupported event after BulkChargingComplete', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+        o.BulkChargingComplete = (t >> 2) & 1 == 1
         g = 2
     else:
         o.BulkChargingComplete = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
-    q -= 1
-    o.ChargingComplete = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVPowerDeliveryParameterType: unsupported event after ChargingComplete', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+    o.ChargingComplete = (t >> 2) & 1 == 1
     g = 3
     return o, q
 
@@ -5170,24 +4835,18 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     a = e_DC_EVStatusType(x, a)
     x = o.BulkChargingComplete
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 5) | (x << 1)
         w, b = 1, 2
     else:
         w, b = 2, 1
     x = o.ChargingComplete
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
@@ -5206,7 +4865,8 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParameterType, int]:
     o = _new(EVPowerDeliveryParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
     g = 0
     return o, q
@@ -5219,40 +4879,29 @@ def e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> i
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 7
+    t = (v >> q) & 127
+    if t & 115:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5262,8 +4911,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5271,20 +4919,18 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
     o = _new(EVStatusType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVStatusType: unsupported event code', q)
     g = 0
     return o, q
@@ -5298,7 +4944,8 @@ def e_EVStatusType(o: EVStatusType, a: int) -> int:
 def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     o = _new(EntryType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('EntryType: unsupported event code', q)
     if g == 0:
@@ -5306,7 +4953,8 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     else:
         o.TimeInterval, q = d_IntervalType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EntryType: unsupported event code', q)
     g = 2
     return o, q
@@ -5349,31 +4997,22 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5383,30 +5022,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -5415,7 +5053,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -5424,7 +5063,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -5457,7 +5097,8 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5466,7 +5107,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -5514,13 +5156,15 @@ def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -5531,7 +5175,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -5562,13 +5207,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -5577,7 +5224,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -5586,7 +5234,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -5595,26 +5244,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -5651,59 +5297,55 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, int]:
     o = _new(MeteringReceiptReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeteringReceiptReqType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptReqType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MeteringReceiptReqType: unsupported event after SessionID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1027:
             raise _F('MeteringReceiptReqType: unsupported event in SAScheduleTupleID', q)
-        q -= 8
-        o.SAScheduleTupleID = ((v >> q) & 255) + 1
+        o.SAScheduleTupleID = ((t >> 2) & 255) + 1
         if o.SAScheduleTupleID > 255:
             raise _F(st_SAIDType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeteringReceiptReqType: unsupported event after SAScheduleTupleID', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeteringReceiptReqType: unsupported event code', q)
         g = 3
     else:
         o.SAScheduleTupleID = None
     o.MeterInfo, q = d_MeterInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -5727,12 +5369,9 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     x = o.SAScheduleTupleID
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 1 <= x <= 255:
             st_SAIDType.check(x)
-        a = (a << 8) | (x - 1)
-        a <<= 1
+        a = (a << 12) | ((x - 1) << 1)
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -5746,23 +5385,15 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
 
 def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, int]:
     o = _new(MeteringReceiptResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 772:
         raise _F('MeteringReceiptResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringReceiptResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringReceiptResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('MeteringReceiptResType: unsupported event code', q)
     g += 1
@@ -5773,7 +5404,8 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
     else:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringReceiptResType: unsupported event code', q)
     g = 4
     return o, q
@@ -5784,13 +5416,10 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('MeteringReceiptResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     k = 0
     if o.EVSEStatus is not None:
         k += 1
@@ -5823,24 +5452,21 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 
 def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]:
     o = _new(PaymentDetailsReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsReqType: unsupported event in eMAID', q)
     o.eMAID, q = st_eMAIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsReqType: unsupported event after eMAID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 1
     o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -5851,8 +5477,7 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     x = o.eMAID
     if x is None:
         raise _E('PaymentDetailsReqType: eMAID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_eMAIDType.enc(x, a)
     a <<= 1
     x = o.ContractSignatureCertChain
@@ -5865,54 +5490,38 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
 
 def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]:
     o = _new(PaymentDetailsResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('PaymentDetailsResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in GenChallenge', q)
     o.GenChallenge, q = st_genChallengeType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event in EVSETimeStamp', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.EVSETimeStamp = _i & 255
-    if o.EVSETimeStamp > 127:
-        o.EVSETimeStamp, q = _ru_more(v, q, o.EVSETimeStamp)
-    if _i > 255:
-        o.EVSETimeStamp = -o.EVSETimeStamp - 1
-    if o.EVSETimeStamp < -9223372036854775808 or o.EVSETimeStamp > 9223372036854775807:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -9223372036854775808 or x_ > 9223372036854775807:
         raise _F(st_long.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.EVSETimeStamp = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PaymentDetailsResType: unsupported event after EVSETimeStamp', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentDetailsResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -5922,57 +5531,42 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PaymentDetailsResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.GenChallenge
     if x is None:
         raise _E('PaymentDetailsResType: GenChallenge is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.EVSETimeStamp
     if x is None:
         raise _E('PaymentDetailsResType: EVSETimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PaymentServiceSelectionReqType(v: int, q: int) -> tuple[PaymentServiceSelectionReqType, int]:
     o = _new(PaymentServiceSelectionReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 27:
         raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionReqType: unsupported event in SelectedPaymentOption', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionReqType: unsupported event after SelectedPaymentOption', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
     g = 1
     o.SelectedServiceList, q = d_SelectedServiceListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -5983,13 +5577,10 @@ def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) 
     x = o.SelectedPaymentOption
     if x is None:
         raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
         st_paymentOptionType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
     if x is None:
         raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
@@ -6001,7 +5592,8 @@ def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
     o = _new(SelectedServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SelectedServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6011,12 +5603,14 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SelectedServiceListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SelectedServiceListType: unsupported event code', q)
             g = 1
     return o, q
@@ -6042,46 +5636,51 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     o = _new(SelectedServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SelectedServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SelectedServiceType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SelectedServiceType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('SelectedServiceType: unsupported event in ParameterSetID', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.ParameterSetID = _i & 255
-        if o.ParameterSetID > 127:
-            o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-        if _i > 255:
-            o.ParameterSetID = -o.ParameterSetID - 1
-        if o.ParameterSetID < -32768 or o.ParameterSetID > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ParameterSetID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SelectedServiceType: unsupported event code', q)
         g = 2
     else:
         o.ParameterSetID = None
@@ -6093,16 +5692,14 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('SelectedServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.check(x)
         if x >= 0:
@@ -6118,24 +5715,14 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
 
 def d_PaymentServiceSelectionResType(v: int, q: int) -> tuple[PaymentServiceSelectionResType, int]:
     o = _new(PaymentServiceSelectionResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('PaymentServiceSelectionResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PaymentServiceSelectionResType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -6145,56 +5732,35 @@ def e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('PaymentServiceSelectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     o = _new(PowerDeliveryReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 421896:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event in ChargeProgress', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 15) & 3
     if _i >= 3:
         raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
     o.ChargeProgress = _ENUM_st_chargeProgressType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event after ChargeProgress', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event in SAScheduleTupleID', q)
-    q -= 8
-    o.SAScheduleTupleID = ((v >> q) & 255) + 1
+    o.SAScheduleTupleID = ((t >> 4) & 255) + 1
     if o.SAScheduleTupleID > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event after SAScheduleTupleID', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g += 2
     if g < 3:
         o.ChargingProfile, q = d_ChargingProfileType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g += 3
@@ -6206,7 +5772,8 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         else:
             o.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g = 5
     else:
@@ -6219,22 +5786,16 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     x = o.ChargeProgress
     if x is None:
         raise _E('PowerDeliveryReqType: ChargeProgress is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
         st_chargeProgressType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.check(x)
-    a = (a << 8) | (x - 1)
-    a <<= 1
+    a = (a << 11) | ((x - 1) << 1)
     x = o.ChargingProfile
     if x is not None:
         a = (a << 3) | 0
@@ -6265,7 +5826,8 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
 def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     o = _new(ChargingProfileType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingProfileType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6275,12 +5837,14 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
         lst.append(x)
         if len(lst) < 24:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ChargingProfileType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ChargingProfileType: unsupported event code', q)
             g = 1
     return o, q
@@ -6306,46 +5870,41 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
 
 def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     o = _new(ProfileEntryType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ProfileEntryType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryStart', q)
-    q -= 8
-    o.ChargingProfileEntryStart = (v >> q) & 255
-    if o.ChargingProfileEntryStart > 127:
-        o.ChargingProfileEntryStart, q = _ru_more(v, q, o.ChargingProfileEntryStart)
-    if o.ChargingProfileEntryStart > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargingProfileEntryStart = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ProfileEntryType: unsupported event code', q)
     g = 1
     o.ChargingProfileEntryMaxPower, q = d_PhysicalValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ProfileEntryType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
             raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryMaxNumberOfPhasesInUse', q)
-        q -= 2
-        o.ChargingProfileEntryMaxNumberOfPhasesInUse = ((v >> q) & 3) + 1
+        o.ChargingProfileEntryMaxNumberOfPhasesInUse = ((t >> 2) & 3) + 1
         if o.ChargingProfileEntryMaxNumberOfPhasesInUse > 3:
             raise _F(st_maxNumPhasesType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryMaxNumberOfPhasesInUse', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ProfileEntryType: unsupported event code', q)
         g = 3
     else:
         o.ChargingProfileEntryMaxNumberOfPhasesInUse = None
@@ -6357,8 +5916,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     x = o.ChargingProfileEntryStart
     if x is None:
         raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6370,12 +5928,9 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     a = e_PhysicalValueType(x, a)
     x = o.ChargingProfileEntryMaxNumberOfPhasesInUse
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 1 <= x <= 3:
             st_maxNumPhasesType.check(x)
-        a = (a << 2) | (x - 1)
-        a <<= 1
+        a = (a << 6) | ((x - 1) << 1)
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -6384,23 +5939,15 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
 
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     o = _new(PowerDeliveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 772:
         raise _F('PowerDeliveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 1
@@ -6411,7 +5958,8 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     else:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g = 4
     return o, q
@@ -6422,13 +5970,10 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PowerDeliveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     k = 0
     if o.EVSEStatus is not None:
         k += 1
@@ -6456,22 +6001,26 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     o = _new(PreChargeReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 1
     o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 2
     o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeReqType: unsupported event code', q)
     g = 3
     return o, q
@@ -6499,33 +6048,25 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     o = _new(PreChargeResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('PreChargeResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PreChargeResType: unsupported event code', q)
     g = 3
     return o, q
@@ -6536,13 +6077,10 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PreChargeResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('PreChargeResType: DC_EVSEStatus is required')
@@ -6558,25 +6096,25 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     o = _new(ServiceDetailReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceDetailReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -6586,57 +6124,47 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailReqType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     o = _new(ServiceDetailResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 198400:
         raise _F('ServiceDetailResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 11) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDetailResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.ServiceParameterList, q = d_ServiceParameterListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDetailResType: unsupported event code', q)
         g = 3
     else:
@@ -6649,18 +6177,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDetailResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6678,7 +6202,8 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
     o = _new(ServiceParameterListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceParameterListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6688,12 +6213,14 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
         lst.append(x)
         if len(lst) < 255:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ServiceParameterListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ServiceParameterListType: unsupported event code', q)
             g = 1
     return o, q
@@ -6719,28 +6246,28 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('ParameterSetType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event in ParameterSetID', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.ParameterSetID = _i & 255
-    if o.ParameterSetID > 127:
-        o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-    if _i > 255:
-        o.ParameterSetID = -o.ParameterSetID - 1
-    if o.ParameterSetID < -32768 or o.ParameterSetID > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ParameterSetID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ParameterSetType: unsupported event after ParameterSetID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.Parameter = lst
@@ -6749,13 +6276,15 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ParameterSetType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ParameterSetType: unsupported event code', q)
             g = 2
     return o, q
@@ -6766,8 +6295,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     x = o.ParameterSetID
     if x is None:
         raise _E('ParameterSetType: ParameterSetID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -6794,12 +6322,14 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o = _new(ParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 0
     o.Name, q = st_string.dec(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ParameterType: unsupported event code', q)
     g += 1
@@ -6810,57 +6340,63 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o.physicalValue = None
     o.stringValue = None
     if g == 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('ParameterType: unsupported event in boolValue', q)
-        q -= 1
-        x = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after boolValue', q)
+        x = (t >> 1) & 1 == 1
         o.boolValue = x
     elif g == 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 513:
             raise _F('ParameterType: unsupported event in byteValue', q)
-        q -= 8
-        x = ((v >> q) & 255) - 128
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after byteValue', q)
+        x = ((t >> 1) & 255) - 128
         o.byteValue = x
     elif g == 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in shortValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -32768 or x > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after shortValue', q)
         o.shortValue = x
     elif g == 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in intValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -2147483648 or x > 2147483647:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -2147483648 or x_ > 2147483647:
             raise _F(st_int.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 5:
@@ -6868,15 +6404,18 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
         o.physicalValue = x
     else:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event in stringValue', q)
         x, q = st_string.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after stringValue', q)
         o.stringValue = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 7
     return o, q
@@ -6913,19 +6452,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if k:
         tx = type(x)
         if o.boolValue is x:
-            a = (a << 3) | 0
-            a <<= 1
             if type(x) is not bool:
                 st_boolean.check(x)
-            a = (a << 1) | x
-            a <<= 1
+            a = (a << 6) | (x << 1)
         elif o.byteValue is x:
-            a = (a << 3) | 1
-            a <<= 1
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.check(x)
-            a = (a << 8) | (x + 128)
-            a <<= 1
+            a = (a << 13) | 1024 | ((x + 128) << 1)
         elif o.shortValue is x:
             a = (a << 3) | 2
             a <<= 1
@@ -6964,37 +6497,33 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
     o = _new(ServiceDiscoveryReqType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
     if g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
         o.ServiceScope, q = st_serviceScopeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ServiceDiscoveryReqType: unsupported event code', q)
         g += 1
     else:
         o.ServiceScope = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
             raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
-        q -= 2
-        _i = (v >> q) & 3
+        _i = (t >> 2) & 3
         o.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceDiscoveryReqType: unsupported event after ServiceCategory', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceDiscoveryReqType: unsupported event code', q)
         g = 2
     else:
         o.ServiceCategory = None
@@ -7005,8 +6534,7 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.ServiceScope
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceScopeType.enc(x, a)
         a <<= 1
         w, b = 2, 1
@@ -7014,53 +6542,43 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
         w, b = 2, 0
     x = o.ServiceCategory
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
             st_serviceCategoryType.check(x)
-        a = (a << 2) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
         w, b = 1, 2
     a = (a << w) | (2 - b)
     return a
 
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
     o = _new(ServiceDiscoveryResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 1
     o.PaymentOptionList, q = d_PaymentOptionListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 2
     o.ChargeService, q = d_ChargeServiceType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g += 3
     if g < 4:
         o.ServiceList, q = d_ServiceListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryResType: unsupported event code', q)
         g = 4
     else:
@@ -7073,13 +6591,10 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.PaymentOptionList
     if x is None:
         raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
@@ -7103,30 +6618,30 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
 def d_PaymentOptionListType(v: int, q: int) -> tuple[PaymentOptionListType, int]:
     o = _new(PaymentOptionListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PaymentOptionListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.PaymentOption = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('PaymentOptionListType: unsupported event in PaymentOption', q)
-        q -= 1
-        _i = (v >> q) & 1
+        _i = (t >> 1) & 1
         x = _ENUM_st_paymentOptionType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PaymentOptionListType: unsupported event after PaymentOption', q)
         lst.append(x)
         if len(lst) < 2:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PaymentOptionListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PaymentOptionListType: unsupported event code', q)
             g = 1
     return o, q
@@ -7157,84 +6672,75 @@ def e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
 
 def d_ChargeServiceType(v: int, q: int) -> tuple[ChargeServiceType, int]:
     o = _new(ChargeServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ChargeServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ChargeServiceType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ChargeServiceType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ChargeServiceType: unsupported event in ServiceName', q)
         o.ServiceName, q = st_serviceNameType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ChargeServiceType: unsupported event after ServiceName', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ChargeServiceType: unsupported event code', q)
         g = 2
     else:
         o.ServiceName = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
         raise _F('ChargeServiceType: unsupported event in ServiceCategory', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     o.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeServiceType: unsupported event after ServiceCategory', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ChargeServiceType: unsupported event code', q)
     g += 3
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ChargeServiceType: unsupported event in ServiceScope', q)
         o.ServiceScope, q = st_serviceScopeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ChargeServiceType: unsupported event after ServiceScope', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ChargeServiceType: unsupported event code', q)
         g = 4
     else:
         o.ServiceScope = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('ChargeServiceType: unsupported event in FreeService', q)
-    q -= 1
-    o.FreeService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeServiceType: unsupported event after FreeService', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ChargeServiceType: unsupported event code', q)
+    o.FreeService = (t >> 2) & 1 == 1
     g = 5
     o.SupportedEnergyTransferMode, q = d_SupportedEnergyTransferModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargeServiceType: unsupported event code', q)
     g = 6
     return o, q
@@ -7245,16 +6751,14 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ChargeServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceNameType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -7263,17 +6767,13 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     x = o.ServiceCategory
     if x is None:
         raise _E('ChargeServiceType: ServiceCategory is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceScopeType.enc(x, a)
         a <<= 1
         w, b = 1, 4
@@ -7282,12 +6782,9 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     x = o.FreeService
     if x is None:
         raise _E('ChargeServiceType: FreeService is required')
-    a = (a << w) | (4 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.SupportedEnergyTransferMode
     if x is None:
         raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
@@ -7299,32 +6796,32 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
 def d_SupportedEnergyTransferModeType(v: int, q: int) -> tuple[SupportedEnergyTransferModeType, int]:
     o = _new(SupportedEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SupportedEnergyTransferModeType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.EnergyTransferMode = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 17:
             raise _F('SupportedEnergyTransferModeType: unsupported event in EnergyTransferMode', q)
-        q -= 3
-        _i = (v >> q) & 7
+        _i = (t >> 1) & 7
         if _i >= 6:
             raise _F(st_EnergyTransferModeType.name + ': enumeration index out of range', q)
         x = _ENUM_st_EnergyTransferModeType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SupportedEnergyTransferModeType: unsupported event after EnergyTransferMode', q)
         lst.append(x)
         if len(lst) < 6:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SupportedEnergyTransferModeType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SupportedEnergyTransferModeType: unsupported event code', q)
             g = 1
     return o, q
@@ -7356,7 +6853,8 @@ def e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int
 def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     o = _new(ServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -7366,12 +6864,14 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ServiceListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ServiceListType: unsupported event code', q)
             g = 1
     return o, q
@@ -7397,80 +6897,70 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
 
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     o = _new(ServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('ServiceType: unsupported event after ServiceID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceType: unsupported event in ServiceName', q)
         o.ServiceName, q = st_serviceNameType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ServiceType: unsupported event after ServiceName', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceType: unsupported event code', q)
         g = 2
     else:
         o.ServiceName = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
         raise _F('ServiceType: unsupported event in ServiceCategory', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     o.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event after ServiceCategory', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceType: unsupported event code', q)
     g += 3
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceType: unsupported event in ServiceScope', q)
         o.ServiceScope, q = st_serviceScopeType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('ServiceType: unsupported event after ServiceScope', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ServiceType: unsupported event code', q)
         g = 4
     else:
         o.ServiceScope = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('ServiceType: unsupported event in FreeService', q)
-    q -= 1
-    o.FreeService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event after FreeService', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event code', q)
+    o.FreeService = (t >> 2) & 1 == 1
     g = 5
     return o, q
 
@@ -7480,16 +6970,14 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceNameType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -7498,17 +6986,13 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.ServiceCategory
     if x is None:
         raise _E('ServiceType: ServiceCategory is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_serviceScopeType.enc(x, a)
         a <<= 1
         w, b = 1, 4
@@ -7517,31 +7001,24 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.FreeService
     if x is None:
         raise _E('ServiceType: FreeService is required')
-    a = (a << w) | (4 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     o = _new(SessionSetupReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event in EVCCID', q)
     o.EVCCID, q = st_evccIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7551,65 +7028,53 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     x = o.EVCCID
     if x is None:
         raise _E('SessionSetupReqType: EVCCID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evccIDType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     o = _new(SessionSetupResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 775:
         raise _F('SessionSetupResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 3) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_evseIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SessionSetupResType: unsupported event after EVSEID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SessionSetupResType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('SessionSetupResType: unsupported event in EVSETimeStamp', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.EVSETimeStamp = _i & 255
-        if o.EVSETimeStamp > 127:
-            o.EVSETimeStamp, q = _ru_more(v, q, o.EVSETimeStamp)
-        if _i > 255:
-            o.EVSETimeStamp = -o.EVSETimeStamp - 1
-        if o.EVSETimeStamp < -9223372036854775808 or o.EVSETimeStamp > 9223372036854775807:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
             raise _F(st_long.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.EVSETimeStamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SessionSetupResType: unsupported event after EVSETimeStamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SessionSetupResType: unsupported event code', q)
         g = 3
     else:
         o.EVSETimeStamp = None
@@ -7621,24 +7086,19 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionSetupResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
         raise _E('SessionSetupResType: EVSEID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.EVSETimeStamp
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.check(x)
         if x >= 0:
@@ -7654,22 +7114,12 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
 
 def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     o = _new(SessionStopReqType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 27:
         raise _F('SessionStopReqType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopReqType: unsupported event in ChargingSession', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.ChargingSession = _ENUM_st_chargingSessionType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopReqType: unsupported event after ChargingSession', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopReqType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7679,36 +7129,23 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     x = o.ChargingSession
     if x is None:
         raise _E('SessionStopReqType: ChargingSession is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
         st_chargingSessionType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     o = _new(SessionStopResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('SessionStopResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -7718,45 +7155,47 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionStopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -7768,7 +7207,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -7814,25 +7254,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -7841,7 +7285,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -7889,20 +7334,23 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -7928,13 +7376,15 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -7945,7 +7395,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1
@@ -7982,17 +7433,20 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     o = _new(V2G_Message)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 1
     o.Body, q = d_BodyType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('V2G_Message: unsupported event code', q)
     g = 2
     return o, q
@@ -8015,26 +7469,25 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 1
     if g < 2:
         o.Notification, q = d_NotificationType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MessageHeaderType: unsupported event code', q)
         g += 2
@@ -8043,7 +7496,8 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -8056,8 +7510,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.Notification
@@ -8077,37 +7530,28 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 
 def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
     o = _new(NotificationType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('NotificationType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('NotificationType: unsupported event in FaultCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
     o.FaultCode = _ENUM_st_faultCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('NotificationType: unsupported event after FaultCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('NotificationType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('NotificationType: unsupported event in FaultMsg', q)
         o.FaultMsg, q = st_faultMsgType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('NotificationType: unsupported event after FaultMsg', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('NotificationType: unsupported event code', q)
         g = 2
     else:
         o.FaultMsg = None
@@ -8119,17 +7563,13 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     x = o.FaultCode
     if x is None:
         raise _E('NotificationType: FaultCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_faultCodeType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.FaultMsg
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_faultMsgType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -8141,7 +7581,8 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
 def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
     o = _new(BodyType)
     q -= 6
-    g = (v >> q) & 63
+    t = (v >> q) & 63
+    g = t & 63
     if g >= 36:
         raise _F('BodyType: unsupported event code', q)
     if g < 35:
@@ -8216,7 +7657,8 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         else:
             o.BodyElement, q = d_WeldingDetectionResType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BodyType: unsupported event code', q)
         g = 35
     else:
@@ -8350,12 +7792,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
     o = _new(WeldingDetectionReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
     g = 0
     o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -8373,33 +7817,25 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
     o = _new(WeldingDetectionResType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 387:
         raise _F('WeldingDetectionResType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event in ResponseCode', q)
-    q -= 5
-    _i = (v >> q) & 31
+    _i = (t >> 2) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 1
     o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WeldingDetectionResType: unsupported event code', q)
     g = 3
     return o, q
@@ -8410,13 +7846,10 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WeldingDetectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 5) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
         raise _E('WeldingDetectionResType: DC_EVSEStatus is required')

@@ -1097,19 +1097,22 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
     o = _new(AC_CPDReqEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 2
@@ -1118,21 +1121,24 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
     if g < 3:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 3
     else:
         o.EVMaximumChargePower_L3 = None
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 4
     if g < 5:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 5
@@ -1141,7 +1147,8 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
     if g < 6:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 6
     else:
@@ -1190,40 +1197,29 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     o = _new(RationalNumberType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
         raise _F('RationalNumberType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Exponent', q)
-    q -= 8
-    o.Exponent = ((v >> q) & 255) - 128
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
+    o.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RationalNumberType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1233,43 +1229,41 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.check(x)
-    a = (a << 8) | (x + 128)
-    a <<= 1
+    a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
     o = _new(AC_CPDResEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EVSEMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 2
@@ -1278,21 +1272,24 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 3:
         o.EVSEMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 3
     else:
         o.EVSEMaximumChargePower_L3 = None
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 4
     if g < 5:
         o.EVSEMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 5
@@ -1301,21 +1298,24 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 6:
         o.EVSEMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 6
     else:
         o.EVSEMinimumChargePower_L3 = None
     o.EVSENominalFrequency, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 7
     if g < 8:
         o.MaximumPowerAsymmetry, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 8
@@ -1324,7 +1324,8 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 9:
         o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 9
@@ -1333,7 +1334,8 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 10:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 10
@@ -1342,7 +1344,8 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 11:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 11
@@ -1351,7 +1354,8 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     if g < 12:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 12
     else:
@@ -1433,33 +1437,32 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
 def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
     o = _new(AC_ChargeLoopReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeLoopReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AC_ChargeLoopReqType: unsupported event code', q)
     g += 1
     if g < 2:
         o.DisplayParameters, q = d_DisplayParametersType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AC_ChargeLoopReqType: unsupported event code', q)
         g = 2
     else:
         o.DisplayParameters = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 40:
         raise _F('AC_ChargeLoopReqType: unsupported event in MeterInfoRequested', q)
-    q -= 1
-    o.MeterInfoRequested = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_ChargeLoopReqType: unsupported event after MeterInfoRequested', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.MeterInfoRequested = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 5:
         raise _F('AC_ChargeLoopReqType: unsupported event code', q)
     g += 3
@@ -1474,7 +1477,8 @@ def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
     else:
         o.CLReqControlMode, q = d_Scheduled_AC_CLReqControlModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeLoopReqType: unsupported event code', q)
     g = 8
     return o, q
@@ -1497,12 +1501,9 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     x = o.MeterInfoRequested
     if x is None:
         raise _E('AC_ChargeLoopReqType: MeterInfoRequested is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     k = 0
     if o.CLReqControlMode is not None:
         k += 1
@@ -1535,42 +1536,40 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in TimeStamp', q)
-    q -= 8
-    o.TimeStamp = (v >> q) & 255
-    if o.TimeStamp > 127:
-        o.TimeStamp, q = _ru_more(v, q, o.TimeStamp)
-    if o.TimeStamp > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -1583,15 +1582,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
     if x is None:
         raise _E('MessageHeaderType: TimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -1609,32 +1606,37 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -1646,7 +1648,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -1692,25 +1695,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -1719,7 +1726,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -1773,13 +1781,15 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -1788,7 +1798,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -1797,7 +1808,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -1806,26 +1818,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -1862,17 +1871,16 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -1881,7 +1889,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -1917,20 +1926,23 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -1973,31 +1985,22 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2007,30 +2010,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -2039,7 +2041,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -2048,7 +2051,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -2086,37 +2090,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2126,23 +2125,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -2166,152 +2162,148 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
     o = _new(DisplayParametersType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 11:
         raise _F('DisplayParametersType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        q -= 7
-        o.PresentSOC = (v >> q) & 127
+        o.PresentSOC = (t >> 5) & 127
         if o.PresentSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 1
     else:
         o.PresentSOC = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 5) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 5) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        q -= 7
-        o.MaximumSOC = (v >> q) & 127
+        o.MaximumSOC = (t >> 4) & 127
         if o.MaximumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 4
     else:
         o.MaximumSOC = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
-        q -= 8
-        o.RemainingTimeToMinimumSOC = (v >> q) & 255
-        if o.RemainingTimeToMinimumSOC > 127:
-            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
-        if o.RemainingTimeToMinimumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMinimumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 5
     else:
         o.RemainingTimeToMinimumSOC = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
-        q -= 8
-        o.RemainingTimeToTargetSOC = (v >> q) & 255
-        if o.RemainingTimeToTargetSOC > 127:
-            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
-        if o.RemainingTimeToTargetSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToTargetSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 6
     else:
         o.RemainingTimeToTargetSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
-        q -= 8
-        o.RemainingTimeToMaximumSOC = (v >> q) & 255
-        if o.RemainingTimeToMaximumSOC > 127:
-            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
-        if o.RemainingTimeToMaximumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMaximumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 7
     else:
         o.RemainingTimeToMaximumSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
-        q -= 1
-        o.ChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.ChargingComplete = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 3:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 8
@@ -2320,24 +2312,19 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     if g < 9:
         o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DisplayParametersType: unsupported event in InletHot', q)
-        q -= 1
-        o.InletHot = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after InletHot', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event code', q)
+        o.InletHot = (t >> 2) & 1 == 1
         g = 10
     else:
         o.InletHot = None
@@ -2348,41 +2335,29 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
-        a = (a << 4) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
     if x is not None:
@@ -2413,12 +2388,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
     if x is not None:
@@ -2427,12 +2399,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
-        a = (a << w) | (9 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
@@ -2440,53 +2409,62 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
     o = _new(BPT_Dynamic_AC_CLReqControlModeType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 2
     o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 3
     o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -2495,21 +2473,24 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 7:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 7
     else:
         o.EVMaximumChargePower_L3 = None
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 8
     if g < 9:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 9
@@ -2518,21 +2499,24 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 10:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 10
     else:
         o.EVMinimumChargePower_L3 = None
     o.EVPresentActivePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 11
     if g < 12:
         o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
@@ -2541,21 +2525,24 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 13:
         o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 13
     else:
         o.EVPresentActivePower_L3 = None
     o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 14
     if g < 15:
         o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
@@ -2564,21 +2551,24 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 16:
         o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 16
     else:
         o.EVPresentReactivePower_L3 = None
     o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 17
     if g < 18:
         o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 18
@@ -2587,21 +2577,24 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 19:
         o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 19
     else:
         o.EVMaximumDischargePower_L3 = None
     o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 20
     if g < 21:
         o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 21
@@ -2610,7 +2603,8 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 22:
         o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 22
@@ -2619,7 +2613,8 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 23:
         o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 23
@@ -2628,7 +2623,8 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 24:
         o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 24
     else:
@@ -2640,8 +2636,7 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         raise _E('expected BPT_Dynamic_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2782,13 +2777,15 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
 def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int]:
     o = _new(BPT_Scheduled_AC_CLReqControlModeType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 10:
         raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
         o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 1
@@ -2797,7 +2794,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 2:
         o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 2
@@ -2806,7 +2804,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 3:
         o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 3
@@ -2815,7 +2814,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 4:
         o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 4
@@ -2824,7 +2824,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 5:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 5
@@ -2833,7 +2834,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 6:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -2842,7 +2844,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 7:
         o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 7
@@ -2851,7 +2854,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 8:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 8
@@ -2860,21 +2864,24 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 9:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g = 9
     else:
         o.EVMinimumChargePower_L3 = None
     o.EVPresentActivePower, q = d_RationalNumberType(v, q)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 12:
         raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     g += 10
     if g < 11:
         o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 11:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 11
@@ -2883,7 +2890,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 12:
         o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
@@ -2892,7 +2900,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 13:
         o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 13
@@ -2901,7 +2910,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 14:
         o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 14
@@ -2910,7 +2920,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 15:
         o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
@@ -2919,7 +2930,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 16:
         o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 16
@@ -2928,7 +2940,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 17:
         o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 17
@@ -2937,7 +2950,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 18:
         o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 18
@@ -2946,7 +2960,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 19:
         o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 19
@@ -2955,7 +2970,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 20:
         o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 20
@@ -2964,7 +2980,8 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 21:
         o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g = 21
     else:
@@ -3089,7 +3106,8 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     o = _new(CLReqControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLReqControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -3103,53 +3121,62 @@ def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
 def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
     o = _new(Dynamic_AC_CLReqControlModeType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 2
     o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 3
     o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -3158,21 +3185,24 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
     if g < 7:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 7
     else:
         o.EVMaximumChargePower_L3 = None
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 8
     if g < 9:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 9
@@ -3181,21 +3211,24 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
     if g < 10:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 10
     else:
         o.EVMinimumChargePower_L3 = None
     o.EVPresentActivePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 11
     if g < 12:
         o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
@@ -3204,21 +3237,24 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
     if g < 13:
         o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 13
     else:
         o.EVPresentActivePower_L3 = None
     o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 14
     if g < 15:
         o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
@@ -3227,7 +3263,8 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
     if g < 16:
         o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g = 16
     else:
@@ -3239,8 +3276,7 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         raise _E('expected Dynamic_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3337,13 +3373,15 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
 def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CLReqControlModeType, int]:
     o = _new(Scheduled_AC_CLReqControlModeType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 10:
         raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
         o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 1
@@ -3352,7 +3390,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 2:
         o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 2
@@ -3361,7 +3400,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 3:
         o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 3
@@ -3370,7 +3410,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 4:
         o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 4
@@ -3379,7 +3420,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 5:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 5
@@ -3388,7 +3430,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 6:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -3397,7 +3440,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 7:
         o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 7
@@ -3406,7 +3450,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 8:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 8
@@ -3415,21 +3460,24 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 9:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g = 9
     else:
         o.EVMinimumChargePower_L3 = None
     o.EVPresentActivePower, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     g += 10
     if g < 11:
         o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 11
@@ -3438,7 +3486,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 12:
         o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
@@ -3447,7 +3496,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 13:
         o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 13
@@ -3456,7 +3506,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 14:
         o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 14
@@ -3465,7 +3516,8 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 15:
         o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g = 15
     else:
@@ -3560,34 +3612,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
 def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     o = _new(AC_ChargeLoopResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6160:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_ChargeLoopResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 5) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_ChargeLoopResType: unsupported event after ResponseCode', q)
-    q -= 4
-    g = (v >> q) & 15
+    g = t & 15
     if g >= 9:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 3
@@ -3596,7 +3642,8 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     if g < 4:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 4
@@ -3605,7 +3652,8 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     if g < 5:
         o.Receipt, q = d_ReceiptType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 5
@@ -3614,7 +3662,8 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     if g < 6:
         o.EVSETargetFrequency, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 6
@@ -3631,7 +3680,8 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     else:
         o.CLResControlMode, q = d_Scheduled_AC_CLResControlModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
     g = 11
     return o, q
@@ -3647,13 +3697,10 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('AC_ChargeLoopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
         a = (a << 4) | 0
@@ -3708,40 +3755,29 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 227:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 2) & 7
     if _i >= 6:
         raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_evseNotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -3751,8 +3787,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3760,105 +3795,114 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
-    q -= 8
-    o.ChargedEnergyReadingWh = (v >> q) & 255
-    if o.ChargedEnergyReadingWh > 127:
-        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
-    if o.ChargedEnergyReadingWh > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargedEnergyReadingWh = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 7:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
-        q -= 8
-        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
-        if o.BPT_DischargedEnergyReadingWh > 127:
-            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
-        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_DischargedEnergyReadingWh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.BPT_DischargedEnergyReadingWh = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
-        q -= 8
-        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
-        if o.CapacitiveEnergyReadingVARh > 127:
-            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
-        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CapacitiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.CapacitiveEnergyReadingVARh = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
-        q -= 8
-        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
-        if o.BPT_InductiveEnergyReadingVARh > 127:
-            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
-        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_InductiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 5
@@ -3866,58 +3910,67 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
         o.MeterSignature, q = st_meterSignatureType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterSignature', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 6
     else:
         o.MeterSignature = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 7
     else:
         o.MeterStatus = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
-        q -= 8
-        o.MeterTimestamp = (v >> q) & 255
-        if o.MeterTimestamp > 127:
-            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
-        if o.MeterTimestamp > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterTimestamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 8
     else:
         o.MeterTimestamp = None
@@ -3929,23 +3982,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
     if x is None:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4004,31 +4054,34 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     o = _new(ReceiptType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReceiptType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('ReceiptType: unsupported event after TimeAnchor', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EnergyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
@@ -4037,7 +4090,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 3:
         o.OccupancyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
@@ -4046,7 +4100,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 4:
         o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
@@ -4055,7 +4110,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 5:
         o.OverstayCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
@@ -4068,13 +4124,15 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ReceiptType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ReceiptType: unsupported event code', q)
             g = 6
     return o, q
@@ -4085,8 +4143,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('ReceiptType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4131,17 +4188,20 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 0
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 1
     o.CostPerUnit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 2
     return o, q
@@ -4164,29 +4224,30 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DetailedTaxType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
     g = 1
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedTaxType: unsupported event code', q)
     g = 2
     return o, q
@@ -4197,8 +4258,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('DetailedTaxType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4214,94 +4274,97 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
 def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
     o = _new(BPT_Dynamic_AC_CLResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 1
     else:
         o.DepartureTime = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 3) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event after MinimumSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 3) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event after TargetSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in AckMaxDelay', q)
-        q -= 8
-        o.AckMaxDelay = (v >> q) & 255
-        if o.AckMaxDelay > 127:
-            o.AckMaxDelay, q = _ru_more(v, q, o.AckMaxDelay)
-        if o.AckMaxDelay > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.AckMaxDelay = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event after AckMaxDelay', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g = 4
     else:
         o.AckMaxDelay = None
     o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 9:
         raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 6
@@ -4310,7 +4373,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 7:
         o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 7
@@ -4319,7 +4383,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 8:
         o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 8
@@ -4328,7 +4393,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 9:
         o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 9
@@ -4337,7 +4403,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 10:
         o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 10
@@ -4346,7 +4413,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 11:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 11
@@ -4355,7 +4423,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 12:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 12
@@ -4364,7 +4433,8 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     if g < 13:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g = 13
     else:
@@ -4376,8 +4446,7 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         raise _E('expected BPT_Dynamic_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4387,21 +4456,15 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         w, b = 3, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
     if x is not None:
@@ -4465,13 +4528,15 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
 def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
     o = _new(BPT_Scheduled_AC_CLResControlModeType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 10:
         raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
         o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 1
@@ -4480,7 +4545,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 2:
         o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 2
@@ -4489,7 +4555,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 3:
         o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 3
@@ -4498,7 +4565,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 4:
         o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 4
@@ -4507,7 +4575,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 5:
         o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 5
@@ -4516,7 +4585,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 6:
         o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 6
@@ -4525,7 +4595,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 7:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 7
@@ -4534,7 +4605,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 8:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 8
@@ -4543,7 +4615,8 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 9:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g = 9
     else:
@@ -4606,7 +4679,8 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     o = _new(CLResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLResControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -4620,94 +4694,97 @@ def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
 def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
     o = _new(Dynamic_AC_CLResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 1
     else:
         o.DepartureTime = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 3) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_AC_CLResControlModeType: unsupported event after MinimumSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 3) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_AC_CLResControlModeType: unsupported event after TargetSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in AckMaxDelay', q)
-        q -= 8
-        o.AckMaxDelay = (v >> q) & 255
-        if o.AckMaxDelay > 127:
-            o.AckMaxDelay, q = _ru_more(v, q, o.AckMaxDelay)
-        if o.AckMaxDelay > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.AckMaxDelay = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event after AckMaxDelay', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g = 4
     else:
         o.AckMaxDelay = None
     o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 9:
         raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 6
@@ -4716,7 +4793,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 7:
         o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 7
@@ -4725,7 +4803,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 8:
         o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 8
@@ -4734,7 +4813,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 9:
         o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 9
@@ -4743,7 +4823,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 10:
         o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 10
@@ -4752,7 +4833,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 11:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 11
@@ -4761,7 +4843,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 12:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 12
@@ -4770,7 +4853,8 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     if g < 13:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g = 13
     else:
@@ -4782,8 +4866,7 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         raise _E('expected Dynamic_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4793,21 +4876,15 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         w, b = 3, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
     if x is not None:
@@ -4871,13 +4948,15 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
 def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
     o = _new(Scheduled_AC_CLResControlModeType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 10:
         raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
         o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 1
@@ -4886,7 +4965,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 2:
         o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 2
@@ -4895,7 +4975,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 3:
         o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 3
@@ -4904,7 +4985,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 4:
         o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 4
@@ -4913,7 +4995,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 5:
         o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 5
@@ -4922,7 +5005,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 6:
         o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 6
@@ -4931,7 +5015,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 7:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 7
@@ -4940,7 +5025,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 8:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 8
@@ -4949,7 +5035,8 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g < 9:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g = 9
     else:
@@ -5012,12 +5099,14 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
 def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
     o = _new(AC_ChargeParameterDiscoveryReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 1
@@ -5026,7 +5115,8 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
     else:
         o.AC_CPDReqEnergyTransferMode, q = d_BPT_AC_CPDReqEnergyTransferModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 3
     return o, q
@@ -5063,19 +5153,22 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
 def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
     o = _new(BPT_AC_CPDReqEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 2
@@ -5084,21 +5177,24 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
     if g < 3:
         o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 3
     else:
         o.EVMaximumChargePower_L3 = None
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 4
     if g < 5:
         o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 5
@@ -5107,21 +5203,24 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
     if g < 6:
         o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 6
     else:
         o.EVMinimumChargePower_L3 = None
     o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 7
     if g < 8:
         o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 8
@@ -5130,21 +5229,24 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
     if g < 9:
         o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 9
     else:
         o.EVMaximumDischargePower_L3 = None
     o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 10
     if g < 11:
         o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 11
@@ -5153,7 +5255,8 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
     if g < 12:
         o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 12
     else:
@@ -5237,27 +5340,20 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
 def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
     o = _new(AC_ChargeParameterDiscoveryResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1540:
         raise _F('AC_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_ChargeParameterDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 3) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AC_ChargeParameterDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 2
@@ -5266,7 +5362,8 @@ def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParam
     else:
         o.AC_CPDResEnergyTransferMode, q = d_BPT_AC_CPDResEnergyTransferModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 4
     return o, q
@@ -5282,13 +5379,10 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
     x = o.ResponseCode
     if x is None:
         raise _E('AC_ChargeParameterDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     k = 0
     if o.AC_CPDResEnergyTransferMode is not None:
         k += 1
@@ -5313,19 +5407,22 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
 def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
     o = _new(BPT_AC_CPDResEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EVSEMaximumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 2
@@ -5334,21 +5431,24 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 3:
         o.EVSEMaximumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 3
     else:
         o.EVSEMaximumChargePower_L3 = None
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 4
     if g < 5:
         o.EVSEMinimumChargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 5
@@ -5357,21 +5457,24 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 6:
         o.EVSEMinimumChargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 6
     else:
         o.EVSEMinimumChargePower_L3 = None
     o.EVSENominalFrequency, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 7
     if g < 8:
         o.MaximumPowerAsymmetry, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 8
@@ -5380,7 +5483,8 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 9:
         o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 9
@@ -5389,7 +5493,8 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 10:
         o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 10
@@ -5398,7 +5503,8 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 11:
         o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 11
@@ -5407,21 +5513,24 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 12:
         o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 12
     else:
         o.EVSEPresentActivePower_L3 = None
     o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 13
     if g < 14:
         o.EVSEMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 14
@@ -5430,21 +5539,24 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 15:
         o.EVSEMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 15
     else:
         o.EVSEMaximumDischargePower_L3 = None
     o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 16
     if g < 17:
         o.EVSEMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 17
@@ -5453,7 +5565,8 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     if g < 18:
         o.EVSEMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 18
     else:
@@ -5569,13 +5682,15 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -5586,7 +5701,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -5617,13 +5733,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -5634,7 +5752,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1

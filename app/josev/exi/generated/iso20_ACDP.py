@@ -737,26 +737,17 @@ C_DetailedTaxType.setup(DetailedTaxType, (_rt.Field('TaxRuleID', False, False, T
 def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
     o = _new(ACDP_ConnectReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_ConnectReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 51:
         raise _F('ACDP_ConnectReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectReqType: unsupported event in EVElectricalChargingDeviceStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     o.EVElectricalChargingDeviceStatus = _ENUM_st_electricalChargingDeviceStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectReqType: unsupported event after EVElectricalChargingDeviceStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectReqType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -771,54 +762,49 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     x = o.EVElectricalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectReqType: EVElectricalChargingDeviceStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_electricalChargingDeviceStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in TimeStamp', q)
-    q -= 8
-    o.TimeStamp = (v >> q) & 255
-    if o.TimeStamp > 127:
-        o.TimeStamp, q = _ru_more(v, q, o.TimeStamp)
-    if o.TimeStamp > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -831,15 +817,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
     if x is None:
         raise _E('MessageHeaderType: TimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -857,32 +841,37 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -894,7 +883,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -940,25 +930,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -967,7 +961,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -1021,13 +1016,15 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -1036,7 +1033,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -1045,7 +1043,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -1054,26 +1053,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -1110,17 +1106,16 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -1129,7 +1124,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -1165,20 +1161,23 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -1221,31 +1220,22 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1255,30 +1245,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -1287,7 +1276,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -1296,7 +1286,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -1334,37 +1325,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1374,23 +1360,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -1414,71 +1397,29 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_ACDP_ConnectResType(v: int, q: int) -> tuple[ACDP_ConnectResType, int]:
     o = _new(ACDP_ConnectResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_ConnectResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 25284211:
         raise _F('ACDP_ConnectResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 17) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 12) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event in EVSEElectricalChargingDeviceStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 7) & 3
     o.EVSEElectricalChargingDeviceStatus = _ENUM_st_electricalChargingDeviceStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event after EVSEElectricalChargingDeviceStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event in EVSEMechanicalChargingDeviceStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_mechanicalChargingDeviceStatusType.name + ': enumeration index out of range', q)
     o.EVSEMechanicalChargingDeviceStatus = _ENUM_st_mechanicalChargingDeviceStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event after EVSEMechanicalChargingDeviceStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_ConnectResType: unsupported event code', q)
     g = 5
     return o, q
 
@@ -1493,60 +1434,51 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_ConnectResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEElectricalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEElectricalChargingDeviceStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_electricalChargingDeviceStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEMechanicalChargingDeviceStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_mechanicalChargingDeviceStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_SystemStatusReqType(v: int, q: int) -> tuple[ACDP_SystemStatusReqType, int]:
     o = _new(ACDP_SystemStatusReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_SystemStatusReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_SystemStatusReqType: unsupported event code', q)
     g = 1
     o.EVTechnicalStatus, q = d_EVTechnicalStatusType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_SystemStatusReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -1569,46 +1501,23 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
 
 def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]:
     o = _new(EVTechnicalStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1768:
         raise _F('EVTechnicalStatusType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVTechnicalStatusType: unsupported event in EVReadyToCharge', q)
-    q -= 1
-    o.EVReadyToCharge = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVTechnicalStatusType: unsupported event after EVReadyToCharge', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVTechnicalStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVTechnicalStatusType: unsupported event in EVImmobilizationRequest', q)
-    q -= 1
-    o.EVImmobilizationRequest = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVTechnicalStatusType: unsupported event after EVImmobilizationRequest', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.EVReadyToCharge = (t >> 8) & 1 == 1
+    o.EVImmobilizationRequest = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 7:
         raise _F('EVTechnicalStatusType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 40:
             raise _F('EVTechnicalStatusType: unsupported event in EVImmobilized', q)
-        q -= 1
-        o.EVImmobilized = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event after EVImmobilized', q)
-        q -= 3
-        g = (v >> q) & 7
+        o.EVImmobilized = (t >> 4) & 1 == 1
+        g = t & 7
         if g >= 6:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 3
@@ -1617,80 +1526,63 @@ def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]
     if g < 4:
         o.EVWLANStrength, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 4
     else:
         o.EVWLANStrength = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 8
+        t = (v >> q) & 255
+        if t & 136:
             raise _F('EVTechnicalStatusType: unsupported event in EVCPStatus', q)
-        q -= 3
-        _i = (v >> q) & 7
+        _i = (t >> 4) & 7
         if _i >= 5:
             raise _F(st_cpStatusType.name + ': enumeration index out of range', q)
         o.EVCPStatus = _ENUM_st_cpStatusType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event after EVCPStatus', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 5
     else:
         o.EVCPStatus = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('EVTechnicalStatusType: unsupported event in EVSOC', q)
-        q -= 7
-        o.EVSOC = (v >> q) & 127
+        o.EVSOC = (t >> 3) & 127
         if o.EVSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event after EVSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 6
     else:
         o.EVSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 8
+        t = (v >> q) & 255
+        if t & 132:
             raise _F('EVTechnicalStatusType: unsupported event in EVErrorCode', q)
-        q -= 4
-        _i = (v >> q) & 15
+        _i = (t >> 3) & 15
         if _i >= 10:
             raise _F(st_errorCodeType.name + ': enumeration index out of range', q)
         o.EVErrorCode = _ENUM_st_errorCodeType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event after EVErrorCode', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 7
     else:
         o.EVErrorCode = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('EVTechnicalStatusType: unsupported event in EVTimeout', q)
-        q -= 1
-        o.EVTimeout = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event after EVTimeout', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('EVTechnicalStatusType: unsupported event code', q)
+        o.EVTimeout = (t >> 2) & 1 == 1
         g = 8
     else:
         o.EVTimeout = None
@@ -1702,29 +1594,20 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     x = o.EVReadyToCharge
     if x is None:
         raise _E('EVTechnicalStatusType: EVReadyToCharge is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVImmobilizationRequest
     if x is None:
         raise _E('EVTechnicalStatusType: EVImmobilizationRequest is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVImmobilized
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 6) | (x << 1)
         w, b = 3, 3
     else:
         w, b = 3, 2
@@ -1735,81 +1618,58 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
         w, b = 3, 4
     x = o.EVCPStatus
     if x is not None:
-        a = (a << w) | (4 - b)
-        a <<= 1
         _i = _IDX_st_cpStatusType.get(x) if type(x) is str else None
         if _i is None:
             st_cpStatusType.check(x)
-        a = (a << 3) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << (w + 5)) | ((4 - b) << 5) | (_i << 1)
         w, b = 3, 5
     x = o.EVSOC
     if x is not None:
-        a = (a << w) | (5 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((5 - b) << 9) | ((x) << 1)
         w, b = 2, 6
     x = o.EVErrorCode
     if x is not None:
-        a = (a << w) | (6 - b)
-        a <<= 1
         _i = _IDX_st_errorCodeType.get(x) if type(x) is str else None
         if _i is None:
             st_errorCodeType.check(x)
-        a = (a << 4) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << (w + 6)) | ((6 - b) << 6) | (_i << 1)
         w, b = 2, 7
     x = o.EVTimeout
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     o = _new(RationalNumberType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
         raise _F('RationalNumberType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Exponent', q)
-    q -= 8
-    o.Exponent = ((v >> q) & 255) - 128
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
+    o.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RationalNumberType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1819,164 +1679,51 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.check(x)
-    a = (a << 8) | (x + 128)
-    a <<= 1
+    a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ACDP_SystemStatusResType(v: int, q: int) -> tuple[ACDP_SystemStatusResType, int]:
     o = _new(ACDP_SystemStatusResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_SystemStatusResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 48
+    t = (v >> q) & 281474976710655
+    if t & 212100311661499:
         raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 40) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEMechanicalChargingDeviceStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 35) & 3
     if _i >= 3:
         raise _F(st_mechanicalChargingDeviceStatusType.name + ': enumeration index out of range', q)
     o.EVSEMechanicalChargingDeviceStatus = _ENUM_st_mechanicalChargingDeviceStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEMechanicalChargingDeviceStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEReadyToCharge', q)
-    q -= 1
-    o.EVSEReadyToCharge = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEReadyToCharge', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEIsolationStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    o.EVSEReadyToCharge = (t >> 31) & 1 == 1
+    _i = (t >> 26) & 3
     o.EVSEIsolationStatus = _ENUM_st_isolationStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEIsolationStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEDisabled', q)
-    q -= 1
-    o.EVSEDisabled = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEDisabled', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEUtilityInterruptEvent', q)
-    q -= 1
-    o.EVSEUtilityInterruptEvent = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEUtilityInterruptEvent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 7
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEEmergencyShutdown', q)
-    q -= 1
-    o.EVSEEmergencyShutdown = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEEmergencyShutdown', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 8
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVSEMalfunction', q)
-    q -= 1
-    o.EVSEMalfunction = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVSEMalfunction', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 9
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVInChargePosition', q)
-    q -= 1
-    o.EVInChargePosition = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVInChargePosition', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
-    g = 10
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event in EVAssociationStatus', q)
-    q -= 1
-    o.EVAssociationStatus = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event after EVAssociationStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_SystemStatusResType: unsupported event code', q)
+    o.EVSEDisabled = (t >> 22) & 1 == 1
+    o.EVSEUtilityInterruptEvent = (t >> 18) & 1 == 1
+    o.EVSEEmergencyShutdown = (t >> 14) & 1 == 1
+    o.EVSEMalfunction = (t >> 10) & 1 == 1
+    o.EVInChargePosition = (t >> 6) & 1 == 1
+    o.EVAssociationStatus = (t >> 2) & 1 == 1
     g = 11
     return o, q
 
@@ -1991,133 +1738,83 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_SystemStatusResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEMechanicalChargingDeviceStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_mechanicalChargingDeviceStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEReadyToCharge
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEReadyToCharge is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEIsolationStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEIsolationStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_isolationStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_isolationStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEDisabled
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEDisabled is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEUtilityInterruptEvent
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEUtilityInterruptEvent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEEmergencyShutdown
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEEmergencyShutdown is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEMalfunction
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEMalfunction is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVInChargePosition
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVInChargePosition is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVAssociationStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVAssociationStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_VehiclePositioningReqType(v: int, q: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
     o = _new(ACDP_VehiclePositioningReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_VehiclePositioningReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 443:
         raise _F('ACDP_VehiclePositioningReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event in EVMobilityStatus', q)
-    q -= 1
-    o.EVMobilityStatus = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event after EVMobilityStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event in EVPositioningSupport', q)
-    q -= 1
-    o.EVPositioningSupport = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event after EVPositioningSupport', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningReqType: unsupported event code', q)
+    o.EVMobilityStatus = (t >> 6) & 1 == 1
+    o.EVPositioningSupport = (t >> 2) & 1 == 1
     g = 3
     return o, q
 
@@ -2132,164 +1829,112 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
     x = o.EVMobilityStatus
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: EVMobilityStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVPositioningSupport
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: EVPositioningSupport is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositioningResType, int]:
     o = _new(ACDP_VehiclePositioningResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 29
+    t = (v >> q) & 536870911
+    if t & 404549120:
         raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 21) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 16) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in EVSEPositioningSupport', q)
-    q -= 1
-    o.EVSEPositioningSupport = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event after EVSEPositioningSupport', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
+    o.EVSEPositioningSupport = (t >> 12) & 1 == 1
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 4
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in EVRelativeXDeviation', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.EVRelativeXDeviation = _i & 255
-    if o.EVRelativeXDeviation > 127:
-        o.EVRelativeXDeviation, q = _ru_more(v, q, o.EVRelativeXDeviation)
-    if _i > 255:
-        o.EVRelativeXDeviation = -o.EVRelativeXDeviation - 1
-    if o.EVRelativeXDeviation < -32768 or o.EVRelativeXDeviation > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.EVRelativeXDeviation = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('ACDP_VehiclePositioningResType: unsupported event after EVRelativeXDeviation', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in EVRelativeYDeviation', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.EVRelativeYDeviation = _i & 255
-    if o.EVRelativeYDeviation > 127:
-        o.EVRelativeYDeviation, q = _ru_more(v, q, o.EVRelativeYDeviation)
-    if _i > 255:
-        o.EVRelativeYDeviation = -o.EVRelativeYDeviation - 1
-    if o.EVRelativeYDeviation < -32768 or o.EVRelativeYDeviation > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.EVRelativeYDeviation = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('ACDP_VehiclePositioningResType: unsupported event after EVRelativeYDeviation', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in ContactWindowXc', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.ContactWindowXc = _i & 255
-    if o.ContactWindowXc > 127:
-        o.ContactWindowXc, q = _ru_more(v, q, o.ContactWindowXc)
-    if _i > 255:
-        o.ContactWindowXc = -o.ContactWindowXc - 1
-    if o.ContactWindowXc < -32768 or o.ContactWindowXc > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ContactWindowXc = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('ACDP_VehiclePositioningResType: unsupported event after ContactWindowXc', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 7
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in ContactWindowYc', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.ContactWindowYc = _i & 255
-    if o.ContactWindowYc > 127:
-        o.ContactWindowYc, q = _ru_more(v, q, o.ContactWindowYc)
-    if _i > 255:
-        o.ContactWindowYc = -o.ContactWindowYc - 1
-    if o.ContactWindowYc < -32768 or o.ContactWindowYc > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ContactWindowYc = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 59:
         raise _F('ACDP_VehiclePositioningResType: unsupported event after ContactWindowYc', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
-    g = 8
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event in EVInChargePosition', q)
-    q -= 1
-    o.EVInChargePosition = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event after EVInChargePosition', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
+    o.EVInChargePosition = (t >> 2) & 1 == 1
     g = 9
     return o, q
 
@@ -2304,37 +1949,27 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVSEPositioningSupport
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVSEPositioningSupport is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVRelativeXDeviation
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVRelativeXDeviation is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -2345,8 +1980,7 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     x = o.EVRelativeYDeviation
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVRelativeYDeviation is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -2357,8 +1991,7 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     x = o.ContactWindowXc
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ContactWindowXc is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -2369,8 +2002,7 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     x = o.ContactWindowYc
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ContactWindowYc is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -2381,19 +2013,17 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     x = o.EVInChargePosition
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVInChargePosition is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     o = _new(CLReqControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLReqControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -2407,7 +2037,8 @@ def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     o = _new(CLResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLResControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -2421,13 +2052,15 @@ def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -2438,7 +2071,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -2469,13 +2103,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -2486,7 +2122,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1
@@ -2523,17 +2160,20 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 0
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 1
     o.CostPerUnit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 2
     return o, q
@@ -2557,152 +2197,148 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
     o = _new(DisplayParametersType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 11:
         raise _F('DisplayParametersType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        q -= 7
-        o.PresentSOC = (v >> q) & 127
+        o.PresentSOC = (t >> 5) & 127
         if o.PresentSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 1
     else:
         o.PresentSOC = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 5) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 5) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        q -= 7
-        o.MaximumSOC = (v >> q) & 127
+        o.MaximumSOC = (t >> 4) & 127
         if o.MaximumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 4
     else:
         o.MaximumSOC = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
-        q -= 8
-        o.RemainingTimeToMinimumSOC = (v >> q) & 255
-        if o.RemainingTimeToMinimumSOC > 127:
-            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
-        if o.RemainingTimeToMinimumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMinimumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 5
     else:
         o.RemainingTimeToMinimumSOC = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
-        q -= 8
-        o.RemainingTimeToTargetSOC = (v >> q) & 255
-        if o.RemainingTimeToTargetSOC > 127:
-            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
-        if o.RemainingTimeToTargetSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToTargetSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 6
     else:
         o.RemainingTimeToTargetSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
-        q -= 8
-        o.RemainingTimeToMaximumSOC = (v >> q) & 255
-        if o.RemainingTimeToMaximumSOC > 127:
-            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
-        if o.RemainingTimeToMaximumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMaximumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 7
     else:
         o.RemainingTimeToMaximumSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
-        q -= 1
-        o.ChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.ChargingComplete = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 3:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 8
@@ -2711,24 +2347,19 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     if g < 9:
         o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DisplayParametersType: unsupported event in InletHot', q)
-        q -= 1
-        o.InletHot = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after InletHot', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event code', q)
+        o.InletHot = (t >> 2) & 1 == 1
         g = 10
     else:
         o.InletHot = None
@@ -2739,41 +2370,29 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
-        a = (a << 4) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
     if x is not None:
@@ -2804,12 +2423,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
     if x is not None:
@@ -2818,52 +2434,38 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
-        a = (a << w) | (9 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 227:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 2) & 7
     if _i >= 6:
         raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_evseNotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2873,8 +2475,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2882,105 +2483,114 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
-    q -= 8
-    o.ChargedEnergyReadingWh = (v >> q) & 255
-    if o.ChargedEnergyReadingWh > 127:
-        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
-    if o.ChargedEnergyReadingWh > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargedEnergyReadingWh = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 7:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
-        q -= 8
-        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
-        if o.BPT_DischargedEnergyReadingWh > 127:
-            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
-        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_DischargedEnergyReadingWh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.BPT_DischargedEnergyReadingWh = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
-        q -= 8
-        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
-        if o.CapacitiveEnergyReadingVARh > 127:
-            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
-        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CapacitiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.CapacitiveEnergyReadingVARh = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
-        q -= 8
-        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
-        if o.BPT_InductiveEnergyReadingVARh > 127:
-            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
-        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_InductiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 5
@@ -2988,58 +2598,67 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
         o.MeterSignature, q = st_meterSignatureType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterSignature', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 6
     else:
         o.MeterSignature = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 7
     else:
         o.MeterStatus = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
-        q -= 8
-        o.MeterTimestamp = (v >> q) & 255
-        if o.MeterTimestamp > 127:
-            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
-        if o.MeterTimestamp > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterTimestamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 8
     else:
         o.MeterTimestamp = None
@@ -3051,23 +2670,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
     if x is None:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3126,31 +2742,34 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     o = _new(ReceiptType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReceiptType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('ReceiptType: unsupported event after TimeAnchor', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EnergyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
@@ -3159,7 +2778,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 3:
         o.OccupancyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
@@ -3168,7 +2788,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 4:
         o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
@@ -3177,7 +2798,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 5:
         o.OverstayCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
@@ -3190,13 +2812,15 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ReceiptType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ReceiptType: unsupported event code', q)
             g = 6
     return o, q
@@ -3207,8 +2831,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('ReceiptType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3252,29 +2875,30 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DetailedTaxType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
     g = 1
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedTaxType: unsupported event code', q)
     g = 2
     return o, q
@@ -3285,8 +2909,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('DetailedTaxType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)

@@ -1933,25 +1933,18 @@ C_DisplayParametersType.setup(DisplayParametersType, (_rt.Field('PresentSOC', Fa
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     o = _new(AuthorizationReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 52:
         raise _F('AuthorizationReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationReqType: unsupported event in SelectedAuthorizationService', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 3) & 1
     o.SelectedAuthorizationService = _ENUM_st_authorizationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationReqType: unsupported event after SelectedAuthorizationService', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AuthorizationReqType: unsupported event code', q)
     g += 2
@@ -1964,7 +1957,8 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
         x, q = d_PnC_AReqAuthorizationModeType(v, q)
         o.PnC_AReqAuthorizationMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -1980,13 +1974,10 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     x = o.SelectedAuthorizationService
     if x is None:
         raise _E('AuthorizationReqType: SelectedAuthorizationService is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_authorizationType.get(x) if type(x) is str else None
     if _i is None:
         st_authorizationType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     k = 0
     if o.EIM_AReqAuthorizationMode is not None:
         k += 1
@@ -2013,42 +2004,40 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in TimeStamp', q)
-    q -= 8
-    o.TimeStamp = (v >> q) & 255
-    if o.TimeStamp > 127:
-        o.TimeStamp, q = _ru_more(v, q, o.TimeStamp)
-    if o.TimeStamp > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -2061,15 +2050,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
     if x is None:
         raise _E('MessageHeaderType: TimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2087,32 +2074,37 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -2124,7 +2116,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -2170,25 +2163,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -2197,7 +2194,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -2251,13 +2249,15 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -2266,7 +2266,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -2275,7 +2276,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -2284,26 +2286,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -2340,17 +2339,16 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -2359,7 +2357,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -2395,20 +2394,23 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -2451,31 +2453,22 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2485,30 +2478,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -2517,7 +2509,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -2526,7 +2519,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -2564,37 +2558,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2604,23 +2593,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -2644,7 +2630,8 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_EIM_AReqAuthorizationModeType(v: int, q: int) -> tuple[EIM_AReqAuthorizationModeType, int]:
     o = _new(EIM_AReqAuthorizationModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EIM_AReqAuthorizationModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -2658,28 +2645,26 @@ def e_EIM_AReqAuthorizationModeType(o: EIM_AReqAuthorizationModeType, a: int) ->
 def d_PnC_AReqAuthorizationModeType(v: int, q: int) -> tuple[PnC_AReqAuthorizationModeType, int]:
     o = _new(PnC_AReqAuthorizationModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PnC_AReqAuthorizationModeType: unsupported event in GenChallenge', q)
     o.GenChallenge, q = st_genChallengeType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event after GenChallenge', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 2
     o.ContractCertificateChain, q = d_ContractCertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 3
     return o, q
@@ -2695,8 +2680,7 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
     x = o.GenChallenge
     if x is None:
         raise _E('PnC_AReqAuthorizationModeType: GenChallenge is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.ContractCertificateChain
@@ -2709,24 +2693,21 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
 
 def d_ContractCertificateChainType(v: int, q: int) -> tuple[ContractCertificateChainType, int]:
     o = _new(ContractCertificateChainType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ContractCertificateChainType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractCertificateChainType: unsupported event in Certificate', q)
     o.Certificate, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ContractCertificateChainType: unsupported event after Certificate', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ContractCertificateChainType: unsupported event code', q)
     g = 1
     o.SubCertificates, q = d_SubCertificatesType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ContractCertificateChainType: unsupported event code', q)
     g = 2
     return o, q
@@ -2737,8 +2718,7 @@ def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> i
     x = o.Certificate
     if x is None:
         raise _E('ContractCertificateChainType: Certificate is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.SubCertificates
@@ -2752,28 +2732,33 @@ def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> i
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     o = _new(SubCertificatesType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SubCertificatesType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
         x, q = st_certificateType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SubCertificatesType: unsupported event after Certificate', q)
         lst.append(x)
         if len(lst) < 3:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SubCertificatesType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SubCertificatesType: unsupported event code', q)
             g = 1
     return o, q
@@ -2802,43 +2787,23 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
 def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     o = _new(AuthorizationResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 24691:
         raise _F('AuthorizationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 7) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -2853,35 +2818,31 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('AuthorizationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('AuthorizationResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqType, int]:
     o = _new(AuthorizationSetupReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationSetupReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationSetupReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -2900,63 +2861,49 @@ def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
 def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResType, int]:
     o = _new(AuthorizationSetupResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationSetupResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationSetupResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationSetupResType: unsupported event code', q)
     g = 2
     lst: list[Any] = []
     o.AuthorizationServices = lst
     while g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('AuthorizationSetupResType: unsupported event in AuthorizationServices', q)
-        q -= 1
-        _i = (v >> q) & 1
+        _i = (t >> 1) & 1
         x = _ENUM_st_authorizationType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('AuthorizationSetupResType: unsupported event after AuthorizationServices', q)
         lst.append(x)
         if len(lst) < 2:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('AuthorizationSetupResType: unsupported event code', q)
             g += 2
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('AuthorizationSetupResType: unsupported event code', q)
             g = 3
-    q -= 1
-    if (v >> q) & 1:
+    q -= 5
+    t = (v >> q) & 31
+    if t & 20:
         raise _F('AuthorizationSetupResType: unsupported event in CertificateInstallationService', q)
-    q -= 1
-    o.CertificateInstallationService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AuthorizationSetupResType: unsupported event after CertificateInstallationService', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.CertificateInstallationService = (t >> 3) & 1 == 1
+    g = t & 3
     if g >= 2:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
     g += 4
@@ -2969,7 +2916,8 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
         x, q = d_PnC_ASResAuthorizationModeType(v, q)
         o.PnC_ASResAuthorizationMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
     g = 6
     return o, q
@@ -2985,13 +2933,10 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('AuthorizationSetupResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     lst = o.AuthorizationServices
     if type(lst) is not list:
         raise _E('AuthorizationSetupResType.AuthorizationServices: expected a list')
@@ -3013,12 +2958,9 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     x = o.CertificateInstallationService
     if x is None:
         raise _E('AuthorizationSetupResType: CertificateInstallationService is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((3 - b) << 3) | (x << 1)
     k = 0
     if o.EIM_ASResAuthorizationMode is not None:
         k += 1
@@ -3046,7 +2988,8 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
 def d_EIM_ASResAuthorizationModeType(v: int, q: int) -> tuple[EIM_ASResAuthorizationModeType, int]:
     o = _new(EIM_ASResAuthorizationModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EIM_ASResAuthorizationModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -3059,26 +3002,25 @@ def e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) 
 
 def d_PnC_ASResAuthorizationModeType(v: int, q: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
     o = _new(PnC_ASResAuthorizationModeType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PnC_ASResAuthorizationModeType: unsupported event in GenChallenge', q)
     o.GenChallenge, q = st_genChallengeType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('PnC_ASResAuthorizationModeType: unsupported event after GenChallenge', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
     g += 1
     if g < 2:
         o.SupportedProviders, q = d_SupportedProvidersListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
         g = 2
     else:
@@ -3091,8 +3033,7 @@ def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) 
     x = o.GenChallenge
     if x is None:
         raise _E('PnC_ASResAuthorizationModeType: GenChallenge is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.SupportedProviders
@@ -3108,28 +3049,33 @@ def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) 
 def d_SupportedProvidersListType(v: int, q: int) -> tuple[SupportedProvidersListType, int]:
     o = _new(SupportedProvidersListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SupportedProvidersListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.ProviderID = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SupportedProvidersListType: unsupported event in ProviderID', q)
         x, q = st_nameType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SupportedProvidersListType: unsupported event after ProviderID', q)
         lst.append(x)
         if len(lst) < 128:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SupportedProvidersListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SupportedProvidersListType: unsupported event code', q)
             g = 1
     return o, q
@@ -3158,7 +3104,8 @@ def e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     o = _new(CLReqControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLReqControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -3172,7 +3119,8 @@ def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     o = _new(CLResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLResControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -3186,41 +3134,37 @@ def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
     o = _new(CertificateInstallationReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 1
     o.OEMProvisioningCertificateChain, q = d_SignedCertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 2
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6148:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
-    g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event in MaximumContractCertificateChains', q)
-    q -= 8
-    o.MaximumContractCertificateChains = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationReqType: unsupported event after MaximumContractCertificateChains', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.MaximumContractCertificateChains = (t >> 3) & 255
+    g = t & 3
     if g >= 2:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g += 4
     if g < 5:
         o.PrioritizedEMAIDs, q = d_EMAIDListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateInstallationReqType: unsupported event code', q)
         g = 5
     else:
@@ -3248,12 +3192,9 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     x = o.MaximumContractCertificateChains
     if x is None:
         raise _E('CertificateInstallationReqType: MaximumContractCertificateChains is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     x = o.PrioritizedEMAIDs
     if x is not None:
         a = (a << 2) | 0
@@ -3267,30 +3208,30 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
 def d_SignedCertificateChainType(v: int, q: int) -> tuple[SignedCertificateChainType, int]:
     o = _new(SignedCertificateChainType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedCertificateChainType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SignedCertificateChainType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedCertificateChainType: unsupported event in Certificate', q)
     o.Certificate, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SignedCertificateChainType: unsupported event after Certificate', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedCertificateChainType: unsupported event code', q)
     g += 2
     if g < 3:
         o.SubCertificates, q = d_SubCertificatesType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedCertificateChainType: unsupported event code', q)
         g = 3
     else:
@@ -3308,8 +3249,7 @@ def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     x = o.Certificate
     if x is None:
         raise _E('SignedCertificateChainType: Certificate is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.SubCertificates
@@ -3325,7 +3265,8 @@ def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -3335,12 +3276,14 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
         lst.append(x)
         if len(lst) < 20:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ListOfRootCertificateIDsType: unsupported event code', q)
             g = 1
     return o, q
@@ -3367,28 +3310,33 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
 def d_EMAIDListType(v: int, q: int) -> tuple[EMAIDListType, int]:
     o = _new(EMAIDListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EMAIDListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.EMAID = lst
     while g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('EMAIDListType: unsupported event in EMAID', q)
         x, q = st_identifierType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('EMAIDListType: unsupported event after EMAID', q)
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('EMAIDListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('EMAIDListType: unsupported event code', q)
             g = 1
     return o, q
@@ -3417,65 +3365,36 @@ def e_EMAIDListType(o: EMAIDListType, a: int) -> int:
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
     o = _new(CertificateInstallationResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 24691:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 7) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 3
     o.CPSCertificateChain, q = d_CertificateChainType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 4
     o.SignedInstallationData, q = d_SignedInstallationDataType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3075:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event in RemainingContractCertificateChains', q)
-    q -= 8
-    o.RemainingContractCertificateChains = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event after RemainingContractCertificateChains', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateInstallationResType: unsupported event code', q)
+    o.RemainingContractCertificateChains = (t >> 2) & 255
     g = 6
     return o, q
 
@@ -3490,23 +3409,17 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateInstallationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('CertificateInstallationResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.CPSCertificateChain
     if x is None:
         raise _E('CertificateInstallationResType: CPSCertificateChain is required')
@@ -3520,37 +3433,33 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     x = o.RemainingContractCertificateChains
     if x is None:
         raise _E('CertificateInstallationResType: RemainingContractCertificateChains is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     o = _new(CertificateChainType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('CertificateChainType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('CertificateChainType: unsupported event in Certificate', q)
     o.Certificate, q = st_certificateType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('CertificateChainType: unsupported event after Certificate', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('CertificateChainType: unsupported event code', q)
     g += 1
     if g < 2:
         o.SubCertificates, q = d_SubCertificatesType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('CertificateChainType: unsupported event code', q)
         g = 2
     else:
@@ -3563,8 +3472,7 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     x = o.Certificate
     if x is None:
         raise _E('CertificateChainType: Certificate is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.SubCertificates
@@ -3580,41 +3488,30 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
 def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationDataType, int]:
     o = _new(SignedInstallationDataType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInstallationDataType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInstallationDataType: unsupported event code', q)
     g = 1
     o.ContractCertificateChain, q = d_ContractCertificateChainType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 55:
         raise _F('SignedInstallationDataType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedInstallationDataType: unsupported event in ECDHCurve', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 3) & 1
     o.ECDHCurve = _ENUM_st_ecdhCurveType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedInstallationDataType: unsupported event after ECDHCurve', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedInstallationDataType: unsupported event code', q)
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedInstallationDataType: unsupported event in DHPublicKey', q)
     o.DHPublicKey, q = st_dhPublicKeyType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('SignedInstallationDataType: unsupported event after DHPublicKey', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignedInstallationDataType: unsupported event code', q)
     g += 4
@@ -3623,33 +3520,40 @@ def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationData
     o.TPM_EncryptedPrivateKey = None
     if g == 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event in SECP521_EncryptedPrivateKey', q)
         x, q = st_secp521_EncryptedPrivateKeyType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event after SECP521_EncryptedPrivateKey', q)
         o.SECP521_EncryptedPrivateKey = x
     elif g == 5:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event in X448_EncryptedPrivateKey', q)
         x, q = st_x448_EncryptedPrivateKeyType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event after X448_EncryptedPrivateKey', q)
         o.X448_EncryptedPrivateKey = x
     else:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event in TPM_EncryptedPrivateKey', q)
         x, q = st_tpm_EncryptedPrivateKeyType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInstallationDataType: unsupported event after TPM_EncryptedPrivateKey', q)
         o.TPM_EncryptedPrivateKey = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInstallationDataType: unsupported event code', q)
     g = 7
     return o, q
@@ -3670,18 +3574,14 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     x = o.ECDHCurve
     if x is None:
         raise _E('SignedInstallationDataType: ECDHCurve is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_ecdhCurveType.get(x) if type(x) is str else None
     if _i is None:
         st_ecdhCurveType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     x = o.DHPublicKey
     if x is None:
         raise _E('SignedInstallationDataType: DHPublicKey is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_dhPublicKeyType.enc(x, a)
     a <<= 1
     k = 0
@@ -3699,8 +3599,7 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     if k:
         tx = type(x)
         if o.SECP521_EncryptedPrivateKey is x:
-            a = (a << 2) | 0
-            a <<= 1
+            a <<= 3
             a = st_secp521_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
         elif o.X448_EncryptedPrivateKey is x:
@@ -3723,13 +3622,15 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -3740,7 +3641,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -3771,17 +3673,20 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationReqType, int]:
     o = _new(MeteringConfirmationReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringConfirmationReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringConfirmationReqType: unsupported event code', q)
     g = 1
     o.SignedMeteringData, q = d_SignedMeteringDataType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringConfirmationReqType: unsupported event code', q)
     g = 2
     return o, q
@@ -3805,35 +3710,34 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
 def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, int]:
     o = _new(SignedMeteringDataType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedMeteringDataType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SignedMeteringDataType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedMeteringDataType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SignedMeteringDataType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SignedMeteringDataType: unsupported event code', q)
     g = 2
     o.MeterInfo, q = d_MeterInfoType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignedMeteringDataType: unsupported event code', q)
     g += 3
     if g < 4:
         o.Receipt, q = d_ReceiptType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedMeteringDataType: unsupported event code', q)
         g += 4
@@ -3848,7 +3752,8 @@ def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, in
         x, q = d_Scheduled_SMDTControlModeType(v, q)
         o.Scheduled_SMDTControlMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedMeteringDataType: unsupported event code', q)
     g = 6
     return o, q
@@ -3864,8 +3769,7 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('SignedMeteringDataType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.MeterInfo
@@ -3906,93 +3810,105 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
-    q -= 8
-    o.ChargedEnergyReadingWh = (v >> q) & 255
-    if o.ChargedEnergyReadingWh > 127:
-        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
-    if o.ChargedEnergyReadingWh > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargedEnergyReadingWh = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 7:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
-        q -= 8
-        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
-        if o.BPT_DischargedEnergyReadingWh > 127:
-            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
-        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_DischargedEnergyReadingWh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.BPT_DischargedEnergyReadingWh = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
-        q -= 8
-        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
-        if o.CapacitiveEnergyReadingVARh > 127:
-            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
-        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CapacitiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.CapacitiveEnergyReadingVARh = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
-        q -= 8
-        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
-        if o.BPT_InductiveEnergyReadingVARh > 127:
-            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
-        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_InductiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 5
@@ -4000,58 +3916,67 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
         o.MeterSignature, q = st_meterSignatureType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterSignature', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 6
     else:
         o.MeterSignature = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 7
     else:
         o.MeterStatus = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
-        q -= 8
-        o.MeterTimestamp = (v >> q) & 255
-        if o.MeterTimestamp > 127:
-            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
-        if o.MeterTimestamp > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterTimestamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 8
     else:
         o.MeterTimestamp = None
@@ -4063,23 +3988,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
     if x is None:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4138,31 +4060,34 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     o = _new(ReceiptType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReceiptType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('ReceiptType: unsupported event after TimeAnchor', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EnergyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
@@ -4171,7 +4096,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 3:
         o.OccupancyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
@@ -4180,7 +4106,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 4:
         o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
@@ -4189,7 +4116,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 5:
         o.OverstayCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
@@ -4202,13 +4130,15 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ReceiptType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ReceiptType: unsupported event code', q)
             g = 6
     return o, q
@@ -4219,8 +4149,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('ReceiptType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4265,17 +4194,20 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 0
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 1
     o.CostPerUnit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 2
     return o, q
@@ -4298,40 +4230,29 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     o = _new(RationalNumberType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
         raise _F('RationalNumberType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Exponent', q)
-    q -= 8
-    o.Exponent = ((v >> q) & 255) - 128
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
+    o.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RationalNumberType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -4341,52 +4262,48 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.check(x)
-    a = (a << 8) | (x + 128)
-    a <<= 1
+    a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DetailedTaxType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
     g = 1
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedTaxType: unsupported event code', q)
     g = 2
     return o, q
@@ -4397,8 +4314,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('DetailedTaxType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4414,7 +4330,8 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
 def d_Dynamic_SMDTControlModeType(v: int, q: int) -> tuple[Dynamic_SMDTControlModeType, int]:
     o = _new(Dynamic_SMDTControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_SMDTControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -4427,25 +4344,25 @@ def e_Dynamic_SMDTControlModeType(o: Dynamic_SMDTControlModeType, a: int) -> int
 
 def d_Scheduled_SMDTControlModeType(v: int, q: int) -> tuple[Scheduled_SMDTControlModeType, int]:
     o = _new(Scheduled_SMDTControlModeType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('Scheduled_SMDTControlModeType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('Scheduled_SMDTControlModeType: unsupported event in SelectedScheduleTupleID', q)
-    q -= 8
-    o.SelectedScheduleTupleID = (v >> q) & 255
-    if o.SelectedScheduleTupleID > 127:
-        o.SelectedScheduleTupleID, q = _ru_more(v, q, o.SelectedScheduleTupleID)
-    if o.SelectedScheduleTupleID < 1 or o.SelectedScheduleTupleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SelectedScheduleTupleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('Scheduled_SMDTControlModeType: unsupported event after SelectedScheduleTupleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('Scheduled_SMDTControlModeType: unsupported event code', q)
     g = 1
     return o, q
 
@@ -4455,40 +4372,29 @@ def e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) ->
     x = o.SelectedScheduleTupleID
     if x is None:
         raise _E('Scheduled_SMDTControlModeType: SelectedScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationResType, int]:
     o = _new(MeteringConfirmationResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('MeteringConfirmationResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('MeteringConfirmationResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringConfirmationResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringConfirmationResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeteringConfirmationResType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -4503,78 +4409,52 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
     x = o.ResponseCode
     if x is None:
         raise _E('MeteringConfirmationResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     o = _new(PowerDeliveryReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3300:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 8) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event after EVProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event in ChargeProgress', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     o.ChargeProgress = _ENUM_st_chargeProgressType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryReqType: unsupported event after ChargeProgress', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g += 3
     if g < 4:
         o.EVPowerProfile, q = d_EVPowerProfileType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g += 4
     else:
         o.EVPowerProfile = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('PowerDeliveryReqType: unsupported event in BPT_ChannelSelection', q)
-        q -= 1
-        _i = (v >> q) & 1
+        _i = (t >> 2) & 1
         o.BPT_ChannelSelection = _ENUM_st_channelSelectionType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PowerDeliveryReqType: unsupported event after BPT_ChannelSelection', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PowerDeliveryReqType: unsupported event code', q)
         g = 5
     else:
         o.BPT_ChannelSelection = None
@@ -4591,23 +4471,17 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('PowerDeliveryReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.ChargeProgress
     if x is None:
         raise _E('PowerDeliveryReqType: ChargeProgress is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
         st_chargeProgressType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVPowerProfile
     if x is not None:
         a = (a << 2) | 0
@@ -4617,37 +4491,36 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         w, b = 2, 3
     x = o.BPT_ChannelSelection
     if x is not None:
-        a = (a << w) | (4 - b)
-        a <<= 1
         _i = _IDX_st_channelSelectionType.get(x) if type(x) is str else None
         if _i is None:
             st_channelSelectionType.check(x)
-        a = (a << 1) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << (w + 3)) | ((4 - b) << 3) | (_i << 1)
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
 
 def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
     o = _new(EVPowerProfileType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVPowerProfileType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPowerProfileType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('EVPowerProfileType: unsupported event after TimeAnchor', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('EVPowerProfileType: unsupported event code', q)
     g += 1
@@ -4660,12 +4533,14 @@ def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
         x, q = d_Scheduled_EVPPTControlModeType(v, q)
         o.Scheduled_EVPPTControlMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerProfileType: unsupported event code', q)
     g = 3
     o.EVPowerProfileEntries, q = d_EVPowerProfileEntryListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerProfileType: unsupported event code', q)
     g = 4
     return o, q
@@ -4676,8 +4551,7 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('EVPowerProfileType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4714,7 +4588,8 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
 def d_Dynamic_EVPPTControlModeType(v: int, q: int) -> tuple[Dynamic_EVPPTControlModeType, int]:
     o = _new(Dynamic_EVPPTControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_EVPPTControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -4727,40 +4602,36 @@ def e_Dynamic_EVPPTControlModeType(o: Dynamic_EVPPTControlModeType, a: int) -> i
 
 def d_Scheduled_EVPPTControlModeType(v: int, q: int) -> tuple[Scheduled_EVPPTControlModeType, int]:
     o = _new(Scheduled_EVPPTControlModeType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('Scheduled_EVPPTControlModeType: unsupported event in SelectedScheduleTupleID', q)
-    q -= 8
-    o.SelectedScheduleTupleID = (v >> q) & 255
-    if o.SelectedScheduleTupleID > 127:
-        o.SelectedScheduleTupleID, q = _ru_more(v, q, o.SelectedScheduleTupleID)
-    if o.SelectedScheduleTupleID < 1 or o.SelectedScheduleTupleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SelectedScheduleTupleID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('Scheduled_EVPPTControlModeType: unsupported event after SelectedScheduleTupleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('Scheduled_EVPPTControlModeType: unsupported event in PowerToleranceAcceptance', q)
-        q -= 1
-        _i = (v >> q) & 1
+        _i = (t >> 2) & 1
         o.PowerToleranceAcceptance = _ENUM_st_powerToleranceAcceptanceType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Scheduled_EVPPTControlModeType: unsupported event after PowerToleranceAcceptance', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
         g = 2
     else:
         o.PowerToleranceAcceptance = None
@@ -4772,21 +4643,17 @@ def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) 
     x = o.SelectedScheduleTupleID
     if x is None:
         raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PowerToleranceAcceptance
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         _i = _IDX_st_powerToleranceAcceptanceType.get(x) if type(x) is str else None
         if _i is None:
             st_powerToleranceAcceptanceType.check(x)
-        a = (a << 1) | _i  # type: ignore[operator]
-        a <<= 1
+        a = (a << 5) | (_i << 1)
         w, b = 1, 2
     else:
         w, b = 2, 1
@@ -4796,7 +4663,8 @@ def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) 
 def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryListType, int]:
     o = _new(EVPowerProfileEntryListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerProfileEntryListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -4806,12 +4674,14 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
         lst.append(x)
         if len(lst) < 2048:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('EVPowerProfileEntryListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('EVPowerProfileEntryListType: unsupported event code', q)
             g = 1
     return o, q
@@ -4837,36 +4707,38 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
 
 def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, int]:
     o = _new(PowerScheduleEntryType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PowerScheduleEntryType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerScheduleEntryType: unsupported event in Duration', q)
-    q -= 8
-    o.Duration = (v >> q) & 255
-    if o.Duration > 127:
-        o.Duration, q = _ru_more(v, q, o.Duration)
-    if o.Duration > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Duration = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PowerScheduleEntryType: unsupported event after Duration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerScheduleEntryType: unsupported event code', q)
     g = 1
     o.Power, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('PowerScheduleEntryType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Power_L2, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PowerScheduleEntryType: unsupported event code', q)
         g += 3
@@ -4875,7 +4747,8 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
     if g < 4:
         o.Power_L3, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PowerScheduleEntryType: unsupported event code', q)
         g = 4
     else:
@@ -4888,8 +4761,7 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     x = o.Duration
     if x is None:
         raise _E('PowerScheduleEntryType: Duration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4917,34 +4789,28 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     o = _new(PowerDeliveryResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1540:
         raise _F('PowerDeliveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 3) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerDeliveryResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PowerDeliveryResType: unsupported event code', q)
         g = 3
     else:
@@ -4962,13 +4828,10 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('PowerDeliveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
         a = (a << 2) | 0
@@ -4981,40 +4844,29 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 227:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 2) & 7
     if _i >= 6:
         raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_evseNotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5024,8 +4876,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5033,39 +4884,29 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, int]:
     o = _new(ScheduleExchangeReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 24580:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeReqType: unsupported event in MaximumSupportingPoints', q)
-    q -= 10
-    o.MaximumSupportingPoints = ((v >> q) & 1023) + 12
+    o.MaximumSupportingPoints = ((t >> 3) & 1023) + 12
     if o.MaximumSupportingPoints > 1024:
         raise _F(st_maxSupportingPointsScheduleTupleType.name + ': value above maximum', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeReqType: unsupported event after MaximumSupportingPoints', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
     g += 2
@@ -5078,7 +4919,8 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
         x, q = d_Scheduled_SEReqControlModeType(v, q)
         o.Scheduled_SEReqControlMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -5094,12 +4936,9 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     x = o.MaximumSupportingPoints
     if x is None:
         raise _E('ScheduleExchangeReqType: MaximumSupportingPoints is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 12 <= x <= 1024:
         st_maxSupportingPointsScheduleTupleType.check(x)
-    a = (a << 10) | (x - 12)
-    a <<= 1
+    a = (a << 13) | ((x - 12) << 1)
     k = 0
     if o.Dynamic_SEReqControlMode is not None:
         k += 1
@@ -5126,82 +4965,78 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
 
 def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControlModeType, int]:
     o = _new(Dynamic_SEReqControlModeType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('Dynamic_SEReqControlModeType: unsupported event in DepartureTime', q)
-    q -= 8
-    o.DepartureTime = (v >> q) & 255
-    if o.DepartureTime > 127:
-        o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-    if o.DepartureTime > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.DepartureTime = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('Dynamic_SEReqControlModeType: unsupported event after DepartureTime', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
     g += 1
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_SEReqControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 3) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_SEReqControlModeType: unsupported event after MinimumSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 515:
             raise _F('Dynamic_SEReqControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 2) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_SEReqControlModeType: unsupported event after TargetSOC', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
         g = 3
     else:
         o.TargetSOC = None
     o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
     g = 4
     o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
     g = 5
     o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
         g += 7
@@ -5210,7 +5045,8 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
     if g < 8:
         o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
         g = 8
     else:
@@ -5223,31 +5059,24 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     x = o.DepartureTime
     if x is None:
         raise _E('Dynamic_SEReqControlModeType: DepartureTime is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.MinimumSOC
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 11) | ((x) << 1)
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 1, 3
     x = o.EVTargetEnergyRequest
     if x is None:
@@ -5282,24 +5111,30 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
 def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqControlModeType, int]:
     o = _new(Scheduled_SEReqControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Scheduled_SEReqControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('Scheduled_SEReqControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 1
@@ -5308,7 +5143,8 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     if g < 2:
         o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 2
@@ -5317,7 +5153,8 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     if g < 3:
         o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 3
@@ -5326,7 +5163,8 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     if g < 4:
         o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 4
@@ -5335,7 +5173,8 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     if g < 5:
         o.EVEnergyOffer, q = d_EVEnergyOfferType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g = 5
     else:
@@ -5347,8 +5186,7 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         raise _E('expected Scheduled_SEReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5382,17 +5220,20 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
 def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
     o = _new(EVEnergyOfferType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVEnergyOfferType: unsupported event code', q)
     g = 0
     o.EVPowerSchedule, q = d_EVPowerScheduleType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVEnergyOfferType: unsupported event code', q)
     g = 1
     o.EVAbsolutePriceSchedule, q = d_EVAbsolutePriceScheduleType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVEnergyOfferType: unsupported event code', q)
     g = 2
     return o, q
@@ -5415,29 +5256,30 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
 
 def d_EVPowerScheduleType(v: int, q: int) -> tuple[EVPowerScheduleType, int]:
     o = _new(EVPowerScheduleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVPowerScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPowerScheduleType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('EVPowerScheduleType: unsupported event after TimeAnchor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPowerScheduleType: unsupported event code', q)
     g = 1
     o.EVPowerScheduleEntries, q = d_EVPowerScheduleEntryListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerScheduleType: unsupported event code', q)
     g = 2
     return o, q
@@ -5448,8 +5290,7 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('EVPowerScheduleType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5465,7 +5306,8 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
 def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntryListType, int]:
     o = _new(EVPowerScheduleEntryListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerScheduleEntryListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5475,12 +5317,14 @@ def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntry
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('EVPowerScheduleEntryListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('EVPowerScheduleEntryListType: unsupported event code', q)
             g = 1
     return o, q
@@ -5506,29 +5350,30 @@ def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> i
 
 def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType, int]:
     o = _new(EVPowerScheduleEntryType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVPowerScheduleEntryType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPowerScheduleEntryType: unsupported event in Duration', q)
-    q -= 8
-    o.Duration = (v >> q) & 255
-    if o.Duration > 127:
-        o.Duration, q = _ru_more(v, q, o.Duration)
-    if o.Duration > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Duration = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('EVPowerScheduleEntryType: unsupported event after Duration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPowerScheduleEntryType: unsupported event code', q)
     g = 1
     o.Power, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPowerScheduleEntryType: unsupported event code', q)
     g = 2
     return o, q
@@ -5539,8 +5384,7 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     x = o.Duration
     if x is None:
         raise _E('EVPowerScheduleEntryType: Duration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5555,51 +5399,42 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
 
 def d_EVAbsolutePriceScheduleType(v: int, q: int) -> tuple[EVAbsolutePriceScheduleType, int]:
     o = _new(EVAbsolutePriceScheduleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('EVAbsolutePriceScheduleType: unsupported event after TimeAnchor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event in Currency', q)
     o.Currency, q = st_currencyType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('EVAbsolutePriceScheduleType: unsupported event after Currency', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event in PriceAlgorithm', q)
     o.PriceAlgorithm, q = st_identifierType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('EVAbsolutePriceScheduleType: unsupported event after PriceAlgorithm', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
     g = 3
     o.EVPriceRuleStacks, q = d_EVPriceRuleStackListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
     g = 4
     return o, q
@@ -5610,8 +5445,7 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
     x = o.TimeAnchor
     if x is None:
         raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5619,15 +5453,13 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
     x = o.Currency
     if x is None:
         raise _E('EVAbsolutePriceScheduleType: Currency is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_currencyType.enc(x, a)
     a <<= 1
     x = o.PriceAlgorithm
     if x is None:
         raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 1
     x = o.EVPriceRuleStacks
@@ -5641,7 +5473,8 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
 def d_EVPriceRuleStackListType(v: int, q: int) -> tuple[EVPriceRuleStackListType, int]:
     o = _new(EVPriceRuleStackListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPriceRuleStackListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5651,12 +5484,14 @@ def d_EVPriceRuleStackListType(v: int, q: int) -> tuple[EVPriceRuleStackListType
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('EVPriceRuleStackListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('EVPriceRuleStackListType: unsupported event code', q)
             g = 1
     return o, q
@@ -5682,25 +5517,25 @@ def e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
 
 def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
     o = _new(EVPriceRuleStackType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVPriceRuleStackType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPriceRuleStackType: unsupported event in Duration', q)
-    q -= 8
-    o.Duration = (v >> q) & 255
-    if o.Duration > 127:
-        o.Duration, q = _ru_more(v, q, o.Duration)
-    if o.Duration > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Duration = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('EVPriceRuleStackType: unsupported event after Duration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVPriceRuleStackType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.EVPriceRule = lst
@@ -5709,13 +5544,15 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('EVPriceRuleStackType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('EVPriceRuleStackType: unsupported event code', q)
             g = 2
     return o, q
@@ -5726,8 +5563,7 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     x = o.Duration
     if x is None:
         raise _E('EVPriceRuleStackType: Duration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5751,17 +5587,20 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
 def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
     o = _new(EVPriceRuleType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPriceRuleType: unsupported event code', q)
     g = 0
     o.EnergyFee, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPriceRuleType: unsupported event code', q)
     g = 1
     o.PowerRangeStart, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('EVPriceRuleType: unsupported event code', q)
     g = 2
     return o, q
@@ -5785,56 +5624,34 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
 def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, int]:
     o = _new(ScheduleExchangeResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 49380:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 8) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleExchangeResType: unsupported event after EVSEProcessing', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
     g += 3
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('ScheduleExchangeResType: unsupported event in GoToPause', q)
-        q -= 1
-        o.GoToPause = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ScheduleExchangeResType: unsupported event after GoToPause', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.GoToPause = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 2:
             raise _F('ScheduleExchangeResType: unsupported event code', q)
         g += 4
@@ -5849,7 +5666,8 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
         x, q = d_Scheduled_SEResControlModeType(v, q)
         o.Scheduled_SEResControlMode = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
     g = 6
     return o, q
@@ -5865,31 +5683,22 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ScheduleExchangeResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ScheduleExchangeResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.GoToPause
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 5) | (x << 1)
         w, b = 2, 4
     else:
         w, b = 2, 3
@@ -5920,60 +5729,58 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
 def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControlModeType, int]:
     o = _new(Dynamic_SEResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_SEResControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('Dynamic_SEResControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
         g += 1
     else:
         o.DepartureTime = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('Dynamic_SEResControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 4) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_SEResControlModeType: unsupported event after MinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_SEResControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 3) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_SEResControlModeType: unsupported event after TargetSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
         g += 3
@@ -5989,7 +5796,8 @@ def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControl
             x, q = d_PriceLevelScheduleType(v, q)
             o.PriceLevelSchedule = x
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
         g = 5
     else:
@@ -6002,8 +5810,7 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
         raise _E('expected Dynamic_SEResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6013,21 +5820,15 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
         w, b = 3, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 3, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     k = 0
     if o.AbsolutePriceSchedule is not None:
@@ -6055,102 +5856,99 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
 def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleType, int]:
     o = _new(AbsolutePriceScheduleType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AbsolutePriceScheduleType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('AbsolutePriceScheduleType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    x_ = t & 255
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AbsolutePriceScheduleType: unsupported event after TimeAnchor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event in PriceScheduleID', q)
-    q -= 8
-    o.PriceScheduleID = (v >> q) & 255
-    if o.PriceScheduleID > 127:
-        o.PriceScheduleID, q = _ru_more(v, q, o.PriceScheduleID)
-    if o.PriceScheduleID < 1 or o.PriceScheduleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PriceScheduleID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('AbsolutePriceScheduleType: unsupported event after PriceScheduleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('AbsolutePriceScheduleType: unsupported event code', q)
     g += 3
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AbsolutePriceScheduleType: unsupported event in PriceScheduleDescription', q)
         o.PriceScheduleDescription, q = st_descriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('AbsolutePriceScheduleType: unsupported event after PriceScheduleDescription', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g = 4
     else:
         o.PriceScheduleDescription = None
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AbsolutePriceScheduleType: unsupported event in Currency', q)
     o.Currency, q = st_currencyType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event after Currency', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event in Language', q)
-    o.Language, q = st_languageType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event after Language', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event code', q)
-    g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event in PriceAlgorithm', q)
-    o.PriceAlgorithm, q = st_identifierType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AbsolutePriceScheduleType: unsupported event after PriceAlgorithm', q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('AbsolutePriceScheduleType: unsupported event after Currency', q)
+    g = 5
+    o.Language, q = st_languageType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('AbsolutePriceScheduleType: unsupported event after Language', q)
+    g = 6
+    o.PriceAlgorithm, q = st_identifierType.dec(v, q)
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
+        raise _F('AbsolutePriceScheduleType: unsupported event after PriceAlgorithm', q)
+    g = t & 7
     if g >= 4:
         raise _F('AbsolutePriceScheduleType: unsupported event code', q)
     g += 7
     if g < 8:
         o.MinimumCost, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g += 8
@@ -6159,7 +5957,8 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
     if g < 9:
         o.MaximumCost, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g += 9
@@ -6168,21 +5967,24 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
     if g < 10:
         o.TaxRules, q = d_TaxRuleListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g = 10
     else:
         o.TaxRules = None
     o.PriceRuleStacks, q = d_PriceRuleStackListType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('AbsolutePriceScheduleType: unsupported event code', q)
     g += 11
     if g < 12:
         o.OverstayRules, q = d_OverstayRuleListType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g += 12
@@ -6191,7 +5993,8 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
     if g < 13:
         o.AdditionalSelectedServices, q = d_AdditionalServiceListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g = 13
     else:
@@ -6220,16 +6023,14 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     x = o.PriceScheduleID
     if x is None:
         raise _E('AbsolutePriceScheduleType: PriceScheduleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_descriptionType.enc(x, a)
         a <<= 1
         w, b = 1, 4
@@ -6245,15 +6046,13 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     x = o.Language
     if x is None:
         raise _E('AbsolutePriceScheduleType: Language is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_languageType.enc(x, a)
     a <<= 1
     x = o.PriceAlgorithm
     if x is None:
         raise _E('AbsolutePriceScheduleType: PriceAlgorithm is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 1
     x = o.MinimumCost
@@ -6296,7 +6095,8 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
 def d_TaxRuleListType(v: int, q: int) -> tuple[TaxRuleListType, int]:
     o = _new(TaxRuleListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TaxRuleListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6306,12 +6106,14 @@ def d_TaxRuleListType(v: int, q: int) -> tuple[TaxRuleListType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('TaxRuleListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('TaxRuleListType: unsupported event code', q)
             g = 1
     return o, q
@@ -6337,109 +6139,66 @@ def e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
 
 def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
     o = _new(TaxRuleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('TaxRuleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('TaxRuleType: unsupported event after TaxRuleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('TaxRuleType: unsupported event code', q)
     g += 1
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('TaxRuleType: unsupported event in TaxRuleName', q)
         o.TaxRuleName, q = st_nameType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('TaxRuleType: unsupported event after TaxRuleName', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('TaxRuleType: unsupported event code', q)
         g = 2
     else:
         o.TaxRuleName = None
     o.TaxRate, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('TaxRuleType: unsupported event code', q)
     g += 3
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('TaxRuleType: unsupported event in TaxIncludedInPrice', q)
-        q -= 1
-        o.TaxIncludedInPrice = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('TaxRuleType: unsupported event after TaxIncludedInPrice', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('TaxRuleType: unsupported event code', q)
+        o.TaxIncludedInPrice = (t >> 2) & 1 == 1
         g = 4
     else:
         o.TaxIncludedInPrice = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 48059:
         raise _F('TaxRuleType: unsupported event in AppliesToEnergyFee', q)
-    q -= 1
-    o.AppliesToEnergyFee = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event after AppliesToEnergyFee', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event in AppliesToParkingFee', q)
-    q -= 1
-    o.AppliesToParkingFee = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event after AppliesToParkingFee', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event code', q)
-    g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event in AppliesToOverstayFee', q)
-    q -= 1
-    o.AppliesToOverstayFee = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event after AppliesToOverstayFee', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event code', q)
-    g = 7
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event in AppliesMinimumMaximumCost', q)
-    q -= 1
-    o.AppliesMinimumMaximumCost = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event after AppliesMinimumMaximumCost', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('TaxRuleType: unsupported event code', q)
+    o.AppliesToEnergyFee = (t >> 14) & 1 == 1
+    o.AppliesToParkingFee = (t >> 10) & 1 == 1
+    o.AppliesToOverstayFee = (t >> 6) & 1 == 1
+    o.AppliesMinimumMaximumCost = (t >> 2) & 1 == 1
     g = 8
     return o, q
 
@@ -6449,16 +6208,14 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('TaxRuleType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.TaxRuleName
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_nameType.enc(x, a)
         a <<= 1
         w, b = 1, 2
@@ -6471,58 +6228,44 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     a = e_RationalNumberType(x, a)
     x = o.TaxIncludedInPrice
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << 5) | (x << 1)
         w, b = 1, 4
     else:
         w, b = 2, 3
     x = o.AppliesToEnergyFee
     if x is None:
         raise _E('TaxRuleType: AppliesToEnergyFee is required')
-    a = (a << w) | (4 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.AppliesToParkingFee
     if x is None:
         raise _E('TaxRuleType: AppliesToParkingFee is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.AppliesToOverstayFee
     if x is None:
         raise _E('TaxRuleType: AppliesToOverstayFee is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.AppliesMinimumMaximumCost
     if x is None:
         raise _E('TaxRuleType: AppliesMinimumMaximumCost is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_PriceRuleStackListType(v: int, q: int) -> tuple[PriceRuleStackListType, int]:
     o = _new(PriceRuleStackListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PriceRuleStackListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6532,12 +6275,14 @@ def d_PriceRuleStackListType(v: int, q: int) -> tuple[PriceRuleStackListType, in
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PriceRuleStackListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PriceRuleStackListType: unsupported event code', q)
             g = 1
     return o, q
@@ -6563,25 +6308,25 @@ def e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
 
 def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
     o = _new(PriceRuleStackType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PriceRuleStackType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceRuleStackType: unsupported event in Duration', q)
-    q -= 8
-    o.Duration = (v >> q) & 255
-    if o.Duration > 127:
-        o.Duration, q = _ru_more(v, q, o.Duration)
-    if o.Duration > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Duration = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('PriceRuleStackType: unsupported event after Duration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceRuleStackType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.PriceRule = lst
@@ -6590,13 +6335,15 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PriceRuleStackType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PriceRuleStackType: unsupported event code', q)
             g = 2
     return o, q
@@ -6607,8 +6354,7 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     x = o.Duration
     if x is None:
         raise _E('PriceRuleStackType: Duration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6632,82 +6378,90 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
 def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
     o = _new(PriceRuleType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PriceRuleType: unsupported event code', q)
     g = 0
     o.EnergyFee, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('PriceRuleType: unsupported event code', q)
     g += 1
     if g < 2:
         o.ParkingFee, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('PriceRuleType: unsupported event code', q)
         g += 2
     else:
         o.ParkingFee = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('PriceRuleType: unsupported event in ParkingFeePeriod', q)
-        q -= 8
-        o.ParkingFeePeriod = (v >> q) & 255
-        if o.ParkingFeePeriod > 127:
-            o.ParkingFeePeriod, q = _ru_more(v, q, o.ParkingFeePeriod)
-        if o.ParkingFeePeriod > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ParkingFeePeriod = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('PriceRuleType: unsupported event after ParkingFeePeriod', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('PriceRuleType: unsupported event code', q)
         g += 3
     else:
         o.ParkingFeePeriod = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('PriceRuleType: unsupported event in CarbonDioxideEmission', q)
-        q -= 8
-        o.CarbonDioxideEmission = (v >> q) & 255
-        if o.CarbonDioxideEmission > 127:
-            o.CarbonDioxideEmission, q = _ru_more(v, q, o.CarbonDioxideEmission)
-        if o.CarbonDioxideEmission > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CarbonDioxideEmission = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('PriceRuleType: unsupported event after CarbonDioxideEmission', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PriceRuleType: unsupported event code', q)
         g += 4
     else:
         o.CarbonDioxideEmission = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1027:
             raise _F('PriceRuleType: unsupported event in RenewableGenerationPercentage', q)
-        q -= 8
-        o.RenewableGenerationPercentage = (v >> q) & 255
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PriceRuleType: unsupported event after RenewableGenerationPercentage', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PriceRuleType: unsupported event code', q)
+        o.RenewableGenerationPercentage = (t >> 2) & 255
         g = 5
     else:
         o.RenewableGenerationPercentage = None
     o.PowerRangeStart, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PriceRuleType: unsupported event code', q)
     g = 6
     return o, q
@@ -6747,12 +6501,9 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         w, b = 2, 4
     x = o.RenewableGenerationPercentage
     if x is not None:
-        a = (a << w) | (4 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.check(x)
-        a = (a << 8) | (x)
-        a <<= 1
+        a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
         w, b = 1, 5
     x = o.PowerRangeStart
     if x is None:
@@ -6765,24 +6516,30 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
 def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
     o = _new(OverstayRuleListType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('OverstayRuleListType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('OverstayRuleListType: unsupported event in OverstayTimeThreshold', q)
-        q -= 8
-        o.OverstayTimeThreshold = (v >> q) & 255
-        if o.OverstayTimeThreshold > 127:
-            o.OverstayTimeThreshold, q = _ru_more(v, q, o.OverstayTimeThreshold)
-        if o.OverstayTimeThreshold > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.OverstayTimeThreshold = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('OverstayRuleListType: unsupported event after OverstayTimeThreshold', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('OverstayRuleListType: unsupported event code', q)
         g += 1
@@ -6791,7 +6548,8 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
     if g < 2:
         o.OverstayPowerThreshold, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('OverstayRuleListType: unsupported event code', q)
         g = 2
     else:
@@ -6803,13 +6561,15 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
         lst.append(x)
         if len(lst) < 5:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('OverstayRuleListType: unsupported event code', q)
             g += 2
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('OverstayRuleListType: unsupported event code', q)
             g = 3
     return o, q
@@ -6819,8 +6579,7 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         raise _E('expected OverstayRuleListType, got ' + type(o).__name__)
     x = o.OverstayTimeThreshold
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -6851,59 +6610,62 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
 def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
     o = _new(OverstayRuleType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('OverstayRuleType: unsupported event code', q)
     if g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('OverstayRuleType: unsupported event in OverstayRuleDescription', q)
         o.OverstayRuleDescription, q = st_descriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('OverstayRuleType: unsupported event after OverstayRuleDescription', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('OverstayRuleType: unsupported event code', q)
         g = 1
     else:
         o.OverstayRuleDescription = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('OverstayRuleType: unsupported event in StartTime', q)
-    q -= 8
-    o.StartTime = (v >> q) & 255
-    if o.StartTime > 127:
-        o.StartTime, q = _ru_more(v, q, o.StartTime)
-    if o.StartTime > 4294967295:
+    x_ = t & 255
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.StartTime = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('OverstayRuleType: unsupported event after StartTime', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('OverstayRuleType: unsupported event code', q)
     g = 2
     o.OverstayFee, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('OverstayRuleType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('OverstayRuleType: unsupported event in OverstayFeePeriod', q)
-    q -= 8
-    o.OverstayFeePeriod = (v >> q) & 255
-    if o.OverstayFeePeriod > 127:
-        o.OverstayFeePeriod, q = _ru_more(v, q, o.OverstayFeePeriod)
-    if o.OverstayFeePeriod > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.OverstayFeePeriod = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('OverstayRuleType: unsupported event after OverstayFeePeriod', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('OverstayRuleType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -6912,8 +6674,7 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
         raise _E('expected OverstayRuleType, got ' + type(o).__name__)
     x = o.OverstayRuleDescription
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_descriptionType.enc(x, a)
         a <<= 1
         w, b = 1, 1
@@ -6936,19 +6697,18 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     x = o.OverstayFeePeriod
     if x is None:
         raise _E('OverstayRuleType: OverstayFeePeriod is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListType, int]:
     o = _new(AdditionalServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AdditionalServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -6958,12 +6718,14 @@ def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListTy
         lst.append(x)
         if len(lst) < 5:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('AdditionalServiceListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('AdditionalServiceListType: unsupported event code', q)
             g = 1
     return o, q
@@ -6989,24 +6751,21 @@ def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
 
 def d_AdditionalServiceType(v: int, q: int) -> tuple[AdditionalServiceType, int]:
     o = _new(AdditionalServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('AdditionalServiceType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AdditionalServiceType: unsupported event in ServiceName', q)
     o.ServiceName, q = st_nameType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('AdditionalServiceType: unsupported event after ServiceName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('AdditionalServiceType: unsupported event code', q)
     g = 1
     o.ServiceFee, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AdditionalServiceType: unsupported event code', q)
     g = 2
     return o, q
@@ -7017,8 +6776,7 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     x = o.ServiceName
     if x is None:
         raise _E('AdditionalServiceType: ServiceName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_nameType.enc(x, a)
     a <<= 1
     x = o.ServiceFee
@@ -7032,79 +6790,79 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
 def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, int]:
     o = _new(PriceLevelScheduleType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PriceLevelScheduleType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PriceLevelScheduleType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('PriceLevelScheduleType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    x_ = t & 255
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('PriceLevelScheduleType: unsupported event after TimeAnchor', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleType: unsupported event in PriceScheduleID', q)
-    q -= 8
-    o.PriceScheduleID = (v >> q) & 255
-    if o.PriceScheduleID > 127:
-        o.PriceScheduleID, q = _ru_more(v, q, o.PriceScheduleID)
-    if o.PriceScheduleID < 1 or o.PriceScheduleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PriceScheduleID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('PriceLevelScheduleType: unsupported event after PriceScheduleID', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('PriceLevelScheduleType: unsupported event code', q)
     g += 3
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PriceLevelScheduleType: unsupported event in PriceScheduleDescription', q)
         o.PriceScheduleDescription, q = st_descriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('PriceLevelScheduleType: unsupported event after PriceScheduleDescription', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('PriceLevelScheduleType: unsupported event code', q)
         g = 4
     else:
         o.PriceScheduleDescription = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1027:
         raise _F('PriceLevelScheduleType: unsupported event in NumberOfPriceLevels', q)
-    q -= 8
-    o.NumberOfPriceLevels = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleType: unsupported event after NumberOfPriceLevels', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleType: unsupported event code', q)
+    o.NumberOfPriceLevels = (t >> 2) & 255
     g = 5
     o.PriceLevelScheduleEntries, q = d_PriceLevelScheduleEntryListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PriceLevelScheduleType: unsupported event code', q)
     g = 6
     return o, q
@@ -7131,16 +6889,14 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     x = o.PriceScheduleID
     if x is None:
         raise _E('PriceLevelScheduleType: PriceScheduleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_descriptionType.enc(x, a)
         a <<= 1
         w, b = 1, 4
@@ -7149,12 +6905,9 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     x = o.NumberOfPriceLevels
     if x is None:
         raise _E('PriceLevelScheduleType: NumberOfPriceLevels is required')
-    a = (a << w) | (4 - b)
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
     x = o.PriceLevelScheduleEntries
     if x is None:
         raise _E('PriceLevelScheduleType: PriceLevelScheduleEntries is required')
@@ -7166,7 +6919,8 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
 def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelScheduleEntryListType, int]:
     o = _new(PriceLevelScheduleEntryListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PriceLevelScheduleEntryListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -7176,12 +6930,14 @@ def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelSchedul
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PriceLevelScheduleEntryListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PriceLevelScheduleEntryListType: unsupported event code', q)
             g = 1
     return o, q
@@ -7207,37 +6963,26 @@ def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int
 
 def d_PriceLevelScheduleEntryType(v: int, q: int) -> tuple[PriceLevelScheduleEntryType, int]:
     o = _new(PriceLevelScheduleEntryType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PriceLevelScheduleEntryType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleEntryType: unsupported event in Duration', q)
-    q -= 8
-    o.Duration = (v >> q) & 255
-    if o.Duration > 127:
-        o.Duration, q = _ru_more(v, q, o.Duration)
-    if o.Duration > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Duration = x_
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 7171:
         raise _F('PriceLevelScheduleEntryType: unsupported event after Duration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleEntryType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleEntryType: unsupported event in PriceLevel', q)
-    q -= 8
-    o.PriceLevel = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleEntryType: unsupported event after PriceLevel', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PriceLevelScheduleEntryType: unsupported event code', q)
+    o.PriceLevel = (t >> 2) & 255
     g = 2
     return o, q
 
@@ -7247,8 +6992,7 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
     x = o.Duration
     if x is None:
         raise _E('PriceLevelScheduleEntryType: Duration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -7256,19 +7000,17 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
     x = o.PriceLevel
     if x is None:
         raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResControlModeType, int]:
     o = _new(Scheduled_SEResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Scheduled_SEResControlModeType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -7278,12 +7020,14 @@ def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResCon
         lst.append(x)
         if len(lst) < 3:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('Scheduled_SEResControlModeType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('Scheduled_SEResControlModeType: unsupported event code', q)
             g = 1
     return o, q
@@ -7309,36 +7053,38 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
 
 def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
     o = _new(ScheduleTupleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ScheduleTupleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleTupleType: unsupported event in ScheduleTupleID', q)
-    q -= 8
-    o.ScheduleTupleID = (v >> q) & 255
-    if o.ScheduleTupleID > 127:
-        o.ScheduleTupleID, q = _ru_more(v, q, o.ScheduleTupleID)
-    if o.ScheduleTupleID < 1 or o.ScheduleTupleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ScheduleTupleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ScheduleTupleType: unsupported event after ScheduleTupleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ScheduleTupleType: unsupported event code', q)
     g = 1
     o.ChargingSchedule, q = d_ChargingScheduleType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ScheduleTupleType: unsupported event code', q)
     g += 2
     if g < 3:
         o.DischargingSchedule, q = d_ChargingScheduleType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ScheduleTupleType: unsupported event code', q)
         g = 3
     else:
@@ -7351,8 +7097,7 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     x = o.ScheduleTupleID
     if x is None:
         raise _E('ScheduleTupleType: ScheduleTupleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -7375,12 +7120,14 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
 def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
     o = _new(ChargingScheduleType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ChargingScheduleType: unsupported event code', q)
     g = 0
     o.PowerSchedule, q = d_PowerScheduleType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('ChargingScheduleType: unsupported event code', q)
     g += 1
@@ -7394,7 +7141,8 @@ def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
             x, q = d_PriceLevelScheduleType(v, q)
             o.PriceLevelSchedule = x
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ChargingScheduleType: unsupported event code', q)
         g = 3
     else:
@@ -7437,31 +7185,34 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
 
 def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
     o = _new(PowerScheduleType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PowerScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('PowerScheduleType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('PowerScheduleType: unsupported event after TimeAnchor', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('PowerScheduleType: unsupported event code', q)
     g += 1
     if g < 2:
         o.AvailableEnergy, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('PowerScheduleType: unsupported event code', q)
         g += 2
@@ -7470,14 +7221,16 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
     if g < 3:
         o.PowerTolerance, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('PowerScheduleType: unsupported event code', q)
         g = 3
     else:
         o.PowerTolerance = None
     o.PowerScheduleEntries, q = d_PowerScheduleEntryListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerScheduleType: unsupported event code', q)
     g = 4
     return o, q
@@ -7488,8 +7241,7 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('PowerScheduleType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -7517,7 +7269,8 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
 def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryListType, int]:
     o = _new(PowerScheduleEntryListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('PowerScheduleEntryListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -7527,12 +7280,14 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('PowerScheduleEntryListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('PowerScheduleEntryListType: unsupported event code', q)
             g = 1
     return o, q
@@ -7559,29 +7314,30 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     o = _new(ServiceDetailReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDetailReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceDetailReqType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailReqType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -7596,60 +7352,49 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailReqType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     o = _new(ServiceDetailResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDetailResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 395008:
         raise _F('ServiceDetailResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 11) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDetailResType: unsupported event code', q)
     g = 3
     o.ServiceParameterList, q = d_ServiceParameterListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDetailResType: unsupported event code', q)
     g = 4
     return o, q
@@ -7665,18 +7410,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDetailResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -7692,7 +7433,8 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
     o = _new(ServiceParameterListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceParameterListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -7702,12 +7444,14 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
         lst.append(x)
         if len(lst) < 32:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ServiceParameterListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ServiceParameterListType: unsupported event code', q)
             g = 1
     return o, q
@@ -7733,25 +7477,25 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ParameterSetType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event in ParameterSetID', q)
-    q -= 8
-    o.ParameterSetID = (v >> q) & 255
-    if o.ParameterSetID > 127:
-        o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-    if o.ParameterSetID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ParameterSetID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ParameterSetType: unsupported event after ParameterSetID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ParameterSetType: unsupported event code', q)
     g = 1
     lst: list[Any] = []
     o.Parameter = lst
@@ -7760,13 +7504,15 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         lst.append(x)
         if len(lst) < 32:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ParameterSetType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ParameterSetType: unsupported event code', q)
             g = 2
     return o, q
@@ -7777,8 +7523,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     x = o.ParameterSetID
     if x is None:
         raise _E('ParameterSetType: ParameterSetID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -7802,12 +7547,14 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o = _new(ParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 0
     o.Name, q = st_nameType.dec(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ParameterType: unsupported event code', q)
     g += 1
@@ -7818,57 +7565,63 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     o.rationalNumber = None
     o.finiteString = None
     if g == 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 5:
             raise _F('ParameterType: unsupported event in boolValue', q)
-        q -= 1
-        x = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after boolValue', q)
+        x = (t >> 1) & 1 == 1
         o.boolValue = x
     elif g == 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 513:
             raise _F('ParameterType: unsupported event in byteValue', q)
-        q -= 8
-        x = ((v >> q) & 255) - 128
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('ParameterType: unsupported event after byteValue', q)
+        x = ((t >> 1) & 255) - 128
         o.byteValue = x
     elif g == 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in shortValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -32768 or x > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after shortValue', q)
         o.shortValue = x
     elif g == 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('ParameterType: unsupported event in intValue', q)
-        q -= 9
-        _i = (v >> q) & 511
-        x = _i & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if _i > 255:
-            x = -x - 1
-        if x < -2147483648 or x > 2147483647:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -2147483648 or x_ > 2147483647:
             raise _F(st_int.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 5:
@@ -7876,15 +7629,18 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
         o.rationalNumber = x
     else:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event in finiteString', q)
         x, q = st_nameType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ParameterType: unsupported event after finiteString', q)
         o.finiteString = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ParameterType: unsupported event code', q)
     g = 7
     return o, q
@@ -7921,19 +7677,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if k:
         tx = type(x)
         if o.boolValue is x:
-            a = (a << 3) | 0
-            a <<= 1
             if type(x) is not bool:
                 st_boolean.check(x)
-            a = (a << 1) | x
-            a <<= 1
+            a = (a << 6) | (x << 1)
         elif o.byteValue is x:
-            a = (a << 3) | 1
-            a <<= 1
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.check(x)
-            a = (a << 8) | (x + 128)
-            a <<= 1
+            a = (a << 13) | 1024 | ((x + 128) << 1)
         elif o.shortValue is x:
             a = (a << 3) | 2
             a <<= 1
@@ -7972,19 +7722,22 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
     o = _new(ServiceDiscoveryReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
     g += 1
     if g < 2:
         o.SupportedServiceIDs, q = d_ServiceIDListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryReqType: unsupported event code', q)
         g = 2
     else:
@@ -8012,33 +7765,42 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
 def d_ServiceIDListType(v: int, q: int) -> tuple[ServiceIDListType, int]:
     o = _new(ServiceIDListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceIDListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.ServiceID = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('ServiceIDListType: unsupported event in ServiceID', q)
-        q -= 8
-        x = (v >> q) & 255
-        if x > 127:
-            x, q = _ru_more(v, q, x)
-        if x > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
+        x = x_
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceIDListType: unsupported event after ServiceID', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ServiceIDListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ServiceIDListType: unsupported event code', q)
             g = 1
     return o, q
@@ -8069,51 +7831,33 @@ def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
     o = _new(ServiceDiscoveryResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 12347:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 6) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event in ServiceRenegotiationSupported', q)
-    q -= 1
-    o.ServiceRenegotiationSupported = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event after ServiceRenegotiationSupported', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceDiscoveryResType: unsupported event code', q)
+    o.ServiceRenegotiationSupported = (t >> 2) & 1 == 1
     g = 3
     o.EnergyTransferServiceList, q = d_ServiceListType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g += 4
     if g < 5:
         o.VASList, q = d_ServiceListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceDiscoveryResType: unsupported event code', q)
         g = 5
     else:
@@ -8131,22 +7875,16 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.ServiceRenegotiationSupported
     if x is None:
         raise _E('ServiceDiscoveryResType: ServiceRenegotiationSupported is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EnergyTransferServiceList
     if x is None:
         raise _E('ServiceDiscoveryResType: EnergyTransferServiceList is required')
@@ -8165,7 +7903,8 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
 def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     o = _new(ServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -8175,12 +7914,14 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ServiceListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ServiceListType: unsupported event code', q)
             g = 1
     return o, q
@@ -8206,37 +7947,26 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
 
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     o = _new(ServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 59:
         raise _F('ServiceType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event in FreeService', q)
-    q -= 1
-    o.FreeService = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event after FreeService', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceType: unsupported event code', q)
+    o.FreeService = (t >> 2) & 1 == 1
     g = 2
     return o, q
 
@@ -8246,8 +7976,7 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('ServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -8255,36 +7984,37 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     x = o.FreeService
     if x is None:
         raise _E('ServiceType: FreeService is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, int]:
     o = _new(ServiceSelectionReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
     g = 1
     o.SelectedEnergyTransferService, q = d_SelectedServiceType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
     g += 2
     if g < 3:
         o.SelectedVASList, q = d_SelectedServiceListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ServiceSelectionReqType: unsupported event code', q)
         g = 3
     else:
@@ -8316,41 +8046,40 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     o = _new(SelectedServiceType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SelectedServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event in ServiceID', q)
-    q -= 8
-    o.ServiceID = (v >> q) & 255
-    if o.ServiceID > 127:
-        o.ServiceID, q = _ru_more(v, q, o.ServiceID)
-    if o.ServiceID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ServiceID = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SelectedServiceType: unsupported event after ServiceID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event in ParameterSetID', q)
-    q -= 8
-    o.ParameterSetID = (v >> q) & 255
-    if o.ParameterSetID > 127:
-        o.ParameterSetID, q = _ru_more(v, q, o.ParameterSetID)
-    if o.ParameterSetID > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ParameterSetID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SelectedServiceType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -8360,8 +8089,7 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     x = o.ServiceID
     if x is None:
         raise _E('SelectedServiceType: ServiceID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -8369,19 +8097,18 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     x = o.ParameterSetID
     if x is None:
         raise _E('SelectedServiceType: ParameterSetID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
     o = _new(SelectedServiceListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SelectedServiceListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -8391,12 +8118,14 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('SelectedServiceListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('SelectedServiceListType: unsupported event code', q)
             g = 1
     return o, q
@@ -8423,28 +8152,19 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
 def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, int]:
     o = _new(ServiceSelectionResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('ServiceSelectionResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('ServiceSelectionResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceSelectionResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceSelectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ServiceSelectionResType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -8459,37 +8179,31 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceSelectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     o = _new(SessionSetupReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SessionSetupReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event in EVCCID', q)
     o.EVCCID, q = st_identifierType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupReqType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -8504,49 +8218,33 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     x = o.EVCCID
     if x is None:
         raise _E('SessionSetupReqType: EVCCID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_identifierType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     o = _new(SessionSetupResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SessionSetupResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1543:
         raise _F('SessionSetupResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 3) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event code', q)
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event in EVSEID', q)
     o.EVSEID, q = st_identifierType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('SessionSetupResType: unsupported event after EVSEID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionSetupResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -8561,60 +8259,49 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionSetupResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEID
     if x is None:
         raise _E('SessionSetupResType: EVSEID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_identifierType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     o = _new(SessionStopReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SessionStopReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('SessionStopReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopReqType: unsupported event in ChargingSession', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_chargingSessionType.name + ': enumeration index out of range', q)
     o.ChargingSession = _ENUM_st_chargingSessionType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopReqType: unsupported event after ChargingSession', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SessionStopReqType: unsupported event code', q)
     g += 2
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SessionStopReqType: unsupported event in EVTerminationCode', q)
         o.EVTerminationCode, q = st_nameType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('SessionStopReqType: unsupported event after EVTerminationCode', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SessionStopReqType: unsupported event code', q)
         g += 3
@@ -8622,15 +8309,14 @@ def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
         o.EVTerminationCode = None
     if g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SessionStopReqType: unsupported event in EVTerminationExplanation', q)
         o.EVTerminationExplanation, q = st_descriptionType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('SessionStopReqType: unsupported event after EVTerminationExplanation', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('SessionStopReqType: unsupported event code', q)
         g = 4
     else:
         o.EVTerminationExplanation = None
@@ -8647,17 +8333,13 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     x = o.ChargingSession
     if x is None:
         raise _E('SessionStopReqType: ChargingSession is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
         st_chargingSessionType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVTerminationCode
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         a = st_nameType.enc(x, a)
         a <<= 1
         w, b = 2, 3
@@ -8676,28 +8358,19 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     o = _new(SessionStopResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SessionStopResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('SessionStopResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('SessionStopResType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -8712,26 +8385,25 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('SessionStopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -8742,7 +8414,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1
@@ -8779,110 +8452,105 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]:
     o = _new(VehicleCheckInReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('VehicleCheckInReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6600:
         raise _F('VehicleCheckInReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInReqType: unsupported event in EVCheckInStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 9) & 3
     if _i >= 3:
         raise _F(st_evCheckInStatusType.name + ': enumeration index out of range', q)
     o.EVCheckInStatus = _ENUM_st_evCheckInStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInReqType: unsupported event after EVCheckInStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInReqType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInReqType: unsupported event in ParkingMethod', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 4) & 3
     if _i >= 3:
         raise _F(st_parkingMethodType.name + ': enumeration index out of range', q)
     o.ParkingMethod = _ENUM_st_parkingMethodType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInReqType: unsupported event after ParkingMethod', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('VehicleCheckInReqType: unsupported event code', q)
     g += 3
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInReqType: unsupported event in VehicleFrame', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.VehicleFrame = _i & 255
-        if o.VehicleFrame > 127:
-            o.VehicleFrame, q = _ru_more(v, q, o.VehicleFrame)
-        if _i > 255:
-            o.VehicleFrame = -o.VehicleFrame - 1
-        if o.VehicleFrame < -32768 or o.VehicleFrame > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.VehicleFrame = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('VehicleCheckInReqType: unsupported event after VehicleFrame', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('VehicleCheckInReqType: unsupported event code', q)
         g += 4
     else:
         o.VehicleFrame = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInReqType: unsupported event in DeviceOffset', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.DeviceOffset = _i & 255
-        if o.DeviceOffset > 127:
-            o.DeviceOffset, q = _ru_more(v, q, o.DeviceOffset)
-        if _i > 255:
-            o.DeviceOffset = -o.DeviceOffset - 1
-        if o.DeviceOffset < -32768 or o.DeviceOffset > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DeviceOffset = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('VehicleCheckInReqType: unsupported event after DeviceOffset', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('VehicleCheckInReqType: unsupported event code', q)
         g += 5
     else:
         o.DeviceOffset = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInReqType: unsupported event in VehicleTravel', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.VehicleTravel = _i & 255
-        if o.VehicleTravel > 127:
-            o.VehicleTravel, q = _ru_more(v, q, o.VehicleTravel)
-        if _i > 255:
-            o.VehicleTravel = -o.VehicleTravel - 1
-        if o.VehicleTravel < -32768 or o.VehicleTravel > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.VehicleTravel = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('VehicleCheckInReqType: unsupported event after VehicleTravel', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('VehicleCheckInReqType: unsupported event code', q)
         g = 6
     else:
         o.VehicleTravel = None
@@ -8899,27 +8567,20 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     x = o.EVCheckInStatus
     if x is None:
         raise _E('VehicleCheckInReqType: EVCheckInStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evCheckInStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evCheckInStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.ParkingMethod
     if x is None:
         raise _E('VehicleCheckInReqType: ParkingMethod is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_parkingMethodType.get(x) if type(x) is str else None
     if _i is None:
         st_parkingMethodType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.VehicleFrame
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.check(x)
         if x >= 0:
@@ -8960,95 +8621,101 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
 def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]:
     o = _new(VehicleCheckInResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('VehicleCheckInResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3080:
         raise _F('VehicleCheckInResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 4) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckInResType: unsupported event after ResponseCode', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('VehicleCheckInResType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInResType: unsupported event in ParkingSpace', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.ParkingSpace = _i & 255
-        if o.ParkingSpace > 127:
-            o.ParkingSpace, q = _ru_more(v, q, o.ParkingSpace)
-        if _i > 255:
-            o.ParkingSpace = -o.ParkingSpace - 1
-        if o.ParkingSpace < -32768 or o.ParkingSpace > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ParkingSpace = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('VehicleCheckInResType: unsupported event after ParkingSpace', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('VehicleCheckInResType: unsupported event code', q)
         g += 3
     else:
         o.ParkingSpace = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInResType: unsupported event in DeviceLocation', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.DeviceLocation = _i & 255
-        if o.DeviceLocation > 127:
-            o.DeviceLocation, q = _ru_more(v, q, o.DeviceLocation)
-        if _i > 255:
-            o.DeviceLocation = -o.DeviceLocation - 1
-        if o.DeviceLocation < -32768 or o.DeviceLocation > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DeviceLocation = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('VehicleCheckInResType: unsupported event after DeviceLocation', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('VehicleCheckInResType: unsupported event code', q)
         g += 4
     else:
         o.DeviceLocation = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('VehicleCheckInResType: unsupported event in TargetDistance', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.TargetDistance = _i & 255
-        if o.TargetDistance > 127:
-            o.TargetDistance, q = _ru_more(v, q, o.TargetDistance)
-        if _i > 255:
-            o.TargetDistance = -o.TargetDistance - 1
-        if o.TargetDistance < -32768 or o.TargetDistance > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.TargetDistance = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('VehicleCheckInResType: unsupported event after TargetDistance', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('VehicleCheckInResType: unsupported event code', q)
         g = 5
     else:
         o.TargetDistance = None
@@ -9065,17 +8732,13 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('VehicleCheckInResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.ParkingSpace
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.check(x)
         if x >= 0:
@@ -9116,44 +8779,34 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
 def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, int]:
     o = _new(VehicleCheckOutReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('VehicleCheckOutReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 26368:
         raise _F('VehicleCheckOutReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutReqType: unsupported event in EVCheckOutStatus', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 11) & 3
     if _i >= 3:
         raise _F(st_evCheckOutStatusType.name + ': enumeration index out of range', q)
     o.EVCheckOutStatus = _ENUM_st_evCheckOutStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutReqType: unsupported event after EVCheckOutStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutReqType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutReqType: unsupported event in CheckOutTime', q)
-    q -= 8
-    o.CheckOutTime = (v >> q) & 255
-    if o.CheckOutTime > 127:
-        o.CheckOutTime, q = _ru_more(v, q, o.CheckOutTime)
-    if o.CheckOutTime > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.CheckOutTime = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('VehicleCheckOutReqType: unsupported event after CheckOutTime', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutReqType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -9168,63 +8821,38 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     x = o.EVCheckOutStatus
     if x is None:
         raise _E('VehicleCheckOutReqType: EVCheckOutStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evCheckOutStatusType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.CheckOutTime
     if x is None:
         raise _E('VehicleCheckOutReqType: CheckOutTime is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, int]:
     o = _new(VehicleCheckOutResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('VehicleCheckOutResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 12347:
         raise _F('VehicleCheckOutResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 6) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event in EVSECheckOutStatus', q)
-    q -= 1
-    _i = (v >> q) & 1
+    _i = (t >> 2) & 1
     o.EVSECheckOutStatus = _ENUM_st_evseCheckOutStatusType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event after EVSECheckOutStatus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('VehicleCheckOutResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -9239,175 +8867,165 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('VehicleCheckOutResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSECheckOutStatus
     if x is None:
         raise _E('VehicleCheckOutResType: EVSECheckOutStatus is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evseCheckOutStatusType.check(x)
-    a = (a << 1) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
     o = _new(DisplayParametersType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 11:
         raise _F('DisplayParametersType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        q -= 7
-        o.PresentSOC = (v >> q) & 127
+        o.PresentSOC = (t >> 5) & 127
         if o.PresentSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 1
     else:
         o.PresentSOC = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 5) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 5) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        q -= 7
-        o.MaximumSOC = (v >> q) & 127
+        o.MaximumSOC = (t >> 4) & 127
         if o.MaximumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 4
     else:
         o.MaximumSOC = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
-        q -= 8
-        o.RemainingTimeToMinimumSOC = (v >> q) & 255
-        if o.RemainingTimeToMinimumSOC > 127:
-            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
-        if o.RemainingTimeToMinimumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMinimumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 5
     else:
         o.RemainingTimeToMinimumSOC = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
-        q -= 8
-        o.RemainingTimeToTargetSOC = (v >> q) & 255
-        if o.RemainingTimeToTargetSOC > 127:
-            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
-        if o.RemainingTimeToTargetSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToTargetSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 6
     else:
         o.RemainingTimeToTargetSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
-        q -= 8
-        o.RemainingTimeToMaximumSOC = (v >> q) & 255
-        if o.RemainingTimeToMaximumSOC > 127:
-            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
-        if o.RemainingTimeToMaximumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMaximumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 7
     else:
         o.RemainingTimeToMaximumSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
-        q -= 1
-        o.ChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.ChargingComplete = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 3:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 8
@@ -9416,24 +9034,19 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     if g < 9:
         o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DisplayParametersType: unsupported event in InletHot', q)
-        q -= 1
-        o.InletHot = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after InletHot', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event code', q)
+        o.InletHot = (t >> 2) & 1 == 1
         g = 10
     else:
         o.InletHot = None
@@ -9444,41 +9057,29 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
-        a = (a << 4) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
     if x is not None:
@@ -9509,12 +9110,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
     if x is not None:
@@ -9523,12 +9121,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
-        a = (a << w) | (9 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a

@@ -1094,75 +1094,80 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
     o = _new(BPT_DC_CPDReqEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 1
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 2
     o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 3
     o.EVMinimumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 4
     o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 5
     o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 6
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 515:
             raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 2) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event after TargetSOC', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 7
     else:
         o.TargetSOC = None
     o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 8
     o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 9
     o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 10
     o.EVMinimumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 11
     return o, q
@@ -1202,12 +1207,9 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     a = e_RationalNumberType(x, a)
     x = o.TargetSOC
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 11) | ((x) << 1)
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -1236,40 +1238,29 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     o = _new(RationalNumberType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
         raise _F('RationalNumberType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Exponent', q)
-    q -= 8
-    o.Exponent = ((v >> q) & 255) - 128
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
+    o.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RationalNumberType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1279,90 +1270,97 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.check(x)
-    a = (a << 8) | (x + 128)
-    a <<= 1
+    a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
     o = _new(BPT_DC_CPDResEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 1
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 2
     o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 3
     o.EVSEMinimumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 4
     o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 5
     o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 7
     else:
         o.EVSEPowerRampLimitation = None
     o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 8
     o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 9
     o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 10
     o.EVSEMinimumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 11
     return o, q
@@ -1433,88 +1431,104 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
 def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
     o = _new(BPT_Dynamic_DC_CLReqControlModeType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 2
     o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 3
     o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 5
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 6
     o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 7
     o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 8
     o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 9
     o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 10
     o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 11
     o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g += 12
     if g < 13:
         o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
         g += 13
@@ -1523,7 +1537,8 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
     if g < 14:
         o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
         g = 14
     else:
@@ -1535,8 +1550,7 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
         raise _E('expected BPT_Dynamic_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -1617,122 +1631,131 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
 def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int]:
     o = _new(BPT_Dynamic_DC_CLResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 1
     else:
         o.DepartureTime = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 3) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event after MinimumSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 3) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event after TargetSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in AckMaxDelay', q)
-        q -= 8
-        o.AckMaxDelay = (v >> q) & 255
-        if o.AckMaxDelay > 127:
-            o.AckMaxDelay, q = _ru_more(v, q, o.AckMaxDelay)
-        if o.AckMaxDelay > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.AckMaxDelay = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event after AckMaxDelay', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g = 4
     else:
         o.AckMaxDelay = None
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 5
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 6
     o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 7
     o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 8
     o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 9
     o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 10
     o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 11
     o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 12
     return o, q
@@ -1742,8 +1765,7 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
         raise _E('expected BPT_Dynamic_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -1753,21 +1775,15 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
         w, b = 3, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
     if x is not None:
@@ -1824,13 +1840,15 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
 def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
     o = _new(BPT_Scheduled_DC_CLReqControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
         o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 1
@@ -1839,7 +1857,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 2:
         o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 2
@@ -1848,26 +1867,30 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 3:
         o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g = 3
     else:
         o.EVMinimumEnergyRequest = None
     o.EVTargetCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVTargetVoltage, q = d_RationalNumberType(v, q)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 9:
         raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -1876,7 +1899,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 7:
         o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 7
@@ -1885,7 +1909,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 8:
         o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 8
@@ -1894,7 +1919,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 9:
         o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 9
@@ -1903,7 +1929,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 10:
         o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 10
@@ -1912,7 +1939,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 11:
         o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 11
@@ -1921,7 +1949,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 12:
         o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 12
@@ -1930,7 +1959,8 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 13:
         o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g = 13
     else:
@@ -2015,13 +2045,15 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
 def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int]:
     o = _new(BPT_Scheduled_DC_CLResControlModeType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 9:
         raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
         o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 4
-        g = (v >> q) & 15
+        t = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 1
@@ -2030,7 +2062,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 2:
         o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 2
@@ -2039,7 +2072,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 3:
         o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 3
@@ -2048,7 +2082,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 4:
         o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 4
@@ -2057,7 +2092,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 5:
         o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 5
@@ -2066,7 +2102,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 6:
         o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 6
@@ -2075,7 +2112,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 7:
         o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 7
@@ -2084,7 +2122,8 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g < 8:
         o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g = 8
     else:
@@ -2142,7 +2181,8 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     o = _new(CLReqControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLReqControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -2156,7 +2196,8 @@ def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     o = _new(CLResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLResControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -2176,54 +2217,55 @@ def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
 def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
     o = _new(DC_CPDReqEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 1
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 2
     o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 3
     o.EVMinimumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 4
     o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g = 5
     o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 6
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 515:
             raise _F('DC_CPDReqEnergyTransferModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 2) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_CPDReqEnergyTransferModeType: unsupported event after TargetSOC', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g = 7
     else:
         o.TargetSOC = None
@@ -2264,12 +2306,9 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     a = e_RationalNumberType(x, a)
     x = o.TargetSOC
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 11) | ((x) << 1)
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -2279,44 +2318,52 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
 def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
     o = _new(DC_CPDResEnergyTransferModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 0
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 1
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 2
     o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 3
     o.EVSEMinimumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 4
     o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g = 5
     o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
         g = 7
     else:
@@ -2369,12 +2416,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
 def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
     o = _new(DC_CableCheckReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CableCheckReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CableCheckReqType: unsupported event code', q)
     g = 1
     return o, q
@@ -2392,42 +2441,40 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in TimeStamp', q)
-    q -= 8
-    o.TimeStamp = (v >> q) & 255
-    if o.TimeStamp > 127:
-        o.TimeStamp, q = _ru_more(v, q, o.TimeStamp)
-    if o.TimeStamp > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -2440,15 +2487,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
     if x is None:
         raise _E('MessageHeaderType: TimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2466,32 +2511,37 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -2503,7 +2553,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -2549,25 +2600,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -2576,7 +2631,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -2624,13 +2680,15 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -2639,7 +2697,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -2648,7 +2707,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -2657,26 +2717,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -2713,17 +2770,16 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -2732,7 +2788,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -2768,20 +2825,23 @@ def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -2824,31 +2884,22 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2858,30 +2909,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -2890,7 +2940,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -2899,7 +2950,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -2937,37 +2989,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2977,23 +3024,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -3017,43 +3061,23 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
     o = _new(DC_CableCheckResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_CableCheckResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 24691:
         raise _F('DC_CableCheckResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 7) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event after EVSEProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_CableCheckResType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -3068,61 +3092,53 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('DC_CableCheckResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('DC_CableCheckResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
     o = _new(DC_ChargeLoopReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g += 1
     if g < 2:
         o.DisplayParameters, q = d_DisplayParametersType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_ChargeLoopReqType: unsupported event code', q)
         g = 2
     else:
         o.DisplayParameters = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('DC_ChargeLoopReqType: unsupported event in MeterInfoRequested', q)
-    q -= 1
-    o.MeterInfoRequested = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopReqType: unsupported event after MeterInfoRequested', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopReqType: unsupported event code', q)
+    o.MeterInfoRequested = (t >> 2) & 1 == 1
     g = 3
     o.EVPresentVoltage, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g += 4
@@ -3137,7 +3153,8 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
     else:
         o.CLReqControlMode, q = d_Scheduled_DC_CLReqControlModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g = 9
     return o, q
@@ -3160,12 +3177,9 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     x = o.MeterInfoRequested
     if x is None:
         raise _E('DC_ChargeLoopReqType: MeterInfoRequested is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPresentVoltage
     if x is None:
         raise _E('DC_ChargeLoopReqType: EVPresentVoltage is required')
@@ -3204,152 +3218,148 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
     o = _new(DisplayParametersType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 11:
         raise _F('DisplayParametersType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        q -= 7
-        o.PresentSOC = (v >> q) & 127
+        o.PresentSOC = (t >> 5) & 127
         if o.PresentSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 1
     else:
         o.PresentSOC = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 5) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 5) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        q -= 7
-        o.MaximumSOC = (v >> q) & 127
+        o.MaximumSOC = (t >> 4) & 127
         if o.MaximumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 4
     else:
         o.MaximumSOC = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
-        q -= 8
-        o.RemainingTimeToMinimumSOC = (v >> q) & 255
-        if o.RemainingTimeToMinimumSOC > 127:
-            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
-        if o.RemainingTimeToMinimumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMinimumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 5
     else:
         o.RemainingTimeToMinimumSOC = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
-        q -= 8
-        o.RemainingTimeToTargetSOC = (v >> q) & 255
-        if o.RemainingTimeToTargetSOC > 127:
-            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
-        if o.RemainingTimeToTargetSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToTargetSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 6
     else:
         o.RemainingTimeToTargetSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
-        q -= 8
-        o.RemainingTimeToMaximumSOC = (v >> q) & 255
-        if o.RemainingTimeToMaximumSOC > 127:
-            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
-        if o.RemainingTimeToMaximumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMaximumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 7
     else:
         o.RemainingTimeToMaximumSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
-        q -= 1
-        o.ChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.ChargingComplete = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 3:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 8
@@ -3358,24 +3368,19 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     if g < 9:
         o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DisplayParametersType: unsupported event in InletHot', q)
-        q -= 1
-        o.InletHot = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after InletHot', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event code', q)
+        o.InletHot = (t >> 2) & 1 == 1
         g = 10
     else:
         o.InletHot = None
@@ -3386,41 +3391,29 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
-        a = (a << 4) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
     if x is not None:
@@ -3451,12 +3444,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
     if x is not None:
@@ -3465,12 +3455,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
-        a = (a << w) | (9 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
@@ -3478,66 +3465,78 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqControlModeType, int]:
     o = _new(Dynamic_DC_CLReqControlModeType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_DC_CLReqControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('Dynamic_DC_CLReqControlModeType: unsupported event after DepartureTime', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
         g = 1
     else:
         o.DepartureTime = None
     o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 2
     o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 3
     o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 5
     o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 6
     o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 7
     o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 8
     o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g = 9
     return o, q
@@ -3547,8 +3546,7 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
         raise _E('expected Dynamic_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3602,13 +3600,15 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
 def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
     o = _new(Scheduled_DC_CLReqControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
         o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 1
@@ -3617,7 +3617,8 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 2:
         o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 2
@@ -3626,26 +3627,30 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 3:
         o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g = 3
     else:
         o.EVMinimumEnergyRequest = None
     o.EVTargetCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g = 4
     o.EVTargetVoltage, q = d_RationalNumberType(v, q)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g += 5
     if g < 6:
         o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 6
@@ -3654,7 +3659,8 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 7:
         o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 7
@@ -3663,7 +3669,8 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 8:
         o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 8
@@ -3672,7 +3679,8 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 9:
         o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 9
@@ -3681,7 +3689,8 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 10:
         o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g = 10
     else:
@@ -3751,34 +3760,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
 def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     o = _new(DC_ChargeLoopResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3080:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 4) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event after ResponseCode', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('DC_ChargeLoopResType: unsupported event code', q)
         g += 3
@@ -3787,7 +3790,8 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     if g < 4:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DC_ChargeLoopResType: unsupported event code', q)
         g += 4
@@ -3796,55 +3800,27 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     if g < 5:
         o.Receipt, q = d_ReceiptType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('DC_ChargeLoopResType: unsupported event code', q)
         g = 5
     else:
         o.Receipt = None
     o.EVSEPresentCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g = 6
     o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 28392:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
-    g = 7
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event in EVSEPowerLimitAchieved', q)
-    q -= 1
-    o.EVSEPowerLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event after EVSEPowerLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event code', q)
-    g = 8
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event in EVSECurrentLimitAchieved', q)
-    q -= 1
-    o.EVSECurrentLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event after EVSECurrentLimitAchieved', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event code', q)
-    g = 9
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event in EVSEVoltageLimitAchieved', q)
-    q -= 1
-    o.EVSEVoltageLimitAchieved = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event after EVSEVoltageLimitAchieved', q)
-    q -= 3
-    g = (v >> q) & 7
+    o.EVSEPowerLimitAchieved = (t >> 12) & 1 == 1
+    o.EVSECurrentLimitAchieved = (t >> 8) & 1 == 1
+    o.EVSEVoltageLimitAchieved = (t >> 4) & 1 == 1
+    g = t & 7
     if g >= 5:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g += 10
@@ -3859,7 +3835,8 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     else:
         o.CLResControlMode, q = d_Scheduled_DC_CLResControlModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g = 15
     return o, q
@@ -3875,13 +3852,10 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('DC_ChargeLoopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
         a = (a << 3) | 0
@@ -3912,30 +3886,21 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEPowerLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSECurrentLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEVoltageLimitAchieved is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     k = 0
     if o.CLResControlMode is not None:
         k += 1
@@ -3968,40 +3933,29 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 227:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 2) & 7
     if _i >= 6:
         raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_evseNotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -4011,8 +3965,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4020,105 +3973,114 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
-    q -= 8
-    o.ChargedEnergyReadingWh = (v >> q) & 255
-    if o.ChargedEnergyReadingWh > 127:
-        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
-    if o.ChargedEnergyReadingWh > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargedEnergyReadingWh = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 7:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
-        q -= 8
-        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
-        if o.BPT_DischargedEnergyReadingWh > 127:
-            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
-        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_DischargedEnergyReadingWh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.BPT_DischargedEnergyReadingWh = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
-        q -= 8
-        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
-        if o.CapacitiveEnergyReadingVARh > 127:
-            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
-        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CapacitiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.CapacitiveEnergyReadingVARh = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
-        q -= 8
-        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
-        if o.BPT_InductiveEnergyReadingVARh > 127:
-            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
-        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_InductiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 5
@@ -4126,58 +4088,67 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
         o.MeterSignature, q = st_meterSignatureType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterSignature', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 6
     else:
         o.MeterSignature = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 7
     else:
         o.MeterStatus = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
-        q -= 8
-        o.MeterTimestamp = (v >> q) & 255
-        if o.MeterTimestamp > 127:
-            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
-        if o.MeterTimestamp > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterTimestamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 8
     else:
         o.MeterTimestamp = None
@@ -4189,23 +4160,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
     if x is None:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4264,31 +4232,34 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     o = _new(ReceiptType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReceiptType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('ReceiptType: unsupported event after TimeAnchor', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EnergyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
@@ -4297,7 +4268,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 3:
         o.OccupancyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
@@ -4306,7 +4278,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 4:
         o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
@@ -4315,7 +4288,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 5:
         o.OverstayCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
@@ -4328,13 +4302,15 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ReceiptType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ReceiptType: unsupported event code', q)
             g = 6
     return o, q
@@ -4345,8 +4321,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('ReceiptType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4391,17 +4366,20 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 0
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 1
     o.CostPerUnit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 2
     return o, q
@@ -4424,29 +4402,30 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DetailedTaxType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
     g = 1
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedTaxType: unsupported event code', q)
     g = 2
     return o, q
@@ -4457,8 +4436,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('DetailedTaxType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4474,102 +4452,107 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
 def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
     o = _new(Dynamic_DC_CLResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in DepartureTime', q)
-        q -= 8
-        o.DepartureTime = (v >> q) & 255
-        if o.DepartureTime > 127:
-            o.DepartureTime, q = _ru_more(v, q, o.DepartureTime)
-        if o.DepartureTime > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.DepartureTime = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event after DepartureTime', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 1
     else:
         o.DepartureTime = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 3) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_DC_CLResControlModeType: unsupported event after MinimumSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1028:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 3) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_DC_CLResControlModeType: unsupported event after TargetSOC', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in AckMaxDelay', q)
-        q -= 8
-        o.AckMaxDelay = (v >> q) & 255
-        if o.AckMaxDelay > 127:
-            o.AckMaxDelay, q = _ru_more(v, q, o.AckMaxDelay)
-        if o.AckMaxDelay > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.AckMaxDelay = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event after AckMaxDelay', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
         g = 4
     else:
         o.AckMaxDelay = None
     o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 5
     o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 6
     o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 7
     o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
     g = 8
     return o, q
@@ -4579,8 +4562,7 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
         raise _E('expected Dynamic_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4590,21 +4572,15 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
         w, b = 3, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
     if x is not None:
@@ -4641,13 +4617,15 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
 def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
     o = _new(Scheduled_DC_CLResControlModeType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
         o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 1
@@ -4656,7 +4634,8 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 2:
         o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 2
@@ -4665,7 +4644,8 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 3:
         o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 3
@@ -4674,7 +4654,8 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g < 4:
         o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g = 4
     else:
@@ -4712,12 +4693,14 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
 def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
     o = _new(DC_ChargeParameterDiscoveryReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 1
@@ -4726,7 +4709,8 @@ def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParam
     else:
         o.DC_CPDReqEnergyTransferMode, q = d_DC_CPDReqEnergyTransferModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 3
     return o, q
@@ -4763,27 +4747,20 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
 def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
     o = _new(DC_ChargeParameterDiscoveryResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1540:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeParameterDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 3) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_ChargeParameterDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 2
@@ -4792,7 +4769,8 @@ def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParam
     else:
         o.DC_CPDResEnergyTransferMode, q = d_DC_CPDResEnergyTransferModeType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 4
     return o, q
@@ -4808,13 +4786,10 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
     x = o.ResponseCode
     if x is None:
         raise _E('DC_ChargeParameterDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     k = 0
     if o.DC_CPDResEnergyTransferMode is not None:
         k += 1
@@ -4839,37 +4814,30 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
 def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
     o = _new(DC_PreChargeReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 51:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeReqType: unsupported event after EVProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeReqType: unsupported event code', q)
     g = 2
     o.EVPresentVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
     g = 3
     o.EVTargetVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
     g = 4
     return o, q
@@ -4885,13 +4853,10 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('DC_PreChargeReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVPresentVoltage
     if x is None:
         raise _E('DC_PreChargeReqType: EVPresentVoltage is required')
@@ -4908,32 +4873,24 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
 def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
     o = _new(DC_PreChargeResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_PreChargeResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('DC_PreChargeResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_PreChargeResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_PreChargeResType: unsupported event code', q)
     g = 3
     return o, q
@@ -4949,13 +4906,10 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('DC_PreChargeResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('DC_PreChargeResType: EVSEPresentVoltage is required')
@@ -4967,28 +4921,19 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
 def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReqType, int]:
     o = _new(DC_WeldingDetectionReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_WeldingDetectionReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 51:
         raise _F('DC_WeldingDetectionReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionReqType: unsupported event after EVProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionReqType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5003,45 +4948,34 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('DC_WeldingDetectionReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionResType, int]:
     o = _new(DC_WeldingDetectionResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DC_WeldingDetectionResType: unsupported event code', q)
     g = 2
     o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
     g = 3
     return o, q
@@ -5057,13 +4991,10 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('DC_WeldingDetectionResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('DC_WeldingDetectionResType: EVSEPresentVoltage is required')
@@ -5075,13 +5006,15 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -5092,7 +5025,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -5123,13 +5057,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -5140,7 +5076,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1

@@ -1206,7 +1206,8 @@ C_AlternativeSECCType.setup(AlternativeSECCType, (_rt.Field('SSID', False, False
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     o = _new(CLReqControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLReqControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -1220,7 +1221,8 @@ def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     o = _new(CLResControlModeType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('CLResControlModeType: unsupported event code', q)
     g = 0
     return o, q
@@ -1263,31 +1265,22 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     o = _new(RSAKeyValueType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Modulus', q)
     o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event in Exponent', q)
     o.Exponent, q = st_CryptoBinary.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RSAKeyValueType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RSAKeyValueType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1297,30 +1290,29 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     x = o.Modulus
     if x is None:
         raise _E('RSAKeyValueType: Modulus is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
     if x is None:
         raise _E('RSAKeyValueType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_CryptoBinary.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     o = _new(RetrievalMethodType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('RetrievalMethodType: unsupported event code', q)
     if g < 1:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 1
@@ -1329,7 +1321,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 2:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g += 2
@@ -1338,7 +1331,8 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     if g < 3:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('RetrievalMethodType: unsupported event code', q)
         g = 3
     else:
@@ -1371,7 +1365,8 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     o = _new(TransformsType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('TransformsType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -1380,7 +1375,8 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
         x, q = d_TransformType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('TransformsType: unsupported event code', q)
     return o, q
@@ -1415,37 +1411,32 @@ def e_X509DataType(o: X509DataType, a: int) -> int:
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     o = _new(X509IssuerSerialType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509IssuerName', q)
     o.X509IssuerName, q = st_string.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event in X509SerialNumber', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.X509SerialNumber = _i & 255
-    if o.X509SerialNumber > 127:
-        o.X509SerialNumber, q = _ru_more(v, q, o.X509SerialNumber)
-    if _i > 255:
-        o.X509SerialNumber = -o.X509SerialNumber - 1
-    q -= 1
-    if (v >> q) & 1:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    o.X509SerialNumber = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('X509IssuerSerialType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -1455,23 +1446,20 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     if x is None:
         raise _E('X509IssuerSerialType: X509IssuerName is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
     if x is None:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int:
         st_integer.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
@@ -1489,13 +1477,15 @@ def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('ManifestType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ManifestType: unsupported event code', q)
         g = 1
     else:
@@ -1506,7 +1496,8 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ManifestType: unsupported event code', q)
         g += 1
@@ -1537,13 +1528,15 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     o = _new(ReferenceType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('ReferenceType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReferenceType: unsupported event code', q)
         g += 1
@@ -1552,7 +1545,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 2:
         o.Type, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReferenceType: unsupported event code', q)
         g += 2
@@ -1561,7 +1555,8 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 3:
         o.URI, q = st_anyURI.dec(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReferenceType: unsupported event code', q)
         g += 3
@@ -1570,26 +1565,23 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     if g < 4:
         o.Transforms, q = d_TransformsType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('ReferenceType: unsupported event code', q)
         g = 4
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event code', q)
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event in DigestValue', q)
     o.DigestValue, q = st_DigestValueType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('ReferenceType: unsupported event after DigestValue', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReferenceType: unsupported event code', q)
     g = 6
     return o, q
 
@@ -1626,11 +1618,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     x = o.DigestValue
     if x is None:
         raise _E('ReferenceType: DigestValue is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_DigestValueType.enc(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
@@ -1642,32 +1632,37 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     o = _new(SignatureType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.SignedInfo, q = d_SignedInfoType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureType: unsupported event code', q)
     g = 2
     o.SignatureValue, q = d_SignatureValueType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('SignatureType: unsupported event code', q)
     g += 3
     if g < 4:
         o.KeyInfo, q = d_KeyInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -1679,7 +1674,8 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
         x, q = d_ObjectType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignatureType: unsupported event code', q)
         g += 4
@@ -1725,25 +1721,29 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     o = _new(SignedInfoType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignedInfoType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignedInfoType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.CanonicalizationMethod, q = d_CanonicalizationMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 2
     o.SignatureMethod, q = d_SignatureMethodType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignedInfoType: unsupported event code', q)
     g = 3
     lst: list[Any] = []
@@ -1752,7 +1752,8 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
         x, q = d_ReferenceType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignedInfoType: unsupported event code', q)
         g += 3
@@ -1800,20 +1801,23 @@ def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignatureValueType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignatureValueType: unsupported event code', q)
         g = 1
     else:
         o.Id = None
     o.value, q = st_base64Binary.dec(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('SignatureValueType: unsupported event code', q)
     g = 2
     return o, q
@@ -1839,13 +1843,15 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
     o = _new(SignaturePropertiesType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('SignaturePropertiesType: unsupported event code', q)
     if g < 1:
         o.Id, q = st_ID.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g = 1
     else:
@@ -1856,7 +1862,8 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
         x, q = d_SignaturePropertyType(v, q)
         lst.append(x)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('SignaturePropertiesType: unsupported event code', q)
         g += 1
@@ -1893,51 +1900,41 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqType, int]:
     o = _new(WPT_AlignmentCheckReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckReqType: unsupported event after EVProcessing', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
     g += 2
     if g < 3:
         o.TargetCoilCurrent, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
         g = 3
     else:
         o.TargetCoilCurrent = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
         raise _F('WPT_AlignmentCheckReqType: unsupported event in EVResultCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_WPT_EVResultType.name + ': enumeration index out of range', q)
     o.EVResultCode = _ENUM_st_WPT_EVResultType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckReqType: unsupported event after EVResultCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
     g += 4
@@ -1945,22 +1942,26 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
     o.VendorSpecificDataContainer = lst
     while g < 5:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_AlignmentCheckReqType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_AlignmentCheckReqType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
             g += 4
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
             g = 5
     return o, q
@@ -1976,13 +1977,10 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_AlignmentCheckReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.TargetCoilCurrent
     if x is not None:
         a = (a << 2) | 0
@@ -1993,13 +1991,10 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     x = o.EVResultCode
     if x is None:
         raise _E('WPT_AlignmentCheckReqType: EVResultCode is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 4)) | ((3 - b) << 4) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_AlignmentCheckReqType.VendorSpecificDataContainer: expected a list')
@@ -2020,42 +2015,40 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     o = _new(MessageHeaderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MessageHeaderType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in SessionID', q)
     o.SessionID, q = st_sessionIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MessageHeaderType: unsupported event after SessionID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MessageHeaderType: unsupported event in TimeStamp', q)
-    q -= 8
-    o.TimeStamp = (v >> q) & 255
-    if o.TimeStamp > 127:
-        o.TimeStamp, q = _ru_more(v, q, o.TimeStamp)
-    if o.TimeStamp > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 2
     if g < 3:
         o.Signature, q = d_SignatureType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MessageHeaderType: unsupported event code', q)
         g = 3
     else:
@@ -2068,15 +2061,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.SessionID
     if x is None:
         raise _E('MessageHeaderType: SessionID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
     if x is None:
         raise _E('MessageHeaderType: TimeStamp is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -2093,40 +2084,29 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     o = _new(RationalNumberType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
         raise _F('RationalNumberType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Exponent', q)
-    q -= 8
-    o.Exponent = ((v >> q) & 255) - 128
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event after Exponent', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
+    o.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event in Value', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Value = _i & 255
-    if o.Value > 127:
-        o.Value, q = _ru_more(v, q, o.Value)
-    if _i > 255:
-        o.Value = -o.Value - 1
-    if o.Value < -32768 or o.Value > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Value = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('RationalNumberType: unsupported event after Value', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('RationalNumberType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -2136,73 +2116,51 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.check(x)
-    a = (a << 8) | (x + 128)
-    a <<= 1
+    a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResType, int]:
     o = _new(WPT_AlignmentCheckResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 98760:
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 9) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 4) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_AlignmentCheckResType: unsupported event after EVSEProcessing', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
     g += 3
     if g < 4:
         o.PowerTransmitted, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
         g += 4
@@ -2211,7 +2169,8 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
     if g < 5:
         o.SupplyDeviceCurrent, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
         g += 5
@@ -2221,22 +2180,26 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
     o.VendorSpecificDataContainer = lst
     while g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_AlignmentCheckResType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_AlignmentCheckResType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
             g = 6
     return o, q
@@ -2252,23 +2215,17 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_AlignmentCheckResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_AlignmentCheckResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.PowerTransmitted
     if x is not None:
         a = (a << 3) | 0
@@ -2301,63 +2258,54 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
 def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]:
     o = _new(WPT_ChargeLoopReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g += 1
     if g < 2:
         o.DisplayParameters, q = d_DisplayParametersType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
         g = 2
     else:
         o.DisplayParameters = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
         raise _F('WPT_ChargeLoopReqType: unsupported event in MeterInfoRequested', q)
-    q -= 1
-    o.MeterInfoRequested = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopReqType: unsupported event after MeterInfoRequested', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
+    o.MeterInfoRequested = (t >> 2) & 1 == 1
     g = 3
     o.EVPCPowerRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g = 4
     o.EVPCPowerOutput, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 8
+    t = (v >> q) & 255
+    if t & 200:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopReqType: unsupported event in EVPCChargeDiagnostics', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 4) & 3
     o.EVPCChargeDiagnostics = _ENUM_st_WPT_EVPCChargeDiagnosticsType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopReqType: unsupported event after EVPCChargeDiagnostics', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g += 6
     if g < 7:
         o.EVPCOperatingFrequency, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
         g += 7
@@ -2366,7 +2314,8 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
     if g < 8:
         o.EVPCPowerControlParameter, q = d_WPT_EVPCPowerControlParameterType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
         g += 8
@@ -2376,22 +2325,26 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
     o.ManufacturerSpecificDataContainer = lst
     while g < 9:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopReqType: unsupported event in ManufacturerSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopReqType: unsupported event after ManufacturerSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
             g += 8
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
             g = 9
     return o, q
@@ -2414,12 +2367,9 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     x = o.MeterInfoRequested
     if x is None:
         raise _E('WPT_ChargeLoopReqType: MeterInfoRequested is required')
-    a = (a << w) | (2 - b)
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPCPowerRequest
     if x is None:
         raise _E('WPT_ChargeLoopReqType: EVPCPowerRequest is required')
@@ -2433,13 +2383,10 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     x = o.EVPCChargeDiagnostics
     if x is None:
         raise _E('WPT_ChargeLoopReqType: EVPCChargeDiagnostics is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_WPT_EVPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVPCChargeDiagnosticsType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVPCOperatingFrequency
     if x is not None:
         a = (a << 3) | 0
@@ -2472,152 +2419,148 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
     o = _new(DisplayParametersType)
     q -= 4
-    g = (v >> q) & 15
+    t = (v >> q) & 15
+    g = t & 15
     if g >= 11:
         raise _F('DisplayParametersType: unsupported event code', q)
     if g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        q -= 7
-        o.PresentSOC = (v >> q) & 127
+        o.PresentSOC = (t >> 5) & 127
         if o.PresentSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after PresentSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 1
     else:
         o.PresentSOC = None
     if g < 2:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        q -= 7
-        o.MinimumSOC = (v >> q) & 127
+        o.MinimumSOC = (t >> 5) & 127
         if o.MinimumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MinimumSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 2
     else:
         o.MinimumSOC = None
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        q -= 7
-        o.TargetSOC = (v >> q) & 127
+        o.TargetSOC = (t >> 5) & 127
         if o.TargetSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after TargetSOC', q)
-        q -= 4
-        g = (v >> q) & 15
+        g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 3
     else:
         o.TargetSOC = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        q -= 7
-        o.MaximumSOC = (v >> q) & 127
+        o.MaximumSOC = (t >> 4) & 127
         if o.MaximumSOC > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after MaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 4
     else:
         o.MaximumSOC = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMinimumSOC', q)
-        q -= 8
-        o.RemainingTimeToMinimumSOC = (v >> q) & 255
-        if o.RemainingTimeToMinimumSOC > 127:
-            o.RemainingTimeToMinimumSOC, q = _ru_more(v, q, o.RemainingTimeToMinimumSOC)
-        if o.RemainingTimeToMinimumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMinimumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMinimumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 5
     else:
         o.RemainingTimeToMinimumSOC = None
     if g < 6:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToTargetSOC', q)
-        q -= 8
-        o.RemainingTimeToTargetSOC = (v >> q) & 255
-        if o.RemainingTimeToTargetSOC > 127:
-            o.RemainingTimeToTargetSOC, q = _ru_more(v, q, o.RemainingTimeToTargetSOC)
-        if o.RemainingTimeToTargetSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToTargetSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToTargetSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 6
     else:
         o.RemainingTimeToTargetSOC = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('DisplayParametersType: unsupported event in RemainingTimeToMaximumSOC', q)
-        q -= 8
-        o.RemainingTimeToMaximumSOC = (v >> q) & 255
-        if o.RemainingTimeToMaximumSOC > 127:
-            o.RemainingTimeToMaximumSOC, q = _ru_more(v, q, o.RemainingTimeToMaximumSOC)
-        if o.RemainingTimeToMaximumSOC > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.RemainingTimeToMaximumSOC = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('DisplayParametersType: unsupported event after RemainingTimeToMaximumSOC', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 7
     else:
         o.RemainingTimeToMaximumSOC = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
             raise _F('DisplayParametersType: unsupported event in ChargingComplete', q)
-        q -= 1
-        o.ChargingComplete = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after ChargingComplete', q)
-        q -= 2
-        g = (v >> q) & 3
+        o.ChargingComplete = (t >> 3) & 1 == 1
+        g = t & 3
         if g >= 3:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 8
@@ -2626,24 +2569,19 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     if g < 9:
         o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
             raise _F('DisplayParametersType: unsupported event in InletHot', q)
-        q -= 1
-        o.InletHot = (v >> q) & 1 == 1
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event after InletHot', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('DisplayParametersType: unsupported event code', q)
+        o.InletHot = (t >> 2) & 1 == 1
         g = 10
     else:
         o.InletHot = None
@@ -2654,41 +2592,29 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
-        a = (a << 4) | 0
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.MinimumSOC
     if x is not None:
-        a = (a << w) | (1 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
-        a = (a << w) | (2 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
-        a = (a << w) | (3 - b)
-        a <<= 1
         if type(x) is not int or not 0 <= x <= 100:
             st_percentValueType.check(x)
-        a = (a << 7) | (x)
-        a <<= 1
+        a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
     if x is not None:
@@ -2719,12 +2645,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
-        a = (a << w) | (7 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
     if x is not None:
@@ -2733,12 +2656,9 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
-        a = (a << w) | (9 - b)
-        a <<= 1
         if type(x) is not bool:
             st_boolean.check(x)
-        a = (a << 1) | x
-        a <<= 1
+        a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
@@ -2746,27 +2666,32 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
     o = _new(WPT_EVPCPowerControlParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
     g = 0
     o.EVPCCoilCurrentRequest, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
     g = 1
     o.EVPCCoilCurrentInformation, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
     g = 2
     o.EVPCCurrentOutputInformation, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
     g = 3
     o.EVPCVoltageOutputInformation, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
     g = 4
     return o, q
@@ -2800,34 +2725,28 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
 def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]:
     o = _new(WPT_ChargeLoopResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3080:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 4) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopResType: unsupported event after ResponseCode', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
         o.EVSEStatus, q = d_EVSEStatusType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 3
@@ -2836,7 +2755,8 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     if g < 4:
         o.MeterInfo, q = d_MeterInfoType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 4
@@ -2845,55 +2765,52 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     if g < 5:
         o.Receipt, q = d_ReceiptType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g = 5
     else:
         o.Receipt = None
     o.EVPCPowerRequest, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 6
     if g < 7:
         o.SDPowerInput, q = d_RationalNumberType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g = 7
     else:
         o.SDPowerInput = None
     o.SPCMaxOutputPowerLimit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g = 8
     o.SPCMinOutputPowerLimit, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 392:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
-    g = 9
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopResType: unsupported event in SPCChargeDiagnostics', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 4) & 7
     if _i >= 6:
         raise _F(st_WPT_SPCChargeDiagnosticsType.name + ': enumeration index out of range', q)
     o.SPCChargeDiagnostics = _ENUM_st_WPT_SPCChargeDiagnosticsType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeLoopResType: unsupported event after SPCChargeDiagnostics', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 10
     if g < 11:
         o.SPCOperatingFrequency, q = d_RationalNumberType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 11
@@ -2902,7 +2819,8 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     if g < 12:
         o.SPCPowerControlParameter, q = d_WPT_SPCPowerControlParameterType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 12
@@ -2912,22 +2830,26 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     o.ManufacturerSpecificDataContainer = lst
     while g < 13:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopResType: unsupported event in ManufacturerSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeLoopResType: unsupported event after ManufacturerSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_ChargeLoopResType: unsupported event code', q)
             g += 12
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_ChargeLoopResType: unsupported event code', q)
             g = 13
     return o, q
@@ -2943,13 +2865,10 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_ChargeLoopResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
         a = (a << 3) | 0
@@ -2992,13 +2911,10 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     x = o.SPCChargeDiagnostics
     if x is None:
         raise _E('WPT_ChargeLoopResType: SPCChargeDiagnostics is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_WPT_SPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_SPCChargeDiagnosticsType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     x = o.SPCOperatingFrequency
     if x is not None:
         a = (a << 3) | 0
@@ -3030,40 +2946,29 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in NotificationMaxDelay', q)
-    q -= 8
-    o.NotificationMaxDelay = (v >> q) & 255
-    if o.NotificationMaxDelay > 127:
-        o.NotificationMaxDelay, q = _ru_more(v, q, o.NotificationMaxDelay)
-    if o.NotificationMaxDelay > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 227:
         raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event in EVSENotification', q)
-    q -= 3
-    _i = (v >> q) & 7
+    _i = (t >> 2) & 7
     if _i >= 6:
         raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
     o.EVSENotification = _ENUM_st_evseNotificationType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event after EVSENotification', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('EVSEStatusType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -3073,8 +2978,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3082,105 +2986,114 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     x = o.EVSENotification
     if x is None:
         raise _E('EVSEStatusType: EVSENotification is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     o = _new(MeterInfoType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('MeterInfoType: unsupported event code', q)
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in MeterID', q)
     o.MeterID, q = st_meterIDType.dec(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeterInfoType: unsupported event after MeterID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('MeterInfoType: unsupported event in ChargedEnergyReadingWh', q)
-    q -= 8
-    o.ChargedEnergyReadingWh = (v >> q) & 255
-    if o.ChargedEnergyReadingWh > 127:
-        o.ChargedEnergyReadingWh, q = _ru_more(v, q, o.ChargedEnergyReadingWh)
-    if o.ChargedEnergyReadingWh > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.ChargedEnergyReadingWh = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('MeterInfoType: unsupported event after ChargedEnergyReadingWh', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 7:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_DischargedEnergyReadingWh', q)
-        q -= 8
-        o.BPT_DischargedEnergyReadingWh = (v >> q) & 255
-        if o.BPT_DischargedEnergyReadingWh > 127:
-            o.BPT_DischargedEnergyReadingWh, q = _ru_more(v, q, o.BPT_DischargedEnergyReadingWh)
-        if o.BPT_DischargedEnergyReadingWh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_DischargedEnergyReadingWh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_DischargedEnergyReadingWh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 6:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 3
     else:
         o.BPT_DischargedEnergyReadingWh = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in CapacitiveEnergyReadingVARh', q)
-        q -= 8
-        o.CapacitiveEnergyReadingVARh = (v >> q) & 255
-        if o.CapacitiveEnergyReadingVARh > 127:
-            o.CapacitiveEnergyReadingVARh, q = _ru_more(v, q, o.CapacitiveEnergyReadingVARh)
-        if o.CapacitiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.CapacitiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after CapacitiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 4
     else:
         o.CapacitiveEnergyReadingVARh = None
     if g < 5:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in BPT_InductiveEnergyReadingVARh', q)
-        q -= 8
-        o.BPT_InductiveEnergyReadingVARh = (v >> q) & 255
-        if o.BPT_InductiveEnergyReadingVARh > 127:
-            o.BPT_InductiveEnergyReadingVARh, q = _ru_more(v, q, o.BPT_InductiveEnergyReadingVARh)
-        if o.BPT_InductiveEnergyReadingVARh > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.BPT_InductiveEnergyReadingVARh = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('MeterInfoType: unsupported event after BPT_InductiveEnergyReadingVARh', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 5
@@ -3188,58 +3101,67 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
         o.MeterSignature, q = st_meterSignatureType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterSignature', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 6
     else:
         o.MeterSignature = None
     if g < 7:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
             raise _F('MeterInfoType: unsupported event in MeterStatus', q)
-        q -= 9
-        _i = (v >> q) & 511
-        o.MeterStatus = _i & 255
-        if o.MeterStatus > 127:
-            o.MeterStatus, q = _ru_more(v, q, o.MeterStatus)
-        if _i > 255:
-            o.MeterStatus = -o.MeterStatus - 1
-        if o.MeterStatus < -32768 or o.MeterStatus > 32767:
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
             raise _F(st_short.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('MeterInfoType: unsupported event after MeterStatus', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 7
     else:
         o.MeterStatus = None
     if g < 8:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterTimestamp', q)
-        q -= 8
-        o.MeterTimestamp = (v >> q) & 255
-        if o.MeterTimestamp > 127:
-            o.MeterTimestamp, q = _ru_more(v, q, o.MeterTimestamp)
-        if o.MeterTimestamp > 18446744073709551615:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.MeterTimestamp = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('MeterInfoType: unsupported event after MeterTimestamp', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('MeterInfoType: unsupported event code', q)
         g = 8
     else:
         o.MeterTimestamp = None
@@ -3251,23 +3173,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     if x is None:
         raise _E('MeterInfoType: MeterID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
     if x is None:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3326,31 +3245,34 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     o = _new(ReceiptType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReceiptType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('ReceiptType: unsupported event in TimeAnchor', q)
-    q -= 8
-    o.TimeAnchor = (v >> q) & 255
-    if o.TimeAnchor > 127:
-        o.TimeAnchor, q = _ru_more(v, q, o.TimeAnchor)
-    if o.TimeAnchor > 18446744073709551615:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TimeAnchor = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
         raise _F('ReceiptType: unsupported event after TimeAnchor', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 6:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
         o.EnergyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
@@ -3359,7 +3281,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 3:
         o.OccupancyCosts, q = d_DetailedCostType(v, q)
         q -= 3
-        g = (v >> q) & 7
+        t = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
@@ -3368,7 +3291,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 4:
         o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
@@ -3377,7 +3301,8 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     if g < 5:
         o.OverstayCosts, q = d_DetailedCostType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
@@ -3390,13 +3315,15 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         lst.append(x)
         if len(lst) < 10:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('ReceiptType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('ReceiptType: unsupported event code', q)
             g = 6
     return o, q
@@ -3407,8 +3334,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.TimeAnchor
     if x is None:
         raise _E('ReceiptType: TimeAnchor is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3453,17 +3379,20 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 0
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 1
     o.CostPerUnit, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedCostType: unsupported event code', q)
     g = 2
     return o, q
@@ -3486,29 +3415,30 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('DetailedTaxType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event in TaxRuleID', q)
-    q -= 8
-    o.TaxRuleID = (v >> q) & 255
-    if o.TaxRuleID > 127:
-        o.TaxRuleID, q = _ru_more(v, q, o.TaxRuleID)
-    if o.TaxRuleID < 1 or o.TaxRuleID > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TaxRuleID = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
     g = 1
     o.Amount, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('DetailedTaxType: unsupported event code', q)
     g = 2
     return o, q
@@ -3519,8 +3449,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     x = o.TaxRuleID
     if x is None:
         raise _E('DetailedTaxType: TaxRuleID is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3536,12 +3465,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
 def d_WPT_SPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
     o = _new(WPT_SPCPowerControlParameterType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_SPCPowerControlParameterType: unsupported event code', q)
     g = 0
     o.SPCPrimaryDeviceCoilCurrentInformation, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_SPCPowerControlParameterType: unsupported event code', q)
     g = 1
     return o, q
@@ -3560,66 +3491,59 @@ def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: i
 def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
     o = _new(WPT_ChargeParameterDiscoveryReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 1
     o.EVPCMaxReceivablePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event in SDMaxGroundClearence', q)
-    q -= 8
-    o.SDMaxGroundClearence = (v >> q) & 255
-    if o.SDMaxGroundClearence > 127:
-        o.SDMaxGroundClearence, q = _ru_more(v, q, o.SDMaxGroundClearence)
-    if o.SDMaxGroundClearence > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SDMaxGroundClearence = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event after SDMaxGroundClearence', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event in SDMinGroundClearence', q)
-    q -= 8
-    o.SDMinGroundClearence = (v >> q) & 255
-    if o.SDMinGroundClearence > 127:
-        o.SDMinGroundClearence, q = _ru_more(v, q, o.SDMinGroundClearence)
-    if o.SDMinGroundClearence > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SDMinGroundClearence = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event after SDMinGroundClearence', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 4
     o.EVPCNaturalFrequency, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 52:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
-    g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event in EVPCDeviceLocalControl', q)
-    q -= 1
-    o.EVPCDeviceLocalControl = (v >> q) & 1 == 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event after EVPCDeviceLocalControl', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.EVPCDeviceLocalControl = (t >> 3) & 1 == 1
+    g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 6
@@ -3627,22 +3551,26 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
     o.VendorSpecificDataContainer = lst
     while g < 7:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
             g += 6
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
             g = 7
     return o, q
@@ -3663,8 +3591,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     x = o.SDMaxGroundClearence
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: SDMaxGroundClearence is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3672,8 +3599,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     x = o.SDMinGroundClearence
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: SDMinGroundClearence is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3686,12 +3612,9 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     x = o.EVPCDeviceLocalControl
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCDeviceLocalControl is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not bool:
         st_boolean.check(x)
-    a = (a << 1) | x
-    a <<= 1
+    a = (a << 4) | (x << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_ChargeParameterDiscoveryReqType.VendorSpecificDataContainer: expected a list')
@@ -3713,92 +3636,74 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
 def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
     o = _new(WPT_ChargeParameterDiscoveryResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 24691:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 7) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in PDInputPowerClass', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     o.PDInputPowerClass = _ENUM_st_WPT_PowerClassType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after PDInputPowerClass', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 3
     o.SDMinOutputPower, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 4
     o.SDMaxOutputPower, q = d_RationalNumberType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in SDMaxGroundClearanceSupport', q)
-    q -= 8
-    o.SDMaxGroundClearanceSupport = (v >> q) & 255
-    if o.SDMaxGroundClearanceSupport > 127:
-        o.SDMaxGroundClearanceSupport, q = _ru_more(v, q, o.SDMaxGroundClearanceSupport)
-    if o.SDMaxGroundClearanceSupport > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SDMaxGroundClearanceSupport = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after SDMaxGroundClearanceSupport', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 6
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in SDMinGroundClearanceSupport', q)
-    q -= 8
-    o.SDMinGroundClearanceSupport = (v >> q) & 255
-    if o.SDMinGroundClearanceSupport > 127:
-        o.SDMinGroundClearanceSupport, q = _ru_more(v, q, o.SDMinGroundClearanceSupport)
-    if o.SDMinGroundClearanceSupport > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.SDMinGroundClearanceSupport = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after SDMinGroundClearanceSupport', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 7
     o.PDMinCoilCurrent, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 8
     o.PDMaxCoilCurrent, q = d_RationalNumberType(v, q)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 9
@@ -3806,22 +3711,26 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
     o.SDManufacturerSpecificDataContainer = lst
     while g < 10:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in SDManufacturerSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after SDManufacturerSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
             g += 9
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
             g = 10
     return o, q
@@ -3837,23 +3746,17 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.PDInputPowerClass
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: PDInputPowerClass is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_WPT_PowerClassType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_PowerClassType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.SDMinOutputPower
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMinOutputPower is required')
@@ -3867,8 +3770,7 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     x = o.SDMaxGroundClearanceSupport
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxGroundClearanceSupport is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3876,8 +3778,7 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     x = o.SDMinGroundClearanceSupport
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMinGroundClearanceSupport is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -3913,42 +3814,24 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
 def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReqType, int]:
     o = _new(WPT_FinePositioningReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3300:
         raise _F('WPT_FinePositioningReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 8) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningReqType: unsupported event after EVProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningReqType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningReqType: unsupported event in EVResultCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_WPT_EVResultType.name + ': enumeration index out of range', q)
     o.EVResultCode = _ENUM_st_WPT_EVResultType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningReqType: unsupported event after EVResultCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('WPT_FinePositioningReqType: unsupported event code', q)
     g += 3
@@ -3956,29 +3839,34 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
     o.VendorSpecificDataContainer = lst
     while g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningReqType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningReqType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 3:
                 raise _F('WPT_FinePositioningReqType: unsupported event code', q)
             g += 3
         else:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_FinePositioningReqType: unsupported event code', q)
             g += 4
     if g < 5:
         o.WPT_LF_DataPackageList, q = d_WPT_LF_DataPackageListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningReqType: unsupported event code', q)
         g = 5
     else:
@@ -3996,23 +3884,17 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_FinePositioningReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVResultCode
     if x is None:
         raise _E('WPT_FinePositioningReqType: EVResultCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_FinePositioningReqType.VendorSpecificDataContainer: expected a list')
@@ -4038,25 +3920,16 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
 
 def d_WPT_LF_DataPackageListType(v: int, q: int) -> tuple[WPT_LF_DataPackageListType, int]:
     o = _new(WPT_LF_DataPackageListType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3075:
         raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_DataPackageListType: unsupported event in NumPackages', q)
-    q -= 8
-    o.NumPackages = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_DataPackageListType: unsupported event after NumPackages', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
+    o.NumPackages = (t >> 2) & 255
     g = 1
     o.WPT_LF_DataPackage, q = d_WPT_LF_DataPackageType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
     g = 2
     return o, q
@@ -4067,12 +3940,9 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     x = o.NumPackages
     if x is None:
         raise _E('WPT_LF_DataPackageListType: NumPackages is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     x = o.WPT_LF_DataPackage
     if x is None:
         raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
@@ -4083,20 +3953,12 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
 
 def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, int]:
     o = _new(WPT_LF_DataPackageType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 6148:
         raise _F('WPT_LF_DataPackageType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_DataPackageType: unsupported event in PackageIndex', q)
-    q -= 8
-    o.PackageIndex = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_DataPackageType: unsupported event after PackageIndex', q)
-    q -= 2
-    g = (v >> q) & 3
+    o.PackageIndex = (t >> 3) & 255
+    g = t & 3
     if g >= 2:
         raise _F('WPT_LF_DataPackageType: unsupported event code', q)
     g += 1
@@ -4109,7 +3971,8 @@ def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, in
         x, q = d_WPT_LF_RxDataListType(v, q)
         o.LF_RxData = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_DataPackageType: unsupported event code', q)
     g = 3
     return o, q
@@ -4120,12 +3983,9 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     x = o.PackageIndex
     if x is None:
         raise _E('WPT_LF_DataPackageType: PackageIndex is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     k = 0
     if o.LF_TxData is not None:
         k += 1
@@ -4153,12 +4013,14 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
 def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]:
     o = _new(WPT_LF_TxDataListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_TxDataListType: unsupported event code', q)
     g = 0
     o.WPT_LF_TxDataList, q = d_WPT_LF_TxDataType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_TxDataListType: unsupported event code', q)
     g = 1
     return o, q
@@ -4176,29 +4038,30 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
 
 def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
     o = _new(WPT_LF_TxDataType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_LF_TxDataType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_TxDataType: unsupported event in TxIdentifier', q)
-    q -= 8
-    o.TxIdentifier = (v >> q) & 255
-    if o.TxIdentifier > 127:
-        o.TxIdentifier, q = _ru_more(v, q, o.TxIdentifier)
-    if o.TxIdentifier < 1 or o.TxIdentifier > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TxIdentifier = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_LF_TxDataType: unsupported event after TxIdentifier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_TxDataType: unsupported event code', q)
     g = 1
     o.EIRP, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_TxDataType: unsupported event code', q)
     g = 2
     return o, q
@@ -4209,8 +4072,7 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     x = o.TxIdentifier
     if x is None:
         raise _E('WPT_LF_TxDataType: TxIdentifier is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4226,12 +4088,14 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
 def d_WPT_LF_RxDataListType(v: int, q: int) -> tuple[WPT_LF_RxDataListType, int]:
     o = _new(WPT_LF_RxDataListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxDataListType: unsupported event code', q)
     g = 0
     o.WPT_LF_RxDataList, q = d_WPT_LF_RxDataType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxDataListType: unsupported event code', q)
     g = 1
     return o, q
@@ -4249,29 +4113,30 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
 
 def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
     o = _new(WPT_LF_RxDataType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_LF_RxDataType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_RxDataType: unsupported event in RxIdentifier', q)
-    q -= 8
-    o.RxIdentifier = (v >> q) & 255
-    if o.RxIdentifier > 127:
-        o.RxIdentifier, q = _ru_more(v, q, o.RxIdentifier)
-    if o.RxIdentifier < 1 or o.RxIdentifier > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.RxIdentifier = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_LF_RxDataType: unsupported event after RxIdentifier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_RxDataType: unsupported event code', q)
     g = 1
     o.RSSIData, q = d_WPT_LF_RxRSSIListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxDataType: unsupported event code', q)
     g = 2
     return o, q
@@ -4282,8 +4147,7 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     x = o.RxIdentifier
     if x is None:
         raise _E('WPT_LF_RxDataType: RxIdentifier is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4299,12 +4163,14 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
 def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]:
     o = _new(WPT_LF_RxRSSIListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxRSSIListType: unsupported event code', q)
     g = 0
     o.RSSIDataList, q = d_WPT_LF_RxRSSIType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxRSSIListType: unsupported event code', q)
     g = 1
     return o, q
@@ -4322,29 +4188,30 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
 
 def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
     o = _new(WPT_LF_RxRSSIType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_LF_RxRSSIType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_RxRSSIType: unsupported event in TxIdentifier', q)
-    q -= 8
-    o.TxIdentifier = (v >> q) & 255
-    if o.TxIdentifier > 127:
-        o.TxIdentifier, q = _ru_more(v, q, o.TxIdentifier)
-    if o.TxIdentifier < 1 or o.TxIdentifier > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TxIdentifier = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_LF_RxRSSIType: unsupported event after TxIdentifier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_RxRSSIType: unsupported event code', q)
     g = 1
     o.RSSI, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_RxRSSIType: unsupported event code', q)
     g = 2
     return o, q
@@ -4355,8 +4222,7 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     x = o.TxIdentifier
     if x is None:
         raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4372,42 +4238,24 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
 def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningResType, int]:
     o = _new(WPT_FinePositioningResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 49380:
         raise _F('WPT_FinePositioningResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 8) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningResType: unsupported event after EVSEProcessing', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('WPT_FinePositioningResType: unsupported event code', q)
     g += 3
@@ -4415,29 +4263,34 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
     o.VendorSpecificDataContainer = lst
     while g < 4:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningResType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningResType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 3:
                 raise _F('WPT_FinePositioningResType: unsupported event code', q)
             g += 3
         else:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_FinePositioningResType: unsupported event code', q)
             g += 4
     if g < 5:
         o.WPT_LF_DataPackageList, q = d_WPT_LF_DataPackageListType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningResType: unsupported event code', q)
         g = 5
     else:
@@ -4455,23 +4308,17 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_FinePositioningResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_FinePositioningResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_FinePositioningResType.VendorSpecificDataContainer: expected a list')
@@ -4498,58 +4345,53 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
 def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
     o = _new(WPT_FinePositioningSetupReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 51:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupReqType: unsupported event after EVProcessing', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g = 2
     o.EVDeviceFinePositioningMethodList, q = d_WPT_FinePositioningMethodListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g = 3
     o.EVDevicePairingMethodList, q = d_WPT_PairingMethodListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g = 4
     o.EVDeviceAlignmentCheckMethodList, q = d_WPT_AlignmentCheckMethodListType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupReqType: unsupported event in NaturalOffset', q)
-    q -= 8
-    o.NaturalOffset = (v >> q) & 255
-    if o.NaturalOffset > 127:
-        o.NaturalOffset, q = _ru_more(v, q, o.NaturalOffset)
-    if o.NaturalOffset > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NaturalOffset = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event after NaturalOffset', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g += 6
@@ -4557,29 +4399,34 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
     o.VendorSpecificDataContainer = lst
     while g < 7:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupReqType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupReqType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 3:
                 raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
             g += 6
         else:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
             g += 7
     if g < 8:
         o.LF_SystemSetupData, q = d_WPT_LF_SystemSetupDataType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
         g = 8
     else:
@@ -4597,13 +4444,10 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_FinePositioningSetupReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.EVDeviceFinePositioningMethodList
     if x is None:
         raise _E('WPT_FinePositioningSetupReqType: EVDeviceFinePositioningMethodList is required')
@@ -4622,8 +4466,7 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     x = o.NaturalOffset
     if x is None:
         raise _E('WPT_FinePositioningSetupReqType: NaturalOffset is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -4654,32 +4497,32 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
 def d_WPT_FinePositioningMethodListType(v: int, q: int) -> tuple[WPT_FinePositioningMethodListType, int]:
     o = _new(WPT_FinePositioningMethodListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningMethodListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.WPT_FinePositioningMethod = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 17:
             raise _F('WPT_FinePositioningMethodListType: unsupported event in WPT_FinePositioningMethod', q)
-        q -= 3
-        _i = (v >> q) & 7
+        _i = (t >> 1) & 7
         if _i >= 5:
             raise _F(st_WPT_FinePositioningMethodType.name + ': enumeration index out of range', q)
         x = _ENUM_st_WPT_FinePositioningMethodType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('WPT_FinePositioningMethodListType: unsupported event after WPT_FinePositioningMethod', q)
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_FinePositioningMethodListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_FinePositioningMethodListType: unsupported event code', q)
             g = 1
     return o, q
@@ -4711,32 +4554,32 @@ def e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a:
 def d_WPT_PairingMethodListType(v: int, q: int) -> tuple[WPT_PairingMethodListType, int]:
     o = _new(WPT_PairingMethodListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_PairingMethodListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.WPT_PairingMethod = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 17:
             raise _F('WPT_PairingMethodListType: unsupported event in WPT_PairingMethod', q)
-        q -= 3
-        _i = (v >> q) & 7
+        _i = (t >> 1) & 7
         if _i >= 6:
             raise _F(st_WPT_PairingMethodType.name + ': enumeration index out of range', q)
         x = _ENUM_st_WPT_PairingMethodType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('WPT_PairingMethodListType: unsupported event after WPT_PairingMethod', q)
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_PairingMethodListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_PairingMethodListType: unsupported event code', q)
             g = 1
     return o, q
@@ -4768,32 +4611,32 @@ def e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
 def d_WPT_AlignmentCheckMethodListType(v: int, q: int) -> tuple[WPT_AlignmentCheckMethodListType, int]:
     o = _new(WPT_AlignmentCheckMethodListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_AlignmentCheckMethodListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
     o.WPT_AlignmentCheckMethod = lst
     while g < 1:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 9:
             raise _F('WPT_AlignmentCheckMethodListType: unsupported event in WPT_AlignmentCheckMethod', q)
-        q -= 2
-        _i = (v >> q) & 3
+        _i = (t >> 1) & 3
         if _i >= 3:
             raise _F(st_WPT_AlignmentCheckMethodType.name + ': enumeration index out of range', q)
         x = _ENUM_st_WPT_AlignmentCheckMethodType[_i]
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('WPT_AlignmentCheckMethodListType: unsupported event after WPT_AlignmentCheckMethod', q)
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_AlignmentCheckMethodListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_AlignmentCheckMethodListType: unsupported event code', q)
             g = 1
     return o, q
@@ -4825,7 +4668,8 @@ def e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: i
 def d_WPT_LF_SystemSetupDataType(v: int, q: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
     o = _new(WPT_LF_SystemSetupDataType)
     q -= 2
-    g = (v >> q) & 3
+    t = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
     o.LF_TransmitterSetupData = None
@@ -4837,7 +4681,8 @@ def d_WPT_LF_SystemSetupDataType(v: int, q: int) -> tuple[WPT_LF_SystemSetupData
         x, q = d_WPT_LF_ReceiverDataType(v, q)
         o.LF_ReceiverSetupData = x
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
     g = 2
     return o, q
@@ -4871,25 +4716,16 @@ def e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
 
 def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterDataType, int]:
     o = _new(WPT_LF_TransmitterDataType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3075:
         raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_TransmitterDataType: unsupported event in NumberOfTransmitters', q)
-    q -= 8
-    o.NumberOfTransmitters = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_TransmitterDataType: unsupported event after NumberOfTransmitters', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
+    o.NumberOfTransmitters = (t >> 2) & 255
     g = 1
     o.SignalFrequency, q = d_RationalNumberType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
     g = 2
     lst: list[Any] = []
@@ -4899,25 +4735,29 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
         lst.append(x)
         if len(lst) < 2:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
             g = 2
         elif len(lst) < 255:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 3:
                 raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
             g += 2
         else:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
             g += 3
     if g < 4:
         o.TxPackageSpecData, q = d_WPT_TxRxPackageSpecDataType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
         g = 4
     else:
@@ -4930,12 +4770,9 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     x = o.NumberOfTransmitters
     if x is None:
         raise _E('WPT_LF_TransmitterDataType: NumberOfTransmitters is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     x = o.SignalFrequency
     if x is None:
         raise _E('WPT_LF_TransmitterDataType: SignalFrequency is required')
@@ -4966,34 +4803,36 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
 
 def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
     o = _new(WPT_TxRxSpecDataType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxSpecDataType: unsupported event in TxRxIdentifier', q)
-    q -= 8
-    o.TxRxIdentifier = (v >> q) & 255
-    if o.TxRxIdentifier > 127:
-        o.TxRxIdentifier, q = _ru_more(v, q, o.TxRxIdentifier)
-    if o.TxRxIdentifier < 1 or o.TxRxIdentifier > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TxRxIdentifier = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_TxRxSpecDataType: unsupported event after TxRxIdentifier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
     g = 1
     o.TxRxPosition, q = d_WPT_CoordinateXYZType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
     g = 2
     o.TxRxOrientation, q = d_WPT_CoordinateXYZType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
     g = 3
     return o, q
@@ -5004,8 +4843,7 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     x = o.TxRxIdentifier
     if x is None:
         raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5025,66 +4863,64 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
 
 def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]:
     o = _new(WPT_CoordinateXYZType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1536:
         raise _F('WPT_CoordinateXYZType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event in Coord_X', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Coord_X = _i & 255
-    if o.Coord_X > 127:
-        o.Coord_X, q = _ru_more(v, q, o.Coord_X)
-    if _i > 255:
-        o.Coord_X = -o.Coord_X - 1
-    if o.Coord_X < -32768 or o.Coord_X > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Coord_X = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event in Coord_Y', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Coord_Y = _i & 255
-    if o.Coord_Y > 127:
-        o.Coord_Y, q = _ru_more(v, q, o.Coord_Y)
-    if _i > 255:
-        o.Coord_Y = -o.Coord_Y - 1
-    if o.Coord_Y < -32768 or o.Coord_Y > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Coord_Y = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
         raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event code', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event in Coord_Z', q)
-    q -= 9
-    _i = (v >> q) & 511
-    o.Coord_Z = _i & 255
-    if o.Coord_Z > 127:
-        o.Coord_Z, q = _ru_more(v, q, o.Coord_Z)
-    if _i > 255:
-        o.Coord_Z = -o.Coord_Z - 1
-    if o.Coord_Z < -32768 or o.Coord_Z > 32767:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
         raise _F(st_short.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.Coord_Z = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_CoordinateXYZType: unsupported event code', q)
     g = 3
     return o, q
 
@@ -5094,8 +4930,7 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     x = o.Coord_X
     if x is None:
         raise _E('WPT_CoordinateXYZType: Coord_X is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -5106,8 +4941,7 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     x = o.Coord_Y
     if x is None:
         raise _E('WPT_CoordinateXYZType: Coord_Y is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
@@ -5118,22 +4952,21 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     x = o.Coord_Z
     if x is None:
         raise _E('WPT_CoordinateXYZType: Coord_Z is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.check(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
         a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
     o = _new(WPT_TxRxPackageSpecDataType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5143,66 +4976,70 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
         lst.append(x)
         if len(lst) < 2:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
             g = 0
         elif len(lst) < 255:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
             g = 1
-    q -= 1
-    if (v >> q) & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('WPT_TxRxPackageSpecDataType: unsupported event in PulseSeparationTime', q)
-    q -= 8
-    o.PulseSeparationTime = (v >> q) & 255
-    if o.PulseSeparationTime > 127:
-        o.PulseSeparationTime, q = _ru_more(v, q, o.PulseSeparationTime)
-    if o.PulseSeparationTime > 65535:
+    x_ = t & 255
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PulseSeparationTime = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_TxRxPackageSpecDataType: unsupported event after PulseSeparationTime', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
+    x_ = t & 255
     g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPackageSpecDataType: unsupported event in PulseDuration', q)
-    q -= 8
-    o.PulseDuration = (v >> q) & 255
-    if o.PulseDuration > 127:
-        o.PulseDuration, q = _ru_more(v, q, o.PulseDuration)
-    if o.PulseDuration > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PulseDuration = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_TxRxPackageSpecDataType: unsupported event after PulseDuration', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPackageSpecDataType: unsupported event in PackageSeparationTime', q)
-    q -= 8
-    o.PackageSeparationTime = (v >> q) & 255
-    if o.PackageSeparationTime > 127:
-        o.PackageSeparationTime, q = _ru_more(v, q, o.PackageSeparationTime)
-    if o.PackageSeparationTime > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.PackageSeparationTime = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_TxRxPackageSpecDataType: unsupported event after PackageSeparationTime', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPackageSpecDataType: unsupported event code', q)
     g = 4
     return o, q
 
@@ -5236,8 +5073,7 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
     x = o.PulseDuration
     if x is None:
         raise _E('WPT_TxRxPackageSpecDataType: PulseDuration is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5245,52 +5081,49 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
     x = o.PackageSeparationTime
     if x is None:
         raise _E('WPT_TxRxPackageSpecDataType: PackageSeparationTime is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_WPT_TxRxPulseOrderType(v: int, q: int) -> tuple[WPT_TxRxPulseOrderType, int]:
     o = _new(WPT_TxRxPulseOrderType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_TxRxPulseOrderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPulseOrderType: unsupported event in IndexNumber', q)
-    q -= 8
-    o.IndexNumber = (v >> q) & 255
-    if o.IndexNumber > 127:
-        o.IndexNumber, q = _ru_more(v, q, o.IndexNumber)
-    if o.IndexNumber > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.IndexNumber = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_TxRxPulseOrderType: unsupported event after IndexNumber', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPulseOrderType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPulseOrderType: unsupported event in TxRxIdentifier', q)
-    q -= 8
-    o.TxRxIdentifier = (v >> q) & 255
-    if o.TxRxIdentifier > 127:
-        o.TxRxIdentifier, q = _ru_more(v, q, o.TxRxIdentifier)
-    if o.TxRxIdentifier < 1 or o.TxRxIdentifier > 4294967295:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.TxRxIdentifier = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
         raise _F('WPT_TxRxPulseOrderType: unsupported event after TxRxIdentifier', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_TxRxPulseOrderType: unsupported event code', q)
     g = 2
     return o, q
 
@@ -5300,8 +5133,7 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     x = o.IndexNumber
     if x is None:
         raise _E('WPT_TxRxPulseOrderType: IndexNumber is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5309,32 +5141,20 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     x = o.TxRxIdentifier
     if x is None:
         raise _E('WPT_TxRxPulseOrderType: TxRxIdentifier is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
-    a <<= 1
-    a = (a << 1) | 0
+    a <<= 2
     return a
 
 def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, int]:
     o = _new(WPT_LF_ReceiverDataType)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3075:
         raise _F('WPT_LF_ReceiverDataType: unsupported event code', q)
-    g = 0
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_ReceiverDataType: unsupported event in NumberOfReceivers', q)
-    q -= 8
-    o.NumberOfReceivers = (v >> q) & 255
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_ReceiverDataType: unsupported event after NumberOfReceivers', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_LF_ReceiverDataType: unsupported event code', q)
+    o.NumberOfReceivers = (t >> 2) & 255
     g = 1
     lst: list[Any] = []
     o.RxSpecData = lst
@@ -5343,18 +5163,21 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
         lst.append(x)
         if len(lst) < 2:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_LF_ReceiverDataType: unsupported event code', q)
             g = 1
         elif len(lst) < 255:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_LF_ReceiverDataType: unsupported event code', q)
             g += 1
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_LF_ReceiverDataType: unsupported event code', q)
             g = 2
     return o, q
@@ -5365,12 +5188,9 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     x = o.NumberOfReceivers
     if x is None:
         raise _E('WPT_LF_ReceiverDataType: NumberOfReceivers is required')
-    a = (a << 1) | 0
-    a <<= 1
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.check(x)
-    a = (a << 8) | (x)
-    a <<= 1
+    a = (a << 11) | ((x) << 1)
     lst = o.RxSpecData
     if type(lst) is not list:
         raise _E('WPT_LF_ReceiverDataType.RxSpecData: expected a list')
@@ -5392,58 +5212,53 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
 def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioningSetupResType, int]:
     o = _new(WPT_FinePositioningSetupResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 771:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 2) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g = 2
     o.PrimaryDeviceFinePositioningMethodList, q = d_WPT_FinePositioningMethodListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g = 3
     o.PrimaryDevicePairingMethodList, q = d_WPT_PairingMethodListType(v, q)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g = 4
     o.PrimaryDeviceAlignmentCheckMethodList, q = d_WPT_AlignmentCheckMethodListType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_FinePositioningSetupResType: unsupported event in NaturalOffset', q)
-    q -= 8
-    o.NaturalOffset = (v >> q) & 255
-    if o.NaturalOffset > 127:
-        o.NaturalOffset, q = _ru_more(v, q, o.NaturalOffset)
-    if o.NaturalOffset > 65535:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
-    q -= 1
-    if (v >> q) & 1:
+    o.NaturalOffset = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('WPT_FinePositioningSetupResType: unsupported event after NaturalOffset', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 3:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g += 6
@@ -5451,29 +5266,34 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
     o.VendorSpecificDataContainer = lst
     while g < 7:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupResType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupResType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 3:
                 raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
             g += 6
         else:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
             g += 7
     if g < 8:
         o.LF_SystemSetupData, q = d_WPT_LF_SystemSetupDataType(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
         g = 8
     else:
@@ -5491,13 +5311,10 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_FinePositioningSetupResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.PrimaryDeviceFinePositioningMethodList
     if x is None:
         raise _E('WPT_FinePositioningSetupResType: PrimaryDeviceFinePositioningMethodList is required')
@@ -5516,8 +5333,7 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     x = o.NaturalOffset
     if x is None:
         raise _E('WPT_FinePositioningSetupResType: NaturalOffset is required')
-    a = (a << 1) | 0
-    a <<= 1
+    a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.check(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5548,62 +5364,54 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
 def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     o = _new(WPT_PairingReqType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_PairingReqType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 7
+    t = (v >> q) & 127
+    if t & 100:
         raise _F('WPT_PairingReqType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingReqType: unsupported event in EVProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingReqType: unsupported event after EVProcessing', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_PairingReqType: unsupported event code', q)
     g += 2
     if g < 3:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_PairingReqType: unsupported event in ObservedIDCode', q)
-        q -= 8
-        o.ObservedIDCode = (v >> q) & 255
-        if o.ObservedIDCode > 127:
-            o.ObservedIDCode, q = _ru_more(v, q, o.ObservedIDCode)
-        if o.ObservedIDCode < 1 or o.ObservedIDCode > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ObservedIDCode = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('WPT_PairingReqType: unsupported event after ObservedIDCode', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('WPT_PairingReqType: unsupported event code', q)
         g = 3
     else:
         o.ObservedIDCode = None
-    q -= 1
-    if (v >> q) & 1:
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
         raise _F('WPT_PairingReqType: unsupported event in EVResultCode', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 3) & 3
     if _i >= 3:
         raise _F(st_WPT_EVResultType.name + ': enumeration index out of range', q)
     o.EVResultCode = _ENUM_st_WPT_EVResultType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingReqType: unsupported event after EVResultCode', q)
-    q -= 2
-    g = (v >> q) & 3
+    g = t & 3
     if g >= 2:
         raise _F('WPT_PairingReqType: unsupported event code', q)
     g += 4
@@ -5611,22 +5419,26 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     o.VendorSpecificDataContainer = lst
     while g < 5:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_PairingReqType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_PairingReqType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_PairingReqType: unsupported event code', q)
             g += 4
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_PairingReqType: unsupported event code', q)
             g = 5
     return o, q
@@ -5642,17 +5454,13 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_PairingReqType: EVProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.ObservedIDCode
     if x is not None:
-        a = (a << 2) | 0
-        a <<= 1
+        a <<= 3
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5663,13 +5471,10 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     x = o.EVResultCode
     if x is None:
         raise _E('WPT_PairingReqType: EVResultCode is required')
-    a = (a << w) | (3 - b)
-    a <<= 1
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << (w + 4)) | ((3 - b) << 4) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_PairingReqType.VendorSpecificDataContainer: expected a list')
@@ -5691,60 +5496,47 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
 def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     o = _new(WPT_PairingResType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('WPT_PairingResType: unsupported event code', q)
     g = 0
     o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    if (v >> q) & 1:
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 98760:
         raise _F('WPT_PairingResType: unsupported event code', q)
-    g = 1
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingResType: unsupported event in ResponseCode', q)
-    q -= 6
-    _i = (v >> q) & 63
+    _i = (t >> 9) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingResType: unsupported event after ResponseCode', q)
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingResType: unsupported event code', q)
-    g = 2
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingResType: unsupported event in EVSEProcessing', q)
-    q -= 2
-    _i = (v >> q) & 3
+    _i = (t >> 4) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    q -= 1
-    if (v >> q) & 1:
-        raise _F('WPT_PairingResType: unsupported event after EVSEProcessing', q)
-    q -= 3
-    g = (v >> q) & 7
+    g = t & 7
     if g >= 4:
         raise _F('WPT_PairingResType: unsupported event code', q)
     g += 3
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_PairingResType: unsupported event in ObservedIDCode', q)
-        q -= 8
-        o.ObservedIDCode = (v >> q) & 255
-        if o.ObservedIDCode > 127:
-            o.ObservedIDCode, q = _ru_more(v, q, o.ObservedIDCode)
-        if o.ObservedIDCode < 1 or o.ObservedIDCode > 4294967295:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.ObservedIDCode = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('WPT_PairingResType: unsupported event after ObservedIDCode', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('WPT_PairingResType: unsupported event code', q)
         g += 4
@@ -5753,7 +5545,8 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     if g < 5:
         o.AlternativeSECCList, q = d_AlternativeSECCListType(v, q)
         q -= 2
-        g = (v >> q) & 3
+        t = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('WPT_PairingResType: unsupported event code', q)
         g += 5
@@ -5763,22 +5556,26 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     o.VendorSpecificDataContainer = lst
     while g < 6:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_PairingResType: unsupported event in VendorSpecificDataContainer', q)
         x, q = st_WPT_DataContainerType.dec(v, q)
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('WPT_PairingResType: unsupported event after VendorSpecificDataContainer', q)
         lst.append(x)
         if len(lst) < 16:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('WPT_PairingResType: unsupported event code', q)
             g += 5
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('WPT_PairingResType: unsupported event code', q)
             g = 6
     return o, q
@@ -5794,27 +5591,20 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_PairingResType: ResponseCode is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.check(x)
-    a = (a << 6) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_PairingResType: EVSEProcessing is required')
-    a = (a << 1) | 0
-    a <<= 1
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.check(x)
-    a = (a << 2) | _i  # type: ignore[operator]
-    a <<= 1
+    a = (a << 5) | (_i << 1)
     x = o.ObservedIDCode
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.check(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
@@ -5847,7 +5637,8 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
 def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, int]:
     o = _new(AlternativeSECCListType)
     q -= 1
-    if (v >> q) & 1:
+    t = (v >> q) & 1
+    if t & 1:
         raise _F('AlternativeSECCListType: unsupported event code', q)
     g = 0
     lst: list[Any] = []
@@ -5857,12 +5648,14 @@ def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, 
         lst.append(x)
         if len(lst) < 8:
             q -= 2
-            g = (v >> q) & 3
+            t = (v >> q) & 3
+            g = t & 3
             if g >= 2:
                 raise _F('AlternativeSECCListType: unsupported event code', q)
         else:
             q -= 1
-            if (v >> q) & 1:
+            t = (v >> q) & 1
+            if t & 1:
                 raise _F('AlternativeSECCListType: unsupported event code', q)
             g = 1
     return o, q
@@ -5889,19 +5682,21 @@ def e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
 def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
     o = _new(AlternativeSECCType)
     q -= 3
-    g = (v >> q) & 7
+    t = (v >> q) & 7
+    g = t & 7
     if g >= 5:
         raise _F('AlternativeSECCType: unsupported event code', q)
     if g < 1:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AlternativeSECCType: unsupported event in SSID', q)
         o.SSID, q = st_identifierType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
             raise _F('AlternativeSECCType: unsupported event after SSID', q)
-        q -= 3
-        g = (v >> q) & 7
+        g = t & 7
         if g >= 4:
             raise _F('AlternativeSECCType: unsupported event code', q)
         g += 1
@@ -5909,14 +5704,15 @@ def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
         o.SSID = None
     if g < 2:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AlternativeSECCType: unsupported event in BSSID', q)
         o.BSSID, q = st_bssidType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('AlternativeSECCType: unsupported event after BSSID', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 3:
             raise _F('AlternativeSECCType: unsupported event code', q)
         g += 2
@@ -5924,35 +5720,39 @@ def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
         o.BSSID = None
     if g < 3:
         q -= 1
-        if (v >> q) & 1:
+        t = (v >> q) & 1
+        if t & 1:
             raise _F('AlternativeSECCType: unsupported event in IPAddress', q)
         o.IPAddress, q = st_ipaddressType.dec(v, q)
-        q -= 1
-        if (v >> q) & 1:
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
             raise _F('AlternativeSECCType: unsupported event after IPAddress', q)
-        q -= 2
-        g = (v >> q) & 3
+        g = t & 3
         if g >= 2:
             raise _F('AlternativeSECCType: unsupported event code', q)
         g += 3
     else:
         o.IPAddress = None
     if g < 4:
-        q -= 1
-        if (v >> q) & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('AlternativeSECCType: unsupported event in Port', q)
-        q -= 8
-        o.Port = (v >> q) & 255
-        if o.Port > 127:
-            o.Port, q = _ru_more(v, q, o.Port)
-        if o.Port > 65535:
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
-        q -= 1
-        if (v >> q) & 1:
+        o.Port = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
             raise _F('AlternativeSECCType: unsupported event after Port', q)
-        q -= 1
-        if (v >> q) & 1:
-            raise _F('AlternativeSECCType: unsupported event code', q)
         g = 4
     else:
         o.Port = None
@@ -5963,8 +5763,7 @@ def e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         raise _E('expected AlternativeSECCType, got ' + type(o).__name__)
     x = o.SSID
     if x is not None:
-        a = (a << 3) | 0
-        a <<= 1
+        a <<= 4
         a = st_identifierType.enc(x, a)
         a <<= 1
         w, b = 3, 1

@@ -9,6 +9,7 @@ the table interpreter instead of being coded wrongly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .family import FamilyModel, simple_spec
@@ -50,6 +51,141 @@ class Slot:
             else:
                 out.append((self.kind, f.key))
         return out
+
+
+class Piece(str):
+    """A fixed-width read in generated decoder code. Consecutive pieces at the same
+    indentation are fused into one shift-and-mask of the stream (see `fuse`)."""
+
+    ind: str
+    kind: str  # "zero" (bits that must be 0) | "code" | "nbit" | "bool" | "enum"
+    width: int
+    target: str
+    lo: int
+    hi: int
+    nprods: int
+    base: int
+    msg: str
+    sname: str
+    set_g: int | None
+
+    @classmethod
+    def make(cls, ind: str, kind: str, width: int, target: str = "", lo: int = 0, hi: int = 0,
+             nprods: int = 0, base: int = 0, msg: str = "", sname: str = "",
+             set_g: int | None = None) -> Piece:
+        p = cls(f"{ind}#piece {kind}")
+        p.ind, p.kind, p.width, p.target = ind, kind, width, target
+        p.lo, p.hi, p.nprods, p.base, p.msg, p.sname, p.set_g = (lo, hi, nprods, base, msg,
+                                                                   sname, set_g)
+        return p
+
+
+def fuse(lines: list[str]) -> list[str]:
+    """Replace runs of Pieces by one read each: `q -= W; t = (v >> q) & M` then field
+    extraction from the small int t (big-int shifts of the whole stream are the costly part)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not isinstance(line, Piece):
+            out.append(line)
+            i += 1
+            continue
+        group = [line]
+        j = i + 1
+        while (group[-1].kind not in ("uint", "int") and j < len(lines)
+               and isinstance(lines[j], Piece) and lines[j].ind == line.ind):
+            group.append(lines[j])  # type: ignore[arg-type]
+            j += 1
+        i = j
+        out.extend(_fused(group))
+    return out
+
+
+def _fused(group: list[Piece]) -> list[str]:
+    ind = group[0].ind
+    total = sum(p.width for p in group)
+    L: list[str] = []
+    if total == 0:
+        t_expr = "0"
+    else:
+        L.append(f"{ind}q -= {total}")
+        L.append(f"{ind}t = (v >> q) & {(1 << total) - 1}")
+        t_expr = "t"
+    zmask = 0
+    off = total
+    offsets = []
+    for p in group:
+        off -= p.width
+        offsets.append(off)
+        if p.kind == "zero":
+            zmask |= ((1 << p.width) - 1) << off
+    if zmask:
+        first = next(p for p in group if p.kind == "zero")
+        L.append(f"{ind}if t & {zmask}:")
+        L.append(f"{ind}    raise _F({first.msg!r}, q)")
+    last_g: str | None = None
+    for p, o in zip(group, offsets, strict=True):
+        mask = (1 << p.width) - 1
+        raw = f"({t_expr} >> {o}) & {mask}" if o else f"{t_expr} & {mask}"
+        if p.kind == "zero":
+            if p.set_g is not None:
+                last_g = f"{ind}g = {p.set_g}"
+            continue
+        if last_g is not None and p.kind == "code":
+            last_g = None
+        if p.kind == "code":
+            L.append(f"{ind}g = {raw}")
+            L.append(f"{ind}if g >= {p.nprods}:")
+            L.append(f"{ind}    raise _F({p.msg!r}, q)")
+            if p.base:
+                L.append(f"{ind}g += {p.base}")
+        elif p.kind == "nbit":
+            expr = raw
+            if p.lo:
+                expr = f"({raw}) + {p.lo}" if p.lo > 0 else f"({raw}) - {-p.lo}"
+            L.append(f"{ind}{p.target} = {expr}")
+            if p.hi - p.lo + 1 != (1 << p.width):
+                L.append(f"{ind}if {p.target} > {p.hi}:")
+                L.append(f"{ind}    raise _F({p.sname}.name + ': value above maximum', q)")
+        elif p.kind == "bool":
+            L.append(f"{ind}{p.target} = {raw} == 1")
+        elif p.kind == "uint":
+            L.append(f"{ind}x_ = {raw}")
+        elif p.kind == "int":
+            L.append(f"{ind}x_ = ({t_expr} >> {o}) & 255" if o else f"{ind}x_ = {t_expr} & 255")
+            L.append(f"{ind}s_ = ({t_expr} >> {o + 8}) & 1")
+        elif p.kind == "enum":
+            L.append(f"{ind}_i = {raw}")
+            if p.nprods != (1 << p.width):
+                L.append(f"{ind}if _i >= {p.nprods}:")
+                L.append(f"{ind}    raise _F({p.sname}.name + ': enumeration index out of range',"
+                         " q)")
+            L.append(f"{ind}{p.target} = _ENUM_{p.sname}[_i]")
+    if last_g is not None:
+        L.append(last_g)
+    return L
+
+
+_SHIFT = re.compile(r"^(\s*)a = \(a << (\d+)\) \| 0$|^(\s*)a <<= (\d+)$")
+
+
+def merge_shifts(lines: list[str]) -> list[str]:
+    """Merge runs of `a <<= k` / `a = (a << k) | 0` (zero event codes) into one shift."""
+    out: list[str] = []
+    for line in lines:
+        m = _SHIFT.match(line)
+        if m and out:
+            prev = _SHIFT.match(out[-1])
+            ind, k = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+            if prev:
+                pind, pk = ((prev.group(1), prev.group(2)) if prev.group(2)
+                            else (prev.group(3), prev.group(4)))
+                if pind == ind:
+                    out[-1] = f"{ind}a <<= {int(pk) + int(k)}"
+                    continue
+        out.append(line)
+    return out
 
 
 def _flatten(p: Particle, fields: dict[QName, FieldInfo], s: object) -> list[Slot] | None:
@@ -337,16 +473,10 @@ class Emitter:
     # -- decoding ---------------------------------------------------------------------------
     def read_code(self, ind: str, nprods: int, base: int, ctx: str) -> list[str]:
         wd = width(nprods + 1)
+        msg = ctx + ": unsupported event code"
         if nprods == 1:
-            return [f"{ind}q -= 1", f"{ind}if (v >> q) & 1:",
-                    f"{ind}    raise _F({ctx + ': unsupported event code'!r}, q)",
-                    f"{ind}g = {base}"]
-        lines = [f"{ind}q -= {wd}", f"{ind}g = (v >> q) & {(1 << wd) - 1}"]
-        lines.append(f"{ind}if g >= {nprods}:")
-        lines.append(f"{ind}    raise _F({ctx + ': unsupported event code'!r}, q)")
-        if base:
-            lines.append(f"{ind}g += {base}")
-        return lines
+            return [Piece.make(ind, "zero", 1, msg=msg, set_g=base)]
+        return [Piece.make(ind, "code", wd, nprods=nprods, base=base, msg=msg)]
 
     def dec_simple(self, ind: str, st: SimpleType, target: str) -> list[str]:
         kind, kw = simple_spec(st)
@@ -355,57 +485,38 @@ class Emitter:
         if kind == "nbit":
             lo, hi = kw["lo"], kw["hi"]
             nb = (hi - lo).bit_length()
-            L.append(f"{ind}q -= {nb}")
-            expr = f"(v >> q) & {(1 << nb) - 1}"
-            if lo:
-                expr = f"({expr}) + {lo}" if lo > 0 else f"({expr}) - {-lo}"
-            L.append(f"{ind}{target} = {expr}")
-            if hi - lo + 1 != (1 << nb):
-                L.append(f"{ind}if {target} > {hi}:")
-                L.append(f"{ind}    raise _F({sn}.name + ': value above maximum', q)")
+            if nb == 0:
+                L.append(f"{ind}{target} = {lo}")
+            else:
+                L.append(Piece.make(ind, "nbit", nb, target, lo=lo, hi=hi, sname=sn))
         elif kind == "bool":
-            L.append(f"{ind}q -= 1")
-            L.append(f"{ind}{target} = (v >> q) & 1 == 1")
+            L.append(Piece.make(ind, "bool", 1, target))
         elif kind == "enum":
             nb = (len(st.enum) - 1).bit_length()
             if nb == 0:
                 L.append(f"{ind}{target} = {st.enum[0]!r}")
             else:
-                L.append(f"{ind}q -= {nb}")
-                L.append(f"{ind}_i = (v >> q) & {(1 << nb) - 1}")
-                if len(st.enum) != (1 << nb):
-                    L.append(f"{ind}if _i >= {len(st.enum)}:")
-                    L.append(f"{ind}    raise _F({sn}.name + ': enumeration index out of range', q)")
-                L.append(f"{ind}{target} = _ENUM_{sn}[_i]")
-        elif kind == "uint":
-            L.append(f"{ind}q -= 8")
-            L.append(f"{ind}{target} = (v >> q) & 255")
-            L.append(f"{ind}if {target} > 127:")
-            L.append(f"{ind}    {target}, q = _ru_more(v, q, {target})")
+                L.append(Piece.make(ind, "enum", nb, target, nprods=len(st.enum), sname=sn))
+        elif kind in ("uint", "int"):
+            L.append(Piece.make(ind, kind, 8 if kind == "uint" else 9, "x_"))
+            L.append(f"{ind}if x_ > 127:")
+            L.append(f"{ind}    q -= 8")
+            L.append(f"{ind}    _b = (v >> q) & 255")
+            L.append(f"{ind}    x_ = (x_ & 127) | ((_b & 127) << 7)")
+            L.append(f"{ind}    if _b > 127:")
+            L.append(f"{ind}        x_, q = _ru_more(v, q, x_, 14)")
+            if kind == "int":
+                L.append(f"{ind}if s_:")
+                L.append(f"{ind}    x_ = -x_ - 1")
             conds = []
-            if kw["lo"]:
-                conds.append(f"{target} < {kw['lo']}")
-            if kw["hi"] is not None and kw["hi"] >= 0:
-                conds.append(f"{target} > {kw['hi']}")
-            if conds:
-                L.append(f"{ind}if {' or '.join(conds)}:")
-                L.append(f"{ind}    raise _F({sn}.name + ': value outside its range', q)")
-        elif kind == "int":
-            L.append(f"{ind}q -= 9")
-            L.append(f"{ind}_i = (v >> q) & 511")
-            L.append(f"{ind}{target} = _i & 255")
-            L.append(f"{ind}if {target} > 127:")
-            L.append(f"{ind}    {target}, q = _ru_more(v, q, {target})")
-            L.append(f"{ind}if _i > 255:")
-            L.append(f"{ind}    {target} = -{target} - 1")
-            conds = []
-            if kw["lo"] is not None:
-                conds.append(f"{target} < {kw['lo']}")
+            if kw["lo"] is not None and (kind == "int" or kw["lo"] > 0):
+                conds.append(f"x_ < {kw['lo']}")
             if kw["hi"] is not None:
-                conds.append(f"{target} > {kw['hi']}")
+                conds.append(f"x_ > {kw['hi']}")
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}:")
                 L.append(f"{ind}    raise _F({sn}.name + ': value outside its range', q)")
+            L.append(f"{ind}{target} = x_")
         else:
             L.append(f"{ind}{target}, q = {sn}.dec(v, q)")
         return L
@@ -417,15 +528,22 @@ class Emitter:
             return self.dec_simple(ind, f.attr_type, target)
         assert d is not None
         if isinstance(d.type, SimpleType):
-            L = [f"{ind}q -= 1", f"{ind}if (v >> q) & 1:",
-                 f"{ind}    raise _F({ctx + ': unsupported event in ' + d.qname[1]!r}, q)"]
+            L: list[str] = [Piece.make(ind, "zero", 1,
+                                       msg=f"{ctx}: unsupported event in {d.qname[1]}")]
             L += self.dec_simple(ind, d.type, target)
-            L += [f"{ind}q -= 1", f"{ind}if (v >> q) & 1:",
-                  f"{ind}    raise _F({ctx + ': unsupported event after ' + d.qname[1]!r}, q)"]
+            L.append(Piece.make(ind, "zero", 1, msg=f"{ctx}: unsupported event after "
+                                f"{d.qname[1]}"))
             return L
         return [f"{ind}{target}, q = d_{self.cname(d.type)}(v, q)"]
 
     def emit_decoder(self, t: ComplexType, slots: list[Slot]) -> None:
+        saved = self.out
+        self.out = []
+        self._emit_decoder(t, slots)
+        saved.extend(fuse(self.out))
+        self.out = saved
+
+    def _emit_decoder(self, t: ComplexType, slots: list[Slot]) -> None:
         n = self.cname(t)
         G = [0]
         for sl in slots:
@@ -573,6 +691,47 @@ class Emitter:
             L.append(f"{ind}a = {sn}.enc({x}, a)")
         return L
 
+    def enc_fixed(self, ind: str, st: SimpleType, x: str) -> tuple[list[str], str, int] | None:
+        """Checks and the value expression of a fixed-width simple value, or None."""
+        kind, kw = simple_spec(st)
+        sn = self.sname(st)
+        if kind == "nbit":
+            lo, hi = kw["lo"], kw["hi"]
+            nb = (hi - lo).bit_length()
+            off = f" - {lo}" if lo > 0 else (f" + {-lo}" if lo < 0 else "")
+            return ([f"{ind}if type({x}) is not int or not {lo} <= {x} <= {hi}:",
+                     f"{ind}    {sn}.check({x})"], f"({x}{off})", nb)
+        if kind == "bool":
+            return ([f"{ind}if type({x}) is not bool:", f"{ind}    {sn}.check({x})"], x, 1)
+        if kind == "enum":
+            nb = (len(st.enum) - 1).bit_length()
+            return ([f"{ind}_i = _IDX_{sn}.get({x}) if type({x}) is str else None",
+                     f"{ind}if _i is None:", f"{ind}    {sn}.check({x})"], "_i", nb)
+        return None
+
+    def code_and_member(self, ind: str, gidx: int, static: tuple[int, int] | None, sl: Slot,
+                        f: FieldInfo, d: ElementDecl | None, t: ComplexType,
+                        x: str) -> list[str]:
+        """Event code then the member; a simple element of fixed width becomes one shift."""
+        fixed = None
+        if sl.kind == "SE" and d is not None and isinstance(d.type, SimpleType):
+            fixed = self.enc_fixed(ind, d.type, x)
+        if fixed is None:
+            if static is not None:
+                wd, base = static
+                head = [f"{ind}a = (a << {wd}) | {gidx - base}"]
+            else:
+                head = [f"{ind}a = (a << w) | ({gidx} - b)"]
+            return head + self.enc_member(ind, sl, f, d, t, x)
+        checks, expr, nb = fixed
+        val = f" | ({expr} << 1)" if nb else ""
+        if static is not None:
+            wd, base = static
+            code = gidx - base
+            cpart = f" | {code << (nb + 2)}" if code else ""
+            return checks + [f"{ind}a = (a << {wd + nb + 2}){cpart}{val}"]
+        return checks + [f"{ind}a = (a << (w + {nb + 2})) | (({gidx} - b) << {nb + 2}){val}"]
+
     def enc_member(self, ind: str, sl: Slot, f: FieldInfo, d: ElementDecl | None,
                    t: ComplexType, x: str) -> list[str]:
         if sl.kind == "AT":
@@ -587,6 +746,13 @@ class Emitter:
         return [f"{ind}a = e_{self.cname(d.type)}({x}, a)"]
 
     def emit_encoder(self, t: ComplexType, slots: list[Slot]) -> None:
+        saved = self.out
+        self.out = []
+        self._emit_encoder(t, slots)
+        saved.extend(merge_shifts(self.out))
+        self.out = saved
+
+    def _emit_encoder(self, t: ComplexType, slots: list[Slot]) -> None:
         n = self.cname(t)
         G = [0]
         for sl in slots:
@@ -619,14 +785,13 @@ class Emitter:
                 if sl.min == 1:
                     self.w(f"{ind}if x is None:")
                     self.w(f"{ind}    raise _E('{n}: {f.name} is required')")
-                    emit_code(ind, G[j])
-                    for line in self.enc_member(ind, sl, f, d, t, "x"):
+                    for line in self.code_and_member(ind, G[j], static, sl, f, d, t, "x"):
                         self.w(line)
                     static = after_state
                 else:
                     self.w(f"{ind}if x is not None:")
-                    emit_code(ind + "    ", G[j])
-                    for line in self.enc_member(ind + "    ", sl, f, d, t, "x"):
+                    for line in self.code_and_member(ind + "    ", G[j], static, sl, f, d, t,
+                                                     "x"):
                         self.w(line)
                     self._set_dyn(ind + "    ", after_state)
                     if static is not None:
@@ -656,8 +821,8 @@ class Emitter:
                         raise AssertionError("simple-typed substitution member")
                     self.w(f"{ind2}{'if' if first else 'elif'} {cond}:")
                     first = False
-                    emit_code(ind2 + "    ", G[j] + i)
-                    for line in self.enc_member(ind2 + "    ", sl, f, d, t, "x"):
+                    for line in self.code_and_member(ind2 + "    ", G[j] + i, static, sl, f, d,
+                                                     t, "x"):
                         self.w(line)
                 self.w(f"{ind2}else:")
                 self.w(f"{ind2}    raise _E('{n}: value of type ' + tx.__name__ + ' not allowed')")
