@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable
 
 from josev.slac.ev import EvMatched, EvSlac
-from josev.slac.evse import EvseSlac, Failed, Joined, Matched, SendFrame, SetKey
+from josev.slac.evse import EvseSlac, Failed, Joined, Matched, SendFrame, SetKey, State
 from josev.slac.frames import (
     ETH_P_HOMEPLUG,
     MMType,
@@ -167,15 +167,29 @@ def _send(sock: socket.socket, data: bytes) -> None:
         log.warning("SLAC: frame not sent: %s", exc)
 
 
-async def run_evse(
-    sock: socket.socket, core: EvseSlac, modem: Modem, *, poll_link: float = 0.5
-) -> Matched | Failed:
-    """Run one EVSE SLAC session (core.start() is called here) until matched or failed."""
+EvseEvent = Matched | Joined | Failed
+
+
+async def serve_evse(
+    sock: socket.socket,
+    core: EvseSlac,
+    modem: Modem,
+    on_event: Callable[[EvseEvent], None],
+    *,
+    poll_link: float = 0.5,
+    stop_on_match: bool = False,
+) -> Failed | Matched:
+    """Run an EVSE SLAC session (core.start() is called here).
+
+    Keeps serving after a match (answering a repeated MATCH.REQ, matching again when the EV
+    starts over) until it is cancelled (CP A/E/F) or the core fails; `stop_on_match` returns
+    at the first match instead. Every Matched/Joined/Failed goes to `on_event`.
+    """
     loop = asyncio.get_running_loop()
     reader = _Reader(sock, modem)
+    matched: Matched | None = None
     try:
         core.start(loop.time())
-        result: Matched | None = None
         while True:
             while (action := core.next_action()) is not None:
                 if isinstance(action, SendFrame):
@@ -188,16 +202,18 @@ async def run_evse(
                         log.warning("SLAC EVSE: set key failed: %s", exc)
                         ok = False
                     core.key_set(loop.time(), ok)
-                elif isinstance(action, Failed):
-                    return action
-                elif isinstance(action, Matched):
-                    result = action
-                    if not core.link_detection:
+                else:
+                    on_event(action)
+                    if isinstance(action, Failed):
                         return action
-                elif isinstance(action, Joined) and result is not None:
-                    return result
+                    if isinstance(action, Matched):
+                        matched = action
+                        if stop_on_match and not core.link_detection:
+                            return action
+                    if isinstance(action, Joined) and stop_on_match and matched is not None:
+                        return matched
             deadline = core.get_timer()
-            if result is not None:
+            if core.link_detection and core.state is State.MATCHED:
                 up = await modem.link_up()
                 core.link_status(loop.time(), bool(up))
                 deadline = min(deadline or 1e18, loop.time() + poll_link)
@@ -208,6 +224,14 @@ async def run_evse(
                 core.receive_frame(data, loop.time())
     finally:
         reader.close()
+
+
+async def run_evse(
+    sock: socket.socket, core: EvseSlac, modem: Modem, *, poll_link: float = 0.5
+) -> Matched | Failed:
+    """One EVSE SLAC session until the first match (joined, with link detection) or failure."""
+    return await serve_evse(sock, core, modem, lambda ev: None, poll_link=poll_link,
+                            stop_on_match=True)
 
 
 async def run_ev(sock: socket.socket, core: EvSlac, modem: Modem) -> EvMatched | Failed:

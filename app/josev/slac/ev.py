@@ -75,6 +75,8 @@ class EvSlacConfig:
     max_attenuation: float | None = 50.0
     sounds: int | None = None     # None: as many as the EVSE asks for; 0: an EV that never sounds
     timers: SlacTimers = DEFAULT_TIMERS
+    # repeat a failed matching (new RunID) until TT_matching_repetition has passed since start
+    repeat: bool = True
 
 
 class EvSlac:
@@ -96,8 +98,17 @@ class EvSlac:
         self._chosen: _Candidate | None = None
         self.matched: EvMatched | None = None
         self.ignored: list[str] = []
+        self._first_start = 0.0
+        self.attempts = 0
+        self.reasons: list[str] = []  # why each attempt failed
 
     def start(self, now: float) -> None:
+        self._first_start = now
+        self.attempts = 0
+        self._begin(now)
+
+    def _begin(self, now: float) -> None:
+        self.attempts += 1
         self.run_id = self._random(8)
         self._candidates.clear()
         self.state = EvState.WAIT_PARM_CNF
@@ -114,7 +125,14 @@ class EvSlac:
     def _send(self, dst: bytes, msg: Mme) -> None:
         self._actions.append(SendFrame(encode(dst, self.mac, msg)))
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, now: float) -> None:
+        self.reasons.append(reason)
+        if self.cfg.repeat and now < self._first_start + self.t.TT_matching_repetition:
+            log.info("SLAC EV: %s; repeating the matching (attempt %d)", reason,
+                     self.attempts + 1)
+            self._chosen = None
+            self._begin(now)
+            return
         log.warning("SLAC EV failed: %s", reason)
         self.state = EvState.FAILED
         self._deadline = None
@@ -127,7 +145,7 @@ class EvSlac:
             if self._candidates:
                 self._sound(now)
             elif self._tries > self.t.C_EV_match_retry:
-                self._fail("no CM_SLAC_PARM.CNF")
+                self._fail("no CM_SLAC_PARM.CNF", now)
             else:
                 self._tries += 1
                 self._send(BROADCAST, SlacParmReq(self.run_id))
@@ -136,7 +154,7 @@ class EvSlac:
             self._decide(now)
         elif self.state is EvState.WAIT_MATCH_CNF:
             if self._tries > self.t.C_EV_match_retry:
-                self._fail("no CM_SLAC_MATCH.CNF")
+                self._fail("no CM_SLAC_MATCH.CNF", now)
             else:
                 self._tries += 1
                 self._actions.append(SendFrame(self._match_frame))
@@ -190,14 +208,14 @@ class EvSlac:
     def _decide(self, now: float) -> None:
         results = [c for c in self._candidates.values() if c.average is not None]
         if not results:
-            self._fail("no CM_ATTEN_CHAR.IND from any EVSE")
+            self._fail("no CM_ATTEN_CHAR.IND from any EVSE", now)
             return
         best = min(results, key=lambda c: c.average or 0.0)
         assert best.average is not None
         limit = self.cfg.max_attenuation
         if limit is not None and best.average > limit:
             self._fail(f"best EVSE {mac_str(best.mac)} at {best.average:.1f} dB is beyond "
-                       f"{limit:.1f} dB (not the EVSE this EV is plugged into)")
+                       f"{limit:.1f} dB (not the EVSE this EV is plugged into)", now)
             return
         self._chosen = best
         self.state = EvState.WAIT_MATCH_CNF

@@ -198,6 +198,17 @@ class EvseSlac:
                 self._send(frame.src, self._match_cnf(msg))
             elif isinstance(msg, ValidateReq):
                 self._send(frame.src, ValidateCnf())
+            elif (isinstance(msg, SlacParmReq) and self.state is State.MATCHED
+                  and frame.src == self.matched.ev_mac and msg.run_id != self.matched.run_id):
+                # The matched EV starts over with a new RunID: it never got our MATCH.CNF
+                # (or could not join). Match again, with the key the modem already has.
+                log.info("SLAC EVSE: matched EV %s restarts SLAC; matching again",
+                         mac_str(frame.src))
+                self.state = State.MATCHING
+                self.matched = None
+                self._had_runs = False
+                self._deadline = None
+                self._on_parm(frame.src, msg, now)
 
     def handle_timer(self, now: float) -> None:
         if self._deadline is not None and now >= self._deadline:

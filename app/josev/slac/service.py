@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from josev.api import ApiError, models
-from josev.slac.driver import Modem, SimulatedModem, open_raw, run_evse
-from josev.slac.evse import EvseSlac, Matched
+from josev.slac.driver import EvseEvent, Modem, SimulatedModem, open_raw, serve_evse
+from josev.slac.evse import EvseSlac, Failed, Matched
 from josev.slac.timers import DEFAULT_TIMERS, SlacTimers
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ class SlacService:
             if running and self._task is not None:
                 log.info("SLAC EVSE %d: CP %s, aborting matching", self.evse_id, state)
                 self._task.cancel()
-                self._aborts.add(t := asyncio.ensure_future(self._status(NO_RUN_ID, "unmatched")))
-                t.add_done_callback(self._aborts.discard)
+                self._spawn(self._status(NO_RUN_ID, "unmatched"))
 
     async def _status(self, run_id: str, status: str) -> None:
         self.history.append(status)
@@ -105,12 +104,9 @@ class SlacService:
             for attempt in range(1 + self.restarts):
                 await self._pwm(True)
                 await self._status(NO_RUN_ID, "matching")
-                result = await run_evse(sock, EvseSlac(mac, self.timers), modem)
-                if isinstance(result, Matched):
-                    self.last = result
-                    log.info("SLAC EVSE %d: matched EV %s (%.1f dB)", self.evse_id,
-                             result.ev_mac.hex(":"), result.attenuation)
-                    await self._status(result.run_id.hex(), "matched")
+                result = await serve_evse(sock, EvseSlac(mac, self.timers), modem, self._event)
+                # serve_evse only returns on failure: a match keeps it serving until CP A/E/F
+                if not isinstance(result, Failed):
                     return
                 await self._status(NO_RUN_ID, "failed")
                 if attempt < self.restarts:
@@ -121,6 +117,18 @@ class SlacService:
             await self._status(NO_RUN_ID, "unmatched")
         finally:
             sock.close()
+
+    def _event(self, event: EvseEvent) -> None:
+        if isinstance(event, Matched):
+            self.last = event
+            log.info("SLAC EVSE %d: matched EV %s (%.1f dB)", self.evse_id,
+                     event.ev_mac.hex(":"), event.attenuation)
+            self._spawn(self._status(event.run_id.hex(), "matched"))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._aborts.add(task)
+        task.add_done_callback(self._aborts.discard)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -61,7 +61,7 @@ async def test_two_evs_on_one_medium_only_the_plugged_one_matches(
     evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
     socks = [open_raw(ep.ifname, ep.netns.socket) for ep in link.evs]
     cfgs = [EvSlacConfig(attenuation=lambda mac: 12.0),
-            EvSlacConfig(attenuation=lambda mac: 68.0)]
+            EvSlacConfig(attenuation=lambda mac: 68.0, repeat=False)]
     evse = EvseSlac(evse_mac)
     results = await asyncio.wait_for(
         asyncio.gather(
@@ -85,7 +85,7 @@ async def test_ev_that_never_sounds_fails_the_evse(link: netsim.Link) -> None:
     t = SlacTimers()
     r_evse, r_ev = await asyncio.wait_for(asyncio.gather(
         run_evse(evse_sock, EvseSlac(evse_mac, t), SimulatedModem()),
-        run_ev(ev_sock, EvSlac(ev_mac, EvSlacConfig(sounds=0)), SimulatedModem()),
+        run_ev(ev_sock, EvSlac(ev_mac, EvSlacConfig(sounds=0, repeat=False)), SimulatedModem()),
     ), 30)
     assert isinstance(r_evse, Failed) and "never sounded" in r_evse.reason
     assert isinstance(r_ev, Failed)
@@ -116,3 +116,25 @@ async def test_ev_hearing_two_evses_matches_the_nearer_one(
     b_task.cancel()
     for s in (a_sock, b_sock, ev_sock):
         s.close()
+
+
+async def test_evse_keeps_serving_after_the_match(link: netsim.Link) -> None:
+    """The EV starts SLAC again (e.g. it lost the MATCH.CNF): the EVSE, still serving,
+    matches it again with the same key instead of ignoring it."""
+    from josev.slac.driver import serve_evse
+
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    events: list[object] = []
+    serving = asyncio.ensure_future(
+        serve_evse(evse_sock, EvseSlac(evse_mac), SimulatedModem(), events.append))
+    first = await asyncio.wait_for(run_ev(ev_sock, EvSlac(ev_mac), SimulatedModem()), 30)
+    second = await asyncio.wait_for(run_ev(ev_sock, EvSlac(ev_mac), SimulatedModem()), 30)
+    assert isinstance(first, EvMatched) and isinstance(second, EvMatched)
+    assert first.nmk == second.nmk
+    matches = [e for e in events if isinstance(e, Matched)]
+    assert len(matches) == 2 and matches[0].run_id != matches[1].run_id
+    assert not serving.done()
+    serving.cancel()
+    evse_sock.close()
+    ev_sock.close()

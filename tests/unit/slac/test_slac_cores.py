@@ -294,7 +294,8 @@ def test_set_key_refused_fails() -> None:
 
 def test_ev_without_match_hits_tt_evse_match_session() -> None:
     """The EV stops after the attenuation results: the EVSE gives up 10 s after its CNF."""
-    sim = make(medium=lambda f, q: [] if parse_frame(f).mmtype == MMType.CM_SLAC_MATCH_REQ
+    sim = make(EvSlacConfig(repeat=False),
+               medium=lambda f, q: [] if parse_frame(f).mmtype == MMType.CM_SLAC_MATCH_REQ
                else [f])
     sim.run()
     fail = [a for a in sim.evse_actions if isinstance(a, Failed)]
@@ -321,7 +322,7 @@ def test_atten_char_rsp_never_comes_retries_then_drop() -> None:
 
 
 def test_ev_gives_up_without_parm_cnf() -> None:
-    ev = EvSlac(EV_MAC, random=rng(3))
+    ev = EvSlac(EV_MAC, EvSlacConfig(repeat=False), random=rng(3))
     ev.start(0.0)
     sent = 0
     while ev.state is not EvState.FAILED:
@@ -340,9 +341,8 @@ def test_two_evs_on_one_link_only_the_plugged_one_matches() -> None:
     sim.run()
     assert matched(sim).ev_mac == EV_MAC
     assert sim.evs[0].state is EvState.MATCHED
-    assert sim.evs[1].state is EvState.FAILED
-    reason = next(a for a in sim.ev_actions[1] if isinstance(a, Failed)).reason
-    assert "beyond" in reason
+    assert sim.evs[1].state is EvState.FAILED and sim.evs[1].matched is None
+    assert "beyond" in sim.evs[1].reasons[0]
 
 
 def test_match_req_from_a_stranger_is_ignored() -> None:
@@ -398,3 +398,32 @@ def test_link_up_reports_joined() -> None:
     assert evse.state is State.JOINED
     assert type(evse.next_action()).__name__ == "Joined"
     assert isinstance(sim.ev_actions[0][-1], EvMatched)
+
+
+def test_ev_repeats_matching_until_tt_matching_repetition() -> None:
+    """No EVSE answers: the EV repeats with a new RunID until TT_matching_repetition."""
+    t = SlacTimers()
+    ev = EvSlac(EV_MAC, random=rng(3))
+    ev.start(0.0)
+    run_ids = set()
+    now = 0.0
+    while ev.state is not EvState.FAILED:
+        while (a := ev.next_action()) is not None:
+            if isinstance(a, SendFrame):
+                assert now < t.TT_matching_repetition
+                run_ids.add(decode(a.data)[1].run_id)  # type: ignore[attr-defined]
+        timer = ev.get_timer()
+        assert timer is not None
+        now = timer
+        ev.handle_timer(now)
+    assert ev.attempts == len(run_ids) > 1
+    assert now >= t.TT_matching_repetition
+    assert set(ev.reasons) == {"no CM_SLAC_PARM.CNF"}
+
+
+def test_lost_match_cnfs_are_survived_by_repetition() -> None:
+    """All CNFs of the first MATCH are lost: the EV repeats matching and gets there."""
+    sim = make(medium=drop_first(MMType.CM_SLAC_MATCH_CNF, 3))
+    sim.run()
+    assert sim.evs[0].state is EvState.MATCHED
+    assert sim.evs[0].attempts == 2
