@@ -56,7 +56,8 @@ class MemoryStation:
 
     def __init__(self, ev: EvModel, evse_id: int = 1, *, cable_check_time: float = 0.3,
                  isolation: str = "valid", bpt: bool = False,
-                 answer_cable_check: bool = True, close_contactors: bool = True) -> None:
+                 answer_cable_check: bool = True, close_contactors: bool = True,
+                 precharge_reaches: bool = True) -> None:
         self.ev = ev
         self.evse_id = evse_id
         self.state = StationState()
@@ -65,6 +66,7 @@ class MemoryStation:
         self.isolation = isolation
         self.answer_cable_check = answer_cable_check
         self.close_contactors = close_contactors
+        self.precharge_reaches = precharge_reaches
         self.cable_check_started: float | None = None
         self.setpoint: dict[str, Any] | None = None
         self.updates: list[ApiUpdate] = []
@@ -119,7 +121,8 @@ class MemoryStation:
             self._dc(present_voltage=0.0, present_current=0.0)
             return
         if self.setpoint and self.setpoint.get("is_precharge"):
-            self._dc(present_voltage=sp["voltage"], present_current=0.0)
+            volts = sp["voltage"] if self.precharge_reaches else sp["voltage"] / 2
+            self._dc(present_voltage=volts, present_current=0.0)
             return
         ev = self.ev
         amps = min(sp.get("charge_current", 0.0),
@@ -143,7 +146,9 @@ class Transcript:
     progress: list[Progress] = field(default_factory=list)
     secc_end: EndSession | None = None
     ev_end: EndSession | None = None
-    sends: list[Send] = field(default_factory=list)
+    secc_end_at: float | None = None
+    ev_end_at: float | None = None
+    sends: list[tuple[str, float, Send]] = field(default_factory=list)   # side, now, send
 
     def names(self, direction: str | None = None) -> list[str]:
         return [n for _, d, n in self.messages if direction is None or d == direction]
@@ -169,7 +174,8 @@ class Loopback:
         self.now = 0.0
         self.t = Transcript()
         self.drop_secc: set[str] = set()   # response names the SECC "loses" (tests)
-        self.ev_silent_after: str | None = None   # EV stops sending after this request
+        self.freeze_ev_after: str | None = None   # the EV hangs once the SECC sent this
+        self.frozen = False
         self.timers: dict[tuple[str, str], float] = {}
         self.secc: SeccCore
         self.evcc: EvccCore
@@ -195,14 +201,15 @@ class Loopback:
     def run_actions(self, side: str, actions: list[Action], now: float) -> None:
         for a in actions:
             if isinstance(a, Send):
-                self.t.sends.append(a)
+                self.t.sends.append((side, now, a))
                 arrow = "<SECC" if side == "secc" else "EV>"
                 if side == "secc" and a.message in self.drop_secc:
                     self.t.messages.append((now, "<SECC(lost)", a.message))
                     continue
                 self.t.messages.append((now, arrow, a.message))
-                if side == "ev" and self.ev_silent_after is not None and \
-                        self.t.names("EV>").count(self.ev_silent_after) > 1:
+                if side == "secc" and a.message == self.freeze_ev_after:
+                    self.frozen = True
+                if self.frozen:
                     continue
                 target = "to_ev" if side == "secc" else "to_secc"
                 self.push(now + self.latency, target, (a.payload_type, a.data))
@@ -219,9 +226,9 @@ class Loopback:
                 self.station.updates.append(a)
             elif isinstance(a, EndSession):
                 if side == "secc":
-                    self.t.secc_end = a
+                    self.t.secc_end, self.t.secc_end_at = a, now
                 else:
-                    self.t.ev_end = a
+                    self.t.ev_end, self.t.ev_end_at = a, now
                     if a.paused and self.evcc.paused_session is not None:
                         self.push(now + self.ev_cfg.resume_after, "resume",
                                   self.evcc.paused_session)
@@ -241,9 +248,9 @@ class Loopback:
         for _ in range(max_events):
             if not self.queue:
                 break
-            at, _, kind, data = heapq.heappop(self.queue)
-            if at > until:
+            if self.queue[0][0] > until:
                 break
+            at, _, kind, data = heapq.heappop(self.queue)
             self.now = at
             if kind == "to_secc":
                 self.station.meter(at)
@@ -252,12 +259,14 @@ class Loopback:
                 if self.secc.ended is not None and self.evcc.ended is None:
                     self.push(at + self.latency, "closed", "ev")
             elif kind == "to_ev":
+                if self.frozen:
+                    continue
                 self.run_actions("ev", self.evcc.receive(data[0], data[1], at), at)
                 if self.evcc.ended is not None and self.secc.ended is None:
                     self.push(at + self.latency, "closed", "secc")
             elif kind == "timer":
                 side, name, due = data
-                if self.timers.get((side, name)) != due:
+                if self.timers.get((side, name)) != due or (side == "ev" and self.frozen):
                     continue
                 del self.timers[(side, name)]
                 core: Any = self.secc if side == "secc" else self.evcc
@@ -269,6 +278,8 @@ class Loopback:
             elif kind == "station":
                 self.run_actions("secc", self.secc.station_updated(at), at)
             elif kind == "closed":
+                if self.frozen:
+                    continue
                 core = self.evcc if data == "ev" else self.secc
                 self.run_actions(data, core.connection_lost(at), at)
             elif kind == "resume":

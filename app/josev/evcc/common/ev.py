@@ -65,6 +65,7 @@ class EvModel:
         self.last: float | None = None
         self.current = 0.0
         self.voltage = 0.0
+        self.paused_once = False
 
     @property
     def ocv(self) -> float:

@@ -274,7 +274,8 @@ class Iso20EvSession(EvSession):
             self.out.extend(self.core.unplug(now))
             self.ended = True
             return
-        elif c.pause_at_soc is not None and ev.soc >= c.pause_at_soc:
+        elif c.pause_at_soc is not None and ev.soc >= c.pause_at_soc and not ev.paused_once:
+            ev.paused_once = True
             self.stopping = "pause"
         elif ev.full:
             self.stopping = "target"

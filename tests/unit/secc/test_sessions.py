@@ -1,0 +1,155 @@
+"""Whole sessions in memory, every message through the real EXI codec: -20 DC and DIN DC."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from josev.secc.loopback import Loopback
+
+from .conftest import assert_station_available, loopback, requests, updates
+
+
+def run(lb: Loopback) -> Loopback:
+    lb.run()
+    return lb
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "scheduled"])
+def test_iso20_dc_session_completes(mode: str) -> None:
+    lb = run(loopback("ISO20_DC", control_mode=mode))
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    names = t.names("EV>")
+    assert names[:9] == [
+        "supportedAppProtocolReq", "SessionSetupReq", "AuthorizationSetupReq",
+        "AuthorizationReq", "ServiceDiscoveryReq", "ServiceDetailReq", "ServiceSelectionReq",
+        "DC_ChargeParameterDiscoveryReq", "ScheduleExchangeReq"]
+    assert names[-3:] == ["PowerDeliveryReq", "DC_WeldingDetectionReq", "SessionStopReq"]
+    assert names.count("DC_ChargeLoopReq") >= 5
+    assert lb.ev.soc >= 80.0
+    # Power flowed at the EV's current and the station was left available.
+    peak = max(p.values["current"] for p in t.progress)
+    assert peak > 100.0
+    assert_station_available(lb)
+    info = [u for u in updates(lb, "iso15118_state_info") if "info" in u]
+    assert info[0]["info"]["protocol"] == "ISO_15118_20_DC"
+    assert [h["status"] for h in updates(lb, "hlc_charging")] == [True, False]
+
+
+def test_iso20_dc_bpt_session_completes() -> None:
+    lb = run(loopback("ISO20_DC", bpt=True, station={"bpt": True}))
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok
+    assert lb.ev.soc >= 80.0
+
+
+def test_din_dc_session_completes() -> None:
+    lb = run(loopback("DIN"))
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    names = t.names("EV>")
+    assert names[:6] == ["supportedAppProtocolReq", "SessionSetupReq", "ServiceDiscoveryReq",
+                         "ServicePaymentSelectionReq", "ContractAuthenticationReq",
+                         "ChargeParameterDiscoveryReq"]
+    assert names.count("CurrentDemandReq") >= 5
+    assert lb.ev.soc >= 80.0
+    assert_station_available(lb)
+
+
+def test_every_response_carries_its_performance_time() -> None:
+    """The core answers inside the same event that delivered the request; the deadline it hands
+    the driver is the performance time of that message type (the driver checks it against the
+    real clock: a late write is logged)."""
+    expected = {"DIN": {"CurrentDemand": 0.025, "CableCheck": 1.5, "PowerDelivery": 1.5},
+                "ISO20_DC": {"DC_ChargeLoop": 0.25, "DC_CableCheck": 1.5,
+                             "PowerDelivery": 1.5, "SessionSetup": 1.5}}
+    for proto, table in expected.items():
+        lb = run(loopback(proto))
+        seen = set()
+        for side, now, send in lb.t.sends:
+            if side != "secc":
+                continue
+            base = send.message[:-3]
+            perf = lb.timing.times(proto, base)[1] if base != "supportedAppProtocol" else 1.5
+            assert send.deadline == pytest.approx(now + perf), send.message
+            if base in table:
+                assert send.deadline - now == pytest.approx(table[base])
+                seen.add(base)
+        assert seen == set(table)
+
+
+def test_setpoints_follow_the_ev_and_are_not_repeated() -> None:
+    lb = run(loopback("ISO20_DC", control_mode="scheduled"))
+    sps = requests(lb, "power_electronics_setpoint")
+    assert sps[0]["is_precharge"] is True
+    charging = [s for s in sps if not s["is_precharge"] and s["dc"]["charge_current"] > 0]
+    assert charging
+    assert all(s["dc"]["voltage"] <= 450.0 for s in charging)
+    # Identical consecutive setpoints are not sent twice.
+    assert all(a != b for a, b in itertools.pairwise(sps))
+
+
+def test_iso20_pause_and_resume_joins_the_old_session() -> None:
+    lb = loopback("ISO20_DC", pause_at_soc=74.0, resume_after=2.0)
+    lb.run()
+    # The first connection ended paused, the EV came back and joined the same session.
+    assert lb.connections == 2
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok and not lb.t.secc_end.paused
+    setup = [s for _, _, s in lb.t.sends if s.message == "SessionSetupRes"]
+    assert len(setup) == 2
+    from josev.exi import decode
+    first, second = (decode(s.data, "iso20_CommonMessages") for s in setup)
+    assert first.ResponseCode == "OK_NewSessionEstablished"
+    assert second.ResponseCode == "OK_OldSessionJoined"
+    assert first.Header.SessionID == second.Header.SessionID
+    hlc = updates(lb, "hlc_charging")
+    assert {"evse_id": 1, "status": False, "action": "pause"} in hlc
+    assert lb.ev.soc >= 80.0
+
+
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+def test_abrupt_unplug_leaves_the_station_safe(proto: str) -> None:
+    lb = run(loopback(proto, unplug_at_soc=74.0))
+    assert lb.t.ev_end is not None and not lb.t.ev_end.ok
+    assert lb.t.secc_end is not None and not lb.t.secc_end.ok
+    assert "EV gone" in lb.t.secc_end.reason
+    assert_station_available(lb)
+
+
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+def test_station_stop_is_told_to_the_ev(proto: str) -> None:
+    lb = loopback(proto, target_soc=95.0)
+    lb.connect(0.0)
+    lb.run(until=1.0)
+    assert lb.t.names("EV>")[-1] in ("DC_ChargeLoopReq", "CurrentDemandReq")
+    lb.run_actions("secc", lb.secc.stop_charging(lb.now), lb.now)
+    lb.run()
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok
+    assert lb.t.ev_end is not None and "terminate" in lb.t.ev_end.reason
+    assert lb.ev.soc < 95.0
+    assert_station_available(lb)
+
+
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+def test_emergency_shutdown_stops_the_session(proto: str) -> None:
+    lb = loopback(proto, target_soc=95.0)
+    lb.connect(0.0)
+    lb.run(until=1.0)
+    lb.station.set_status("evse_emergency_shutdown")
+    lb.run()
+    assert lb.t.ev_end is not None and "terminate" in lb.t.ev_end.reason
+    assert lb.t.secc_end is not None
+    assert_station_available(lb)
+
+
+def test_connection_lost_mid_charge_powers_off() -> None:
+    lb = loopback("ISO20_DC", target_soc=95.0)
+    lb.connect(0.0)
+    lb.run(until=1.0)
+    assert requests(lb, "power_electronics_setpoint")[-1]["dc"]["charge_current"] > 0
+    lb.run_actions("secc", lb.secc.connection_lost(lb.now), lb.now)
+    assert lb.t.secc_end is not None and lb.t.secc_end.reason == "connection lost"
+    assert_station_available(lb)
