@@ -82,6 +82,7 @@ class ProtocolSession:
 
     protocol = "UNKNOWN"           # DIN, ISO2, ISO20_DC, ISO20_AC
     families: ClassVar[dict[int, str]] = {}  # V2GTP payload type -> EXI family
+    NO_SESSION: ClassVar[bytes] = b"\x00"     # the SessionID before SessionSetupRes
 
     def __init__(self, ctx: SeccContext, now: float) -> None:
         self.ctx = ctx
@@ -89,7 +90,7 @@ class ProtocolSession:
         self.station = ctx.station
         self.timers = ctx.timers
         self.out: list[Action] = []
-        self.session_id = b"\x00"
+        self.session_id = self.NO_SESSION
         self.evcc_id = ""
         self.status = "SupportedAppProtocol"
         self.stop_action = "Terminate"
@@ -178,13 +179,23 @@ class ProtocolSession:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    @property
+    def has_session(self) -> bool:
+        return self.session_id != self.NO_SESSION
+
     def timestamp(self, now: float) -> int:
         return int(self.ctx.epoch + now)
 
     def respond(self, payload_type: int, msg: Any, name: str, now: float,
                 root: str | None = None) -> None:
         """Encode and send the response to request `name` (without Req), then wait for the next."""
-        data = encode(msg, root)
+        try:
+            data = encode(msg, root)
+        except ExiError as exc:
+            # Our own bug or a station value outside the schema: never crash the service.
+            log.error("evse %d: cannot encode %sRes: %s", self.cfg.evse_id, name, exc)
+            self.end(f"cannot encode {name}Res: {exc}", False, now)
+            return
         _, perf = self.cfg.timing.times(self.protocol, name)
         self.out.append(Send(payload_type, data, name + "Res", now + perf))
         self.out.append(self.timers.set("sequence", now + self.cfg.timing.sequence_after(
@@ -199,7 +210,7 @@ class ProtocolSession:
     def publish_state(self, idle: bool = False) -> None:
         data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
                                 "session_status": "Idle" if idle else self.status}
-        if self.session_id != b"\x00" and not idle:
+        if self.has_session and not idle:
             data["info"] = {
                 "session_id": self.session_id.hex(),
                 "evcc_id": self.evcc_id[:40],

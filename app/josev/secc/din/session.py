@@ -100,7 +100,7 @@ class DinSession(ProtocolSession):
             self._answer(name, "FAILED_UnknownSession", now)
             self.end(f"{name} with unknown SessionID {sid.hex()}", False, now)
             return
-        allowed = self.expect | ({"SessionStopReq"} if self.session_id != b"\x00" else set())
+        allowed = self.expect | ({"SessionStopReq"} if self.has_session else set())
         if name not in allowed:
             self._answer(name, "FAILED_SequenceError", now)
             self.end(f"{name} out of sequence (expected {sorted(self.expect)})", False, now)

@@ -59,6 +59,7 @@ def f20(value: Any) -> float:
 class Iso20Session(ProtocolSession):
     protocol = "ISO20_DC"
     families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC"}
+    NO_SESSION: ClassVar[bytes] = b"\x00" * 8
 
     def __init__(self, ctx: SeccContext, now: float, protocol: str = "ISO20_DC") -> None:
         super().__init__(ctx, now)
@@ -91,7 +92,7 @@ class Iso20Session(ProtocolSession):
             self._answer(root, msg, "FAILED_UnknownSession", now)
             self.end(f"{root} with unknown SessionID {msg.Header.SessionID.hex()}", False, now)
             return
-        allowed = self.expect | ({"SessionStopReq"} if self.session_id != b"\x00" else set())
+        allowed = self.expect | ({"SessionStopReq"} if self.has_session else set())
         if root not in allowed:
             self._answer(root, msg, "FAILED_SequenceError", now)
             self.end(f"{root} out of sequence (expected {sorted(self.expect)})", False, now)
