@@ -8,10 +8,12 @@ from josev_hal.contactor.gpio import GpioLine, SysfsGpioLine
 
 
 class GpioContactorBank(ContactorBank):
-    def __init__(self, coil: GpioLine, mirror: GpioLine | None, estop: GpioLine | None) -> None:
+    def __init__(self, coil: GpioLine, mirror: GpioLine | None, estop: GpioLine | None,
+                 rcd: GpioLine | None = None) -> None:
         self.coil = coil
         self.mirror = mirror
         self.estop = estop
+        self.rcd = rcd
         coil.set(False)
 
     @classmethod
@@ -22,7 +24,9 @@ class GpioContactorBank(ContactorBank):
                   if cfg.feedback_line is not None else None)
         estop = (SysfsGpioLine(root, cfg.estop_line, "in", cfg.estop_active_low)
                  if cfg.estop_line is not None else None)
-        return cls(coil, mirror, estop)
+        rcd = (SysfsGpioLine(root, cfg.rcd_line, "in", cfg.rcd_active_low)
+               if cfg.rcd_line is not None else None)
+        return cls(coil, mirror, estop, rcd)
 
     def command(self, closed: bool) -> None:
         self.coil.set(closed)
@@ -33,6 +37,9 @@ class GpioContactorBank(ContactorBank):
     def estop_pressed(self, now: float) -> bool:
         # active_low is applied by the line: logical 1 = pressed (chain open).
         return False if self.estop is None else self.estop.get()
+
+    def rcd_tripped(self, now: float) -> bool:
+        return False if self.rcd is None else self.rcd.get()
 
     def close(self) -> None:
         self.coil.set(False)

@@ -126,9 +126,20 @@ def test_gpio_contactors_feedback_and_estop(tmp_path: Path) -> None:
     # The fake file holds the logical value (the kernel applies active_low on read).
     (root / "gpio2/value").write_text("1\n")
     assert bank.estop_pressed(0.0) is True
+    assert bank.rcd_tripped(0.0) is False  # no RCD line configured
     (root / "gpio1/value").write_text("garbage\n")
     with pytest.raises(SysfsError, match="expected 0 or 1"):
         bank.feedback(0.0)
+
+
+def test_rcd_line(tmp_path: Path) -> None:
+    root = fake_gpio(tmp_path / "gpio", lines=(0, 5))
+    bank = GpioContactorBank.from_config(ContactorConfig(
+        gpio_root=root, feedback_line=None, estop_line=None, rcd_line=5))
+    assert bank.rcd_tripped(0.0) is False
+    (root / "gpio5/value").write_text("1\n")
+    assert bank.rcd_tripped(0.0) is True
+    assert bank.feedback(0.0) is None  # no mirror contact: the monitor trusts the command
 
 
 def test_monitor_detects_welding_and_failure_to_close() -> None:
