@@ -74,6 +74,7 @@ def test_enum_index_out_of_range_is_rejected() -> None:
     a = (a << 1) | 0  # SE(ResponseCode)
     a = (a << 1) | 0  # CH
     a = (a << 2) | 3  # enumeration index 3
+    a = (a << 8)  # the rest of the document (EE events), so the read itself is not truncated
     n = a.bit_length()
     data = (a << (-n % 8)).to_bytes((n + 7) // 8, "big")
     err = _decode_err(data, "appHand")
