@@ -69,14 +69,14 @@ def duty_for_current(current: float) -> float:
     """Duty cycle (%) that advertises `current` amperes (IEC 61851-1 Table A.8), rounded down.
 
     6-51 A: duty = I / 0.6 (up to 85 %); above 85 % the table reads (duty - 64) x 2.5, which
-    starts at 52.5 A, so 51-52.5 A cannot be advertised and is rounded down to 51 A: the EV is
+    starts above 52.5 A, so 51-52.5 A cannot be advertised and is rounded down to 51 A: the EV is
     never told more than allowed. Out of range values are refused: the caller clamps first.
     """
     if not MIN_CURRENT <= current <= MAX_CURRENT:
         raise ValueError(f"current {current} A outside 6..80 A")
     if current <= 51.0:
         return max(10.0, current / 0.6)
-    if current < 52.5:
+    if current <= 52.5:  # 85 % itself reads as 51 A (the first range includes it)
         return 85.0
     return min(96.0, current / 2.5 + 64.0)
 
