@@ -71,15 +71,16 @@ async def run_peer_evcc(
            "useTls": use_tls, "enforceTls": use_tls, "chargeLoopCycle": 60}
     (tmp / "evcc.json").write_text(json.dumps(cfg))
     env = dict(os.environ, NETWORK_INTERFACE=link.ev.ifname, PKI_PATH=f"{pki}/")
-    proc = await asyncio.create_subprocess_exec(
-        *link.ev.netns.argv([str(py), "-m", "iso15118.evcc.main", str(tmp / "evcc.json")]),
-        env=env, cwd=tmp, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    log = tmp / "peer-evcc.log"
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *link.ev.netns.argv([str(py), "-m", "iso15118.evcc.main", str(tmp / "evcc.json")]),
+            env=env, cwd=tmp, stdout=out, stderr=asyncio.subprocess.STDOUT)
     try:
         return await asyncio.wait_for(got, 90)
     except TimeoutError:
-        proc.terminate()
-        out = (await proc.communicate())[0].decode(errors="replace")
-        pytest.fail(f"the peer EVCC sent nothing; its log:\n{out[-4000:]}")
+        text = log.read_text(errors="replace")
+        pytest.fail(f"the peer EVCC sent nothing; its log:\n{text[-4000:]}")
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -109,3 +110,45 @@ async def test_peer_evcc_sdp_and_tls12(
     msg, conn = await run_peer_evcc(link, peer_python, tmp_path, True, store)
     assert conn.tls_version == "TLSv1.2" and conn.cipher == "ECDHE-ECDSA-AES128-SHA256"
     check_sap(msg)
+
+
+async def test_our_ev_against_the_peer_secc_over_tls12(
+    link: netsim.Link, peer_python: Path, tmp_path: Path
+) -> None:
+    """Our EV side (SDP client, TLS 1.2 client, V2GTP) against the peer's charger: it answers
+    our supportedAppProtocolReq. The peer's SECC loads our SECC chain and key."""
+    from josev.exi import encode, from_json
+    from josev.transport.evcc import EvccConfig, connect_evcc
+    from josev.transport.tls import TlsProfile, client_credentials_from_store
+
+    store = create_pki(tmp_path / "store")
+    pki = tmp_path / "peer-pki" / "iso15118_2"
+    (pki / "certs").mkdir(parents=True)
+    (pki / "private_keys").mkdir(parents=True)
+    shutil.copy(store / "iso2" / "secc_chain.pem", pki / "certs" / "cpoCertChain.pem")
+    shutil.copy(store / "iso2" / "secc.key", pki / "private_keys" / "seccLeaf.key")
+    (pki / "private_keys" / "seccLeafPassword.txt").write_text("unused: the key is plain")
+    env = dict(os.environ, NETWORK_INTERFACE=link.evse.ifname,
+               PKI_PATH=f"{tmp_path / 'peer-pki'}/", PROTOCOLS="ISO_15118_2", AUTH_MODES="EIM")
+    with (tmp_path / "peer-secc.log").open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *link.evse.netns.argv([str(peer_python), "-m", "iso15118.secc.main"]),
+            env=env, cwd=tmp_path, stdout=out, stderr=asyncio.subprocess.STDOUT)
+    try:
+        # the peer's JVM start takes seconds: SDP keeps asking (250 ms x 50 is too short here)
+        cfg = EvccConfig(link.ev.plc_interface(), profile=TlsProfile.TLS12,
+                         credentials=client_credentials_from_store(store, TlsProfile.TLS12),
+                         sdp_interval=0.5, sdp_max_requests=120)
+        conn = await asyncio.wait_for(connect_evcc(cfg), 90)
+        assert conn.tls_version == "TLSv1.2" and conn.cipher == "ECDHE-ECDSA-AES128-SHA256"
+        sap = from_json({"supportedAppProtocolReq": {"AppProtocol": [{
+            "ProtocolNamespace": "urn:iso:15118:2:2013:MsgDef", "VersionNumberMajor": 2,
+            "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1}]}}, "appHand")
+        await conn.send(PayloadType.EXI, encode(sap))
+        reply = await asyncio.wait_for(conn.receive(), 30)
+        res = to_json(decode(reply.payload, "appHand"))["supportedAppProtocolRes"]
+        assert res["ResponseCode"] == "OK_SuccessfulNegotiation" and res["SchemaID"] == 1
+        await conn.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
