@@ -149,6 +149,10 @@ class EvseController:
     def power_path_closed(self) -> bool:
         return self.monitor.commanded or self.contactor_status is not ContactorStatus.OPENED
 
+    def available(self) -> bool:
+        """False while the station itself keeps the EVSE out of service (not Josev's doing)."""
+        return not self.estop and self.supervisor.tripped is not TripReason.CONTACTOR_WELDED
+
     def status_code(self) -> str:
         if self.estop:
             return "evse_emergency_shutdown"
@@ -385,6 +389,13 @@ class EvseController:
         if self.estop != self._sent.get("estop", False):
             self._sent["estop"] = self.estop
             out.append(self._event("EmergencyStop", "pressed" if self.estop else "released"))
+        # The CS changing its own availability (e-stop, welded contacts) is told to Josev.
+        available = self.available()
+        if available != self._sent.get("available", True):
+            self._sent["available"] = available
+            out.append(Outgoing("change_availability", models.ChangeAvailabilityUpdate(
+                operational_status="operative" if available else "inoperative",
+                evse_id=self.evse_id)))
         if self.supply.faults != self._faults_seen:
             new = [f for f in self.supply.faults if f not in self._faults_seen]
             self._faults_seen = self.supply.faults

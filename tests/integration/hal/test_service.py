@@ -168,6 +168,12 @@ async def test_emergency_stop_trips(mosquitto: Broker, tmp_path: Path) -> None:
                                    for u in hal.seen("cs_status_and_limits")), "status code")
         reset = await hal.josev.request("reset", models.ResetRequest())
         assert reset.status == "rejected"  # never while the e-stop is held
+        await wait_for(lambda: any(u.operational_status == "inoperative"
+                                   for u in hal.seen("change_availability")), "unavailable")
+        async with SimClient(mosquitto.host, mosquitto.port) as sim:
+            await sim.send(simp.EmergencyStop(pressed=False))
+        await wait_for(lambda: hal.seen("change_availability")[-1].operational_status
+                       == "operative", "available again")
 
 
 async def _charge(hal: Running, broker: Broker) -> None:
