@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
         root, msg = fam.decode(data)
         assert fam.encode(root, msg) == data
         reps = n if len(data) < 2000 else max(100, n // 10)
-        em, ep = _time(lambda m: fam.encode(root, m), msg, reps)
+        em, ep = _time(lambda m, f=fam, r=root: f.encode(r, m), msg, reps)
         dm, dp = _time(fam.decode, data, reps)
         if "Loop" in message or "CurrentDemand" in message:
             if variant == "minimal":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 
 class ExiError(Exception):
@@ -242,6 +242,11 @@ class Simple:
                 raise EncodeFail(f"{self.name}: expected bytes, got {type(x).__name__}")
             self._check_len_enc(len(x))
 
+    def fail(self, x: Any) -> NoReturn:
+        """Raise the specific error for a value the fast path found invalid."""
+        self.check(x)
+        raise EncodeFail(f"{self.name}: {x!r} not allowed")
+
     def _check_len_enc(self, n: int) -> None:
         if (self.min_len is not None and n < self.min_len) or (
                 self.max_len is not None and n > self.max_len):
@@ -251,7 +256,8 @@ class Simple:
         self.check(x)
         k = self.kind
         if k == "nbit":
-            return (a << self.nbits) | (x - self.min)
+            off: int = x - self.min
+            return (a << self.nbits) | off
         if k == "uint":
             return w_uint(x, a)
         if k == "int":
@@ -294,14 +300,16 @@ class Message:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)  # type: ignore[attr-defined]
+        names: tuple[str, ...] = type(self).__slots__
+        return all(getattr(self, n) == getattr(other, n) for n in names)
 
     def __hash__(self) -> int:
         raise TypeError(f"{type(self).__name__} is mutable and not hashable")
 
     def __repr__(self) -> str:
         parts = []
-        for n in self.__slots__:  # type: ignore[attr-defined]
+        names: tuple[str, ...] = type(self).__slots__
+        for n in names:
             x = getattr(self, n, None)
             if x is not None and x != []:
                 parts.append(f"{n}={x!r}")
@@ -432,14 +440,14 @@ def dec_ct(ct: Complex, v: int, q: int) -> tuple[Any, int]:
             raise DecodeFail(f"{ct.name}: wildcard or mixed content is not supported", q)
         f = fields[fi]
         if f.is_attr or f.members[0].name == "#value":
-            x, q = f.members[mi].codec.dec(v, q)  # type: ignore[union-attr]
+            x, q = f.members[mi].codec.dec(v, q)
         else:
             x, q = dec_member(f.members[mi], v, q)
         if f.many:
             vals[fi].append(x)
         else:
             vals[fi] = x
-    obj = ct.cls.__new__(ct.cls)
+    obj: Any = object.__new__(ct.cls)
     for f, x in zip(fields, vals, strict=True):
         object.__setattr__(obj, f.name, x)
     return obj, q
@@ -476,7 +484,9 @@ def enc_ct(ct: Complex, obj: Any, a: int) -> int:
             s = p[1]
             m = f.members[mi]
             if f.is_attr or m.name == "#value":
-                a = m.codec.enc(item, a)  # type: ignore[union-attr]
+                c = m.codec
+                assert isinstance(c, Simple)
+                a = c.enc(item, a)
             else:
                 a = enc_member(m, item, a)
     p = enc[s].get((EE, 0))
@@ -560,7 +570,7 @@ def value_from_json(codec: Complex | Simple, j: Any, keys: dict[int, dict[str, t
             if vals[fi] is not None:
                 raise EncodeFail(f"{sub}: two branches of one choice given")
             vals[fi] = value_from_json(m.codec, item, keys, sub)
-    obj = codec.cls.__new__(codec.cls)
+    obj: Any = object.__new__(codec.cls)
     for f, x in zip(codec.fields, vals, strict=True):
         object.__setattr__(obj, f.name, x)
     return obj

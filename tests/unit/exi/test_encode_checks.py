@@ -15,8 +15,9 @@ from .conftest import vectors
 
 
 def _req(**kw: Any) -> appHand.supportedAppProtocolReq:
-    proto = dict(ProtocolNamespace="urn:din:70121:2012:MsgDef", VersionNumberMajor=2,
-                 VersionNumberMinor=0, SchemaID=1, Priority=1)
+    proto: dict[str, Any] = {"ProtocolNamespace": "urn:din:70121:2012:MsgDef",
+                             "VersionNumberMajor": 2, "VersionNumberMinor": 0, "SchemaID": 1,
+                             "Priority": 1}
     proto.update(kw)
     return appHand.supportedAppProtocolReq(AppProtocol=[appHand.AppProtocolType(**proto)])
 

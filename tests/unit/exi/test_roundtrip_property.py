@@ -19,7 +19,7 @@ from josev.exi import runtime as rt
 
 from .conftest import FAMILIES, reference_family, vectors
 
-_TEXT = st.characters(blacklist_categories=("Cs",))
+_TEXT = st.characters(exclude_categories=["Cs"])
 
 
 def _simple(data: st.DataObject, s: rt.Simple) -> Any:
@@ -62,7 +62,7 @@ def _value(data: st.DataObject, codec: rt.Complex | rt.Simple, budget: list[int]
             vals[fi].append(x)
         else:
             vals[fi] = x
-    obj = codec.cls.__new__(codec.cls)
+    obj: Any = object.__new__(codec.cls)
     for f, x in zip(codec.fields, vals, strict=True):
         object.__setattr__(obj, f.name, x)
     return obj

@@ -79,6 +79,7 @@ C_supportedAppProtocolRes.setup(supportedAppProtocolRes, (_rt.Field('ResponseCod
 
 
 def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, int]:
+    x: Any
     o = _new(supportedAppProtocolReq)
     q -= 1
     t = (v >> q) & 1
@@ -105,6 +106,7 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
     return o, q
 
 def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
+    x: Any
     if type(o) is not supportedAppProtocolReq:
         raise _E('expected supportedAppProtocolReq, got ' + type(o).__name__)
     lst = o.AppProtocol
@@ -124,6 +126,7 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
     return a
 
 def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
+    x: Any
     o = _new(AppProtocolType)
     q -= 2
     t = (v >> q) & 3
@@ -173,6 +176,7 @@ def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
     return o, q
 
 def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
+    x: Any
     if type(o) is not AppProtocolType:
         raise _E('expected AppProtocolType, got ' + type(o).__name__)
     x = o.ProtocolNamespace
@@ -186,7 +190,7 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
         raise _E('AppProtocolType: VersionNumberMajor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.VersionNumberMinor
@@ -194,25 +198,26 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
         raise _E('AppProtocolType: VersionNumberMinor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.SchemaID
     if x is None:
         raise _E('AppProtocolType: SchemaID is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_idType.check(x)
+        st_idType.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.Priority
     if x is None:
         raise _E('AppProtocolType: Priority is required')
     if type(x) is not int or not 1 <= x <= 20:
-        st_priorityType.check(x)
+        st_priorityType.fail(x)
     a = (a << 8) | ((x - 1) << 1)
     a = (a << 1) | 0
     return a
 
 def d_supportedAppProtocolRes(v: int, q: int) -> tuple[supportedAppProtocolRes, int]:
+    x: Any
     o = _new(supportedAppProtocolRes)
     q -= 7
     t = (v >> q) & 127
@@ -238,6 +243,7 @@ def d_supportedAppProtocolRes(v: int, q: int) -> tuple[supportedAppProtocolRes, 
     return o, q
 
 def e_supportedAppProtocolRes(o: supportedAppProtocolRes, a: int) -> int:
+    x: Any
     if type(o) is not supportedAppProtocolRes:
         raise _E('expected supportedAppProtocolRes, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -245,12 +251,12 @@ def e_supportedAppProtocolRes(o: supportedAppProtocolRes, a: int) -> int:
         raise _E('supportedAppProtocolRes: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SchemaID
     if x is not None:
         if type(x) is not int or not 0 <= x <= 255:
-            st_idType.check(x)
+            st_idType.fail(x)
         a = (a << 12) | ((x) << 1)
         w, b = 1, 2
     else:

@@ -1689,6 +1689,7 @@ C_WeldingDetectionResType.setup(WeldingDetectionResType, (_rt.Field('ResponseCod
 
 
 def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType, int]:
+    x: Any
     o = _new(AC_EVChargeParameterType)
     q -= 10
     t = (v >> q) & 1023
@@ -1737,6 +1738,7 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     return o, q
 
 def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVChargeParameterType:
         raise _E('expected AC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
@@ -1744,7 +1746,7 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
         raise _E('AC_EVChargeParameterType: DepartureTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EAmount
@@ -1771,6 +1773,7 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     return a
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
+    x: Any
     o = _new(PhysicalValueType)
     q -= 8
     t = (v >> q) & 255
@@ -1820,19 +1823,20 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     return o, q
 
 def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
+    x: Any
     if type(o) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o).__name__)
     x = o.Multiplier
     if x is None:
         raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
-        st_unitMultiplierType.check(x)
+        st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
-            st_unitSymbolType.check(x)
+            st_unitSymbolType.fail(x)
         a = (a << 8) | (_i << 1)
         w, b = 1, 2
     else:
@@ -1843,15 +1847,16 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
+    x: Any
     o = _new(AC_EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -1885,6 +1890,7 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     return o, q
 
 def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
@@ -1911,6 +1917,7 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     return a
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
+    x: Any
     o = _new(AC_EVSEStatusType)
     q -= 18
     t = (v >> q) & 262143
@@ -1941,26 +1948,27 @@ def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
     return o, q
 
 def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o).__name__)
     x = o.PowerSwitchClosed
     if x is None:
         raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.RCD
     if x is None:
         raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -1968,12 +1976,13 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
         raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSENotificationType.check(x)
+        st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
+    x: Any
     o = _new(BodyBaseType)
     q -= 1
     t = (v >> q) & 1
@@ -1983,12 +1992,14 @@ def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
     return o, q
 
 def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
+    x: Any
     if type(o) is not BodyBaseType:
         raise _E('expected BodyBaseType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
+    x: Any
     o = _new(CableCheckReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2004,6 +2015,7 @@ def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     return o, q
 
 def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
+    x: Any
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -2015,6 +2027,7 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     return a
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
+    x: Any
     o = _new(DC_EVStatusType)
     q -= 6
     t = (v >> q) & 63
@@ -2061,18 +2074,19 @@ def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     return o, q
 
 def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o).__name__)
     x = o.EVReady
     if x is None:
         raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 5) | (x << 1)
         w, b = 2, 2
     else:
@@ -2080,7 +2094,7 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     x = o.EVRESSConditioning
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o.EVErrorCode
@@ -2088,18 +2102,19 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
         raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_DC_EVErrorCodeType.check(x)
+        st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o.EVRESSSOC
     if x is None:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
-        st_percentValueType.check(x)
+        st_percentValueType.fail(x)
     a = (a << 10) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
+    x: Any
     o = _new(CableCheckResType)
     q -= 9
     t = (v >> q) & 511
@@ -2121,6 +2136,7 @@ def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     return o, q
 
 def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
+    x: Any
     if type(o) is not CableCheckResType:
         raise _E('expected CableCheckResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2128,7 +2144,7 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
         raise _E('CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -2140,12 +2156,13 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
         raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
+    x: Any
     o = _new(DC_EVSEStatusType)
     q -= 2
     t = (v >> q) & 3
@@ -2193,13 +2210,14 @@ def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
     return o, q
 
 def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o).__name__)
     x = o.EVSEIsolationStatus
     if x is not None:
         _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
         if _i is None:
-            st_isolationLevelType.check(x)
+            st_isolationLevelType.fail(x)
         a = (a << 6) | (_i << 1)
         w, b = 1, 1
     else:
@@ -2209,14 +2227,14 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_DC_EVSEStatusCodeType.check(x)
+        st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o.NotificationMaxDelay
     if x is None:
         raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -2224,18 +2242,20 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSENotificationType.check(x)
+        st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
+    x: Any
     o = _new(CertificateInstallationReqType)
     q -= 2
     t = (v >> q) & 3
@@ -2276,6 +2296,7 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Id
@@ -2306,6 +2327,7 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     return a
 
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
+    x: Any
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
     t = (v >> q) & 1
@@ -2333,6 +2355,7 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
     return o, q
 
 def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    x: Any
     if type(o) is not ListOfRootCertificateIDsType:
         raise _E('expected ListOfRootCertificateIDsType, got ' + type(o).__name__)
     lst = o.RootCertificateID
@@ -2351,6 +2374,7 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
     return a
 
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
+    x: Any
     o = _new(CertificateInstallationResType)
     q -= 1
     t = (v >> q) & 1
@@ -2394,6 +2418,7 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.Id
@@ -2406,7 +2431,7 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
     if x is None:
@@ -2434,6 +2459,7 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
+    x: Any
     o = _new(CertificateChainType)
     q -= 2
     t = (v >> q) & 3
@@ -2461,6 +2487,7 @@ def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     return o, q
 
 def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
@@ -2480,6 +2507,7 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     return a
 
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
+    x: Any
     o = _new(SubCertificatesType)
     q -= 1
     t = (v >> q) & 1
@@ -2507,6 +2535,7 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     return o, q
 
 def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    x: Any
     if type(o) is not SubCertificatesType:
         raise _E('expected SubCertificatesType, got ' + type(o).__name__)
     lst = o.Certificate
@@ -2525,6 +2554,7 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     return a
 
 def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType, int]:
+    x: Any
     o = _new(CertificateUpdateReqType)
     q -= 2
     t = (v >> q) & 3
@@ -2567,6 +2597,7 @@ def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType
     return o, q
 
 def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateUpdateReqType:
         raise _E('expected CertificateUpdateReqType, got ' + type(o).__name__)
     x = o.Id
@@ -2601,6 +2632,7 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     return a
 
 def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType, int]:
+    x: Any
     o = _new(CertificateUpdateResType)
     q -= 1
     t = (v >> q) & 1
@@ -2662,6 +2694,7 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
     return o, q
 
 def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateUpdateResType:
         raise _E('expected CertificateUpdateResType, got ' + type(o).__name__)
     x = o.Id
@@ -2674,7 +2707,7 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         raise _E('CertificateUpdateResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
     if x is None:
@@ -2704,15 +2737,16 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         raise _E('CertificateUpdateResType: RetryCounter is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+    x: Any
     o = _new(ChargeParameterDiscoveryReqType)
     q -= 8
     t = (v >> q) & 255
@@ -2740,6 +2774,7 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
     return o, q
 
 def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not ChargeParameterDiscoveryReqType:
         raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.EVRequestedEnergyTransferType
@@ -2747,23 +2782,25 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
     _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVRequestedEnergyTransferType.check(x)
+        st_EVRequestedEnergyTransferType.fail(x)
     a = (a << 6) | (_i << 1)
     k = 0
+    sel = -1
     if o.EVChargeParameter is not None:
         k += 1
         x = o.EVChargeParameter
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVChargeParameter is x and tx is AC_EVChargeParameterType:
+        if sel == 0 and tx is AC_EVChargeParameterType:
             a = (a << 2) | 0
             a = e_AC_EVChargeParameterType(x, a)
-        elif o.EVChargeParameter is x and tx is DC_EVChargeParameterType:
+        elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVChargeParameterType(x, a)
-        elif o.EVChargeParameter is x and tx is EVChargeParameterType:
+        elif sel == 0 and tx is EVChargeParameterType:
             a = (a << 2) | 2
             a = e_EVChargeParameterType(x, a)
         else:
@@ -2774,6 +2811,7 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     return a
 
 def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType, int]:
+    x: Any
     o = _new(DC_EVChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -2857,6 +2895,7 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     return o, q
 
 def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVChargeParameterType:
         raise _E('expected DC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -2896,19 +2935,20 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     x = o.FullSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((6 - b) << 9) | ((x) << 1)
         w, b = 2, 7
     x = o.BulkSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((7 - b) << 9) | ((x) << 1)
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
 
 def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]:
+    x: Any
     o = _new(EVChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -2918,12 +2958,14 @@ def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]
     return o, q
 
 def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVChargeParameterType:
         raise _E('expected EVChargeParameterType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+    x: Any
     o = _new(ChargeParameterDiscoveryResType)
     q -= 14
     t = (v >> q) & 16383
@@ -2963,6 +3005,7 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     return o, q
 
 def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not ChargeParameterDiscoveryResType:
         raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2970,27 +3013,29 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
         raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 4) | (_i << 1)
     k = 0
+    sel = -1
     if o.SASchedules is not None:
         k += 1
         x = o.SASchedules
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.SASchedules is x and tx is SAScheduleListType:
+        if sel == 0 and tx is SAScheduleListType:
             a = (a << 2) | 0
             a = e_SAScheduleListType(x, a)
-        elif o.SASchedules is x and tx is SASchedulesType:
+        elif sel == 0 and tx is SASchedulesType:
             a = (a << 2) | 1
             a = e_SASchedulesType(x, a)
         else:
@@ -2998,20 +3043,22 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     else:
         raise _E('ChargeParameterDiscoveryResType: one of SASchedules is required')
     k = 0
+    sel = -1
     if o.EVSEChargeParameter is not None:
         k += 1
         x = o.EVSEChargeParameter
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVSEChargeParameter is x and tx is AC_EVSEChargeParameterType:
+        if sel == 0 and tx is AC_EVSEChargeParameterType:
             a = (a << 2) | 0
             a = e_AC_EVSEChargeParameterType(x, a)
-        elif o.EVSEChargeParameter is x and tx is DC_EVSEChargeParameterType:
+        elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVSEChargeParameterType(x, a)
-        elif o.EVSEChargeParameter is x and tx is EVSEChargeParameterType:
+        elif sel == 0 and tx is EVSEChargeParameterType:
             a = (a << 2) | 2
             a = e_EVSEChargeParameterType(x, a)
         else:
@@ -3022,6 +3069,7 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     return a
 
 def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
+    x: Any
     o = _new(SAScheduleListType)
     q -= 1
     t = (v >> q) & 1
@@ -3041,6 +3089,7 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     return o, q
 
 def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
+    x: Any
     if type(o) is not SAScheduleListType:
         raise _E('expected SAScheduleListType, got ' + type(o).__name__)
     lst = o.SAScheduleTuple
@@ -3057,6 +3106,7 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     return a
 
 def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
+    x: Any
     o = _new(SAScheduleTupleType)
     q -= 11
     t = (v >> q) & 2047
@@ -3100,6 +3150,7 @@ def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
     return o, q
 
 def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
+    x: Any
     if type(o) is not SAScheduleTupleType:
         raise _E('expected SAScheduleTupleType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
@@ -3107,11 +3158,11 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
         raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.PMaxSchedule
     if x is None:
@@ -3129,6 +3180,7 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     return a
 
 def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
+    x: Any
     o = _new(PMaxScheduleType)
     q -= 11
     t = (v >> q) & 2047
@@ -3167,6 +3219,7 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     return o, q
 
 def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not PMaxScheduleType:
         raise _E('expected PMaxScheduleType, got ' + type(o).__name__)
     x = o.PMaxScheduleID
@@ -3174,11 +3227,11 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
         raise _E('PMaxScheduleType: PMaxScheduleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     lst = o.PMaxScheduleEntry
     if type(lst) is not list:
@@ -3194,6 +3247,7 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     return a
 
 def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]:
+    x: Any
     o = _new(PMaxScheduleEntryType)
     q -= 2
     t = (v >> q) & 3
@@ -3230,20 +3284,23 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     return o, q
 
 def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
+    x: Any
     if type(o) is not PMaxScheduleEntryType:
         raise _E('expected PMaxScheduleEntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('PMaxScheduleEntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -3255,15 +3312,16 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         raise _E('PMaxScheduleEntryType: PMax is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_PMaxType.check(x)
+        st_PMaxType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType, int]:
+    x: Any
     o = _new(RelativeTimeIntervalType)
     q -= 10
     t = (v >> q) & 1023
@@ -3313,6 +3371,7 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
     return o, q
 
 def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
+    x: Any
     if type(o) is not RelativeTimeIntervalType:
         raise _E('expected RelativeTimeIntervalType, got ' + type(o).__name__)
     x = o.start
@@ -3320,14 +3379,14 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
         raise _E('RelativeTimeIntervalType: start is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 2
@@ -3337,6 +3396,7 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     return a
 
 def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
+    x: Any
     o = _new(IntervalType)
     q -= 1
     t = (v >> q) & 1
@@ -3346,12 +3406,14 @@ def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
     return o, q
 
 def e_IntervalType(o: IntervalType, a: int) -> int:
+    x: Any
     if type(o) is not IntervalType:
         raise _E('expected IntervalType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
+    x: Any
     o = _new(SalesTariffType)
     q -= 1
     t = (v >> q) & 1
@@ -3418,6 +3480,7 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
     return o, q
 
 def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
+    x: Any
     if type(o) is not SalesTariffType:
         raise _E('expected SalesTariffType, got ' + type(o).__name__)
     x = o.Id
@@ -3430,11 +3493,11 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
         raise _E('SalesTariffType: SalesTariffID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.SalesTariffDescription
     if x is not None:
@@ -3448,7 +3511,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if x is None:
         raise _E('SalesTariffType: NumEPriceLevels is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << (w + 10)) | ((3 - b) << 10) | ((x) << 1)
     lst = o.SalesTariffEntry
     if type(lst) is not list:
@@ -3464,6 +3527,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     return a
 
 def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
+    x: Any
     o = _new(SalesTariffEntryType)
     q -= 2
     t = (v >> q) & 3
@@ -3497,20 +3561,23 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     return o, q
 
 def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
+    x: Any
     if type(o) is not SalesTariffEntryType:
         raise _E('expected SalesTariffEntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('SalesTariffEntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -3521,7 +3588,7 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     if x is None:
         raise _E('SalesTariffEntryType: EPriceLevel is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     lst = o.ConsumptionCost
     if type(lst) is not list:
@@ -3535,6 +3602,7 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     return a
 
 def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
+    x: Any
     o = _new(ConsumptionCostType)
     q -= 10
     t = (v >> q) & 1023
@@ -3573,6 +3641,7 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     return o, q
 
 def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
+    x: Any
     if type(o) is not ConsumptionCostType:
         raise _E('expected ConsumptionCostType, got ' + type(o).__name__)
     x = o.startValue
@@ -3580,7 +3649,7 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
         raise _E('ConsumptionCostType: startValue is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.Cost
@@ -3595,6 +3664,7 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     return a
 
 def d_CostType(v: int, q: int) -> tuple[CostType, int]:
+    x: Any
     o = _new(CostType)
     q -= 15
     t = (v >> q) & 32767
@@ -3637,6 +3707,7 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
     return o, q
 
 def e_CostType(o: CostType, a: int) -> int:
+    x: Any
     if type(o) is not CostType:
         raise _E('expected CostType, got ' + type(o).__name__)
     x = o.costKind
@@ -3644,20 +3715,20 @@ def e_CostType(o: CostType, a: int) -> int:
         raise _E('CostType: costKind is required')
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
-        st_costKindType.check(x)
+        st_costKindType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.amount
     if x is None:
         raise _E('CostType: amount is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
         if type(x) is not int or not -3 <= x <= 3:
-            st_unitMultiplierType.check(x)
+            st_unitMultiplierType.fail(x)
         a = (a << 7) | ((x + 3) << 1)
         w, b = 1, 3
     else:
@@ -3666,6 +3737,7 @@ def e_CostType(o: CostType, a: int) -> int:
     return a
 
 def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
+    x: Any
     o = _new(SASchedulesType)
     q -= 1
     t = (v >> q) & 1
@@ -3675,12 +3747,14 @@ def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
     return o, q
 
 def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
+    x: Any
     if type(o) is not SASchedulesType:
         raise _E('expected SASchedulesType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
+    x: Any
     o = _new(DC_EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -3756,6 +3830,7 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     return o, q
 
 def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVSEChargeParameterType:
         raise _E('expected DC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVSEStatus
@@ -3813,6 +3888,7 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     return a
 
 def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, int]:
+    x: Any
     o = _new(EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -3822,12 +3898,14 @@ def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, 
     return o, q
 
 def e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEChargeParameterType:
         raise _E('expected EVSEChargeParameterType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]:
+    x: Any
     o = _new(ChargingStatusReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3837,12 +3915,14 @@ def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]
     return o, q
 
 def e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingStatusReqType:
         raise _E('expected ChargingStatusReqType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]:
+    x: Any
     o = _new(ChargingStatusResType)
     q -= 10
     t = (v >> q) & 1023
@@ -3914,6 +3994,7 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
     return o, q
 
 def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingStatusResType:
         raise _E('expected ChargingStatusResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -3921,7 +4002,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         raise _E('ChargingStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
@@ -3934,11 +4015,11 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         raise _E('ChargingStatusResType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.EVSEMaxCurrent
     if x is not None:
@@ -3956,7 +4037,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if x is None:
         raise _E('ChargingStatusResType: ReceiptRequired is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
     x = o.AC_EVSEStatus
     if x is None:
@@ -3967,6 +4048,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -4064,6 +4146,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -4091,11 +4174,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_meterStatusType.check(x)
+            st_meterStatusType.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 4
     x = o.TMeter
@@ -4103,17 +4186,18 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            st_long.check(x)
+            st_long.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
 
 def d_ContractAuthenticationReqType(v: int, q: int) -> tuple[ContractAuthenticationReqType, int]:
+    x: Any
     o = _new(ContractAuthenticationReqType)
     q -= 2
     t = (v >> q) & 3
@@ -4146,6 +4230,7 @@ def d_ContractAuthenticationReqType(v: int, q: int) -> tuple[ContractAuthenticat
     return o, q
 
 def e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) -> int:
+    x: Any
     if type(o) is not ContractAuthenticationReqType:
         raise _E('expected ContractAuthenticationReqType, got ' + type(o).__name__)
     x = o.Id
@@ -4166,6 +4251,7 @@ def e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) ->
     return a
 
 def d_ContractAuthenticationResType(v: int, q: int) -> tuple[ContractAuthenticationResType, int]:
+    x: Any
     o = _new(ContractAuthenticationResType)
     q -= 13
     t = (v >> q) & 8191
@@ -4181,6 +4267,7 @@ def d_ContractAuthenticationResType(v: int, q: int) -> tuple[ContractAuthenticat
     return o, q
 
 def e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) -> int:
+    x: Any
     if type(o) is not ContractAuthenticationResType:
         raise _E('expected ContractAuthenticationResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -4188,19 +4275,20 @@ def e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) ->
         raise _E('ContractAuthenticationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ContractAuthenticationResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
+    x: Any
     o = _new(CurrentDemandReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4296,6 +4384,7 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     return o, q
 
 def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
+    x: Any
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -4328,14 +4417,14 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
     if x is None:
         raise _E('CurrentDemandReqType: ChargingComplete is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
@@ -4358,6 +4447,7 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     return a
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
+    x: Any
     o = _new(CurrentDemandResType)
     q -= 9
     t = (v >> q) & 511
@@ -4424,6 +4514,7 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     return o, q
 
 def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
+    x: Any
     if type(o) is not CurrentDemandResType:
         raise _E('expected CurrentDemandResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -4431,7 +4522,7 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         raise _E('CurrentDemandResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -4452,19 +4543,19 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
@@ -4487,6 +4578,7 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+    x: Any
     o = _new(DC_EVPowerDeliveryParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4518,6 +4610,7 @@ def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliver
     return o, q
 
 def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -4528,7 +4621,7 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 5) | (x << 1)
         w, b = 1, 2
     else:
@@ -4537,24 +4630,27 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParameterType, int]:
+    x: Any
     o = _new(EVPowerDeliveryParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4564,12 +4660,14 @@ def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParam
     return o, q
 
 def e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerDeliveryParameterType:
         raise _E('expected EVPowerDeliveryParameterType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 1
     t = (v >> q) & 1
@@ -4579,12 +4677,14 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
+    x: Any
     o = _new(EVStatusType)
     q -= 1
     t = (v >> q) & 1
@@ -4594,12 +4694,14 @@ def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
     return o, q
 
 def e_EVStatusType(o: EVStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVStatusType:
         raise _E('expected EVStatusType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
+    x: Any
     o = _new(EntryType)
     q -= 2
     t = (v >> q) & 3
@@ -4618,20 +4720,23 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     return o, q
 
 def e_EntryType(o: EntryType, a: int) -> int:
+    x: Any
     if type(o) is not EntryType:
         raise _E('expected EntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('EntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -4642,18 +4747,21 @@ def e_EntryType(o: EntryType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -4675,6 +4783,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -4692,6 +4801,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -4730,6 +4840,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -4753,6 +4864,7 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -4772,6 +4884,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -4788,18 +4901,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -4831,6 +4947,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -4844,27 +4961,30 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -4894,6 +5014,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -4916,6 +5037,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -4976,6 +5098,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -5014,6 +5137,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, int]:
+    x: Any
     o = _new(MeteringReceiptReqType)
     q -= 2
     t = (v >> q) & 3
@@ -5076,6 +5200,7 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
     return o, q
 
 def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringReceiptReqType:
         raise _E('expected MeteringReceiptReqType, got ' + type(o).__name__)
     x = o.Id
@@ -5096,11 +5221,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
-            st_SAIDType.check(x)
+            st_SAIDType.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 3
     else:
@@ -5114,6 +5239,7 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     return a
 
 def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, int]:
+    x: Any
     o = _new(MeteringReceiptResType)
     q -= 9
     t = (v >> q) & 511
@@ -5133,6 +5259,7 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
     return o, q
 
 def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringReceiptResType:
         raise _E('expected MeteringReceiptResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5140,7 +5267,7 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         raise _E('MeteringReceiptResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.AC_EVSEStatus
     if x is None:
@@ -5151,12 +5278,14 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     return a
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]:
+    x: Any
     o = _new(PaymentDetailsReqType)
     q -= 2
     t = (v >> q) & 3
@@ -5178,6 +5307,7 @@ def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]
     return o, q
 
 def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentDetailsReqType:
         raise _E('expected PaymentDetailsReqType, got ' + type(o).__name__)
     x = o.ContractID
@@ -5195,6 +5325,7 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     return a
 
 def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]:
+    x: Any
     o = _new(PaymentDetailsResType)
     q -= 10
     t = (v >> q) & 1023
@@ -5232,6 +5363,7 @@ def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]
     return o, q
 
 def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentDetailsResType:
         raise _E('expected PaymentDetailsResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5239,7 +5371,7 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
         raise _E('PaymentDetailsResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.GenChallenge
     if x is None:
@@ -5252,15 +5384,16 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
         raise _E('PaymentDetailsResType: DateTimeNow is required')
     a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-        st_long.check(x)
+        st_long.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
+    x: Any
     o = _new(PowerDeliveryReqType)
     q -= 7
     t = (v >> q) & 127
@@ -5296,13 +5429,14 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     return o, q
 
 def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.ReadyToChargeState
     if x is None:
         raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.ChargingProfile
     if x is not None:
@@ -5312,17 +5446,19 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     else:
         w, b = 3, 1
     k = 0
+    sel = -1
     if o.EVPowerDeliveryParameter is not None:
         k += 1
         x = o.EVPowerDeliveryParameter
+        sel = 0
     if k > 1:
         raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVPowerDeliveryParameter is x and tx is DC_EVPowerDeliveryParameterType:
+        if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
             a = (a << w) | (2 - b)
             a = e_DC_EVPowerDeliveryParameterType(x, a)
-        elif o.EVPowerDeliveryParameter is x and tx is EVPowerDeliveryParameterType:
+        elif sel == 0 and tx is EVPowerDeliveryParameterType:
             a = (a << w) | (3 - b)
             a = e_EVPowerDeliveryParameterType(x, a)
         else:
@@ -5332,6 +5468,7 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     return a
 
 def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
+    x: Any
     o = _new(ChargingProfileType)
     q -= 11
     t = (v >> q) & 2047
@@ -5370,6 +5507,7 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     return o, q
 
 def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingProfileType:
         raise _E('expected ChargingProfileType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
@@ -5377,11 +5515,11 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
         raise _E('ChargingProfileType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     lst = o.ProfileEntry
     if type(lst) is not list:
@@ -5397,6 +5535,7 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     return a
 
 def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
+    x: Any
     o = _new(ProfileEntryType)
     q -= 10
     t = (v >> q) & 1023
@@ -5439,6 +5578,7 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     return o, q
 
 def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
+    x: Any
     if type(o) is not ProfileEntryType:
         raise _E('expected ProfileEntryType, got ' + type(o).__name__)
     x = o.ChargingProfileEntryStart
@@ -5446,7 +5586,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
         raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ChargingProfileEntryMaxPower
@@ -5454,15 +5594,16 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
         raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_PMaxType.check(x)
+        st_PMaxType.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
+    x: Any
     o = _new(PowerDeliveryResType)
     q -= 10
     t = (v >> q) & 1023
@@ -5490,6 +5631,7 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     return o, q
 
 def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5497,23 +5639,25 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     k = 0
+    sel = -1
     if o.EVSEStatus is not None:
         k += 1
         x = o.EVSEStatus
+        sel = 0
     if k > 1:
         raise _E('PowerDeliveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVSEStatus is x and tx is AC_EVSEStatusType:
+        if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
             a = e_AC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is DC_EVSEStatusType:
+        elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
             a = e_DC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is EVSEStatusType:
+        elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
             a = e_EVSEStatusType(x, a)
         else:
@@ -5524,6 +5668,7 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     return a
 
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
+    x: Any
     o = _new(PreChargeReqType)
     q -= 1
     t = (v >> q) & 1
@@ -5551,6 +5696,7 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     return o, q
 
 def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
+    x: Any
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -5572,6 +5718,7 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     return a
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
+    x: Any
     o = _new(PreChargeResType)
     q -= 9
     t = (v >> q) & 511
@@ -5597,6 +5744,7 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     return o, q
 
 def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
+    x: Any
     if type(o) is not PreChargeResType:
         raise _E('expected PreChargeResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5604,7 +5752,7 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
         raise _E('PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -5620,6 +5768,7 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     return a
 
 def d_ServiceChargeType(v: int, q: int) -> tuple[ServiceChargeType, int]:
+    x: Any
     o = _new(ServiceChargeType)
     q -= 1
     t = (v >> q) & 1
@@ -5640,6 +5789,7 @@ def d_ServiceChargeType(v: int, q: int) -> tuple[ServiceChargeType, int]:
     return o, q
 
 def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceChargeType:
         raise _E('expected ServiceChargeType, got ' + type(o).__name__)
     x = o.ServiceTag
@@ -5651,19 +5801,20 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     if x is None:
         raise _E('ServiceChargeType: FreeService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EnergyTransferType
     if x is None:
         raise _E('ServiceChargeType: EnergyTransferType is required')
     _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSESupportedEnergyTransferType.check(x)
+        st_EVSESupportedEnergyTransferType.fail(x)
     a = (a << 7) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServiceTagType(v: int, q: int) -> tuple[ServiceTagType, int]:
+    x: Any
     o = _new(ServiceTagType)
     q -= 10
     t = (v >> q) & 1023
@@ -5727,6 +5878,7 @@ def d_ServiceTagType(v: int, q: int) -> tuple[ServiceTagType, int]:
     return o, q
 
 def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -5734,7 +5886,7 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
         raise _E('ServiceTagType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
@@ -5750,7 +5902,7 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
         raise _E('ServiceTagType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
-        st_serviceCategoryType.check(x)
+        st_serviceCategoryType.fail(x)
     a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
@@ -5764,6 +5916,7 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     return a
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
+    x: Any
     o = _new(ServiceDetailReqType)
     q -= 10
     t = (v >> q) & 1023
@@ -5788,6 +5941,7 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     return o, q
 
 def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -5795,12 +5949,13 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
         raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
+    x: Any
     o = _new(ServiceDetailResType)
     q -= 18
     t = (v >> q) & 262143
@@ -5841,6 +5996,7 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     return o, q
 
 def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5848,14 +6004,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
         raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
@@ -5869,6 +6025,7 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     return a
 
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
+    x: Any
     o = _new(ServiceParameterListType)
     q -= 1
     t = (v >> q) & 1
@@ -5888,6 +6045,7 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
     return o, q
 
 def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceParameterListType:
         raise _E('expected ServiceParameterListType, got ' + type(o).__name__)
     lst = o.ParameterSet
@@ -5904,6 +6062,7 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     return a
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
+    x: Any
     o = _new(ParameterSetType)
     q -= 11
     t = (v >> q) & 2047
@@ -5942,6 +6101,7 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     return o, q
 
 def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
@@ -5949,11 +6109,11 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
         raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     lst = o.Parameter
     if type(lst) is not list:
@@ -5969,6 +6129,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     return a
 
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
+    x: Any
     o = _new(ParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -6076,6 +6237,7 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     return o, q
 
 def e_ParameterType(o: ParameterType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
@@ -6089,63 +6251,70 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     a = (a << 1) | 0
     _i = _IDX_st_valueType.get(x) if type(x) is str else None
     if _i is None:
-        st_valueType.check(x)
-    a = (a << 3) | _i  # type: ignore[operator]
+        st_valueType.fail(x)
+    a = (a << 3) | _i
     k = 0
+    sel = -1
     if o.boolValue is not None:
         k += 1
         x = o.boolValue
+        sel = 0
     if o.byteValue is not None:
         k += 1
         x = o.byteValue
+        sel = 1
     if o.shortValue is not None:
         k += 1
         x = o.shortValue
+        sel = 2
     if o.intValue is not None:
         k += 1
         x = o.intValue
+        sel = 3
     if o.physicalValue is not None:
         k += 1
         x = o.physicalValue
+        sel = 4
     if o.stringValue is not None:
         k += 1
         x = o.stringValue
+        sel = 5
     if k > 1:
         raise _E('ParameterType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.boolValue is x:
+        if sel == 0:
             if type(x) is not bool:
-                st_boolean.check(x)
+                st_boolean.fail(x)
             a = (a << 6) | (x << 1)
-        elif o.byteValue is x:
+        elif sel == 1:
             if type(x) is not int or not -128 <= x <= 127:
-                st_byte.check(x)
+                st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
-        elif o.shortValue is x:
+        elif sel == 2:
             a = (a << 3) | 2
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
-                st_short.check(x)
+                st_short.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.intValue is x:
+        elif sel == 3:
             a = (a << 3) | 3
             a <<= 1
             if type(x) is not int or x < -2147483648 or x > 2147483647:
-                st_int.check(x)
+                st_int.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.physicalValue is x and tx is PhysicalValueType:
+        elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
             a = e_PhysicalValueType(x, a)
-        elif o.stringValue is x:
+        elif sel == 5:
             a = (a << 3) | 5
             a <<= 1
             a = st_string.enc(x, a)
@@ -6158,6 +6327,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     return a
 
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
+    x: Any
     o = _new(ServiceDiscoveryReqType)
     q -= 2
     t = (v >> q) & 3
@@ -6193,6 +6363,7 @@ def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, 
     return o, q
 
 def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryReqType:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.ServiceScope
@@ -6207,13 +6378,14 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     if x is not None:
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
-            st_serviceCategoryType.check(x)
+            st_serviceCategoryType.fail(x)
         a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
         w, b = 1, 2
     a = (a << w) | (2 - b)
     return a
 
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
+    x: Any
     o = _new(ServiceDiscoveryResType)
     q -= 9
     t = (v >> q) & 511
@@ -6249,6 +6421,7 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     return o, q
 
 def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6256,7 +6429,7 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.PaymentOptions
     if x is None:
@@ -6279,6 +6452,7 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     return a
 
 def d_PaymentOptionsType(v: int, q: int) -> tuple[PaymentOptionsType, int]:
+    x: Any
     o = _new(PaymentOptionsType)
     q -= 1
     t = (v >> q) & 1
@@ -6303,6 +6477,7 @@ def d_PaymentOptionsType(v: int, q: int) -> tuple[PaymentOptionsType, int]:
     return o, q
 
 def e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentOptionsType:
         raise _E('expected PaymentOptionsType, got ' + type(o).__name__)
     lst = o.PaymentOption
@@ -6316,14 +6491,15 @@ def e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
         a <<= 1
         _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
         if _i is None:
-            st_paymentOptionType.check(x)
-        a = (a << 1) | _i  # type: ignore[operator]
+            st_paymentOptionType.fail(x)
+        a = (a << 1) | _i
         a <<= 1
         w, b = 2, 0
     a = (a << w) | (1 - b)
     return a
 
 def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
+    x: Any
     o = _new(ServiceTagListType)
     q -= 1
     t = (v >> q) & 1
@@ -6343,6 +6519,7 @@ def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
     return o, q
 
 def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceTagListType:
         raise _E('expected ServiceTagListType, got ' + type(o).__name__)
     lst = o.Service
@@ -6359,6 +6536,7 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
     return a
 
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
+    x: Any
     o = _new(ServiceType)
     q -= 1
     t = (v >> q) & 1
@@ -6375,6 +6553,7 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     return o, q
 
 def e_ServiceType(o: ServiceType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceTag
@@ -6386,12 +6565,13 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if x is None:
         raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServicePaymentSelectionReqType(v: int, q: int) -> tuple[ServicePaymentSelectionReqType, int]:
+    x: Any
     o = _new(ServicePaymentSelectionReqType)
     q -= 5
     t = (v >> q) & 31
@@ -6409,6 +6589,7 @@ def d_ServicePaymentSelectionReqType(v: int, q: int) -> tuple[ServicePaymentSele
     return o, q
 
 def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServicePaymentSelectionReqType:
         raise _E('expected ServicePaymentSelectionReqType, got ' + type(o).__name__)
     x = o.SelectedPaymentOption
@@ -6416,7 +6597,7 @@ def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) 
         raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
-        st_paymentOptionType.check(x)
+        st_paymentOptionType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
     if x is None:
@@ -6427,6 +6608,7 @@ def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) 
     return a
 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
+    x: Any
     o = _new(SelectedServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -6446,6 +6628,7 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     return o, q
 
 def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceListType:
         raise _E('expected SelectedServiceListType, got ' + type(o).__name__)
     lst = o.SelectedService
@@ -6462,6 +6645,7 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     return a
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
+    x: Any
     o = _new(SelectedServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -6514,6 +6698,7 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     return o, q
 
 def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -6521,18 +6706,18 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 2
     else:
@@ -6541,6 +6726,7 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     return a
 
 def d_ServicePaymentSelectionResType(v: int, q: int) -> tuple[ServicePaymentSelectionResType, int]:
+    x: Any
     o = _new(ServicePaymentSelectionResType)
     q -= 9
     t = (v >> q) & 511
@@ -6554,6 +6740,7 @@ def d_ServicePaymentSelectionResType(v: int, q: int) -> tuple[ServicePaymentSele
     return o, q
 
 def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) -> int:
+    x: Any
     if type(o) is not ServicePaymentSelectionResType:
         raise _E('expected ServicePaymentSelectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6561,12 +6748,13 @@ def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) 
         raise _E('ServicePaymentSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
+    x: Any
     o = _new(SessionSetupReqType)
     q -= 2
     t = (v >> q) & 3
@@ -6582,6 +6770,7 @@ def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     return o, q
 
 def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
@@ -6593,6 +6782,7 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
+    x: Any
     o = _new(SessionSetupResType)
     q -= 10
     t = (v >> q) & 1023
@@ -6640,6 +6830,7 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     return o, q
 
 def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6647,7 +6838,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
@@ -6659,11 +6850,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            st_long.check(x)
+            st_long.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 3
     else:
@@ -6672,6 +6863,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     return a
 
 def d_SessionStopType(v: int, q: int) -> tuple[SessionStopType, int]:
+    x: Any
     o = _new(SessionStopType)
     q -= 1
     t = (v >> q) & 1
@@ -6681,12 +6873,14 @@ def d_SessionStopType(v: int, q: int) -> tuple[SessionStopType, int]:
     return o, q
 
 def e_SessionStopType(o: SessionStopType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopType:
         raise _E('expected SessionStopType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
+    x: Any
     o = _new(SessionStopResType)
     q -= 9
     t = (v >> q) & 511
@@ -6700,6 +6894,7 @@ def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     return o, q
 
 def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6707,12 +6902,13 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
         raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -6765,6 +6961,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -6802,6 +6999,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -6843,6 +7041,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -6876,12 +7075,14 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -6906,6 +7107,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -6924,6 +7126,7 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -6953,6 +7156,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -6975,12 +7179,14 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
 
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
+    x: Any
     o = _new(V2G_Message)
     q -= 1
     t = (v >> q) & 1
@@ -7002,6 +7208,7 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     return o, q
 
 def e_V2G_Message(o: V2G_Message, a: int) -> int:
+    x: Any
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
@@ -7018,6 +7225,7 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -7055,6 +7263,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -7079,6 +7288,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
+    x: Any
     o = _new(NotificationType)
     q -= 7
     t = (v >> q) & 127
@@ -7108,6 +7318,7 @@ def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
     return o, q
 
 def e_NotificationType(o: NotificationType, a: int) -> int:
+    x: Any
     if type(o) is not NotificationType:
         raise _E('expected NotificationType, got ' + type(o).__name__)
     x = o.FaultCode
@@ -7115,7 +7326,7 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
         raise _E('NotificationType: FaultCode is required')
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_faultCodeType.check(x)
+        st_faultCodeType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.FaultMsg
     if x is not None:
@@ -7129,6 +7340,7 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     return a
 
 def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
+    x: Any
     o = _new(BodyType)
     q -= 6
     t = (v >> q) & 63
@@ -7216,119 +7428,122 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
     return o, q
 
 def e_BodyType(o: BodyType, a: int) -> int:
+    x: Any
     if type(o) is not BodyType:
         raise _E('expected BodyType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.BodyElement is not None:
         k += 1
         x = o.BodyElement
+        sel = 0
     if k > 1:
         raise _E('BodyType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.BodyElement is x and tx is BodyBaseType:
+        if sel == 0 and tx is BodyBaseType:
             a = (a << 6) | 0
             a = e_BodyBaseType(x, a)
-        elif o.BodyElement is x and tx is CableCheckReqType:
+        elif sel == 0 and tx is CableCheckReqType:
             a = (a << 6) | 1
             a = e_CableCheckReqType(x, a)
-        elif o.BodyElement is x and tx is CableCheckResType:
+        elif sel == 0 and tx is CableCheckResType:
             a = (a << 6) | 2
             a = e_CableCheckResType(x, a)
-        elif o.BodyElement is x and tx is CertificateInstallationReqType:
+        elif sel == 0 and tx is CertificateInstallationReqType:
             a = (a << 6) | 3
             a = e_CertificateInstallationReqType(x, a)
-        elif o.BodyElement is x and tx is CertificateInstallationResType:
+        elif sel == 0 and tx is CertificateInstallationResType:
             a = (a << 6) | 4
             a = e_CertificateInstallationResType(x, a)
-        elif o.BodyElement is x and tx is CertificateUpdateReqType:
+        elif sel == 0 and tx is CertificateUpdateReqType:
             a = (a << 6) | 5
             a = e_CertificateUpdateReqType(x, a)
-        elif o.BodyElement is x and tx is CertificateUpdateResType:
+        elif sel == 0 and tx is CertificateUpdateResType:
             a = (a << 6) | 6
             a = e_CertificateUpdateResType(x, a)
-        elif o.BodyElement is x and tx is ChargeParameterDiscoveryReqType:
+        elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
             a = (a << 6) | 7
             a = e_ChargeParameterDiscoveryReqType(x, a)
-        elif o.BodyElement is x and tx is ChargeParameterDiscoveryResType:
+        elif sel == 0 and tx is ChargeParameterDiscoveryResType:
             a = (a << 6) | 8
             a = e_ChargeParameterDiscoveryResType(x, a)
-        elif o.BodyElement is x and tx is ChargingStatusReqType:
+        elif sel == 0 and tx is ChargingStatusReqType:
             a = (a << 6) | 9
             a = e_ChargingStatusReqType(x, a)
-        elif o.BodyElement is x and tx is ChargingStatusResType:
+        elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 10
             a = e_ChargingStatusResType(x, a)
-        elif o.BodyElement is x and tx is ContractAuthenticationReqType:
+        elif sel == 0 and tx is ContractAuthenticationReqType:
             a = (a << 6) | 11
             a = e_ContractAuthenticationReqType(x, a)
-        elif o.BodyElement is x and tx is ContractAuthenticationResType:
+        elif sel == 0 and tx is ContractAuthenticationResType:
             a = (a << 6) | 12
             a = e_ContractAuthenticationResType(x, a)
-        elif o.BodyElement is x and tx is CurrentDemandReqType:
+        elif sel == 0 and tx is CurrentDemandReqType:
             a = (a << 6) | 13
             a = e_CurrentDemandReqType(x, a)
-        elif o.BodyElement is x and tx is CurrentDemandResType:
+        elif sel == 0 and tx is CurrentDemandResType:
             a = (a << 6) | 14
             a = e_CurrentDemandResType(x, a)
-        elif o.BodyElement is x and tx is MeteringReceiptReqType:
+        elif sel == 0 and tx is MeteringReceiptReqType:
             a = (a << 6) | 15
             a = e_MeteringReceiptReqType(x, a)
-        elif o.BodyElement is x and tx is MeteringReceiptResType:
+        elif sel == 0 and tx is MeteringReceiptResType:
             a = (a << 6) | 16
             a = e_MeteringReceiptResType(x, a)
-        elif o.BodyElement is x and tx is PaymentDetailsReqType:
+        elif sel == 0 and tx is PaymentDetailsReqType:
             a = (a << 6) | 17
             a = e_PaymentDetailsReqType(x, a)
-        elif o.BodyElement is x and tx is PaymentDetailsResType:
+        elif sel == 0 and tx is PaymentDetailsResType:
             a = (a << 6) | 18
             a = e_PaymentDetailsResType(x, a)
-        elif o.BodyElement is x and tx is PowerDeliveryReqType:
+        elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 19
             a = e_PowerDeliveryReqType(x, a)
-        elif o.BodyElement is x and tx is PowerDeliveryResType:
+        elif sel == 0 and tx is PowerDeliveryResType:
             a = (a << 6) | 20
             a = e_PowerDeliveryResType(x, a)
-        elif o.BodyElement is x and tx is PreChargeReqType:
+        elif sel == 0 and tx is PreChargeReqType:
             a = (a << 6) | 21
             a = e_PreChargeReqType(x, a)
-        elif o.BodyElement is x and tx is PreChargeResType:
+        elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 22
             a = e_PreChargeResType(x, a)
-        elif o.BodyElement is x and tx is ServiceDetailReqType:
+        elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 23
             a = e_ServiceDetailReqType(x, a)
-        elif o.BodyElement is x and tx is ServiceDetailResType:
+        elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 24
             a = e_ServiceDetailResType(x, a)
-        elif o.BodyElement is x and tx is ServiceDiscoveryReqType:
+        elif sel == 0 and tx is ServiceDiscoveryReqType:
             a = (a << 6) | 25
             a = e_ServiceDiscoveryReqType(x, a)
-        elif o.BodyElement is x and tx is ServiceDiscoveryResType:
+        elif sel == 0 and tx is ServiceDiscoveryResType:
             a = (a << 6) | 26
             a = e_ServiceDiscoveryResType(x, a)
-        elif o.BodyElement is x and tx is ServicePaymentSelectionReqType:
+        elif sel == 0 and tx is ServicePaymentSelectionReqType:
             a = (a << 6) | 27
             a = e_ServicePaymentSelectionReqType(x, a)
-        elif o.BodyElement is x and tx is ServicePaymentSelectionResType:
+        elif sel == 0 and tx is ServicePaymentSelectionResType:
             a = (a << 6) | 28
             a = e_ServicePaymentSelectionResType(x, a)
-        elif o.BodyElement is x and tx is SessionSetupReqType:
+        elif sel == 0 and tx is SessionSetupReqType:
             a = (a << 6) | 29
             a = e_SessionSetupReqType(x, a)
-        elif o.BodyElement is x and tx is SessionSetupResType:
+        elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
             a = e_SessionSetupResType(x, a)
-        elif o.BodyElement is x and tx is SessionStopType:
+        elif sel == 0 and tx is SessionStopType:
             a = (a << 6) | 31
             a = e_SessionStopType(x, a)
-        elif o.BodyElement is x and tx is SessionStopResType:
+        elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
             a = e_SessionStopResType(x, a)
-        elif o.BodyElement is x and tx is WeldingDetectionReqType:
+        elif sel == 0 and tx is WeldingDetectionReqType:
             a = (a << 6) | 33
             a = e_WeldingDetectionReqType(x, a)
-        elif o.BodyElement is x and tx is WeldingDetectionResType:
+        elif sel == 0 and tx is WeldingDetectionResType:
             a = (a << 6) | 34
             a = e_WeldingDetectionResType(x, a)
         else:
@@ -7340,6 +7555,7 @@ def e_BodyType(o: BodyType, a: int) -> int:
     return a
 
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
+    x: Any
     o = _new(WeldingDetectionReqType)
     q -= 1
     t = (v >> q) & 1
@@ -7355,6 +7571,7 @@ def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, 
     return o, q
 
 def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -7366,6 +7583,7 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     return a
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
+    x: Any
     o = _new(WeldingDetectionResType)
     q -= 9
     t = (v >> q) & 511
@@ -7391,6 +7609,7 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
     return o, q
 
 def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
+    x: Any
     if type(o) is not WeldingDetectionResType:
         raise _E('expected WeldingDetectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -7398,7 +7617,7 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
         raise _E('WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:

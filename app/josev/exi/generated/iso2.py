@@ -1753,6 +1753,7 @@ C_WeldingDetectionResType.setup(WeldingDetectionResType, (_rt.Field('ResponseCod
 
 
 def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType, int]:
+    x: Any
     o = _new(AC_EVChargeParameterType)
     q -= 2
     t = (v >> q) & 3
@@ -1808,13 +1809,14 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     return o, q
 
 def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVChargeParameterType:
         raise _E('expected AC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -1844,6 +1846,7 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     return a
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
+    x: Any
     o = _new(PhysicalValueType)
     q -= 23
     t = (v >> q) & 8388607
@@ -1878,35 +1881,37 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     return o, q
 
 def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
+    x: Any
     if type(o) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o).__name__)
     x = o.Multiplier
     if x is None:
         raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
-        st_unitMultiplierType.check(x)
+        st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o.Unit
     if x is None:
         raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
-        st_unitSymbolType.check(x)
+        st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o.Value
     if x is None:
         raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
+    x: Any
     o = _new(AC_EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -1934,6 +1939,7 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     return o, q
 
 def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
@@ -1955,6 +1961,7 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     return a
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
+    x: Any
     o = _new(AC_EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -1984,6 +1991,7 @@ def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
     return o, q
 
 def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -1991,7 +1999,7 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
         raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -1999,18 +2007,19 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
         raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSENotificationType.check(x)
+        st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.RCD
     if x is None:
         raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
+    x: Any
     o = _new(AuthorizationReqType)
     q -= 2
     t = (v >> q) & 3
@@ -2043,6 +2052,7 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     return o, q
 
 def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationReqType:
         raise _E('expected AuthorizationReqType, got ' + type(o).__name__)
     x = o.Id
@@ -2063,6 +2073,7 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     return a
 
 def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
+    x: Any
     o = _new(AuthorizationResType)
     q -= 14
     t = (v >> q) & 16383
@@ -2080,6 +2091,7 @@ def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     return o, q
 
 def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationResType:
         raise _E('expected AuthorizationResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2087,19 +2099,20 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
         raise _E('AuthorizationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('AuthorizationResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
+    x: Any
     o = _new(BodyBaseType)
     q -= 1
     t = (v >> q) & 1
@@ -2109,12 +2122,14 @@ def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
     return o, q
 
 def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
+    x: Any
     if type(o) is not BodyBaseType:
         raise _E('expected BodyBaseType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
+    x: Any
     o = _new(CableCheckReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2130,6 +2145,7 @@ def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     return o, q
 
 def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
+    x: Any
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -2141,6 +2157,7 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     return a
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
+    x: Any
     o = _new(DC_EVStatusType)
     q -= 22
     t = (v >> q) & 4194303
@@ -2158,31 +2175,33 @@ def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     return o, q
 
 def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o).__name__)
     x = o.EVReady
     if x is None:
         raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVErrorCode
     if x is None:
         raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_DC_EVErrorCodeType.check(x)
+        st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o.EVRESSSOC
     if x is None:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
-        st_percentValueType.check(x)
+        st_percentValueType.fail(x)
     a = (a << 10) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
+    x: Any
     o = _new(CableCheckResType)
     q -= 9
     t = (v >> q) & 511
@@ -2206,6 +2225,7 @@ def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     return o, q
 
 def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
+    x: Any
     if type(o) is not CableCheckResType:
         raise _E('expected CableCheckResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2213,7 +2233,7 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
         raise _E('CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -2225,12 +2245,13 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
         raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
+    x: Any
     o = _new(DC_EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -2283,6 +2304,7 @@ def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
     return o, q
 
 def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -2290,7 +2312,7 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -2298,13 +2320,13 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSENotificationType.check(x)
+        st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEIsolationStatus
     if x is not None:
         _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
         if _i is None:
-            st_isolationLevelType.check(x)
+            st_isolationLevelType.fail(x)
         a = (a << 7) | (_i << 1)
         w, b = 1, 3
     else:
@@ -2314,18 +2336,20 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
         raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_DC_EVSEStatusCodeType.check(x)
+        st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
+    x: Any
     o = _new(CertificateInstallationReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2353,6 +2377,7 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Id
@@ -2375,6 +2400,7 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     return a
 
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
+    x: Any
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
     t = (v >> q) & 1
@@ -2401,6 +2427,7 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
     return o, q
 
 def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    x: Any
     if type(o) is not ListOfRootCertificateIDsType:
         raise _E('expected ListOfRootCertificateIDsType, got ' + type(o).__name__)
     lst = o.RootCertificateID
@@ -2420,6 +2447,7 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
     return a
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -2451,6 +2479,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -2464,15 +2493,16 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
+    x: Any
     o = _new(CertificateInstallationResType)
     q -= 9
     t = (v >> q) & 511
@@ -2516,6 +2546,7 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2523,7 +2554,7 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
     if x is None:
@@ -2554,6 +2585,7 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
+    x: Any
     o = _new(CertificateChainType)
     q -= 2
     t = (v >> q) & 3
@@ -2594,6 +2626,7 @@ def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     return o, q
 
 def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Id
@@ -2621,6 +2654,7 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     return a
 
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
+    x: Any
     o = _new(SubCertificatesType)
     q -= 1
     t = (v >> q) & 1
@@ -2655,6 +2689,7 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     return o, q
 
 def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    x: Any
     if type(o) is not SubCertificatesType:
         raise _E('expected SubCertificatesType, got ' + type(o).__name__)
     lst = o.Certificate
@@ -2676,6 +2711,7 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     return a
 
 def d_ContractSignatureEncryptedPrivateKeyType(v: int, q: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int]:
+    x: Any
     o = _new(ContractSignatureEncryptedPrivateKeyType)
     q -= 1
     t = (v >> q) & 1
@@ -2697,6 +2733,7 @@ def d_ContractSignatureEncryptedPrivateKeyType(v: int, q: int) -> tuple[Contract
     return o, q
 
 def e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPrivateKeyType, a: int) -> int:
+    x: Any
     if type(o) is not ContractSignatureEncryptedPrivateKeyType:
         raise _E('expected ContractSignatureEncryptedPrivateKeyType, got ' + type(o).__name__)
     x = o.Id
@@ -2713,6 +2750,7 @@ def e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPriv
     return a
 
 def d_DiffieHellmanPublickeyType(v: int, q: int) -> tuple[DiffieHellmanPublickeyType, int]:
+    x: Any
     o = _new(DiffieHellmanPublickeyType)
     q -= 1
     t = (v >> q) & 1
@@ -2734,6 +2772,7 @@ def d_DiffieHellmanPublickeyType(v: int, q: int) -> tuple[DiffieHellmanPublickey
     return o, q
 
 def e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
+    x: Any
     if type(o) is not DiffieHellmanPublickeyType:
         raise _E('expected DiffieHellmanPublickeyType, got ' + type(o).__name__)
     x = o.Id
@@ -2750,6 +2789,7 @@ def e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
     return a
 
 def d_EMAIDType(v: int, q: int) -> tuple[EMAIDType, int]:
+    x: Any
     o = _new(EMAIDType)
     q -= 1
     t = (v >> q) & 1
@@ -2771,6 +2811,7 @@ def d_EMAIDType(v: int, q: int) -> tuple[EMAIDType, int]:
     return o, q
 
 def e_EMAIDType(o: EMAIDType, a: int) -> int:
+    x: Any
     if type(o) is not EMAIDType:
         raise _E('expected EMAIDType, got ' + type(o).__name__)
     x = o.Id
@@ -2787,6 +2828,7 @@ def e_EMAIDType(o: EMAIDType, a: int) -> int:
     return a
 
 def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType, int]:
+    x: Any
     o = _new(CertificateUpdateReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2820,6 +2862,7 @@ def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType
     return o, q
 
 def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateUpdateReqType:
         raise _E('expected CertificateUpdateReqType, got ' + type(o).__name__)
     x = o.Id
@@ -2847,6 +2890,7 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     return a
 
 def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType, int]:
+    x: Any
     o = _new(CertificateUpdateResType)
     q -= 9
     t = (v >> q) & 511
@@ -2916,6 +2960,7 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
     return o, q
 
 def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateUpdateResType:
         raise _E('expected CertificateUpdateResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -2923,7 +2968,7 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         raise _E('CertificateUpdateResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
     if x is None:
@@ -2954,11 +2999,11 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 7
     else:
@@ -2967,6 +3012,7 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     return a
 
 def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+    x: Any
     o = _new(ChargeParameterDiscoveryReqType)
     q -= 2
     t = (v >> q) & 3
@@ -3021,13 +3067,14 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
     return o, q
 
 def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not ChargeParameterDiscoveryReqType:
         raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.MaxEntriesSAScheduleTuple
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -3038,23 +3085,25 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
     _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
     if _i is None:
-        st_EnergyTransferModeType.check(x)
+        st_EnergyTransferModeType.fail(x)
     a = (a << (w + 5)) | ((1 - b) << 5) | (_i << 1)
     k = 0
+    sel = -1
     if o.EVChargeParameter is not None:
         k += 1
         x = o.EVChargeParameter
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVChargeParameter is x and tx is AC_EVChargeParameterType:
+        if sel == 0 and tx is AC_EVChargeParameterType:
             a = (a << 2) | 0
             a = e_AC_EVChargeParameterType(x, a)
-        elif o.EVChargeParameter is x and tx is DC_EVChargeParameterType:
+        elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVChargeParameterType(x, a)
-        elif o.EVChargeParameter is x and tx is EVChargeParameterType:
+        elif sel == 0 and tx is EVChargeParameterType:
             a = (a << 2) | 2
             a = e_EVChargeParameterType(x, a)
         else:
@@ -3065,6 +3114,7 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     return a
 
 def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType, int]:
+    x: Any
     o = _new(DC_EVChargeParameterType)
     q -= 2
     t = (v >> q) & 3
@@ -3170,13 +3220,14 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     return o, q
 
 def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVChargeParameterType:
         raise _E('expected DC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -3219,19 +3270,20 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     x = o.FullSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((7 - b) << 9) | ((x) << 1)
         w, b = 2, 8
     x = o.BulkSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((8 - b) << 9) | ((x) << 1)
         w, b = 1, 9
     a = (a << w) | (9 - b)
     return a
 
 def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]:
+    x: Any
     o = _new(EVChargeParameterType)
     q -= 2
     t = (v >> q) & 3
@@ -3263,13 +3315,14 @@ def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]
     return o, q
 
 def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVChargeParameterType:
         raise _E('expected EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -3279,6 +3332,7 @@ def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     return a
 
 def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+    x: Any
     o = _new(ChargeParameterDiscoveryResType)
     q -= 16
     t = (v >> q) & 65535
@@ -3323,6 +3377,7 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     return o, q
 
 def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not ChargeParameterDiscoveryResType:
         raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -3330,27 +3385,29 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
         raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSEProcessingType.check(x)
+        st_EVSEProcessingType.fail(x)
     a = (a << 5) | (_i << 1)
     k = 0
+    sel = -1
     if o.SASchedules is not None:
         k += 1
         x = o.SASchedules
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.SASchedules is x and tx is SAScheduleListType:
+        if sel == 0 and tx is SAScheduleListType:
             a = (a << 3) | 0
             a = e_SAScheduleListType(x, a)
-        elif o.SASchedules is x and tx is SASchedulesType:
+        elif sel == 0 and tx is SASchedulesType:
             a = (a << 3) | 1
             a = e_SASchedulesType(x, a)
         else:
@@ -3359,20 +3416,22 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     else:
         w, b = 3, 2
     k = 0
+    sel = -1
     if o.EVSEChargeParameter is not None:
         k += 1
         x = o.EVSEChargeParameter
+        sel = 0
     if k > 1:
         raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVSEChargeParameter is x and tx is AC_EVSEChargeParameterType:
+        if sel == 0 and tx is AC_EVSEChargeParameterType:
             a = (a << w) | (4 - b)
             a = e_AC_EVSEChargeParameterType(x, a)
-        elif o.EVSEChargeParameter is x and tx is DC_EVSEChargeParameterType:
+        elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << w) | (5 - b)
             a = e_DC_EVSEChargeParameterType(x, a)
-        elif o.EVSEChargeParameter is x and tx is EVSEChargeParameterType:
+        elif sel == 0 and tx is EVSEChargeParameterType:
             a = (a << w) | (6 - b)
             a = e_EVSEChargeParameterType(x, a)
         else:
@@ -3383,6 +3442,7 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     return a
 
 def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
+    x: Any
     o = _new(SAScheduleListType)
     q -= 1
     t = (v >> q) & 1
@@ -3409,6 +3469,7 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     return o, q
 
 def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
+    x: Any
     if type(o) is not SAScheduleListType:
         raise _E('expected SAScheduleListType, got ' + type(o).__name__)
     lst = o.SAScheduleTuple
@@ -3428,6 +3489,7 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     return a
 
 def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
+    x: Any
     o = _new(SAScheduleTupleType)
     q -= 12
     t = (v >> q) & 4095
@@ -3456,13 +3518,14 @@ def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
     return o, q
 
 def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
+    x: Any
     if type(o) is not SAScheduleTupleType:
         raise _E('expected SAScheduleTupleType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
     x = o.PMaxSchedule
     if x is None:
@@ -3480,6 +3543,7 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     return a
 
 def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
+    x: Any
     o = _new(PMaxScheduleType)
     q -= 1
     t = (v >> q) & 1
@@ -3506,6 +3570,7 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     return o, q
 
 def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not PMaxScheduleType:
         raise _E('expected PMaxScheduleType, got ' + type(o).__name__)
     lst = o.PMaxScheduleEntry
@@ -3525,6 +3590,7 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     return a
 
 def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]:
+    x: Any
     o = _new(PMaxScheduleEntryType)
     q -= 2
     t = (v >> q) & 3
@@ -3549,20 +3615,23 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     return o, q
 
 def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
+    x: Any
     if type(o) is not PMaxScheduleEntryType:
         raise _E('expected PMaxScheduleEntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('PMaxScheduleEntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -3578,6 +3647,7 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     return a
 
 def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType, int]:
+    x: Any
     o = _new(RelativeTimeIntervalType)
     q -= 10
     t = (v >> q) & 1023
@@ -3627,6 +3697,7 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
     return o, q
 
 def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
+    x: Any
     if type(o) is not RelativeTimeIntervalType:
         raise _E('expected RelativeTimeIntervalType, got ' + type(o).__name__)
     x = o.start
@@ -3634,14 +3705,14 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
         raise _E('RelativeTimeIntervalType: start is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 16777214:
-        st_start.check(x)
+        st_start.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 86400:
-            st_duration.check(x)
+            st_duration.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 2
@@ -3651,6 +3722,7 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     return a
 
 def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
+    x: Any
     o = _new(IntervalType)
     q -= 1
     t = (v >> q) & 1
@@ -3660,12 +3732,14 @@ def d_IntervalType(v: int, q: int) -> tuple[IntervalType, int]:
     return o, q
 
 def e_IntervalType(o: IntervalType, a: int) -> int:
+    x: Any
     if type(o) is not IntervalType:
         raise _E('expected IntervalType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
+    x: Any
     o = _new(SalesTariffType)
     q -= 2
     t = (v >> q) & 3
@@ -3738,6 +3812,7 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
     return o, q
 
 def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
+    x: Any
     if type(o) is not SalesTariffType:
         raise _E('expected SalesTariffType, got ' + type(o).__name__)
     x = o.Id
@@ -3751,7 +3826,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if x is None:
         raise _E('SalesTariffType: SalesTariffID is required')
     if type(x) is not int or not 1 <= x <= 255:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     a = (a << (w + 10)) | ((1 - b) << 10) | ((x - 1) << 1)
     x = o.SalesTariffDescription
     if x is not None:
@@ -3764,7 +3839,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     x = o.NumEPriceLevels
     if x is not None:
         if type(x) is not int or not 0 <= x <= 255:
-            st_unsignedByte.check(x)
+            st_unsignedByte.fail(x)
         a = (a << (w + 10)) | ((3 - b) << 10) | ((x) << 1)
         w, b = 1, 4
     lst = o.SalesTariffEntry
@@ -3783,6 +3858,7 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     return a
 
 def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
+    x: Any
     o = _new(SalesTariffEntryType)
     q -= 2
     t = (v >> q) & 3
@@ -3832,20 +3908,23 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     return o, q
 
 def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
+    x: Any
     if type(o) is not SalesTariffEntryType:
         raise _E('expected SalesTariffEntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('SalesTariffEntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -3855,7 +3934,7 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     x = o.EPriceLevel
     if x is not None:
         if type(x) is not int or not 0 <= x <= 255:
-            st_unsignedByte.check(x)
+            st_unsignedByte.fail(x)
         a = (a << 12) | ((x) << 1)
         w, b = 2, 3
     else:
@@ -3876,6 +3955,7 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     return a
 
 def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
+    x: Any
     o = _new(ConsumptionCostType)
     q -= 1
     t = (v >> q) & 1
@@ -3909,6 +3989,7 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     return o, q
 
 def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
+    x: Any
     if type(o) is not ConsumptionCostType:
         raise _E('expected ConsumptionCostType, got ' + type(o).__name__)
     x = o.startValue
@@ -3933,6 +4014,7 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     return a
 
 def d_CostType(v: int, q: int) -> tuple[CostType, int]:
+    x: Any
     o = _new(CostType)
     q -= 15
     t = (v >> q) & 32767
@@ -3975,6 +4057,7 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
     return o, q
 
 def e_CostType(o: CostType, a: int) -> int:
+    x: Any
     if type(o) is not CostType:
         raise _E('expected CostType, got ' + type(o).__name__)
     x = o.costKind
@@ -3982,20 +4065,20 @@ def e_CostType(o: CostType, a: int) -> int:
         raise _E('CostType: costKind is required')
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
-        st_costKindType.check(x)
+        st_costKindType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.amount
     if x is None:
         raise _E('CostType: amount is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
         if type(x) is not int or not -3 <= x <= 3:
-            st_unitMultiplierType.check(x)
+            st_unitMultiplierType.fail(x)
         a = (a << 7) | ((x + 3) << 1)
         w, b = 1, 3
     else:
@@ -4004,6 +4087,7 @@ def e_CostType(o: CostType, a: int) -> int:
     return a
 
 def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
+    x: Any
     o = _new(SASchedulesType)
     q -= 1
     t = (v >> q) & 1
@@ -4013,12 +4097,14 @@ def d_SASchedulesType(v: int, q: int) -> tuple[SASchedulesType, int]:
     return o, q
 
 def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
+    x: Any
     if type(o) is not SASchedulesType:
         raise _E('expected SASchedulesType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
+    x: Any
     o = _new(DC_EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4090,6 +4176,7 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     return o, q
 
 def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVSEChargeParameterType:
         raise _E('expected DC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVSEStatus
@@ -4145,6 +4232,7 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     return a
 
 def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, int]:
+    x: Any
     o = _new(EVSEChargeParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4154,12 +4242,14 @@ def d_EVSEChargeParameterType(v: int, q: int) -> tuple[EVSEChargeParameterType, 
     return o, q
 
 def e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEChargeParameterType:
         raise _E('expected EVSEChargeParameterType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]:
+    x: Any
     o = _new(ChargingStatusReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4169,12 +4259,14 @@ def d_ChargingStatusReqType(v: int, q: int) -> tuple[ChargingStatusReqType, int]
     return o, q
 
 def e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingStatusReqType:
         raise _E('expected ChargingStatusReqType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]:
+    x: Any
     o = _new(ChargingStatusResType)
     q -= 10
     t = (v >> q) & 1023
@@ -4235,6 +4327,7 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
     return o, q
 
 def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingStatusResType:
         raise _E('expected ChargingStatusResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -4242,7 +4335,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         raise _E('ChargingStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
@@ -4254,7 +4347,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if x is None:
         raise _E('ChargingStatusResType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
     x = o.EVSEMaxCurrent
     if x is not None:
@@ -4271,7 +4364,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.ReceiptRequired
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.AC_EVSEStatus
@@ -4283,6 +4376,7 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -4395,6 +4489,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -4407,7 +4502,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 2
@@ -4425,11 +4520,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_meterStatusType.check(x)
+            st_meterStatusType.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 4
     x = o.TMeter
@@ -4437,17 +4532,18 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            st_long.check(x)
+            st_long.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
 
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
+    x: Any
     o = _new(CurrentDemandReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4543,6 +4639,7 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     return o, q
 
 def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
+    x: Any
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -4575,14 +4672,14 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
     if x is None:
         raise _E('CurrentDemandReqType: ChargingComplete is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
@@ -4605,6 +4702,7 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     return a
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
+    x: Any
     o = _new(CurrentDemandResType)
     q -= 9
     t = (v >> q) & 511
@@ -4706,6 +4804,7 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     return o, q
 
 def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
+    x: Any
     if type(o) is not CurrentDemandResType:
         raise _E('expected CurrentDemandResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -4713,7 +4812,7 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         raise _E('CurrentDemandResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -4734,19 +4833,19 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
@@ -4776,7 +4875,7 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandResType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
     x = o.MeterInfo
     if x is not None:
@@ -4788,13 +4887,14 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.ReceiptRequired
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((13 - b) << 3) | (x << 1)
         w, b = 1, 14
     a = (a << w) | (14 - b)
     return a
 
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+    x: Any
     o = _new(DC_EVPowerDeliveryParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4826,6 +4926,7 @@ def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliver
     return o, q
 
 def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
+    x: Any
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -4836,7 +4937,7 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 5) | (x << 1)
         w, b = 1, 2
     else:
@@ -4845,24 +4946,27 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParameterType, int]:
+    x: Any
     o = _new(EVPowerDeliveryParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -4872,12 +4976,14 @@ def d_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[EVPowerDeliveryParam
     return o, q
 
 def e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerDeliveryParameterType:
         raise _E('expected EVPowerDeliveryParameterType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -4906,6 +5012,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -4913,7 +5020,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -4921,12 +5028,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_EVSENotificationType.check(x)
+        st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
+    x: Any
     o = _new(EVStatusType)
     q -= 1
     t = (v >> q) & 1
@@ -4936,12 +5044,14 @@ def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
     return o, q
 
 def e_EVStatusType(o: EVStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVStatusType:
         raise _E('expected EVStatusType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
+    x: Any
     o = _new(EntryType)
     q -= 2
     t = (v >> q) & 3
@@ -4960,20 +5070,23 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     return o, q
 
 def e_EntryType(o: EntryType, a: int) -> int:
+    x: Any
     if type(o) is not EntryType:
         raise _E('expected EntryType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.TimeInterval is not None:
         k += 1
         x = o.TimeInterval
+        sel = 0
     if k > 1:
         raise _E('EntryType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.TimeInterval is x and tx is RelativeTimeIntervalType:
+        if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
             a = e_RelativeTimeIntervalType(x, a)
-        elif o.TimeInterval is x and tx is IntervalType:
+        elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
             a = e_IntervalType(x, a)
         else:
@@ -4984,18 +5097,21 @@ def e_EntryType(o: EntryType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -5017,6 +5133,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -5034,6 +5151,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -5072,6 +5190,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -5095,6 +5214,7 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -5114,6 +5234,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -5130,30 +5251,35 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -5183,6 +5309,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -5205,6 +5332,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -5265,6 +5393,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -5303,6 +5432,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, int]:
+    x: Any
     o = _new(MeteringReceiptReqType)
     q -= 2
     t = (v >> q) & 3
@@ -5351,6 +5481,7 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
     return o, q
 
 def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringReceiptReqType:
         raise _E('expected MeteringReceiptReqType, got ' + type(o).__name__)
     x = o.Id
@@ -5370,7 +5501,7 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     x = o.SAScheduleTupleID
     if x is not None:
         if type(x) is not int or not 1 <= x <= 255:
-            st_SAIDType.check(x)
+            st_SAIDType.fail(x)
         a = (a << 12) | ((x - 1) << 1)
         w, b = 1, 3
     else:
@@ -5384,6 +5515,7 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     return a
 
 def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, int]:
+    x: Any
     o = _new(MeteringReceiptResType)
     q -= 10
     t = (v >> q) & 1023
@@ -5411,6 +5543,7 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
     return o, q
 
 def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringReceiptResType:
         raise _E('expected MeteringReceiptResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5418,23 +5551,25 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         raise _E('MeteringReceiptResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     k = 0
+    sel = -1
     if o.EVSEStatus is not None:
         k += 1
         x = o.EVSEStatus
+        sel = 0
     if k > 1:
         raise _E('MeteringReceiptResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVSEStatus is x and tx is AC_EVSEStatusType:
+        if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
             a = e_AC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is DC_EVSEStatusType:
+        elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
             a = e_DC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is EVSEStatusType:
+        elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
             a = e_EVSEStatusType(x, a)
         else:
@@ -5445,12 +5580,14 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     return a
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]:
+    x: Any
     o = _new(PaymentDetailsReqType)
     q -= 2
     t = (v >> q) & 3
@@ -5472,6 +5609,7 @@ def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]
     return o, q
 
 def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentDetailsReqType:
         raise _E('expected PaymentDetailsReqType, got ' + type(o).__name__)
     x = o.eMAID
@@ -5489,6 +5627,7 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     return a
 
 def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]:
+    x: Any
     o = _new(PaymentDetailsResType)
     q -= 10
     t = (v >> q) & 1023
@@ -5526,6 +5665,7 @@ def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]
     return o, q
 
 def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentDetailsResType:
         raise _E('expected PaymentDetailsResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5533,7 +5673,7 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
         raise _E('PaymentDetailsResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.GenChallenge
     if x is None:
@@ -5546,15 +5686,16 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
         raise _E('PaymentDetailsResType: EVSETimeStamp is required')
     a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-        st_long.check(x)
+        st_long.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PaymentServiceSelectionReqType(v: int, q: int) -> tuple[PaymentServiceSelectionReqType, int]:
+    x: Any
     o = _new(PaymentServiceSelectionReqType)
     q -= 5
     t = (v >> q) & 31
@@ -5572,6 +5713,7 @@ def d_PaymentServiceSelectionReqType(v: int, q: int) -> tuple[PaymentServiceSele
     return o, q
 
 def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentServiceSelectionReqType:
         raise _E('expected PaymentServiceSelectionReqType, got ' + type(o).__name__)
     x = o.SelectedPaymentOption
@@ -5579,7 +5721,7 @@ def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) 
         raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
-        st_paymentOptionType.check(x)
+        st_paymentOptionType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
     if x is None:
@@ -5590,6 +5732,7 @@ def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) 
     return a
 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
+    x: Any
     o = _new(SelectedServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -5616,6 +5759,7 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     return o, q
 
 def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceListType:
         raise _E('expected SelectedServiceListType, got ' + type(o).__name__)
     lst = o.SelectedService
@@ -5635,6 +5779,7 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     return a
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
+    x: Any
     o = _new(SelectedServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -5687,6 +5832,7 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     return o, q
 
 def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -5694,18 +5840,18 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 2
     else:
@@ -5714,6 +5860,7 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     return a
 
 def d_PaymentServiceSelectionResType(v: int, q: int) -> tuple[PaymentServiceSelectionResType, int]:
+    x: Any
     o = _new(PaymentServiceSelectionResType)
     q -= 9
     t = (v >> q) & 511
@@ -5727,6 +5874,7 @@ def d_PaymentServiceSelectionResType(v: int, q: int) -> tuple[PaymentServiceSele
     return o, q
 
 def e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentServiceSelectionResType:
         raise _E('expected PaymentServiceSelectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5734,12 +5882,13 @@ def e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) 
         raise _E('PaymentServiceSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
+    x: Any
     o = _new(PowerDeliveryReqType)
     q -= 19
     t = (v >> q) & 524287
@@ -5781,6 +5930,7 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     return o, q
 
 def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.ChargeProgress
@@ -5788,13 +5938,13 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         raise _E('PowerDeliveryReqType: ChargeProgress is required')
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
-        st_chargeProgressType.check(x)
+        st_chargeProgressType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SAScheduleTupleID
     if x is None:
         raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
-        st_SAIDType.check(x)
+        st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
     x = o.ChargingProfile
     if x is not None:
@@ -5804,17 +5954,19 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     else:
         w, b = 3, 2
     k = 0
+    sel = -1
     if o.EVPowerDeliveryParameter is not None:
         k += 1
         x = o.EVPowerDeliveryParameter
+        sel = 0
     if k > 1:
         raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVPowerDeliveryParameter is x and tx is DC_EVPowerDeliveryParameterType:
+        if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
             a = (a << w) | (3 - b)
             a = e_DC_EVPowerDeliveryParameterType(x, a)
-        elif o.EVPowerDeliveryParameter is x and tx is EVPowerDeliveryParameterType:
+        elif sel == 0 and tx is EVPowerDeliveryParameterType:
             a = (a << w) | (4 - b)
             a = e_EVPowerDeliveryParameterType(x, a)
         else:
@@ -5824,6 +5976,7 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     return a
 
 def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
+    x: Any
     o = _new(ChargingProfileType)
     q -= 1
     t = (v >> q) & 1
@@ -5850,6 +6003,7 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     return o, q
 
 def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingProfileType:
         raise _E('expected ChargingProfileType, got ' + type(o).__name__)
     lst = o.ProfileEntry
@@ -5869,6 +6023,7 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     return a
 
 def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
+    x: Any
     o = _new(ProfileEntryType)
     q -= 10
     t = (v >> q) & 1023
@@ -5911,6 +6066,7 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     return o, q
 
 def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
+    x: Any
     if type(o) is not ProfileEntryType:
         raise _E('expected ProfileEntryType, got ' + type(o).__name__)
     x = o.ChargingProfileEntryStart
@@ -5918,7 +6074,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
         raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ChargingProfileEntryMaxPower
@@ -5929,7 +6085,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     x = o.ChargingProfileEntryMaxNumberOfPhasesInUse
     if x is not None:
         if type(x) is not int or not 1 <= x <= 3:
-            st_maxNumPhasesType.check(x)
+            st_maxNumPhasesType.fail(x)
         a = (a << 6) | ((x - 1) << 1)
         w, b = 1, 3
     else:
@@ -5938,6 +6094,7 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     return a
 
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
+    x: Any
     o = _new(PowerDeliveryResType)
     q -= 10
     t = (v >> q) & 1023
@@ -5965,6 +6122,7 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     return o, q
 
 def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -5972,23 +6130,25 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     k = 0
+    sel = -1
     if o.EVSEStatus is not None:
         k += 1
         x = o.EVSEStatus
+        sel = 0
     if k > 1:
         raise _E('PowerDeliveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EVSEStatus is x and tx is AC_EVSEStatusType:
+        if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
             a = e_AC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is DC_EVSEStatusType:
+        elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
             a = e_DC_EVSEStatusType(x, a)
-        elif o.EVSEStatus is x and tx is EVSEStatusType:
+        elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
             a = e_EVSEStatusType(x, a)
         else:
@@ -5999,6 +6159,7 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     return a
 
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
+    x: Any
     o = _new(PreChargeReqType)
     q -= 1
     t = (v >> q) & 1
@@ -6026,6 +6187,7 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     return o, q
 
 def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
+    x: Any
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -6047,6 +6209,7 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     return a
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
+    x: Any
     o = _new(PreChargeResType)
     q -= 9
     t = (v >> q) & 511
@@ -6072,6 +6235,7 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     return o, q
 
 def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
+    x: Any
     if type(o) is not PreChargeResType:
         raise _E('expected PreChargeResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6079,7 +6243,7 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
         raise _E('PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:
@@ -6095,6 +6259,7 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     return a
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
+    x: Any
     o = _new(ServiceDetailReqType)
     q -= 10
     t = (v >> q) & 1023
@@ -6119,6 +6284,7 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     return o, q
 
 def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -6126,12 +6292,13 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
         raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
+    x: Any
     o = _new(ServiceDetailResType)
     q -= 18
     t = (v >> q) & 262143
@@ -6172,6 +6339,7 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     return o, q
 
 def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6179,14 +6347,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
         raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
@@ -6200,6 +6368,7 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     return a
 
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
+    x: Any
     o = _new(ServiceParameterListType)
     q -= 1
     t = (v >> q) & 1
@@ -6226,6 +6395,7 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
     return o, q
 
 def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceParameterListType:
         raise _E('expected ServiceParameterListType, got ' + type(o).__name__)
     lst = o.ParameterSet
@@ -6245,6 +6415,7 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     return a
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
+    x: Any
     o = _new(ParameterSetType)
     q -= 11
     t = (v >> q) & 2047
@@ -6290,6 +6461,7 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     return o, q
 
 def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
@@ -6297,11 +6469,11 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
         raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     lst = o.Parameter
     if type(lst) is not list:
@@ -6320,6 +6492,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     return a
 
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
+    x: Any
     o = _new(ParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -6421,6 +6594,7 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     return o, q
 
 def e_ParameterType(o: ParameterType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
@@ -6429,60 +6603,67 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     a = (a << 1) | 0
     a = st_string.enc(x, a)
     k = 0
+    sel = -1
     if o.boolValue is not None:
         k += 1
         x = o.boolValue
+        sel = 0
     if o.byteValue is not None:
         k += 1
         x = o.byteValue
+        sel = 1
     if o.shortValue is not None:
         k += 1
         x = o.shortValue
+        sel = 2
     if o.intValue is not None:
         k += 1
         x = o.intValue
+        sel = 3
     if o.physicalValue is not None:
         k += 1
         x = o.physicalValue
+        sel = 4
     if o.stringValue is not None:
         k += 1
         x = o.stringValue
+        sel = 5
     if k > 1:
         raise _E('ParameterType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.boolValue is x:
+        if sel == 0:
             if type(x) is not bool:
-                st_boolean.check(x)
+                st_boolean.fail(x)
             a = (a << 6) | (x << 1)
-        elif o.byteValue is x:
+        elif sel == 1:
             if type(x) is not int or not -128 <= x <= 127:
-                st_byte.check(x)
+                st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
-        elif o.shortValue is x:
+        elif sel == 2:
             a = (a << 3) | 2
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
-                st_short.check(x)
+                st_short.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.intValue is x:
+        elif sel == 3:
             a = (a << 3) | 3
             a <<= 1
             if type(x) is not int or x < -2147483648 or x > 2147483647:
-                st_int.check(x)
+                st_int.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.physicalValue is x and tx is PhysicalValueType:
+        elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
             a = e_PhysicalValueType(x, a)
-        elif o.stringValue is x:
+        elif sel == 5:
             a = (a << 3) | 5
             a <<= 1
             a = st_string.enc(x, a)
@@ -6495,6 +6676,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     return a
 
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
+    x: Any
     o = _new(ServiceDiscoveryReqType)
     q -= 2
     t = (v >> q) & 3
@@ -6530,6 +6712,7 @@ def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, 
     return o, q
 
 def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryReqType:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.ServiceScope
@@ -6544,13 +6727,14 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     if x is not None:
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
-            st_serviceCategoryType.check(x)
+            st_serviceCategoryType.fail(x)
         a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
         w, b = 1, 2
     a = (a << w) | (2 - b)
     return a
 
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
+    x: Any
     o = _new(ServiceDiscoveryResType)
     q -= 9
     t = (v >> q) & 511
@@ -6586,6 +6770,7 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     return o, q
 
 def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -6593,7 +6778,7 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.PaymentOptionList
     if x is None:
@@ -6616,6 +6801,7 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     return a
 
 def d_PaymentOptionListType(v: int, q: int) -> tuple[PaymentOptionListType, int]:
+    x: Any
     o = _new(PaymentOptionListType)
     q -= 1
     t = (v >> q) & 1
@@ -6647,6 +6833,7 @@ def d_PaymentOptionListType(v: int, q: int) -> tuple[PaymentOptionListType, int]
     return o, q
 
 def e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
+    x: Any
     if type(o) is not PaymentOptionListType:
         raise _E('expected PaymentOptionListType, got ' + type(o).__name__)
     lst = o.PaymentOption
@@ -6660,8 +6847,8 @@ def e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
         a <<= 1
         _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
         if _i is None:
-            st_paymentOptionType.check(x)
-        a = (a << 1) | _i  # type: ignore[operator]
+            st_paymentOptionType.fail(x)
+        a = (a << 1) | _i
         a <<= 1
         if k < 2:
             w, b = 2, 0
@@ -6671,6 +6858,7 @@ def e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
     return a
 
 def d_ChargeServiceType(v: int, q: int) -> tuple[ChargeServiceType, int]:
+    x: Any
     o = _new(ChargeServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -6746,6 +6934,7 @@ def d_ChargeServiceType(v: int, q: int) -> tuple[ChargeServiceType, int]:
     return o, q
 
 def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
+    x: Any
     if type(o) is not ChargeServiceType:
         raise _E('expected ChargeServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -6753,7 +6942,7 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
         raise _E('ChargeServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
@@ -6769,7 +6958,7 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
         raise _E('ChargeServiceType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
-        st_serviceCategoryType.check(x)
+        st_serviceCategoryType.fail(x)
     a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
@@ -6783,7 +6972,7 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     if x is None:
         raise _E('ChargeServiceType: FreeService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.SupportedEnergyTransferMode
     if x is None:
@@ -6794,6 +6983,7 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     return a
 
 def d_SupportedEnergyTransferModeType(v: int, q: int) -> tuple[SupportedEnergyTransferModeType, int]:
+    x: Any
     o = _new(SupportedEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -6827,6 +7017,7 @@ def d_SupportedEnergyTransferModeType(v: int, q: int) -> tuple[SupportedEnergyTr
     return o, q
 
 def e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not SupportedEnergyTransferModeType:
         raise _E('expected SupportedEnergyTransferModeType, got ' + type(o).__name__)
     lst = o.EnergyTransferMode
@@ -6840,8 +7031,8 @@ def e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int
         a <<= 1
         _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
         if _i is None:
-            st_EnergyTransferModeType.check(x)
-        a = (a << 3) | _i  # type: ignore[operator]
+            st_EnergyTransferModeType.fail(x)
+        a = (a << 3) | _i
         a <<= 1
         if k < 6:
             w, b = 2, 0
@@ -6851,6 +7042,7 @@ def e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int
     return a
 
 def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
+    x: Any
     o = _new(ServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -6877,6 +7069,7 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     return o, q
 
 def e_ServiceListType(o: ServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceListType:
         raise _E('expected ServiceListType, got ' + type(o).__name__)
     lst = o.Service
@@ -6896,6 +7089,7 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
     return a
 
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
+    x: Any
     o = _new(ServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -6965,6 +7159,7 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     return o, q
 
 def e_ServiceType(o: ServiceType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -6972,7 +7167,7 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         raise _E('ServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceName
@@ -6988,7 +7183,7 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         raise _E('ServiceType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
-        st_serviceCategoryType.check(x)
+        st_serviceCategoryType.fail(x)
     a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
     x = o.ServiceScope
     if x is not None:
@@ -7002,12 +7197,13 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if x is None:
         raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
+    x: Any
     o = _new(SessionSetupReqType)
     q -= 2
     t = (v >> q) & 3
@@ -7023,6 +7219,7 @@ def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     return o, q
 
 def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
@@ -7034,6 +7231,7 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
+    x: Any
     o = _new(SessionSetupResType)
     q -= 10
     t = (v >> q) & 1023
@@ -7081,6 +7279,7 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     return o, q
 
 def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -7088,7 +7287,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     if x is None:
@@ -7100,11 +7299,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if x is not None:
         a <<= 3
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
-            st_long.check(x)
+            st_long.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 3
     else:
@@ -7113,6 +7312,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     return a
 
 def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
+    x: Any
     o = _new(SessionStopReqType)
     q -= 5
     t = (v >> q) & 31
@@ -7124,6 +7324,7 @@ def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     return o, q
 
 def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopReqType:
         raise _E('expected SessionStopReqType, got ' + type(o).__name__)
     x = o.ChargingSession
@@ -7131,12 +7332,13 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
         raise _E('SessionStopReqType: ChargingSession is required')
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
-        st_chargingSessionType.check(x)
+        st_chargingSessionType.fail(x)
     a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
+    x: Any
     o = _new(SessionStopResType)
     q -= 9
     t = (v >> q) & 511
@@ -7150,6 +7352,7 @@ def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     return o, q
 
 def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -7157,12 +7360,13 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
         raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -7215,6 +7419,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -7252,6 +7457,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -7293,6 +7499,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -7326,12 +7533,14 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -7356,6 +7565,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -7374,6 +7584,7 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -7403,6 +7614,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -7425,12 +7637,14 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
 
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
+    x: Any
     o = _new(V2G_Message)
     q -= 1
     t = (v >> q) & 1
@@ -7452,6 +7666,7 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     return o, q
 
 def e_V2G_Message(o: V2G_Message, a: int) -> int:
+    x: Any
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
@@ -7468,6 +7683,7 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -7505,6 +7721,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -7529,6 +7746,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
+    x: Any
     o = _new(NotificationType)
     q -= 7
     t = (v >> q) & 127
@@ -7558,6 +7776,7 @@ def d_NotificationType(v: int, q: int) -> tuple[NotificationType, int]:
     return o, q
 
 def e_NotificationType(o: NotificationType, a: int) -> int:
+    x: Any
     if type(o) is not NotificationType:
         raise _E('expected NotificationType, got ' + type(o).__name__)
     x = o.FaultCode
@@ -7565,7 +7784,7 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
         raise _E('NotificationType: FaultCode is required')
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_faultCodeType.check(x)
+        st_faultCodeType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.FaultMsg
     if x is not None:
@@ -7579,6 +7798,7 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     return a
 
 def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
+    x: Any
     o = _new(BodyType)
     q -= 6
     t = (v >> q) & 63
@@ -7666,119 +7886,122 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
     return o, q
 
 def e_BodyType(o: BodyType, a: int) -> int:
+    x: Any
     if type(o) is not BodyType:
         raise _E('expected BodyType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.BodyElement is not None:
         k += 1
         x = o.BodyElement
+        sel = 0
     if k > 1:
         raise _E('BodyType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.BodyElement is x and tx is AuthorizationReqType:
+        if sel == 0 and tx is AuthorizationReqType:
             a = (a << 6) | 0
             a = e_AuthorizationReqType(x, a)
-        elif o.BodyElement is x and tx is AuthorizationResType:
+        elif sel == 0 and tx is AuthorizationResType:
             a = (a << 6) | 1
             a = e_AuthorizationResType(x, a)
-        elif o.BodyElement is x and tx is BodyBaseType:
+        elif sel == 0 and tx is BodyBaseType:
             a = (a << 6) | 2
             a = e_BodyBaseType(x, a)
-        elif o.BodyElement is x and tx is CableCheckReqType:
+        elif sel == 0 and tx is CableCheckReqType:
             a = (a << 6) | 3
             a = e_CableCheckReqType(x, a)
-        elif o.BodyElement is x and tx is CableCheckResType:
+        elif sel == 0 and tx is CableCheckResType:
             a = (a << 6) | 4
             a = e_CableCheckResType(x, a)
-        elif o.BodyElement is x and tx is CertificateInstallationReqType:
+        elif sel == 0 and tx is CertificateInstallationReqType:
             a = (a << 6) | 5
             a = e_CertificateInstallationReqType(x, a)
-        elif o.BodyElement is x and tx is CertificateInstallationResType:
+        elif sel == 0 and tx is CertificateInstallationResType:
             a = (a << 6) | 6
             a = e_CertificateInstallationResType(x, a)
-        elif o.BodyElement is x and tx is CertificateUpdateReqType:
+        elif sel == 0 and tx is CertificateUpdateReqType:
             a = (a << 6) | 7
             a = e_CertificateUpdateReqType(x, a)
-        elif o.BodyElement is x and tx is CertificateUpdateResType:
+        elif sel == 0 and tx is CertificateUpdateResType:
             a = (a << 6) | 8
             a = e_CertificateUpdateResType(x, a)
-        elif o.BodyElement is x and tx is ChargeParameterDiscoveryReqType:
+        elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
             a = (a << 6) | 9
             a = e_ChargeParameterDiscoveryReqType(x, a)
-        elif o.BodyElement is x and tx is ChargeParameterDiscoveryResType:
+        elif sel == 0 and tx is ChargeParameterDiscoveryResType:
             a = (a << 6) | 10
             a = e_ChargeParameterDiscoveryResType(x, a)
-        elif o.BodyElement is x and tx is ChargingStatusReqType:
+        elif sel == 0 and tx is ChargingStatusReqType:
             a = (a << 6) | 11
             a = e_ChargingStatusReqType(x, a)
-        elif o.BodyElement is x and tx is ChargingStatusResType:
+        elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 12
             a = e_ChargingStatusResType(x, a)
-        elif o.BodyElement is x and tx is CurrentDemandReqType:
+        elif sel == 0 and tx is CurrentDemandReqType:
             a = (a << 6) | 13
             a = e_CurrentDemandReqType(x, a)
-        elif o.BodyElement is x and tx is CurrentDemandResType:
+        elif sel == 0 and tx is CurrentDemandResType:
             a = (a << 6) | 14
             a = e_CurrentDemandResType(x, a)
-        elif o.BodyElement is x and tx is MeteringReceiptReqType:
+        elif sel == 0 and tx is MeteringReceiptReqType:
             a = (a << 6) | 15
             a = e_MeteringReceiptReqType(x, a)
-        elif o.BodyElement is x and tx is MeteringReceiptResType:
+        elif sel == 0 and tx is MeteringReceiptResType:
             a = (a << 6) | 16
             a = e_MeteringReceiptResType(x, a)
-        elif o.BodyElement is x and tx is PaymentDetailsReqType:
+        elif sel == 0 and tx is PaymentDetailsReqType:
             a = (a << 6) | 17
             a = e_PaymentDetailsReqType(x, a)
-        elif o.BodyElement is x and tx is PaymentDetailsResType:
+        elif sel == 0 and tx is PaymentDetailsResType:
             a = (a << 6) | 18
             a = e_PaymentDetailsResType(x, a)
-        elif o.BodyElement is x and tx is PaymentServiceSelectionReqType:
+        elif sel == 0 and tx is PaymentServiceSelectionReqType:
             a = (a << 6) | 19
             a = e_PaymentServiceSelectionReqType(x, a)
-        elif o.BodyElement is x and tx is PaymentServiceSelectionResType:
+        elif sel == 0 and tx is PaymentServiceSelectionResType:
             a = (a << 6) | 20
             a = e_PaymentServiceSelectionResType(x, a)
-        elif o.BodyElement is x and tx is PowerDeliveryReqType:
+        elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 21
             a = e_PowerDeliveryReqType(x, a)
-        elif o.BodyElement is x and tx is PowerDeliveryResType:
+        elif sel == 0 and tx is PowerDeliveryResType:
             a = (a << 6) | 22
             a = e_PowerDeliveryResType(x, a)
-        elif o.BodyElement is x and tx is PreChargeReqType:
+        elif sel == 0 and tx is PreChargeReqType:
             a = (a << 6) | 23
             a = e_PreChargeReqType(x, a)
-        elif o.BodyElement is x and tx is PreChargeResType:
+        elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 24
             a = e_PreChargeResType(x, a)
-        elif o.BodyElement is x and tx is ServiceDetailReqType:
+        elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 25
             a = e_ServiceDetailReqType(x, a)
-        elif o.BodyElement is x and tx is ServiceDetailResType:
+        elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 26
             a = e_ServiceDetailResType(x, a)
-        elif o.BodyElement is x and tx is ServiceDiscoveryReqType:
+        elif sel == 0 and tx is ServiceDiscoveryReqType:
             a = (a << 6) | 27
             a = e_ServiceDiscoveryReqType(x, a)
-        elif o.BodyElement is x and tx is ServiceDiscoveryResType:
+        elif sel == 0 and tx is ServiceDiscoveryResType:
             a = (a << 6) | 28
             a = e_ServiceDiscoveryResType(x, a)
-        elif o.BodyElement is x and tx is SessionSetupReqType:
+        elif sel == 0 and tx is SessionSetupReqType:
             a = (a << 6) | 29
             a = e_SessionSetupReqType(x, a)
-        elif o.BodyElement is x and tx is SessionSetupResType:
+        elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
             a = e_SessionSetupResType(x, a)
-        elif o.BodyElement is x and tx is SessionStopReqType:
+        elif sel == 0 and tx is SessionStopReqType:
             a = (a << 6) | 31
             a = e_SessionStopReqType(x, a)
-        elif o.BodyElement is x and tx is SessionStopResType:
+        elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
             a = e_SessionStopResType(x, a)
-        elif o.BodyElement is x and tx is WeldingDetectionReqType:
+        elif sel == 0 and tx is WeldingDetectionReqType:
             a = (a << 6) | 33
             a = e_WeldingDetectionReqType(x, a)
-        elif o.BodyElement is x and tx is WeldingDetectionResType:
+        elif sel == 0 and tx is WeldingDetectionResType:
             a = (a << 6) | 34
             a = e_WeldingDetectionResType(x, a)
         else:
@@ -7790,6 +8013,7 @@ def e_BodyType(o: BodyType, a: int) -> int:
     return a
 
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
+    x: Any
     o = _new(WeldingDetectionReqType)
     q -= 1
     t = (v >> q) & 1
@@ -7805,6 +8029,7 @@ def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, 
     return o, q
 
 def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
@@ -7816,6 +8041,7 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     return a
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
+    x: Any
     o = _new(WeldingDetectionResType)
     q -= 9
     t = (v >> q) & 511
@@ -7841,6 +8067,7 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
     return o, q
 
 def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
+    x: Any
     if type(o) is not WeldingDetectionResType:
         raise _E('expected WeldingDetectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
@@ -7848,7 +8075,7 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
         raise _E('WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
     if x is None:

@@ -1095,6 +1095,7 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 
 
 def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
+    x: Any
     o = _new(AC_CPDReqEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1156,6 +1157,7 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
     return o, q
 
 def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not AC_CPDReqEnergyTransferModeType:
         raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
@@ -1196,6 +1198,7 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
+    x: Any
     o = _new(RationalNumberType)
     q -= 22
     t = (v >> q) & 4194303
@@ -1224,28 +1227,30 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     return o, q
 
 def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    x: Any
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
-        st_byte.check(x)
+        st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
+    x: Any
     o = _new(AC_CPDResEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1363,6 +1368,7 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
     return o, q
 
 def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not AC_CPDResEnergyTransferModeType:
         raise _E('expected AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -1435,6 +1441,7 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     return a
 
 def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
+    x: Any
     o = _new(AC_ChargeLoopReqType)
     q -= 1
     t = (v >> q) & 1
@@ -1484,6 +1491,7 @@ def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
     return o, q
 
 def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
+    x: Any
     if type(o) is not AC_ChargeLoopReqType:
         raise _E('expected AC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
@@ -1502,29 +1510,31 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('AC_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     k = 0
+    sel = -1
     if o.CLReqControlMode is not None:
         k += 1
         x = o.CLReqControlMode
+        sel = 0
     if k > 1:
         raise _E('AC_ChargeLoopReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.CLReqControlMode is x and tx is BPT_Dynamic_AC_CLReqControlModeType:
+        if sel == 0 and tx is BPT_Dynamic_AC_CLReqControlModeType:
             a = (a << 3) | 0
             a = e_BPT_Dynamic_AC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is BPT_Scheduled_AC_CLReqControlModeType:
+        elif sel == 0 and tx is BPT_Scheduled_AC_CLReqControlModeType:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_AC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is CLReqControlModeType:
+        elif sel == 0 and tx is CLReqControlModeType:
             a = (a << 3) | 2
             a = e_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is Dynamic_AC_CLReqControlModeType:
+        elif sel == 0 and tx is Dynamic_AC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_AC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is Scheduled_AC_CLReqControlModeType:
+        elif sel == 0 and tx is Scheduled_AC_CLReqControlModeType:
             a = (a << 3) | 4
             a = e_Scheduled_AC_CLReqControlModeType(x, a)
         else:
@@ -1535,6 +1545,7 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -1577,6 +1588,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -1590,7 +1602,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Signature
@@ -1604,6 +1616,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -1656,6 +1669,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -1693,6 +1707,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -1734,6 +1749,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -1767,18 +1783,21 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -1839,6 +1858,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -1877,6 +1897,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -1896,6 +1917,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -1912,18 +1934,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -1948,6 +1973,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -1966,24 +1992,28 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -2005,6 +2035,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -2022,6 +2053,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -2060,6 +2092,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -2083,12 +2116,14 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -2120,6 +2155,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -2133,33 +2169,37 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    x: Any
     o = _new(DisplayParametersType)
     q -= 4
     t = (v >> q) & 15
@@ -2331,12 +2371,13 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     return o, q
 
 def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    x: Any
     if type(o) is not DisplayParametersType:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
@@ -2344,19 +2385,19 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
@@ -2364,7 +2405,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -2373,7 +2414,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 6
@@ -2382,14 +2423,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
@@ -2400,13 +2441,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.InletHot
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
 
 def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
+    x: Any
     o = _new(BPT_Dynamic_AC_CLReqControlModeType)
     q -= 2
     t = (v >> q) & 3
@@ -2632,13 +2674,14 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     return o, q
 
 def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Dynamic_AC_CLReqControlModeType:
         raise _E('expected BPT_Dynamic_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -2775,6 +2818,7 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     return a
 
 def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int]:
+    x: Any
     o = _new(BPT_Scheduled_AC_CLReqControlModeType)
     q -= 4
     t = (v >> q) & 15
@@ -2989,6 +3033,7 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     return o, q
 
 def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Scheduled_AC_CLReqControlModeType:
         raise _E('expected BPT_Scheduled_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
@@ -3104,6 +3149,7 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
+    x: Any
     o = _new(CLReqControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -3113,12 +3159,14 @@ def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     return o, q
 
 def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLReqControlModeType:
         raise _E('expected CLReqControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
+    x: Any
     o = _new(Dynamic_AC_CLReqControlModeType)
     q -= 2
     t = (v >> q) & 3
@@ -3272,13 +3320,14 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
     return o, q
 
 def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_AC_CLReqControlModeType:
         raise _E('expected Dynamic_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -3371,6 +3420,7 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     return a
 
 def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CLReqControlModeType, int]:
+    x: Any
     o = _new(Scheduled_AC_CLReqControlModeType)
     q -= 4
     t = (v >> q) & 15
@@ -3525,6 +3575,7 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     return o, q
 
 def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_AC_CLReqControlModeType:
         raise _E('expected Scheduled_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
@@ -3610,6 +3661,7 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
     return a
 
 def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
+    x: Any
     o = _new(AC_ChargeLoopResType)
     q -= 1
     t = (v >> q) & 1
@@ -3687,6 +3739,7 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     return o, q
 
 def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
+    x: Any
     if type(o) is not AC_ChargeLoopResType:
         raise _E('expected AC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
@@ -3699,7 +3752,7 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         raise _E('AC_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
@@ -3724,26 +3777,28 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         a = e_RationalNumberType(x, a)
         w, b = 3, 6
     k = 0
+    sel = -1
     if o.CLResControlMode is not None:
         k += 1
         x = o.CLResControlMode
+        sel = 0
     if k > 1:
         raise _E('AC_ChargeLoopResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.CLResControlMode is x and tx is BPT_Dynamic_AC_CLResControlModeType:
+        if sel == 0 and tx is BPT_Dynamic_AC_CLResControlModeType:
             a = (a << w) | (6 - b)
             a = e_BPT_Dynamic_AC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is BPT_Scheduled_AC_CLResControlModeType:
+        elif sel == 0 and tx is BPT_Scheduled_AC_CLResControlModeType:
             a = (a << w) | (7 - b)
             a = e_BPT_Scheduled_AC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is CLResControlModeType:
+        elif sel == 0 and tx is CLResControlModeType:
             a = (a << w) | (8 - b)
             a = e_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is Dynamic_AC_CLResControlModeType:
+        elif sel == 0 and tx is Dynamic_AC_CLResControlModeType:
             a = (a << w) | (9 - b)
             a = e_Dynamic_AC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is Scheduled_AC_CLResControlModeType:
+        elif sel == 0 and tx is Scheduled_AC_CLResControlModeType:
             a = (a << w) | (10 - b)
             a = e_Scheduled_AC_CLResControlModeType(x, a)
         else:
@@ -3754,6 +3809,7 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -3782,6 +3838,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -3789,7 +3846,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -3797,12 +3854,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseNotificationType.check(x)
+        st_evseNotificationType.fail(x)
     a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -3977,6 +4035,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -3990,14 +4049,14 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 3
@@ -4008,7 +4067,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 4
@@ -4017,7 +4076,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -4033,11 +4092,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -4045,7 +4104,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (7 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 8
@@ -4053,6 +4112,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     return a
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    x: Any
     o = _new(ReceiptType)
     q -= 10
     t = (v >> q) & 1023
@@ -4138,6 +4198,7 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     return o, q
 
 def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    x: Any
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -4145,7 +4206,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
@@ -4186,6 +4247,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     return a
 
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    x: Any
     o = _new(DetailedCostType)
     q -= 1
     t = (v >> q) & 1
@@ -4207,6 +4269,7 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
@@ -4223,6 +4286,7 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    x: Any
     o = _new(DetailedTaxType)
     q -= 10
     t = (v >> q) & 1023
@@ -4253,6 +4317,7 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -4260,7 +4325,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Amount
@@ -4272,6 +4337,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     return a
 
 def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
+    x: Any
     o = _new(BPT_Dynamic_AC_CLResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -4442,13 +4508,14 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
     return o, q
 
 def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Dynamic_AC_CLResControlModeType:
         raise _E('expected BPT_Dynamic_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -4457,13 +4524,13 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
@@ -4471,7 +4538,7 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 4
@@ -4526,6 +4593,7 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
     return a
 
 def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
+    x: Any
     o = _new(BPT_Scheduled_AC_CLResControlModeType)
     q -= 4
     t = (v >> q) & 15
@@ -4624,6 +4692,7 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     return o, q
 
 def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Scheduled_AC_CLResControlModeType:
         raise _E('expected BPT_Scheduled_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSETargetActivePower
@@ -4677,6 +4746,7 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
     return a
 
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
+    x: Any
     o = _new(CLResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -4686,12 +4756,14 @@ def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     return o, q
 
 def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLResControlModeType:
         raise _E('expected CLResControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
+    x: Any
     o = _new(Dynamic_AC_CLResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -4862,13 +4934,14 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
     return o, q
 
 def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_AC_CLResControlModeType:
         raise _E('expected Dynamic_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -4877,13 +4950,13 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
@@ -4891,7 +4964,7 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 4
@@ -4946,6 +5019,7 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
     return a
 
 def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
+    x: Any
     o = _new(Scheduled_AC_CLResControlModeType)
     q -= 4
     t = (v >> q) & 15
@@ -5044,6 +5118,7 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     return o, q
 
 def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_AC_CLResControlModeType:
         raise _E('expected Scheduled_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSETargetActivePower
@@ -5097,6 +5172,7 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
     return a
 
 def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
+    x: Any
     o = _new(AC_ChargeParameterDiscoveryReqType)
     q -= 1
     t = (v >> q) & 1
@@ -5122,6 +5198,7 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
     return o, q
 
 def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not AC_ChargeParameterDiscoveryReqType:
         raise _E('expected AC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
@@ -5130,17 +5207,19 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     a = (a << 1) | 0
     a = e_MessageHeaderType(x, a)
     k = 0
+    sel = -1
     if o.AC_CPDReqEnergyTransferMode is not None:
         k += 1
         x = o.AC_CPDReqEnergyTransferMode
+        sel = 0
     if k > 1:
         raise _E('AC_ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.AC_CPDReqEnergyTransferMode is x and tx is AC_CPDReqEnergyTransferModeType:
+        if sel == 0 and tx is AC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 0
             a = e_AC_CPDReqEnergyTransferModeType(x, a)
-        elif o.AC_CPDReqEnergyTransferMode is x and tx is BPT_AC_CPDReqEnergyTransferModeType:
+        elif sel == 0 and tx is BPT_AC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 1
             a = e_BPT_AC_CPDReqEnergyTransferModeType(x, a)
         else:
@@ -5151,6 +5230,7 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     return a
 
 def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
+    x: Any
     o = _new(BPT_AC_CPDReqEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -5264,6 +5344,7 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
     return o, q
 
 def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_AC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
@@ -5338,6 +5419,7 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     return a
 
 def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
+    x: Any
     o = _new(AC_ChargeParameterDiscoveryResType)
     q -= 1
     t = (v >> q) & 1
@@ -5369,6 +5451,7 @@ def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParam
     return o, q
 
 def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not AC_ChargeParameterDiscoveryResType:
         raise _E('expected AC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
@@ -5381,20 +5464,22 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
         raise _E('AC_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     k = 0
+    sel = -1
     if o.AC_CPDResEnergyTransferMode is not None:
         k += 1
         x = o.AC_CPDResEnergyTransferMode
+        sel = 0
     if k > 1:
         raise _E('AC_ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.AC_CPDResEnergyTransferMode is x and tx is AC_CPDResEnergyTransferModeType:
+        if sel == 0 and tx is AC_CPDResEnergyTransferModeType:
             a = (a << 2) | 0
             a = e_AC_CPDResEnergyTransferModeType(x, a)
-        elif o.AC_CPDResEnergyTransferMode is x and tx is BPT_AC_CPDResEnergyTransferModeType:
+        elif sel == 0 and tx is BPT_AC_CPDResEnergyTransferModeType:
             a = (a << 2) | 1
             a = e_BPT_AC_CPDResEnergyTransferModeType(x, a)
         else:
@@ -5405,6 +5490,7 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
     return a
 
 def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
+    x: Any
     o = _new(BPT_AC_CPDResEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -5574,6 +5660,7 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
     return o, q
 
 def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_AC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -5680,6 +5767,7 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     return a
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -5709,6 +5797,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -5731,6 +5820,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -5760,6 +5850,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -5782,7 +5873,8 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)

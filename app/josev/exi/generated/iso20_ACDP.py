@@ -735,6 +735,7 @@ C_DetailedTaxType.setup(DetailedTaxType, (_rt.Field('TaxRuleID', False, False, T
 
 
 def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
+    x: Any
     o = _new(ACDP_ConnectReqType)
     q -= 1
     t = (v >> q) & 1
@@ -752,6 +753,7 @@ def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
     return o, q
 
 def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_ConnectReqType:
         raise _E('expected ACDP_ConnectReqType, got ' + type(o).__name__)
     x = o.Header
@@ -764,12 +766,13 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
         raise _E('ACDP_ConnectReqType: EVElectricalChargingDeviceStatus is required')
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_electricalChargingDeviceStatusType.check(x)
+        st_electricalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -812,6 +815,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -825,7 +829,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Signature
@@ -839,6 +843,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -891,6 +896,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -928,6 +934,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -969,6 +976,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -1002,18 +1010,21 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -1074,6 +1085,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -1112,6 +1124,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -1131,6 +1144,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -1147,18 +1161,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -1183,6 +1200,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -1201,24 +1219,28 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -1240,6 +1262,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -1257,6 +1280,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -1295,6 +1319,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -1318,12 +1343,14 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -1355,6 +1382,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -1368,33 +1396,37 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_ACDP_ConnectResType(v: int, q: int) -> tuple[ACDP_ConnectResType, int]:
+    x: Any
     o = _new(ACDP_ConnectResType)
     q -= 1
     t = (v >> q) & 1
@@ -1424,6 +1456,7 @@ def d_ACDP_ConnectResType(v: int, q: int) -> tuple[ACDP_ConnectResType, int]:
     return o, q
 
 def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_ConnectResType:
         raise _E('expected ACDP_ConnectResType, got ' + type(o).__name__)
     x = o.Header
@@ -1436,33 +1469,34 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
         raise _E('ACDP_ConnectResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEElectricalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEElectricalChargingDeviceStatus is required')
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_electricalChargingDeviceStatusType.check(x)
+        st_electricalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectResType: EVSEMechanicalChargingDeviceStatus is required')
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_mechanicalChargingDeviceStatusType.check(x)
+        st_mechanicalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_SystemStatusReqType(v: int, q: int) -> tuple[ACDP_SystemStatusReqType, int]:
+    x: Any
     o = _new(ACDP_SystemStatusReqType)
     q -= 1
     t = (v >> q) & 1
@@ -1484,6 +1518,7 @@ def d_ACDP_SystemStatusReqType(v: int, q: int) -> tuple[ACDP_SystemStatusReqType
     return o, q
 
 def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_SystemStatusReqType:
         raise _E('expected ACDP_SystemStatusReqType, got ' + type(o).__name__)
     x = o.Header
@@ -1500,6 +1535,7 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     return a
 
 def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]:
+    x: Any
     o = _new(EVTechnicalStatusType)
     q -= 11
     t = (v >> q) & 2047
@@ -1589,24 +1625,25 @@ def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]
     return o, q
 
 def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVTechnicalStatusType:
         raise _E('expected EVTechnicalStatusType, got ' + type(o).__name__)
     x = o.EVReadyToCharge
     if x is None:
         raise _E('EVTechnicalStatusType: EVReadyToCharge is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVImmobilizationRequest
     if x is None:
         raise _E('EVTechnicalStatusType: EVImmobilizationRequest is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVImmobilized
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 6) | (x << 1)
         w, b = 3, 3
     else:
@@ -1620,32 +1657,33 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     if x is not None:
         _i = _IDX_st_cpStatusType.get(x) if type(x) is str else None
         if _i is None:
-            st_cpStatusType.check(x)
+            st_cpStatusType.fail(x)
         a = (a << (w + 5)) | ((4 - b) << 5) | (_i << 1)
         w, b = 3, 5
     x = o.EVSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((5 - b) << 9) | ((x) << 1)
         w, b = 2, 6
     x = o.EVErrorCode
     if x is not None:
         _i = _IDX_st_errorCodeType.get(x) if type(x) is str else None
         if _i is None:
-            st_errorCodeType.check(x)
+            st_errorCodeType.fail(x)
         a = (a << (w + 6)) | ((6 - b) << 6) | (_i << 1)
         w, b = 2, 7
     x = o.EVTimeout
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
+    x: Any
     o = _new(RationalNumberType)
     q -= 22
     t = (v >> q) & 4194303
@@ -1674,28 +1712,30 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     return o, q
 
 def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    x: Any
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
-        st_byte.check(x)
+        st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_ACDP_SystemStatusResType(v: int, q: int) -> tuple[ACDP_SystemStatusResType, int]:
+    x: Any
     o = _new(ACDP_SystemStatusResType)
     q -= 1
     t = (v >> q) & 1
@@ -1728,6 +1768,7 @@ def d_ACDP_SystemStatusResType(v: int, q: int) -> tuple[ACDP_SystemStatusResType
     return o, q
 
 def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_SystemStatusResType:
         raise _E('expected ACDP_SystemStatusResType, got ' + type(o).__name__)
     x = o.Header
@@ -1740,68 +1781,69 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
         raise _E('ACDP_SystemStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEMechanicalChargingDeviceStatus is required')
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_mechanicalChargingDeviceStatusType.check(x)
+        st_mechanicalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEReadyToCharge
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEReadyToCharge is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEIsolationStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEIsolationStatus is required')
     _i = _IDX_st_isolationStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_isolationStatusType.check(x)
+        st_isolationStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEDisabled
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEDisabled is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEUtilityInterruptEvent
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEUtilityInterruptEvent is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEEmergencyShutdown
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEEmergencyShutdown is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEMalfunction
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVSEMalfunction is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVInChargePosition
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVInChargePosition is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVAssociationStatus
     if x is None:
         raise _E('ACDP_SystemStatusResType: EVAssociationStatus is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_VehiclePositioningReqType(v: int, q: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
+    x: Any
     o = _new(ACDP_VehiclePositioningReqType)
     q -= 1
     t = (v >> q) & 1
@@ -1819,6 +1861,7 @@ def d_ACDP_VehiclePositioningReqType(v: int, q: int) -> tuple[ACDP_VehiclePositi
     return o, q
 
 def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_VehiclePositioningReqType:
         raise _E('expected ACDP_VehiclePositioningReqType, got ' + type(o).__name__)
     x = o.Header
@@ -1830,18 +1873,19 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: EVMobilityStatus is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVPositioningSupport
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: EVPositioningSupport is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositioningResType, int]:
+    x: Any
     o = _new(ACDP_VehiclePositioningResType)
     q -= 1
     t = (v >> q) & 1
@@ -1939,6 +1983,7 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
     return o, q
 
 def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) -> int:
+    x: Any
     if type(o) is not ACDP_VehiclePositioningResType:
         raise _E('expected ACDP_VehiclePositioningResType, got ' + type(o).__name__)
     x = o.Header
@@ -1951,75 +1996,76 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
         raise _E('ACDP_VehiclePositioningResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEPositioningSupport
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVSEPositioningSupport is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVRelativeXDeviation
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVRelativeXDeviation is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.EVRelativeYDeviation
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVRelativeYDeviation is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.ContactWindowXc
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ContactWindowXc is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.ContactWindowYc
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ContactWindowYc is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.EVInChargePosition
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: EVInChargePosition is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
+    x: Any
     o = _new(CLReqControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2029,12 +2075,14 @@ def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     return o, q
 
 def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLReqControlModeType:
         raise _E('expected CLReqControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
+    x: Any
     o = _new(CLResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2044,12 +2092,14 @@ def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     return o, q
 
 def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLResControlModeType:
         raise _E('expected CLResControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -2079,6 +2129,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -2101,6 +2152,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -2130,6 +2182,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -2152,12 +2205,14 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
 
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    x: Any
     o = _new(DetailedCostType)
     q -= 1
     t = (v >> q) & 1
@@ -2179,6 +2234,7 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
@@ -2195,6 +2251,7 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    x: Any
     o = _new(DisplayParametersType)
     q -= 4
     t = (v >> q) & 15
@@ -2366,12 +2423,13 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     return o, q
 
 def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    x: Any
     if type(o) is not DisplayParametersType:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
@@ -2379,19 +2437,19 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
@@ -2399,7 +2457,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -2408,7 +2466,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 6
@@ -2417,14 +2475,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
@@ -2435,13 +2493,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.InletHot
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -2470,6 +2529,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -2477,7 +2537,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -2485,12 +2545,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseNotificationType.check(x)
+        st_evseNotificationType.fail(x)
     a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -2665,6 +2726,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -2678,14 +2740,14 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 3
@@ -2696,7 +2758,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 4
@@ -2705,7 +2767,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -2721,11 +2783,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -2733,7 +2795,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (7 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 8
@@ -2741,6 +2803,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     return a
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    x: Any
     o = _new(ReceiptType)
     q -= 10
     t = (v >> q) & 1023
@@ -2826,6 +2889,7 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     return o, q
 
 def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    x: Any
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -2833,7 +2897,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
@@ -2874,6 +2938,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    x: Any
     o = _new(DetailedTaxType)
     q -= 10
     t = (v >> q) & 1023
@@ -2904,6 +2969,7 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -2911,7 +2977,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Amount

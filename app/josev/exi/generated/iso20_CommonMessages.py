@@ -1931,6 +1931,7 @@ C_DisplayParametersType.setup(DisplayParametersType, (_rt.Field('PresentSOC', Fa
 
 
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
+    x: Any
     o = _new(AuthorizationReqType)
     q -= 1
     t = (v >> q) & 1
@@ -1964,6 +1965,7 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     return o, q
 
 def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationReqType:
         raise _E('expected AuthorizationReqType, got ' + type(o).__name__)
     x = o.Header
@@ -1976,23 +1978,26 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
         raise _E('AuthorizationReqType: SelectedAuthorizationService is required')
     _i = _IDX_st_authorizationType.get(x) if type(x) is str else None
     if _i is None:
-        st_authorizationType.check(x)
+        st_authorizationType.fail(x)
     a = (a << 4) | (_i << 1)
     k = 0
+    sel = -1
     if o.EIM_AReqAuthorizationMode is not None:
         k += 1
         x = o.EIM_AReqAuthorizationMode
+        sel = 0
     if o.PnC_AReqAuthorizationMode is not None:
         k += 1
         x = o.PnC_AReqAuthorizationMode
+        sel = 1
     if k > 1:
         raise _E('AuthorizationReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EIM_AReqAuthorizationMode is x and tx is EIM_AReqAuthorizationModeType:
+        if sel == 0 and tx is EIM_AReqAuthorizationModeType:
             a = (a << 2) | 0
             a = e_EIM_AReqAuthorizationModeType(x, a)
-        elif o.PnC_AReqAuthorizationMode is x and tx is PnC_AReqAuthorizationModeType:
+        elif sel == 1 and tx is PnC_AReqAuthorizationModeType:
             a = (a << 2) | 1
             a = e_PnC_AReqAuthorizationModeType(x, a)
         else:
@@ -2003,6 +2008,7 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -2045,6 +2051,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -2058,7 +2065,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Signature
@@ -2072,6 +2079,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -2124,6 +2132,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -2161,6 +2170,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -2202,6 +2212,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -2235,18 +2246,21 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -2307,6 +2321,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -2345,6 +2360,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -2364,6 +2380,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -2380,18 +2397,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -2416,6 +2436,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -2434,24 +2455,28 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -2473,6 +2498,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -2490,6 +2516,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -2528,6 +2555,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -2551,12 +2579,14 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -2588,6 +2618,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -2601,33 +2632,37 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_EIM_AReqAuthorizationModeType(v: int, q: int) -> tuple[EIM_AReqAuthorizationModeType, int]:
+    x: Any
     o = _new(EIM_AReqAuthorizationModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2637,12 +2672,14 @@ def d_EIM_AReqAuthorizationModeType(v: int, q: int) -> tuple[EIM_AReqAuthorizati
     return o, q
 
 def e_EIM_AReqAuthorizationModeType(o: EIM_AReqAuthorizationModeType, a: int) -> int:
+    x: Any
     if type(o) is not EIM_AReqAuthorizationModeType:
         raise _E('expected EIM_AReqAuthorizationModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_PnC_AReqAuthorizationModeType(v: int, q: int) -> tuple[PnC_AReqAuthorizationModeType, int]:
+    x: Any
     o = _new(PnC_AReqAuthorizationModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2670,6 +2707,7 @@ def d_PnC_AReqAuthorizationModeType(v: int, q: int) -> tuple[PnC_AReqAuthorizati
     return o, q
 
 def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -> int:
+    x: Any
     if type(o) is not PnC_AReqAuthorizationModeType:
         raise _E('expected PnC_AReqAuthorizationModeType, got ' + type(o).__name__)
     x = o.Id
@@ -2692,6 +2730,7 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
     return a
 
 def d_ContractCertificateChainType(v: int, q: int) -> tuple[ContractCertificateChainType, int]:
+    x: Any
     o = _new(ContractCertificateChainType)
     q -= 2
     t = (v >> q) & 3
@@ -2713,6 +2752,7 @@ def d_ContractCertificateChainType(v: int, q: int) -> tuple[ContractCertificateC
     return o, q
 
 def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> int:
+    x: Any
     if type(o) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
@@ -2730,6 +2770,7 @@ def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> i
     return a
 
 def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
+    x: Any
     o = _new(SubCertificatesType)
     q -= 1
     t = (v >> q) & 1
@@ -2764,6 +2805,7 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     return o, q
 
 def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    x: Any
     if type(o) is not SubCertificatesType:
         raise _E('expected SubCertificatesType, got ' + type(o).__name__)
     lst = o.Certificate
@@ -2785,6 +2827,7 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     return a
 
 def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
+    x: Any
     o = _new(AuthorizationResType)
     q -= 1
     t = (v >> q) & 1
@@ -2808,6 +2851,7 @@ def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     return o, q
 
 def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationResType:
         raise _E('expected AuthorizationResType, got ' + type(o).__name__)
     x = o.Header
@@ -2820,19 +2864,20 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
         raise _E('AuthorizationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('AuthorizationResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqType, int]:
+    x: Any
     o = _new(AuthorizationSetupReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2848,6 +2893,7 @@ def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqTy
     return o, q
 
 def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationSetupReqType:
         raise _E('expected AuthorizationSetupReqType, got ' + type(o).__name__)
     x = o.Header
@@ -2859,6 +2905,7 @@ def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     return a
 
 def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResType, int]:
+    x: Any
     o = _new(AuthorizationSetupResType)
     q -= 1
     t = (v >> q) & 1
@@ -2923,6 +2970,7 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
     return o, q
 
 def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
+    x: Any
     if type(o) is not AuthorizationSetupResType:
         raise _E('expected AuthorizationSetupResType, got ' + type(o).__name__)
     x = o.Header
@@ -2935,7 +2983,7 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         raise _E('AuthorizationSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     lst = o.AuthorizationServices
     if type(lst) is not list:
@@ -2948,8 +2996,8 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         a <<= 1
         _i = _IDX_st_authorizationType.get(x) if type(x) is str else None
         if _i is None:
-            st_authorizationType.check(x)
-        a = (a << 1) | _i  # type: ignore[operator]
+            st_authorizationType.fail(x)
+        a = (a << 1) | _i
         a <<= 1
         if k < 2:
             w, b = 2, 2
@@ -2959,23 +3007,26 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     if x is None:
         raise _E('AuthorizationSetupResType: CertificateInstallationService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((3 - b) << 3) | (x << 1)
     k = 0
+    sel = -1
     if o.EIM_ASResAuthorizationMode is not None:
         k += 1
         x = o.EIM_ASResAuthorizationMode
+        sel = 0
     if o.PnC_ASResAuthorizationMode is not None:
         k += 1
         x = o.PnC_ASResAuthorizationMode
+        sel = 1
     if k > 1:
         raise _E('AuthorizationSetupResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.EIM_ASResAuthorizationMode is x and tx is EIM_ASResAuthorizationModeType:
+        if sel == 0 and tx is EIM_ASResAuthorizationModeType:
             a = (a << 2) | 0
             a = e_EIM_ASResAuthorizationModeType(x, a)
-        elif o.PnC_ASResAuthorizationMode is x and tx is PnC_ASResAuthorizationModeType:
+        elif sel == 1 and tx is PnC_ASResAuthorizationModeType:
             a = (a << 2) | 1
             a = e_PnC_ASResAuthorizationModeType(x, a)
         else:
@@ -2986,6 +3037,7 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     return a
 
 def d_EIM_ASResAuthorizationModeType(v: int, q: int) -> tuple[EIM_ASResAuthorizationModeType, int]:
+    x: Any
     o = _new(EIM_ASResAuthorizationModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2995,12 +3047,14 @@ def d_EIM_ASResAuthorizationModeType(v: int, q: int) -> tuple[EIM_ASResAuthoriza
     return o, q
 
 def e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) -> int:
+    x: Any
     if type(o) is not EIM_ASResAuthorizationModeType:
         raise _E('expected EIM_ASResAuthorizationModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_PnC_ASResAuthorizationModeType(v: int, q: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
+    x: Any
     o = _new(PnC_ASResAuthorizationModeType)
     q -= 2
     t = (v >> q) & 3
@@ -3028,6 +3082,7 @@ def d_PnC_ASResAuthorizationModeType(v: int, q: int) -> tuple[PnC_ASResAuthoriza
     return o, q
 
 def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) -> int:
+    x: Any
     if type(o) is not PnC_ASResAuthorizationModeType:
         raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o).__name__)
     x = o.GenChallenge
@@ -3047,6 +3102,7 @@ def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) 
     return a
 
 def d_SupportedProvidersListType(v: int, q: int) -> tuple[SupportedProvidersListType, int]:
+    x: Any
     o = _new(SupportedProvidersListType)
     q -= 1
     t = (v >> q) & 1
@@ -3081,6 +3137,7 @@ def d_SupportedProvidersListType(v: int, q: int) -> tuple[SupportedProvidersList
     return o, q
 
 def e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
+    x: Any
     if type(o) is not SupportedProvidersListType:
         raise _E('expected SupportedProvidersListType, got ' + type(o).__name__)
     lst = o.ProviderID
@@ -3102,6 +3159,7 @@ def e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
+    x: Any
     o = _new(CLReqControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -3111,12 +3169,14 @@ def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     return o, q
 
 def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLReqControlModeType:
         raise _E('expected CLReqControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
+    x: Any
     o = _new(CLResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -3126,12 +3186,14 @@ def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     return o, q
 
 def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLResControlModeType:
         raise _E('expected CLResControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
+    x: Any
     o = _new(CertificateInstallationReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3172,6 +3234,7 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Header
@@ -3193,7 +3256,7 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     if x is None:
         raise _E('CertificateInstallationReqType: MaximumContractCertificateChains is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.PrioritizedEMAIDs
     if x is not None:
@@ -3206,6 +3269,7 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     return a
 
 def d_SignedCertificateChainType(v: int, q: int) -> tuple[SignedCertificateChainType, int]:
+    x: Any
     o = _new(SignedCertificateChainType)
     q -= 1
     t = (v >> q) & 1
@@ -3239,6 +3303,7 @@ def d_SignedCertificateChainType(v: int, q: int) -> tuple[SignedCertificateChain
     return o, q
 
 def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
+    x: Any
     if type(o) is not SignedCertificateChainType:
         raise _E('expected SignedCertificateChainType, got ' + type(o).__name__)
     x = o.Id
@@ -3263,6 +3328,7 @@ def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     return a
 
 def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificateIDsType, int]:
+    x: Any
     o = _new(ListOfRootCertificateIDsType)
     q -= 1
     t = (v >> q) & 1
@@ -3289,6 +3355,7 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
     return o, q
 
 def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    x: Any
     if type(o) is not ListOfRootCertificateIDsType:
         raise _E('expected ListOfRootCertificateIDsType, got ' + type(o).__name__)
     lst = o.RootCertificateID
@@ -3308,6 +3375,7 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
     return a
 
 def d_EMAIDListType(v: int, q: int) -> tuple[EMAIDListType, int]:
+    x: Any
     o = _new(EMAIDListType)
     q -= 1
     t = (v >> q) & 1
@@ -3342,6 +3410,7 @@ def d_EMAIDListType(v: int, q: int) -> tuple[EMAIDListType, int]:
     return o, q
 
 def e_EMAIDListType(o: EMAIDListType, a: int) -> int:
+    x: Any
     if type(o) is not EMAIDListType:
         raise _E('expected EMAIDListType, got ' + type(o).__name__)
     lst = o.EMAID
@@ -3363,6 +3432,7 @@ def e_EMAIDListType(o: EMAIDListType, a: int) -> int:
     return a
 
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
+    x: Any
     o = _new(CertificateInstallationResType)
     q -= 1
     t = (v >> q) & 1
@@ -3399,6 +3469,7 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     return o, q
 
 def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.Header
@@ -3411,14 +3482,14 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('CertificateInstallationResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.CPSCertificateChain
     if x is None:
@@ -3434,12 +3505,13 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if x is None:
         raise _E('CertificateInstallationResType: RemainingContractCertificateChains is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
+    x: Any
     o = _new(CertificateChainType)
     q -= 2
     t = (v >> q) & 3
@@ -3467,6 +3539,7 @@ def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     return o, q
 
 def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    x: Any
     if type(o) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
@@ -3486,6 +3559,7 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     return a
 
 def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationDataType, int]:
+    x: Any
     o = _new(SignedInstallationDataType)
     q -= 1
     t = (v >> q) & 1
@@ -3559,6 +3633,7 @@ def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationData
     return o, q
 
 def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInstallationDataType:
         raise _E('expected SignedInstallationDataType, got ' + type(o).__name__)
     x = o.Id
@@ -3576,7 +3651,7 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
         raise _E('SignedInstallationDataType: ECDHCurve is required')
     _i = _IDX_st_ecdhCurveType.get(x) if type(x) is str else None
     if _i is None:
-        st_ecdhCurveType.check(x)
+        st_ecdhCurveType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.DHPublicKey
     if x is None:
@@ -3585,29 +3660,33 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     a = st_dhPublicKeyType.enc(x, a)
     a <<= 1
     k = 0
+    sel = -1
     if o.SECP521_EncryptedPrivateKey is not None:
         k += 1
         x = o.SECP521_EncryptedPrivateKey
+        sel = 0
     if o.X448_EncryptedPrivateKey is not None:
         k += 1
         x = o.X448_EncryptedPrivateKey
+        sel = 1
     if o.TPM_EncryptedPrivateKey is not None:
         k += 1
         x = o.TPM_EncryptedPrivateKey
+        sel = 2
     if k > 1:
         raise _E('SignedInstallationDataType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.SECP521_EncryptedPrivateKey is x:
+        if sel == 0:
             a <<= 3
             a = st_secp521_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
-        elif o.X448_EncryptedPrivateKey is x:
+        elif sel == 1:
             a = (a << 2) | 1
             a <<= 1
             a = st_x448_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
-        elif o.TPM_EncryptedPrivateKey is x:
+        elif sel == 2:
             a = (a << 2) | 2
             a <<= 1
             a = st_tpm_EncryptedPrivateKeyType.enc(x, a)
@@ -3620,6 +3699,7 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     return a
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -3649,6 +3729,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -3671,6 +3752,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationReqType, int]:
+    x: Any
     o = _new(MeteringConfirmationReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3692,6 +3774,7 @@ def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationR
     return o, q
 
 def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringConfirmationReqType:
         raise _E('expected MeteringConfirmationReqType, got ' + type(o).__name__)
     x = o.Header
@@ -3708,6 +3791,7 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
     return a
 
 def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, int]:
+    x: Any
     o = _new(SignedMeteringDataType)
     q -= 1
     t = (v >> q) & 1
@@ -3759,6 +3843,7 @@ def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, in
     return o, q
 
 def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
+    x: Any
     if type(o) is not SignedMeteringDataType:
         raise _E('expected SignedMeteringDataType, got ' + type(o).__name__)
     x = o.Id
@@ -3785,20 +3870,23 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     else:
         w, b = 2, 3
     k = 0
+    sel = -1
     if o.Dynamic_SMDTControlMode is not None:
         k += 1
         x = o.Dynamic_SMDTControlMode
+        sel = 0
     if o.Scheduled_SMDTControlMode is not None:
         k += 1
         x = o.Scheduled_SMDTControlMode
+        sel = 1
     if k > 1:
         raise _E('SignedMeteringDataType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.Dynamic_SMDTControlMode is x and tx is Dynamic_SMDTControlModeType:
+        if sel == 0 and tx is Dynamic_SMDTControlModeType:
             a = (a << w) | (4 - b)
             a = e_Dynamic_SMDTControlModeType(x, a)
-        elif o.Scheduled_SMDTControlMode is x and tx is Scheduled_SMDTControlModeType:
+        elif sel == 1 and tx is Scheduled_SMDTControlModeType:
             a = (a << w) | (5 - b)
             a = e_Scheduled_SMDTControlModeType(x, a)
         else:
@@ -3809,6 +3897,7 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -3983,6 +4072,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -3996,14 +4086,14 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 3
@@ -4014,7 +4104,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 4
@@ -4023,7 +4113,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -4039,11 +4129,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -4051,7 +4141,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (7 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 8
@@ -4059,6 +4149,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     return a
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    x: Any
     o = _new(ReceiptType)
     q -= 10
     t = (v >> q) & 1023
@@ -4144,6 +4235,7 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     return o, q
 
 def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    x: Any
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -4151,7 +4243,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
@@ -4192,6 +4284,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     return a
 
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    x: Any
     o = _new(DetailedCostType)
     q -= 1
     t = (v >> q) & 1
@@ -4213,6 +4306,7 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
@@ -4229,6 +4323,7 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
+    x: Any
     o = _new(RationalNumberType)
     q -= 22
     t = (v >> q) & 4194303
@@ -4257,28 +4352,30 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     return o, q
 
 def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    x: Any
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
-        st_byte.check(x)
+        st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    x: Any
     o = _new(DetailedTaxType)
     q -= 10
     t = (v >> q) & 1023
@@ -4309,6 +4406,7 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -4316,7 +4414,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Amount
@@ -4328,6 +4426,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     return a
 
 def d_Dynamic_SMDTControlModeType(v: int, q: int) -> tuple[Dynamic_SMDTControlModeType, int]:
+    x: Any
     o = _new(Dynamic_SMDTControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -4337,12 +4436,14 @@ def d_Dynamic_SMDTControlModeType(v: int, q: int) -> tuple[Dynamic_SMDTControlMo
     return o, q
 
 def e_Dynamic_SMDTControlModeType(o: Dynamic_SMDTControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_SMDTControlModeType:
         raise _E('expected Dynamic_SMDTControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_Scheduled_SMDTControlModeType(v: int, q: int) -> tuple[Scheduled_SMDTControlModeType, int]:
+    x: Any
     o = _new(Scheduled_SMDTControlModeType)
     q -= 10
     t = (v >> q) & 1023
@@ -4367,6 +4468,7 @@ def d_Scheduled_SMDTControlModeType(v: int, q: int) -> tuple[Scheduled_SMDTContr
     return o, q
 
 def e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_SMDTControlModeType:
         raise _E('expected Scheduled_SMDTControlModeType, got ' + type(o).__name__)
     x = o.SelectedScheduleTupleID
@@ -4374,12 +4476,13 @@ def e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) ->
         raise _E('Scheduled_SMDTControlModeType: SelectedScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationResType, int]:
+    x: Any
     o = _new(MeteringConfirmationResType)
     q -= 1
     t = (v >> q) & 1
@@ -4399,6 +4502,7 @@ def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationR
     return o, q
 
 def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int:
+    x: Any
     if type(o) is not MeteringConfirmationResType:
         raise _E('expected MeteringConfirmationResType, got ' + type(o).__name__)
     x = o.Header
@@ -4411,12 +4515,13 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
         raise _E('MeteringConfirmationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
+    x: Any
     o = _new(PowerDeliveryReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4461,6 +4566,7 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     return o, q
 
 def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4473,14 +4579,14 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         raise _E('PowerDeliveryReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ChargeProgress
     if x is None:
         raise _E('PowerDeliveryReqType: ChargeProgress is required')
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
-        st_chargeProgressType.check(x)
+        st_chargeProgressType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVPowerProfile
     if x is not None:
@@ -4493,13 +4599,14 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if x is not None:
         _i = _IDX_st_channelSelectionType.get(x) if type(x) is str else None
         if _i is None:
-            st_channelSelectionType.check(x)
+            st_channelSelectionType.fail(x)
         a = (a << (w + 3)) | ((4 - b) << 3) | (_i << 1)
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
 
 def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
+    x: Any
     o = _new(EVPowerProfileType)
     q -= 10
     t = (v >> q) & 1023
@@ -4546,6 +4653,7 @@ def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
     return o, q
 
 def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerProfileType:
         raise _E('expected EVPowerProfileType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -4553,24 +4661,27 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
         raise _E('EVPowerProfileType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     k = 0
+    sel = -1
     if o.Dynamic_EVPPTControlMode is not None:
         k += 1
         x = o.Dynamic_EVPPTControlMode
+        sel = 0
     if o.Scheduled_EVPPTControlMode is not None:
         k += 1
         x = o.Scheduled_EVPPTControlMode
+        sel = 1
     if k > 1:
         raise _E('EVPowerProfileType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.Dynamic_EVPPTControlMode is x and tx is Dynamic_EVPPTControlModeType:
+        if sel == 0 and tx is Dynamic_EVPPTControlModeType:
             a = (a << 2) | 0
             a = e_Dynamic_EVPPTControlModeType(x, a)
-        elif o.Scheduled_EVPPTControlMode is x and tx is Scheduled_EVPPTControlModeType:
+        elif sel == 1 and tx is Scheduled_EVPPTControlModeType:
             a = (a << 2) | 1
             a = e_Scheduled_EVPPTControlModeType(x, a)
         else:
@@ -4586,6 +4697,7 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     return a
 
 def d_Dynamic_EVPPTControlModeType(v: int, q: int) -> tuple[Dynamic_EVPPTControlModeType, int]:
+    x: Any
     o = _new(Dynamic_EVPPTControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -4595,12 +4707,14 @@ def d_Dynamic_EVPPTControlModeType(v: int, q: int) -> tuple[Dynamic_EVPPTControl
     return o, q
 
 def e_Dynamic_EVPPTControlModeType(o: Dynamic_EVPPTControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_EVPPTControlModeType:
         raise _E('expected Dynamic_EVPPTControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_Scheduled_EVPPTControlModeType(v: int, q: int) -> tuple[Scheduled_EVPPTControlModeType, int]:
+    x: Any
     o = _new(Scheduled_EVPPTControlModeType)
     q -= 10
     t = (v >> q) & 1023
@@ -4638,6 +4752,7 @@ def d_Scheduled_EVPPTControlModeType(v: int, q: int) -> tuple[Scheduled_EVPPTCon
     return o, q
 
 def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_EVPPTControlModeType:
         raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o).__name__)
     x = o.SelectedScheduleTupleID
@@ -4645,14 +4760,14 @@ def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) 
         raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PowerToleranceAcceptance
     if x is not None:
         _i = _IDX_st_powerToleranceAcceptanceType.get(x) if type(x) is str else None
         if _i is None:
-            st_powerToleranceAcceptanceType.check(x)
+            st_powerToleranceAcceptanceType.fail(x)
         a = (a << 5) | (_i << 1)
         w, b = 1, 2
     else:
@@ -4661,6 +4776,7 @@ def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) 
     return a
 
 def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryListType, int]:
+    x: Any
     o = _new(EVPowerProfileEntryListType)
     q -= 1
     t = (v >> q) & 1
@@ -4687,6 +4803,7 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
     return o, q
 
 def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerProfileEntryListType:
         raise _E('expected EVPowerProfileEntryListType, got ' + type(o).__name__)
     lst = o.EVPowerProfileEntry
@@ -4706,6 +4823,7 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
     return a
 
 def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, int]:
+    x: Any
     o = _new(PowerScheduleEntryType)
     q -= 10
     t = (v >> q) & 1023
@@ -4756,6 +4874,7 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
     return o, q
 
 def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
+    x: Any
     if type(o) is not PowerScheduleEntryType:
         raise _E('expected PowerScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
@@ -4763,7 +4882,7 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         raise _E('PowerScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Power
@@ -4787,6 +4906,7 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     return a
 
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
+    x: Any
     o = _new(PowerDeliveryResType)
     q -= 1
     t = (v >> q) & 1
@@ -4818,6 +4938,7 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     return o, q
 
 def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    x: Any
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.Header
@@ -4830,7 +4951,7 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
@@ -4843,6 +4964,7 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -4871,6 +4993,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -4878,7 +5001,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -4886,12 +5009,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseNotificationType.check(x)
+        st_evseNotificationType.fail(x)
     a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, int]:
+    x: Any
     o = _new(ScheduleExchangeReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4926,6 +5050,7 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
     return o, q
 
 def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
+    x: Any
     if type(o) is not ScheduleExchangeReqType:
         raise _E('expected ScheduleExchangeReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4937,23 +5062,26 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     if x is None:
         raise _E('ScheduleExchangeReqType: MaximumSupportingPoints is required')
     if type(x) is not int or not 12 <= x <= 1024:
-        st_maxSupportingPointsScheduleTupleType.check(x)
+        st_maxSupportingPointsScheduleTupleType.fail(x)
     a = (a << 13) | ((x - 12) << 1)
     k = 0
+    sel = -1
     if o.Dynamic_SEReqControlMode is not None:
         k += 1
         x = o.Dynamic_SEReqControlMode
+        sel = 0
     if o.Scheduled_SEReqControlMode is not None:
         k += 1
         x = o.Scheduled_SEReqControlMode
+        sel = 1
     if k > 1:
         raise _E('ScheduleExchangeReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.Dynamic_SEReqControlMode is x and tx is Dynamic_SEReqControlModeType:
+        if sel == 0 and tx is Dynamic_SEReqControlModeType:
             a = (a << 2) | 0
             a = e_Dynamic_SEReqControlModeType(x, a)
-        elif o.Scheduled_SEReqControlMode is x and tx is Scheduled_SEReqControlModeType:
+        elif sel == 1 and tx is Scheduled_SEReqControlModeType:
             a = (a << 2) | 1
             a = e_Scheduled_SEReqControlModeType(x, a)
         else:
@@ -4964,6 +5092,7 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     return a
 
 def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControlModeType, int]:
+    x: Any
     o = _new(Dynamic_SEReqControlModeType)
     q -= 10
     t = (v >> q) & 1023
@@ -5054,6 +5183,7 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
     return o, q
 
 def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_SEReqControlModeType:
         raise _E('expected Dynamic_SEReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
@@ -5061,13 +5191,13 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
         raise _E('Dynamic_SEReqControlModeType: DepartureTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 11) | ((x) << 1)
         w, b = 2, 2
     else:
@@ -5075,7 +5205,7 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 1, 3
     x = o.EVTargetEnergyRequest
@@ -5109,6 +5239,7 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     return a
 
 def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqControlModeType, int]:
+    x: Any
     o = _new(Scheduled_SEReqControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -5182,13 +5313,14 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     return o, q
 
 def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_SEReqControlModeType:
         raise _E('expected Scheduled_SEReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -5218,6 +5350,7 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
     return a
 
 def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
+    x: Any
     o = _new(EVEnergyOfferType)
     q -= 1
     t = (v >> q) & 1
@@ -5239,6 +5372,7 @@ def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
     return o, q
 
 def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
+    x: Any
     if type(o) is not EVEnergyOfferType:
         raise _E('expected EVEnergyOfferType, got ' + type(o).__name__)
     x = o.EVPowerSchedule
@@ -5255,6 +5389,7 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     return a
 
 def d_EVPowerScheduleType(v: int, q: int) -> tuple[EVPowerScheduleType, int]:
+    x: Any
     o = _new(EVPowerScheduleType)
     q -= 10
     t = (v >> q) & 1023
@@ -5285,6 +5420,7 @@ def d_EVPowerScheduleType(v: int, q: int) -> tuple[EVPowerScheduleType, int]:
     return o, q
 
 def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerScheduleType:
         raise _E('expected EVPowerScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -5292,7 +5428,7 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
         raise _E('EVPowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVPowerScheduleEntries
@@ -5304,6 +5440,7 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     return a
 
 def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntryListType, int]:
+    x: Any
     o = _new(EVPowerScheduleEntryListType)
     q -= 1
     t = (v >> q) & 1
@@ -5330,6 +5467,7 @@ def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntry
     return o, q
 
 def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerScheduleEntryListType:
         raise _E('expected EVPowerScheduleEntryListType, got ' + type(o).__name__)
     lst = o.EVPowerScheduleEntry
@@ -5349,6 +5487,7 @@ def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> i
     return a
 
 def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType, int]:
+    x: Any
     o = _new(EVPowerScheduleEntryType)
     q -= 10
     t = (v >> q) & 1023
@@ -5379,6 +5518,7 @@ def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType
     return o, q
 
 def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
+    x: Any
     if type(o) is not EVPowerScheduleEntryType:
         raise _E('expected EVPowerScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
@@ -5386,7 +5526,7 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
         raise _E('EVPowerScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Power
@@ -5398,6 +5538,7 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     return a
 
 def d_EVAbsolutePriceScheduleType(v: int, q: int) -> tuple[EVAbsolutePriceScheduleType, int]:
+    x: Any
     o = _new(EVAbsolutePriceScheduleType)
     q -= 10
     t = (v >> q) & 1023
@@ -5440,6 +5581,7 @@ def d_EVAbsolutePriceScheduleType(v: int, q: int) -> tuple[EVAbsolutePriceSchedu
     return o, q
 
 def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not EVAbsolutePriceScheduleType:
         raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -5447,7 +5589,7 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
         raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Currency
@@ -5471,6 +5613,7 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
     return a
 
 def d_EVPriceRuleStackListType(v: int, q: int) -> tuple[EVPriceRuleStackListType, int]:
+    x: Any
     o = _new(EVPriceRuleStackListType)
     q -= 1
     t = (v >> q) & 1
@@ -5497,6 +5640,7 @@ def d_EVPriceRuleStackListType(v: int, q: int) -> tuple[EVPriceRuleStackListType
     return o, q
 
 def e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
+    x: Any
     if type(o) is not EVPriceRuleStackListType:
         raise _E('expected EVPriceRuleStackListType, got ' + type(o).__name__)
     lst = o.EVPriceRuleStack
@@ -5516,6 +5660,7 @@ def e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
     return a
 
 def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
+    x: Any
     o = _new(EVPriceRuleStackType)
     q -= 10
     t = (v >> q) & 1023
@@ -5558,6 +5703,7 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
     return o, q
 
 def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
+    x: Any
     if type(o) is not EVPriceRuleStackType:
         raise _E('expected EVPriceRuleStackType, got ' + type(o).__name__)
     x = o.Duration
@@ -5565,7 +5711,7 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
         raise _E('EVPriceRuleStackType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.EVPriceRule
@@ -5585,6 +5731,7 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     return a
 
 def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
+    x: Any
     o = _new(EVPriceRuleType)
     q -= 1
     t = (v >> q) & 1
@@ -5606,6 +5753,7 @@ def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
     return o, q
 
 def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
+    x: Any
     if type(o) is not EVPriceRuleType:
         raise _E('expected EVPriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
@@ -5622,6 +5770,7 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     return a
 
 def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, int]:
+    x: Any
     o = _new(ScheduleExchangeResType)
     q -= 1
     t = (v >> q) & 1
@@ -5673,6 +5822,7 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
     return o, q
 
 def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
+    x: Any
     if type(o) is not ScheduleExchangeResType:
         raise _E('expected ScheduleExchangeResType, got ' + type(o).__name__)
     x = o.Header
@@ -5685,38 +5835,41 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         raise _E('ScheduleExchangeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('ScheduleExchangeResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.GoToPause
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 5) | (x << 1)
         w, b = 2, 4
     else:
         w, b = 2, 3
     k = 0
+    sel = -1
     if o.Dynamic_SEResControlMode is not None:
         k += 1
         x = o.Dynamic_SEResControlMode
+        sel = 0
     if o.Scheduled_SEResControlMode is not None:
         k += 1
         x = o.Scheduled_SEResControlMode
+        sel = 1
     if k > 1:
         raise _E('ScheduleExchangeResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.Dynamic_SEResControlMode is x and tx is Dynamic_SEResControlModeType:
+        if sel == 0 and tx is Dynamic_SEResControlModeType:
             a = (a << w) | (4 - b)
             a = e_Dynamic_SEResControlModeType(x, a)
-        elif o.Scheduled_SEResControlMode is x and tx is Scheduled_SEResControlModeType:
+        elif sel == 1 and tx is Scheduled_SEResControlModeType:
             a = (a << w) | (5 - b)
             a = e_Scheduled_SEResControlModeType(x, a)
         else:
@@ -5727,6 +5880,7 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     return a
 
 def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControlModeType, int]:
+    x: Any
     o = _new(Dynamic_SEResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -5806,13 +5960,14 @@ def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControl
     return o, q
 
 def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_SEResControlModeType:
         raise _E('expected Dynamic_SEResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -5821,30 +5976,33 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 3, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     k = 0
+    sel = -1
     if o.AbsolutePriceSchedule is not None:
         k += 1
         x = o.AbsolutePriceSchedule
+        sel = 0
     if o.PriceLevelSchedule is not None:
         k += 1
         x = o.PriceLevelSchedule
+        sel = 1
     if k > 1:
         raise _E('Dynamic_SEResControlModeType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.AbsolutePriceSchedule is x and tx is AbsolutePriceScheduleType:
+        if sel == 0 and tx is AbsolutePriceScheduleType:
             a = (a << w) | (3 - b)
             a = e_AbsolutePriceScheduleType(x, a)
-        elif o.PriceLevelSchedule is x and tx is PriceLevelScheduleType:
+        elif sel == 1 and tx is PriceLevelScheduleType:
             a = (a << w) | (4 - b)
             a = e_PriceLevelScheduleType(x, a)
         else:
@@ -5854,6 +6012,7 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
     return a
 
 def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleType, int]:
+    x: Any
     o = _new(AbsolutePriceScheduleType)
     q -= 2
     t = (v >> q) & 3
@@ -6002,6 +6161,7 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
     return o, q
 
 def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not AbsolutePriceScheduleType:
         raise _E('expected AbsolutePriceScheduleType, got ' + type(o).__name__)
     x = o.Id
@@ -6017,7 +6177,7 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleID
@@ -6025,7 +6185,7 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         raise _E('AbsolutePriceScheduleType: PriceScheduleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
@@ -6093,6 +6253,7 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     return a
 
 def d_TaxRuleListType(v: int, q: int) -> tuple[TaxRuleListType, int]:
+    x: Any
     o = _new(TaxRuleListType)
     q -= 1
     t = (v >> q) & 1
@@ -6119,6 +6280,7 @@ def d_TaxRuleListType(v: int, q: int) -> tuple[TaxRuleListType, int]:
     return o, q
 
 def e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
+    x: Any
     if type(o) is not TaxRuleListType:
         raise _E('expected TaxRuleListType, got ' + type(o).__name__)
     lst = o.TaxRule
@@ -6138,6 +6300,7 @@ def e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
     return a
 
 def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
+    x: Any
     o = _new(TaxRuleType)
     q -= 10
     t = (v >> q) & 1023
@@ -6203,6 +6366,7 @@ def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
     return o, q
 
 def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
+    x: Any
     if type(o) is not TaxRuleType:
         raise _E('expected TaxRuleType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -6210,7 +6374,7 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
         raise _E('TaxRuleType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.TaxRuleName
@@ -6229,7 +6393,7 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     x = o.TaxIncludedInPrice
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << 5) | (x << 1)
         w, b = 1, 4
     else:
@@ -6238,30 +6402,31 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     if x is None:
         raise _E('TaxRuleType: AppliesToEnergyFee is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.AppliesToParkingFee
     if x is None:
         raise _E('TaxRuleType: AppliesToParkingFee is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.AppliesToOverstayFee
     if x is None:
         raise _E('TaxRuleType: AppliesToOverstayFee is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.AppliesMinimumMaximumCost
     if x is None:
         raise _E('TaxRuleType: AppliesMinimumMaximumCost is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_PriceRuleStackListType(v: int, q: int) -> tuple[PriceRuleStackListType, int]:
+    x: Any
     o = _new(PriceRuleStackListType)
     q -= 1
     t = (v >> q) & 1
@@ -6288,6 +6453,7 @@ def d_PriceRuleStackListType(v: int, q: int) -> tuple[PriceRuleStackListType, in
     return o, q
 
 def e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
+    x: Any
     if type(o) is not PriceRuleStackListType:
         raise _E('expected PriceRuleStackListType, got ' + type(o).__name__)
     lst = o.PriceRuleStack
@@ -6307,6 +6473,7 @@ def e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
     return a
 
 def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
+    x: Any
     o = _new(PriceRuleStackType)
     q -= 10
     t = (v >> q) & 1023
@@ -6349,6 +6516,7 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
     return o, q
 
 def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
+    x: Any
     if type(o) is not PriceRuleStackType:
         raise _E('expected PriceRuleStackType, got ' + type(o).__name__)
     x = o.Duration
@@ -6356,7 +6524,7 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
         raise _E('PriceRuleStackType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.PriceRule
@@ -6376,6 +6544,7 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     return a
 
 def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
+    x: Any
     o = _new(PriceRuleType)
     q -= 1
     t = (v >> q) & 1
@@ -6467,6 +6636,7 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
     return o, q
 
 def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
+    x: Any
     if type(o) is not PriceRuleType:
         raise _E('expected PriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
@@ -6486,7 +6656,7 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 2, 3
@@ -6495,14 +6665,14 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 2, 4
     x = o.RenewableGenerationPercentage
     if x is not None:
         if type(x) is not int or not 0 <= x <= 255:
-            st_unsignedByte.check(x)
+            st_unsignedByte.fail(x)
         a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
         w, b = 1, 5
     x = o.PowerRangeStart
@@ -6514,6 +6684,7 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     return a
 
 def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
+    x: Any
     o = _new(OverstayRuleListType)
     q -= 2
     t = (v >> q) & 3
@@ -6575,13 +6746,14 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
     return o, q
 
 def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
+    x: Any
     if type(o) is not OverstayRuleListType:
         raise _E('expected OverstayRuleListType, got ' + type(o).__name__)
     x = o.OverstayTimeThreshold
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 2, 1
@@ -6608,6 +6780,7 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     return a
 
 def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
+    x: Any
     o = _new(OverstayRuleType)
     q -= 2
     t = (v >> q) & 3
@@ -6670,6 +6843,7 @@ def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
     return o, q
 
 def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
+    x: Any
     if type(o) is not OverstayRuleType:
         raise _E('expected OverstayRuleType, got ' + type(o).__name__)
     x = o.OverstayRuleDescription
@@ -6686,7 +6860,7 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.OverstayFee
@@ -6699,12 +6873,13 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
         raise _E('OverstayRuleType: OverstayFeePeriod is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListType, int]:
+    x: Any
     o = _new(AdditionalServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -6731,6 +6906,7 @@ def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListTy
     return o, q
 
 def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not AdditionalServiceListType:
         raise _E('expected AdditionalServiceListType, got ' + type(o).__name__)
     lst = o.AdditionalService
@@ -6750,6 +6926,7 @@ def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
     return a
 
 def d_AdditionalServiceType(v: int, q: int) -> tuple[AdditionalServiceType, int]:
+    x: Any
     o = _new(AdditionalServiceType)
     q -= 2
     t = (v >> q) & 3
@@ -6771,6 +6948,7 @@ def d_AdditionalServiceType(v: int, q: int) -> tuple[AdditionalServiceType, int]
     return o, q
 
 def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
+    x: Any
     if type(o) is not AdditionalServiceType:
         raise _E('expected AdditionalServiceType, got ' + type(o).__name__)
     x = o.ServiceName
@@ -6788,6 +6966,7 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     return a
 
 def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, int]:
+    x: Any
     o = _new(PriceLevelScheduleType)
     q -= 2
     t = (v >> q) & 3
@@ -6868,6 +7047,7 @@ def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, in
     return o, q
 
 def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not PriceLevelScheduleType:
         raise _E('expected PriceLevelScheduleType, got ' + type(o).__name__)
     x = o.Id
@@ -6883,7 +7063,7 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleID
@@ -6891,7 +7071,7 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
         raise _E('PriceLevelScheduleType: PriceScheduleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
@@ -6906,7 +7086,7 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     if x is None:
         raise _E('PriceLevelScheduleType: NumberOfPriceLevels is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
     x = o.PriceLevelScheduleEntries
     if x is None:
@@ -6917,6 +7097,7 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     return a
 
 def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelScheduleEntryListType, int]:
+    x: Any
     o = _new(PriceLevelScheduleEntryListType)
     q -= 1
     t = (v >> q) & 1
@@ -6943,6 +7124,7 @@ def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelSchedul
     return o, q
 
 def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int) -> int:
+    x: Any
     if type(o) is not PriceLevelScheduleEntryListType:
         raise _E('expected PriceLevelScheduleEntryListType, got ' + type(o).__name__)
     lst = o.PriceLevelScheduleEntry
@@ -6962,6 +7144,7 @@ def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int
     return a
 
 def d_PriceLevelScheduleEntryType(v: int, q: int) -> tuple[PriceLevelScheduleEntryType, int]:
+    x: Any
     o = _new(PriceLevelScheduleEntryType)
     q -= 10
     t = (v >> q) & 1023
@@ -6987,6 +7170,7 @@ def d_PriceLevelScheduleEntryType(v: int, q: int) -> tuple[PriceLevelScheduleEnt
     return o, q
 
 def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int:
+    x: Any
     if type(o) is not PriceLevelScheduleEntryType:
         raise _E('expected PriceLevelScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
@@ -6994,19 +7178,20 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
         raise _E('PriceLevelScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
-        st_unsignedInt.check(x)
+        st_unsignedInt.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PriceLevel
     if x is None:
         raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     a = (a << 1) | 0
     return a
 
 def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResControlModeType, int]:
+    x: Any
     o = _new(Scheduled_SEResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -7033,6 +7218,7 @@ def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResCon
     return o, q
 
 def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_SEResControlModeType:
         raise _E('expected Scheduled_SEResControlModeType, got ' + type(o).__name__)
     lst = o.ScheduleTuple
@@ -7052,6 +7238,7 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
     return a
 
 def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
+    x: Any
     o = _new(ScheduleTupleType)
     q -= 10
     t = (v >> q) & 1023
@@ -7092,6 +7279,7 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
     return o, q
 
 def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
+    x: Any
     if type(o) is not ScheduleTupleType:
         raise _E('expected ScheduleTupleType, got ' + type(o).__name__)
     x = o.ScheduleTupleID
@@ -7099,7 +7287,7 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         raise _E('ScheduleTupleType: ScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ChargingSchedule
@@ -7118,6 +7306,7 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     return a
 
 def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
+    x: Any
     o = _new(ChargingScheduleType)
     q -= 1
     t = (v >> q) & 1
@@ -7151,6 +7340,7 @@ def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
     return o, q
 
 def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not ChargingScheduleType:
         raise _E('expected ChargingScheduleType, got ' + type(o).__name__)
     x = o.PowerSchedule
@@ -7159,20 +7349,23 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     a = (a << 1) | 0
     a = e_PowerScheduleType(x, a)
     k = 0
+    sel = -1
     if o.AbsolutePriceSchedule is not None:
         k += 1
         x = o.AbsolutePriceSchedule
+        sel = 0
     if o.PriceLevelSchedule is not None:
         k += 1
         x = o.PriceLevelSchedule
+        sel = 1
     if k > 1:
         raise _E('ChargingScheduleType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.AbsolutePriceSchedule is x and tx is AbsolutePriceScheduleType:
+        if sel == 0 and tx is AbsolutePriceScheduleType:
             a = (a << 2) | 0
             a = e_AbsolutePriceScheduleType(x, a)
-        elif o.PriceLevelSchedule is x and tx is PriceLevelScheduleType:
+        elif sel == 1 and tx is PriceLevelScheduleType:
             a = (a << 2) | 1
             a = e_PriceLevelScheduleType(x, a)
         else:
@@ -7184,6 +7377,7 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     return a
 
 def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
+    x: Any
     o = _new(PowerScheduleType)
     q -= 10
     t = (v >> q) & 1023
@@ -7236,6 +7430,7 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
     return o, q
 
 def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
+    x: Any
     if type(o) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -7243,7 +7438,7 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         raise _E('PowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.AvailableEnergy
@@ -7267,6 +7462,7 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     return a
 
 def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryListType, int]:
+    x: Any
     o = _new(PowerScheduleEntryListType)
     q -= 1
     t = (v >> q) & 1
@@ -7293,6 +7489,7 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
     return o, q
 
 def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
+    x: Any
     if type(o) is not PowerScheduleEntryListType:
         raise _E('expected PowerScheduleEntryListType, got ' + type(o).__name__)
     lst = o.PowerScheduleEntry
@@ -7312,6 +7509,7 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
     return a
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
+    x: Any
     o = _new(ServiceDetailReqType)
     q -= 1
     t = (v >> q) & 1
@@ -7342,6 +7540,7 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     return o, q
 
 def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.Header
@@ -7354,12 +7553,13 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
         raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
+    x: Any
     o = _new(ServiceDetailResType)
     q -= 1
     t = (v >> q) & 1
@@ -7400,6 +7600,7 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     return o, q
 
 def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.Header
@@ -7412,14 +7613,14 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
         raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
@@ -7431,6 +7632,7 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     return a
 
 def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType, int]:
+    x: Any
     o = _new(ServiceParameterListType)
     q -= 1
     t = (v >> q) & 1
@@ -7457,6 +7659,7 @@ def d_ServiceParameterListType(v: int, q: int) -> tuple[ServiceParameterListType
     return o, q
 
 def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceParameterListType:
         raise _E('expected ServiceParameterListType, got ' + type(o).__name__)
     lst = o.ParameterSet
@@ -7476,6 +7679,7 @@ def e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     return a
 
 def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
+    x: Any
     o = _new(ParameterSetType)
     q -= 10
     t = (v >> q) & 1023
@@ -7518,6 +7722,7 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
     return o, q
 
 def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
@@ -7525,7 +7730,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
         raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.Parameter
@@ -7545,6 +7750,7 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     return a
 
 def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
+    x: Any
     o = _new(ParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -7646,6 +7852,7 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
     return o, q
 
 def e_ParameterType(o: ParameterType, a: int) -> int:
+    x: Any
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
@@ -7654,60 +7861,67 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     a = (a << 1) | 0
     a = st_nameType.enc(x, a)
     k = 0
+    sel = -1
     if o.boolValue is not None:
         k += 1
         x = o.boolValue
+        sel = 0
     if o.byteValue is not None:
         k += 1
         x = o.byteValue
+        sel = 1
     if o.shortValue is not None:
         k += 1
         x = o.shortValue
+        sel = 2
     if o.intValue is not None:
         k += 1
         x = o.intValue
+        sel = 3
     if o.rationalNumber is not None:
         k += 1
         x = o.rationalNumber
+        sel = 4
     if o.finiteString is not None:
         k += 1
         x = o.finiteString
+        sel = 5
     if k > 1:
         raise _E('ParameterType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.boolValue is x:
+        if sel == 0:
             if type(x) is not bool:
-                st_boolean.check(x)
+                st_boolean.fail(x)
             a = (a << 6) | (x << 1)
-        elif o.byteValue is x:
+        elif sel == 1:
             if type(x) is not int or not -128 <= x <= 127:
-                st_byte.check(x)
+                st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
-        elif o.shortValue is x:
+        elif sel == 2:
             a = (a << 3) | 2
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
-                st_short.check(x)
+                st_short.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.intValue is x:
+        elif sel == 3:
             a = (a << 3) | 3
             a <<= 1
             if type(x) is not int or x < -2147483648 or x > 2147483647:
-                st_int.check(x)
+                st_int.fail(x)
             if x >= 0:
                 a = (a << 9) | x if x < 128 else _wu(x, a << 1)
             else:
-                a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
-        elif o.rationalNumber is x and tx is RationalNumberType:
+        elif sel == 4 and tx is RationalNumberType:
             a = (a << 3) | 4
             a = e_RationalNumberType(x, a)
-        elif o.finiteString is x:
+        elif sel == 5:
             a = (a << 3) | 5
             a <<= 1
             a = st_nameType.enc(x, a)
@@ -7720,6 +7934,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     return a
 
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
+    x: Any
     o = _new(ServiceDiscoveryReqType)
     q -= 1
     t = (v >> q) & 1
@@ -7745,6 +7960,7 @@ def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, 
     return o, q
 
 def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryReqType:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
@@ -7763,6 +7979,7 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     return a
 
 def d_ServiceIDListType(v: int, q: int) -> tuple[ServiceIDListType, int]:
+    x: Any
     o = _new(ServiceIDListType)
     q -= 1
     t = (v >> q) & 1
@@ -7806,6 +8023,7 @@ def d_ServiceIDListType(v: int, q: int) -> tuple[ServiceIDListType, int]:
     return o, q
 
 def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceIDListType:
         raise _E('expected ServiceIDListType, got ' + type(o).__name__)
     lst = o.ServiceID
@@ -7818,7 +8036,7 @@ def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
         a = (a << w) | (0 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_serviceIDType.check(x)
+            st_serviceIDType.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         if k < 16:
@@ -7829,6 +8047,7 @@ def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
     return a
 
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
+    x: Any
     o = _new(ServiceDiscoveryResType)
     q -= 1
     t = (v >> q) & 1
@@ -7865,6 +8084,7 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     return o, q
 
 def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
@@ -7877,13 +8097,13 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.ServiceRenegotiationSupported
     if x is None:
         raise _E('ServiceDiscoveryResType: ServiceRenegotiationSupported is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EnergyTransferServiceList
     if x is None:
@@ -7901,6 +8121,7 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     return a
 
 def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
+    x: Any
     o = _new(ServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -7927,6 +8148,7 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     return o, q
 
 def e_ServiceListType(o: ServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceListType:
         raise _E('expected ServiceListType, got ' + type(o).__name__)
     lst = o.Service
@@ -7946,6 +8168,7 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
     return a
 
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
+    x: Any
     o = _new(ServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -7971,6 +8194,7 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     return o, q
 
 def e_ServiceType(o: ServiceType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -7978,19 +8202,20 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         raise _E('ServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.FreeService
     if x is None:
         raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     a = (a << 1) | 0
     return a
 
 def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, int]:
+    x: Any
     o = _new(ServiceSelectionReqType)
     q -= 1
     t = (v >> q) & 1
@@ -8022,6 +8247,7 @@ def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, 
     return o, q
 
 def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceSelectionReqType:
         raise _E('expected ServiceSelectionReqType, got ' + type(o).__name__)
     x = o.Header
@@ -8045,6 +8271,7 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     return a
 
 def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
+    x: Any
     o = _new(SelectedServiceType)
     q -= 10
     t = (v >> q) & 1023
@@ -8084,6 +8311,7 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
     return o, q
 
 def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
@@ -8091,7 +8319,7 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
@@ -8099,12 +8327,13 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         raise _E('SelectedServiceType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_serviceIDType.check(x)
+        st_serviceIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, int]:
+    x: Any
     o = _new(SelectedServiceListType)
     q -= 1
     t = (v >> q) & 1
@@ -8131,6 +8360,7 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     return o, q
 
 def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    x: Any
     if type(o) is not SelectedServiceListType:
         raise _E('expected SelectedServiceListType, got ' + type(o).__name__)
     lst = o.SelectedService
@@ -8150,6 +8380,7 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     return a
 
 def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, int]:
+    x: Any
     o = _new(ServiceSelectionResType)
     q -= 1
     t = (v >> q) & 1
@@ -8169,6 +8400,7 @@ def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, 
     return o, q
 
 def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
+    x: Any
     if type(o) is not ServiceSelectionResType:
         raise _E('expected ServiceSelectionResType, got ' + type(o).__name__)
     x = o.Header
@@ -8181,12 +8413,13 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
         raise _E('ServiceSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
+    x: Any
     o = _new(SessionSetupReqType)
     q -= 1
     t = (v >> q) & 1
@@ -8208,6 +8441,7 @@ def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     return o, q
 
 def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.Header
@@ -8224,6 +8458,7 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     return a
 
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
+    x: Any
     o = _new(SessionSetupResType)
     q -= 1
     t = (v >> q) & 1
@@ -8249,6 +8484,7 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     return o, q
 
 def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.Header
@@ -8261,7 +8497,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEID
     if x is None:
@@ -8272,6 +8508,7 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     return a
 
 def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
+    x: Any
     o = _new(SessionStopReqType)
     q -= 1
     t = (v >> q) & 1
@@ -8323,6 +8560,7 @@ def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     return o, q
 
 def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopReqType:
         raise _E('expected SessionStopReqType, got ' + type(o).__name__)
     x = o.Header
@@ -8335,7 +8573,7 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
         raise _E('SessionStopReqType: ChargingSession is required')
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
-        st_chargingSessionType.check(x)
+        st_chargingSessionType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVTerminationCode
     if x is not None:
@@ -8356,6 +8594,7 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     return a
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
+    x: Any
     o = _new(SessionStopResType)
     q -= 1
     t = (v >> q) & 1
@@ -8375,6 +8614,7 @@ def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     return o, q
 
 def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    x: Any
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.Header
@@ -8387,12 +8627,13 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
         raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -8422,6 +8663,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -8444,12 +8686,14 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
 
 def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]:
+    x: Any
     o = _new(VehicleCheckInReqType)
     q -= 1
     t = (v >> q) & 1
@@ -8557,6 +8801,7 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
     return o, q
 
 def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
+    x: Any
     if type(o) is not VehicleCheckInReqType:
         raise _E('expected VehicleCheckInReqType, got ' + type(o).__name__)
     x = o.Header
@@ -8569,24 +8814,24 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         raise _E('VehicleCheckInReqType: EVCheckInStatus is required')
     _i = _IDX_st_evCheckInStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_evCheckInStatusType.check(x)
+        st_evCheckInStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ParkingMethod
     if x is None:
         raise _E('VehicleCheckInReqType: ParkingMethod is required')
     _i = _IDX_st_parkingMethodType.get(x) if type(x) is str else None
     if _i is None:
-        st_parkingMethodType.check(x)
+        st_parkingMethodType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.VehicleFrame
     if x is not None:
         a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 4
     else:
@@ -8596,11 +8841,11 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 5
     x = o.VehicleTravel
@@ -8608,17 +8853,18 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 6
     a = (a << w) | (6 - b)
     return a
 
 def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]:
+    x: Any
     o = _new(VehicleCheckInResType)
     q -= 1
     t = (v >> q) & 1
@@ -8722,6 +8968,7 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
     return o, q
 
 def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
+    x: Any
     if type(o) is not VehicleCheckInResType:
         raise _E('expected VehicleCheckInResType, got ' + type(o).__name__)
     x = o.Header
@@ -8734,17 +8981,17 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         raise _E('VehicleCheckInResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.ParkingSpace
     if x is not None:
         a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 3
     else:
@@ -8754,11 +9001,11 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 4
     x = o.TargetDistance
@@ -8766,17 +9013,18 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
 
 def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, int]:
+    x: Any
     o = _new(VehicleCheckOutReqType)
     q -= 1
     t = (v >> q) & 1
@@ -8811,6 +9059,7 @@ def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, in
     return o, q
 
 def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
+    x: Any
     if type(o) is not VehicleCheckOutReqType:
         raise _E('expected VehicleCheckOutReqType, got ' + type(o).__name__)
     x = o.Header
@@ -8823,19 +9072,20 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
         raise _E('VehicleCheckOutReqType: EVCheckOutStatus is required')
     _i = _IDX_st_evCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_evCheckOutStatusType.check(x)
+        st_evCheckOutStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.CheckOutTime
     if x is None:
         raise _E('VehicleCheckOutReqType: CheckOutTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, int]:
+    x: Any
     o = _new(VehicleCheckOutResType)
     q -= 1
     t = (v >> q) & 1
@@ -8857,6 +9107,7 @@ def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, in
     return o, q
 
 def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
+    x: Any
     if type(o) is not VehicleCheckOutResType:
         raise _E('expected VehicleCheckOutResType, got ' + type(o).__name__)
     x = o.Header
@@ -8869,19 +9120,20 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
         raise _E('VehicleCheckOutResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSECheckOutStatus
     if x is None:
         raise _E('VehicleCheckOutResType: EVSECheckOutStatus is required')
     _i = _IDX_st_evseCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseCheckOutStatusType.check(x)
+        st_evseCheckOutStatusType.fail(x)
     a = (a << 4) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    x: Any
     o = _new(DisplayParametersType)
     q -= 4
     t = (v >> q) & 15
@@ -9053,12 +9305,13 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     return o, q
 
 def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    x: Any
     if type(o) is not DisplayParametersType:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
@@ -9066,19 +9319,19 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
@@ -9086,7 +9339,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -9095,7 +9348,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 6
@@ -9104,14 +9357,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
@@ -9122,7 +9375,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.InletHot
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)

@@ -1092,6 +1092,7 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 
 
 def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
+    x: Any
     o = _new(BPT_DC_CPDReqEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1173,6 +1174,7 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
     return o, q
 
 def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_DC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
@@ -1208,7 +1210,7 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 11) | ((x) << 1)
         w, b = 1, 7
     else:
@@ -1237,6 +1239,7 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
+    x: Any
     o = _new(RationalNumberType)
     q -= 22
     t = (v >> q) & 4194303
@@ -1265,28 +1268,30 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     return o, q
 
 def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    x: Any
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
-        st_byte.check(x)
+        st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
+    x: Any
     o = _new(BPT_DC_CPDResEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1366,6 +1371,7 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
     return o, q
 
 def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_DC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -1429,6 +1435,7 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     return a
 
 def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
+    x: Any
     o = _new(BPT_Dynamic_DC_CLReqControlModeType)
     q -= 2
     t = (v >> q) & 3
@@ -1546,13 +1553,14 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
     return o, q
 
 def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Dynamic_DC_CLReqControlModeType:
         raise _E('expected BPT_Dynamic_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -1629,6 +1637,7 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
     return a
 
 def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int]:
+    x: Any
     o = _new(BPT_Dynamic_DC_CLResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -1761,13 +1770,14 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
     return o, q
 
 def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Dynamic_DC_CLResControlModeType:
         raise _E('expected BPT_Dynamic_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -1776,13 +1786,13 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
@@ -1790,7 +1800,7 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 4
@@ -1838,6 +1848,7 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
     return a
 
 def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
+    x: Any
     o = _new(BPT_Scheduled_DC_CLReqControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -1968,6 +1979,7 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     return o, q
 
 def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Scheduled_DC_CLReqControlModeType:
         raise _E('expected BPT_Scheduled_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
@@ -2043,6 +2055,7 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
     return a
 
 def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int]:
+    x: Any
     o = _new(BPT_Scheduled_DC_CLResControlModeType)
     q -= 4
     t = (v >> q) & 15
@@ -2131,6 +2144,7 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     return o, q
 
 def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not BPT_Scheduled_DC_CLResControlModeType:
         raise _E('expected BPT_Scheduled_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -2179,6 +2193,7 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
+    x: Any
     o = _new(CLReqControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2188,12 +2203,14 @@ def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     return o, q
 
 def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLReqControlModeType:
         raise _E('expected CLReqControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
+    x: Any
     o = _new(CLResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2203,18 +2220,21 @@ def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     return o, q
 
 def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLResControlModeType:
         raise _E('expected CLResControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
+    x: Any
     o = _new(DC_CPDReqEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2272,6 +2292,7 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
     return o, q
 
 def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not DC_CPDReqEnergyTransferModeType:
         raise _E('expected DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
@@ -2307,7 +2328,7 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 11) | ((x) << 1)
         w, b = 1, 7
     else:
@@ -2316,6 +2337,7 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     return a
 
 def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
+    x: Any
     o = _new(DC_CPDResEnergyTransferModeType)
     q -= 1
     t = (v >> q) & 1
@@ -2371,6 +2393,7 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
     return o, q
 
 def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int) -> int:
+    x: Any
     if type(o) is not DC_CPDResEnergyTransferModeType:
         raise _E('expected DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -2414,6 +2437,7 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
     return a
 
 def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
+    x: Any
     o = _new(DC_CableCheckReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2429,6 +2453,7 @@ def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
     return o, q
 
 def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
+    x: Any
     if type(o) is not DC_CableCheckReqType:
         raise _E('expected DC_CableCheckReqType, got ' + type(o).__name__)
     x = o.Header
@@ -2440,6 +2465,7 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -2482,6 +2508,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -2495,7 +2522,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Signature
@@ -2509,6 +2536,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -2561,6 +2589,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -2598,6 +2627,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -2639,6 +2669,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -2672,12 +2703,14 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -2738,6 +2771,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -2776,6 +2810,7 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -2795,6 +2830,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -2811,18 +2847,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -2847,6 +2886,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -2865,24 +2905,28 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -2904,6 +2948,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -2921,6 +2966,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -2959,6 +3005,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -2982,12 +3029,14 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -3019,6 +3068,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -3032,33 +3082,37 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
+    x: Any
     o = _new(DC_CableCheckResType)
     q -= 1
     t = (v >> q) & 1
@@ -3082,6 +3136,7 @@ def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
     return o, q
 
 def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
+    x: Any
     if type(o) is not DC_CableCheckResType:
         raise _E('expected DC_CableCheckResType, got ' + type(o).__name__)
     x = o.Header
@@ -3094,19 +3149,20 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
         raise _E('DC_CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('DC_CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
+    x: Any
     o = _new(DC_ChargeLoopReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3160,6 +3216,7 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
     return o, q
 
 def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
+    x: Any
     if type(o) is not DC_ChargeLoopReqType:
         raise _E('expected DC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
@@ -3178,7 +3235,7 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPresentVoltage
     if x is None:
@@ -3186,26 +3243,28 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     a = (a << 1) | 0
     a = e_RationalNumberType(x, a)
     k = 0
+    sel = -1
     if o.CLReqControlMode is not None:
         k += 1
         x = o.CLReqControlMode
+        sel = 0
     if k > 1:
         raise _E('DC_ChargeLoopReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.CLReqControlMode is x and tx is BPT_Dynamic_DC_CLReqControlModeType:
+        if sel == 0 and tx is BPT_Dynamic_DC_CLReqControlModeType:
             a = (a << 3) | 0
             a = e_BPT_Dynamic_DC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is BPT_Scheduled_DC_CLReqControlModeType:
+        elif sel == 0 and tx is BPT_Scheduled_DC_CLReqControlModeType:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_DC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is CLReqControlModeType:
+        elif sel == 0 and tx is CLReqControlModeType:
             a = (a << 3) | 2
             a = e_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is Dynamic_DC_CLReqControlModeType:
+        elif sel == 0 and tx is Dynamic_DC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLReqControlModeType(x, a)
-        elif o.CLReqControlMode is x and tx is Scheduled_DC_CLReqControlModeType:
+        elif sel == 0 and tx is Scheduled_DC_CLReqControlModeType:
             a = (a << 3) | 4
             a = e_Scheduled_DC_CLReqControlModeType(x, a)
         else:
@@ -3216,6 +3275,7 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    x: Any
     o = _new(DisplayParametersType)
     q -= 4
     t = (v >> q) & 15
@@ -3387,12 +3447,13 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     return o, q
 
 def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    x: Any
     if type(o) is not DisplayParametersType:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
@@ -3400,19 +3461,19 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
@@ -3420,7 +3481,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -3429,7 +3490,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 6
@@ -3438,14 +3499,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
@@ -3456,13 +3517,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.InletHot
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
 
 def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqControlModeType, int]:
+    x: Any
     o = _new(Dynamic_DC_CLReqControlModeType)
     q -= 2
     t = (v >> q) & 3
@@ -3542,13 +3604,14 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
     return o, q
 
 def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_DC_CLReqControlModeType:
         raise _E('expected Dynamic_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 1
@@ -3598,6 +3661,7 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
+    x: Any
     o = _new(Scheduled_DC_CLReqControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -3698,6 +3762,7 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     return o, q
 
 def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_DC_CLReqControlModeType:
         raise _E('expected Scheduled_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
@@ -3758,6 +3823,7 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
     return a
 
 def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
+    x: Any
     o = _new(DC_ChargeLoopResType)
     q -= 1
     t = (v >> q) & 1
@@ -3842,6 +3908,7 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     return o, q
 
 def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
+    x: Any
     if type(o) is not DC_ChargeLoopResType:
         raise _E('expected DC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
@@ -3854,7 +3921,7 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         raise _E('DC_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
@@ -3887,41 +3954,43 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     k = 0
+    sel = -1
     if o.CLResControlMode is not None:
         k += 1
         x = o.CLResControlMode
+        sel = 0
     if k > 1:
         raise _E('DC_ChargeLoopResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.CLResControlMode is x and tx is BPT_Dynamic_DC_CLResControlModeType:
+        if sel == 0 and tx is BPT_Dynamic_DC_CLResControlModeType:
             a = (a << 3) | 0
             a = e_BPT_Dynamic_DC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is BPT_Scheduled_DC_CLResControlModeType:
+        elif sel == 0 and tx is BPT_Scheduled_DC_CLResControlModeType:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_DC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is CLResControlModeType:
+        elif sel == 0 and tx is CLResControlModeType:
             a = (a << 3) | 2
             a = e_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is Dynamic_DC_CLResControlModeType:
+        elif sel == 0 and tx is Dynamic_DC_CLResControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLResControlModeType(x, a)
-        elif o.CLResControlMode is x and tx is Scheduled_DC_CLResControlModeType:
+        elif sel == 0 and tx is Scheduled_DC_CLResControlModeType:
             a = (a << 3) | 4
             a = e_Scheduled_DC_CLResControlModeType(x, a)
         else:
@@ -3932,6 +4001,7 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -3960,6 +4030,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -3967,7 +4038,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -3975,12 +4046,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseNotificationType.check(x)
+        st_evseNotificationType.fail(x)
     a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -4155,6 +4227,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -4168,14 +4241,14 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 3
@@ -4186,7 +4259,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 4
@@ -4195,7 +4268,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -4211,11 +4284,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -4223,7 +4296,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (7 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 8
@@ -4231,6 +4304,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     return a
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    x: Any
     o = _new(ReceiptType)
     q -= 10
     t = (v >> q) & 1023
@@ -4316,6 +4390,7 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     return o, q
 
 def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    x: Any
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -4323,7 +4398,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
@@ -4364,6 +4439,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     return a
 
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    x: Any
     o = _new(DetailedCostType)
     q -= 1
     t = (v >> q) & 1
@@ -4385,6 +4461,7 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
@@ -4401,6 +4478,7 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    x: Any
     o = _new(DetailedTaxType)
     q -= 10
     t = (v >> q) & 1023
@@ -4431,6 +4509,7 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -4438,7 +4517,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Amount
@@ -4450,6 +4529,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     return a
 
 def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
+    x: Any
     o = _new(Dynamic_DC_CLResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -4558,13 +4638,14 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
     return o, q
 
 def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Dynamic_DC_CLResControlModeType:
         raise _E('expected Dynamic_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 1
@@ -4573,13 +4654,13 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 2, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 2, 3
     x = o.AckMaxDelay
@@ -4587,7 +4668,7 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 4
@@ -4615,6 +4696,7 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
+    x: Any
     o = _new(Scheduled_DC_CLResControlModeType)
     q -= 3
     t = (v >> q) & 7
@@ -4663,6 +4745,7 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     return o, q
 
 def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not Scheduled_DC_CLResControlModeType:
         raise _E('expected Scheduled_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
@@ -4691,6 +4774,7 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
     return a
 
 def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
+    x: Any
     o = _new(DC_ChargeParameterDiscoveryReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4716,6 +4800,7 @@ def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParam
     return o, q
 
 def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not DC_ChargeParameterDiscoveryReqType:
         raise _E('expected DC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4724,17 +4809,19 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
     a = (a << 1) | 0
     a = e_MessageHeaderType(x, a)
     k = 0
+    sel = -1
     if o.DC_CPDReqEnergyTransferMode is not None:
         k += 1
         x = o.DC_CPDReqEnergyTransferMode
+        sel = 0
     if k > 1:
         raise _E('DC_ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.DC_CPDReqEnergyTransferMode is x and tx is BPT_DC_CPDReqEnergyTransferModeType:
+        if sel == 0 and tx is BPT_DC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 0
             a = e_BPT_DC_CPDReqEnergyTransferModeType(x, a)
-        elif o.DC_CPDReqEnergyTransferMode is x and tx is DC_CPDReqEnergyTransferModeType:
+        elif sel == 0 and tx is DC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 1
             a = e_DC_CPDReqEnergyTransferModeType(x, a)
         else:
@@ -4745,6 +4832,7 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
     return a
 
 def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
+    x: Any
     o = _new(DC_ChargeParameterDiscoveryResType)
     q -= 1
     t = (v >> q) & 1
@@ -4776,6 +4864,7 @@ def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParam
     return o, q
 
 def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not DC_ChargeParameterDiscoveryResType:
         raise _E('expected DC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
@@ -4788,20 +4877,22 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
         raise _E('DC_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     k = 0
+    sel = -1
     if o.DC_CPDResEnergyTransferMode is not None:
         k += 1
         x = o.DC_CPDResEnergyTransferMode
+        sel = 0
     if k > 1:
         raise _E('DC_ChargeParameterDiscoveryResType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.DC_CPDResEnergyTransferMode is x and tx is BPT_DC_CPDResEnergyTransferModeType:
+        if sel == 0 and tx is BPT_DC_CPDResEnergyTransferModeType:
             a = (a << 2) | 0
             a = e_BPT_DC_CPDResEnergyTransferModeType(x, a)
-        elif o.DC_CPDResEnergyTransferMode is x and tx is DC_CPDResEnergyTransferModeType:
+        elif sel == 0 and tx is DC_CPDResEnergyTransferModeType:
             a = (a << 2) | 1
             a = e_DC_CPDResEnergyTransferModeType(x, a)
         else:
@@ -4812,6 +4903,7 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
     return a
 
 def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
+    x: Any
     o = _new(DC_PreChargeReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4843,6 +4935,7 @@ def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
     return o, q
 
 def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
+    x: Any
     if type(o) is not DC_PreChargeReqType:
         raise _E('expected DC_PreChargeReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4855,7 +4948,7 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
         raise _E('DC_PreChargeReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVPresentVoltage
     if x is None:
@@ -4871,6 +4964,7 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     return a
 
 def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
+    x: Any
     o = _new(DC_PreChargeResType)
     q -= 1
     t = (v >> q) & 1
@@ -4896,6 +4990,7 @@ def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
     return o, q
 
 def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
+    x: Any
     if type(o) is not DC_PreChargeResType:
         raise _E('expected DC_PreChargeResType, got ' + type(o).__name__)
     x = o.Header
@@ -4908,7 +5003,7 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
         raise _E('DC_PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
     if x is None:
@@ -4919,6 +5014,7 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     return a
 
 def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReqType, int]:
+    x: Any
     o = _new(DC_WeldingDetectionReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4938,6 +5034,7 @@ def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReq
     return o, q
 
 def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
+    x: Any
     if type(o) is not DC_WeldingDetectionReqType:
         raise _E('expected DC_WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4950,12 +5047,13 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
         raise _E('DC_WeldingDetectionReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionResType, int]:
+    x: Any
     o = _new(DC_WeldingDetectionResType)
     q -= 1
     t = (v >> q) & 1
@@ -4981,6 +5079,7 @@ def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionRes
     return o, q
 
 def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
+    x: Any
     if type(o) is not DC_WeldingDetectionResType:
         raise _E('expected DC_WeldingDetectionResType, got ' + type(o).__name__)
     x = o.Header
@@ -4993,7 +5092,7 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
         raise _E('DC_WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
     if x is None:
@@ -5004,6 +5103,7 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     return a
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -5033,6 +5133,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -5055,6 +5156,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -5084,6 +5186,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -5106,7 +5209,8 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)

@@ -1204,6 +1204,7 @@ C_AlternativeSECCType.setup(AlternativeSECCType, (_rt.Field('SSID', False, False
 
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
+    x: Any
     o = _new(CLReqControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1213,12 +1214,14 @@ def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
     return o, q
 
 def e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLReqControlModeType:
         raise _E('expected CLReqControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
+    x: Any
     o = _new(CLResControlModeType)
     q -= 1
     t = (v >> q) & 1
@@ -1228,42 +1231,49 @@ def d_CLResControlModeType(v: int, q: int) -> tuple[CLResControlModeType, int]:
     return o, q
 
 def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    x: Any
     if type(o) is not CLResControlModeType:
         raise _E('expected CLResControlModeType, got ' + type(o).__name__)
     a = (a << 1) | 0
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
-    return _rt.dec_ct(C_CanonicalizationMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[CanonicalizationMethodType, int] = _rt.dec_ct(C_CanonicalizationMethodType, v, q)
+    return r
 
 def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return _rt.enc_ct(C_CanonicalizationMethodType, o, a)
 
 def d_DSAKeyValueType(v: int, q: int) -> tuple[DSAKeyValueType, int]:
-    return _rt.dec_ct(C_DSAKeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DSAKeyValueType, int] = _rt.dec_ct(C_DSAKeyValueType, v, q)
+    return r
 
 def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     return _rt.enc_ct(C_DSAKeyValueType, o, a)
 
 def d_DigestMethodType(v: int, q: int) -> tuple[DigestMethodType, int]:
-    return _rt.dec_ct(C_DigestMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[DigestMethodType, int] = _rt.dec_ct(C_DigestMethodType, v, q)
+    return r
 
 def e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return _rt.enc_ct(C_DigestMethodType, o, a)
 
 def d_KeyInfoType(v: int, q: int) -> tuple[KeyInfoType, int]:
-    return _rt.dec_ct(C_KeyInfoType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyInfoType, int] = _rt.dec_ct(C_KeyInfoType, v, q)
+    return r
 
 def e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return _rt.enc_ct(C_KeyInfoType, o, a)
 
 def d_KeyValueType(v: int, q: int) -> tuple[KeyValueType, int]:
-    return _rt.dec_ct(C_KeyValueType, v, q)  # type: ignore[no-any-return]
+    r: tuple[KeyValueType, int] = _rt.dec_ct(C_KeyValueType, v, q)
+    return r
 
 def e_KeyValueType(o: KeyValueType, a: int) -> int:
     return _rt.enc_ct(C_KeyValueType, o, a)
 
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
+    x: Any
     o = _new(RSAKeyValueType)
     q -= 2
     t = (v >> q) & 3
@@ -1285,6 +1295,7 @@ def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     return o, q
 
 def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    x: Any
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
@@ -1302,6 +1313,7 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
+    x: Any
     o = _new(RetrievalMethodType)
     q -= 3
     t = (v >> q) & 7
@@ -1340,6 +1352,7 @@ def d_RetrievalMethodType(v: int, q: int) -> tuple[RetrievalMethodType, int]:
     return o, q
 
 def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    x: Any
     if type(o) is not RetrievalMethodType:
         raise _E('expected RetrievalMethodType, got ' + type(o).__name__)
     x = o.Type
@@ -1363,6 +1376,7 @@ def e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     return a
 
 def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
+    x: Any
     o = _new(TransformsType)
     q -= 1
     t = (v >> q) & 1
@@ -1382,6 +1396,7 @@ def d_TransformsType(v: int, q: int) -> tuple[TransformsType, int]:
     return o, q
 
 def e_TransformsType(o: TransformsType, a: int) -> int:
+    x: Any
     if type(o) is not TransformsType:
         raise _E('expected TransformsType, got ' + type(o).__name__)
     lst = o.Transform
@@ -1398,18 +1413,21 @@ def e_TransformsType(o: TransformsType, a: int) -> int:
     return a
 
 def d_TransformType(v: int, q: int) -> tuple[TransformType, int]:
-    return _rt.dec_ct(C_TransformType, v, q)  # type: ignore[no-any-return]
+    r: tuple[TransformType, int] = _rt.dec_ct(C_TransformType, v, q)
+    return r
 
 def e_TransformType(o: TransformType, a: int) -> int:
     return _rt.enc_ct(C_TransformType, o, a)
 
 def d_X509DataType(v: int, q: int) -> tuple[X509DataType, int]:
-    return _rt.dec_ct(C_X509DataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[X509DataType, int] = _rt.dec_ct(C_X509DataType, v, q)
+    return r
 
 def e_X509DataType(o: X509DataType, a: int) -> int:
     return _rt.enc_ct(C_X509DataType, o, a)
 
 def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
+    x: Any
     o = _new(X509IssuerSerialType)
     q -= 2
     t = (v >> q) & 3
@@ -1441,6 +1459,7 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
     return o, q
 
 def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    x: Any
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
@@ -1454,27 +1473,30 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
         raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
-        st_integer.check(x)
+        st_integer.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_PGPDataType(v: int, q: int) -> tuple[PGPDataType, int]:
-    return _rt.dec_ct(C_PGPDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[PGPDataType, int] = _rt.dec_ct(C_PGPDataType, v, q)
+    return r
 
 def e_PGPDataType(o: PGPDataType, a: int) -> int:
     return _rt.enc_ct(C_PGPDataType, o, a)
 
 def d_SPKIDataType(v: int, q: int) -> tuple[SPKIDataType, int]:
-    return _rt.dec_ct(C_SPKIDataType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SPKIDataType, int] = _rt.dec_ct(C_SPKIDataType, v, q)
+    return r
 
 def e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     return _rt.enc_ct(C_SPKIDataType, o, a)
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
+    x: Any
     o = _new(ManifestType)
     q -= 2
     t = (v >> q) & 3
@@ -1504,6 +1526,7 @@ def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:
     return o, q
 
 def e_ManifestType(o: ManifestType, a: int) -> int:
+    x: Any
     if type(o) is not ManifestType:
         raise _E('expected ManifestType, got ' + type(o).__name__)
     x = o.Id
@@ -1526,6 +1549,7 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
+    x: Any
     o = _new(ReferenceType)
     q -= 3
     t = (v >> q) & 7
@@ -1586,6 +1610,7 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     return o, q
 
 def e_ReferenceType(o: ReferenceType, a: int) -> int:
+    x: Any
     if type(o) is not ReferenceType:
         raise _E('expected ReferenceType, got ' + type(o).__name__)
     x = o.Id
@@ -1624,12 +1649,14 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
-    return _rt.dec_ct(C_ObjectType, v, q)  # type: ignore[no-any-return]
+    r: tuple[ObjectType, int] = _rt.dec_ct(C_ObjectType, v, q)
+    return r
 
 def e_ObjectType(o: ObjectType, a: int) -> int:
     return _rt.enc_ct(C_ObjectType, o, a)
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
+    x: Any
     o = _new(SignatureType)
     q -= 2
     t = (v >> q) & 3
@@ -1682,6 +1709,7 @@ def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
     return o, q
 
 def e_SignatureType(o: SignatureType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureType:
         raise _E('expected SignatureType, got ' + type(o).__name__)
     x = o.Id
@@ -1719,6 +1747,7 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     return a
 
 def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
+    x: Any
     o = _new(SignedInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -1760,6 +1789,7 @@ def d_SignedInfoType(v: int, q: int) -> tuple[SignedInfoType, int]:
     return o, q
 
 def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    x: Any
     if type(o) is not SignedInfoType:
         raise _E('expected SignedInfoType, got ' + type(o).__name__)
     x = o.Id
@@ -1793,12 +1823,14 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     return a
 
 def d_SignatureMethodType(v: int, q: int) -> tuple[SignatureMethodType, int]:
-    return _rt.dec_ct(C_SignatureMethodType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignatureMethodType, int] = _rt.dec_ct(C_SignatureMethodType, v, q)
+    return r
 
 def e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     return _rt.enc_ct(C_SignatureMethodType, o, a)
 
 def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
+    x: Any
     o = _new(SignatureValueType)
     q -= 2
     t = (v >> q) & 3
@@ -1823,6 +1855,7 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
     return o, q
 
 def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    x: Any
     if type(o) is not SignatureValueType:
         raise _E('expected SignatureValueType, got ' + type(o).__name__)
     x = o.Id
@@ -1841,6 +1874,7 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
+    x: Any
     o = _new(SignaturePropertiesType)
     q -= 2
     t = (v >> q) & 3
@@ -1870,6 +1904,7 @@ def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, 
     return o, q
 
 def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    x: Any
     if type(o) is not SignaturePropertiesType:
         raise _E('expected SignaturePropertiesType, got ' + type(o).__name__)
     x = o.Id
@@ -1892,12 +1927,14 @@ def e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def d_SignaturePropertyType(v: int, q: int) -> tuple[SignaturePropertyType, int]:
-    return _rt.dec_ct(C_SignaturePropertyType, v, q)  # type: ignore[no-any-return]
+    r: tuple[SignaturePropertyType, int] = _rt.dec_ct(C_SignaturePropertyType, v, q)
+    return r
 
 def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     return _rt.enc_ct(C_SignaturePropertyType, o, a)
 
 def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqType, int]:
+    x: Any
     o = _new(WPT_AlignmentCheckReqType)
     q -= 1
     t = (v >> q) & 1
@@ -1967,6 +2004,7 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
     return o, q
 
 def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_AlignmentCheckReqType:
         raise _E('expected WPT_AlignmentCheckReqType, got ' + type(o).__name__)
     x = o.Header
@@ -1979,7 +2017,7 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         raise _E('WPT_AlignmentCheckReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.TargetCoilCurrent
     if x is not None:
@@ -1993,7 +2031,7 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         raise _E('WPT_AlignmentCheckReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_EVResultType.check(x)
+        st_WPT_EVResultType.fail(x)
     a = (a << (w + 4)) | ((3 - b) << 4) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -2014,6 +2052,7 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
+    x: Any
     o = _new(MessageHeaderType)
     q -= 2
     t = (v >> q) & 3
@@ -2056,6 +2095,7 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     return o, q
 
 def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    x: Any
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
@@ -2069,7 +2109,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Signature
@@ -2083,6 +2123,7 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
+    x: Any
     o = _new(RationalNumberType)
     q -= 22
     t = (v >> q) & 4194303
@@ -2111,28 +2152,30 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
     return o, q
 
 def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    x: Any
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
     if x is None:
         raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
-        st_byte.check(x)
+        st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
     if x is None:
         raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResType, int]:
+    x: Any
     o = _new(WPT_AlignmentCheckResType)
     q -= 1
     t = (v >> q) & 1
@@ -2205,6 +2248,7 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
     return o, q
 
 def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_AlignmentCheckResType:
         raise _E('expected WPT_AlignmentCheckResType, got ' + type(o).__name__)
     x = o.Header
@@ -2217,14 +2261,14 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         raise _E('WPT_AlignmentCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_AlignmentCheckResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.PowerTransmitted
     if x is not None:
@@ -2256,6 +2300,7 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     return a
 
 def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]:
+    x: Any
     o = _new(WPT_ChargeLoopReqType)
     q -= 1
     t = (v >> q) & 1
@@ -2350,6 +2395,7 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
     return o, q
 
 def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_ChargeLoopReqType:
         raise _E('expected WPT_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
@@ -2368,7 +2414,7 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPCPowerRequest
     if x is None:
@@ -2385,7 +2431,7 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         raise _E('WPT_ChargeLoopReqType: EVPCChargeDiagnostics is required')
     _i = _IDX_st_WPT_EVPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_EVPCChargeDiagnosticsType.check(x)
+        st_WPT_EVPCChargeDiagnosticsType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVPCOperatingFrequency
     if x is not None:
@@ -2417,6 +2463,7 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
+    x: Any
     o = _new(DisplayParametersType)
     q -= 4
     t = (v >> q) & 15
@@ -2588,12 +2635,13 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     return o, q
 
 def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    x: Any
     if type(o) is not DisplayParametersType:
         raise _E('expected DisplayParametersType, got ' + type(o).__name__)
     x = o.PresentSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << 13) | ((x) << 1)
         w, b = 4, 1
     else:
@@ -2601,19 +2649,19 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.MinimumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
         w, b = 4, 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 4, 3
     x = o.MaximumSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
-            st_percentValueType.check(x)
+            st_percentValueType.fail(x)
         a = (a << (w + 9)) | ((3 - b) << 9) | ((x) << 1)
         w, b = 3, 4
     x = o.RemainingTimeToMinimumSOC
@@ -2621,7 +2669,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -2630,7 +2678,7 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (5 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 6
@@ -2639,14 +2687,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
-            st_unsignedInt.check(x)
+            st_unsignedInt.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((7 - b) << 3) | (x << 1)
         w, b = 2, 8
     x = o.BatteryEnergyCapacity
@@ -2657,13 +2705,14 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.InletHot
     if x is not None:
         if type(x) is not bool:
-            st_boolean.check(x)
+            st_boolean.fail(x)
         a = (a << (w + 3)) | ((9 - b) << 3) | (x << 1)
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
 
 def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
+    x: Any
     o = _new(WPT_EVPCPowerControlParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -2697,6 +2746,7 @@ def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerCo
     return o, q
 
 def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_EVPCPowerControlParameterType:
         raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.EVPCCoilCurrentRequest
@@ -2723,6 +2773,7 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
     return a
 
 def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]:
+    x: Any
     o = _new(WPT_ChargeLoopResType)
     q -= 1
     t = (v >> q) & 1
@@ -2855,6 +2906,7 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     return o, q
 
 def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_ChargeLoopResType:
         raise _E('expected WPT_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
@@ -2867,7 +2919,7 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         raise _E('WPT_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
@@ -2913,7 +2965,7 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         raise _E('WPT_ChargeLoopResType: SPCChargeDiagnostics is required')
     _i = _IDX_st_WPT_SPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_SPCChargeDiagnosticsType.check(x)
+        st_WPT_SPCChargeDiagnosticsType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o.SPCOperatingFrequency
     if x is not None:
@@ -2945,6 +2997,7 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     return a
 
 def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
+    x: Any
     o = _new(EVSEStatusType)
     q -= 10
     t = (v >> q) & 1023
@@ -2973,6 +3026,7 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
     return o, q
 
 def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    x: Any
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
@@ -2980,7 +3034,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVSENotification
@@ -2988,12 +3042,13 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
         raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
-        st_evseNotificationType.check(x)
+        st_evseNotificationType.fail(x)
     a = (a << 6) | (_i << 1)
     a = (a << 1) | 0
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
+    x: Any
     o = _new(MeterInfoType)
     q -= 2
     t = (v >> q) & 3
@@ -3168,6 +3223,7 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     return o, q
 
 def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    x: Any
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
@@ -3181,14 +3237,14 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 3
@@ -3199,7 +3255,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 4
@@ -3208,7 +3264,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (4 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 3, 5
@@ -3224,11 +3280,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (6 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
-            st_short.check(x)
+            st_short.fail(x)
         if x >= 0:
             a = (a << 9) | x if x < 128 else _wu(x, a << 1)
         else:
-            a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -3236,7 +3292,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a = (a << w) | (7 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
-            st_unsignedLong.check(x)
+            st_unsignedLong.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 8
@@ -3244,6 +3300,7 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     return a
 
 def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
+    x: Any
     o = _new(ReceiptType)
     q -= 10
     t = (v >> q) & 1023
@@ -3329,6 +3386,7 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
     return o, q
 
 def e_ReceiptType(o: ReceiptType, a: int) -> int:
+    x: Any
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
@@ -3336,7 +3394,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
-        st_unsignedLong.check(x)
+        st_unsignedLong.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
@@ -3377,6 +3435,7 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     return a
 
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
+    x: Any
     o = _new(DetailedCostType)
     q -= 1
     t = (v >> q) & 1
@@ -3398,6 +3457,7 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
@@ -3414,6 +3474,7 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
+    x: Any
     o = _new(DetailedTaxType)
     q -= 10
     t = (v >> q) & 1023
@@ -3444,6 +3505,7 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    x: Any
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
@@ -3451,7 +3513,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.Amount
@@ -3463,6 +3525,7 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     return a
 
 def d_WPT_SPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
+    x: Any
     o = _new(WPT_SPCPowerControlParameterType)
     q -= 1
     t = (v >> q) & 1
@@ -3478,6 +3541,7 @@ def d_WPT_SPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_SPCPowerCont
     return o, q
 
 def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_SPCPowerControlParameterType:
         raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.SPCPrimaryDeviceCoilCurrentInformation
@@ -3489,6 +3553,7 @@ def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: i
     return a
 
 def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
+    x: Any
     o = _new(WPT_ChargeParameterDiscoveryReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3576,6 +3641,7 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
     return o, q
 
 def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_ChargeParameterDiscoveryReqType:
         raise _E('expected WPT_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
@@ -3593,7 +3659,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         raise _E('WPT_ChargeParameterDiscoveryReqType: SDMaxGroundClearence is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.SDMinGroundClearence
@@ -3601,7 +3667,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         raise _E('WPT_ChargeParameterDiscoveryReqType: SDMinGroundClearence is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EVPCNaturalFrequency
@@ -3613,7 +3679,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCDeviceLocalControl is required')
     if type(x) is not bool:
-        st_boolean.check(x)
+        st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -3634,6 +3700,7 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     return a
 
 def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
+    x: Any
     o = _new(WPT_ChargeParameterDiscoveryResType)
     q -= 1
     t = (v >> q) & 1
@@ -3736,6 +3803,7 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
     return o, q
 
 def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_ChargeParameterDiscoveryResType:
         raise _E('expected WPT_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
@@ -3748,14 +3816,14 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         raise _E('WPT_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.PDInputPowerClass
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: PDInputPowerClass is required')
     _i = _IDX_st_WPT_PowerClassType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_PowerClassType.check(x)
+        st_WPT_PowerClassType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SDMinOutputPower
     if x is None:
@@ -3772,7 +3840,7 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxGroundClearanceSupport is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.SDMinGroundClearanceSupport
@@ -3780,7 +3848,7 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMinGroundClearanceSupport is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PDMinCoilCurrent
@@ -3812,6 +3880,7 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     return a
 
 def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReqType, int]:
+    x: Any
     o = _new(WPT_FinePositioningReqType)
     q -= 1
     t = (v >> q) & 1
@@ -3874,6 +3943,7 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
     return o, q
 
 def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_FinePositioningReqType:
         raise _E('expected WPT_FinePositioningReqType, got ' + type(o).__name__)
     x = o.Header
@@ -3886,14 +3956,14 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         raise _E('WPT_FinePositioningReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVResultCode
     if x is None:
         raise _E('WPT_FinePositioningReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_EVResultType.check(x)
+        st_WPT_EVResultType.fail(x)
     a = (a << 5) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -3919,6 +3989,7 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     return a
 
 def d_WPT_LF_DataPackageListType(v: int, q: int) -> tuple[WPT_LF_DataPackageListType, int]:
+    x: Any
     o = _new(WPT_LF_DataPackageListType)
     q -= 12
     t = (v >> q) & 4095
@@ -3935,13 +4006,14 @@ def d_WPT_LF_DataPackageListType(v: int, q: int) -> tuple[WPT_LF_DataPackageList
     return o, q
 
 def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_DataPackageListType:
         raise _E('expected WPT_LF_DataPackageListType, got ' + type(o).__name__)
     x = o.NumPackages
     if x is None:
         raise _E('WPT_LF_DataPackageListType: NumPackages is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.WPT_LF_DataPackage
     if x is None:
@@ -3952,6 +4024,7 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     return a
 
 def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, int]:
+    x: Any
     o = _new(WPT_LF_DataPackageType)
     q -= 13
     t = (v >> q) & 8191
@@ -3978,29 +4051,33 @@ def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, in
     return o, q
 
 def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_DataPackageType:
         raise _E('expected WPT_LF_DataPackageType, got ' + type(o).__name__)
     x = o.PackageIndex
     if x is None:
         raise _E('WPT_LF_DataPackageType: PackageIndex is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     k = 0
+    sel = -1
     if o.LF_TxData is not None:
         k += 1
         x = o.LF_TxData
+        sel = 0
     if o.LF_RxData is not None:
         k += 1
         x = o.LF_RxData
+        sel = 1
     if k > 1:
         raise _E('WPT_LF_DataPackageType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.LF_TxData is x and tx is WPT_LF_TxDataListType:
+        if sel == 0 and tx is WPT_LF_TxDataListType:
             a = (a << 2) | 0
             a = e_WPT_LF_TxDataListType(x, a)
-        elif o.LF_RxData is x and tx is WPT_LF_RxDataListType:
+        elif sel == 1 and tx is WPT_LF_RxDataListType:
             a = (a << 2) | 1
             a = e_WPT_LF_RxDataListType(x, a)
         else:
@@ -4011,6 +4088,7 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     return a
 
 def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]:
+    x: Any
     o = _new(WPT_LF_TxDataListType)
     q -= 1
     t = (v >> q) & 1
@@ -4026,6 +4104,7 @@ def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]
     return o, q
 
 def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_TxDataListType:
         raise _E('expected WPT_LF_TxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_TxDataList
@@ -4037,6 +4116,7 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     return a
 
 def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
+    x: Any
     o = _new(WPT_LF_TxDataType)
     q -= 10
     t = (v >> q) & 1023
@@ -4067,6 +4147,7 @@ def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
     return o, q
 
 def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_TxDataType:
         raise _E('expected WPT_LF_TxDataType, got ' + type(o).__name__)
     x = o.TxIdentifier
@@ -4074,7 +4155,7 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
         raise _E('WPT_LF_TxDataType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.EIRP
@@ -4086,6 +4167,7 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     return a
 
 def d_WPT_LF_RxDataListType(v: int, q: int) -> tuple[WPT_LF_RxDataListType, int]:
+    x: Any
     o = _new(WPT_LF_RxDataListType)
     q -= 1
     t = (v >> q) & 1
@@ -4101,6 +4183,7 @@ def d_WPT_LF_RxDataListType(v: int, q: int) -> tuple[WPT_LF_RxDataListType, int]
     return o, q
 
 def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_RxDataListType:
         raise _E('expected WPT_LF_RxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_RxDataList
@@ -4112,6 +4195,7 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     return a
 
 def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
+    x: Any
     o = _new(WPT_LF_RxDataType)
     q -= 10
     t = (v >> q) & 1023
@@ -4142,6 +4226,7 @@ def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
     return o, q
 
 def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_RxDataType:
         raise _E('expected WPT_LF_RxDataType, got ' + type(o).__name__)
     x = o.RxIdentifier
@@ -4149,7 +4234,7 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
         raise _E('WPT_LF_RxDataType: RxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.RSSIData
@@ -4161,6 +4246,7 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     return a
 
 def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]:
+    x: Any
     o = _new(WPT_LF_RxRSSIListType)
     q -= 1
     t = (v >> q) & 1
@@ -4176,6 +4262,7 @@ def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]
     return o, q
 
 def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o).__name__)
     x = o.RSSIDataList
@@ -4187,6 +4274,7 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     return a
 
 def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
+    x: Any
     o = _new(WPT_LF_RxRSSIType)
     q -= 10
     t = (v >> q) & 1023
@@ -4217,6 +4305,7 @@ def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
     return o, q
 
 def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o).__name__)
     x = o.TxIdentifier
@@ -4224,7 +4313,7 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
         raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.RSSI
@@ -4236,6 +4325,7 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     return a
 
 def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningResType, int]:
+    x: Any
     o = _new(WPT_FinePositioningResType)
     q -= 1
     t = (v >> q) & 1
@@ -4298,6 +4388,7 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
     return o, q
 
 def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_FinePositioningResType:
         raise _E('expected WPT_FinePositioningResType, got ' + type(o).__name__)
     x = o.Header
@@ -4310,14 +4401,14 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         raise _E('WPT_FinePositioningResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_FinePositioningResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -4343,6 +4434,7 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     return a
 
 def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
+    x: Any
     o = _new(WPT_FinePositioningSetupReqType)
     q -= 1
     t = (v >> q) & 1
@@ -4434,6 +4526,7 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
     return o, q
 
 def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_FinePositioningSetupReqType:
         raise _E('expected WPT_FinePositioningSetupReqType, got ' + type(o).__name__)
     x = o.Header
@@ -4446,7 +4539,7 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
         raise _E('WPT_FinePositioningSetupReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVDeviceFinePositioningMethodList
     if x is None:
@@ -4468,7 +4561,7 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
         raise _E('WPT_FinePositioningSetupReqType: NaturalOffset is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.VendorSpecificDataContainer
@@ -4495,6 +4588,7 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     return a
 
 def d_WPT_FinePositioningMethodListType(v: int, q: int) -> tuple[WPT_FinePositioningMethodListType, int]:
+    x: Any
     o = _new(WPT_FinePositioningMethodListType)
     q -= 1
     t = (v >> q) & 1
@@ -4528,6 +4622,7 @@ def d_WPT_FinePositioningMethodListType(v: int, q: int) -> tuple[WPT_FinePositio
     return o, q
 
 def e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_FinePositioningMethodListType:
         raise _E('expected WPT_FinePositioningMethodListType, got ' + type(o).__name__)
     lst = o.WPT_FinePositioningMethod
@@ -4541,8 +4636,8 @@ def e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a:
         a <<= 1
         _i = _IDX_st_WPT_FinePositioningMethodType.get(x) if type(x) is str else None
         if _i is None:
-            st_WPT_FinePositioningMethodType.check(x)
-        a = (a << 3) | _i  # type: ignore[operator]
+            st_WPT_FinePositioningMethodType.fail(x)
+        a = (a << 3) | _i
         a <<= 1
         if k < 8:
             w, b = 2, 0
@@ -4552,6 +4647,7 @@ def e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a:
     return a
 
 def d_WPT_PairingMethodListType(v: int, q: int) -> tuple[WPT_PairingMethodListType, int]:
+    x: Any
     o = _new(WPT_PairingMethodListType)
     q -= 1
     t = (v >> q) & 1
@@ -4585,6 +4681,7 @@ def d_WPT_PairingMethodListType(v: int, q: int) -> tuple[WPT_PairingMethodListTy
     return o, q
 
 def e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_PairingMethodListType:
         raise _E('expected WPT_PairingMethodListType, got ' + type(o).__name__)
     lst = o.WPT_PairingMethod
@@ -4598,8 +4695,8 @@ def e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
         a <<= 1
         _i = _IDX_st_WPT_PairingMethodType.get(x) if type(x) is str else None
         if _i is None:
-            st_WPT_PairingMethodType.check(x)
-        a = (a << 3) | _i  # type: ignore[operator]
+            st_WPT_PairingMethodType.fail(x)
+        a = (a << 3) | _i
         a <<= 1
         if k < 8:
             w, b = 2, 0
@@ -4609,6 +4706,7 @@ def e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
     return a
 
 def d_WPT_AlignmentCheckMethodListType(v: int, q: int) -> tuple[WPT_AlignmentCheckMethodListType, int]:
+    x: Any
     o = _new(WPT_AlignmentCheckMethodListType)
     q -= 1
     t = (v >> q) & 1
@@ -4642,6 +4740,7 @@ def d_WPT_AlignmentCheckMethodListType(v: int, q: int) -> tuple[WPT_AlignmentChe
     return o, q
 
 def e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_AlignmentCheckMethodListType:
         raise _E('expected WPT_AlignmentCheckMethodListType, got ' + type(o).__name__)
     lst = o.WPT_AlignmentCheckMethod
@@ -4655,8 +4754,8 @@ def e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: i
         a <<= 1
         _i = _IDX_st_WPT_AlignmentCheckMethodType.get(x) if type(x) is str else None
         if _i is None:
-            st_WPT_AlignmentCheckMethodType.check(x)
-        a = (a << 2) | _i  # type: ignore[operator]
+            st_WPT_AlignmentCheckMethodType.fail(x)
+        a = (a << 2) | _i
         a <<= 1
         if k < 8:
             w, b = 2, 0
@@ -4666,6 +4765,7 @@ def e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: i
     return a
 
 def d_WPT_LF_SystemSetupDataType(v: int, q: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
+    x: Any
     o = _new(WPT_LF_SystemSetupDataType)
     q -= 2
     t = (v >> q) & 3
@@ -4688,23 +4788,27 @@ def d_WPT_LF_SystemSetupDataType(v: int, q: int) -> tuple[WPT_LF_SystemSetupData
     return o, q
 
 def e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_SystemSetupDataType:
         raise _E('expected WPT_LF_SystemSetupDataType, got ' + type(o).__name__)
     k = 0
+    sel = -1
     if o.LF_TransmitterSetupData is not None:
         k += 1
         x = o.LF_TransmitterSetupData
+        sel = 0
     if o.LF_ReceiverSetupData is not None:
         k += 1
         x = o.LF_ReceiverSetupData
+        sel = 1
     if k > 1:
         raise _E('WPT_LF_SystemSetupDataType: more than one branch of a choice is set')
     if k:
         tx = type(x)
-        if o.LF_TransmitterSetupData is x and tx is WPT_LF_TransmitterDataType:
+        if sel == 0 and tx is WPT_LF_TransmitterDataType:
             a = (a << 2) | 0
             a = e_WPT_LF_TransmitterDataType(x, a)
-        elif o.LF_ReceiverSetupData is x and tx is WPT_LF_ReceiverDataType:
+        elif sel == 1 and tx is WPT_LF_ReceiverDataType:
             a = (a << 2) | 1
             a = e_WPT_LF_ReceiverDataType(x, a)
         else:
@@ -4715,6 +4819,7 @@ def e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
     return a
 
 def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterDataType, int]:
+    x: Any
     o = _new(WPT_LF_TransmitterDataType)
     q -= 12
     t = (v >> q) & 4095
@@ -4765,13 +4870,14 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
     return o, q
 
 def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_TransmitterDataType:
         raise _E('expected WPT_LF_TransmitterDataType, got ' + type(o).__name__)
     x = o.NumberOfTransmitters
     if x is None:
         raise _E('WPT_LF_TransmitterDataType: NumberOfTransmitters is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.SignalFrequency
     if x is None:
@@ -4802,6 +4908,7 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     return a
 
 def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
+    x: Any
     o = _new(WPT_TxRxSpecDataType)
     q -= 10
     t = (v >> q) & 1023
@@ -4838,6 +4945,7 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
     return o, q
 
 def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_TxRxSpecDataType:
         raise _E('expected WPT_TxRxSpecDataType, got ' + type(o).__name__)
     x = o.TxRxIdentifier
@@ -4845,7 +4953,7 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
         raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.TxRxPosition
@@ -4862,6 +4970,7 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     return a
 
 def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]:
+    x: Any
     o = _new(WPT_CoordinateXYZType)
     q -= 11
     t = (v >> q) & 2047
@@ -4925,6 +5034,7 @@ def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]
     return o, q
 
 def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o).__name__)
     x = o.Coord_X
@@ -4932,37 +5042,38 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
         raise _E('WPT_CoordinateXYZType: Coord_X is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.Coord_Y
     if x is None:
         raise _E('WPT_CoordinateXYZType: Coord_Y is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 1
     x = o.Coord_Z
     if x is None:
         raise _E('WPT_CoordinateXYZType: Coord_Z is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
-        st_short.check(x)
+        st_short.fail(x)
     if x >= 0:
         a = (a << 9) | x if x < 128 else _wu(x, a << 1)
     else:
-        a = (a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1)
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
     a <<= 2
     return a
 
 def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
+    x: Any
     o = _new(WPT_TxRxPackageSpecDataType)
     q -= 1
     t = (v >> q) & 1
@@ -5044,6 +5155,7 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
     return o, q
 
 def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_TxRxPackageSpecDataType:
         raise _E('expected WPT_TxRxPackageSpecDataType, got ' + type(o).__name__)
     lst = o.PulseSequenceOrder
@@ -5067,7 +5179,7 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PulseDuration
@@ -5075,7 +5187,7 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         raise _E('WPT_TxRxPackageSpecDataType: PulseDuration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.PackageSeparationTime
@@ -5083,12 +5195,13 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         raise _E('WPT_TxRxPackageSpecDataType: PackageSeparationTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_WPT_TxRxPulseOrderType(v: int, q: int) -> tuple[WPT_TxRxPulseOrderType, int]:
+    x: Any
     o = _new(WPT_TxRxPulseOrderType)
     q -= 10
     t = (v >> q) & 1023
@@ -5128,6 +5241,7 @@ def d_WPT_TxRxPulseOrderType(v: int, q: int) -> tuple[WPT_TxRxPulseOrderType, in
     return o, q
 
 def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_TxRxPulseOrderType:
         raise _E('expected WPT_TxRxPulseOrderType, got ' + type(o).__name__)
     x = o.IndexNumber
@@ -5135,7 +5249,7 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
         raise _E('WPT_TxRxPulseOrderType: IndexNumber is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     x = o.TxRxIdentifier
@@ -5143,12 +5257,13 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
         raise _E('WPT_TxRxPulseOrderType: TxRxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
-        st_numericIDType.check(x)
+        st_numericIDType.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 2
     return a
 
 def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, int]:
+    x: Any
     o = _new(WPT_LF_ReceiverDataType)
     q -= 12
     t = (v >> q) & 4095
@@ -5183,13 +5298,14 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
     return o, q
 
 def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_LF_ReceiverDataType:
         raise _E('expected WPT_LF_ReceiverDataType, got ' + type(o).__name__)
     x = o.NumberOfReceivers
     if x is None:
         raise _E('WPT_LF_ReceiverDataType: NumberOfReceivers is required')
     if type(x) is not int or not 0 <= x <= 255:
-        st_unsignedByte.check(x)
+        st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     lst = o.RxSpecData
     if type(lst) is not list:
@@ -5210,6 +5326,7 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     return a
 
 def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioningSetupResType, int]:
+    x: Any
     o = _new(WPT_FinePositioningSetupResType)
     q -= 1
     t = (v >> q) & 1
@@ -5301,6 +5418,7 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
     return o, q
 
 def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_FinePositioningSetupResType:
         raise _E('expected WPT_FinePositioningSetupResType, got ' + type(o).__name__)
     x = o.Header
@@ -5313,7 +5431,7 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
         raise _E('WPT_FinePositioningSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.PrimaryDeviceFinePositioningMethodList
     if x is None:
@@ -5335,7 +5453,7 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
         raise _E('WPT_FinePositioningSetupResType: NaturalOffset is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
-        st_unsignedShort.check(x)
+        st_unsignedShort.fail(x)
     a = (a << 8) | x if x < 128 else _wu(x, a)
     a <<= 1
     lst = o.VendorSpecificDataContainer
@@ -5362,6 +5480,7 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     return a
 
 def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
+    x: Any
     o = _new(WPT_PairingReqType)
     q -= 1
     t = (v >> q) & 1
@@ -5444,6 +5563,7 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     return o, q
 
 def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_PairingReqType:
         raise _E('expected WPT_PairingReqType, got ' + type(o).__name__)
     x = o.Header
@@ -5456,13 +5576,13 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         raise _E('WPT_PairingReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ObservedIDCode
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 1 or x > 4294967295:
-            st_numericIDType.check(x)
+            st_numericIDType.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 3
@@ -5473,7 +5593,7 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         raise _E('WPT_PairingReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
-        st_WPT_EVResultType.check(x)
+        st_WPT_EVResultType.fail(x)
     a = (a << (w + 4)) | ((3 - b) << 4) | (_i << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -5494,6 +5614,7 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     return a
 
 def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
+    x: Any
     o = _new(WPT_PairingResType)
     q -= 1
     t = (v >> q) & 1
@@ -5581,6 +5702,7 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     return o, q
 
 def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
+    x: Any
     if type(o) is not WPT_PairingResType:
         raise _E('expected WPT_PairingResType, got ' + type(o).__name__)
     x = o.Header
@@ -5593,20 +5715,20 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         raise _E('WPT_PairingResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
-        st_responseCodeType.check(x)
+        st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
     if x is None:
         raise _E('WPT_PairingResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
-        st_processingType.check(x)
+        st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ObservedIDCode
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 1 or x > 4294967295:
-            st_numericIDType.check(x)
+            st_numericIDType.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 2, 4
@@ -5635,6 +5757,7 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     return a
 
 def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, int]:
+    x: Any
     o = _new(AlternativeSECCListType)
     q -= 1
     t = (v >> q) & 1
@@ -5661,6 +5784,7 @@ def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, 
     return o, q
 
 def e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
+    x: Any
     if type(o) is not AlternativeSECCListType:
         raise _E('expected AlternativeSECCListType, got ' + type(o).__name__)
     lst = o.AlternativeSECC
@@ -5680,6 +5804,7 @@ def e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
     return a
 
 def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
+    x: Any
     o = _new(AlternativeSECCType)
     q -= 3
     t = (v >> q) & 7
@@ -5759,6 +5884,7 @@ def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
     return o, q
 
 def e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
+    x: Any
     if type(o) is not AlternativeSECCType:
         raise _E('expected AlternativeSECCType, got ' + type(o).__name__)
     x = o.SSID
@@ -5788,7 +5914,7 @@ def e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         a = (a << w) | (3 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
-            st_unsignedShort.check(x)
+            st_unsignedShort.fail(x)
         a = (a << 8) | x if x < 128 else _wu(x, a)
         a <<= 1
         w, b = 1, 4

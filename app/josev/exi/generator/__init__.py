@@ -60,7 +60,8 @@ def generate(schema_dir: Path) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m josev.exi.generator", description=__doc__)
-    ap.add_argument("--schemas", type=Path, help="directory with the XSDs (default: iso15118 wheel)")
+    ap.add_argument("--schemas", type=Path,
+                    help="directory with the XSDs (default: the iso15118 wheel)")
     ap.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
     ap.add_argument("--check", action="store_true",
                     help="do not write; exit 1 if the output directory is not current")

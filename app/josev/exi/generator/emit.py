@@ -93,9 +93,11 @@ def fuse(lines: list[str]) -> list[str]:
             continue
         group = [line]
         j = i + 1
-        while (group[-1].kind not in ("uint", "int") and j < len(lines)
-               and isinstance(lines[j], Piece) and lines[j].ind == line.ind):
-            group.append(lines[j])  # type: ignore[arg-type]
+        while group[-1].kind not in ("uint", "int") and j < len(lines):
+            nxt = lines[j]
+            if not isinstance(nxt, Piece) or nxt.ind != line.ind:
+                break
+            group.append(nxt)
             j += 1
         i = j
         out.extend(_fused(group))
@@ -374,7 +376,8 @@ class Emitter:
                 n = self.cname(t)
                 self.w()
                 self.w(f"def d_{n}(v: int, q: int) -> tuple[{n}, int]:")
-                self.w(f"    return _rt.dec_ct(C_{n}, v, q)  # type: ignore[no-any-return]")
+                self.w(f"    r: tuple[{n}, int] = _rt.dec_ct(C_{n}, v, q)")
+                self.w("    return r")
                 self.w()
                 self.w(f"def e_{n}(o: {n}, a: int) -> int:")
                 self.w(f"    return _rt.enc_ct(C_{n}, o, a)")
@@ -550,11 +553,12 @@ class Emitter:
             G.append(G[-1] + len(sl.members))
         self.w()
         self.w(f"def d_{n}(v: int, q: int) -> tuple[{n}, int]:")
+        self.w("    x: Any")
         self.w(f"    o = _new({n})")
         first = expect(slots, 0, 0)
         for line in self.read_code("    ", len(first), 0, n):
             self.w(line)
-        for j, sl in enumerate(slots):
+        for j in range(len(slots)):
             self.emit_dec_slot(t, slots, j, G)
         self.w("    return o, q")
 
@@ -654,26 +658,26 @@ class Emitter:
             lo, hi = kw["lo"], kw["hi"]
             nb = (hi - lo).bit_length()
             L.append(f"{ind}if type({x}) is not int or not {lo} <= {x} <= {hi}:")
-            L.append(f"{ind}    {sn}.check({x})")
+            L.append(f"{ind}    {sn}.fail({x})")
             off = f" - {lo}" if lo > 0 else (f" + {-lo}" if lo < 0 else "")
             L.append(f"{ind}a = (a << {nb}) | ({x}{off})")
         elif kind == "bool":
             L.append(f"{ind}if type({x}) is not bool:")
-            L.append(f"{ind}    {sn}.check({x})")
+            L.append(f"{ind}    {sn}.fail({x})")
             L.append(f"{ind}a = (a << 1) | {x}")
         elif kind == "enum":
             nb = (len(st.enum) - 1).bit_length()
             L.append(f"{ind}_i = _IDX_{sn}.get({x}) if type({x}) is str else None")
             L.append(f"{ind}if _i is None:")
-            L.append(f"{ind}    {sn}.check({x})")
+            L.append(f"{ind}    {sn}.fail({x})")
             if nb:
-                L.append(f"{ind}a = (a << {nb}) | _i  # type: ignore[operator]")
+                L.append(f"{ind}a = (a << {nb}) | _i")
         elif kind == "uint":
             conds = [f"type({x}) is not int", f"{x} < {kw['lo'] or 0}"]
             if kw["hi"] is not None:
                 conds.append(f"{x} > {kw['hi']}")
             L.append(f"{ind}if {' or '.join(conds)}:")
-            L.append(f"{ind}    {sn}.check({x})")
+            L.append(f"{ind}    {sn}.fail({x})")
             L.append(f"{ind}a = (a << 8) | {x} if {x} < 128 else _wu({x}, a)")
         elif kind == "int":
             conds = [f"type({x}) is not int"]
@@ -682,11 +686,12 @@ class Emitter:
             if kw["hi"] is not None:
                 conds.append(f"{x} > {kw['hi']}")
             L.append(f"{ind}if {' or '.join(conds)}:")
-            L.append(f"{ind}    {sn}.check({x})")
+            L.append(f"{ind}    {sn}.fail({x})")
             L.append(f"{ind}if {x} >= 0:")
             L.append(f"{ind}    a = (a << 9) | {x} if {x} < 128 else _wu({x}, a << 1)")
             L.append(f"{ind}else:")
-            L.append(f"{ind}    a = (a << 9) | 256 | ~{x} if {x} > -129 else _wu(~{x}, (a << 1) | 1)")
+            L.append(f"{ind}    a = ((a << 9) | 256 | ~{x} if {x} > -129"
+                     f" else _wu(~{x}, (a << 1) | 1))")
         else:
             L.append(f"{ind}a = {sn}.enc({x}, a)")
         return L
@@ -700,13 +705,13 @@ class Emitter:
             nb = (hi - lo).bit_length()
             off = f" - {lo}" if lo > 0 else (f" + {-lo}" if lo < 0 else "")
             return ([f"{ind}if type({x}) is not int or not {lo} <= {x} <= {hi}:",
-                     f"{ind}    {sn}.check({x})"], f"({x}{off})", nb)
+                     f"{ind}    {sn}.fail({x})"], f"({x}{off})", nb)
         if kind == "bool":
-            return ([f"{ind}if type({x}) is not bool:", f"{ind}    {sn}.check({x})"], x, 1)
+            return ([f"{ind}if type({x}) is not bool:", f"{ind}    {sn}.fail({x})"], x, 1)
         if kind == "enum":
             nb = (len(st.enum) - 1).bit_length()
             return ([f"{ind}_i = _IDX_{sn}.get({x}) if type({x}) is str else None",
-                     f"{ind}if _i is None:", f"{ind}    {sn}.check({x})"], "_i", nb)
+                     f"{ind}if _i is None:", f"{ind}    {sn}.fail({x})"], "_i", nb)
         return None
 
     def code_and_member(self, ind: str, gidx: int, static: tuple[int, int] | None, sl: Slot,
@@ -729,8 +734,8 @@ class Emitter:
             wd, base = static
             code = gidx - base
             cpart = f" | {code << (nb + 2)}" if code else ""
-            return checks + [f"{ind}a = (a << {wd + nb + 2}){cpart}{val}"]
-        return checks + [f"{ind}a = (a << (w + {nb + 2})) | (({gidx} - b) << {nb + 2}){val}"]
+            return [*checks, f"{ind}a = (a << {wd + nb + 2}){cpart}{val}"]
+        return [*checks, f"{ind}a = (a << (w + {nb + 2})) | (({gidx} - b) << {nb + 2}){val}"]
 
     def enc_member(self, ind: str, sl: Slot, f: FieldInfo, d: ElementDecl | None,
                    t: ComplexType, x: str) -> list[str]:
@@ -742,7 +747,7 @@ class Emitter:
             return self.enc_simple(ind, t.simple, x)
         assert d is not None
         if isinstance(d.type, SimpleType):
-            return [f"{ind}a <<= 1"] + self.enc_simple(ind, d.type, x) + [f"{ind}a <<= 1"]
+            return [f"{ind}a <<= 1", *self.enc_simple(ind, d.type, x), f"{ind}a <<= 1"]
         return [f"{ind}a = e_{self.cname(d.type)}({x}, a)"]
 
     def emit_encoder(self, t: ComplexType, slots: list[Slot]) -> None:
@@ -759,6 +764,7 @@ class Emitter:
             G.append(G[-1] + len(sl.members))
         self.w()
         self.w(f"def e_{n}(o: {n}, a: int) -> int:")
+        self.w("    x: Any")
         self.w(f"    if type(o) is not {n}:")
         self.w(f"        raise _E('expected {n}, got ' + type(o).__name__)")
         # static state: (width, base) known at generation time, else runtime variables w, b
@@ -802,10 +808,12 @@ class Emitter:
             if sl.max == 1:
                 # a choice and/or a substitution group: one member out of several
                 self.w(f"{ind}k = 0")
-                for f in fields_here:
+                self.w(f"{ind}sel = -1")
+                for fi_, f in enumerate(fields_here):
                     self.w(f"{ind}if o.{f.name} is not None:")
                     self.w(f"{ind}    k += 1")
                     self.w(f"{ind}    x = o.{f.name}")
+                    self.w(f"{ind}    sel = {fi_}")
                 self.w(f"{ind}if k > 1:")
                 self.w(f"{ind}    raise _E('{n}: more than one branch of a choice is set')")
                 self.w(f"{ind}if k:")
@@ -814,7 +822,7 @@ class Emitter:
                 first = True
                 for i, (f, d) in enumerate(sl.members):
                     assert d is not None
-                    cond = f"o.{f.name} is x"
+                    cond = f"sel == {fields_here.index(f)}"
                     if not isinstance(d.type, SimpleType):
                         cond += f" and tx is {self.cname(d.type)}"
                     elif len(f.members) > 1:

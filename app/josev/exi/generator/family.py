@@ -130,9 +130,9 @@ def build_model(name: str, schema_dir: str) -> FamilyModel:
 def instantiate(m: FamilyModel) -> rt.Family:
     """Build run-time objects directly (used by tests of the generator and for bootstrapping)."""
     simples: dict[int, rt.Simple] = {}
-    for k, st in m.simples.items():
-        kind, kw = simple_spec(st)
-        simples[k] = rt.Simple(st.name, kind, **kw)
+    for k, sty in m.simples.items():
+        kind, kw = simple_spec(sty)
+        simples[k] = rt.Simple(sty.name, kind, **kw)
     complexes: dict[int, rt.Complex] = {}
     for t in m.order:
         complexes[id(t)] = rt.Complex(m.class_names[id(t)])
@@ -160,9 +160,9 @@ def instantiate(m: FamilyModel) -> rt.Family:
                 members = tuple(rt.Member(d.qname[1], codec(d.type)) for d in f.members)
             fields.append(rt.Field(f.name, f.is_attr, f.many, f.required, members))
         states = []
-        for st in g.states:
+        for gst in g.states:
             prods = []
-            for p in st.prods:
+            for p in gst.prods:
                 if p.event == "EE":
                     prods.append((rt.EE, 0, -1))
                 elif p.event in ("SE*", "CHM"):
@@ -175,8 +175,7 @@ def instantiate(m: FamilyModel) -> rt.Family:
                     fi = fidx[p.fkey]
                     mi = [d.qname for d in g.fields[fi].members].index(p.decl.qname)
                     prods.append((fi, mi, p.target))
-            n = sum(1 for p in st.prods)
-            states.append((st.width, n, tuple(prods)))
+            states.append((gst.width, len(gst.prods), tuple(prods)))
         complexes[id(t)].setup(cls, tuple(fields), tuple(states))
     for c in complexes.values():
         c.link()

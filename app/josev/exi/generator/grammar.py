@@ -12,8 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .xsd import ComplexType, ElementDecl, Group, Particle, QName, SchemaError, SchemaSet
-from .xsd import SimpleType, Wildcard
+from .xsd import (
+    ComplexType,
+    ElementDecl,
+    Group,
+    Particle,
+    QName,
+    SchemaError,
+    SchemaSet,
+    SimpleType,
+    Wildcard,
+)
 
 
 def width(n: int) -> int:
@@ -148,7 +157,8 @@ class GrammarBuilder:
                 if d.qname in seen:
                     prev = seen[d.qname].members[0] if seen[d.qname].members else None
                     if prev is not None and prev.type is not d.type and not d.is_global:
-                        raise SchemaError(f"{ct.name}: {d.qname} declared twice with different types")
+                        raise SchemaError(f"{ct.name}: {d.qname} declared twice with "
+                                          "different types")
                     continue
                 fi = FieldInfo(d.qname, pyname(d.qname[1]), False,
                                maxc[d.qname] > 1 or ct.mixed, minc.get(d.qname, 0) > 0,
@@ -276,7 +286,8 @@ class GrammarBuilder:
             for n in closure:
                 mixed = mixed or nfa.mixed[n]
                 for prod, tgt in nfa.edges[n]:
-                    key: tuple[str, object] = (prod.event, prod.decl.qname if prod.decl else prod.fkey)
+                    key: tuple[str, object] = (prod.event,
+                                               prod.decl.qname if prod.decl else prod.fkey)
                     if key not in groups:
                         groups[key] = (prod, [])
                         order.append(key)

@@ -116,7 +116,7 @@ def _parse_with_ns(path: str) -> tuple[ET.Element, dict[ET.Element, dict[str, st
     root: ET.Element | None = None
     for event, item in ET.iterparse(path, events=("start-ns", "start", "end")):
         if event == "start-ns":
-            prefix, uri = item  # type: ignore[misc]
+            prefix, uri = item
             pending[prefix] = uri
         elif event == "start":
             assert isinstance(item, ET.Element)
