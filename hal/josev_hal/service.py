@@ -498,6 +498,7 @@ class HalService:
                         await task
                 self._tasks.clear()
                 self._shutdown()
+                await self.close_devices()
 
     def _shutdown(self) -> None:
         """Leave the hardware safe: supply off, contactors open, pilot F."""
@@ -510,6 +511,28 @@ class HalService:
                 dev.cp.set_output(CpMode.STATE_F, 0.0)
             except Exception as exc:
                 log.error("evse %d: shutdown step failed: %s", ctl.evse_id, exc)
+
+    async def close_devices(self) -> None:
+        """Release buses, threads and file descriptors (after the hardware is safe)."""
+        for ctl in self.controllers.values():
+            dev = ctl.dev
+            closers = [dev.cp.close, dev.contactors.close]
+            if dev.supply is not None:
+                closers.append(dev.supply.close)
+            if dev.isolation is not None:
+                closers.append(dev.isolation.close)
+            for close in closers:
+                try:
+                    close()
+                except Exception as exc:
+                    log.error("evse %d: closing a device failed: %s", ctl.evse_id, exc)
+            try:
+                await dev.meter.close()
+            except Exception as exc:
+                log.error("evse %d: closing the meter failed: %s", ctl.evse_id, exc)
+        for readers in self.built.readers.values():
+            for reader in readers:
+                await reader.close()
 
 
 def combine(readings: list[MeterReading]) -> MeterReading:
