@@ -434,7 +434,7 @@ class EvseController:
         elif req.error_state:
             s.cp_mode, s.duty = CpMode.STATE_E, 0.0
         elif req.hlc:
-            s.cp_mode, s.duty, s.hlc = CpMode.PWM, 5.0, True
+            s.cp_mode, s.duty = CpMode.PWM, 5.0
         elif req.current is None or req.current == 0:
             s.cp_mode, s.duty = CpMode.STEADY, 100.0
         else:
@@ -448,9 +448,9 @@ class EvseController:
             if amps < req.current:
                 info = f"clamped to {amps:.1f} A (cable, configuration or supply limit)"
                 log.info("evse %d: cp_pwm %s", self.evse_id, info)
-            s.cp_mode, s.duty, s.hlc = CpMode.PWM, duty_for(amps), False
-        if not req.hlc:
-            s.hlc = s.hlc and req.error_state is False and req.fault_state is False
+            s.cp_mode, s.duty = CpMode.PWM, duty_for(amps)
+        # The pilot says which kind of session this is: 5 % HLC, anything else not (any more).
+        s.hlc = req.hlc and not req.error_state and not req.fault_state
         s.stop_requested = False
         return models.CpPwmResponse(evse_id=self.evse_id, status="valid", info=info)
 
