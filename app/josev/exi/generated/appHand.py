@@ -89,7 +89,53 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
     lst: list[Any] = []
     o.AppProtocol = lst
     while g < 1:
-        x, q = d_AppProtocolType(v, q)
+        o1 = _new(AppProtocolType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('AppProtocolType: unsupported event code', q)
+        g = 0
+        o1.ProtocolNamespace, q = st_protocolNamespaceType.dec(v, q)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('AppProtocolType: unsupported event after ProtocolNamespace', q)
+        x_ = t & 255
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.VersionNumberMajor = x_
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('AppProtocolType: unsupported event after VersionNumberMajor', q)
+        x_ = t & 255
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.VersionNumberMinor = x_
+        q -= 21
+        t = (v >> q) & 2097151
+        if t & 1835907:
+            raise _F('AppProtocolType: unsupported event after VersionNumberMinor', q)
+        o1.SchemaID = (t >> 10) & 255
+        o1.Priority = ((t >> 2) & 31) + 1
+        if o1.Priority > 20:
+            raise _F(st_priorityType.name + ': value above maximum', q)
+        g = 5
+        x = o1
         lst.append(x)
         if len(lst) < 20:
             q -= 2
@@ -117,7 +163,43 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_AppProtocolType(x, a)
+        o1 = x
+        if type(o1) is not AppProtocolType:
+            raise _E('expected AppProtocolType, got ' + type(o1).__name__)
+        x = o1.ProtocolNamespace
+        if x is None:
+            raise _E('AppProtocolType: ProtocolNamespace is required')
+        a <<= 2
+        a = st_protocolNamespaceType.enc(x, a)
+        a <<= 1
+        x = o1.VersionNumberMajor
+        if x is None:
+            raise _E('AppProtocolType: VersionNumberMajor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.VersionNumberMinor
+        if x is None:
+            raise _E('AppProtocolType: VersionNumberMinor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.SchemaID
+        if x is None:
+            raise _E('AppProtocolType: SchemaID is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_idType.fail(x)
+        a = (a << 11) | ((x) << 1)
+        x = o1.Priority
+        if x is None:
+            raise _E('AppProtocolType: Priority is required')
+        if type(x) is not int or not 1 <= x <= 20:
+            st_priorityType.fail(x)
+        a = (a << 9) | (((x - 1) << 1)) << 1
         if k < 20:
             w, b = 2, 0
         else:
@@ -212,8 +294,7 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
         raise _E('AppProtocolType: Priority is required')
     if type(x) is not int or not 1 <= x <= 20:
         st_priorityType.fail(x)
-    a = (a << 8) | ((x - 1) << 1)
-    a = (a << 1) | 0
+    a = (a << 9) | (((x - 1) << 1)) << 1
     return a
 
 def d_supportedAppProtocolRes(v: int, q: int) -> tuple[supportedAppProtocolRes, int]:

@@ -1706,35 +1706,179 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.DepartureTime = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(PhysicalValueType)
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 964:
         raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
-    g = 1
-    o.EAmount, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
-    g = 2
-    o.EVMaxVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
-    g = 3
-    o.EVMaxCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
-    g = 4
-    o.EVMinCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
+    o1.Multiplier = ((t >> 3) & 7) - 3
+    if o1.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o1.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o1.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EAmount = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 3) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVMaxVoltage = o2
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o3.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o4.Multiplier = ((t >> 3) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVMaxCurrent = o3
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o4.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 5
+    o.EVMinCurrent = o4
     return o, q
 
 def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
@@ -1753,23 +1897,138 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('AC_EVChargeParameterType: EAmount is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o1 = x
+    if type(o1) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+    x = o1.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o1.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o1.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaxVoltage
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaxCurrent
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinCurrent
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
@@ -1858,35 +2117,160 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
     x: Any
     o = _new(AC_EVSEChargeParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(AC_EVSEStatusType)
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 489216:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
-    g = 0
-    o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
-    g = 1
-    o.EVSEMaxVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+    o1.PowerSwitchClosed = (t >> 15) & 1 == 1
+    o1.RCD = (t >> 11) & 1 == 1
+    x_ = t & 255
     g = 2
-    o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
-    g = 3
-    o.EVSEMinCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 59332:
+        raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 11) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.AC_EVSEStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 3) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVSEMaxVoltage = o2
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o3.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o4.Multiplier = ((t >> 3) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVSEMaxCurrent = o3
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o4.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 4
+    o.EVSEMinCurrent = o4
     return o, q
 
 def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
@@ -1897,23 +2281,138 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_AC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not AC_EVSEStatusType:
+        raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.PowerSwitchClosed
+    if x is None:
+        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.RCD
+    if x is None:
+        raise _E('AC_EVSEStatusType: RCD is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('AC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaxVoltage
     if x is None:
         raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaxCurrent
     if x is None:
         raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinCurrent
     if x is None:
         raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
@@ -1977,8 +2476,7 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
@@ -2001,17 +2499,50 @@ def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     x: Any
     o = _new(CableCheckReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('CableCheckReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CableCheckReqType: unsupported event code', q)
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 138247:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 13) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 3) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = 1
+    o.DC_EVStatus = o1
     return o, q
 
 def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
@@ -2022,8 +2553,42 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if x is None:
         raise _E('CableCheckReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 12) | ((((x) << 1)) << 1) << 1
     return a
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
@@ -2109,30 +2674,65 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
-    a = (a << 10) | ((x) << 1)
-    a = (a << 1) | 0
+    a = (a << 11) | (((x) << 1)) << 1
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     x: Any
     o = _new(CableCheckResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1548:
         raise _F('CableCheckResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 5
-    t = (v >> q) & 31
-    if t & 27:
-        raise _F('CableCheckResType: unsupported event code', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    if g < 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 3
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 1
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 11) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    x_ = t & 255
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3707:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 7) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
     _i = (t >> 2) & 1
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
     g = 3
+    o.DC_EVSEStatus = o1
     return o, q
 
 def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
@@ -2150,15 +2750,47 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     if x is None:
         raise _E('CableCheckResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 6) | (_i << 1)
+        w, b = 1, 1
+    else:
+        w, b = 2, 0
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEProcessing
     if x is None:
         raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
-    a = (a << 4) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((_i << 1)) << 1
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
@@ -2243,8 +2875,7 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_CanonicalizationMethodType(v: int, q: int) -> tuple[CanonicalizationMethodType, int]:
@@ -2382,16 +3013,35 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(CertificateChainType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1551:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 2
-    o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('CertificateChainType: unsupported event after Certificate', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o1.SubCertificates, q = d_SubCertificatesType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CertificateChainType: unsupported event code', q)
+        g = 2
+    else:
+        o1.SubCertificates = None
+    o.ContractSignatureCertChain = o1
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2437,7 +3087,23 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if x is None:
         raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
-    a = e_CertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not CertificateChainType:
+        raise _E('expected CertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('CertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SubCertificatesType(x, a)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
     if x is None:
         raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
@@ -2570,7 +3236,31 @@ def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType
         g = 1
     else:
         o.Id = None
-    o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+    o1 = _new(CertificateChainType)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('CertificateChainType: unsupported event after Certificate', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o1.SubCertificates, q = d_SubCertificatesType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CertificateChainType: unsupported event code', q)
+        g = 2
+    else:
+        o1.SubCertificates = None
+    o.ContractSignatureCertChain = o1
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2611,7 +3301,23 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     if x is None:
         raise _E('CertificateUpdateReqType: ContractSignatureCertChain is required')
     a = (a << w) | (1 - b)
-    a = e_CertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not CertificateChainType:
+        raise _E('expected CertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('CertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SubCertificatesType(x, a)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    a = (a << w) | (2 - b)
     x = o.ContractID
     if x is None:
         raise _E('CertificateUpdateReqType: ContractID is required')
@@ -2640,16 +3346,35 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
         raise _F('CertificateUpdateResType: unsupported event code', q)
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(CertificateChainType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1551:
         raise _F('CertificateUpdateResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 2
-    o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('CertificateChainType: unsupported event after Certificate', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o1.SubCertificates, q = d_SubCertificatesType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CertificateChainType: unsupported event code', q)
+        g = 2
+    else:
+        o1.SubCertificates = None
+    o.ContractSignatureCertChain = o1
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2713,7 +3438,23 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     if x is None:
         raise _E('CertificateUpdateResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
-    a = e_CertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not CertificateChainType:
+        raise _E('expected CertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('CertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SubCertificatesType(x, a)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
     if x is None:
         raise _E('CertificateUpdateResType: ContractSignatureEncryptedPrivateKey is required')
@@ -2761,11 +3502,206 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 1
     if g == 1:
-        o.EVChargeParameter, q = d_AC_EVChargeParameterType(v, q)
+        o1 = _new(AC_EVChargeParameterType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('AC_EVChargeParameterType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.DepartureTime = x_
+        o2 = _new(PhysicalValueType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 964:
+            raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
+        o2.Multiplier = ((t >> 3) & 7) - 3
+        if o2.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o2.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o2.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(PhysicalValueType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1988:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o3.Multiplier = ((t >> 3) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o1.EAmount = o2
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o3.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o3.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        o4 = _new(PhysicalValueType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1988:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o4.Multiplier = ((t >> 3) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o1.EVMaxVoltage = o3
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o4.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o4.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        o5 = _new(PhysicalValueType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1988:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o5.Multiplier = ((t >> 3) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o1.EVMaxCurrent = o4
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o5.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o5.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 5
+        o1.EVMinCurrent = o5
+        o.EVChargeParameter = o1
     elif g == 2:
         o.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
     else:
-        o.EVChargeParameter, q = d_EVChargeParameterType(v, q)
+        o6 = _new(EVChargeParameterType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EVChargeParameterType: unsupported event code', q)
+        g = 0
+        o.EVChargeParameter = o6
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -2796,13 +3732,162 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         tx = type(x)
         if sel == 0 and tx is AC_EVChargeParameterType:
             a = (a << 2) | 0
-            a = e_AC_EVChargeParameterType(x, a)
+            o1 = x
+            if type(o1) is not AC_EVChargeParameterType:
+                raise _E('expected AC_EVChargeParameterType, got ' + type(o1).__name__)
+            x = o1.DepartureTime
+            if x is None:
+                raise _E('AC_EVChargeParameterType: DepartureTime is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.EAmount
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EAmount is required')
+            a = (a << 1) | 0
+            o2 = x
+            if type(o2) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+            x = o2.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o2.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o2.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMaxVoltage
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+            x = o3.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o3.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o3.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMaxCurrent
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+            x = o4.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o4.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o4.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMinCurrent
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
+            a = (a << 1) | 0
+            o5 = x
+            if type(o5) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+            x = o5.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o5.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o5.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVChargeParameterType(x, a)
         elif sel == 0 and tx is EVChargeParameterType:
             a = (a << 2) | 2
-            a = e_EVChargeParameterType(x, a)
+            o6 = x
+            if type(o6) is not EVChargeParameterType:
+                raise _E('expected EVChargeParameterType, got ' + type(o6).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -2813,58 +3898,299 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
 def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType, int]:
     x: Any
     o = _new(DC_EVChargeParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVChargeParameterType: unsupported event code', q)
-    g = 1
-    o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    o2 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 35391428:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 21) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 11) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 2
+    o.EVMaximumCurrentLimit = o2
     if g < 3:
-        o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event code', q)
+        o3 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o3.Multiplier = ((t >> 3) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o3.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o3.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 3
+        o.EVMaximumPowerLimit = o3
     else:
         o.EVMaximumPowerLimit = None
-    o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o4 = _new(PhysicalValueType)
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o4.Multiplier = ((t >> 3) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o4.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 4
+    o.EVMaximumVoltageLimit = o4
     if g < 5:
-        o.EVEnergyCapacity, q = d_PhysicalValueType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 3) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o5.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o5.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 5
+        o.EVEnergyCapacity = o5
     else:
         o.EVEnergyCapacity = None
     if g < 6:
-        o.EVEnergyRequest, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o6 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 3) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o6.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o6.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 6
+        o.EVEnergyRequest = o6
     else:
         o.EVEnergyRequest = None
     if g < 7:
@@ -2902,16 +4228,109 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVChargeParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
     if x is None:
         raise _E('DC_EVChargeParameterType: EVMaximumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o3 = x
+        if type(o3) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+        x = o3.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o3.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o3.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -2919,18 +4338,105 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVChargeParameterType: EVMaximumVoltageLimit is required')
     a = (a << w) | (3 - b)
-    a = e_PhysicalValueType(x, a)
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     else:
         w, b = 3, 4
     x = o.EVEnergyRequest
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 6
     x = o.FullSOC
     if x is not None:
@@ -2984,7 +4490,13 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     if g == 2:
         o.SASchedules, q = d_SAScheduleListType(v, q)
     else:
-        o.SASchedules, q = d_SASchedulesType(v, q)
+        o1 = _new(SASchedulesType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('SASchedulesType: unsupported event code', q)
+        g = 0
+        o.SASchedules = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -2992,11 +4504,172 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 4
     if g == 4:
-        o.EVSEChargeParameter, q = d_AC_EVSEChargeParameterType(v, q)
+        o2 = _new(AC_EVSEChargeParameterType)
+        o3 = _new(AC_EVSEStatusType)
+        q -= 19
+        t = (v >> q) & 524287
+        if t & 489216:
+            raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+        o3.PowerSwitchClosed = (t >> 15) & 1 == 1
+        o3.RCD = (t >> 11) & 1 == 1
+        x_ = t & 255
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o3.NotificationMaxDelay = x_
+        o4 = _new(PhysicalValueType)
+        q -= 16
+        t = (v >> q) & 65535
+        if t & 59332:
+            raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 11) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        o4.Multiplier = ((t >> 3) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o2.AC_EVSEStatus = o3
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o4.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o4.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        o5 = _new(PhysicalValueType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1988:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o5.Multiplier = ((t >> 3) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o2.EVSEMaxVoltage = o4
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o5.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o5.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(PhysicalValueType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1988:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o6.Multiplier = ((t >> 3) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        o2.EVSEMaxCurrent = o5
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o6.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o6.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 4
+        o2.EVSEMinCurrent = o6
+        o.EVSEChargeParameter = o2
     elif g == 5:
         o.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
     else:
-        o.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
+        o7 = _new(EVSEChargeParameterType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EVSEChargeParameterType: unsupported event code', q)
+        g = 0
+        o.EVSEChargeParameter = o7
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3037,7 +4710,10 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             a = e_SAScheduleListType(x, a)
         elif sel == 0 and tx is SASchedulesType:
             a = (a << 2) | 1
-            a = e_SASchedulesType(x, a)
+            o1 = x
+            if type(o1) is not SASchedulesType:
+                raise _E('expected SASchedulesType, got ' + type(o1).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3054,13 +4730,154 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
         tx = type(x)
         if sel == 0 and tx is AC_EVSEChargeParameterType:
             a = (a << 2) | 0
-            a = e_AC_EVSEChargeParameterType(x, a)
+            o2 = x
+            if type(o2) is not AC_EVSEChargeParameterType:
+                raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
+            x = o2.AC_EVSEStatus
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
+            x = o3.PowerSwitchClosed
+            if x is None:
+                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o3.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o3.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o3.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+            x = o2.EVSEMaxVoltage
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+            x = o4.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o4.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o4.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o2.EVSEMaxCurrent
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
+            a = (a << 1) | 0
+            o5 = x
+            if type(o5) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+            x = o5.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o5.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o5.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o2.EVSEMinCurrent
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
+            a = (a << 1) | 0
+            o6 = x
+            if type(o6) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+            x = o6.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o6.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o6.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVSEChargeParameterType(x, a)
         elif sel == 0 and tx is EVSEChargeParameterType:
             a = (a << 2) | 2
-            a = e_EVSEChargeParameterType(x, a)
+            o7 = x
+            if type(o7) is not EVSEChargeParameterType:
+                raise _E('expected EVSEChargeParameterType, got ' + type(o7).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3079,7 +4896,47 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     lst: list[Any] = []
     o.SAScheduleTuple = lst
     while g < 1:
-        x, q = d_SAScheduleTupleType(v, q)
+        o1 = _new(SAScheduleTupleType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1536:
+            raise _F('SAScheduleTupleType: unsupported event code', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_SAIDType.name + ': value outside its range', q)
+        o1.SAScheduleTupleID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('SAScheduleTupleType: unsupported event after SAScheduleTupleID', q)
+        g = 1
+        o1.PMaxSchedule, q = d_PMaxScheduleType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('SAScheduleTupleType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            o1.SalesTariff, q = d_SalesTariffType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('SAScheduleTupleType: unsupported event code', q)
+            g = 3
+        else:
+            o1.SalesTariff = None
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -3100,7 +4957,33 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_SAScheduleTupleType(x, a)
+        o1 = x
+        if type(o1) is not SAScheduleTupleType:
+            raise _E('expected SAScheduleTupleType, got ' + type(o1).__name__)
+        x = o1.SAScheduleTupleID
+        if x is None:
+            raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_SAIDType.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o1.PMaxSchedule
+        if x is None:
+            raise _E('SAScheduleTupleType: PMaxSchedule is required')
+        a = (a << 1) | 0
+        a = e_PMaxScheduleType(x, a)
+        x = o1.SalesTariff
+        if x is not None:
+            a = (a << 2) | 0
+            a = e_SalesTariffType(x, a)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         w, b = 2, 0
     a = (a << w) | (1 - b)
     return a
@@ -3208,7 +5091,92 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     lst: list[Any] = []
     o.PMaxScheduleEntry = lst
     while g < 2:
-        x, q = d_PMaxScheduleEntryType(v, q)
+        o1 = _new(PMaxScheduleEntryType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('PMaxScheduleEntryType: unsupported event code', q)
+        if g == 0:
+            o2 = _new(RelativeTimeIntervalType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('RelativeTimeIntervalType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o2.start = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('RelativeTimeIntervalType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 9
+                t = (v >> q) & 511
+                if t & 256:
+                    raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+                x_ = t & 255
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 4294967295:
+                    raise _F(st_unsignedInt.name + ': value outside its range', q)
+                o2.duration = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+                g = 2
+            else:
+                o2.duration = None
+            o1.TimeInterval = o2
+        else:
+            o3 = _new(IntervalType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('IntervalType: unsupported event code', q)
+            g = 0
+            o1.TimeInterval = o3
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1536:
+            raise _F('PMaxScheduleEntryType: unsupported event code', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_PMaxType.name + ': value outside its range', q)
+        o1.PMax = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('PMaxScheduleEntryType: unsupported event after PMax', q)
+        g = 3
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -3241,7 +5209,64 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_PMaxScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not PMaxScheduleEntryType:
+            raise _E('expected PMaxScheduleEntryType, got ' + type(o1).__name__)
+        k = 0
+        sel = -1
+        if o1.TimeInterval is not None:
+            k += 1
+            x = o1.TimeInterval
+            sel = 0
+        if k > 1:
+            raise _E('PMaxScheduleEntryType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is RelativeTimeIntervalType:
+                a = (a << 2) | 0
+                o2 = x
+                if type(o2) is not RelativeTimeIntervalType:
+                    raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
+                x = o2.start
+                if x is None:
+                    raise _E('RelativeTimeIntervalType: start is required')
+                a <<= 2
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                x = o2.duration
+                if x is not None:
+                    a <<= 3
+                    if type(x) is not int or x < 0 or x > 4294967295:
+                        st_unsignedInt.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    w, b = 1, 2
+                else:
+                    w, b = 2, 1
+                a = (a << w) | (2 - b)
+            elif sel == 0 and tx is IntervalType:
+                a = (a << 2) | 1
+                o3 = x
+                if type(o3) is not IntervalType:
+                    raise _E('expected IntervalType, got ' + type(o3).__name__)
+                a = (a << 1) | 0
+            else:
+                raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
+        x = o1.PMax
+        if x is None:
+            raise _E('PMaxScheduleEntryType: PMax is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_PMaxType.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 1
     a = (a << w) | (2 - b)
     return a
@@ -3255,9 +5280,61 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     if g >= 2:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
     q -= 11
     t = (v >> q) & 2047
     if t & 1536:
@@ -3299,10 +5376,34 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3535,9 +5636,61 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     if g >= 2:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
     q -= 13
     t = (v >> q) & 8191
     if t & 6148:
@@ -3576,10 +5729,34 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('SalesTariffEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3630,7 +5807,46 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     lst: list[Any] = []
     o.Cost = lst
     while g < 2:
-        x, q = d_CostType(v, q)
+        o1 = _new(CostType)
+        q -= 15
+        t = (v >> q) & 32767
+        if t & 26368:
+            raise _F('CostType: unsupported event code', q)
+        _i = (t >> 11) & 3
+        if _i >= 3:
+            raise _F(st_costKindType.name + ': enumeration index out of range', q)
+        o1.costKind = _ENUM_st_costKindType[_i]
+        x_ = t & 255
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.amount = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('CostType: unsupported event after amount', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('CostType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            q -= 6
+            t = (v >> q) & 63
+            if t & 35:
+                raise _F('CostType: unsupported event in amountMultiplier', q)
+            o1.amountMultiplier = ((t >> 2) & 7) - 3
+            if o1.amountMultiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = 3
+        else:
+            o1.amountMultiplier = None
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -3658,7 +5874,33 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     w, b = 2, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_CostType(x, a)
+        o1 = x
+        if type(o1) is not CostType:
+            raise _E('expected CostType, got ' + type(o1).__name__)
+        x = o1.costKind
+        if x is None:
+            raise _E('CostType: costKind is required')
+        _i = _IDX_st_costKindType.get(x) if type(x) is str else None
+        if _i is None:
+            st_costKindType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o1.amount
+        if x is None:
+            raise _E('CostType: amount is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.amountMultiplier
+        if x is not None:
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 7) | ((x + 3) << 1)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         w, b = 2, 1
     a = (a << w) | (2 - b)
     return a
@@ -3756,75 +5998,430 @@ def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
     x: Any
     o = _new(DC_EVSEChargeParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 0
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 1
-    o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    if g < 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 3
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 1
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 11) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    x_ = t & 255
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 59332:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 11) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVSEStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 2
+    o.EVSEMaximumCurrentLimit = o2
     if g < 3:
-        o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+        o3 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o3.Multiplier = ((t >> 3) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o3.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o3.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 3
+        o.EVSEMaximumPowerLimit = o3
     else:
         o.EVSEMaximumPowerLimit = None
-    o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 4
-    o.EVSEMinimumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4 = _new(PhysicalValueType)
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o4.Multiplier = ((t >> 3) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o4.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o5.Multiplier = ((t >> 3) & 7) - 3
+    if o5.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVSEMaximumVoltageLimit = o4
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o5.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o6.Multiplier = ((t >> 3) & 7) - 3
+    if o6.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVSEMinimumCurrentLimit = o5
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o6.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o6.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 6
+    o.EVSEMinimumVoltageLimit = o6
     if g < 7:
-        o.EVSECurrentRegulationTolerance, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+        o7 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o7.Multiplier = ((t >> 3) & 7) - 3
+        if o7.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o7.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o7.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 7
+        o.EVSECurrentRegulationTolerance = o7
     else:
         o.EVSECurrentRegulationTolerance = None
-    o.EVSEPeakCurrentRipple, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o8 = _new(PhysicalValueType)
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o8.Multiplier = ((t >> 3) & 7) - 3
+    if o8.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o8.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o8.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 8
+    o.EVSEPeakCurrentRipple = o8
     if g < 9:
-        o.EVSEEnergyToBeDelivered, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+        o9 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o9.Multiplier = ((t >> 3) & 7) - 3
+        if o9.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o9.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o9.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 9
+        o.EVSEEnergyToBeDelivered = o9
     else:
         o.EVSEEnergyToBeDelivered = None
     return o, q
@@ -3837,16 +6434,107 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVSEChargeParameterType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 6) | (_i << 1)
+        w, b = 1, 1
+    else:
+        w, b = 2, 0
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaximumCurrentLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMaximumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumPowerLimit
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o3 = x
+        if type(o3) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+        x = o3.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o3.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o3.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -3854,21 +6542,137 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMaximumVoltageLimit is required')
     a = (a << w) | (3 - b)
-    a = e_PhysicalValueType(x, a)
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumCurrentLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMinimumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o5 = x
+    if type(o5) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+    x = o5.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o5.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o5.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumVoltageLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMinimumVoltageLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o6 = x
+    if type(o6) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+    x = o6.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o6.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o6.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o7 = x
+        if type(o7) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
+        x = o7.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o7.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o7.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -3876,11 +6680,69 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEPeakCurrentRipple is required')
     a = (a << w) | (7 - b)
-    a = e_PhysicalValueType(x, a)
+    o8 = x
+    if type(o8) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
+    x = o8.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o8.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o8.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o9 = x
+        if type(o9) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
+        x = o9.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o9.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o9.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     else:
         w, b = 2, 8
@@ -3961,17 +6823,197 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         raise _F('ChargingStatusResType: unsupported event code', q)
     g += 3
     if g < 4:
-        o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o1.Multiplier = ((t >> 3) & 7) - 3
+        if o1.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o1.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o1.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g += 4
+        o.EVSEMaxCurrent = o1
     else:
         o.EVSEMaxCurrent = None
     if g < 5:
-        o.MeterInfo, q = d_MeterInfoType(v, q)
+        o2 = _new(MeterInfoType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g = 0
+        o2.MeterID, q = st_meterIDType.dec(v, q)
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
+            raise _F('MeterInfoType: unsupported event after MeterID', q)
+        g = t & 7
+        if g >= 5:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            o3 = _new(PhysicalValueType)
+            q -= 8
+            t = (v >> q) & 255
+            if t & 196:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            o3.Multiplier = ((t >> 3) & 7) - 3
+            if o3.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('PhysicalValueType: unsupported event in Unit', q)
+                _i = (t >> 2) & 15
+                if _i >= 10:
+                    raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+                o3.Unit = _ENUM_st_unitSymbolType[_i]
+                g = 2
+            else:
+                o3.Unit = None
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('PhysicalValueType: unsupported event in Value', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o3.Value = x_
+            q -= 5
+            t = (v >> q) & 31
+            if t & 24:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 2
+            o2.MeterReading = o3
+        else:
+            o2.MeterReading = None
+        if g < 3:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
+            o2.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 3
+        else:
+            o2.SigMeterReading = None
+        if g < 4:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_meterStatusType.name + ': value outside its range', q)
+            o2.MeterStatus = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 4
+        else:
+            o2.MeterStatus = None
+        if g < 5:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in TMeter', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o2.TMeter = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('MeterInfoType: unsupported event after TMeter', q)
+            g = 5
+        else:
+            o2.TMeter = None
+        o.MeterInfo = o2
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -3979,18 +7021,35 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         g = 5
     else:
         o.MeterInfo = None
-    q -= 4
-    t = (v >> q) & 15
-    if t & 11:
+    o4 = _new(AC_EVSEStatusType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3110656:
         raise _F('ChargingStatusResType: unsupported event in ReceiptRequired', q)
-    o.ReceiptRequired = (t >> 2) & 1 == 1
-    g = 6
-    o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
+    o.ReceiptRequired = (t >> 20) & 1 == 1
+    o4.PowerSwitchClosed = (t >> 15) & 1 == 1
+    o4.RCD = (t >> 11) & 1 == 1
+    x_ = t & 255
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o4.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 231:
+        raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o4.EVSENotification = _ENUM_st_EVSENotificationType[_i]
     g = 7
+    o.AC_EVSEStatus = o4
     return o, q
 
 def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
@@ -4024,14 +7083,119 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.EVSEMaxCurrent
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o1 = x
+        if type(o1) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+        x = o1.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o1.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o1.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     else:
         w, b = 2, 3
     x = o.MeterInfo
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_MeterInfoType(x, a)
+        o2 = x
+        if type(o2) is not MeterInfoType:
+            raise _E('expected MeterInfoType, got ' + type(o2).__name__)
+        x = o2.MeterID
+        if x is None:
+            raise _E('MeterInfoType: MeterID is required')
+        a <<= 2
+        a = st_meterIDType.enc(x, a)
+        a <<= 1
+        x = o2.MeterReading
+        if x is not None:
+            a = (a << 3) | 0
+            o3 = x
+            if type(o3) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+            x = o3.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o3.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o3.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 3, 2
+        else:
+            w, b = 3, 1
+        x = o2.SigMeterReading
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a <<= 1
+            a = st_sigMeterReadingType.enc(x, a)
+            a <<= 1
+            w, b = 2, 3
+        x = o2.MeterStatus
+        if x is not None:
+            a = (a << w) | (3 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_meterStatusType.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 2, 4
+        x = o2.TMeter
+        if x is not None:
+            a = (a << w) | (4 - b)
+            a <<= 1
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 1, 5
+        a = (a << w) | (5 - b)
         w, b = 1, 5
     x = o.ReceiptRequired
     if x is None:
@@ -4043,8 +7207,36 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if x is None:
         raise _E('ChargingStatusResType: AC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_AC_EVSEStatusType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not AC_EVSEStatusType:
+        raise _E('expected AC_EVSEStatusType, got ' + type(o4).__name__)
+    x = o4.PowerSwitchClosed
+    if x is None:
+        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o4.RCD
+    if x is None:
+        raise _E('AC_EVSEStatusType: RCD is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o4.NotificationMaxDelay
+    if x is None:
+        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o4.EVSENotification
+    if x is None:
+        raise _E('AC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 7) | (((_i << 1)) << 1) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -4065,13 +7257,56 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         raise _F('MeterInfoType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.MeterReading, q = d_PhysicalValueType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o1.Multiplier = ((t >> 3) & 7) - 3
+        if o1.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o1.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o1.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('MeterInfoType: unsupported event code', q)
         g += 2
+        o.MeterReading = o1
     else:
         o.MeterReading = None
     if g < 3:
@@ -4158,7 +7393,36 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterReading
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o1 = x
+        if type(o1) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+        x = o1.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o1.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o1.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 2
     else:
         w, b = 3, 1
@@ -4283,59 +7547,258 @@ def e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) ->
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
-    a = (a << 4) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((_i << 1)) << 1
     return a
 
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     x: Any
     o = _new(CurrentDemandReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('CurrentDemandReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandReqType: unsupported event code', q)
-    g = 1
-    o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    o2 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 35391428:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 21) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 11) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 2
+    o.EVTargetCurrent = o2
     if g < 3:
-        o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o3.Multiplier = ((t >> 3) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o3.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o3.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 3
+        o.EVMaximumVoltageLimit = o3
     else:
         o.EVMaximumVoltageLimit = None
     if g < 4:
-        o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o4.Multiplier = ((t >> 3) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o4.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o4.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 4
+        o.EVMaximumCurrentLimit = o4
     else:
         o.EVMaximumCurrentLimit = None
     if g < 5:
-        o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 3) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o5.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o5.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 5
+        o.EVMaximumPowerLimit = o5
     else:
         o.EVMaximumPowerLimit = None
     if g < 6:
@@ -4357,30 +7820,155 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 7
     if g < 8:
-        o.RemainingTimeToFullSoC, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o6 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 3) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o6.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o6.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 8
+        o.RemainingTimeToFullSoC = o6
     else:
         o.RemainingTimeToFullSoC = None
     if g < 9:
-        o.RemainingTimeToBulkSoC, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('CurrentDemandReqType: unsupported event code', q)
+        o7 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o7.Multiplier = ((t >> 3) & 7) - 3
+        if o7.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o7.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o7.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 9
+        o.RemainingTimeToBulkSoC = o7
     else:
         o.RemainingTimeToBulkSoC = None
-    o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandReqType: unsupported event code', q)
+    o8 = _new(PhysicalValueType)
+    q -= 8
+    t = (v >> q) & 255
+    if t & 196:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o8.Multiplier = ((t >> 3) & 7) - 3
+    if o8.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o8.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o8.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 10
+    o.EVTargetVoltage = o8
     return o, q
 
 def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
@@ -4391,28 +7979,179 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
     if x is None:
         raise _E('CurrentDemandReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o3 = x
+        if type(o3) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+        x = o3.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o3.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o3.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     else:
         w, b = 3, 2
     x = o.EVMaximumCurrentLimit
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_PhysicalValueType(x, a)
+        o4 = x
+        if type(o4) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+        x = o4.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o4.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o4.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     x = o.EVMaximumPowerLimit
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     x = o.BulkChargingComplete
     if x is not None:
@@ -4429,52 +8168,245 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     x = o.RemainingTimeToFullSoC
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 2, 7
     x = o.RemainingTimeToBulkSoC
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_PhysicalValueType(x, a)
+        o7 = x
+        if type(o7) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
+        x = o7.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o7.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o7.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     x = o.EVTargetVoltage
     if x is None:
         raise _E('CurrentDemandReqType: EVTargetVoltage is required')
     a = (a << w) | (9 - b)
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o8 = x
+    if type(o8) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
+    x = o8.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o8.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o8.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     x: Any
     o = _new(CurrentDemandResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1548:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    if g < 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 3
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 1
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 11) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    x_ = t & 255
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 3
-    o.EVSEPresentCurrent, q = d_PhysicalValueType(v, q)
-    q -= 15
-    t = (v >> q) & 32767
-    if t & 28392:
-        raise _F('CurrentDemandResType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 59332:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 11) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVSEStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 3) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVSEPresentVoltage = o2
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o3.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 126696:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     o.EVSECurrentLimitAchieved = (t >> 12) & 1 == 1
     o.EVSEVoltageLimitAchieved = (t >> 8) & 1 == 1
     o.EVSEPowerLimitAchieved = (t >> 4) & 1 == 1
@@ -4482,33 +8414,161 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g >= 4:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 7
+    o.EVSEPresentCurrent = o3
     if g < 8:
-        o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o4.Multiplier = ((t >> 3) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o4.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o4.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 8
+        o.EVSEMaximumVoltageLimit = o4
     else:
         o.EVSEMaximumVoltageLimit = None
     if g < 9:
-        o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 3) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o5.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o5.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 9
+        o.EVSEMaximumCurrentLimit = o5
     else:
         o.EVSEMaximumCurrentLimit = None
     if g < 10:
-        o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('CurrentDemandResType: unsupported event code', q)
+        o6 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 3) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o6.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o6.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 10
+        o.EVSEMaximumPowerLimit = o6
     else:
         o.EVSEMaximumPowerLimit = None
     return o, q
@@ -4528,17 +8588,108 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 6) | (_i << 1)
+        w, b = 1, 1
+    else:
+        w, b = 2, 0
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('CurrentDemandResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPresentCurrent
     if x is None:
         raise _E('CurrentDemandResType: EVSEPresentCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
@@ -4560,19 +8711,106 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o4 = x
+        if type(o4) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+        x = o4.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o4.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o4.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 3, 7
     x = o.EVSEMaximumCurrentLimit
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.EVSEMaximumPowerLimit
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
@@ -4580,18 +8818,53 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
     x: Any
     o = _new(DC_EVPowerDeliveryParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 276492:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 14) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 4) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g += 1
+    o.DC_EVStatus = o1
     if g < 2:
         q -= 4
         t = (v >> q) & 15
@@ -4617,7 +8890,42 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
@@ -4709,9 +9017,61 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     if g >= 2:
         raise _F('EntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -4735,10 +9095,34 @@ def e_EntryType(o: EntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('EntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5191,7 +9575,144 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         g = 3
     else:
         o.SAScheduleTupleID = None
-    o.MeterInfo, q = d_MeterInfoType(v, q)
+    o1 = _new(MeterInfoType)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g = 0
+    o1.MeterID, q = st_meterIDType.dec(v, q)
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
+        raise _F('MeterInfoType: unsupported event after MeterID', q)
+    g = t & 7
+    if g >= 5:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o2.Multiplier = ((t >> 3) & 7) - 3
+        if o2.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o2.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o2.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = t & 7
+        if g >= 4:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 2
+        o1.MeterReading = o2
+    else:
+        o1.MeterReading = None
+    if g < 3:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
+        o1.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 3
+    else:
+        o1.SigMeterReading = None
+    if g < 4:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_meterStatusType.name + ': value outside its range', q)
+        o1.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 4
+    else:
+        o1.MeterStatus = None
+    if g < 5:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('MeterInfoType: unsupported event in TMeter', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+            raise _F(st_long.name + ': value outside its range', q)
+        o1.TMeter = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('MeterInfoType: unsupported event after TMeter', q)
+        g = 5
+    else:
+        o1.TMeter = None
+    o.MeterInfo = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5234,28 +9755,121 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     if x is None:
         raise _E('MeteringReceiptReqType: MeterInfo is required')
     a = (a << w) | (3 - b)
-    a = e_MeterInfoType(x, a)
+    o1 = x
+    if type(o1) is not MeterInfoType:
+        raise _E('expected MeterInfoType, got ' + type(o1).__name__)
+    x = o1.MeterID
+    if x is None:
+        raise _E('MeterInfoType: MeterID is required')
+    a <<= 2
+    a = st_meterIDType.enc(x, a)
+    a <<= 1
+    x = o1.MeterReading
+    if x is not None:
+        a = (a << 3) | 0
+        o2 = x
+        if type(o2) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+        x = o2.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o2.Unit
+        if x is not None:
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 8) | (_i << 1)
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o2.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a = (a << w) | (2 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        w, b = 3, 2
+    else:
+        w, b = 3, 1
+    x = o1.SigMeterReading
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a <<= 1
+        a = st_sigMeterReadingType.enc(x, a)
+        a <<= 1
+        w, b = 2, 3
+    x = o1.MeterStatus
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_meterStatusType.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        w, b = 2, 4
+    x = o1.TMeter
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a <<= 1
+        if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+            st_long.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        w, b = 1, 5
+    a = (a << w) | (5 - b)
     a = (a << 1) | 0
     return a
 
 def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, int]:
     x: Any
     o = _new(MeteringReceiptResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(AC_EVSEStatusType)
+    q -= 27
+    t = (v >> q) & 134217727
+    if t & 101676800:
         raise _F('MeteringReceiptResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 20) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('MeteringReceiptResType: unsupported event code', q)
+    o1.PowerSwitchClosed = (t >> 15) & 1 == 1
+    o1.RCD = (t >> 11) & 1 == 1
+    x_ = t & 255
     g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 231:
+        raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = 2
+    o.AC_EVSEStatus = o1
     return o, q
 
 def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
@@ -5273,8 +9887,36 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     if x is None:
         raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_AC_EVSEStatusType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not AC_EVSEStatusType:
+        raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.PowerSwitchClosed
+    if x is None:
+        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.RCD
+    if x is None:
+        raise _E('AC_EVSEStatusType: RCD is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('AC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 7) | (((_i << 1)) << 1) << 1
     return a
 
 def d_ObjectType(v: int, q: int) -> tuple[ObjectType, int]:
@@ -5293,12 +9935,31 @@ def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]
         raise _F('PaymentDetailsReqType: unsupported event code', q)
     g = 0
     o.ContractID, q = st_contractIDType.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(CertificateChainType)
+    q -= 4
+    t = (v >> q) & 15
+    if t & 15:
         raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
-    g = 1
-    o.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('CertificateChainType: unsupported event after Certificate', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o1.SubCertificates, q = d_SubCertificatesType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CertificateChainType: unsupported event code', q)
+        g = 2
+    else:
+        o1.SubCertificates = None
+    o.ContractSignatureCertChain = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5320,7 +9981,23 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     if x is None:
         raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
-    a = e_CertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not CertificateChainType:
+        raise _E('expected CertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('CertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SubCertificatesType(x, a)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    a = (a << w) | (2 - b)
     a = (a << 1) | 0
     return a
 
@@ -5416,9 +10093,78 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         o.ChargingProfile = None
     if g < 4:
         if g == 2:
-            o.EVPowerDeliveryParameter, q = d_DC_EVPowerDeliveryParameterType(v, q)
+            o1 = _new(DC_EVPowerDeliveryParameterType)
+            o2 = _new(DC_EVStatusType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 116:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+            o2.EVReady = (t >> 3) & 1 == 1
+            g = t & 3
+            if g >= 3:
+                raise _F('DC_EVStatusType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 20:
+                    raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+                o2.EVCabinConditioning = (t >> 3) & 1 == 1
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVStatusType: unsupported event code', q)
+                g += 2
+            else:
+                o2.EVCabinConditioning = None
+            if g < 3:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+                o2.EVRESSConditioning = (t >> 2) & 1 == 1
+                g = 3
+            else:
+                o2.EVRESSConditioning = None
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 276492:
+                raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+            _i = (t >> 14) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o2.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o2.EVRESSSOC = (t >> 4) & 127
+            if o2.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+            g += 1
+            o1.DC_EVStatus = o2
+            if g < 2:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
+                o1.BulkChargingComplete = (t >> 2) & 1 == 1
+                g = 2
+            else:
+                o1.BulkChargingComplete = None
+            q -= 4
+            t = (v >> q) & 15
+            if t & 11:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
+            o1.ChargingComplete = (t >> 2) & 1 == 1
+            g = 3
+            o.EVPowerDeliveryParameter = o1
         else:
-            o.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
+            o3 = _new(EVPowerDeliveryParameterType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
+            g = 0
+            o.EVPowerDeliveryParameter = o3
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -5457,10 +10203,70 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
             a = (a << w) | (2 - b)
-            a = e_DC_EVPowerDeliveryParameterType(x, a)
+            o1 = x
+            if type(o1) is not DC_EVPowerDeliveryParameterType:
+                raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
+            x = o1.DC_EVStatus
+            if x is None:
+                raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o2 = x
+            if type(o2) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
+            x = o2.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o2.EVCabinConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 2, 2
+            else:
+                w, b = 2, 1
+            x = o2.EVRESSConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                w, b = 1, 3
+            x = o2.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            x = o2.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 11) | (((x) << 1)) << 1
+            x = o1.BulkChargingComplete
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o1.ChargingComplete
+            if x is None:
+                raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+            a = (a << 1) | 0
         elif sel == 0 and tx is EVPowerDeliveryParameterType:
             a = (a << w) | (3 - b)
-            a = e_EVPowerDeliveryParameterType(x, a)
+            o3 = x
+            if type(o3) is not EVPowerDeliveryParameterType:
+                raise _E('expected EVPowerDeliveryParameterType, got ' + type(o3).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 1, 4
@@ -5496,7 +10302,46 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     lst: list[Any] = []
     o.ProfileEntry = lst
     while g < 2:
-        x, q = d_ProfileEntryType(v, q)
+        o1 = _new(ProfileEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('ProfileEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.ChargingProfileEntryStart = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_PMaxType.name + ': value outside its range', q)
+        o1.ChargingProfileEntryMaxPower = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryMaxPower', q)
+        g = 2
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -5529,7 +10374,28 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_ProfileEntryType(x, a)
+        o1 = x
+        if type(o1) is not ProfileEntryType:
+            raise _E('expected ProfileEntryType, got ' + type(o1).__name__)
+        x = o1.ChargingProfileEntryStart
+        if x is None:
+            raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ChargingProfileEntryMaxPower
+        if x is None:
+            raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_PMaxType.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 1
     a = (a << w) | (2 - b)
     return a
@@ -5618,11 +10484,88 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 1
     if g == 1:
-        o.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+        o1 = _new(AC_EVSEStatusType)
+        q -= 18
+        t = (v >> q) & 262143
+        if t & 227072:
+            raise _F('AC_EVSEStatusType: unsupported event code', q)
+        o1.PowerSwitchClosed = (t >> 15) & 1 == 1
+        o1.RCD = (t >> 11) & 1 == 1
+        x_ = t & 255
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.NotificationMaxDelay = x_
+        q -= 7
+        t = (v >> q) & 127
+        if t & 115:
+            raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 2) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = 4
+        o.EVSEStatus = o1
     elif g == 2:
-        o.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+        o2 = _new(DC_EVSEStatusType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVSEStatusType: unsupported event code', q)
+        if g < 1:
+            q -= 5
+            t = (v >> q) & 31
+            if t & 19:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+            _i = (t >> 2) & 3
+            o2.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+            g = 1
+        else:
+            o2.EVSEIsolationStatus = None
+        q -= 16
+        t = (v >> q) & 65535
+        if t & 34560:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+        _i = (t >> 11) & 15
+        if _i >= 12:
+            raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+        o2.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+        x_ = t & 255
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 7
+        t = (v >> q) & 127
+        if t & 115:
+            raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 2) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = 4
+        o.EVSEStatus = o2
     else:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
+        o3 = _new(EVSEStatusType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        g = 0
+        o.EVSEStatus = o3
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5653,13 +10596,78 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
-            a = e_AC_EVSEStatusType(x, a)
+            o1 = x
+            if type(o1) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+            x = o1.PowerSwitchClosed
+            if x is None:
+                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o1.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o1.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
-            a = e_DC_EVSEStatusType(x, a)
+            o2 = x
+            if type(o2) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
+            x = o2.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 6) | (_i << 1)
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o2.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+            x = o2.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o2.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
-            a = e_EVSEStatusType(x, a)
+            o3 = x
+            if type(o3) is not EVSEStatusType:
+                raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5670,29 +10678,134 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     x: Any
     o = _new(PreChargeReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('PreChargeReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
-    g = 1
-    o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
-    g = 2
-    o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    o2 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 35391428:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 21) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 11) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1988:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 3) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.EVTargetVoltage = o2
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o3.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVTargetCurrent = o3
     return o, q
 
 def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
@@ -5703,44 +10816,208 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if x is None:
         raise _E('PreChargeReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
     if x is None:
         raise _E('PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVTargetCurrent
     if x is None:
         raise _E('PreChargeReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     x: Any
     o = _new(PreChargeResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1548:
         raise _F('PreChargeResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    if g < 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 3
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 1
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 11) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    x_ = t & 255
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 59332:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 11) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVSEStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
@@ -5758,24 +11035,140 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     if x is None:
         raise _E('PreChargeResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 6) | (_i << 1)
+        w, b = 1, 1
+    else:
+        w, b = 2, 0
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_ServiceChargeType(v: int, q: int) -> tuple[ServiceChargeType, int]:
     x: Any
     o = _new(ServiceChargeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(ServiceTagType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceChargeType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.ServiceTag, q = d_ServiceTagType(v, q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o1.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('ServiceTagType: unsupported event after ServiceID', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceName', q)
+        o1.ServiceName, q = st_serviceNameType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceName', q)
+        g = 2
+    else:
+        o1.ServiceName = None
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
+        raise _F('ServiceTagType: unsupported event in ServiceCategory', q)
+    _i = (t >> 3) & 3
+    o1.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 3
+    if g < 4:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceScope', q)
+        o1.ServiceScope, q = st_serviceScopeType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceScope', q)
+        g = 4
+    else:
+        o1.ServiceScope = None
+    o.ServiceTag = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3523:
@@ -5796,7 +11189,41 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     if x is None:
         raise _E('ServiceChargeType: ServiceTag is required')
     a = (a << 1) | 0
-    a = e_ServiceTagType(x, a)
+    o1 = x
+    if type(o1) is not ServiceTagType:
+        raise _E('expected ServiceTagType, got ' + type(o1).__name__)
+    x = o1.ServiceID
+    if x is None:
+        raise _E('ServiceTagType: ServiceID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.ServiceName
+    if x is not None:
+        a <<= 3
+        a = st_serviceNameType.enc(x, a)
+        a <<= 1
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o1.ServiceCategory
+    if x is None:
+        raise _E('ServiceTagType: ServiceCategory is required')
+    _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+    if _i is None:
+        st_serviceCategoryType.fail(x)
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+    x = o1.ServiceScope
+    if x is not None:
+        a <<= 3
+        a = st_serviceScopeType.enc(x, a)
+        a <<= 1
+        w, b = 1, 4
+    else:
+        w, b = 2, 3
+    a = (a << w) | (4 - b)
     x = o.FreeService
     if x is None:
         raise _E('ServiceChargeType: FreeService is required')
@@ -5809,8 +11236,7 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSESupportedEnergyTransferType.fail(x)
-    a = (a << 7) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 8) | ((_i << 1)) << 1
     return a
 
 def d_ServiceTagType(v: int, q: int) -> tuple[ServiceTagType, int]:
@@ -6216,7 +11642,53 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 6:
-        x, q = d_PhysicalValueType(v, q)
+        o1 = _new(PhysicalValueType)
+        q -= 8
+        t = (v >> q) & 255
+        if t & 196:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o1.Multiplier = ((t >> 3) & 7) - 3
+        if o1.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 7
+            t = (v >> q) & 127
+            if t & 67:
+                raise _F('PhysicalValueType: unsupported event in Unit', q)
+            _i = (t >> 2) & 15
+            if _i >= 10:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o1.Unit = _ENUM_st_unitSymbolType[_i]
+            g = 2
+        else:
+            o1.Unit = None
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('PhysicalValueType: unsupported event in Value', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 3
+        x = o1
         o.physicalValue = x
     else:
         q -= 1
@@ -6292,8 +11764,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
         elif sel == 2:
-            a = (a << 3) | 2
-            a <<= 1
+            a = (a << 4) | 4
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
@@ -6302,8 +11773,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
         elif sel == 3:
-            a = (a << 3) | 3
-            a <<= 1
+            a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
@@ -6313,10 +11783,38 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
-            a = e_PhysicalValueType(x, a)
-        elif sel == 5:
-            a = (a << 3) | 5
+            o1 = x
+            if type(o1) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+            x = o1.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o1.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o1.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
             a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+        elif sel == 5:
+            a = (a << 4) | 10
             a = st_string.enc(x, a)
             a <<= 1
         else:
@@ -6397,18 +11895,82 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
     g = 1
     o.PaymentOptions, q = d_PaymentOptionsType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(ServiceChargeType)
+    o2 = _new(ServiceTagType)
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 2
-    o.ChargeService, q = d_ServiceChargeType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o2.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('ServiceTagType: unsupported event after ServiceID', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceName', q)
+        o2.ServiceName, q = st_serviceNameType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceName', q)
+        g = 2
+    else:
+        o2.ServiceName = None
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
+        raise _F('ServiceTagType: unsupported event in ServiceCategory', q)
+    _i = (t >> 3) & 3
+    o2.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 3
+    if g < 4:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceScope', q)
+        o2.ServiceScope, q = st_serviceScopeType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceScope', q)
+        g = 4
+    else:
+        o2.ServiceScope = None
+    o1.ServiceTag = o2
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 14092:
+        raise _F('ServiceChargeType: unsupported event code', q)
+    o1.FreeService = (t >> 11) & 1 == 1
+    _i = (t >> 4) & 15
+    if _i >= 10:
+        raise _F(st_EVSESupportedEnergyTransferType.name + ': enumeration index out of range', q)
+    o1.EnergyTransferType = _ENUM_st_EVSESupportedEnergyTransferType[_i]
     g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g += 3
+    o.ChargeService = o1
     if g < 4:
         o.ServiceList, q = d_ServiceTagListType(v, q)
         q -= 1
@@ -6440,7 +12002,61 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if x is None:
         raise _E('ServiceDiscoveryResType: ChargeService is required')
     a = (a << 1) | 0
-    a = e_ServiceChargeType(x, a)
+    o1 = x
+    if type(o1) is not ServiceChargeType:
+        raise _E('expected ServiceChargeType, got ' + type(o1).__name__)
+    x = o1.ServiceTag
+    if x is None:
+        raise _E('ServiceChargeType: ServiceTag is required')
+    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not ServiceTagType:
+        raise _E('expected ServiceTagType, got ' + type(o2).__name__)
+    x = o2.ServiceID
+    if x is None:
+        raise _E('ServiceTagType: ServiceID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o2.ServiceName
+    if x is not None:
+        a <<= 3
+        a = st_serviceNameType.enc(x, a)
+        a <<= 1
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.ServiceCategory
+    if x is None:
+        raise _E('ServiceTagType: ServiceCategory is required')
+    _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+    if _i is None:
+        st_serviceCategoryType.fail(x)
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+    x = o2.ServiceScope
+    if x is not None:
+        a <<= 3
+        a = st_serviceScopeType.enc(x, a)
+        a <<= 1
+        w, b = 1, 4
+    else:
+        w, b = 2, 3
+    a = (a << w) | (4 - b)
+    x = o1.FreeService
+    if x is None:
+        raise _E('ServiceChargeType: FreeService is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EnergyTransferType
+    if x is None:
+        raise _E('ServiceChargeType: EnergyTransferType is required')
+    _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSESupportedEnergyTransferType.fail(x)
+    a = (a << 8) | ((_i << 1)) << 1
     x = o.ServiceList
     if x is not None:
         a = (a << 2) | 0
@@ -6492,8 +12108,7 @@ def e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
         _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
         if _i is None:
             st_paymentOptionType.fail(x)
-        a = (a << 1) | _i
-        a <<= 1
+        a = (a << 2) | (_i) << 1
         w, b = 2, 0
     a = (a << w) | (1 - b)
     return a
@@ -6509,7 +12124,75 @@ def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
     lst: list[Any] = []
     o.Service = lst
     while g < 1:
-        x, q = d_ServiceType(v, q)
+        o1 = _new(ServiceType)
+        o2 = _new(ServiceTagType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('ServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o2.ServiceID = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('ServiceTagType: unsupported event after ServiceID', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('ServiceTagType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceTagType: unsupported event in ServiceName', q)
+            o2.ServiceName, q = st_serviceNameType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceTagType: unsupported event after ServiceName', q)
+            g = 2
+        else:
+            o2.ServiceName = None
+        q -= 6
+        t = (v >> q) & 63
+        if t & 36:
+            raise _F('ServiceTagType: unsupported event in ServiceCategory', q)
+        _i = (t >> 3) & 3
+        o2.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('ServiceTagType: unsupported event code', q)
+        g += 3
+        if g < 4:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceTagType: unsupported event in ServiceScope', q)
+            o2.ServiceScope, q = st_serviceScopeType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceTagType: unsupported event after ServiceScope', q)
+            g = 4
+        else:
+            o2.ServiceScope = None
+        o1.ServiceTag = o2
+        q -= 5
+        t = (v >> q) & 31
+        if t & 27:
+            raise _F('ServiceType: unsupported event code', q)
+        o1.FreeService = (t >> 2) & 1 == 1
+        g = 2
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -6530,7 +12213,54 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_ServiceType(x, a)
+        o1 = x
+        if type(o1) is not ServiceType:
+            raise _E('expected ServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceTag
+        if x is None:
+            raise _E('ServiceType: ServiceTag is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not ServiceTagType:
+            raise _E('expected ServiceTagType, got ' + type(o2).__name__)
+        x = o2.ServiceID
+        if x is None:
+            raise _E('ServiceTagType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.ServiceName
+        if x is not None:
+            a <<= 3
+            a = st_serviceNameType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o2.ServiceCategory
+        if x is None:
+            raise _E('ServiceTagType: ServiceCategory is required')
+        _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+        if _i is None:
+            st_serviceCategoryType.fail(x)
+        a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+        x = o2.ServiceScope
+        if x is not None:
+            a <<= 3
+            a = st_serviceScopeType.enc(x, a)
+            a <<= 1
+            w, b = 1, 4
+        else:
+            w, b = 2, 3
+        a = (a << w) | (4 - b)
+        x = o1.FreeService
+        if x is None:
+            raise _E('ServiceType: FreeService is required')
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | ((x << 1)) << 1
         w, b = 2, 0
     a = (a << w) | (1 - b)
     return a
@@ -6538,12 +12268,67 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
 def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
     x: Any
     o = _new(ServiceType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(ServiceTagType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.ServiceTag, q = d_ServiceTagType(v, q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o1.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('ServiceTagType: unsupported event after ServiceID', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceName', q)
+        o1.ServiceName, q = st_serviceNameType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceName', q)
+        g = 2
+    else:
+        o1.ServiceName = None
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
+        raise _F('ServiceTagType: unsupported event in ServiceCategory', q)
+    _i = (t >> 3) & 3
+    o1.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('ServiceTagType: unsupported event code', q)
+    g += 3
+    if g < 4:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ServiceTagType: unsupported event in ServiceScope', q)
+        o1.ServiceScope, q = st_serviceScopeType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ServiceTagType: unsupported event after ServiceScope', q)
+        g = 4
+    else:
+        o1.ServiceScope = None
+    o.ServiceTag = o1
     q -= 5
     t = (v >> q) & 31
     if t & 27:
@@ -6560,14 +12345,47 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if x is None:
         raise _E('ServiceType: ServiceTag is required')
     a = (a << 1) | 0
-    a = e_ServiceTagType(x, a)
+    o1 = x
+    if type(o1) is not ServiceTagType:
+        raise _E('expected ServiceTagType, got ' + type(o1).__name__)
+    x = o1.ServiceID
+    if x is None:
+        raise _E('ServiceTagType: ServiceID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.ServiceName
+    if x is not None:
+        a <<= 3
+        a = st_serviceNameType.enc(x, a)
+        a <<= 1
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o1.ServiceCategory
+    if x is None:
+        raise _E('ServiceTagType: ServiceCategory is required')
+    _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+    if _i is None:
+        st_serviceCategoryType.fail(x)
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+    x = o1.ServiceScope
+    if x is not None:
+        a <<= 3
+        a = st_serviceScopeType.enc(x, a)
+        a <<= 1
+        w, b = 1, 4
+    else:
+        w, b = 2, 3
+    a = (a << w) | (4 - b)
     x = o.FreeService
     if x is None:
         raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_ServicePaymentSelectionReqType(v: int, q: int) -> tuple[ServicePaymentSelectionReqType, int]:
@@ -6618,7 +12436,56 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     lst: list[Any] = []
     o.SelectedService = lst
     while g < 1:
-        x, q = d_SelectedServiceType(v, q)
+        o1 = _new(SelectedServiceType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('SelectedServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ServiceID = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('SelectedServiceType: unsupported event after ServiceID', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('SelectedServiceType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('SelectedServiceType: unsupported event in ParameterSetID', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o1.ParameterSetID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
+            g = 2
+        else:
+            o1.ParameterSetID = None
+        x = o1
         lst.append(x)
         q -= 2
         t = (v >> q) & 3
@@ -6639,7 +12506,31 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_SelectedServiceType(x, a)
+        o1 = x
+        if type(o1) is not SelectedServiceType:
+            raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceID
+        if x is None:
+            raise _E('SelectedServiceType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ParameterSetID
+        if x is not None:
+            a <<= 3
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
         w, b = 2, 0
     a = (a << w) | (1 - b)
     return a
@@ -6749,8 +12640,7 @@ def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) 
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 8) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 9) | ((_i << 1)) << 1
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
@@ -6903,8 +12793,7 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 8) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 9) | ((_i << 1)) << 1
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
@@ -7188,18 +13077,690 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     x: Any
     o = _new(V2G_Message)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('V2G_Message: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    g = t & 3
+    if g >= 3:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2 = _new(NotificationType)
+        q -= 7
+        t = (v >> q) & 127
+        if t & 100:
+            raise _F('NotificationType: unsupported event code', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
+        o2.FaultCode = _ENUM_st_faultCodeType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('NotificationType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('NotificationType: unsupported event in FaultMsg', q)
+            o2.FaultMsg, q = st_faultMsgType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('NotificationType: unsupported event after FaultMsg', q)
+            g = 2
+        else:
+            o2.FaultMsg = None
+        o1.Notification = o2
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g += 2
+    else:
+        o1.Notification = None
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o3 = _new(BodyType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 64:
         raise _F('V2G_Message: unsupported event code', q)
-    g = 1
-    o.Body, q = d_BodyType(v, q)
+    g = t & 63
+    if g >= 36:
+        raise _F('BodyType: unsupported event code', q)
+    if g < 35:
+        if g == 0:
+            o4 = _new(BodyBaseType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('BodyBaseType: unsupported event code', q)
+            g = 0
+            o3.BodyElement = o4
+        elif g == 1:
+            o5 = _new(CableCheckReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            g = 0
+            o5.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            g = 1
+            o3.BodyElement = o5
+        elif g == 2:
+            o6 = _new(CableCheckResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o6.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o6.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o6.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 3
+            o3.BodyElement = o6
+        elif g == 3:
+            o3.BodyElement, q = d_CertificateInstallationReqType(v, q)
+        elif g == 4:
+            o3.BodyElement, q = d_CertificateInstallationResType(v, q)
+        elif g == 5:
+            o3.BodyElement, q = d_CertificateUpdateReqType(v, q)
+        elif g == 6:
+            o3.BodyElement, q = d_CertificateUpdateResType(v, q)
+        elif g == 7:
+            o7 = _new(ChargeParameterDiscoveryReqType)
+            q -= 8
+            t = (v >> q) & 255
+            if t & 196:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            _i = (t >> 3) & 7
+            if _i >= 6:
+                raise _F(st_EVRequestedEnergyTransferType.name + ': enumeration index out of range', q)
+            o7.EVRequestedEnergyTransferType = _ENUM_st_EVRequestedEnergyTransferType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o7.EVChargeParameter, q = d_AC_EVChargeParameterType(v, q)
+            elif g == 2:
+                o7.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
+            else:
+                o7.EVChargeParameter, q = d_EVChargeParameterType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g = 4
+            o3.BodyElement = o7
+        elif g == 8:
+            o8 = _new(ChargeParameterDiscoveryResType)
+            q -= 14
+            t = (v >> q) & 16383
+            if t & 12404:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            _i = (t >> 7) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o8.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 3) & 1
+            o8.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 2
+            if g == 2:
+                o8.SASchedules, q = d_SAScheduleListType(v, q)
+            else:
+                o8.SASchedules, q = d_SASchedulesType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 4
+            if g == 4:
+                o8.EVSEChargeParameter, q = d_AC_EVSEChargeParameterType(v, q)
+            elif g == 5:
+                o8.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
+            else:
+                o8.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g = 7
+            o3.BodyElement = o8
+        elif g == 9:
+            o9 = _new(ChargingStatusReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingStatusReqType: unsupported event code', q)
+            g = 0
+            o3.BodyElement = o9
+        elif g == 10:
+            o3.BodyElement, q = d_ChargingStatusResType(v, q)
+        elif g == 11:
+            o3.BodyElement, q = d_ContractAuthenticationReqType(v, q)
+        elif g == 12:
+            o10 = _new(ContractAuthenticationResType)
+            q -= 13
+            t = (v >> q) & 8191
+            if t & 6203:
+                raise _F('ContractAuthenticationResType: unsupported event code', q)
+            _i = (t >> 6) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o10.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 2) & 1
+            o10.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 2
+            o3.BodyElement = o10
+        elif g == 13:
+            o3.BodyElement, q = d_CurrentDemandReqType(v, q)
+        elif g == 14:
+            o3.BodyElement, q = d_CurrentDemandResType(v, q)
+        elif g == 15:
+            o3.BodyElement, q = d_MeteringReceiptReqType(v, q)
+        elif g == 16:
+            o11 = _new(MeteringReceiptResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o11.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o11.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            g = 2
+            o3.BodyElement = o11
+        elif g == 17:
+            o12 = _new(PaymentDetailsReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 0
+            o12.ContractID, q = st_contractIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
+            g = 1
+            o12.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 2
+            o3.BodyElement = o12
+        elif g == 18:
+            o13 = _new(PaymentDetailsResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('PaymentDetailsResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o13.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o13.GenChallenge, q = st_genChallengeType.dec(v, q)
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3584:
+                raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o13.DateTimeNow = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsResType: unsupported event after DateTimeNow', q)
+            g = 3
+            o3.BodyElement = o13
+        elif g == 19:
+            o14 = _new(PowerDeliveryReqType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 104:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            o14.ReadyToChargeState = (t >> 4) & 1 == 1
+            g = t & 7
+            if g >= 4:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                o14.ChargingProfile, q = d_ChargingProfileType(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g += 2
+            else:
+                o14.ChargingProfile = None
+            if g < 4:
+                if g == 2:
+                    o14.EVPowerDeliveryParameter, q = d_DC_EVPowerDeliveryParameterType(v, q)
+                else:
+                    o14.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g = 4
+            else:
+                o14.EVPowerDeliveryParameter = None
+            o3.BodyElement = o14
+        elif g == 20:
+            o15 = _new(PowerDeliveryResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o15.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o15.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+            elif g == 2:
+                o15.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            else:
+                o15.EVSEStatus, q = d_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g = 4
+            o3.BodyElement = o15
+        elif g == 21:
+            o16 = _new(PreChargeReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 0
+            o16.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 1
+            o16.EVTargetVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 2
+            o16.EVTargetCurrent, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o16
+        elif g == 22:
+            o17 = _new(PreChargeResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('PreChargeResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o17.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o17.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeResType: unsupported event code', q)
+            g = 2
+            o17.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeResType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o17
+        elif g == 23:
+            o18 = _new(ServiceDetailReqType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('ServiceDetailReqType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o18.ServiceID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
+            g = 1
+            o3.BodyElement = o18
+        elif g == 24:
+            o19 = _new(ServiceDetailResType)
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            _i = (t >> 11) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o19.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o19.ServiceID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o19.ServiceParameterList, q = d_ServiceParameterListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDetailResType: unsupported event code', q)
+                g = 3
+            else:
+                o19.ServiceParameterList = None
+            o3.BodyElement = o19
+        elif g == 25:
+            o20 = _new(ServiceDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
+                o20.ServiceScope, q = st_serviceScopeType.dec(v, q)
+                q -= 3
+                t = (v >> q) & 7
+                if t & 4:
+                    raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
+                g = t & 3
+                if g >= 2:
+                    raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+                g += 1
+            else:
+                o20.ServiceScope = None
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
+                _i = (t >> 2) & 3
+                o20.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+                g = 2
+            else:
+                o20.ServiceCategory = None
+            o3.BodyElement = o20
+        elif g == 26:
+            o21 = _new(ServiceDiscoveryResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o21.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o21.PaymentOptions, q = d_PaymentOptionsType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g = 2
+            o21.ChargeService, q = d_ServiceChargeType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g += 3
+            if g < 4:
+                o21.ServiceList, q = d_ServiceTagListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryResType: unsupported event code', q)
+                g = 4
+            else:
+                o21.ServiceList = None
+            o3.BodyElement = o21
+        elif g == 27:
+            o22 = _new(ServicePaymentSelectionReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o22.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
+            g = 1
+            o22.SelectedServiceList, q = d_SelectedServiceListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
+            g = 2
+            o3.BodyElement = o22
+        elif g == 28:
+            o23 = _new(ServicePaymentSelectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServicePaymentSelectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o23.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o3.BodyElement = o23
+        elif g == 29:
+            o24 = _new(SessionSetupReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event code', q)
+            g = 0
+            o24.EVCCID, q = st_evccIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
+            g = 1
+            o3.BodyElement = o24
+        elif g == 30:
+            o25 = _new(SessionSetupResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o25.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o25.EVSEID, q = st_evseIDType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('SessionSetupResType: unsupported event after EVSEID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 512:
+                    raise _F('SessionSetupResType: unsupported event in DateTimeNow', q)
+                x_ = t & 255
+                s_ = (t >> 8) & 1
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if s_:
+                    x_ = -x_ - 1
+                if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                    raise _F(st_long.name + ': value outside its range', q)
+                o25.DateTimeNow = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('SessionSetupResType: unsupported event after DateTimeNow', q)
+                g = 3
+            else:
+                o25.DateTimeNow = None
+            o3.BodyElement = o25
+        elif g == 31:
+            o26 = _new(SessionStopType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('SessionStopType: unsupported event code', q)
+            g = 0
+            o3.BodyElement = o26
+        elif g == 32:
+            o27 = _new(SessionStopResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('SessionStopResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o27.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o3.BodyElement = o27
+        elif g == 33:
+            o28 = _new(WeldingDetectionReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            g = 0
+            o28.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            g = 1
+            o3.BodyElement = o28
+        else:
+            o29 = _new(WeldingDetectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o29.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o29.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            g = 2
+            o29.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o29
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('BodyType: unsupported event code', q)
+        g = 35
+    else:
+        o3.BodyElement = None
+    o.Body = o3
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -7215,12 +13776,660 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if x is None:
         raise _E('V2G_Message: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.Notification
+    if x is not None:
+        a = (a << 2) | 0
+        o2 = x
+        if type(o2) is not NotificationType:
+            raise _E('expected NotificationType, got ' + type(o2).__name__)
+        x = o2.FaultCode
+        if x is None:
+            raise _E('NotificationType: FaultCode is required')
+        _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
+        if _i is None:
+            st_faultCodeType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o2.FaultMsg
+        if x is not None:
+            a <<= 3
+            a = st_faultMsgType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    a = (a << w) | (3 - b)
     x = o.Body
     if x is None:
         raise _E('V2G_Message: Body is required')
     a = (a << 1) | 0
-    a = e_BodyType(x, a)
+    o3 = x
+    if type(o3) is not BodyType:
+        raise _E('expected BodyType, got ' + type(o3).__name__)
+    k = 0
+    sel = -1
+    if o3.BodyElement is not None:
+        k += 1
+        x = o3.BodyElement
+        sel = 0
+    if k > 1:
+        raise _E('BodyType: more than one branch of a choice is set')
+    if k:
+        tx = type(x)
+        if sel == 0 and tx is BodyBaseType:
+            a = (a << 6) | 0
+            o4 = x
+            if type(o4) is not BodyBaseType:
+                raise _E('expected BodyBaseType, got ' + type(o4).__name__)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is CableCheckReqType:
+            a = (a << 6) | 1
+            o5 = x
+            if type(o5) is not CableCheckReqType:
+                raise _E('expected CableCheckReqType, got ' + type(o5).__name__)
+            x = o5.DC_EVStatus
+            if x is None:
+                raise _E('CableCheckReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is CableCheckResType:
+            a = (a << 6) | 2
+            o6 = x
+            if type(o6) is not CableCheckResType:
+                raise _E('expected CableCheckResType, got ' + type(o6).__name__)
+            x = o6.ResponseCode
+            if x is None:
+                raise _E('CableCheckResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o6.DC_EVSEStatus
+            if x is None:
+                raise _E('CableCheckResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o6.EVSEProcessing
+            if x is None:
+                raise _E('CableCheckResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
+        elif sel == 0 and tx is CertificateInstallationReqType:
+            a = (a << 6) | 3
+            a = e_CertificateInstallationReqType(x, a)
+        elif sel == 0 and tx is CertificateInstallationResType:
+            a = (a << 6) | 4
+            a = e_CertificateInstallationResType(x, a)
+        elif sel == 0 and tx is CertificateUpdateReqType:
+            a = (a << 6) | 5
+            a = e_CertificateUpdateReqType(x, a)
+        elif sel == 0 and tx is CertificateUpdateResType:
+            a = (a << 6) | 6
+            a = e_CertificateUpdateResType(x, a)
+        elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
+            a = (a << 6) | 7
+            o7 = x
+            if type(o7) is not ChargeParameterDiscoveryReqType:
+                raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o7).__name__)
+            x = o7.EVRequestedEnergyTransferType
+            if x is None:
+                raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
+            _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVRequestedEnergyTransferType.fail(x)
+            a = (a << 6) | (_i << 1)
+            k = 0
+            sel = -1
+            if o7.EVChargeParameter is not None:
+                k += 1
+                x = o7.EVChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVChargeParameterType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is DC_EVChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is EVChargeParameterType:
+                    a = (a << 2) | 2
+                    a = e_EVChargeParameterType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryReqType: one of EVChargeParameter is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargeParameterDiscoveryResType:
+            a = (a << 6) | 8
+            o8 = x
+            if type(o8) is not ChargeParameterDiscoveryResType:
+                raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o8).__name__)
+            x = o8.ResponseCode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o8.EVSEProcessing
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 4) | (_i << 1)
+            k = 0
+            sel = -1
+            if o8.SASchedules is not None:
+                k += 1
+                x = o8.SASchedules
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is SAScheduleListType:
+                    a = (a << 2) | 0
+                    a = e_SAScheduleListType(x, a)
+                elif sel == 0 and tx is SASchedulesType:
+                    a = (a << 2) | 1
+                    a = e_SASchedulesType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of SASchedules is required')
+            k = 0
+            sel = -1
+            if o8.EVSEChargeParameter is not None:
+                k += 1
+                x = o8.EVSEChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEChargeParameterType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is DC_EVSEChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is EVSEChargeParameterType:
+                    a = (a << 2) | 2
+                    a = e_EVSEChargeParameterType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargingStatusReqType:
+            a = (a << 6) | 9
+            o9 = x
+            if type(o9) is not ChargingStatusReqType:
+                raise _E('expected ChargingStatusReqType, got ' + type(o9).__name__)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargingStatusResType:
+            a = (a << 6) | 10
+            a = e_ChargingStatusResType(x, a)
+        elif sel == 0 and tx is ContractAuthenticationReqType:
+            a = (a << 6) | 11
+            a = e_ContractAuthenticationReqType(x, a)
+        elif sel == 0 and tx is ContractAuthenticationResType:
+            a = (a << 6) | 12
+            o10 = x
+            if type(o10) is not ContractAuthenticationResType:
+                raise _E('expected ContractAuthenticationResType, got ' + type(o10).__name__)
+            x = o10.ResponseCode
+            if x is None:
+                raise _E('ContractAuthenticationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o10.EVSEProcessing
+            if x is None:
+                raise _E('ContractAuthenticationResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
+        elif sel == 0 and tx is CurrentDemandReqType:
+            a = (a << 6) | 13
+            a = e_CurrentDemandReqType(x, a)
+        elif sel == 0 and tx is CurrentDemandResType:
+            a = (a << 6) | 14
+            a = e_CurrentDemandResType(x, a)
+        elif sel == 0 and tx is MeteringReceiptReqType:
+            a = (a << 6) | 15
+            a = e_MeteringReceiptReqType(x, a)
+        elif sel == 0 and tx is MeteringReceiptResType:
+            a = (a << 6) | 16
+            o11 = x
+            if type(o11) is not MeteringReceiptResType:
+                raise _E('expected MeteringReceiptResType, got ' + type(o11).__name__)
+            x = o11.ResponseCode
+            if x is None:
+                raise _E('MeteringReceiptResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o11.AC_EVSEStatus
+            if x is None:
+                raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_AC_EVSEStatusType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PaymentDetailsReqType:
+            a = (a << 6) | 17
+            o12 = x
+            if type(o12) is not PaymentDetailsReqType:
+                raise _E('expected PaymentDetailsReqType, got ' + type(o12).__name__)
+            x = o12.ContractID
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractID is required')
+            a <<= 2
+            a = st_contractIDType.enc(x, a)
+            a <<= 1
+            x = o12.ContractSignatureCertChain
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PaymentDetailsResType:
+            a = (a << 6) | 18
+            o13 = x
+            if type(o13) is not PaymentDetailsResType:
+                raise _E('expected PaymentDetailsResType, got ' + type(o13).__name__)
+            x = o13.ResponseCode
+            if x is None:
+                raise _E('PaymentDetailsResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o13.GenChallenge
+            if x is None:
+                raise _E('PaymentDetailsResType: GenChallenge is required')
+            a <<= 2
+            a = st_genChallengeType.enc(x, a)
+            a <<= 1
+            x = o13.DateTimeNow
+            if x is None:
+                raise _E('PaymentDetailsResType: DateTimeNow is required')
+            a <<= 2
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+        elif sel == 0 and tx is PowerDeliveryReqType:
+            a = (a << 6) | 19
+            o14 = x
+            if type(o14) is not PowerDeliveryReqType:
+                raise _E('expected PowerDeliveryReqType, got ' + type(o14).__name__)
+            x = o14.ReadyToChargeState
+            if x is None:
+                raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o14.ChargingProfile
+            if x is not None:
+                a = (a << 3) | 0
+                a = e_ChargingProfileType(x, a)
+                w, b = 2, 2
+            else:
+                w, b = 3, 1
+            k = 0
+            sel = -1
+            if o14.EVPowerDeliveryParameter is not None:
+                k += 1
+                x = o14.EVPowerDeliveryParameter
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
+                    a = (a << w) | (2 - b)
+                    a = e_DC_EVPowerDeliveryParameterType(x, a)
+                elif sel == 0 and tx is EVPowerDeliveryParameterType:
+                    a = (a << w) | (3 - b)
+                    a = e_EVPowerDeliveryParameterType(x, a)
+                else:
+                    raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 4
+            a = (a << w) | (4 - b)
+        elif sel == 0 and tx is PowerDeliveryResType:
+            a = (a << 6) | 20
+            o15 = x
+            if type(o15) is not PowerDeliveryResType:
+                raise _E('expected PowerDeliveryResType, got ' + type(o15).__name__)
+            x = o15.ResponseCode
+            if x is None:
+                raise _E('PowerDeliveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o15.EVSEStatus is not None:
+                k += 1
+                x = o15.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    a = e_EVSEStatusType(x, a)
+                else:
+                    raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('PowerDeliveryResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PreChargeReqType:
+            a = (a << 6) | 21
+            o16 = x
+            if type(o16) is not PreChargeReqType:
+                raise _E('expected PreChargeReqType, got ' + type(o16).__name__)
+            x = o16.DC_EVStatus
+            if x is None:
+                raise _E('PreChargeReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            x = o16.EVTargetVoltage
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            x = o16.EVTargetCurrent
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetCurrent is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PreChargeResType:
+            a = (a << 6) | 22
+            o17 = x
+            if type(o17) is not PreChargeResType:
+                raise _E('expected PreChargeResType, got ' + type(o17).__name__)
+            x = o17.ResponseCode
+            if x is None:
+                raise _E('PreChargeResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o17.DC_EVSEStatus
+            if x is None:
+                raise _E('PreChargeResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o17.EVSEPresentVoltage
+            if x is None:
+                raise _E('PreChargeResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ServiceDetailReqType:
+            a = (a << 6) | 23
+            o18 = x
+            if type(o18) is not ServiceDetailReqType:
+                raise _E('expected ServiceDetailReqType, got ' + type(o18).__name__)
+            x = o18.ServiceID
+            if x is None:
+                raise _E('ServiceDetailReqType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 2
+        elif sel == 0 and tx is ServiceDetailResType:
+            a = (a << 6) | 24
+            o19 = x
+            if type(o19) is not ServiceDetailResType:
+                raise _E('expected ServiceDetailResType, got ' + type(o19).__name__)
+            x = o19.ResponseCode
+            if x is None:
+                raise _E('ServiceDetailResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o19.ServiceID
+            if x is None:
+                raise _E('ServiceDetailResType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o19.ServiceParameterList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceParameterListType(x, a)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
+        elif sel == 0 and tx is ServiceDiscoveryReqType:
+            a = (a << 6) | 25
+            o20 = x
+            if type(o20) is not ServiceDiscoveryReqType:
+                raise _E('expected ServiceDiscoveryReqType, got ' + type(o20).__name__)
+            x = o20.ServiceScope
+            if x is not None:
+                a <<= 3
+                a = st_serviceScopeType.enc(x, a)
+                a <<= 1
+                w, b = 2, 1
+            else:
+                w, b = 2, 0
+            x = o20.ServiceCategory
+            if x is not None:
+                _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_serviceCategoryType.fail(x)
+                a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
+                w, b = 1, 2
+            a = (a << w) | (2 - b)
+        elif sel == 0 and tx is ServiceDiscoveryResType:
+            a = (a << 6) | 26
+            o21 = x
+            if type(o21) is not ServiceDiscoveryResType:
+                raise _E('expected ServiceDiscoveryResType, got ' + type(o21).__name__)
+            x = o21.ResponseCode
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o21.PaymentOptions
+            if x is None:
+                raise _E('ServiceDiscoveryResType: PaymentOptions is required')
+            a = (a << 1) | 0
+            a = e_PaymentOptionsType(x, a)
+            x = o21.ChargeService
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ChargeService is required')
+            a = (a << 1) | 0
+            a = e_ServiceChargeType(x, a)
+            x = o21.ServiceList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceTagListType(x, a)
+                w, b = 1, 4
+            else:
+                w, b = 2, 3
+            a = (a << w) | (4 - b)
+        elif sel == 0 and tx is ServicePaymentSelectionReqType:
+            a = (a << 6) | 27
+            o22 = x
+            if type(o22) is not ServicePaymentSelectionReqType:
+                raise _E('expected ServicePaymentSelectionReqType, got ' + type(o22).__name__)
+            x = o22.SelectedPaymentOption
+            if x is None:
+                raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
+            _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_paymentOptionType.fail(x)
+            a = (a << 4) | (_i << 1)
+            x = o22.SelectedServiceList
+            if x is None:
+                raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
+            a = (a << 1) | 0
+            a = e_SelectedServiceListType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ServicePaymentSelectionResType:
+            a = (a << 6) | 28
+            o23 = x
+            if type(o23) is not ServicePaymentSelectionResType:
+                raise _E('expected ServicePaymentSelectionResType, got ' + type(o23).__name__)
+            x = o23.ResponseCode
+            if x is None:
+                raise _E('ServicePaymentSelectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
+        elif sel == 0 and tx is SessionSetupReqType:
+            a = (a << 6) | 29
+            o24 = x
+            if type(o24) is not SessionSetupReqType:
+                raise _E('expected SessionSetupReqType, got ' + type(o24).__name__)
+            x = o24.EVCCID
+            if x is None:
+                raise _E('SessionSetupReqType: EVCCID is required')
+            a <<= 2
+            a = st_evccIDType.enc(x, a)
+            a <<= 2
+        elif sel == 0 and tx is SessionSetupResType:
+            a = (a << 6) | 30
+            o25 = x
+            if type(o25) is not SessionSetupResType:
+                raise _E('expected SessionSetupResType, got ' + type(o25).__name__)
+            x = o25.ResponseCode
+            if x is None:
+                raise _E('SessionSetupResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o25.EVSEID
+            if x is None:
+                raise _E('SessionSetupResType: EVSEID is required')
+            a <<= 2
+            a = st_evseIDType.enc(x, a)
+            a <<= 1
+            x = o25.DateTimeNow
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                    st_long.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 1
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
+        elif sel == 0 and tx is SessionStopType:
+            a = (a << 6) | 31
+            o26 = x
+            if type(o26) is not SessionStopType:
+                raise _E('expected SessionStopType, got ' + type(o26).__name__)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is SessionStopResType:
+            a = (a << 6) | 32
+            o27 = x
+            if type(o27) is not SessionStopResType:
+                raise _E('expected SessionStopResType, got ' + type(o27).__name__)
+            x = o27.ResponseCode
+            if x is None:
+                raise _E('SessionStopResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
+        elif sel == 0 and tx is WeldingDetectionReqType:
+            a = (a << 6) | 33
+            o28 = x
+            if type(o28) is not WeldingDetectionReqType:
+                raise _E('expected WeldingDetectionReqType, got ' + type(o28).__name__)
+            x = o28.DC_EVStatus
+            if x is None:
+                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is WeldingDetectionResType:
+            a = (a << 6) | 34
+            o29 = x
+            if type(o29) is not WeldingDetectionResType:
+                raise _E('expected WeldingDetectionResType, got ' + type(o29).__name__)
+            x = o29.ResponseCode
+            if x is None:
+                raise _E('WeldingDetectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o29.DC_EVSEStatus
+            if x is None:
+                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o29.EVSEPresentVoltage
+            if x is None:
+                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        else:
+            raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
+        w, b = 1, 35
+    else:
+        w, b = 6, 0
+    a = (a << w) | (35 - b)
     a = (a << 1) | 0
     return a
 
@@ -7242,7 +14451,33 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.Notification, q = d_NotificationType(v, q)
+        o1 = _new(NotificationType)
+        q -= 7
+        t = (v >> q) & 127
+        if t & 100:
+            raise _F('NotificationType: unsupported event code', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
+        o1.FaultCode = _ENUM_st_faultCodeType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('NotificationType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('NotificationType: unsupported event in FaultMsg', q)
+            o1.FaultMsg, q = st_faultMsgType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('NotificationType: unsupported event after FaultMsg', q)
+            g = 2
+        else:
+            o1.FaultMsg = None
+        o.Notification = o1
         q -= 2
         t = (v >> q) & 3
         g = t & 3
@@ -7275,7 +14510,25 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.Notification
     if x is not None:
         a = (a << 2) | 0
-        a = e_NotificationType(x, a)
+        o1 = x
+        if type(o1) is not NotificationType:
+            raise _E('expected NotificationType, got ' + type(o1).__name__)
+        x = o1.FaultCode
+        if x is None:
+            raise _E('NotificationType: FaultCode is required')
+        _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
+        if _i is None:
+            st_faultCodeType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o1.FaultMsg
+        if x is not None:
+            a <<= 3
+            a = st_faultMsgType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
         w, b = 2, 2
     else:
         w, b = 2, 1
@@ -7349,11 +14602,116 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         raise _F('BodyType: unsupported event code', q)
     if g < 35:
         if g == 0:
-            o.BodyElement, q = d_BodyBaseType(v, q)
+            o1 = _new(BodyBaseType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('BodyBaseType: unsupported event code', q)
+            g = 0
+            o.BodyElement = o1
         elif g == 1:
-            o.BodyElement, q = d_CableCheckReqType(v, q)
+            o2 = _new(CableCheckReqType)
+            o3 = _new(DC_EVStatusType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 116:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            o3.EVReady = (t >> 3) & 1 == 1
+            g = t & 3
+            if g >= 3:
+                raise _F('DC_EVStatusType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 20:
+                    raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+                o3.EVCabinConditioning = (t >> 3) & 1 == 1
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVStatusType: unsupported event code', q)
+                g += 2
+            else:
+                o3.EVCabinConditioning = None
+            if g < 3:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+                o3.EVRESSConditioning = (t >> 2) & 1 == 1
+                g = 3
+            else:
+                o3.EVRESSConditioning = None
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 138247:
+                raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+            _i = (t >> 13) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o3.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o3.EVRESSSOC = (t >> 3) & 127
+            if o3.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = 1
+            o2.DC_EVStatus = o3
+            o.BodyElement = o2
         elif g == 2:
-            o.BodyElement, q = d_CableCheckResType(v, q)
+            o4 = _new(CableCheckResType)
+            o5 = _new(DC_EVSEStatusType)
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1548:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 4) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o4.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            if g < 1:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 3
+                o5.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 1
+            else:
+                o5.EVSEIsolationStatus = None
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 34560:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 11) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o5.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            x_ = t & 255
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o5.NotificationMaxDelay = x_
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3707:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 7) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o5.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            _i = (t >> 2) & 1
+            o4.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 3
+            o4.DC_EVSEStatus = o5
+            o.BodyElement = o4
         elif g == 3:
             o.BodyElement, q = d_CertificateInstallationReqType(v, q)
         elif g == 4:
@@ -7363,17 +14721,188 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         elif g == 6:
             o.BodyElement, q = d_CertificateUpdateResType(v, q)
         elif g == 7:
-            o.BodyElement, q = d_ChargeParameterDiscoveryReqType(v, q)
+            o6 = _new(ChargeParameterDiscoveryReqType)
+            q -= 8
+            t = (v >> q) & 255
+            if t & 196:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            _i = (t >> 3) & 7
+            if _i >= 6:
+                raise _F(st_EVRequestedEnergyTransferType.name + ': enumeration index out of range', q)
+            o6.EVRequestedEnergyTransferType = _ENUM_st_EVRequestedEnergyTransferType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o7 = _new(AC_EVChargeParameterType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 4294967295:
+                    raise _F(st_unsignedInt.name + ': value outside its range', q)
+                o7.DepartureTime = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
+                g = 1
+                o7.EAmount, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 2
+                o7.EVMaxVoltage, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 3
+                o7.EVMaxCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 4
+                o7.EVMinCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 5
+                o6.EVChargeParameter = o7
+            elif g == 2:
+                o6.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
+            else:
+                o8 = _new(EVChargeParameterType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('EVChargeParameterType: unsupported event code', q)
+                g = 0
+                o6.EVChargeParameter = o8
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g = 4
+            o.BodyElement = o6
         elif g == 8:
-            o.BodyElement, q = d_ChargeParameterDiscoveryResType(v, q)
+            o9 = _new(ChargeParameterDiscoveryResType)
+            q -= 14
+            t = (v >> q) & 16383
+            if t & 12404:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            _i = (t >> 7) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o9.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 3) & 1
+            o9.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 2
+            if g == 2:
+                o9.SASchedules, q = d_SAScheduleListType(v, q)
+            else:
+                o10 = _new(SASchedulesType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('SASchedulesType: unsupported event code', q)
+                g = 0
+                o9.SASchedules = o10
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 4
+            if g == 4:
+                o11 = _new(AC_EVSEChargeParameterType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 0
+                o11.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 1
+                o11.EVSEMaxVoltage, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 2
+                o11.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 3
+                o11.EVSEMinCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 4
+                o9.EVSEChargeParameter = o11
+            elif g == 5:
+                o9.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
+            else:
+                o12 = _new(EVSEChargeParameterType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('EVSEChargeParameterType: unsupported event code', q)
+                g = 0
+                o9.EVSEChargeParameter = o12
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g = 7
+            o.BodyElement = o9
         elif g == 9:
-            o.BodyElement, q = d_ChargingStatusReqType(v, q)
+            o13 = _new(ChargingStatusReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingStatusReqType: unsupported event code', q)
+            g = 0
+            o.BodyElement = o13
         elif g == 10:
             o.BodyElement, q = d_ChargingStatusResType(v, q)
         elif g == 11:
             o.BodyElement, q = d_ContractAuthenticationReqType(v, q)
         elif g == 12:
-            o.BodyElement, q = d_ContractAuthenticationResType(v, q)
+            o14 = _new(ContractAuthenticationResType)
+            q -= 13
+            t = (v >> q) & 8191
+            if t & 6203:
+                raise _F('ContractAuthenticationResType: unsupported event code', q)
+            _i = (t >> 6) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o14.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 2) & 1
+            o14.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 2
+            o.BodyElement = o14
         elif g == 13:
             o.BodyElement, q = d_CurrentDemandReqType(v, q)
         elif g == 14:
@@ -7381,43 +14910,903 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         elif g == 15:
             o.BodyElement, q = d_MeteringReceiptReqType(v, q)
         elif g == 16:
-            o.BodyElement, q = d_MeteringReceiptResType(v, q)
+            o15 = _new(MeteringReceiptResType)
+            o16 = _new(AC_EVSEStatusType)
+            q -= 27
+            t = (v >> q) & 134217727
+            if t & 101676800:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            _i = (t >> 20) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o15.ResponseCode = _ENUM_st_responseCodeType[_i]
+            o16.PowerSwitchClosed = (t >> 15) & 1 == 1
+            o16.RCD = (t >> 11) & 1 == 1
+            x_ = t & 255
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o16.NotificationMaxDelay = x_
+            q -= 8
+            t = (v >> q) & 255
+            if t & 231:
+                raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 3) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o16.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            g = 2
+            o15.AC_EVSEStatus = o16
+            o.BodyElement = o15
         elif g == 17:
-            o.BodyElement, q = d_PaymentDetailsReqType(v, q)
+            o17 = _new(PaymentDetailsReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 0
+            o17.ContractID, q = st_contractIDType.dec(v, q)
+            o18 = _new(CertificateChainType)
+            q -= 4
+            t = (v >> q) & 15
+            if t & 15:
+                raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
+            g = 0
+            o18.Certificate, q = st_certificateType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('CertificateChainType: unsupported event after Certificate', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('CertificateChainType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                o18.SubCertificates, q = d_SubCertificatesType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('CertificateChainType: unsupported event code', q)
+                g = 2
+            else:
+                o18.SubCertificates = None
+            o17.ContractSignatureCertChain = o18
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 2
+            o.BodyElement = o17
         elif g == 18:
-            o.BodyElement, q = d_PaymentDetailsResType(v, q)
+            o19 = _new(PaymentDetailsResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('PaymentDetailsResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o19.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o19.GenChallenge, q = st_genChallengeType.dec(v, q)
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3584:
+                raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o19.DateTimeNow = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsResType: unsupported event after DateTimeNow', q)
+            g = 3
+            o.BodyElement = o19
         elif g == 19:
-            o.BodyElement, q = d_PowerDeliveryReqType(v, q)
+            o20 = _new(PowerDeliveryReqType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 104:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            o20.ReadyToChargeState = (t >> 4) & 1 == 1
+            g = t & 7
+            if g >= 4:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                o20.ChargingProfile, q = d_ChargingProfileType(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g += 2
+            else:
+                o20.ChargingProfile = None
+            if g < 4:
+                if g == 2:
+                    o21 = _new(DC_EVPowerDeliveryParameterType)
+                    q -= 1
+                    t = (v >> q) & 1
+                    if t & 1:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+                    g = 0
+                    o21.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+                    q -= 2
+                    t = (v >> q) & 3
+                    g = t & 3
+                    if g >= 2:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+                    g += 1
+                    if g < 2:
+                        q -= 4
+                        t = (v >> q) & 15
+                        if t & 11:
+                            raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
+                        o21.BulkChargingComplete = (t >> 2) & 1 == 1
+                        g = 2
+                    else:
+                        o21.BulkChargingComplete = None
+                    q -= 4
+                    t = (v >> q) & 15
+                    if t & 11:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
+                    o21.ChargingComplete = (t >> 2) & 1 == 1
+                    g = 3
+                    o20.EVPowerDeliveryParameter = o21
+                else:
+                    o22 = _new(EVPowerDeliveryParameterType)
+                    q -= 1
+                    t = (v >> q) & 1
+                    if t & 1:
+                        raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
+                    g = 0
+                    o20.EVPowerDeliveryParameter = o22
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g = 4
+            else:
+                o20.EVPowerDeliveryParameter = None
+            o.BodyElement = o20
         elif g == 20:
-            o.BodyElement, q = d_PowerDeliveryResType(v, q)
+            o23 = _new(PowerDeliveryResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o23.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o24 = _new(AC_EVSEStatusType)
+                q -= 18
+                t = (v >> q) & 262143
+                if t & 227072:
+                    raise _F('AC_EVSEStatusType: unsupported event code', q)
+                o24.PowerSwitchClosed = (t >> 15) & 1 == 1
+                o24.RCD = (t >> 11) & 1 == 1
+                x_ = t & 255
+                g = 2
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 4294967295:
+                    raise _F(st_unsignedInt.name + ': value outside its range', q)
+                o24.NotificationMaxDelay = x_
+                q -= 7
+                t = (v >> q) & 127
+                if t & 115:
+                    raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 2) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o24.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = 4
+                o23.EVSEStatus = o24
+            elif g == 2:
+                o25 = _new(DC_EVSEStatusType)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVSEStatusType: unsupported event code', q)
+                if g < 1:
+                    q -= 5
+                    t = (v >> q) & 31
+                    if t & 19:
+                        raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                    _i = (t >> 2) & 3
+                    o25.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                    g = 1
+                else:
+                    o25.EVSEIsolationStatus = None
+                q -= 16
+                t = (v >> q) & 65535
+                if t & 34560:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+                _i = (t >> 11) & 15
+                if _i >= 12:
+                    raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+                o25.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+                x_ = t & 255
+                g = 2
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 4294967295:
+                    raise _F(st_unsignedInt.name + ': value outside its range', q)
+                o25.NotificationMaxDelay = x_
+                q -= 7
+                t = (v >> q) & 127
+                if t & 115:
+                    raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 2) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o25.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = 4
+                o23.EVSEStatus = o25
+            else:
+                o26 = _new(EVSEStatusType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('EVSEStatusType: unsupported event code', q)
+                g = 0
+                o23.EVSEStatus = o26
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g = 4
+            o.BodyElement = o23
         elif g == 21:
-            o.BodyElement, q = d_PreChargeReqType(v, q)
+            o27 = _new(PreChargeReqType)
+            o28 = _new(DC_EVStatusType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 116:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            o28.EVReady = (t >> 3) & 1 == 1
+            g = t & 3
+            if g >= 3:
+                raise _F('DC_EVStatusType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 20:
+                    raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+                o28.EVCabinConditioning = (t >> 3) & 1 == 1
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVStatusType: unsupported event code', q)
+                g += 2
+            else:
+                o28.EVCabinConditioning = None
+            if g < 3:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+                o28.EVRESSConditioning = (t >> 2) & 1 == 1
+                g = 3
+            else:
+                o28.EVRESSConditioning = None
+            o29 = _new(PhysicalValueType)
+            q -= 26
+            t = (v >> q) & 67108863
+            if t & 35391428:
+                raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+            _i = (t >> 21) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o28.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o28.EVRESSSOC = (t >> 11) & 127
+            if o28.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            o29.Multiplier = ((t >> 3) & 7) - 3
+            if o29.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            g += 1
+            o27.DC_EVStatus = o28
+            if g < 2:
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('PhysicalValueType: unsupported event in Unit', q)
+                _i = (t >> 2) & 15
+                if _i >= 10:
+                    raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+                o29.Unit = _ENUM_st_unitSymbolType[_i]
+                g = 2
+            else:
+                o29.Unit = None
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('PhysicalValueType: unsupported event in Value', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o29.Value = x_
+            o30 = _new(PhysicalValueType)
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1988:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            o30.Multiplier = ((t >> 3) & 7) - 3
+            if o30.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            g += 1
+            o27.EVTargetVoltage = o29
+            if g < 2:
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('PhysicalValueType: unsupported event in Unit', q)
+                _i = (t >> 2) & 15
+                if _i >= 10:
+                    raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+                o30.Unit = _ENUM_st_unitSymbolType[_i]
+                g = 2
+            else:
+                o30.Unit = None
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('PhysicalValueType: unsupported event in Value', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o30.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o27.EVTargetCurrent = o30
+            o.BodyElement = o27
         elif g == 22:
-            o.BodyElement, q = d_PreChargeResType(v, q)
+            o31 = _new(PreChargeResType)
+            o32 = _new(DC_EVSEStatusType)
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1548:
+                raise _F('PreChargeResType: unsupported event code', q)
+            _i = (t >> 4) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o31.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            if g < 1:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 3
+                o32.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 1
+            else:
+                o32.EVSEIsolationStatus = None
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 34560:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 11) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o32.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            x_ = t & 255
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o32.NotificationMaxDelay = x_
+            o33 = _new(PhysicalValueType)
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 59332:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 11) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o32.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            o33.Multiplier = ((t >> 3) & 7) - 3
+            if o33.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            g += 1
+            o31.DC_EVSEStatus = o32
+            if g < 2:
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('PhysicalValueType: unsupported event in Unit', q)
+                _i = (t >> 2) & 15
+                if _i >= 10:
+                    raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+                o33.Unit = _ENUM_st_unitSymbolType[_i]
+                g = 2
+            else:
+                o33.Unit = None
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('PhysicalValueType: unsupported event in Value', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o33.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o31.EVSEPresentVoltage = o33
+            o.BodyElement = o31
         elif g == 23:
-            o.BodyElement, q = d_ServiceDetailReqType(v, q)
+            o34 = _new(ServiceDetailReqType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('ServiceDetailReqType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o34.ServiceID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
+            g = 1
+            o.BodyElement = o34
         elif g == 24:
-            o.BodyElement, q = d_ServiceDetailResType(v, q)
+            o35 = _new(ServiceDetailResType)
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            _i = (t >> 11) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o35.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o35.ServiceID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o35.ServiceParameterList, q = d_ServiceParameterListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDetailResType: unsupported event code', q)
+                g = 3
+            else:
+                o35.ServiceParameterList = None
+            o.BodyElement = o35
         elif g == 25:
-            o.BodyElement, q = d_ServiceDiscoveryReqType(v, q)
+            o36 = _new(ServiceDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
+                o36.ServiceScope, q = st_serviceScopeType.dec(v, q)
+                q -= 3
+                t = (v >> q) & 7
+                if t & 4:
+                    raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
+                g = t & 3
+                if g >= 2:
+                    raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+                g += 1
+            else:
+                o36.ServiceScope = None
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
+                _i = (t >> 2) & 3
+                o36.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+                g = 2
+            else:
+                o36.ServiceCategory = None
+            o.BodyElement = o36
         elif g == 26:
-            o.BodyElement, q = d_ServiceDiscoveryResType(v, q)
+            o37 = _new(ServiceDiscoveryResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o37.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o37.PaymentOptions, q = d_PaymentOptionsType(v, q)
+            o38 = _new(ServiceChargeType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g = 0
+            o38.ServiceTag, q = d_ServiceTagType(v, q)
+            q -= 14
+            t = (v >> q) & 16383
+            if t & 14092:
+                raise _F('ServiceChargeType: unsupported event code', q)
+            o38.FreeService = (t >> 11) & 1 == 1
+            _i = (t >> 4) & 15
+            if _i >= 10:
+                raise _F(st_EVSESupportedEnergyTransferType.name + ': enumeration index out of range', q)
+            o38.EnergyTransferType = _ENUM_st_EVSESupportedEnergyTransferType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g += 3
+            o37.ChargeService = o38
+            if g < 4:
+                o37.ServiceList, q = d_ServiceTagListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryResType: unsupported event code', q)
+                g = 4
+            else:
+                o37.ServiceList = None
+            o.BodyElement = o37
         elif g == 27:
-            o.BodyElement, q = d_ServicePaymentSelectionReqType(v, q)
+            o39 = _new(ServicePaymentSelectionReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o39.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
+            g = 1
+            o39.SelectedServiceList, q = d_SelectedServiceListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServicePaymentSelectionReqType: unsupported event code', q)
+            g = 2
+            o.BodyElement = o39
         elif g == 28:
-            o.BodyElement, q = d_ServicePaymentSelectionResType(v, q)
+            o40 = _new(ServicePaymentSelectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServicePaymentSelectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o40.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o.BodyElement = o40
         elif g == 29:
-            o.BodyElement, q = d_SessionSetupReqType(v, q)
+            o41 = _new(SessionSetupReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event code', q)
+            g = 0
+            o41.EVCCID, q = st_evccIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
+            g = 1
+            o.BodyElement = o41
         elif g == 30:
-            o.BodyElement, q = d_SessionSetupResType(v, q)
+            o42 = _new(SessionSetupResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o42.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o42.EVSEID, q = st_evseIDType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('SessionSetupResType: unsupported event after EVSEID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 512:
+                    raise _F('SessionSetupResType: unsupported event in DateTimeNow', q)
+                x_ = t & 255
+                s_ = (t >> 8) & 1
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if s_:
+                    x_ = -x_ - 1
+                if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                    raise _F(st_long.name + ': value outside its range', q)
+                o42.DateTimeNow = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('SessionSetupResType: unsupported event after DateTimeNow', q)
+                g = 3
+            else:
+                o42.DateTimeNow = None
+            o.BodyElement = o42
         elif g == 31:
-            o.BodyElement, q = d_SessionStopType(v, q)
+            o43 = _new(SessionStopType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('SessionStopType: unsupported event code', q)
+            g = 0
+            o.BodyElement = o43
         elif g == 32:
-            o.BodyElement, q = d_SessionStopResType(v, q)
+            o44 = _new(SessionStopResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('SessionStopResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o44.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o.BodyElement = o44
         elif g == 33:
-            o.BodyElement, q = d_WeldingDetectionReqType(v, q)
+            o45 = _new(WeldingDetectionReqType)
+            o46 = _new(DC_EVStatusType)
+            q -= 7
+            t = (v >> q) & 127
+            if t & 116:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            o46.EVReady = (t >> 3) & 1 == 1
+            g = t & 3
+            if g >= 3:
+                raise _F('DC_EVStatusType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 20:
+                    raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+                o46.EVCabinConditioning = (t >> 3) & 1 == 1
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVStatusType: unsupported event code', q)
+                g += 2
+            else:
+                o46.EVCabinConditioning = None
+            if g < 3:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+                o46.EVRESSConditioning = (t >> 2) & 1 == 1
+                g = 3
+            else:
+                o46.EVRESSConditioning = None
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 138247:
+                raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+            _i = (t >> 13) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o46.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o46.EVRESSSOC = (t >> 3) & 127
+            if o46.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = 1
+            o45.DC_EVStatus = o46
+            o.BodyElement = o45
         else:
-            o.BodyElement, q = d_WeldingDetectionResType(v, q)
+            o47 = _new(WeldingDetectionResType)
+            o48 = _new(DC_EVSEStatusType)
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1548:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            _i = (t >> 4) & 31
+            if _i >= 23:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o47.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            if g < 1:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 3
+                o48.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 1
+            else:
+                o48.EVSEIsolationStatus = None
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 34560:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 11) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o48.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            x_ = t & 255
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o48.NotificationMaxDelay = x_
+            o49 = _new(PhysicalValueType)
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 59332:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 11) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o48.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            o49.Multiplier = ((t >> 3) & 7) - 3
+            if o49.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PhysicalValueType: unsupported event code', q)
+            g += 1
+            o47.DC_EVSEStatus = o48
+            if g < 2:
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('PhysicalValueType: unsupported event in Unit', q)
+                _i = (t >> 2) & 15
+                if _i >= 10:
+                    raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+                o49.Unit = _ENUM_st_unitSymbolType[_i]
+                g = 2
+            else:
+                o49.Unit = None
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('PhysicalValueType: unsupported event in Value', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o49.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o47.EVSEPresentVoltage = o49
+            o.BodyElement = o47
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -7443,13 +15832,112 @@ def e_BodyType(o: BodyType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is BodyBaseType:
             a = (a << 6) | 0
-            a = e_BodyBaseType(x, a)
+            o1 = x
+            if type(o1) is not BodyBaseType:
+                raise _E('expected BodyBaseType, got ' + type(o1).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is CableCheckReqType:
             a = (a << 6) | 1
-            a = e_CableCheckReqType(x, a)
+            o2 = x
+            if type(o2) is not CableCheckReqType:
+                raise _E('expected CableCheckReqType, got ' + type(o2).__name__)
+            x = o2.DC_EVStatus
+            if x is None:
+                raise _E('CableCheckReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o3).__name__)
+            x = o3.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o3.EVCabinConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 2, 2
+            else:
+                w, b = 2, 1
+            x = o3.EVRESSConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                w, b = 1, 3
+            x = o3.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            x = o3.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 12) | ((((x) << 1)) << 1) << 1
         elif sel == 0 and tx is CableCheckResType:
             a = (a << 6) | 2
-            a = e_CableCheckResType(x, a)
+            o4 = x
+            if type(o4) is not CableCheckResType:
+                raise _E('expected CableCheckResType, got ' + type(o4).__name__)
+            x = o4.ResponseCode
+            if x is None:
+                raise _E('CableCheckResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o4.DC_EVSEStatus
+            if x is None:
+                raise _E('CableCheckResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o5 = x
+            if type(o5) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o5).__name__)
+            x = o5.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 6) | (_i << 1)
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o5.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+            x = o5.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o5.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+            x = o4.EVSEProcessing
+            if x is None:
+                raise _E('CableCheckResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
         elif sel == 0 and tx is CertificateInstallationReqType:
             a = (a << 6) | 3
             a = e_CertificateInstallationReqType(x, a)
@@ -7464,13 +15952,172 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_CertificateUpdateResType(x, a)
         elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
             a = (a << 6) | 7
-            a = e_ChargeParameterDiscoveryReqType(x, a)
+            o6 = x
+            if type(o6) is not ChargeParameterDiscoveryReqType:
+                raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o6).__name__)
+            x = o6.EVRequestedEnergyTransferType
+            if x is None:
+                raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
+            _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVRequestedEnergyTransferType.fail(x)
+            a = (a << 6) | (_i << 1)
+            k = 0
+            sel = -1
+            if o6.EVChargeParameter is not None:
+                k += 1
+                x = o6.EVChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVChargeParameterType:
+                    a = (a << 2) | 0
+                    o7 = x
+                    if type(o7) is not AC_EVChargeParameterType:
+                        raise _E('expected AC_EVChargeParameterType, got ' + type(o7).__name__)
+                    x = o7.DepartureTime
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: DepartureTime is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 4294967295:
+                        st_unsignedInt.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o7.EAmount
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EAmount is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o7.EVMaxVoltage
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o7.EVMaxCurrent
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o7.EVMinCurrent
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is DC_EVChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is EVChargeParameterType:
+                    a = (a << 2) | 2
+                    o8 = x
+                    if type(o8) is not EVChargeParameterType:
+                        raise _E('expected EVChargeParameterType, got ' + type(o8).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryReqType: one of EVChargeParameter is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargeParameterDiscoveryResType:
             a = (a << 6) | 8
-            a = e_ChargeParameterDiscoveryResType(x, a)
+            o9 = x
+            if type(o9) is not ChargeParameterDiscoveryResType:
+                raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o9).__name__)
+            x = o9.ResponseCode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o9.EVSEProcessing
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 4) | (_i << 1)
+            k = 0
+            sel = -1
+            if o9.SASchedules is not None:
+                k += 1
+                x = o9.SASchedules
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is SAScheduleListType:
+                    a = (a << 2) | 0
+                    a = e_SAScheduleListType(x, a)
+                elif sel == 0 and tx is SASchedulesType:
+                    a = (a << 2) | 1
+                    o10 = x
+                    if type(o10) is not SASchedulesType:
+                        raise _E('expected SASchedulesType, got ' + type(o10).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of SASchedules is required')
+            k = 0
+            sel = -1
+            if o9.EVSEChargeParameter is not None:
+                k += 1
+                x = o9.EVSEChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEChargeParameterType:
+                    a = (a << 2) | 0
+                    o11 = x
+                    if type(o11) is not AC_EVSEChargeParameterType:
+                        raise _E('expected AC_EVSEChargeParameterType, got ' + type(o11).__name__)
+                    x = o11.AC_EVSEStatus
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
+                    a = (a << 1) | 0
+                    a = e_AC_EVSEStatusType(x, a)
+                    x = o11.EVSEMaxVoltage
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o11.EVSEMaxCurrent
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o11.EVSEMinCurrent
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is DC_EVSEChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is EVSEChargeParameterType:
+                    a = (a << 2) | 2
+                    o12 = x
+                    if type(o12) is not EVSEChargeParameterType:
+                        raise _E('expected EVSEChargeParameterType, got ' + type(o12).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
             a = (a << 6) | 9
-            a = e_ChargingStatusReqType(x, a)
+            o13 = x
+            if type(o13) is not ChargingStatusReqType:
+                raise _E('expected ChargingStatusReqType, got ' + type(o13).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 10
             a = e_ChargingStatusResType(x, a)
@@ -7479,7 +16126,23 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_ContractAuthenticationReqType(x, a)
         elif sel == 0 and tx is ContractAuthenticationResType:
             a = (a << 6) | 12
-            a = e_ContractAuthenticationResType(x, a)
+            o14 = x
+            if type(o14) is not ContractAuthenticationResType:
+                raise _E('expected ContractAuthenticationResType, got ' + type(o14).__name__)
+            x = o14.ResponseCode
+            if x is None:
+                raise _E('ContractAuthenticationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o14.EVSEProcessing
+            if x is None:
+                raise _E('ContractAuthenticationResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
         elif sel == 0 and tx is CurrentDemandReqType:
             a = (a << 6) | 13
             a = e_CurrentDemandReqType(x, a)
@@ -7491,61 +16154,805 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_MeteringReceiptReqType(x, a)
         elif sel == 0 and tx is MeteringReceiptResType:
             a = (a << 6) | 16
-            a = e_MeteringReceiptResType(x, a)
+            o15 = x
+            if type(o15) is not MeteringReceiptResType:
+                raise _E('expected MeteringReceiptResType, got ' + type(o15).__name__)
+            x = o15.ResponseCode
+            if x is None:
+                raise _E('MeteringReceiptResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o15.AC_EVSEStatus
+            if x is None:
+                raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o16 = x
+            if type(o16) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o16).__name__)
+            x = o16.PowerSwitchClosed
+            if x is None:
+                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o16.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o16.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o16.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 7) | (((_i << 1)) << 1) << 1
         elif sel == 0 and tx is PaymentDetailsReqType:
             a = (a << 6) | 17
-            a = e_PaymentDetailsReqType(x, a)
+            o17 = x
+            if type(o17) is not PaymentDetailsReqType:
+                raise _E('expected PaymentDetailsReqType, got ' + type(o17).__name__)
+            x = o17.ContractID
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractID is required')
+            a <<= 2
+            a = st_contractIDType.enc(x, a)
+            a <<= 1
+            x = o17.ContractSignatureCertChain
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            o18 = x
+            if type(o18) is not CertificateChainType:
+                raise _E('expected CertificateChainType, got ' + type(o18).__name__)
+            x = o18.Certificate
+            if x is None:
+                raise _E('CertificateChainType: Certificate is required')
+            a <<= 2
+            a = st_certificateType.enc(x, a)
+            a <<= 1
+            x = o18.SubCertificates
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_SubCertificatesType(x, a)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
+            a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsResType:
             a = (a << 6) | 18
-            a = e_PaymentDetailsResType(x, a)
+            o19 = x
+            if type(o19) is not PaymentDetailsResType:
+                raise _E('expected PaymentDetailsResType, got ' + type(o19).__name__)
+            x = o19.ResponseCode
+            if x is None:
+                raise _E('PaymentDetailsResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o19.GenChallenge
+            if x is None:
+                raise _E('PaymentDetailsResType: GenChallenge is required')
+            a <<= 2
+            a = st_genChallengeType.enc(x, a)
+            a <<= 1
+            x = o19.DateTimeNow
+            if x is None:
+                raise _E('PaymentDetailsResType: DateTimeNow is required')
+            a <<= 2
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
         elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 19
-            a = e_PowerDeliveryReqType(x, a)
+            o20 = x
+            if type(o20) is not PowerDeliveryReqType:
+                raise _E('expected PowerDeliveryReqType, got ' + type(o20).__name__)
+            x = o20.ReadyToChargeState
+            if x is None:
+                raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o20.ChargingProfile
+            if x is not None:
+                a = (a << 3) | 0
+                a = e_ChargingProfileType(x, a)
+                w, b = 2, 2
+            else:
+                w, b = 3, 1
+            k = 0
+            sel = -1
+            if o20.EVPowerDeliveryParameter is not None:
+                k += 1
+                x = o20.EVPowerDeliveryParameter
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
+                    a = (a << w) | (2 - b)
+                    o21 = x
+                    if type(o21) is not DC_EVPowerDeliveryParameterType:
+                        raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o21).__name__)
+                    x = o21.DC_EVStatus
+                    if x is None:
+                        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
+                    a = (a << 1) | 0
+                    a = e_DC_EVStatusType(x, a)
+                    x = o21.BulkChargingComplete
+                    if x is not None:
+                        if type(x) is not bool:
+                            st_boolean.fail(x)
+                        a = (a << 5) | (x << 1)
+                        w, b = 1, 2
+                    else:
+                        w, b = 2, 1
+                    x = o21.ChargingComplete
+                    if x is None:
+                        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is EVPowerDeliveryParameterType:
+                    a = (a << w) | (3 - b)
+                    o22 = x
+                    if type(o22) is not EVPowerDeliveryParameterType:
+                        raise _E('expected EVPowerDeliveryParameterType, got ' + type(o22).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 4
+            a = (a << w) | (4 - b)
         elif sel == 0 and tx is PowerDeliveryResType:
             a = (a << 6) | 20
-            a = e_PowerDeliveryResType(x, a)
+            o23 = x
+            if type(o23) is not PowerDeliveryResType:
+                raise _E('expected PowerDeliveryResType, got ' + type(o23).__name__)
+            x = o23.ResponseCode
+            if x is None:
+                raise _E('PowerDeliveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o23.EVSEStatus is not None:
+                k += 1
+                x = o23.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    o24 = x
+                    if type(o24) is not AC_EVSEStatusType:
+                        raise _E('expected AC_EVSEStatusType, got ' + type(o24).__name__)
+                    x = o24.PowerSwitchClosed
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << 4) | (x << 1)
+                    x = o24.RCD
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: RCD is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << 4) | (x << 1)
+                    x = o24.NotificationMaxDelay
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 4294967295:
+                        st_unsignedInt.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o24.EVSENotification
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 6) | ((_i << 1)) << 1
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    o25 = x
+                    if type(o25) is not DC_EVSEStatusType:
+                        raise _E('expected DC_EVSEStatusType, got ' + type(o25).__name__)
+                    x = o25.EVSEIsolationStatus
+                    if x is not None:
+                        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                        if _i is None:
+                            st_isolationLevelType.fail(x)
+                        a = (a << 6) | (_i << 1)
+                        w, b = 1, 1
+                    else:
+                        w, b = 2, 0
+                    x = o25.EVSEStatusCode
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+                    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_DC_EVSEStatusCodeType.fail(x)
+                    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+                    x = o25.NotificationMaxDelay
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 4294967295:
+                        st_unsignedInt.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o25.EVSENotification
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 6) | ((_i << 1)) << 1
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    o26 = x
+                    if type(o26) is not EVSEStatusType:
+                        raise _E('expected EVSEStatusType, got ' + type(o26).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('PowerDeliveryResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
             a = (a << 6) | 21
-            a = e_PreChargeReqType(x, a)
+            o27 = x
+            if type(o27) is not PreChargeReqType:
+                raise _E('expected PreChargeReqType, got ' + type(o27).__name__)
+            x = o27.DC_EVStatus
+            if x is None:
+                raise _E('PreChargeReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o28 = x
+            if type(o28) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o28).__name__)
+            x = o28.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o28.EVCabinConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 2, 2
+            else:
+                w, b = 2, 1
+            x = o28.EVRESSConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                w, b = 1, 3
+            x = o28.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            x = o28.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 11) | (((x) << 1)) << 1
+            x = o27.EVTargetVoltage
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetVoltage is required')
+            a = (a << 1) | 0
+            o29 = x
+            if type(o29) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o29).__name__)
+            x = o29.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o29.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o29.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o27.EVTargetCurrent
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetCurrent is required')
+            a = (a << 1) | 0
+            o30 = x
+            if type(o30) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o30).__name__)
+            x = o30.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o30.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o30.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 22
-            a = e_PreChargeResType(x, a)
+            o31 = x
+            if type(o31) is not PreChargeResType:
+                raise _E('expected PreChargeResType, got ' + type(o31).__name__)
+            x = o31.ResponseCode
+            if x is None:
+                raise _E('PreChargeResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o31.DC_EVSEStatus
+            if x is None:
+                raise _E('PreChargeResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o32 = x
+            if type(o32) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o32).__name__)
+            x = o32.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 6) | (_i << 1)
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o32.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+            x = o32.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o32.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+            x = o31.EVSEPresentVoltage
+            if x is None:
+                raise _E('PreChargeResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            o33 = x
+            if type(o33) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
+            x = o33.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o33.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o33.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 23
-            a = e_ServiceDetailReqType(x, a)
+            o34 = x
+            if type(o34) is not ServiceDetailReqType:
+                raise _E('expected ServiceDetailReqType, got ' + type(o34).__name__)
+            x = o34.ServiceID
+            if x is None:
+                raise _E('ServiceDetailReqType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 24
-            a = e_ServiceDetailResType(x, a)
+            o35 = x
+            if type(o35) is not ServiceDetailResType:
+                raise _E('expected ServiceDetailResType, got ' + type(o35).__name__)
+            x = o35.ResponseCode
+            if x is None:
+                raise _E('ServiceDetailResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o35.ServiceID
+            if x is None:
+                raise _E('ServiceDetailResType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o35.ServiceParameterList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceParameterListType(x, a)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
         elif sel == 0 and tx is ServiceDiscoveryReqType:
             a = (a << 6) | 25
-            a = e_ServiceDiscoveryReqType(x, a)
+            o36 = x
+            if type(o36) is not ServiceDiscoveryReqType:
+                raise _E('expected ServiceDiscoveryReqType, got ' + type(o36).__name__)
+            x = o36.ServiceScope
+            if x is not None:
+                a <<= 3
+                a = st_serviceScopeType.enc(x, a)
+                a <<= 1
+                w, b = 2, 1
+            else:
+                w, b = 2, 0
+            x = o36.ServiceCategory
+            if x is not None:
+                _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_serviceCategoryType.fail(x)
+                a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
+                w, b = 1, 2
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is ServiceDiscoveryResType:
             a = (a << 6) | 26
-            a = e_ServiceDiscoveryResType(x, a)
+            o37 = x
+            if type(o37) is not ServiceDiscoveryResType:
+                raise _E('expected ServiceDiscoveryResType, got ' + type(o37).__name__)
+            x = o37.ResponseCode
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o37.PaymentOptions
+            if x is None:
+                raise _E('ServiceDiscoveryResType: PaymentOptions is required')
+            a = (a << 1) | 0
+            a = e_PaymentOptionsType(x, a)
+            x = o37.ChargeService
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ChargeService is required')
+            a = (a << 1) | 0
+            o38 = x
+            if type(o38) is not ServiceChargeType:
+                raise _E('expected ServiceChargeType, got ' + type(o38).__name__)
+            x = o38.ServiceTag
+            if x is None:
+                raise _E('ServiceChargeType: ServiceTag is required')
+            a = (a << 1) | 0
+            a = e_ServiceTagType(x, a)
+            x = o38.FreeService
+            if x is None:
+                raise _E('ServiceChargeType: FreeService is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o38.EnergyTransferType
+            if x is None:
+                raise _E('ServiceChargeType: EnergyTransferType is required')
+            _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSESupportedEnergyTransferType.fail(x)
+            a = (a << 8) | ((_i << 1)) << 1
+            x = o37.ServiceList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceTagListType(x, a)
+                w, b = 1, 4
+            else:
+                w, b = 2, 3
+            a = (a << w) | (4 - b)
         elif sel == 0 and tx is ServicePaymentSelectionReqType:
             a = (a << 6) | 27
-            a = e_ServicePaymentSelectionReqType(x, a)
+            o39 = x
+            if type(o39) is not ServicePaymentSelectionReqType:
+                raise _E('expected ServicePaymentSelectionReqType, got ' + type(o39).__name__)
+            x = o39.SelectedPaymentOption
+            if x is None:
+                raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
+            _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_paymentOptionType.fail(x)
+            a = (a << 4) | (_i << 1)
+            x = o39.SelectedServiceList
+            if x is None:
+                raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
+            a = (a << 1) | 0
+            a = e_SelectedServiceListType(x, a)
+            a = (a << 1) | 0
         elif sel == 0 and tx is ServicePaymentSelectionResType:
             a = (a << 6) | 28
-            a = e_ServicePaymentSelectionResType(x, a)
+            o40 = x
+            if type(o40) is not ServicePaymentSelectionResType:
+                raise _E('expected ServicePaymentSelectionResType, got ' + type(o40).__name__)
+            x = o40.ResponseCode
+            if x is None:
+                raise _E('ServicePaymentSelectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is SessionSetupReqType:
             a = (a << 6) | 29
-            a = e_SessionSetupReqType(x, a)
+            o41 = x
+            if type(o41) is not SessionSetupReqType:
+                raise _E('expected SessionSetupReqType, got ' + type(o41).__name__)
+            x = o41.EVCCID
+            if x is None:
+                raise _E('SessionSetupReqType: EVCCID is required')
+            a <<= 2
+            a = st_evccIDType.enc(x, a)
+            a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
-            a = e_SessionSetupResType(x, a)
+            o42 = x
+            if type(o42) is not SessionSetupResType:
+                raise _E('expected SessionSetupResType, got ' + type(o42).__name__)
+            x = o42.ResponseCode
+            if x is None:
+                raise _E('SessionSetupResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o42.EVSEID
+            if x is None:
+                raise _E('SessionSetupResType: EVSEID is required')
+            a <<= 2
+            a = st_evseIDType.enc(x, a)
+            a <<= 1
+            x = o42.DateTimeNow
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                    st_long.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 1
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
         elif sel == 0 and tx is SessionStopType:
             a = (a << 6) | 31
-            a = e_SessionStopType(x, a)
+            o43 = x
+            if type(o43) is not SessionStopType:
+                raise _E('expected SessionStopType, got ' + type(o43).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
-            a = e_SessionStopResType(x, a)
+            o44 = x
+            if type(o44) is not SessionStopResType:
+                raise _E('expected SessionStopResType, got ' + type(o44).__name__)
+            x = o44.ResponseCode
+            if x is None:
+                raise _E('SessionStopResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
             a = (a << 6) | 33
-            a = e_WeldingDetectionReqType(x, a)
+            o45 = x
+            if type(o45) is not WeldingDetectionReqType:
+                raise _E('expected WeldingDetectionReqType, got ' + type(o45).__name__)
+            x = o45.DC_EVStatus
+            if x is None:
+                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o46 = x
+            if type(o46) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o46).__name__)
+            x = o46.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o46.EVCabinConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 2, 2
+            else:
+                w, b = 2, 1
+            x = o46.EVRESSConditioning
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                w, b = 1, 3
+            x = o46.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            x = o46.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 12) | ((((x) << 1)) << 1) << 1
         elif sel == 0 and tx is WeldingDetectionResType:
             a = (a << 6) | 34
-            a = e_WeldingDetectionResType(x, a)
+            o47 = x
+            if type(o47) is not WeldingDetectionResType:
+                raise _E('expected WeldingDetectionResType, got ' + type(o47).__name__)
+            x = o47.ResponseCode
+            if x is None:
+                raise _E('WeldingDetectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o47.DC_EVSEStatus
+            if x is None:
+                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o48 = x
+            if type(o48) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o48).__name__)
+            x = o48.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 6) | (_i << 1)
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o48.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+            x = o48.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o48.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+            x = o47.EVSEPresentVoltage
+            if x is None:
+                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            o49 = x
+            if type(o49) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o49).__name__)
+            x = o49.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o49.Unit
+            if x is not None:
+                _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_unitSymbolType.fail(x)
+                a = (a << 8) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o49.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         else:
             raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 1, 35
@@ -7557,17 +16964,50 @@ def e_BodyType(o: BodyType, a: int) -> int:
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
     x: Any
     o = _new(WeldingDetectionReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 116:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionReqType: unsupported event code', q)
+    o1.EVReady = (t >> 3) & 1 == 1
+    g = t & 3
+    if g >= 3:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 20:
+            raise _F('DC_EVStatusType: unsupported event in EVCabinConditioning', q)
+        o1.EVCabinConditioning = (t >> 3) & 1 == 1
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVStatusType: unsupported event code', q)
+        g += 2
+    else:
+        o1.EVCabinConditioning = None
+    if g < 3:
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('DC_EVStatusType: unsupported event in EVRESSConditioning', q)
+        o1.EVRESSConditioning = (t >> 2) & 1 == 1
+        g = 3
+    else:
+        o1.EVRESSConditioning = None
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 138247:
+        raise _F('DC_EVStatusType: unsupported event in EVErrorCode', q)
+    _i = (t >> 13) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 3) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = 1
+    o.DC_EVStatus = o1
     return o, q
 
 def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
@@ -7578,34 +17018,140 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if x is None:
         raise _E('WeldingDetectionReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVCabinConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | (x << 1)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.EVRESSConditioning
+    if x is not None:
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+        w, b = 1, 3
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 12) | ((((x) << 1)) << 1) << 1
     return a
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
     x: Any
     o = _new(WeldingDetectionResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1548:
         raise _F('WeldingDetectionResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 4) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    if g < 1:
+        q -= 5
+        t = (v >> q) & 31
+        if t & 19:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 3
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 1
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 34560:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 11) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    x_ = t & 255
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 4294967295:
+        raise _F(st_unsignedInt.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 16
+    t = (v >> q) & 65535
+    if t & 59332:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 11) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o2.Multiplier = ((t >> 3) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    g += 1
+    o.DC_EVSEStatus = o1
+    if g < 2:
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('PhysicalValueType: unsupported event in Unit', q)
+        _i = (t >> 2) & 15
+        if _i >= 10:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        g = 2
+    else:
+        o2.Unit = None
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 512:
+        raise _F('PhysicalValueType: unsupported event in Value', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
@@ -7623,13 +17169,74 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     if x is None:
         raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 6) | (_i << 1)
+        w, b = 1, 1
+    else:
+        w, b = 2, 0
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 4294967295:
+        st_unsignedInt.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is not None:
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 8) | (_i << 1)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a = (a << w) | (2 - b)
+    a <<= 1
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 C_AC_EVChargeParameterType.dec_fn = d_AC_EVChargeParameterType
 C_AC_EVChargeParameterType.enc_fn = e_AC_EVChargeParameterType

@@ -1782,30 +1782,119 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         g = 1
     else:
         o.DepartureTime = None
-    o.EAmount, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
+    o1 = _new(PhysicalValueType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 6524416:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o1.Multiplier = ((t >> 18) & 7) - 3
+    if o1.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o1.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVMaxVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
-    g = 3
-    o.EVMaxCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
-    g = 4
-    o.EVMinCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVChargeParameterType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EAmount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVMaxVoltage = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o4.Multiplier = ((t >> 18) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o4.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVMaxCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 5
+    o.EVMinCurrent = o4
     return o, q
 
 def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
@@ -1826,23 +1915,126 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('AC_EVChargeParameterType: EAmount is required')
     a = (a << w) | (1 - b)
-    a = e_PhysicalValueType(x, a)
+    o1 = x
+    if type(o1) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+    x = o1.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o1.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaxVoltage
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaxCurrent
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinCurrent
     if x is None:
         raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
@@ -1913,29 +2105,87 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
 def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameterType, int]:
     x: Any
     o = _new(AC_EVSEChargeParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(AC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
-    g = 1
-    o.EVSENominalVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    o2 = _new(PhysicalValueType)
+    q -= 35
+    t = (v >> q) & 34359738367
+    if t & 31069539840:
+        raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 30) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o1.RCD = (t >> 26) & 1 == 1
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+    o.AC_EVSEStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSENominalVoltage = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVSEMaxCurrent = o3
     return o, q
 
 def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
@@ -1946,18 +2196,92 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_AC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not AC_EVSEStatusType:
+        raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('AC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.RCD
+    if x is None:
+        raise _E('AC_EVSEStatusType: RCD is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 5) | ((x << 1)) << 1
     x = o.EVSENominalVoltage
     if x is None:
         raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaxCurrent
     if x is None:
         raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
@@ -2014,8 +2338,7 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
         raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
@@ -2107,8 +2430,7 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_BodyBaseType(v: int, q: int) -> tuple[BodyBaseType, int]:
@@ -2131,17 +2453,21 @@ def e_BodyBaseType(o: BodyBaseType, a: int) -> int:
 def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     x: Any
     o = _new(CableCheckReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15604743:
         raise _F('CableCheckReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CableCheckReqType: unsupported event code', q)
+    o1.EVReady = (t >> 20) & 1 == 1
+    _i = (t >> 13) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 3) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = 1
+    o.DC_EVStatus = o1
     return o, q
 
 def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
@@ -2152,8 +2478,28 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if x is None:
         raise _E('CableCheckReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 12) | ((((x) << 1)) << 1) << 1
     return a
 
 def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
@@ -2196,32 +2542,70 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
         raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
-    a = (a << 10) | ((x) << 1)
-    a = (a << 1) | 0
+    a = (a << 11) | (((x) << 1)) << 1
     return a
 
 def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
     x: Any
     o = _new(CableCheckResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('CableCheckResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 12) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 6
-    t = (v >> q) & 63
-    if t & 51:
-        raise _F('CableCheckResType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 7
+        if _i >= 5:
+            raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 3
+    else:
+        o1.EVSEIsolationStatus = None
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 4339:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 8) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
     _i = (t >> 2) & 3
     if _i >= 3:
         raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
     g = 3
+    o.DC_EVSEStatus = o1
     return o, q
 
 def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
@@ -2239,15 +2623,48 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     if x is None:
         raise _E('CableCheckResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 7) | (_i << 1)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    a = (a << 1) | 0
     x = o.EVSEProcessing
     if x is None:
         raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
@@ -2410,7 +2827,35 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
     lst: list[Any] = []
     o.RootCertificateID = lst
     while g < 1:
-        x, q = d_X509IssuerSerialType(v, q)
+        o1 = _new(X509IssuerSerialType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('X509IssuerSerialType: unsupported event code', q)
+        g = 0
+        o1.X509IssuerName, q = st_string.dec(v, q)
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        o1.X509SerialNumber = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 20:
             q -= 2
@@ -2438,7 +2883,26 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_X509IssuerSerialType(x, a)
+        o1 = x
+        if type(o1) is not X509IssuerSerialType:
+            raise _E('expected X509IssuerSerialType, got ' + type(o1).__name__)
+        x = o1.X509IssuerName
+        if x is None:
+            raise _E('X509IssuerSerialType: X509IssuerName is required')
+        a <<= 2
+        a = st_string.enc(x, a)
+        a <<= 1
+        x = o1.X509SerialNumber
+        if x is None:
+            raise _E('X509IssuerSerialType: X509SerialNumber is required')
+        a <<= 2
+        if type(x) is not int:
+            st_integer.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         if k < 20:
             w, b = 2, 0
         else:
@@ -3054,11 +3518,180 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 2
     if g == 2:
-        o.EVChargeParameter, q = d_AC_EVChargeParameterType(v, q)
+        o1 = _new(AC_EVChargeParameterType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('AC_EVChargeParameterType: unsupported event code', q)
+        if g < 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('AC_EVChargeParameterType: unsupported event in DepartureTime', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o1.DepartureTime = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
+            g = 1
+        else:
+            o1.DepartureTime = None
+        o2 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o2.Multiplier = ((t >> 18) & 7) - 3
+        if o2.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(PhysicalValueType)
+        q -= 26
+        t = (v >> q) & 67108863
+        if t & 65244672:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o3.Multiplier = ((t >> 18) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        o1.EAmount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        o4 = _new(PhysicalValueType)
+        q -= 26
+        t = (v >> q) & 67108863
+        if t & 65244672:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o4.Multiplier = ((t >> 18) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        o1.EVMaxVoltage = o3
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        o5 = _new(PhysicalValueType)
+        q -= 26
+        t = (v >> q) & 67108863
+        if t & 65244672:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o5.Multiplier = ((t >> 18) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        o1.EVMaxCurrent = o4
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 5
+        o1.EVMinCurrent = o5
+        o.EVChargeParameter = o1
     elif g == 3:
         o.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
     else:
-        o.EVChargeParameter, q = d_EVChargeParameterType(v, q)
+        o6 = _new(EVChargeParameterType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('EVChargeParameterType: unsupported event code', q)
+        if g < 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('EVChargeParameterType: unsupported event in DepartureTime', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o6.DepartureTime = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('EVChargeParameterType: unsupported event after DepartureTime', q)
+            g = 1
+        else:
+            o6.DepartureTime = None
+        o.EVChargeParameter = o6
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3099,13 +3732,162 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         tx = type(x)
         if sel == 0 and tx is AC_EVChargeParameterType:
             a = (a << 2) | 0
-            a = e_AC_EVChargeParameterType(x, a)
+            o1 = x
+            if type(o1) is not AC_EVChargeParameterType:
+                raise _E('expected AC_EVChargeParameterType, got ' + type(o1).__name__)
+            x = o1.DepartureTime
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o1.EAmount
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EAmount is required')
+            a = (a << w) | (1 - b)
+            o2 = x
+            if type(o2) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+            x = o2.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o2.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o2.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMaxVoltage
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+            x = o3.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o3.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o3.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMaxCurrent
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+            x = o4.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o4.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o4.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o1.EVMinCurrent
+            if x is None:
+                raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
+            a = (a << 1) | 0
+            o5 = x
+            if type(o5) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+            x = o5.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o5.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o5.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
             a = e_DC_EVChargeParameterType(x, a)
         elif sel == 0 and tx is EVChargeParameterType:
             a = (a << 2) | 2
-            a = e_EVChargeParameterType(x, a)
+            o6 = x
+            if type(o6) is not EVChargeParameterType:
+                raise _E('expected EVChargeParameterType, got ' + type(o6).__name__)
+            x = o6.DepartureTime
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            a = (a << w) | (1 - b)
         else:
             raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3143,53 +3925,195 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         g = 1
     else:
         o.DepartureTime = None
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVChargeParameterType: unsupported event code', q)
+    o1 = _new(DC_EVStatusType)
+    o2 = _new(PhysicalValueType)
+    q -= 46
+    t = (v >> q) & 70368744177663
+    if t & 60533334314496:
+        raise _F('DC_EVStatusType: unsupported event code', q)
+    o1.EVReady = (t >> 43) & 1 == 1
+    _i = (t >> 36) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 26) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o.DC_EVStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 3
+    o.EVMaximumCurrentLimit = o2
     if g < 4:
-        o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVChargeParameterType: unsupported event code', q)
+        o3 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o3.Multiplier = ((t >> 18) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 4
+        o.EVMaximumPowerLimit = o3
     else:
         o.EVMaximumPowerLimit = None
-    o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o4 = _new(PhysicalValueType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 6524416:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o4.Multiplier = ((t >> 18) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o4.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('DC_EVChargeParameterType: unsupported event code', q)
     g += 5
+    o.EVMaximumVoltageLimit = o4
     if g < 6:
-        o.EVEnergyCapacity, q = d_PhysicalValueType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 18) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 6
+        o.EVEnergyCapacity = o5
     else:
         o.EVEnergyCapacity = None
     if g < 7:
-        o.EVEnergyRequest, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o6 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 18) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o6.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
         g += 7
+        o.EVEnergyRequest = o6
     else:
         o.EVEnergyRequest = None
     if g < 8:
@@ -3237,16 +4161,89 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVChargeParameterType: DC_EVStatus is required')
     a = (a << w) | (1 - b)
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
     if x is None:
         raise _E('DC_EVChargeParameterType: EVMaximumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o3 = x
+        if type(o3) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+        x = o3.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o3.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 4
     else:
         w, b = 2, 3
@@ -3254,18 +4251,96 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVChargeParameterType: EVMaximumVoltageLimit is required')
     a = (a << w) | (4 - b)
-    a = e_PhysicalValueType(x, a)
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     else:
         w, b = 3, 5
     x = o.EVEnergyRequest
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.FullSOC
     if x is not None:
@@ -3354,7 +4429,13 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         if g == 2:
             o.SASchedules, q = d_SAScheduleListType(v, q)
         else:
-            o.SASchedules, q = d_SASchedulesType(v, q)
+            o1 = _new(SASchedulesType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('SASchedulesType: unsupported event code', q)
+            g = 0
+            o.SASchedules = o1
         q -= 2
         t = (v >> q) & 3
         g = t & 3
@@ -3364,11 +4445,99 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
     else:
         o.SASchedules = None
     if g == 4:
-        o.EVSEChargeParameter, q = d_AC_EVSEChargeParameterType(v, q)
+        o2 = _new(AC_EVSEChargeParameterType)
+        o3 = _new(AC_EVSEStatusType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o3.NotificationMaxDelay = x_
+        o4 = _new(PhysicalValueType)
+        q -= 35
+        t = (v >> q) & 34359738367
+        if t & 31069539840:
+            raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 30) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        o3.RCD = (t >> 26) & 1 == 1
+        o4.Multiplier = ((t >> 18) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        o2.AC_EVSEStatus = o3
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        o5 = _new(PhysicalValueType)
+        q -= 26
+        t = (v >> q) & 67108863
+        if t & 65244672:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        o5.Multiplier = ((t >> 18) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        o2.EVSENominalVoltage = o4
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 3
+        o2.EVSEMaxCurrent = o5
+        o.EVSEChargeParameter = o2
     elif g == 5:
         o.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
     else:
-        o.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
+        o6 = _new(EVSEChargeParameterType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EVSEChargeParameterType: unsupported event code', q)
+        g = 0
+        o.EVSEChargeParameter = o6
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3409,7 +4578,10 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             a = e_SAScheduleListType(x, a)
         elif sel == 0 and tx is SASchedulesType:
             a = (a << 3) | 1
-            a = e_SASchedulesType(x, a)
+            o1 = x
+            if type(o1) is not SASchedulesType:
+                raise _E('expected SASchedulesType, got ' + type(o1).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 2, 4
@@ -3427,13 +4599,108 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
         tx = type(x)
         if sel == 0 and tx is AC_EVSEChargeParameterType:
             a = (a << w) | (4 - b)
-            a = e_AC_EVSEChargeParameterType(x, a)
+            o2 = x
+            if type(o2) is not AC_EVSEChargeParameterType:
+                raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
+            x = o2.AC_EVSEStatus
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
+            x = o3.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o3.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o3.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 5) | ((x << 1)) << 1
+            x = o2.EVSENominalVoltage
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+            x = o4.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o4.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o4.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o2.EVSEMaxCurrent
+            if x is None:
+                raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
+            a = (a << 1) | 0
+            o5 = x
+            if type(o5) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+            x = o5.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o5.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o5.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << w) | (5 - b)
             a = e_DC_EVSEChargeParameterType(x, a)
         elif sel == 0 and tx is EVSEChargeParameterType:
             a = (a << w) | (6 - b)
-            a = e_EVSEChargeParameterType(x, a)
+            o6 = x
+            if type(o6) is not EVSEChargeParameterType:
+                raise _E('expected EVSEChargeParameterType, got ' + type(o6).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3452,7 +4719,32 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
     lst: list[Any] = []
     o.SAScheduleTuple = lst
     while g < 1:
-        x, q = d_SAScheduleTupleType(v, q)
+        o1 = _new(SAScheduleTupleType)
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3075:
+            raise _F('SAScheduleTupleType: unsupported event code', q)
+        o1.SAScheduleTupleID = ((t >> 2) & 255) + 1
+        if o1.SAScheduleTupleID > 255:
+            raise _F(st_SAIDType.name + ': value above maximum', q)
+        g = 1
+        o1.PMaxSchedule, q = d_PMaxScheduleType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('SAScheduleTupleType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            o1.SalesTariff, q = d_SalesTariffType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('SAScheduleTupleType: unsupported event code', q)
+            g = 3
+        else:
+            o1.SalesTariff = None
+        x = o1
         lst.append(x)
         if len(lst) < 3:
             q -= 2
@@ -3480,7 +4772,28 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_SAScheduleTupleType(x, a)
+        o1 = x
+        if type(o1) is not SAScheduleTupleType:
+            raise _E('expected SAScheduleTupleType, got ' + type(o1).__name__)
+        x = o1.SAScheduleTupleID
+        if x is None:
+            raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
+        if type(x) is not int or not 1 <= x <= 255:
+            st_SAIDType.fail(x)
+        a = (a << 11) | ((x - 1) << 1)
+        x = o1.PMaxSchedule
+        if x is None:
+            raise _E('SAScheduleTupleType: PMaxSchedule is required')
+        a = (a << 1) | 0
+        a = e_PMaxScheduleType(x, a)
+        x = o1.SalesTariff
+        if x is not None:
+            a = (a << 2) | 0
+            a = e_SalesTariffType(x, a)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         if k < 3:
             w, b = 2, 0
         else:
@@ -3553,7 +4866,101 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
     lst: list[Any] = []
     o.PMaxScheduleEntry = lst
     while g < 1:
-        x, q = d_PMaxScheduleEntryType(v, q)
+        o1 = _new(PMaxScheduleEntryType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('PMaxScheduleEntryType: unsupported event code', q)
+        if g == 0:
+            o2 = _new(RelativeTimeIntervalType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('RelativeTimeIntervalType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 16777214:
+                raise _F(st_start.name + ': value outside its range', q)
+            o2.start = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('RelativeTimeIntervalType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 9
+                t = (v >> q) & 511
+                if t & 256:
+                    raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+                x_ = t & 255
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 86400:
+                    raise _F(st_duration.name + ': value outside its range', q)
+                o2.duration = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+                g = 2
+            else:
+                o2.duration = None
+            o1.TimeInterval = o2
+        else:
+            o3 = _new(IntervalType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('IntervalType: unsupported event code', q)
+            g = 0
+            o1.TimeInterval = o3
+        o4 = _new(PhysicalValueType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 14913024:
+            raise _F('PMaxScheduleEntryType: unsupported event code', q)
+        o4.Multiplier = ((t >> 18) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 3
+        o1.PMax = o4
+        x = o1
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
@@ -3581,7 +4988,84 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_PMaxScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not PMaxScheduleEntryType:
+            raise _E('expected PMaxScheduleEntryType, got ' + type(o1).__name__)
+        k = 0
+        sel = -1
+        if o1.TimeInterval is not None:
+            k += 1
+            x = o1.TimeInterval
+            sel = 0
+        if k > 1:
+            raise _E('PMaxScheduleEntryType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is RelativeTimeIntervalType:
+                a = (a << 2) | 0
+                o2 = x
+                if type(o2) is not RelativeTimeIntervalType:
+                    raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
+                x = o2.start
+                if x is None:
+                    raise _E('RelativeTimeIntervalType: start is required')
+                a <<= 2
+                if type(x) is not int or x < 0 or x > 16777214:
+                    st_start.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                x = o2.duration
+                if x is not None:
+                    a <<= 3
+                    if type(x) is not int or x < 0 or x > 86400:
+                        st_duration.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    w, b = 1, 2
+                else:
+                    w, b = 2, 1
+                a = (a << w) | (2 - b)
+            elif sel == 0 and tx is IntervalType:
+                a = (a << 2) | 1
+                o3 = x
+                if type(o3) is not IntervalType:
+                    raise _E('expected IntervalType, got ' + type(o3).__name__)
+                a = (a << 1) | 0
+            else:
+                raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
+        x = o1.PMax
+        if x is None:
+            raise _E('PMaxScheduleEntryType: PMax is required')
+        a = (a << 1) | 0
+        o4 = x
+        if type(o4) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+        x = o4.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o4.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 1024:
             w, b = 2, 0
         else:
@@ -3598,20 +5082,93 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     if g >= 2:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 16777214:
+            raise _F(st_start.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 86400:
+                raise _F(st_duration.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
+    o3 = _new(PhysicalValueType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 14913024:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.PMax, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PMaxScheduleEntryType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.PMax = o3
     return o, q
 
 def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
@@ -3630,10 +5187,34 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 16777214:
+                st_start.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 86400:
+                    st_duration.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3642,8 +5223,33 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     if x is None:
         raise _E('PMaxScheduleEntryType: PMax is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType, int]:
@@ -3866,9 +5472,61 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
     if g >= 2:
         raise _F('SalesTariffEntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 16777214:
+            raise _F(st_start.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 86400:
+                raise _F(st_duration.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -3923,10 +5581,34 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 16777214:
+                st_start.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 86400:
+                    st_duration.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('SalesTariffEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3957,21 +5639,81 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
 def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     x: Any
     o = _new(ConsumptionCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(PhysicalValueType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 14913024:
         raise _F('ConsumptionCostType: unsupported event code', q)
-    g = 0
-    o.startValue, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('ConsumptionCostType: unsupported event code', q)
+    o1.Multiplier = ((t >> 18) & 7) - 3
+    if o1.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o1.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 1
+    o.startValue = o1
     lst: list[Any] = []
     o.Cost = lst
     while g < 2:
-        x, q = d_CostType(v, q)
+        o2 = _new(CostType)
+        q -= 15
+        t = (v >> q) & 32767
+        if t & 26368:
+            raise _F('CostType: unsupported event code', q)
+        _i = (t >> 11) & 3
+        if _i >= 3:
+            raise _F(st_costKindType.name + ': enumeration index out of range', q)
+        o2.costKind = _ENUM_st_costKindType[_i]
+        x_ = t & 255
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o2.amount = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('CostType: unsupported event after amount', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('CostType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            q -= 6
+            t = (v >> q) & 63
+            if t & 35:
+                raise _F('CostType: unsupported event in amountMultiplier', q)
+            o2.amountMultiplier = ((t >> 2) & 7) - 3
+            if o2.amountMultiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            g = 3
+        else:
+            o2.amountMultiplier = None
+        x = o2
         lst.append(x)
         if len(lst) < 3:
             q -= 2
@@ -3996,7 +5738,33 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     if x is None:
         raise _E('ConsumptionCostType: startValue is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o1 = x
+    if type(o1) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+    x = o1.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o1.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     lst = o.Cost
     if type(lst) is not list:
         raise _E('ConsumptionCostType.Cost: expected a list')
@@ -4005,7 +5773,33 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_CostType(x, a)
+        o2 = x
+        if type(o2) is not CostType:
+            raise _E('expected CostType, got ' + type(o2).__name__)
+        x = o2.costKind
+        if x is None:
+            raise _E('CostType: costKind is required')
+        _i = _IDX_st_costKindType.get(x) if type(x) is str else None
+        if _i is None:
+            st_costKindType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o2.amount
+        if x is None:
+            raise _E('CostType: amount is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.amountMultiplier
+        if x is not None:
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 7) | ((x + 3) << 1)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         if k < 3:
             w, b = 2, 1
         else:
@@ -4106,71 +5900,297 @@ def e_SASchedulesType(o: SASchedulesType, a: int) -> int:
 def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameterType, int]:
     x: Any
     o = _new(DC_EVSEChargeParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 1
-    o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 7
+        if _i >= 5:
+            raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 3
+    else:
+        o1.EVSEIsolationStatus = None
+    o2 = _new(PhysicalValueType)
+    q -= 31
+    t = (v >> q) & 2147483647
+    if t & 1138986496:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 26) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 3
-    o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 4
-    o.EVSEMinimumCurrentLimit, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumVoltageLimit, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o.DC_EVSEStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSEMaximumCurrentLimit = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o4.Multiplier = ((t >> 18) & 7) - 3
+    if o4.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o4.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSEMaximumPowerLimit = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o5.Multiplier = ((t >> 18) & 7) - 3
+    if o5.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o5.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSEMaximumVoltageLimit = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o6.Multiplier = ((t >> 18) & 7) - 3
+    if o6.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o6.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSEMinimumCurrentLimit = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 6
+    o.EVSEMinimumVoltageLimit = o6
     if g < 7:
-        o.EVSECurrentRegulationTolerance, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+        o7 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o7.Multiplier = ((t >> 18) & 7) - 3
+        if o7.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o7.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 7
+        o.EVSECurrentRegulationTolerance = o7
     else:
         o.EVSECurrentRegulationTolerance = None
-    o.EVSEPeakCurrentRipple, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o8 = _new(PhysicalValueType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 6524416:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o8.Multiplier = ((t >> 18) & 7) - 3
+    if o8.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o8.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
     g += 8
+    o.EVSEPeakCurrentRipple = o8
     if g < 9:
-        o.EVSEEnergyToBeDelivered, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_EVSEChargeParameterType: unsupported event code', q)
+        o9 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o9.Multiplier = ((t >> 18) & 7) - 3
+        if o9.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o9.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 9
+        o.EVSEEnergyToBeDelivered = o9
     else:
         o.EVSEEnergyToBeDelivered = None
     return o, q
@@ -4183,36 +6203,226 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVSEChargeParameterType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 7) | (_i << 1)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    a = (a << 1) | 0
     x = o.EVSEMaximumCurrentLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMaximumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumPowerLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMaximumPowerLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumVoltageLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMaximumVoltageLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o4 = x
+    if type(o4) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+    x = o4.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o4.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumCurrentLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMinimumCurrentLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o5 = x
+    if type(o5) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+    x = o5.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o5.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumVoltageLimit
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEMinimumVoltageLimit is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o6 = x
+    if type(o6) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+    x = o6.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o6.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o7 = x
+        if type(o7) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
+        x = o7.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o7.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -4220,11 +6430,63 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if x is None:
         raise _E('DC_EVSEChargeParameterType: EVSEPeakCurrentRipple is required')
     a = (a << w) | (7 - b)
-    a = e_PhysicalValueType(x, a)
+    o8 = x
+    if type(o8) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
+    x = o8.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o8.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o9 = x
+        if type(o9) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
+        x = o9.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o9.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     else:
         w, b = 2, 8
@@ -4290,17 +6552,154 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         raise _F('ChargingStatusResType: unsupported event code', q)
     g += 3
     if g < 4:
-        o.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o1.Multiplier = ((t >> 18) & 7) - 3
+        if o1.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o1.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ChargingStatusResType: unsupported event code', q)
         g += 4
+        o.EVSEMaxCurrent = o1
     else:
         o.EVSEMaxCurrent = None
     if g < 5:
-        o.MeterInfo, q = d_MeterInfoType(v, q)
+        o2 = _new(MeterInfoType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g = 0
+        o2.MeterID, q = st_meterIDType.dec(v, q)
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
+            raise _F('MeterInfoType: unsupported event after MeterID', q)
+        g = t & 7
+        if g >= 5:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('MeterInfoType: unsupported event in MeterReading', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 18446744073709551615:
+                raise _F(st_unsignedLong.name + ': value outside its range', q)
+            o2.MeterReading = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 8:
+                raise _F('MeterInfoType: unsupported event after MeterReading', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 2
+        else:
+            o2.MeterReading = None
+        if g < 3:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
+            o2.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 3
+        else:
+            o2.SigMeterReading = None
+        if g < 4:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_meterStatusType.name + ': value outside its range', q)
+            o2.MeterStatus = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 4
+        else:
+            o2.MeterStatus = None
+        if g < 5:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in TMeter', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o2.TMeter = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('MeterInfoType: unsupported event after TMeter', q)
+            g = 5
+        else:
+            o2.TMeter = None
+        o.MeterInfo = o2
         q -= 2
         t = (v >> q) & 3
         g = t & 3
@@ -4318,12 +6717,33 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         g = 6
     else:
         o.ReceiptRequired = None
-    o.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('ChargingStatusResType: unsupported event code', q)
+    o3 = _new(AC_EVSEStatusType)
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
+        raise _F('AC_EVSEStatusType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o3.NotificationMaxDelay = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3703:
+        raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 7) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    o3.RCD = (t >> 3) & 1 == 1
     g = 7
+    o.AC_EVSEStatus = o3
     return o, q
 
 def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
@@ -4352,14 +6772,90 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.EVSEMaxCurrent
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o1 = x
+        if type(o1) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+        x = o1.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o1.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     else:
         w, b = 3, 3
     x = o.MeterInfo
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_MeterInfoType(x, a)
+        o2 = x
+        if type(o2) is not MeterInfoType:
+            raise _E('expected MeterInfoType, got ' + type(o2).__name__)
+        x = o2.MeterID
+        if x is None:
+            raise _E('MeterInfoType: MeterID is required')
+        a <<= 2
+        a = st_meterIDType.enc(x, a)
+        a <<= 1
+        x = o2.MeterReading
+        if x is not None:
+            a <<= 4
+            if type(x) is not int or x < 0 or x > 18446744073709551615:
+                st_unsignedLong.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            w, b = 3, 2
+        else:
+            w, b = 3, 1
+        x = o2.SigMeterReading
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a <<= 1
+            a = st_sigMeterReadingType.enc(x, a)
+            a <<= 1
+            w, b = 2, 3
+        x = o2.MeterStatus
+        if x is not None:
+            a = (a << w) | (3 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_meterStatusType.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 2, 4
+        x = o2.TMeter
+        if x is not None:
+            a = (a << w) | (4 - b)
+            a <<= 1
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 1, 5
+        a = (a << w) | (5 - b)
         w, b = 2, 5
     x = o.ReceiptRequired
     if x is not None:
@@ -4371,8 +6867,30 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if x is None:
         raise _E('ChargingStatusResType: AC_EVSEStatus is required')
     a = (a << w) | (6 - b)
-    a = e_AC_EVSEStatusType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not AC_EVSEStatusType:
+        raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
+    x = o3.NotificationMaxDelay
+    if x is None:
+        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o3.EVSENotification
+    if x is None:
+        raise _E('AC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o3.RCD
+    if x is None:
+        raise _E('AC_EVSEStatusType: RCD is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 6) | (((x << 1)) << 1) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -4545,52 +7063,163 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
 def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     x: Any
     o = _new(CurrentDemandReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    o2 = _new(PhysicalValueType)
+    q -= 47
+    t = (v >> q) & 140737488355327
+    if t & 130902078492160:
         raise _F('CurrentDemandReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandReqType: unsupported event code', q)
-    g = 1
-    o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o1.EVReady = (t >> 43) & 1 == 1
+    _i = (t >> 36) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 26) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.DC_EVStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 2
+    o.EVTargetCurrent = o2
     if g < 3:
-        o.EVMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o3.Multiplier = ((t >> 18) & 7) - 3
+        if o3.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o3.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 3
+        o.EVMaximumVoltageLimit = o3
     else:
         o.EVMaximumVoltageLimit = None
     if g < 4:
-        o.EVMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o4.Multiplier = ((t >> 18) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 4
+        o.EVMaximumCurrentLimit = o4
     else:
         o.EVMaximumCurrentLimit = None
     if g < 5:
-        o.EVMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 18) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 5
+        o.EVMaximumPowerLimit = o5
     else:
         o.EVMaximumPowerLimit = None
     if g < 6:
@@ -4612,30 +7241,110 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         raise _F('CurrentDemandReqType: unsupported event code', q)
     g += 7
     if g < 8:
-        o.RemainingTimeToFullSoC, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o6 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 18) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o6.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandReqType: unsupported event code', q)
         g += 8
+        o.RemainingTimeToFullSoC = o6
     else:
         o.RemainingTimeToFullSoC = None
     if g < 9:
-        o.RemainingTimeToBulkSoC, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('CurrentDemandReqType: unsupported event code', q)
+        o7 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o7.Multiplier = ((t >> 18) & 7) - 3
+        if o7.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o7.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 9
+        o.RemainingTimeToBulkSoC = o7
     else:
         o.RemainingTimeToBulkSoC = None
-    o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandReqType: unsupported event code', q)
+    o8 = _new(PhysicalValueType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 6524416:
+        raise _F('PhysicalValueType: unsupported event code', q)
+    o8.Multiplier = ((t >> 18) & 7) - 3
+    if o8.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o8.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 10
+    o.EVTargetVoltage = o8
     return o, q
 
 def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
@@ -4646,28 +7355,153 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
     if x is None:
         raise _E('CurrentDemandReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o3 = x
+        if type(o3) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+        x = o3.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o3.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     else:
         w, b = 3, 2
     x = o.EVMaximumCurrentLimit
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_PhysicalValueType(x, a)
+        o4 = x
+        if type(o4) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+        x = o4.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o4.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     x = o.EVMaximumPowerLimit
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     x = o.BulkChargingComplete
     if x is not None:
@@ -4684,52 +7518,209 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     x = o.RemainingTimeToFullSoC
     if x is not None:
         a = (a << 2) | 0
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 2, 7
     x = o.RemainingTimeToBulkSoC
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_PhysicalValueType(x, a)
+        o7 = x
+        if type(o7) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
+        x = o7.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o7.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     x = o.EVTargetVoltage
     if x is None:
         raise _E('CurrentDemandReqType: EVTargetVoltage is required')
     a = (a << w) | (9 - b)
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o8 = x
+    if type(o8) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
+    x = o8.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o8.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     x: Any
     o = _new(CurrentDemandResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('CurrentDemandResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 12) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 7
+        if _i >= 5:
+            raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 3
+    else:
+        o1.EVSEIsolationStatus = None
+    o2 = _new(PhysicalValueType)
+    q -= 31
+    t = (v >> q) & 2147483647
+    if t & 1138986496:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 26) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('CurrentDemandResType: unsupported event code', q)
-    g = 3
-    o.EVSEPresentCurrent, q = d_PhysicalValueType(v, q)
-    q -= 15
-    t = (v >> q) & 32767
-    if t & 28392:
-        raise _F('CurrentDemandResType: unsupported event code', q)
+    o.DC_EVSEStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVSEPresentVoltage = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 126696:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     o.EVSECurrentLimitAchieved = (t >> 12) & 1 == 1
     o.EVSEVoltageLimitAchieved = (t >> 8) & 1 == 1
     o.EVSEPowerLimitAchieved = (t >> 4) & 1 == 1
@@ -4737,33 +7728,116 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if g >= 4:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 7
+    o.EVSEPresentCurrent = o3
     if g < 8:
-        o.EVSEMaximumVoltageLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o4.Multiplier = ((t >> 18) & 7) - 3
+        if o4.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o4.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 8
+        o.EVSEMaximumVoltageLimit = o4
     else:
         o.EVSEMaximumVoltageLimit = None
     if g < 9:
-        o.EVSEMaximumCurrentLimit, q = d_PhysicalValueType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o5.Multiplier = ((t >> 18) & 7) - 3
+        if o5.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o5.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('CurrentDemandResType: unsupported event code', q)
         g += 9
+        o.EVSEMaximumCurrentLimit = o5
     else:
         o.EVSEMaximumCurrentLimit = None
     if g < 10:
-        o.EVSEMaximumPowerLimit, q = d_PhysicalValueType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('CurrentDemandResType: unsupported event code', q)
+        o6 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o6.Multiplier = ((t >> 18) & 7) - 3
+        if o6.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o6.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
         g = 10
+        o.EVSEMaximumPowerLimit = o6
     else:
         o.EVSEMaximumPowerLimit = None
     q -= 1
@@ -4783,7 +7857,116 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         raise _F('CurrentDemandResType: unsupported event code', q)
     g += 12
     if g < 13:
-        o.MeterInfo, q = d_MeterInfoType(v, q)
+        o7 = _new(MeterInfoType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g = 0
+        o7.MeterID, q = st_meterIDType.dec(v, q)
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
+            raise _F('MeterInfoType: unsupported event after MeterID', q)
+        g = t & 7
+        if g >= 5:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('MeterInfoType: unsupported event in MeterReading', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 18446744073709551615:
+                raise _F(st_unsignedLong.name + ': value outside its range', q)
+            o7.MeterReading = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 8:
+                raise _F('MeterInfoType: unsupported event after MeterReading', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 2
+        else:
+            o7.MeterReading = None
+        if g < 3:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
+            o7.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 3
+        else:
+            o7.SigMeterReading = None
+        if g < 4:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_meterStatusType.name + ': value outside its range', q)
+            o7.MeterStatus = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('MeterInfoType: unsupported event code', q)
+            g += 4
+        else:
+            o7.MeterStatus = None
+        if g < 5:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('MeterInfoType: unsupported event in TMeter', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o7.TMeter = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('MeterInfoType: unsupported event after TMeter', q)
+            g = 5
+        else:
+            o7.TMeter = None
+        o.MeterInfo = o7
         q -= 2
         t = (v >> q) & 3
         g = t & 3
@@ -4818,17 +8001,103 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if x is None:
         raise _E('CurrentDemandResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 7) | (_i << 1)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('CurrentDemandResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPresentCurrent
     if x is None:
         raise _E('CurrentDemandResType: EVSEPresentCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSECurrentLimitAchieved
     if x is None:
         raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
@@ -4850,19 +8119,97 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
         a = (a << 3) | 0
-        a = e_PhysicalValueType(x, a)
+        o4 = x
+        if type(o4) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
+        x = o4.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o4.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 3, 7
     x = o.EVSEMaximumCurrentLimit
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_PhysicalValueType(x, a)
+        o5 = x
+        if type(o5) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
+        x = o5.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o5.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.EVSEMaximumPowerLimit
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_PhysicalValueType(x, a)
+        o6 = x
+        if type(o6) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
+        x = o6.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o6.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 10
     x = o.EVSEID
     if x is None:
@@ -4880,7 +8227,57 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     x = o.MeterInfo
     if x is not None:
         a = (a << 2) | 0
-        a = e_MeterInfoType(x, a)
+        o7 = x
+        if type(o7) is not MeterInfoType:
+            raise _E('expected MeterInfoType, got ' + type(o7).__name__)
+        x = o7.MeterID
+        if x is None:
+            raise _E('MeterInfoType: MeterID is required')
+        a <<= 2
+        a = st_meterIDType.enc(x, a)
+        a <<= 1
+        x = o7.MeterReading
+        if x is not None:
+            a <<= 4
+            if type(x) is not int or x < 0 or x > 18446744073709551615:
+                st_unsignedLong.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            w, b = 3, 2
+        else:
+            w, b = 3, 1
+        x = o7.SigMeterReading
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a <<= 1
+            a = st_sigMeterReadingType.enc(x, a)
+            a <<= 1
+            w, b = 2, 3
+        x = o7.MeterStatus
+        if x is not None:
+            a = (a << w) | (3 - b)
+            a <<= 1
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_meterStatusType.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 2, 4
+        x = o7.TMeter
+        if x is not None:
+            a = (a << w) | (4 - b)
+            a <<= 1
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 1, 5
+        a = (a << w) | (5 - b)
         w, b = 2, 13
     else:
         w, b = 2, 12
@@ -4896,18 +8293,24 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
 def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
     x: Any
     o = _new(DC_EVPowerDeliveryParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 31209484:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.EVReady = (t >> 21) & 1 == 1
+    _i = (t >> 14) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 4) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
     g += 1
+    o.DC_EVStatus = o1
     if g < 2:
         q -= 4
         t = (v >> q) & 15
@@ -4933,7 +8336,28 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if x is None:
         raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.BulkChargingComplete
     if x is not None:
         if type(x) is not bool:
@@ -5029,8 +8453,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_EVStatusType(v: int, q: int) -> tuple[EVStatusType, int]:
@@ -5059,9 +8482,61 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
     if g >= 2:
         raise _F('EntryType: unsupported event code', q)
     if g == 0:
-        o.TimeInterval, q = d_RelativeTimeIntervalType(v, q)
+        o1 = _new(RelativeTimeIntervalType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 16777214:
+            raise _F(st_start.name + ': value outside its range', q)
+        o1.start = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('RelativeTimeIntervalType: unsupported event after start', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('RelativeTimeIntervalType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('RelativeTimeIntervalType: unsupported event in duration', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 86400:
+                raise _F(st_duration.name + ': value outside its range', q)
+            o1.duration = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('RelativeTimeIntervalType: unsupported event after duration', q)
+            g = 2
+        else:
+            o1.duration = None
+        o.TimeInterval = o1
     else:
-        o.TimeInterval, q = d_IntervalType(v, q)
+        o2 = _new(IntervalType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('IntervalType: unsupported event code', q)
+        g = 0
+        o.TimeInterval = o2
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5085,10 +8560,34 @@ def e_EntryType(o: EntryType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
             a = (a << 2) | 0
-            a = e_RelativeTimeIntervalType(x, a)
+            o1 = x
+            if type(o1) is not RelativeTimeIntervalType:
+                raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
+            x = o1.start
+            if x is None:
+                raise _E('RelativeTimeIntervalType: start is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 16777214:
+                st_start.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.duration
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 86400:
+                    st_duration.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
             a = (a << 2) | 1
-            a = e_IntervalType(x, a)
+            o2 = x
+            if type(o2) is not IntervalType:
+                raise _E('expected IntervalType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('EntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5472,7 +8971,116 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         g = 3
     else:
         o.SAScheduleTupleID = None
-    o.MeterInfo, q = d_MeterInfoType(v, q)
+    o1 = _new(MeterInfoType)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g = 0
+    o1.MeterID, q = st_meterIDType.dec(v, q)
+    q -= 4
+    t = (v >> q) & 15
+    if t & 8:
+        raise _F('MeterInfoType: unsupported event after MeterID', q)
+    g = t & 7
+    if g >= 5:
+        raise _F('MeterInfoType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
+            raise _F('MeterInfoType: unsupported event in MeterReading', q)
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        o1.MeterReading = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 8:
+            raise _F('MeterInfoType: unsupported event after MeterReading', q)
+        g = t & 7
+        if g >= 4:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 2
+    else:
+        o1.MeterReading = None
+    if g < 3:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
+        o1.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('MeterInfoType: unsupported event after SigMeterReading', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 3
+    else:
+        o1.SigMeterReading = None
+    if g < 4:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('MeterInfoType: unsupported event in MeterStatus', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_meterStatusType.name + ': value outside its range', q)
+        o1.MeterStatus = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('MeterInfoType: unsupported event after MeterStatus', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('MeterInfoType: unsupported event code', q)
+        g += 4
+    else:
+        o1.MeterStatus = None
+    if g < 5:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 512:
+            raise _F('MeterInfoType: unsupported event in TMeter', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+            raise _F(st_long.name + ': value outside its range', q)
+        o1.TMeter = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('MeterInfoType: unsupported event after TMeter', q)
+        g = 5
+    else:
+        o1.TMeter = None
+    o.MeterInfo = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5510,7 +9118,57 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     if x is None:
         raise _E('MeteringReceiptReqType: MeterInfo is required')
     a = (a << w) | (3 - b)
-    a = e_MeterInfoType(x, a)
+    o1 = x
+    if type(o1) is not MeterInfoType:
+        raise _E('expected MeterInfoType, got ' + type(o1).__name__)
+    x = o1.MeterID
+    if x is None:
+        raise _E('MeterInfoType: MeterID is required')
+    a <<= 2
+    a = st_meterIDType.enc(x, a)
+    a <<= 1
+    x = o1.MeterReading
+    if x is not None:
+        a <<= 4
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        w, b = 3, 2
+    else:
+        w, b = 3, 1
+    x = o1.SigMeterReading
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a <<= 1
+        a = st_sigMeterReadingType.enc(x, a)
+        a <<= 1
+        w, b = 2, 3
+    x = o1.MeterStatus
+    if x is not None:
+        a = (a << w) | (3 - b)
+        a <<= 1
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_meterStatusType.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        w, b = 2, 4
+    x = o1.TMeter
+    if x is not None:
+        a = (a << w) | (4 - b)
+        a <<= 1
+        if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+            st_long.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        w, b = 1, 5
+    a = (a << w) | (5 - b)
     a = (a << 1) | 0
     return a
 
@@ -5530,11 +9188,111 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
         raise _F('MeteringReceiptResType: unsupported event code', q)
     g += 1
     if g == 1:
-        o.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+        o1 = _new(AC_EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('AC_EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o1.NotificationMaxDelay = x_
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1851:
+            raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 6) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        o1.RCD = (t >> 2) & 1 == 1
+        g = 3
+        o.EVSEStatus = o1
     elif g == 2:
-        o.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+        o2 = _new(DC_EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DC_EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 8
+        t = (v >> q) & 255
+        if t & 228:
+            raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVSEStatusType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            q -= 6
+            t = (v >> q) & 63
+            if t & 35:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+            _i = (t >> 2) & 7
+            if _i >= 5:
+                raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+            o2.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+            g = 3
+        else:
+            o2.EVSEIsolationStatus = None
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+        _i = (t >> 2) & 15
+        if _i >= 12:
+            raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+        o2.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+        g = 4
+        o.EVSEStatus = o2
     else:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
+        o3 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o3.NotificationMaxDelay = x_
+        q -= 7
+        t = (v >> q) & 127
+        if t & 115:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 2) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = 2
+        o.EVSEStatus = o3
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -5565,13 +9323,87 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
-            a = e_AC_EVSEStatusType(x, a)
+            o1 = x
+            if type(o1) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+            x = o1.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o1.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 5) | ((x << 1)) << 1
         elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
-            a = e_DC_EVSEStatusType(x, a)
+            o2 = x
+            if type(o2) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
+            x = o2.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o2.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o2.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 7) | (_i << 1)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            x = o2.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            a = (a << 1) | 0
         elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
-            a = e_EVSEStatusType(x, a)
+            o3 = x
+            if type(o3) is not EVSEStatusType:
+                raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
+            x = o3.NotificationMaxDelay
+            if x is None:
+                raise _E('EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o3.EVSENotification
+            if x is None:
+                raise _E('EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         else:
             raise _E('MeteringReceiptResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5742,7 +9574,56 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     lst: list[Any] = []
     o.SelectedService = lst
     while g < 1:
-        x, q = d_SelectedServiceType(v, q)
+        o1 = _new(SelectedServiceType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('SelectedServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ServiceID = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('SelectedServiceType: unsupported event after ServiceID', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('SelectedServiceType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 512:
+                raise _F('SelectedServiceType: unsupported event in ParameterSetID', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o1.ParameterSetID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
+            g = 2
+        else:
+            o1.ParameterSetID = None
+        x = o1
         lst.append(x)
         if len(lst) < 16:
             q -= 2
@@ -5770,7 +9651,31 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_SelectedServiceType(x, a)
+        o1 = x
+        if type(o1) is not SelectedServiceType:
+            raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceID
+        if x is None:
+            raise _E('SelectedServiceType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ParameterSetID
+        if x is not None:
+            a <<= 3
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
         if k < 16:
             w, b = 2, 0
         else:
@@ -5883,8 +9788,7 @@ def e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) 
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 8) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 9) | ((_i << 1)) << 1
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
@@ -5917,9 +9821,49 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         o.ChargingProfile = None
     if g < 5:
         if g == 3:
-            o.EVPowerDeliveryParameter, q = d_DC_EVPowerDeliveryParameterType(v, q)
+            o1 = _new(DC_EVPowerDeliveryParameterType)
+            o2 = _new(DC_EVStatusType)
+            q -= 25
+            t = (v >> q) & 33554431
+            if t & 31209484:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+            o2.EVReady = (t >> 21) & 1 == 1
+            _i = (t >> 14) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o2.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o2.EVRESSSOC = (t >> 4) & 127
+            if o2.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+            g += 1
+            o1.DC_EVStatus = o2
+            if g < 2:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
+                o1.BulkChargingComplete = (t >> 2) & 1 == 1
+                g = 2
+            else:
+                o1.BulkChargingComplete = None
+            q -= 4
+            t = (v >> q) & 15
+            if t & 11:
+                raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
+            o1.ChargingComplete = (t >> 2) & 1 == 1
+            g = 3
+            o.EVPowerDeliveryParameter = o1
         else:
-            o.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
+            o3 = _new(EVPowerDeliveryParameterType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
+            g = 0
+            o.EVPowerDeliveryParameter = o3
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -5965,10 +9909,56 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
             a = (a << w) | (3 - b)
-            a = e_DC_EVPowerDeliveryParameterType(x, a)
+            o1 = x
+            if type(o1) is not DC_EVPowerDeliveryParameterType:
+                raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
+            x = o1.DC_EVStatus
+            if x is None:
+                raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o2 = x
+            if type(o2) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
+            x = o2.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o2.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << 7) | (_i << 1)
+            x = o2.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 11) | (((x) << 1)) << 1
+            x = o1.BulkChargingComplete
+            if x is not None:
+                if type(x) is not bool:
+                    st_boolean.fail(x)
+                a = (a << 5) | (x << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o1.ChargingComplete
+            if x is None:
+                raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+            a = (a << 1) | 0
         elif sel == 0 and tx is EVPowerDeliveryParameterType:
             a = (a << w) | (4 - b)
-            a = e_EVPowerDeliveryParameterType(x, a)
+            o3 = x
+            if type(o3) is not EVPowerDeliveryParameterType:
+                raise _E('expected EVPowerDeliveryParameterType, got ' + type(o3).__name__)
+            a = (a << 1) | 0
         else:
             raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 1, 5
@@ -5986,7 +9976,69 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
     lst: list[Any] = []
     o.ProfileEntry = lst
     while g < 1:
-        x, q = d_ProfileEntryType(v, q)
+        o1 = _new(ProfileEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('ProfileEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.ChargingProfileEntryStart = x_
+        o2 = _new(PhysicalValueType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 31690240:
+            raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
+        o2.Multiplier = ((t >> 18) & 7) - 3
+        if o2.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o2.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('ProfileEntryType: unsupported event code', q)
+        g += 2
+        o1.ChargingProfileEntryMaxPower = o2
+        if g < 3:
+            q -= 5
+            t = (v >> q) & 31
+            if t & 19:
+                raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryMaxNumberOfPhasesInUse', q)
+            o1.ChargingProfileEntryMaxNumberOfPhasesInUse = ((t >> 2) & 3) + 1
+            if o1.ChargingProfileEntryMaxNumberOfPhasesInUse > 3:
+                raise _F(st_maxNumPhasesType.name + ': value above maximum', q)
+            g = 3
+        else:
+            o1.ChargingProfileEntryMaxNumberOfPhasesInUse = None
+        x = o1
         lst.append(x)
         if len(lst) < 24:
             q -= 2
@@ -6014,7 +10066,57 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_ProfileEntryType(x, a)
+        o1 = x
+        if type(o1) is not ProfileEntryType:
+            raise _E('expected ProfileEntryType, got ' + type(o1).__name__)
+        x = o1.ChargingProfileEntryStart
+        if x is None:
+            raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ChargingProfileEntryMaxPower
+        if x is None:
+            raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not PhysicalValueType:
+            raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+        x = o2.Multiplier
+        if x is None:
+            raise _E('PhysicalValueType: Multiplier is required')
+        if type(x) is not int or not -3 <= x <= 3:
+            st_unitMultiplierType.fail(x)
+        a = (a << 6) | ((x + 3) << 1)
+        x = o2.Unit
+        if x is None:
+            raise _E('PhysicalValueType: Unit is required')
+        _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+        if _i is None:
+            st_unitSymbolType.fail(x)
+        a = (a << 6) | (_i << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('PhysicalValueType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.ChargingProfileEntryMaxNumberOfPhasesInUse
+        if x is not None:
+            if type(x) is not int or not 1 <= x <= 3:
+                st_maxNumPhasesType.fail(x)
+            a = (a << 6) | ((x - 1) << 1)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         if k < 24:
             w, b = 2, 0
         else:
@@ -6040,18 +10142,41 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.ChargingProfileEntryStart = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(PhysicalValueType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 31690240:
         raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
-    g = 1
-    o.ChargingProfileEntryMaxPower, q = d_PhysicalValueType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.Multiplier = ((t >> 18) & 7) - 3
+    if o1.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o1.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('ProfileEntryType: unsupported event code', q)
     g += 2
+    o.ChargingProfileEntryMaxPower = o1
     if g < 3:
         q -= 5
         t = (v >> q) & 31
@@ -6081,7 +10206,33 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     if x is None:
         raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o1 = x
+    if type(o1) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+    x = o1.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o1.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.ChargingProfileEntryMaxNumberOfPhasesInUse
     if x is not None:
         if type(x) is not int or not 1 <= x <= 3:
@@ -6109,11 +10260,111 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 1
     if g == 1:
-        o.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+        o1 = _new(AC_EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('AC_EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o1.NotificationMaxDelay = x_
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1851:
+            raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 6) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        o1.RCD = (t >> 2) & 1 == 1
+        g = 3
+        o.EVSEStatus = o1
     elif g == 2:
-        o.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+        o2 = _new(DC_EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DC_EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 8
+        t = (v >> q) & 255
+        if t & 228:
+            raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('DC_EVSEStatusType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            q -= 6
+            t = (v >> q) & 63
+            if t & 35:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+            _i = (t >> 2) & 7
+            if _i >= 5:
+                raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+            o2.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+            g = 3
+        else:
+            o2.EVSEIsolationStatus = None
+        q -= 7
+        t = (v >> q) & 127
+        if t & 67:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+        _i = (t >> 2) & 15
+        if _i >= 12:
+            raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+        o2.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+        g = 4
+        o.EVSEStatus = o2
     else:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
+        o3 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o3.NotificationMaxDelay = x_
+        q -= 7
+        t = (v >> q) & 127
+        if t & 115:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 2) & 3
+        if _i >= 3:
+            raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+        o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+        g = 2
+        o.EVSEStatus = o3
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -6144,13 +10395,87 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
             a = (a << 2) | 0
-            a = e_AC_EVSEStatusType(x, a)
+            o1 = x
+            if type(o1) is not AC_EVSEStatusType:
+                raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
+            x = o1.NotificationMaxDelay
+            if x is None:
+                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o1.EVSENotification
+            if x is None:
+                raise _E('AC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o1.RCD
+            if x is None:
+                raise _E('AC_EVSEStatusType: RCD is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 5) | ((x << 1)) << 1
         elif sel == 0 and tx is DC_EVSEStatusType:
             a = (a << 2) | 1
-            a = e_DC_EVSEStatusType(x, a)
+            o2 = x
+            if type(o2) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
+            x = o2.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o2.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o2.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 7) | (_i << 1)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            x = o2.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            a = (a << 1) | 0
         elif sel == 0 and tx is EVSEStatusType:
             a = (a << 2) | 2
-            a = e_EVSEStatusType(x, a)
+            o3 = x
+            if type(o3) is not EVSEStatusType:
+                raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
+            x = o3.NotificationMaxDelay
+            if x is None:
+                raise _E('EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o3.EVSENotification
+            if x is None:
+                raise _E('EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         else:
             raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -6161,29 +10486,75 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
 def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     x: Any
     o = _new(PreChargeReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    o2 = _new(PhysicalValueType)
+    q -= 47
+    t = (v >> q) & 140737488355327
+    if t & 130902078492160:
         raise _F('PreChargeReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
-    g = 1
-    o.EVTargetVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
+    o1.EVReady = (t >> 43) & 1 == 1
+    _i = (t >> 36) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 26) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVTargetCurrent, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeReqType: unsupported event code', q)
+    o.DC_EVStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(PhysicalValueType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 65244672:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
+    o3.Multiplier = ((t >> 18) & 7) - 3
+    if o3.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o3.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    o.EVTargetVoltage = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVTargetCurrent = o3
     return o, q
 
 def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
@@ -6194,44 +10565,176 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if x is None:
         raise _E('PreChargeReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
     if x is None:
         raise _E('PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVTargetCurrent
     if x is None:
         raise _E('PreChargeReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
+    x = o3.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o3.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     x: Any
     o = _new(PreChargeResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('PreChargeResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 12) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 7
+        if _i >= 5:
+            raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 3
+    else:
+        o1.EVSEIsolationStatus = None
+    o2 = _new(PhysicalValueType)
+    q -= 31
+    t = (v >> q) & 2147483647
+    if t & 1138986496:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 26) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PreChargeResType: unsupported event code', q)
+    o.DC_EVSEStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
@@ -6249,13 +10752,72 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     if x is None:
         raise _E('PreChargeResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 7) | (_i << 1)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
@@ -6573,7 +11135,38 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 5:
-        x, q = d_PhysicalValueType(v, q)
+        o1 = _new(PhysicalValueType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 6524416:
+            raise _F('PhysicalValueType: unsupported event code', q)
+        o1.Multiplier = ((t >> 18) & 7) - 3
+        if o1.Multiplier > 3:
+            raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        _i = (t >> 12) & 7
+        if _i >= 7:
+            raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+        o1.Unit = _ENUM_st_unitSymbolType[_i]
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('PhysicalValueType: unsupported event after Value', q)
+        g = 3
+        x = o1
         o.physicalValue = x
     else:
         q -= 1
@@ -6641,8 +11234,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
         elif sel == 2:
-            a = (a << 3) | 2
-            a <<= 1
+            a = (a << 4) | 4
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
@@ -6651,8 +11243,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
         elif sel == 3:
-            a = (a << 3) | 3
-            a <<= 1
+            a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
@@ -6662,10 +11253,35 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
-            a = e_PhysicalValueType(x, a)
+            o1 = x
+            if type(o1) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
+            x = o1.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o1.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o1.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
         elif sel == 5:
-            a = (a << 3) | 5
-            a <<= 1
+            a = (a << 4) | 10
             a = st_string.enc(x, a)
             a <<= 1
         else:
@@ -6746,18 +11362,82 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
     g = 1
     o.PaymentOptionList, q = d_PaymentOptionListType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(ChargeServiceType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
-    g = 2
-    o.ChargeService, q = d_ChargeServiceType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o1.ServiceID = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('ChargeServiceType: unsupported event after ServiceID', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('ChargeServiceType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ChargeServiceType: unsupported event in ServiceName', q)
+        o1.ServiceName, q = st_serviceNameType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ChargeServiceType: unsupported event after ServiceName', q)
+        g = 2
+    else:
+        o1.ServiceName = None
+    q -= 6
+    t = (v >> q) & 63
+    if t & 36:
+        raise _F('ChargeServiceType: unsupported event in ServiceCategory', q)
+    _i = (t >> 3) & 3
+    o1.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('ChargeServiceType: unsupported event code', q)
+    g += 3
+    if g < 4:
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ChargeServiceType: unsupported event in ServiceScope', q)
+        o1.ServiceScope, q = st_serviceScopeType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('ChargeServiceType: unsupported event after ServiceScope', q)
+        g = 4
+    else:
+        o1.ServiceScope = None
+    q -= 4
+    t = (v >> q) & 15
+    if t & 11:
+        raise _F('ChargeServiceType: unsupported event in FreeService', q)
+    o1.FreeService = (t >> 2) & 1 == 1
+    g = 5
+    o1.SupportedEnergyTransferMode, q = d_SupportedEnergyTransferModeType(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('ChargeServiceType: unsupported event code', q)
     g = t & 3
     if g >= 2:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g += 3
+    o.ChargeService = o1
     if g < 4:
         o.ServiceList, q = d_ServiceListType(v, q)
         q -= 1
@@ -6789,7 +11469,52 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if x is None:
         raise _E('ServiceDiscoveryResType: ChargeService is required')
     a = (a << 1) | 0
-    a = e_ChargeServiceType(x, a)
+    o1 = x
+    if type(o1) is not ChargeServiceType:
+        raise _E('expected ChargeServiceType, got ' + type(o1).__name__)
+    x = o1.ServiceID
+    if x is None:
+        raise _E('ChargeServiceType: ServiceID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.ServiceName
+    if x is not None:
+        a <<= 3
+        a = st_serviceNameType.enc(x, a)
+        a <<= 1
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    x = o1.ServiceCategory
+    if x is None:
+        raise _E('ChargeServiceType: ServiceCategory is required')
+    _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+    if _i is None:
+        st_serviceCategoryType.fail(x)
+    a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+    x = o1.ServiceScope
+    if x is not None:
+        a <<= 3
+        a = st_serviceScopeType.enc(x, a)
+        a <<= 1
+        w, b = 1, 4
+    else:
+        w, b = 2, 3
+    x = o1.FreeService
+    if x is None:
+        raise _E('ChargeServiceType: FreeService is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
+    x = o1.SupportedEnergyTransferMode
+    if x is None:
+        raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
+    a = (a << 1) | 0
+    a = e_SupportedEnergyTransferModeType(x, a)
+    a = (a << 1) | 0
     x = o.ServiceList
     if x is not None:
         a = (a << 2) | 0
@@ -6848,8 +11573,7 @@ def e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
         _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
         if _i is None:
             st_paymentOptionType.fail(x)
-        a = (a << 1) | _i
-        a <<= 1
+        a = (a << 2) | (_i) << 1
         if k < 2:
             w, b = 2, 0
         else:
@@ -7032,8 +11756,7 @@ def e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int
         _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
         if _i is None:
             st_EnergyTransferModeType.fail(x)
-        a = (a << 3) | _i
-        a <<= 1
+        a = (a << 4) | (_i) << 1
         if k < 6:
             w, b = 2, 0
         else:
@@ -7052,7 +11775,73 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     lst: list[Any] = []
     o.Service = lst
     while g < 1:
-        x, q = d_ServiceType(v, q)
+        o1 = _new(ServiceType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('ServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ServiceID = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('ServiceType: unsupported event after ServiceID', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('ServiceType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceType: unsupported event in ServiceName', q)
+            o1.ServiceName, q = st_serviceNameType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceType: unsupported event after ServiceName', q)
+            g = 2
+        else:
+            o1.ServiceName = None
+        q -= 6
+        t = (v >> q) & 63
+        if t & 36:
+            raise _F('ServiceType: unsupported event in ServiceCategory', q)
+        _i = (t >> 3) & 3
+        o1.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('ServiceType: unsupported event code', q)
+        g += 3
+        if g < 4:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceType: unsupported event in ServiceScope', q)
+            o1.ServiceScope, q = st_serviceScopeType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceType: unsupported event after ServiceScope', q)
+            g = 4
+        else:
+            o1.ServiceScope = None
+        q -= 4
+        t = (v >> q) & 15
+        if t & 11:
+            raise _F('ServiceType: unsupported event in FreeService', q)
+        o1.FreeService = (t >> 2) & 1 == 1
+        g = 5
+        x = o1
         lst.append(x)
         if len(lst) < 8:
             q -= 2
@@ -7080,7 +11869,47 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_ServiceType(x, a)
+        o1 = x
+        if type(o1) is not ServiceType:
+            raise _E('expected ServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceID
+        if x is None:
+            raise _E('ServiceType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ServiceName
+        if x is not None:
+            a <<= 3
+            a = st_serviceNameType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        x = o1.ServiceCategory
+        if x is None:
+            raise _E('ServiceType: ServiceCategory is required')
+        _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+        if _i is None:
+            st_serviceCategoryType.fail(x)
+        a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+        x = o1.ServiceScope
+        if x is not None:
+            a <<= 3
+            a = st_serviceScopeType.enc(x, a)
+            a <<= 1
+            w, b = 1, 4
+        else:
+            w, b = 2, 3
+        x = o1.FreeService
+        if x is None:
+            raise _E('ServiceType: FreeService is required')
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
+        a = (a << 1) | 0
         if k < 8:
             w, b = 2, 0
         else:
@@ -7333,8 +12162,7 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
         st_chargingSessionType.fail(x)
-    a = (a << 4) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((_i << 1)) << 1
     return a
 
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
@@ -7361,8 +12189,7 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 8) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 9) | ((_i << 1)) << 1
     return a
 
 def d_SignatureType(v: int, q: int) -> tuple[SignatureType, int]:
@@ -7646,18 +12473,782 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     x: Any
     o = _new(V2G_Message)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('V2G_Message: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    g = t & 3
+    if g >= 3:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2 = _new(NotificationType)
+        q -= 7
+        t = (v >> q) & 127
+        if t & 100:
+            raise _F('NotificationType: unsupported event code', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
+        o2.FaultCode = _ENUM_st_faultCodeType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('NotificationType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('NotificationType: unsupported event in FaultMsg', q)
+            o2.FaultMsg, q = st_faultMsgType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('NotificationType: unsupported event after FaultMsg', q)
+            g = 2
+        else:
+            o2.FaultMsg = None
+        o1.Notification = o2
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g += 2
+    else:
+        o1.Notification = None
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o3 = _new(BodyType)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 64:
         raise _F('V2G_Message: unsupported event code', q)
-    g = 1
-    o.Body, q = d_BodyType(v, q)
+    g = t & 63
+    if g >= 36:
+        raise _F('BodyType: unsupported event code', q)
+    if g < 35:
+        if g == 0:
+            o3.BodyElement, q = d_AuthorizationReqType(v, q)
+        elif g == 1:
+            o4 = _new(AuthorizationResType)
+            q -= 14
+            t = (v >> q) & 16383
+            if t & 12403:
+                raise _F('AuthorizationResType: unsupported event code', q)
+            _i = (t >> 7) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o4.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 2) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o4.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 2
+            o3.BodyElement = o4
+        elif g == 2:
+            o5 = _new(BodyBaseType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('BodyBaseType: unsupported event code', q)
+            g = 0
+            o3.BodyElement = o5
+        elif g == 3:
+            o6 = _new(CableCheckReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            g = 0
+            o6.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            g = 1
+            o3.BodyElement = o6
+        elif g == 4:
+            o7 = _new(CableCheckResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o7.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o7.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 6
+            t = (v >> q) & 63
+            if t & 51:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 2) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o7.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 3
+            o3.BodyElement = o7
+        elif g == 5:
+            o3.BodyElement, q = d_CertificateInstallationReqType(v, q)
+        elif g == 6:
+            o8 = _new(CertificateInstallationResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o8.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o8.SAProvisioningCertificateChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 2
+            o8.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 3
+            o8.ContractSignatureEncryptedPrivateKey, q = d_ContractSignatureEncryptedPrivateKeyType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 4
+            o8.DHpublickey, q = d_DiffieHellmanPublickeyType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 5
+            o8.eMAID, q = d_EMAIDType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 6
+            o3.BodyElement = o8
+        elif g == 7:
+            o3.BodyElement, q = d_CertificateUpdateReqType(v, q)
+        elif g == 8:
+            o3.BodyElement, q = d_CertificateUpdateResType(v, q)
+        elif g == 9:
+            o9 = _new(ChargeParameterDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 9
+                t = (v >> q) & 511
+                if t & 256:
+                    raise _F('ChargeParameterDiscoveryReqType: unsupported event in MaxEntriesSAScheduleTuple', q)
+                x_ = t & 255
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o9.MaxEntriesSAScheduleTuple = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('ChargeParameterDiscoveryReqType: unsupported event after MaxEntriesSAScheduleTuple', q)
+                g = 1
+            else:
+                o9.MaxEntriesSAScheduleTuple = None
+            q -= 7
+            t = (v >> q) & 127
+            if t & 68:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event in RequestedEnergyTransferMode', q)
+            _i = (t >> 3) & 7
+            if _i >= 6:
+                raise _F(st_EnergyTransferModeType.name + ': enumeration index out of range', q)
+            o9.RequestedEnergyTransferMode = _ENUM_st_EnergyTransferModeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g += 2
+            if g == 2:
+                o9.EVChargeParameter, q = d_AC_EVChargeParameterType(v, q)
+            elif g == 3:
+                o9.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
+            else:
+                o9.EVChargeParameter, q = d_EVChargeParameterType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g = 5
+            o3.BodyElement = o9
+        elif g == 10:
+            o10 = _new(ChargeParameterDiscoveryResType)
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 49608:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            _i = (t >> 9) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o10.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 4) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o10.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = t & 7
+            if g >= 5:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 2
+            if g < 4:
+                if g == 2:
+                    o10.SASchedules, q = d_SAScheduleListType(v, q)
+                else:
+                    o10.SASchedules, q = d_SASchedulesType(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+                g += 4
+            else:
+                o10.SASchedules = None
+            if g == 4:
+                o10.EVSEChargeParameter, q = d_AC_EVSEChargeParameterType(v, q)
+            elif g == 5:
+                o10.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
+            else:
+                o10.EVSEChargeParameter, q = d_EVSEChargeParameterType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g = 7
+            o3.BodyElement = o10
+        elif g == 11:
+            o11 = _new(ChargingStatusReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingStatusReqType: unsupported event code', q)
+            g = 0
+            o3.BodyElement = o11
+        elif g == 12:
+            o3.BodyElement, q = d_ChargingStatusResType(v, q)
+        elif g == 13:
+            o3.BodyElement, q = d_CurrentDemandReqType(v, q)
+        elif g == 14:
+            o3.BodyElement, q = d_CurrentDemandResType(v, q)
+        elif g == 15:
+            o3.BodyElement, q = d_MeteringReceiptReqType(v, q)
+        elif g == 16:
+            o12 = _new(MeteringReceiptResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o12.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o12.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+            elif g == 2:
+                o12.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            else:
+                o12.EVSEStatus, q = d_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            g = 4
+            o3.BodyElement = o12
+        elif g == 17:
+            o13 = _new(PaymentDetailsReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 0
+            o13.eMAID, q = st_eMAIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event after eMAID', q)
+            g = 1
+            o13.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 2
+            o3.BodyElement = o13
+        elif g == 18:
+            o14 = _new(PaymentDetailsResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('PaymentDetailsResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o14.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o14.GenChallenge, q = st_genChallengeType.dec(v, q)
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3584:
+                raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o14.EVSETimeStamp = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsResType: unsupported event after EVSETimeStamp', q)
+            g = 3
+            o3.BodyElement = o14
+        elif g == 19:
+            o15 = _new(PaymentServiceSelectionReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o15.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
+            g = 1
+            o15.SelectedServiceList, q = d_SelectedServiceListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
+            g = 2
+            o3.BodyElement = o15
+        elif g == 20:
+            o16 = _new(PaymentServiceSelectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('PaymentServiceSelectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o16.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o3.BodyElement = o16
+        elif g == 21:
+            o17 = _new(PowerDeliveryReqType)
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 421896:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            _i = (t >> 15) & 3
+            if _i >= 3:
+                raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
+            o17.ChargeProgress = _ENUM_st_chargeProgressType[_i]
+            o17.SAScheduleTupleID = ((t >> 4) & 255) + 1
+            if o17.SAScheduleTupleID > 255:
+                raise _F(st_SAIDType.name + ': value above maximum', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o17.ChargingProfile, q = d_ChargingProfileType(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g += 3
+            else:
+                o17.ChargingProfile = None
+            if g < 5:
+                if g == 3:
+                    o17.EVPowerDeliveryParameter, q = d_DC_EVPowerDeliveryParameterType(v, q)
+                else:
+                    o17.EVPowerDeliveryParameter, q = d_EVPowerDeliveryParameterType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g = 5
+            else:
+                o17.EVPowerDeliveryParameter = None
+            o3.BodyElement = o17
+        elif g == 22:
+            o18 = _new(PowerDeliveryResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o18.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o18.EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+            elif g == 2:
+                o18.EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            else:
+                o18.EVSEStatus, q = d_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g = 4
+            o3.BodyElement = o18
+        elif g == 23:
+            o19 = _new(PreChargeReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 0
+            o19.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 1
+            o19.EVTargetVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 2
+            o19.EVTargetCurrent, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o19
+        elif g == 24:
+            o20 = _new(PreChargeResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('PreChargeResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o20.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o20.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeResType: unsupported event code', q)
+            g = 2
+            o20.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PreChargeResType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o20
+        elif g == 25:
+            o21 = _new(ServiceDetailReqType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('ServiceDetailReqType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o21.ServiceID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
+            g = 1
+            o3.BodyElement = o21
+        elif g == 26:
+            o22 = _new(ServiceDetailResType)
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            _i = (t >> 11) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o22.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o22.ServiceID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o22.ServiceParameterList, q = d_ServiceParameterListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDetailResType: unsupported event code', q)
+                g = 3
+            else:
+                o22.ServiceParameterList = None
+            o3.BodyElement = o22
+        elif g == 27:
+            o23 = _new(ServiceDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
+                o23.ServiceScope, q = st_serviceScopeType.dec(v, q)
+                q -= 3
+                t = (v >> q) & 7
+                if t & 4:
+                    raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
+                g = t & 3
+                if g >= 2:
+                    raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+                g += 1
+            else:
+                o23.ServiceScope = None
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
+                _i = (t >> 2) & 3
+                o23.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+                g = 2
+            else:
+                o23.ServiceCategory = None
+            o3.BodyElement = o23
+        elif g == 28:
+            o24 = _new(ServiceDiscoveryResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o24.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o24.PaymentOptionList, q = d_PaymentOptionListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g = 2
+            o24.ChargeService, q = d_ChargeServiceType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g += 3
+            if g < 4:
+                o24.ServiceList, q = d_ServiceListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryResType: unsupported event code', q)
+                g = 4
+            else:
+                o24.ServiceList = None
+            o3.BodyElement = o24
+        elif g == 29:
+            o25 = _new(SessionSetupReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event code', q)
+            g = 0
+            o25.EVCCID, q = st_evccIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
+            g = 1
+            o3.BodyElement = o25
+        elif g == 30:
+            o26 = _new(SessionSetupResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o26.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o26.EVSEID, q = st_evseIDType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('SessionSetupResType: unsupported event after EVSEID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 512:
+                    raise _F('SessionSetupResType: unsupported event in EVSETimeStamp', q)
+                x_ = t & 255
+                s_ = (t >> 8) & 1
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if s_:
+                    x_ = -x_ - 1
+                if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                    raise _F(st_long.name + ': value outside its range', q)
+                o26.EVSETimeStamp = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('SessionSetupResType: unsupported event after EVSETimeStamp', q)
+                g = 3
+            else:
+                o26.EVSETimeStamp = None
+            o3.BodyElement = o26
+        elif g == 31:
+            o27 = _new(SessionStopReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('SessionStopReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o27.ChargingSession = _ENUM_st_chargingSessionType[_i]
+            g = 1
+            o3.BodyElement = o27
+        elif g == 32:
+            o28 = _new(SessionStopResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('SessionStopResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o28.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o3.BodyElement = o28
+        elif g == 33:
+            o29 = _new(WeldingDetectionReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            g = 0
+            o29.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            g = 1
+            o3.BodyElement = o29
+        else:
+            o30 = _new(WeldingDetectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o30.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o30.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            g = 2
+            o30.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            g = 3
+            o3.BodyElement = o30
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('BodyType: unsupported event code', q)
+        g = 35
+    else:
+        o3.BodyElement = None
+    o.Body = o3
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -7673,12 +13264,737 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if x is None:
         raise _E('V2G_Message: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.Notification
+    if x is not None:
+        a = (a << 2) | 0
+        o2 = x
+        if type(o2) is not NotificationType:
+            raise _E('expected NotificationType, got ' + type(o2).__name__)
+        x = o2.FaultCode
+        if x is None:
+            raise _E('NotificationType: FaultCode is required')
+        _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
+        if _i is None:
+            st_faultCodeType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o2.FaultMsg
+        if x is not None:
+            a <<= 3
+            a = st_faultMsgType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    a = (a << w) | (3 - b)
     x = o.Body
     if x is None:
         raise _E('V2G_Message: Body is required')
     a = (a << 1) | 0
-    a = e_BodyType(x, a)
+    o3 = x
+    if type(o3) is not BodyType:
+        raise _E('expected BodyType, got ' + type(o3).__name__)
+    k = 0
+    sel = -1
+    if o3.BodyElement is not None:
+        k += 1
+        x = o3.BodyElement
+        sel = 0
+    if k > 1:
+        raise _E('BodyType: more than one branch of a choice is set')
+    if k:
+        tx = type(x)
+        if sel == 0 and tx is AuthorizationReqType:
+            a = (a << 6) | 0
+            a = e_AuthorizationReqType(x, a)
+        elif sel == 0 and tx is AuthorizationResType:
+            a = (a << 6) | 1
+            o4 = x
+            if type(o4) is not AuthorizationResType:
+                raise _E('expected AuthorizationResType, got ' + type(o4).__name__)
+            x = o4.ResponseCode
+            if x is None:
+                raise _E('AuthorizationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o4.EVSEProcessing
+            if x is None:
+                raise _E('AuthorizationResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+        elif sel == 0 and tx is BodyBaseType:
+            a = (a << 6) | 2
+            o5 = x
+            if type(o5) is not BodyBaseType:
+                raise _E('expected BodyBaseType, got ' + type(o5).__name__)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is CableCheckReqType:
+            a = (a << 6) | 3
+            o6 = x
+            if type(o6) is not CableCheckReqType:
+                raise _E('expected CableCheckReqType, got ' + type(o6).__name__)
+            x = o6.DC_EVStatus
+            if x is None:
+                raise _E('CableCheckReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is CableCheckResType:
+            a = (a << 6) | 4
+            o7 = x
+            if type(o7) is not CableCheckResType:
+                raise _E('expected CableCheckResType, got ' + type(o7).__name__)
+            x = o7.ResponseCode
+            if x is None:
+                raise _E('CableCheckResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o7.DC_EVSEStatus
+            if x is None:
+                raise _E('CableCheckResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o7.EVSEProcessing
+            if x is None:
+                raise _E('CableCheckResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
+        elif sel == 0 and tx is CertificateInstallationReqType:
+            a = (a << 6) | 5
+            a = e_CertificateInstallationReqType(x, a)
+        elif sel == 0 and tx is CertificateInstallationResType:
+            a = (a << 6) | 6
+            o8 = x
+            if type(o8) is not CertificateInstallationResType:
+                raise _E('expected CertificateInstallationResType, got ' + type(o8).__name__)
+            x = o8.ResponseCode
+            if x is None:
+                raise _E('CertificateInstallationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o8.SAProvisioningCertificateChain
+            if x is None:
+                raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            x = o8.ContractSignatureCertChain
+            if x is None:
+                raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            x = o8.ContractSignatureEncryptedPrivateKey
+            if x is None:
+                raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
+            a = (a << 1) | 0
+            a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
+            x = o8.DHpublickey
+            if x is None:
+                raise _E('CertificateInstallationResType: DHpublickey is required')
+            a = (a << 1) | 0
+            a = e_DiffieHellmanPublickeyType(x, a)
+            x = o8.eMAID
+            if x is None:
+                raise _E('CertificateInstallationResType: eMAID is required')
+            a = (a << 1) | 0
+            a = e_EMAIDType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is CertificateUpdateReqType:
+            a = (a << 6) | 7
+            a = e_CertificateUpdateReqType(x, a)
+        elif sel == 0 and tx is CertificateUpdateResType:
+            a = (a << 6) | 8
+            a = e_CertificateUpdateResType(x, a)
+        elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
+            a = (a << 6) | 9
+            o9 = x
+            if type(o9) is not ChargeParameterDiscoveryReqType:
+                raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o9).__name__)
+            x = o9.MaxEntriesSAScheduleTuple
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 65535:
+                    st_unsignedShort.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o9.RequestedEnergyTransferMode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
+            _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EnergyTransferModeType.fail(x)
+            a = (a << (w + 5)) | ((1 - b) << 5) | (_i << 1)
+            k = 0
+            sel = -1
+            if o9.EVChargeParameter is not None:
+                k += 1
+                x = o9.EVChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVChargeParameterType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is DC_EVChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is EVChargeParameterType:
+                    a = (a << 2) | 2
+                    a = e_EVChargeParameterType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryReqType: one of EVChargeParameter is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargeParameterDiscoveryResType:
+            a = (a << 6) | 10
+            o10 = x
+            if type(o10) is not ChargeParameterDiscoveryResType:
+                raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o10).__name__)
+            x = o10.ResponseCode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o10.EVSEProcessing
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | (_i << 1)
+            k = 0
+            sel = -1
+            if o10.SASchedules is not None:
+                k += 1
+                x = o10.SASchedules
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is SAScheduleListType:
+                    a = (a << 3) | 0
+                    a = e_SAScheduleListType(x, a)
+                elif sel == 0 and tx is SASchedulesType:
+                    a = (a << 3) | 1
+                    a = e_SASchedulesType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 2, 4
+            else:
+                w, b = 3, 2
+            k = 0
+            sel = -1
+            if o10.EVSEChargeParameter is not None:
+                k += 1
+                x = o10.EVSEChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEChargeParameterType:
+                    a = (a << w) | (4 - b)
+                    a = e_AC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is DC_EVSEChargeParameterType:
+                    a = (a << w) | (5 - b)
+                    a = e_DC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is EVSEChargeParameterType:
+                    a = (a << w) | (6 - b)
+                    a = e_EVSEChargeParameterType(x, a)
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargingStatusReqType:
+            a = (a << 6) | 11
+            o11 = x
+            if type(o11) is not ChargingStatusReqType:
+                raise _E('expected ChargingStatusReqType, got ' + type(o11).__name__)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ChargingStatusResType:
+            a = (a << 6) | 12
+            a = e_ChargingStatusResType(x, a)
+        elif sel == 0 and tx is CurrentDemandReqType:
+            a = (a << 6) | 13
+            a = e_CurrentDemandReqType(x, a)
+        elif sel == 0 and tx is CurrentDemandResType:
+            a = (a << 6) | 14
+            a = e_CurrentDemandResType(x, a)
+        elif sel == 0 and tx is MeteringReceiptReqType:
+            a = (a << 6) | 15
+            a = e_MeteringReceiptReqType(x, a)
+        elif sel == 0 and tx is MeteringReceiptResType:
+            a = (a << 6) | 16
+            o12 = x
+            if type(o12) is not MeteringReceiptResType:
+                raise _E('expected MeteringReceiptResType, got ' + type(o12).__name__)
+            x = o12.ResponseCode
+            if x is None:
+                raise _E('MeteringReceiptResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o12.EVSEStatus is not None:
+                k += 1
+                x = o12.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('MeteringReceiptResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    a = e_EVSEStatusType(x, a)
+                else:
+                    raise _E('MeteringReceiptResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('MeteringReceiptResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PaymentDetailsReqType:
+            a = (a << 6) | 17
+            o13 = x
+            if type(o13) is not PaymentDetailsReqType:
+                raise _E('expected PaymentDetailsReqType, got ' + type(o13).__name__)
+            x = o13.eMAID
+            if x is None:
+                raise _E('PaymentDetailsReqType: eMAID is required')
+            a <<= 2
+            a = st_eMAIDType.enc(x, a)
+            a <<= 1
+            x = o13.ContractSignatureCertChain
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PaymentDetailsResType:
+            a = (a << 6) | 18
+            o14 = x
+            if type(o14) is not PaymentDetailsResType:
+                raise _E('expected PaymentDetailsResType, got ' + type(o14).__name__)
+            x = o14.ResponseCode
+            if x is None:
+                raise _E('PaymentDetailsResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o14.GenChallenge
+            if x is None:
+                raise _E('PaymentDetailsResType: GenChallenge is required')
+            a <<= 2
+            a = st_genChallengeType.enc(x, a)
+            a <<= 1
+            x = o14.EVSETimeStamp
+            if x is None:
+                raise _E('PaymentDetailsResType: EVSETimeStamp is required')
+            a <<= 2
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+        elif sel == 0 and tx is PaymentServiceSelectionReqType:
+            a = (a << 6) | 19
+            o15 = x
+            if type(o15) is not PaymentServiceSelectionReqType:
+                raise _E('expected PaymentServiceSelectionReqType, got ' + type(o15).__name__)
+            x = o15.SelectedPaymentOption
+            if x is None:
+                raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
+            _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_paymentOptionType.fail(x)
+            a = (a << 4) | (_i << 1)
+            x = o15.SelectedServiceList
+            if x is None:
+                raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
+            a = (a << 1) | 0
+            a = e_SelectedServiceListType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PaymentServiceSelectionResType:
+            a = (a << 6) | 20
+            o16 = x
+            if type(o16) is not PaymentServiceSelectionResType:
+                raise _E('expected PaymentServiceSelectionResType, got ' + type(o16).__name__)
+            x = o16.ResponseCode
+            if x is None:
+                raise _E('PaymentServiceSelectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
+        elif sel == 0 and tx is PowerDeliveryReqType:
+            a = (a << 6) | 21
+            o17 = x
+            if type(o17) is not PowerDeliveryReqType:
+                raise _E('expected PowerDeliveryReqType, got ' + type(o17).__name__)
+            x = o17.ChargeProgress
+            if x is None:
+                raise _E('PowerDeliveryReqType: ChargeProgress is required')
+            _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
+            if _i is None:
+                st_chargeProgressType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o17.SAScheduleTupleID
+            if x is None:
+                raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
+            if type(x) is not int or not 1 <= x <= 255:
+                st_SAIDType.fail(x)
+            a = (a << 11) | ((x - 1) << 1)
+            x = o17.ChargingProfile
+            if x is not None:
+                a = (a << 3) | 0
+                a = e_ChargingProfileType(x, a)
+                w, b = 2, 3
+            else:
+                w, b = 3, 2
+            k = 0
+            sel = -1
+            if o17.EVPowerDeliveryParameter is not None:
+                k += 1
+                x = o17.EVPowerDeliveryParameter
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
+                    a = (a << w) | (3 - b)
+                    a = e_DC_EVPowerDeliveryParameterType(x, a)
+                elif sel == 0 and tx is EVPowerDeliveryParameterType:
+                    a = (a << w) | (4 - b)
+                    a = e_EVPowerDeliveryParameterType(x, a)
+                else:
+                    raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 5
+            a = (a << w) | (5 - b)
+        elif sel == 0 and tx is PowerDeliveryResType:
+            a = (a << 6) | 22
+            o18 = x
+            if type(o18) is not PowerDeliveryResType:
+                raise _E('expected PowerDeliveryResType, got ' + type(o18).__name__)
+            x = o18.ResponseCode
+            if x is None:
+                raise _E('PowerDeliveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o18.EVSEStatus is not None:
+                k += 1
+                x = o18.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    a = e_AC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVSEStatusType(x, a)
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    a = e_EVSEStatusType(x, a)
+                else:
+                    raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('PowerDeliveryResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PreChargeReqType:
+            a = (a << 6) | 23
+            o19 = x
+            if type(o19) is not PreChargeReqType:
+                raise _E('expected PreChargeReqType, got ' + type(o19).__name__)
+            x = o19.DC_EVStatus
+            if x is None:
+                raise _E('PreChargeReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            x = o19.EVTargetVoltage
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            x = o19.EVTargetCurrent
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetCurrent is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is PreChargeResType:
+            a = (a << 6) | 24
+            o20 = x
+            if type(o20) is not PreChargeResType:
+                raise _E('expected PreChargeResType, got ' + type(o20).__name__)
+            x = o20.ResponseCode
+            if x is None:
+                raise _E('PreChargeResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o20.DC_EVSEStatus
+            if x is None:
+                raise _E('PreChargeResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o20.EVSEPresentVoltage
+            if x is None:
+                raise _E('PreChargeResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is ServiceDetailReqType:
+            a = (a << 6) | 25
+            o21 = x
+            if type(o21) is not ServiceDetailReqType:
+                raise _E('expected ServiceDetailReqType, got ' + type(o21).__name__)
+            x = o21.ServiceID
+            if x is None:
+                raise _E('ServiceDetailReqType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 2
+        elif sel == 0 and tx is ServiceDetailResType:
+            a = (a << 6) | 26
+            o22 = x
+            if type(o22) is not ServiceDetailResType:
+                raise _E('expected ServiceDetailResType, got ' + type(o22).__name__)
+            x = o22.ResponseCode
+            if x is None:
+                raise _E('ServiceDetailResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o22.ServiceID
+            if x is None:
+                raise _E('ServiceDetailResType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o22.ServiceParameterList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceParameterListType(x, a)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
+        elif sel == 0 and tx is ServiceDiscoveryReqType:
+            a = (a << 6) | 27
+            o23 = x
+            if type(o23) is not ServiceDiscoveryReqType:
+                raise _E('expected ServiceDiscoveryReqType, got ' + type(o23).__name__)
+            x = o23.ServiceScope
+            if x is not None:
+                a <<= 3
+                a = st_serviceScopeType.enc(x, a)
+                a <<= 1
+                w, b = 2, 1
+            else:
+                w, b = 2, 0
+            x = o23.ServiceCategory
+            if x is not None:
+                _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_serviceCategoryType.fail(x)
+                a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
+                w, b = 1, 2
+            a = (a << w) | (2 - b)
+        elif sel == 0 and tx is ServiceDiscoveryResType:
+            a = (a << 6) | 28
+            o24 = x
+            if type(o24) is not ServiceDiscoveryResType:
+                raise _E('expected ServiceDiscoveryResType, got ' + type(o24).__name__)
+            x = o24.ResponseCode
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o24.PaymentOptionList
+            if x is None:
+                raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
+            a = (a << 1) | 0
+            a = e_PaymentOptionListType(x, a)
+            x = o24.ChargeService
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ChargeService is required')
+            a = (a << 1) | 0
+            a = e_ChargeServiceType(x, a)
+            x = o24.ServiceList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceListType(x, a)
+                w, b = 1, 4
+            else:
+                w, b = 2, 3
+            a = (a << w) | (4 - b)
+        elif sel == 0 and tx is SessionSetupReqType:
+            a = (a << 6) | 29
+            o25 = x
+            if type(o25) is not SessionSetupReqType:
+                raise _E('expected SessionSetupReqType, got ' + type(o25).__name__)
+            x = o25.EVCCID
+            if x is None:
+                raise _E('SessionSetupReqType: EVCCID is required')
+            a <<= 2
+            a = st_evccIDType.enc(x, a)
+            a <<= 2
+        elif sel == 0 and tx is SessionSetupResType:
+            a = (a << 6) | 30
+            o26 = x
+            if type(o26) is not SessionSetupResType:
+                raise _E('expected SessionSetupResType, got ' + type(o26).__name__)
+            x = o26.ResponseCode
+            if x is None:
+                raise _E('SessionSetupResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o26.EVSEID
+            if x is None:
+                raise _E('SessionSetupResType: EVSEID is required')
+            a <<= 2
+            a = st_evseIDType.enc(x, a)
+            a <<= 1
+            x = o26.EVSETimeStamp
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                    st_long.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 1
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
+        elif sel == 0 and tx is SessionStopReqType:
+            a = (a << 6) | 31
+            o27 = x
+            if type(o27) is not SessionStopReqType:
+                raise _E('expected SessionStopReqType, got ' + type(o27).__name__)
+            x = o27.ChargingSession
+            if x is None:
+                raise _E('SessionStopReqType: ChargingSession is required')
+            _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_chargingSessionType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
+        elif sel == 0 and tx is SessionStopResType:
+            a = (a << 6) | 32
+            o28 = x
+            if type(o28) is not SessionStopResType:
+                raise _E('expected SessionStopResType, got ' + type(o28).__name__)
+            x = o28.ResponseCode
+            if x is None:
+                raise _E('SessionStopResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
+        elif sel == 0 and tx is WeldingDetectionReqType:
+            a = (a << 6) | 33
+            o29 = x
+            if type(o29) is not WeldingDetectionReqType:
+                raise _E('expected WeldingDetectionReqType, got ' + type(o29).__name__)
+            x = o29.DC_EVStatus
+            if x is None:
+                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVStatusType(x, a)
+            a = (a << 1) | 0
+        elif sel == 0 and tx is WeldingDetectionResType:
+            a = (a << 6) | 34
+            o30 = x
+            if type(o30) is not WeldingDetectionResType:
+                raise _E('expected WeldingDetectionResType, got ' + type(o30).__name__)
+            x = o30.ResponseCode
+            if x is None:
+                raise _E('WeldingDetectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o30.DC_EVSEStatus
+            if x is None:
+                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            a = e_DC_EVSEStatusType(x, a)
+            x = o30.EVSEPresentVoltage
+            if x is None:
+                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            a = e_PhysicalValueType(x, a)
+            a = (a << 1) | 0
+        else:
+            raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
+        w, b = 1, 35
+    else:
+        w, b = 6, 0
+    a = (a << w) | (35 - b)
     a = (a << 1) | 0
     return a
 
@@ -7700,7 +14016,33 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         raise _F('MessageHeaderType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.Notification, q = d_NotificationType(v, q)
+        o1 = _new(NotificationType)
+        q -= 7
+        t = (v >> q) & 127
+        if t & 100:
+            raise _F('NotificationType: unsupported event code', q)
+        _i = (t >> 3) & 3
+        if _i >= 3:
+            raise _F(st_faultCodeType.name + ': enumeration index out of range', q)
+        o1.FaultCode = _ENUM_st_faultCodeType[_i]
+        g = t & 3
+        if g >= 2:
+            raise _F('NotificationType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('NotificationType: unsupported event in FaultMsg', q)
+            o1.FaultMsg, q = st_faultMsgType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('NotificationType: unsupported event after FaultMsg', q)
+            g = 2
+        else:
+            o1.FaultMsg = None
+        o.Notification = o1
         q -= 2
         t = (v >> q) & 3
         g = t & 3
@@ -7733,7 +14075,25 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     x = o.Notification
     if x is not None:
         a = (a << 2) | 0
-        a = e_NotificationType(x, a)
+        o1 = x
+        if type(o1) is not NotificationType:
+            raise _E('expected NotificationType, got ' + type(o1).__name__)
+        x = o1.FaultCode
+        if x is None:
+            raise _E('NotificationType: FaultCode is required')
+        _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
+        if _i is None:
+            st_faultCodeType.fail(x)
+        a = (a << 5) | (_i << 1)
+        x = o1.FaultMsg
+        if x is not None:
+            a <<= 3
+            a = st_faultMsgType.enc(x, a)
+            a <<= 1
+            w, b = 1, 2
+        else:
+            w, b = 2, 1
+        a = (a << w) | (2 - b)
         w, b = 2, 2
     else:
         w, b = 2, 1
@@ -7809,27 +14169,376 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         if g == 0:
             o.BodyElement, q = d_AuthorizationReqType(v, q)
         elif g == 1:
-            o.BodyElement, q = d_AuthorizationResType(v, q)
+            o1 = _new(AuthorizationResType)
+            q -= 14
+            t = (v >> q) & 16383
+            if t & 12403:
+                raise _F('AuthorizationResType: unsupported event code', q)
+            _i = (t >> 7) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o1.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 2) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o1.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 2
+            o.BodyElement = o1
         elif g == 2:
-            o.BodyElement, q = d_BodyBaseType(v, q)
+            o2 = _new(BodyBaseType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('BodyBaseType: unsupported event code', q)
+            g = 0
+            o.BodyElement = o2
         elif g == 3:
-            o.BodyElement, q = d_CableCheckReqType(v, q)
+            o3 = _new(CableCheckReqType)
+            o4 = _new(DC_EVStatusType)
+            q -= 24
+            t = (v >> q) & 16777215
+            if t & 15604743:
+                raise _F('CableCheckReqType: unsupported event code', q)
+            o4.EVReady = (t >> 20) & 1 == 1
+            _i = (t >> 13) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o4.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o4.EVRESSSOC = (t >> 3) & 127
+            if o4.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = 1
+            o3.DC_EVStatus = o4
+            o.BodyElement = o3
         elif g == 4:
-            o.BodyElement, q = d_CableCheckResType(v, q)
+            o5 = _new(CableCheckResType)
+            o6 = _new(DC_EVSEStatusType)
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 397056:
+                raise _F('CableCheckResType: unsupported event code', q)
+            _i = (t >> 12) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o5.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_unsignedShort.name + ': value outside its range', q)
+            o6.NotificationMaxDelay = x_
+            q -= 8
+            t = (v >> q) & 255
+            if t & 228:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 3) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o6.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 6
+                t = (v >> q) & 63
+                if t & 35:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 7
+                if _i >= 5:
+                    raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+                o6.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 3
+            else:
+                o6.EVSEIsolationStatus = None
+            q -= 13
+            t = (v >> q) & 8191
+            if t & 4339:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 8) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o6.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            _i = (t >> 2) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o5.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = 3
+            o5.DC_EVSEStatus = o6
+            o.BodyElement = o5
         elif g == 5:
             o.BodyElement, q = d_CertificateInstallationReqType(v, q)
         elif g == 6:
-            o.BodyElement, q = d_CertificateInstallationResType(v, q)
+            o7 = _new(CertificateInstallationResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o7.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o7.SAProvisioningCertificateChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 2
+            o7.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 3
+            o7.ContractSignatureEncryptedPrivateKey, q = d_ContractSignatureEncryptedPrivateKeyType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 4
+            o7.DHpublickey, q = d_DiffieHellmanPublickeyType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 5
+            o7.eMAID, q = d_EMAIDType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('CertificateInstallationResType: unsupported event code', q)
+            g = 6
+            o.BodyElement = o7
         elif g == 7:
             o.BodyElement, q = d_CertificateUpdateReqType(v, q)
         elif g == 8:
             o.BodyElement, q = d_CertificateUpdateResType(v, q)
         elif g == 9:
-            o.BodyElement, q = d_ChargeParameterDiscoveryReqType(v, q)
+            o8 = _new(ChargeParameterDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 9
+                t = (v >> q) & 511
+                if t & 256:
+                    raise _F('ChargeParameterDiscoveryReqType: unsupported event in MaxEntriesSAScheduleTuple', q)
+                x_ = t & 255
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o8.MaxEntriesSAScheduleTuple = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('ChargeParameterDiscoveryReqType: unsupported event after MaxEntriesSAScheduleTuple', q)
+                g = 1
+            else:
+                o8.MaxEntriesSAScheduleTuple = None
+            q -= 7
+            t = (v >> q) & 127
+            if t & 68:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event in RequestedEnergyTransferMode', q)
+            _i = (t >> 3) & 7
+            if _i >= 6:
+                raise _F(st_EnergyTransferModeType.name + ': enumeration index out of range', q)
+            o8.RequestedEnergyTransferMode = _ENUM_st_EnergyTransferModeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g += 2
+            if g == 2:
+                o9 = _new(AC_EVChargeParameterType)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 2:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                if g < 1:
+                    q -= 9
+                    t = (v >> q) & 511
+                    if t & 256:
+                        raise _F('AC_EVChargeParameterType: unsupported event in DepartureTime', q)
+                    x_ = t & 255
+                    if x_ > 127:
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ = (x_ & 127) | ((_b & 127) << 7)
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 14)
+                    if x_ > 4294967295:
+                        raise _F(st_unsignedInt.name + ': value outside its range', q)
+                    o9.DepartureTime = x_
+                    q -= 2
+                    t = (v >> q) & 3
+                    if t & 3:
+                        raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
+                    g = 1
+                else:
+                    o9.DepartureTime = None
+                o9.EAmount, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 2
+                o9.EVMaxVoltage, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 3
+                o9.EVMaxCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 4
+                o9.EVMinCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVChargeParameterType: unsupported event code', q)
+                g = 5
+                o8.EVChargeParameter = o9
+            elif g == 3:
+                o8.EVChargeParameter, q = d_DC_EVChargeParameterType(v, q)
+            else:
+                o10 = _new(EVChargeParameterType)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 2:
+                    raise _F('EVChargeParameterType: unsupported event code', q)
+                if g < 1:
+                    q -= 9
+                    t = (v >> q) & 511
+                    if t & 256:
+                        raise _F('EVChargeParameterType: unsupported event in DepartureTime', q)
+                    x_ = t & 255
+                    if x_ > 127:
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ = (x_ & 127) | ((_b & 127) << 7)
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 14)
+                    if x_ > 4294967295:
+                        raise _F(st_unsignedInt.name + ': value outside its range', q)
+                    o10.DepartureTime = x_
+                    q -= 2
+                    t = (v >> q) & 3
+                    if t & 3:
+                        raise _F('EVChargeParameterType: unsupported event after DepartureTime', q)
+                    g = 1
+                else:
+                    o10.DepartureTime = None
+                o8.EVChargeParameter = o10
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryReqType: unsupported event code', q)
+            g = 5
+            o.BodyElement = o8
         elif g == 10:
-            o.BodyElement, q = d_ChargeParameterDiscoveryResType(v, q)
+            o11 = _new(ChargeParameterDiscoveryResType)
+            q -= 16
+            t = (v >> q) & 65535
+            if t & 49608:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            _i = (t >> 9) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o11.ResponseCode = _ENUM_st_responseCodeType[_i]
+            _i = (t >> 4) & 3
+            if _i >= 3:
+                raise _F(st_EVSEProcessingType.name + ': enumeration index out of range', q)
+            o11.EVSEProcessing = _ENUM_st_EVSEProcessingType[_i]
+            g = t & 7
+            if g >= 5:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g += 2
+            if g < 4:
+                if g == 2:
+                    o11.SASchedules, q = d_SAScheduleListType(v, q)
+                else:
+                    o12 = _new(SASchedulesType)
+                    q -= 1
+                    t = (v >> q) & 1
+                    if t & 1:
+                        raise _F('SASchedulesType: unsupported event code', q)
+                    g = 0
+                    o11.SASchedules = o12
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+                g += 4
+            else:
+                o11.SASchedules = None
+            if g == 4:
+                o13 = _new(AC_EVSEChargeParameterType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 0
+                o13.AC_EVSEStatus, q = d_AC_EVSEStatusType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 1
+                o13.EVSENominalVoltage, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 2
+                o13.EVSEMaxCurrent, q = d_PhysicalValueType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('AC_EVSEChargeParameterType: unsupported event code', q)
+                g = 3
+                o11.EVSEChargeParameter = o13
+            elif g == 5:
+                o11.EVSEChargeParameter, q = d_DC_EVSEChargeParameterType(v, q)
+            else:
+                o14 = _new(EVSEChargeParameterType)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('EVSEChargeParameterType: unsupported event code', q)
+                g = 0
+                o11.EVSEChargeParameter = o14
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargeParameterDiscoveryResType: unsupported event code', q)
+            g = 7
+            o.BodyElement = o11
         elif g == 11:
-            o.BodyElement, q = d_ChargingStatusReqType(v, q)
+            o15 = _new(ChargingStatusReqType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingStatusReqType: unsupported event code', q)
+            g = 0
+            o.BodyElement = o15
         elif g == 12:
             o.BodyElement, q = d_ChargingStatusResType(v, q)
         elif g == 13:
@@ -7839,43 +14548,949 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
         elif g == 15:
             o.BodyElement, q = d_MeteringReceiptReqType(v, q)
         elif g == 16:
-            o.BodyElement, q = d_MeteringReceiptResType(v, q)
+            o16 = _new(MeteringReceiptResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o16.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o17 = _new(AC_EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('AC_EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o17.NotificationMaxDelay = x_
+                q -= 11
+                t = (v >> q) & 2047
+                if t & 1851:
+                    raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 6) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o17.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                o17.RCD = (t >> 2) & 1 == 1
+                g = 3
+                o16.EVSEStatus = o17
+            elif g == 2:
+                o18 = _new(DC_EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('DC_EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o18.NotificationMaxDelay = x_
+                q -= 8
+                t = (v >> q) & 255
+                if t & 228:
+                    raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 3) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o18.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVSEStatusType: unsupported event code', q)
+                g += 2
+                if g < 3:
+                    q -= 6
+                    t = (v >> q) & 63
+                    if t & 35:
+                        raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                    _i = (t >> 2) & 7
+                    if _i >= 5:
+                        raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+                    o18.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                    g = 3
+                else:
+                    o18.EVSEIsolationStatus = None
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+                _i = (t >> 2) & 15
+                if _i >= 12:
+                    raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+                o18.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+                g = 4
+                o16.EVSEStatus = o18
+            else:
+                o19 = _new(EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o19.NotificationMaxDelay = x_
+                q -= 7
+                t = (v >> q) & 127
+                if t & 115:
+                    raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 2) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o19.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = 2
+                o16.EVSEStatus = o19
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('MeteringReceiptResType: unsupported event code', q)
+            g = 4
+            o.BodyElement = o16
         elif g == 17:
-            o.BodyElement, q = d_PaymentDetailsReqType(v, q)
+            o20 = _new(PaymentDetailsReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 0
+            o20.eMAID, q = st_eMAIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsReqType: unsupported event after eMAID', q)
+            g = 1
+            o20.ContractSignatureCertChain, q = d_CertificateChainType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentDetailsReqType: unsupported event code', q)
+            g = 2
+            o.BodyElement = o20
         elif g == 18:
-            o.BodyElement, q = d_PaymentDetailsResType(v, q)
+            o21 = _new(PaymentDetailsResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('PaymentDetailsResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o21.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o21.GenChallenge, q = st_genChallengeType.dec(v, q)
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3584:
+                raise _F('PaymentDetailsResType: unsupported event after GenChallenge', q)
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                raise _F(st_long.name + ': value outside its range', q)
+            o21.EVSETimeStamp = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('PaymentDetailsResType: unsupported event after EVSETimeStamp', q)
+            g = 3
+            o.BodyElement = o21
         elif g == 19:
-            o.BodyElement, q = d_PaymentServiceSelectionReqType(v, q)
+            o22 = _new(PaymentServiceSelectionReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o22.SelectedPaymentOption = _ENUM_st_paymentOptionType[_i]
+            g = 1
+            o22.SelectedServiceList, q = d_SelectedServiceListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PaymentServiceSelectionReqType: unsupported event code', q)
+            g = 2
+            o.BodyElement = o22
         elif g == 20:
-            o.BodyElement, q = d_PaymentServiceSelectionResType(v, q)
+            o23 = _new(PaymentServiceSelectionResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('PaymentServiceSelectionResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o23.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o.BodyElement = o23
         elif g == 21:
-            o.BodyElement, q = d_PowerDeliveryReqType(v, q)
+            o24 = _new(PowerDeliveryReqType)
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 421896:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            _i = (t >> 15) & 3
+            if _i >= 3:
+                raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
+            o24.ChargeProgress = _ENUM_st_chargeProgressType[_i]
+            o24.SAScheduleTupleID = ((t >> 4) & 255) + 1
+            if o24.SAScheduleTupleID > 255:
+                raise _F(st_SAIDType.name + ': value above maximum', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('PowerDeliveryReqType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o24.ChargingProfile, q = d_ChargingProfileType(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                g = t & 3
+                if g >= 3:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g += 3
+            else:
+                o24.ChargingProfile = None
+            if g < 5:
+                if g == 3:
+                    o25 = _new(DC_EVPowerDeliveryParameterType)
+                    q -= 1
+                    t = (v >> q) & 1
+                    if t & 1:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+                    g = 0
+                    o25.DC_EVStatus, q = d_DC_EVStatusType(v, q)
+                    q -= 2
+                    t = (v >> q) & 3
+                    g = t & 3
+                    if g >= 2:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
+                    g += 1
+                    if g < 2:
+                        q -= 4
+                        t = (v >> q) & 15
+                        if t & 11:
+                            raise _F('DC_EVPowerDeliveryParameterType: unsupported event in BulkChargingComplete', q)
+                        o25.BulkChargingComplete = (t >> 2) & 1 == 1
+                        g = 2
+                    else:
+                        o25.BulkChargingComplete = None
+                    q -= 4
+                    t = (v >> q) & 15
+                    if t & 11:
+                        raise _F('DC_EVPowerDeliveryParameterType: unsupported event in ChargingComplete', q)
+                    o25.ChargingComplete = (t >> 2) & 1 == 1
+                    g = 3
+                    o24.EVPowerDeliveryParameter = o25
+                else:
+                    o26 = _new(EVPowerDeliveryParameterType)
+                    q -= 1
+                    t = (v >> q) & 1
+                    if t & 1:
+                        raise _F('EVPowerDeliveryParameterType: unsupported event code', q)
+                    g = 0
+                    o24.EVPowerDeliveryParameter = o26
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('PowerDeliveryReqType: unsupported event code', q)
+                g = 5
+            else:
+                o24.EVPowerDeliveryParameter = None
+            o.BodyElement = o24
         elif g == 22:
-            o.BodyElement, q = d_PowerDeliveryResType(v, q)
+            o27 = _new(PowerDeliveryResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 772:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o27.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = t & 3
+            if g >= 3:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g += 1
+            if g == 1:
+                o28 = _new(AC_EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('AC_EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o28.NotificationMaxDelay = x_
+                q -= 11
+                t = (v >> q) & 2047
+                if t & 1851:
+                    raise _F('AC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 6) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o28.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                o28.RCD = (t >> 2) & 1 == 1
+                g = 3
+                o27.EVSEStatus = o28
+            elif g == 2:
+                o29 = _new(DC_EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('DC_EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o29.NotificationMaxDelay = x_
+                q -= 8
+                t = (v >> q) & 255
+                if t & 228:
+                    raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 3) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o29.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = t & 3
+                if g >= 2:
+                    raise _F('DC_EVSEStatusType: unsupported event code', q)
+                g += 2
+                if g < 3:
+                    q -= 6
+                    t = (v >> q) & 63
+                    if t & 35:
+                        raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                    _i = (t >> 2) & 7
+                    if _i >= 5:
+                        raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+                    o29.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                    g = 3
+                else:
+                    o29.EVSEIsolationStatus = None
+                q -= 7
+                t = (v >> q) & 127
+                if t & 67:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+                _i = (t >> 2) & 15
+                if _i >= 12:
+                    raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+                o29.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+                g = 4
+                o27.EVSEStatus = o29
+            else:
+                o30 = _new(EVSEStatusType)
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 768:
+                    raise _F('EVSEStatusType: unsupported event code', q)
+                x_ = t & 255
+                g = 0
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if x_ > 65535:
+                    raise _F(st_unsignedShort.name + ': value outside its range', q)
+                o30.NotificationMaxDelay = x_
+                q -= 7
+                t = (v >> q) & 127
+                if t & 115:
+                    raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+                _i = (t >> 2) & 3
+                if _i >= 3:
+                    raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+                o30.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+                g = 2
+                o27.EVSEStatus = o30
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PowerDeliveryResType: unsupported event code', q)
+            g = 4
+            o.BodyElement = o27
         elif g == 23:
-            o.BodyElement, q = d_PreChargeReqType(v, q)
+            o31 = _new(PreChargeReqType)
+            o32 = _new(DC_EVStatusType)
+            o33 = _new(PhysicalValueType)
+            q -= 47
+            t = (v >> q) & 140737488355327
+            if t & 130902078492160:
+                raise _F('PreChargeReqType: unsupported event code', q)
+            o32.EVReady = (t >> 43) & 1 == 1
+            _i = (t >> 36) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o32.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o32.EVRESSSOC = (t >> 26) & 127
+            if o32.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            o33.Multiplier = ((t >> 18) & 7) - 3
+            if o33.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            _i = (t >> 12) & 7
+            if _i >= 7:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o33.Unit = _ENUM_st_unitSymbolType[_i]
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            o31.DC_EVStatus = o32
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o33.Value = x_
+            o34 = _new(PhysicalValueType)
+            q -= 26
+            t = (v >> q) & 67108863
+            if t & 65244672:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            o34.Multiplier = ((t >> 18) & 7) - 3
+            if o34.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            _i = (t >> 12) & 7
+            if _i >= 7:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o34.Unit = _ENUM_st_unitSymbolType[_i]
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            o31.EVTargetVoltage = o33
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o34.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o31.EVTargetCurrent = o34
+            o.BodyElement = o31
         elif g == 24:
-            o.BodyElement, q = d_PreChargeResType(v, q)
+            o35 = _new(PreChargeResType)
+            o36 = _new(DC_EVSEStatusType)
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 397056:
+                raise _F('PreChargeResType: unsupported event code', q)
+            _i = (t >> 12) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o35.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_unsignedShort.name + ': value outside its range', q)
+            o36.NotificationMaxDelay = x_
+            q -= 8
+            t = (v >> q) & 255
+            if t & 228:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 3) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o36.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 6
+                t = (v >> q) & 63
+                if t & 35:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 7
+                if _i >= 5:
+                    raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+                o36.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 3
+            else:
+                o36.EVSEIsolationStatus = None
+            o37 = _new(PhysicalValueType)
+            q -= 31
+            t = (v >> q) & 2147483647
+            if t & 1138986496:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 26) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o36.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            o37.Multiplier = ((t >> 18) & 7) - 3
+            if o37.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            _i = (t >> 12) & 7
+            if _i >= 7:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o37.Unit = _ENUM_st_unitSymbolType[_i]
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            o35.DC_EVSEStatus = o36
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o37.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o35.EVSEPresentVoltage = o37
+            o.BodyElement = o35
         elif g == 25:
-            o.BodyElement, q = d_ServiceDetailReqType(v, q)
+            o38 = _new(ServiceDetailReqType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('ServiceDetailReqType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o38.ServiceID = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('ServiceDetailReqType: unsupported event after ServiceID', q)
+            g = 1
+            o.BodyElement = o38
         elif g == 26:
-            o.BodyElement, q = d_ServiceDetailResType(v, q)
+            o39 = _new(ServiceDetailResType)
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            _i = (t >> 11) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o39.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o39.ServiceID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ServiceDetailResType: unsupported event after ServiceID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDetailResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                o39.ServiceParameterList, q = d_ServiceParameterListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDetailResType: unsupported event code', q)
+                g = 3
+            else:
+                o39.ServiceParameterList = None
+            o.BodyElement = o39
         elif g == 27:
-            o.BodyElement, q = d_ServiceDiscoveryReqType(v, q)
+            o40 = _new(ServiceDiscoveryReqType)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+            if g < 1:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceScope', q)
+                o40.ServiceScope, q = st_serviceScopeType.dec(v, q)
+                q -= 3
+                t = (v >> q) & 7
+                if t & 4:
+                    raise _F('ServiceDiscoveryReqType: unsupported event after ServiceScope', q)
+                g = t & 3
+                if g >= 2:
+                    raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+                g += 1
+            else:
+                o40.ServiceScope = None
+            if g < 2:
+                q -= 5
+                t = (v >> q) & 31
+                if t & 19:
+                    raise _F('ServiceDiscoveryReqType: unsupported event in ServiceCategory', q)
+                _i = (t >> 2) & 3
+                o40.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+                g = 2
+            else:
+                o40.ServiceCategory = None
+            o.BodyElement = o40
         elif g == 28:
-            o.BodyElement, q = d_ServiceDiscoveryResType(v, q)
+            o41 = _new(ServiceDiscoveryResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o41.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o41.PaymentOptionList, q = d_PaymentOptionListType(v, q)
+            o42 = _new(ChargeServiceType)
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1792:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_serviceIDType.name + ': value outside its range', q)
+            o42.ServiceID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ChargeServiceType: unsupported event after ServiceID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeServiceType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ChargeServiceType: unsupported event in ServiceName', q)
+                o42.ServiceName, q = st_serviceNameType.dec(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('ChargeServiceType: unsupported event after ServiceName', q)
+                g = 2
+            else:
+                o42.ServiceName = None
+            q -= 6
+            t = (v >> q) & 63
+            if t & 36:
+                raise _F('ChargeServiceType: unsupported event in ServiceCategory', q)
+            _i = (t >> 3) & 3
+            o42.ServiceCategory = _ENUM_st_serviceCategoryType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('ChargeServiceType: unsupported event code', q)
+            g += 3
+            if g < 4:
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ChargeServiceType: unsupported event in ServiceScope', q)
+                o42.ServiceScope, q = st_serviceScopeType.dec(v, q)
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('ChargeServiceType: unsupported event after ServiceScope', q)
+                g = 4
+            else:
+                o42.ServiceScope = None
+            q -= 4
+            t = (v >> q) & 15
+            if t & 11:
+                raise _F('ChargeServiceType: unsupported event in FreeService', q)
+            o42.FreeService = (t >> 2) & 1 == 1
+            g = 5
+            o42.SupportedEnergyTransferMode, q = d_SupportedEnergyTransferModeType(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('ChargeServiceType: unsupported event code', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('ServiceDiscoveryResType: unsupported event code', q)
+            g += 3
+            o41.ChargeService = o42
+            if g < 4:
+                o41.ServiceList, q = d_ServiceListType(v, q)
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ServiceDiscoveryResType: unsupported event code', q)
+                g = 4
+            else:
+                o41.ServiceList = None
+            o.BodyElement = o41
         elif g == 29:
-            o.BodyElement, q = d_SessionSetupReqType(v, q)
+            o43 = _new(SessionSetupReqType)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event code', q)
+            g = 0
+            o43.EVCCID, q = st_evccIDType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('SessionSetupReqType: unsupported event after EVCCID', q)
+            g = 1
+            o.BodyElement = o43
         elif g == 30:
-            o.BodyElement, q = d_SessionSetupResType(v, q)
+            o44 = _new(SessionSetupResType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 775:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            _i = (t >> 3) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o44.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o44.EVSEID, q = st_evseIDType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('SessionSetupResType: unsupported event after EVSEID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('SessionSetupResType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 10
+                t = (v >> q) & 1023
+                if t & 512:
+                    raise _F('SessionSetupResType: unsupported event in EVSETimeStamp', q)
+                x_ = t & 255
+                s_ = (t >> 8) & 1
+                if x_ > 127:
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ = (x_ & 127) | ((_b & 127) << 7)
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 14)
+                if s_:
+                    x_ = -x_ - 1
+                if x_ < -9223372036854775808 or x_ > 9223372036854775807:
+                    raise _F(st_long.name + ': value outside its range', q)
+                o44.EVSETimeStamp = x_
+                q -= 2
+                t = (v >> q) & 3
+                if t & 3:
+                    raise _F('SessionSetupResType: unsupported event after EVSETimeStamp', q)
+                g = 3
+            else:
+                o44.EVSETimeStamp = None
+            o.BodyElement = o44
         elif g == 31:
-            o.BodyElement, q = d_SessionStopReqType(v, q)
+            o45 = _new(SessionStopReqType)
+            q -= 5
+            t = (v >> q) & 31
+            if t & 27:
+                raise _F('SessionStopReqType: unsupported event code', q)
+            _i = (t >> 2) & 1
+            o45.ChargingSession = _ENUM_st_chargingSessionType[_i]
+            g = 1
+            o.BodyElement = o45
         elif g == 32:
-            o.BodyElement, q = d_SessionStopResType(v, q)
+            o46 = _new(SessionStopResType)
+            q -= 9
+            t = (v >> q) & 511
+            if t & 387:
+                raise _F('SessionStopResType: unsupported event code', q)
+            _i = (t >> 2) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o46.ResponseCode = _ENUM_st_responseCodeType[_i]
+            g = 1
+            o.BodyElement = o46
         elif g == 33:
-            o.BodyElement, q = d_WeldingDetectionReqType(v, q)
+            o47 = _new(WeldingDetectionReqType)
+            o48 = _new(DC_EVStatusType)
+            q -= 24
+            t = (v >> q) & 16777215
+            if t & 15604743:
+                raise _F('WeldingDetectionReqType: unsupported event code', q)
+            o48.EVReady = (t >> 20) & 1 == 1
+            _i = (t >> 13) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+            o48.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+            o48.EVRESSSOC = (t >> 3) & 127
+            if o48.EVRESSSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = 1
+            o47.DC_EVStatus = o48
+            o.BodyElement = o47
         else:
-            o.BodyElement, q = d_WeldingDetectionResType(v, q)
+            o49 = _new(WeldingDetectionResType)
+            o50 = _new(DC_EVSEStatusType)
+            q -= 19
+            t = (v >> q) & 524287
+            if t & 397056:
+                raise _F('WeldingDetectionResType: unsupported event code', q)
+            _i = (t >> 12) & 31
+            if _i >= 26:
+                raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
+            o49.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_unsignedShort.name + ': value outside its range', q)
+            o50.NotificationMaxDelay = x_
+            q -= 8
+            t = (v >> q) & 255
+            if t & 228:
+                raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+            _i = (t >> 3) & 3
+            if _i >= 3:
+                raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+            o50.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+            g = t & 3
+            if g >= 2:
+                raise _F('DC_EVSEStatusType: unsupported event code', q)
+            g += 2
+            if g < 3:
+                q -= 6
+                t = (v >> q) & 63
+                if t & 35:
+                    raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+                _i = (t >> 2) & 7
+                if _i >= 5:
+                    raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+                o50.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+                g = 3
+            else:
+                o50.EVSEIsolationStatus = None
+            o51 = _new(PhysicalValueType)
+            q -= 31
+            t = (v >> q) & 2147483647
+            if t & 1138986496:
+                raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+            _i = (t >> 26) & 15
+            if _i >= 12:
+                raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+            o50.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+            o51.Multiplier = ((t >> 18) & 7) - 3
+            if o51.Multiplier > 3:
+                raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            _i = (t >> 12) & 7
+            if _i >= 7:
+                raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+            o51.Unit = _ENUM_st_unitSymbolType[_i]
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 2
+            o49.DC_EVSEStatus = o50
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o51.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('PhysicalValueType: unsupported event after Value', q)
+            g = 3
+            o49.EVSEPresentVoltage = o51
+            o.BodyElement = o49
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -7904,22 +15519,159 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_AuthorizationReqType(x, a)
         elif sel == 0 and tx is AuthorizationResType:
             a = (a << 6) | 1
-            a = e_AuthorizationResType(x, a)
+            o1 = x
+            if type(o1) is not AuthorizationResType:
+                raise _E('expected AuthorizationResType, got ' + type(o1).__name__)
+            x = o1.ResponseCode
+            if x is None:
+                raise _E('AuthorizationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o1.EVSEProcessing
+            if x is None:
+                raise _E('AuthorizationResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is BodyBaseType:
             a = (a << 6) | 2
-            a = e_BodyBaseType(x, a)
+            o2 = x
+            if type(o2) is not BodyBaseType:
+                raise _E('expected BodyBaseType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is CableCheckReqType:
             a = (a << 6) | 3
-            a = e_CableCheckReqType(x, a)
+            o3 = x
+            if type(o3) is not CableCheckReqType:
+                raise _E('expected CableCheckReqType, got ' + type(o3).__name__)
+            x = o3.DC_EVStatus
+            if x is None:
+                raise _E('CableCheckReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o4).__name__)
+            x = o4.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o4.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << 7) | (_i << 1)
+            x = o4.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 12) | ((((x) << 1)) << 1) << 1
         elif sel == 0 and tx is CableCheckResType:
             a = (a << 6) | 4
-            a = e_CableCheckResType(x, a)
+            o5 = x
+            if type(o5) is not CableCheckResType:
+                raise _E('expected CableCheckResType, got ' + type(o5).__name__)
+            x = o5.ResponseCode
+            if x is None:
+                raise _E('CableCheckResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o5.DC_EVSEStatus
+            if x is None:
+                raise _E('CableCheckResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o6 = x
+            if type(o6) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o6).__name__)
+            x = o6.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o6.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o6.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 7) | (_i << 1)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            x = o6.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            a = (a << 1) | 0
+            x = o5.EVSEProcessing
+            if x is None:
+                raise _E('CableCheckResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is CertificateInstallationReqType:
             a = (a << 6) | 5
             a = e_CertificateInstallationReqType(x, a)
         elif sel == 0 and tx is CertificateInstallationResType:
             a = (a << 6) | 6
-            a = e_CertificateInstallationResType(x, a)
+            o7 = x
+            if type(o7) is not CertificateInstallationResType:
+                raise _E('expected CertificateInstallationResType, got ' + type(o7).__name__)
+            x = o7.ResponseCode
+            if x is None:
+                raise _E('CertificateInstallationResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o7.SAProvisioningCertificateChain
+            if x is None:
+                raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            x = o7.ContractSignatureCertChain
+            if x is None:
+                raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            x = o7.ContractSignatureEncryptedPrivateKey
+            if x is None:
+                raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
+            a = (a << 1) | 0
+            a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
+            x = o7.DHpublickey
+            if x is None:
+                raise _E('CertificateInstallationResType: DHpublickey is required')
+            a = (a << 1) | 0
+            a = e_DiffieHellmanPublickeyType(x, a)
+            x = o7.eMAID
+            if x is None:
+                raise _E('CertificateInstallationResType: eMAID is required')
+            a = (a << 1) | 0
+            a = e_EMAIDType(x, a)
+            a = (a << 1) | 0
         elif sel == 0 and tx is CertificateUpdateReqType:
             a = (a << 6) | 7
             a = e_CertificateUpdateReqType(x, a)
@@ -7928,13 +15680,190 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_CertificateUpdateResType(x, a)
         elif sel == 0 and tx is ChargeParameterDiscoveryReqType:
             a = (a << 6) | 9
-            a = e_ChargeParameterDiscoveryReqType(x, a)
+            o8 = x
+            if type(o8) is not ChargeParameterDiscoveryReqType:
+                raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o8).__name__)
+            x = o8.MaxEntriesSAScheduleTuple
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < 0 or x > 65535:
+                    st_unsignedShort.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 1, 1
+            else:
+                w, b = 2, 0
+            x = o8.RequestedEnergyTransferMode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
+            _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EnergyTransferModeType.fail(x)
+            a = (a << (w + 5)) | ((1 - b) << 5) | (_i << 1)
+            k = 0
+            sel = -1
+            if o8.EVChargeParameter is not None:
+                k += 1
+                x = o8.EVChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVChargeParameterType:
+                    a = (a << 2) | 0
+                    o9 = x
+                    if type(o9) is not AC_EVChargeParameterType:
+                        raise _E('expected AC_EVChargeParameterType, got ' + type(o9).__name__)
+                    x = o9.DepartureTime
+                    if x is not None:
+                        a <<= 3
+                        if type(x) is not int or x < 0 or x > 4294967295:
+                            st_unsignedInt.fail(x)
+                        a = (a << 8) | x if x < 128 else _wu(x, a)
+                        a <<= 1
+                        w, b = 1, 1
+                    else:
+                        w, b = 2, 0
+                    x = o9.EAmount
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EAmount is required')
+                    a = (a << w) | (1 - b)
+                    a = e_PhysicalValueType(x, a)
+                    x = o9.EVMaxVoltage
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o9.EVMaxCurrent
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o9.EVMinCurrent
+                    if x is None:
+                        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is DC_EVChargeParameterType:
+                    a = (a << 2) | 1
+                    a = e_DC_EVChargeParameterType(x, a)
+                elif sel == 0 and tx is EVChargeParameterType:
+                    a = (a << 2) | 2
+                    o10 = x
+                    if type(o10) is not EVChargeParameterType:
+                        raise _E('expected EVChargeParameterType, got ' + type(o10).__name__)
+                    x = o10.DepartureTime
+                    if x is not None:
+                        a <<= 3
+                        if type(x) is not int or x < 0 or x > 4294967295:
+                            st_unsignedInt.fail(x)
+                        a = (a << 8) | x if x < 128 else _wu(x, a)
+                        a <<= 1
+                        w, b = 1, 1
+                    else:
+                        w, b = 2, 0
+                    a = (a << w) | (1 - b)
+                else:
+                    raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryReqType: one of EVChargeParameter is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargeParameterDiscoveryResType:
             a = (a << 6) | 10
-            a = e_ChargeParameterDiscoveryResType(x, a)
+            o11 = x
+            if type(o11) is not ChargeParameterDiscoveryResType:
+                raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o11).__name__)
+            x = o11.ResponseCode
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o11.EVSEProcessing
+            if x is None:
+                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
+            _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSEProcessingType.fail(x)
+            a = (a << 5) | (_i << 1)
+            k = 0
+            sel = -1
+            if o11.SASchedules is not None:
+                k += 1
+                x = o11.SASchedules
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is SAScheduleListType:
+                    a = (a << 3) | 0
+                    a = e_SAScheduleListType(x, a)
+                elif sel == 0 and tx is SASchedulesType:
+                    a = (a << 3) | 1
+                    o12 = x
+                    if type(o12) is not SASchedulesType:
+                        raise _E('expected SASchedulesType, got ' + type(o12).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 2, 4
+            else:
+                w, b = 3, 2
+            k = 0
+            sel = -1
+            if o11.EVSEChargeParameter is not None:
+                k += 1
+                x = o11.EVSEChargeParameter
+                sel = 0
+            if k > 1:
+                raise _E('ChargeParameterDiscoveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEChargeParameterType:
+                    a = (a << w) | (4 - b)
+                    o13 = x
+                    if type(o13) is not AC_EVSEChargeParameterType:
+                        raise _E('expected AC_EVSEChargeParameterType, got ' + type(o13).__name__)
+                    x = o13.AC_EVSEStatus
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
+                    a = (a << 1) | 0
+                    a = e_AC_EVSEStatusType(x, a)
+                    x = o13.EVSENominalVoltage
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    x = o13.EVSEMaxCurrent
+                    if x is None:
+                        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
+                    a = (a << 1) | 0
+                    a = e_PhysicalValueType(x, a)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is DC_EVSEChargeParameterType:
+                    a = (a << w) | (5 - b)
+                    a = e_DC_EVSEChargeParameterType(x, a)
+                elif sel == 0 and tx is EVSEChargeParameterType:
+                    a = (a << w) | (6 - b)
+                    o14 = x
+                    if type(o14) is not EVSEChargeParameterType:
+                        raise _E('expected EVSEChargeParameterType, got ' + type(o14).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
             a = (a << 6) | 11
-            a = e_ChargingStatusReqType(x, a)
+            o15 = x
+            if type(o15) is not ChargingStatusReqType:
+                raise _E('expected ChargingStatusReqType, got ' + type(o15).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 12
             a = e_ChargingStatusResType(x, a)
@@ -7949,61 +15878,862 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = e_MeteringReceiptReqType(x, a)
         elif sel == 0 and tx is MeteringReceiptResType:
             a = (a << 6) | 16
-            a = e_MeteringReceiptResType(x, a)
+            o16 = x
+            if type(o16) is not MeteringReceiptResType:
+                raise _E('expected MeteringReceiptResType, got ' + type(o16).__name__)
+            x = o16.ResponseCode
+            if x is None:
+                raise _E('MeteringReceiptResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o16.EVSEStatus is not None:
+                k += 1
+                x = o16.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('MeteringReceiptResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    o17 = x
+                    if type(o17) is not AC_EVSEStatusType:
+                        raise _E('expected AC_EVSEStatusType, got ' + type(o17).__name__)
+                    x = o17.NotificationMaxDelay
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o17.EVSENotification
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 5) | (_i << 1)
+                    x = o17.RCD
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: RCD is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << 5) | ((x << 1)) << 1
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    o18 = x
+                    if type(o18) is not DC_EVSEStatusType:
+                        raise _E('expected DC_EVSEStatusType, got ' + type(o18).__name__)
+                    x = o18.NotificationMaxDelay
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o18.EVSENotification
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 5) | (_i << 1)
+                    x = o18.EVSEIsolationStatus
+                    if x is not None:
+                        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                        if _i is None:
+                            st_isolationLevelType.fail(x)
+                        a = (a << 7) | (_i << 1)
+                        w, b = 1, 3
+                    else:
+                        w, b = 2, 2
+                    x = o18.EVSEStatusCode
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+                    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_DC_EVSEStatusCodeType.fail(x)
+                    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    o19 = x
+                    if type(o19) is not EVSEStatusType:
+                        raise _E('expected EVSEStatusType, got ' + type(o19).__name__)
+                    x = o19.NotificationMaxDelay
+                    if x is None:
+                        raise _E('EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o19.EVSENotification
+                    if x is None:
+                        raise _E('EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 6) | ((_i << 1)) << 1
+                else:
+                    raise _E('MeteringReceiptResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('MeteringReceiptResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsReqType:
             a = (a << 6) | 17
-            a = e_PaymentDetailsReqType(x, a)
+            o20 = x
+            if type(o20) is not PaymentDetailsReqType:
+                raise _E('expected PaymentDetailsReqType, got ' + type(o20).__name__)
+            x = o20.eMAID
+            if x is None:
+                raise _E('PaymentDetailsReqType: eMAID is required')
+            a <<= 2
+            a = st_eMAIDType.enc(x, a)
+            a <<= 1
+            x = o20.ContractSignatureCertChain
+            if x is None:
+                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
+            a = (a << 1) | 0
+            a = e_CertificateChainType(x, a)
+            a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsResType:
             a = (a << 6) | 18
-            a = e_PaymentDetailsResType(x, a)
+            o21 = x
+            if type(o21) is not PaymentDetailsResType:
+                raise _E('expected PaymentDetailsResType, got ' + type(o21).__name__)
+            x = o21.ResponseCode
+            if x is None:
+                raise _E('PaymentDetailsResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o21.GenChallenge
+            if x is None:
+                raise _E('PaymentDetailsResType: GenChallenge is required')
+            a <<= 2
+            a = st_genChallengeType.enc(x, a)
+            a <<= 1
+            x = o21.EVSETimeStamp
+            if x is None:
+                raise _E('PaymentDetailsResType: EVSETimeStamp is required')
+            a <<= 2
+            if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                st_long.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
         elif sel == 0 and tx is PaymentServiceSelectionReqType:
             a = (a << 6) | 19
-            a = e_PaymentServiceSelectionReqType(x, a)
+            o22 = x
+            if type(o22) is not PaymentServiceSelectionReqType:
+                raise _E('expected PaymentServiceSelectionReqType, got ' + type(o22).__name__)
+            x = o22.SelectedPaymentOption
+            if x is None:
+                raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
+            _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_paymentOptionType.fail(x)
+            a = (a << 4) | (_i << 1)
+            x = o22.SelectedServiceList
+            if x is None:
+                raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
+            a = (a << 1) | 0
+            a = e_SelectedServiceListType(x, a)
+            a = (a << 1) | 0
         elif sel == 0 and tx is PaymentServiceSelectionResType:
             a = (a << 6) | 20
-            a = e_PaymentServiceSelectionResType(x, a)
+            o23 = x
+            if type(o23) is not PaymentServiceSelectionResType:
+                raise _E('expected PaymentServiceSelectionResType, got ' + type(o23).__name__)
+            x = o23.ResponseCode
+            if x is None:
+                raise _E('PaymentServiceSelectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 21
-            a = e_PowerDeliveryReqType(x, a)
+            o24 = x
+            if type(o24) is not PowerDeliveryReqType:
+                raise _E('expected PowerDeliveryReqType, got ' + type(o24).__name__)
+            x = o24.ChargeProgress
+            if x is None:
+                raise _E('PowerDeliveryReqType: ChargeProgress is required')
+            _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
+            if _i is None:
+                st_chargeProgressType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o24.SAScheduleTupleID
+            if x is None:
+                raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
+            if type(x) is not int or not 1 <= x <= 255:
+                st_SAIDType.fail(x)
+            a = (a << 11) | ((x - 1) << 1)
+            x = o24.ChargingProfile
+            if x is not None:
+                a = (a << 3) | 0
+                a = e_ChargingProfileType(x, a)
+                w, b = 2, 3
+            else:
+                w, b = 3, 2
+            k = 0
+            sel = -1
+            if o24.EVPowerDeliveryParameter is not None:
+                k += 1
+                x = o24.EVPowerDeliveryParameter
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryReqType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is DC_EVPowerDeliveryParameterType:
+                    a = (a << w) | (3 - b)
+                    o25 = x
+                    if type(o25) is not DC_EVPowerDeliveryParameterType:
+                        raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o25).__name__)
+                    x = o25.DC_EVStatus
+                    if x is None:
+                        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
+                    a = (a << 1) | 0
+                    a = e_DC_EVStatusType(x, a)
+                    x = o25.BulkChargingComplete
+                    if x is not None:
+                        if type(x) is not bool:
+                            st_boolean.fail(x)
+                        a = (a << 5) | (x << 1)
+                        w, b = 1, 2
+                    else:
+                        w, b = 2, 1
+                    x = o25.ChargingComplete
+                    if x is None:
+                        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is EVPowerDeliveryParameterType:
+                    a = (a << w) | (4 - b)
+                    o26 = x
+                    if type(o26) is not EVPowerDeliveryParameterType:
+                        raise _E('expected EVPowerDeliveryParameterType, got ' + type(o26).__name__)
+                    a = (a << 1) | 0
+                else:
+                    raise _E('PowerDeliveryReqType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 5
+            a = (a << w) | (5 - b)
         elif sel == 0 and tx is PowerDeliveryResType:
             a = (a << 6) | 22
-            a = e_PowerDeliveryResType(x, a)
+            o27 = x
+            if type(o27) is not PowerDeliveryResType:
+                raise _E('expected PowerDeliveryResType, got ' + type(o27).__name__)
+            x = o27.ResponseCode
+            if x is None:
+                raise _E('PowerDeliveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            k = 0
+            sel = -1
+            if o27.EVSEStatus is not None:
+                k += 1
+                x = o27.EVSEStatus
+                sel = 0
+            if k > 1:
+                raise _E('PowerDeliveryResType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AC_EVSEStatusType:
+                    a = (a << 2) | 0
+                    o28 = x
+                    if type(o28) is not AC_EVSEStatusType:
+                        raise _E('expected AC_EVSEStatusType, got ' + type(o28).__name__)
+                    x = o28.NotificationMaxDelay
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o28.EVSENotification
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 5) | (_i << 1)
+                    x = o28.RCD
+                    if x is None:
+                        raise _E('AC_EVSEStatusType: RCD is required')
+                    if type(x) is not bool:
+                        st_boolean.fail(x)
+                    a = (a << 5) | ((x << 1)) << 1
+                elif sel == 0 and tx is DC_EVSEStatusType:
+                    a = (a << 2) | 1
+                    o29 = x
+                    if type(o29) is not DC_EVSEStatusType:
+                        raise _E('expected DC_EVSEStatusType, got ' + type(o29).__name__)
+                    x = o29.NotificationMaxDelay
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o29.EVSENotification
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 5) | (_i << 1)
+                    x = o29.EVSEIsolationStatus
+                    if x is not None:
+                        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                        if _i is None:
+                            st_isolationLevelType.fail(x)
+                        a = (a << 7) | (_i << 1)
+                        w, b = 1, 3
+                    else:
+                        w, b = 2, 2
+                    x = o29.EVSEStatusCode
+                    if x is None:
+                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+                    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_DC_EVSEStatusCodeType.fail(x)
+                    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+                    a = (a << 1) | 0
+                elif sel == 0 and tx is EVSEStatusType:
+                    a = (a << 2) | 2
+                    o30 = x
+                    if type(o30) is not EVSEStatusType:
+                        raise _E('expected EVSEStatusType, got ' + type(o30).__name__)
+                    x = o30.NotificationMaxDelay
+                    if x is None:
+                        raise _E('EVSEStatusType: NotificationMaxDelay is required')
+                    a <<= 2
+                    if type(x) is not int or x < 0 or x > 65535:
+                        st_unsignedShort.fail(x)
+                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    a <<= 1
+                    x = o30.EVSENotification
+                    if x is None:
+                        raise _E('EVSEStatusType: EVSENotification is required')
+                    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_EVSENotificationType.fail(x)
+                    a = (a << 6) | ((_i << 1)) << 1
+                else:
+                    raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
+            else:
+                raise _E('PowerDeliveryResType: one of EVSEStatus is required')
+            a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
             a = (a << 6) | 23
-            a = e_PreChargeReqType(x, a)
+            o31 = x
+            if type(o31) is not PreChargeReqType:
+                raise _E('expected PreChargeReqType, got ' + type(o31).__name__)
+            x = o31.DC_EVStatus
+            if x is None:
+                raise _E('PreChargeReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o32 = x
+            if type(o32) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o32).__name__)
+            x = o32.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o32.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << 7) | (_i << 1)
+            x = o32.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 11) | (((x) << 1)) << 1
+            x = o31.EVTargetVoltage
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetVoltage is required')
+            a = (a << 1) | 0
+            o33 = x
+            if type(o33) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
+            x = o33.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o33.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o33.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o31.EVTargetCurrent
+            if x is None:
+                raise _E('PreChargeReqType: EVTargetCurrent is required')
+            a = (a << 1) | 0
+            o34 = x
+            if type(o34) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o34).__name__)
+            x = o34.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o34.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o34.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 24
-            a = e_PreChargeResType(x, a)
+            o35 = x
+            if type(o35) is not PreChargeResType:
+                raise _E('expected PreChargeResType, got ' + type(o35).__name__)
+            x = o35.ResponseCode
+            if x is None:
+                raise _E('PreChargeResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o35.DC_EVSEStatus
+            if x is None:
+                raise _E('PreChargeResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o36 = x
+            if type(o36) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o36).__name__)
+            x = o36.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o36.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o36.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 7) | (_i << 1)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            x = o36.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            a = (a << 1) | 0
+            x = o35.EVSEPresentVoltage
+            if x is None:
+                raise _E('PreChargeResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            o37 = x
+            if type(o37) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o37).__name__)
+            x = o37.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o37.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o37.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 25
-            a = e_ServiceDetailReqType(x, a)
+            o38 = x
+            if type(o38) is not ServiceDetailReqType:
+                raise _E('expected ServiceDetailReqType, got ' + type(o38).__name__)
+            x = o38.ServiceID
+            if x is None:
+                raise _E('ServiceDetailReqType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 26
-            a = e_ServiceDetailResType(x, a)
+            o39 = x
+            if type(o39) is not ServiceDetailResType:
+                raise _E('expected ServiceDetailResType, got ' + type(o39).__name__)
+            x = o39.ResponseCode
+            if x is None:
+                raise _E('ServiceDetailResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o39.ServiceID
+            if x is None:
+                raise _E('ServiceDetailResType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o39.ServiceParameterList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceParameterListType(x, a)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
         elif sel == 0 and tx is ServiceDiscoveryReqType:
             a = (a << 6) | 27
-            a = e_ServiceDiscoveryReqType(x, a)
+            o40 = x
+            if type(o40) is not ServiceDiscoveryReqType:
+                raise _E('expected ServiceDiscoveryReqType, got ' + type(o40).__name__)
+            x = o40.ServiceScope
+            if x is not None:
+                a <<= 3
+                a = st_serviceScopeType.enc(x, a)
+                a <<= 1
+                w, b = 2, 1
+            else:
+                w, b = 2, 0
+            x = o40.ServiceCategory
+            if x is not None:
+                _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_serviceCategoryType.fail(x)
+                a = (a << (w + 4)) | ((1 - b) << 4) | (_i << 1)
+                w, b = 1, 2
+            a = (a << w) | (2 - b)
         elif sel == 0 and tx is ServiceDiscoveryResType:
             a = (a << 6) | 28
-            a = e_ServiceDiscoveryResType(x, a)
+            o41 = x
+            if type(o41) is not ServiceDiscoveryResType:
+                raise _E('expected ServiceDiscoveryResType, got ' + type(o41).__name__)
+            x = o41.ResponseCode
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o41.PaymentOptionList
+            if x is None:
+                raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
+            a = (a << 1) | 0
+            a = e_PaymentOptionListType(x, a)
+            x = o41.ChargeService
+            if x is None:
+                raise _E('ServiceDiscoveryResType: ChargeService is required')
+            a = (a << 1) | 0
+            o42 = x
+            if type(o42) is not ChargeServiceType:
+                raise _E('expected ChargeServiceType, got ' + type(o42).__name__)
+            x = o42.ServiceID
+            if x is None:
+                raise _E('ChargeServiceType: ServiceID is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_serviceIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o42.ServiceName
+            if x is not None:
+                a <<= 3
+                a = st_serviceNameType.enc(x, a)
+                a <<= 1
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            x = o42.ServiceCategory
+            if x is None:
+                raise _E('ChargeServiceType: ServiceCategory is required')
+            _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
+            if _i is None:
+                st_serviceCategoryType.fail(x)
+            a = (a << (w + 4)) | ((2 - b) << 4) | (_i << 1)
+            x = o42.ServiceScope
+            if x is not None:
+                a <<= 3
+                a = st_serviceScopeType.enc(x, a)
+                a <<= 1
+                w, b = 1, 4
+            else:
+                w, b = 2, 3
+            x = o42.FreeService
+            if x is None:
+                raise _E('ChargeServiceType: FreeService is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
+            x = o42.SupportedEnergyTransferMode
+            if x is None:
+                raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
+            a = (a << 1) | 0
+            a = e_SupportedEnergyTransferModeType(x, a)
+            a = (a << 1) | 0
+            x = o41.ServiceList
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_ServiceListType(x, a)
+                w, b = 1, 4
+            else:
+                w, b = 2, 3
+            a = (a << w) | (4 - b)
         elif sel == 0 and tx is SessionSetupReqType:
             a = (a << 6) | 29
-            a = e_SessionSetupReqType(x, a)
+            o43 = x
+            if type(o43) is not SessionSetupReqType:
+                raise _E('expected SessionSetupReqType, got ' + type(o43).__name__)
+            x = o43.EVCCID
+            if x is None:
+                raise _E('SessionSetupReqType: EVCCID is required')
+            a <<= 2
+            a = st_evccIDType.enc(x, a)
+            a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
-            a = e_SessionSetupResType(x, a)
+            o44 = x
+            if type(o44) is not SessionSetupResType:
+                raise _E('expected SessionSetupResType, got ' + type(o44).__name__)
+            x = o44.ResponseCode
+            if x is None:
+                raise _E('SessionSetupResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o44.EVSEID
+            if x is None:
+                raise _E('SessionSetupResType: EVSEID is required')
+            a <<= 2
+            a = st_evseIDType.enc(x, a)
+            a <<= 1
+            x = o44.EVSETimeStamp
+            if x is not None:
+                a <<= 3
+                if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
+                    st_long.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 1
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            a = (a << w) | (3 - b)
         elif sel == 0 and tx is SessionStopReqType:
             a = (a << 6) | 31
-            a = e_SessionStopReqType(x, a)
+            o45 = x
+            if type(o45) is not SessionStopReqType:
+                raise _E('expected SessionStopReqType, got ' + type(o45).__name__)
+            x = o45.ChargingSession
+            if x is None:
+                raise _E('SessionStopReqType: ChargingSession is required')
+            _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
+            if _i is None:
+                st_chargingSessionType.fail(x)
+            a = (a << 5) | ((_i << 1)) << 1
         elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
-            a = e_SessionStopResType(x, a)
+            o46 = x
+            if type(o46) is not SessionStopResType:
+                raise _E('expected SessionStopResType, got ' + type(o46).__name__)
+            x = o46.ResponseCode
+            if x is None:
+                raise _E('SessionStopResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
             a = (a << 6) | 33
-            a = e_WeldingDetectionReqType(x, a)
+            o47 = x
+            if type(o47) is not WeldingDetectionReqType:
+                raise _E('expected WeldingDetectionReqType, got ' + type(o47).__name__)
+            x = o47.DC_EVStatus
+            if x is None:
+                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
+            a = (a << 1) | 0
+            o48 = x
+            if type(o48) is not DC_EVStatusType:
+                raise _E('expected DC_EVStatusType, got ' + type(o48).__name__)
+            x = o48.EVReady
+            if x is None:
+                raise _E('DC_EVStatusType: EVReady is required')
+            if type(x) is not bool:
+                st_boolean.fail(x)
+            a = (a << 4) | (x << 1)
+            x = o48.EVErrorCode
+            if x is None:
+                raise _E('DC_EVStatusType: EVErrorCode is required')
+            _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVErrorCodeType.fail(x)
+            a = (a << 7) | (_i << 1)
+            x = o48.EVRESSSOC
+            if x is None:
+                raise _E('DC_EVStatusType: EVRESSSOC is required')
+            if type(x) is not int or not 0 <= x <= 100:
+                st_percentValueType.fail(x)
+            a = (a << 12) | ((((x) << 1)) << 1) << 1
         elif sel == 0 and tx is WeldingDetectionResType:
             a = (a << 6) | 34
-            a = e_WeldingDetectionResType(x, a)
+            o49 = x
+            if type(o49) is not WeldingDetectionResType:
+                raise _E('expected WeldingDetectionResType, got ' + type(o49).__name__)
+            x = o49.ResponseCode
+            if x is None:
+                raise _E('WeldingDetectionResType: ResponseCode is required')
+            _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_responseCodeType.fail(x)
+            a = (a << 8) | (_i << 1)
+            x = o49.DC_EVSEStatus
+            if x is None:
+                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
+            a = (a << 1) | 0
+            o50 = x
+            if type(o50) is not DC_EVSEStatusType:
+                raise _E('expected DC_EVSEStatusType, got ' + type(o50).__name__)
+            x = o50.NotificationMaxDelay
+            if x is None:
+                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+            a <<= 2
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o50.EVSENotification
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSENotification is required')
+            _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+            if _i is None:
+                st_EVSENotificationType.fail(x)
+            a = (a << 5) | (_i << 1)
+            x = o50.EVSEIsolationStatus
+            if x is not None:
+                _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_isolationLevelType.fail(x)
+                a = (a << 7) | (_i << 1)
+                w, b = 1, 3
+            else:
+                w, b = 2, 2
+            x = o50.EVSEStatusCode
+            if x is None:
+                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+            _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+            if _i is None:
+                st_DC_EVSEStatusCodeType.fail(x)
+            a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+            a = (a << 1) | 0
+            x = o49.EVSEPresentVoltage
+            if x is None:
+                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
+            a = (a << 1) | 0
+            o51 = x
+            if type(o51) is not PhysicalValueType:
+                raise _E('expected PhysicalValueType, got ' + type(o51).__name__)
+            x = o51.Multiplier
+            if x is None:
+                raise _E('PhysicalValueType: Multiplier is required')
+            if type(x) is not int or not -3 <= x <= 3:
+                st_unitMultiplierType.fail(x)
+            a = (a << 6) | ((x + 3) << 1)
+            x = o51.Unit
+            if x is None:
+                raise _E('PhysicalValueType: Unit is required')
+            _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+            if _i is None:
+                st_unitSymbolType.fail(x)
+            a = (a << 6) | (_i << 1)
+            x = o51.Value
+            if x is None:
+                raise _E('PhysicalValueType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 3
         else:
             raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 1, 35
@@ -8015,17 +16745,21 @@ def e_BodyType(o: BodyType, a: int) -> int:
 def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, int]:
     x: Any
     o = _new(WeldingDetectionReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(DC_EVStatusType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15604743:
         raise _F('WeldingDetectionReqType: unsupported event code', q)
-    g = 0
-    o.DC_EVStatus, q = d_DC_EVStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionReqType: unsupported event code', q)
+    o1.EVReady = (t >> 20) & 1 == 1
+    _i = (t >> 13) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
+    o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
+    o1.EVRESSSOC = (t >> 3) & 127
+    if o1.EVRESSSOC > 100:
+        raise _F(st_percentValueType.name + ': value above maximum', q)
     g = 1
+    o.DC_EVStatus = o1
     return o, q
 
 def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
@@ -8036,34 +16770,114 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if x is None:
         raise _E('WeldingDetectionReqType: DC_EVStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVStatusType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not DC_EVStatusType:
+        raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
+    x = o1.EVReady
+    if x is None:
+        raise _E('DC_EVStatusType: EVReady is required')
+    if type(x) is not bool:
+        st_boolean.fail(x)
+    a = (a << 4) | (x << 1)
+    x = o1.EVErrorCode
+    if x is None:
+        raise _E('DC_EVStatusType: EVErrorCode is required')
+    _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVErrorCodeType.fail(x)
+    a = (a << 7) | (_i << 1)
+    x = o1.EVRESSSOC
+    if x is None:
+        raise _E('DC_EVStatusType: EVRESSSOC is required')
+    if type(x) is not int or not 0 <= x <= 100:
+        st_percentValueType.fail(x)
+    a = (a << 12) | ((((x) << 1)) << 1) << 1
     return a
 
 def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, int]:
     x: Any
     o = _new(WeldingDetectionResType)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 387:
+    o1 = _new(DC_EVSEStatusType)
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('WeldingDetectionResType: unsupported event code', q)
-    _i = (t >> 2) & 31
+    _i = (t >> 12) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 1
-    o.DC_EVSEStatus, q = d_DC_EVSEStatusType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_unsignedShort.name + ': value outside its range', q)
+    o1.NotificationMaxDelay = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 228:
+        raise _F('DC_EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+    _i = (t >> 3) & 3
+    if _i >= 3:
+        raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
+    o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
+    g = t & 3
+    if g >= 2:
+        raise _F('DC_EVSEStatusType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        q -= 6
+        t = (v >> q) & 63
+        if t & 35:
+            raise _F('DC_EVSEStatusType: unsupported event in EVSEIsolationStatus', q)
+        _i = (t >> 2) & 7
+        if _i >= 5:
+            raise _F(st_isolationLevelType.name + ': enumeration index out of range', q)
+        o1.EVSEIsolationStatus = _ENUM_st_isolationLevelType[_i]
+        g = 3
+    else:
+        o1.EVSEIsolationStatus = None
+    o2 = _new(PhysicalValueType)
+    q -= 31
+    t = (v >> q) & 2147483647
+    if t & 1138986496:
+        raise _F('DC_EVSEStatusType: unsupported event in EVSEStatusCode', q)
+    _i = (t >> 26) & 15
+    if _i >= 12:
+        raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
+    o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
+    o2.Multiplier = ((t >> 18) & 7) - 3
+    if o2.Multiplier > 3:
+        raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    _i = (t >> 12) & 7
+    if _i >= 7:
+        raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
+    o2.Unit = _ENUM_st_unitSymbolType[_i]
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.EVSEPresentVoltage, q = d_PhysicalValueType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WeldingDetectionResType: unsupported event code', q)
+    o.DC_EVSEStatus = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('PhysicalValueType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
@@ -8081,13 +16895,72 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     if x is None:
         raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
-    a = e_DC_EVSEStatusType(x, a)
+    o1 = x
+    if type(o1) is not DC_EVSEStatusType:
+        raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
+    x = o1.NotificationMaxDelay
+    if x is None:
+        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_unsignedShort.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVSENotification
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSENotification is required')
+    _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
+    if _i is None:
+        st_EVSENotificationType.fail(x)
+    a = (a << 5) | (_i << 1)
+    x = o1.EVSEIsolationStatus
+    if x is not None:
+        _i = _IDX_st_isolationLevelType.get(x) if type(x) is str else None
+        if _i is None:
+            st_isolationLevelType.fail(x)
+        a = (a << 7) | (_i << 1)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    x = o1.EVSEStatusCode
+    if x is None:
+        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
+    _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
+    if _i is None:
+        st_DC_EVSEStatusCodeType.fail(x)
+    a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
+    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_PhysicalValueType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not PhysicalValueType:
+        raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
+    x = o2.Multiplier
+    if x is None:
+        raise _E('PhysicalValueType: Multiplier is required')
+    if type(x) is not int or not -3 <= x <= 3:
+        st_unitMultiplierType.fail(x)
+    a = (a << 6) | ((x + 3) << 1)
+    x = o2.Unit
+    if x is None:
+        raise _E('PhysicalValueType: Unit is required')
+    _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
+    if _i is None:
+        st_unitSymbolType.fail(x)
+    a = (a << 6) | (_i << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('PhysicalValueType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 C_AC_EVChargeParameterType.dec_fn = d_AC_EVChargeParameterType
 C_AC_EVChargeParameterType.enc_fn = e_AC_EVChargeParameterType

@@ -1097,61 +1097,184 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
     x: Any
     o = _new(AC_CPDReqEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 1
+    o.EVMaximumChargePower = o1
     if g < 2:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumChargePower_L2 = o2
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 3:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVMaximumChargePower_L3 = o3
     else:
         o.EVMaximumChargePower_L3 = None
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 4
+    o.EVMinimumChargePower = o4
     if g < 5:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 5
+        o.EVMinimumChargePower_L2 = o5
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 6:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 6
+        o.EVMinimumChargePower_L3 = o6
     else:
         o.EVMinimumChargePower_L3 = None
     return o, q
@@ -1164,35 +1287,149 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     if x is None:
         raise _E('AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     else:
         w, b = 2, 4
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 6
     a = (a << w) | (6 - b)
     return a
@@ -1252,117 +1489,370 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
 def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
     x: Any
     o = _new(AC_CPDResEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 1
+    o.EVSEMaximumChargePower = o1
     if g < 2:
-        o.EVSEMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 2
+        o.EVSEMaximumChargePower_L2 = o2
     else:
         o.EVSEMaximumChargePower_L2 = None
     if g < 3:
-        o.EVSEMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVSEMaximumChargePower_L3 = o3
     else:
         o.EVSEMaximumChargePower_L3 = None
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 4
+    o.EVSEMinimumChargePower = o4
     if g < 5:
-        o.EVSEMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 5
+        o.EVSEMinimumChargePower_L2 = o5
     else:
         o.EVSEMinimumChargePower_L2 = None
     if g < 6:
-        o.EVSEMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 6
+        o.EVSEMinimumChargePower_L3 = o6
     else:
         o.EVSEMinimumChargePower_L3 = None
-    o.EVSENominalFrequency, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 6:
         raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 7
+    o.EVSENominalFrequency = o7
     if g < 8:
-        o.MaximumPowerAsymmetry, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 8
+        o.MaximumPowerAsymmetry = o8
     else:
         o.MaximumPowerAsymmetry = None
     if g < 9:
-        o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 9
+        o.EVSEPowerRampLimitation = o9
     else:
         o.EVSEPowerRampLimitation = None
     if g < 10:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o10.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o10.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 10
+        o.EVSEPresentActivePower = o10
     else:
         o.EVSEPresentActivePower = None
     if g < 11:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 11
+        o.EVSEPresentActivePower_L2 = o11
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 12:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 12
+        o.EVSEPresentActivePower_L3 = o12
     else:
         o.EVSEPresentActivePower_L3 = None
     return o, q
@@ -1375,67 +1865,295 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     if x is None:
         raise _E('AC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.EVSEMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('AC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     else:
         w, b = 2, 4
     x = o.EVSEMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 6
     x = o.EVSENominalFrequency
     if x is None:
         raise _E('AC_CPDResEnergyTransferModeType: EVSENominalFrequency is required')
     a = (a << w) | (6 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 8
     else:
         w, b = 3, 7
     x = o.EVSEPowerRampLimitation
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 9
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o10 = x
+        if type(o10) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+        x = o10.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o10.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 10
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (10 - b)
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 12
     a = (a << w) | (12 - b)
     return a
@@ -1443,12 +2161,46 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
 def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
     x: Any
     o = _new(AC_ChargeLoopReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AC_ChargeLoopReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -1478,7 +2230,13 @@ def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
     elif g == 4:
         o.CLReqControlMode, q = d_BPT_Scheduled_AC_CLReqControlModeType(v, q)
     elif g == 5:
-        o.CLReqControlMode, q = d_CLReqControlModeType(v, q)
+        o2 = _new(CLReqControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CLReqControlModeType: unsupported event code', q)
+        g = 0
+        o.CLReqControlMode = o2
     elif g == 6:
         o.CLReqControlMode, q = d_Dynamic_AC_CLReqControlModeType(v, q)
     else:
@@ -1498,7 +2256,31 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('AC_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.DisplayParameters
     if x is not None:
         a = (a << 2) | 0
@@ -1530,7 +2312,10 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             a = e_BPT_Scheduled_AC_CLReqControlModeType(x, a)
         elif sel == 0 and tx is CLReqControlModeType:
             a = (a << 3) | 2
-            a = e_CLReqControlModeType(x, a)
+            o2 = x
+            if type(o2) is not CLReqControlModeType:
+                raise _E('expected CLReqControlModeType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is Dynamic_AC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_AC_CLReqControlModeType(x, a)
@@ -2350,13 +3135,35 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     else:
         o.ChargingComplete = None
     if g < 9:
-        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
+        o.BatteryEnergyCapacity = o1
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
@@ -2436,7 +3243,26 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.BatteryEnergyCapacity
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
@@ -2477,198 +3303,671 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         g = 1
     else:
         o.DepartureTime = None
-    o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetEnergyRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumEnergyRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumEnergyRequest = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 5
+    o.EVMaximumChargePower = o4
     if g < 6:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower_L2 = o5
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 7:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 7
+        o.EVMaximumChargePower_L3 = o6
     else:
         o.EVMaximumChargePower_L3 = None
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 8
+    o.EVMinimumChargePower = o7
     if g < 9:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 9
+        o.EVMinimumChargePower_L2 = o8
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 10:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 10
+        o.EVMinimumChargePower_L3 = o9
     else:
         o.EVMinimumChargePower_L3 = None
-    o.EVPresentActivePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o10 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 11
+    o.EVPresentActivePower = o10
     if g < 12:
-        o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
+        o.EVPresentActivePower_L2 = o11
     else:
         o.EVPresentActivePower_L2 = None
     if g < 13:
-        o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 13
+        o.EVPresentActivePower_L3 = o12
     else:
         o.EVPresentActivePower_L3 = None
-    o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o13 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o13.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o13.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 14
+    o.EVPresentReactivePower = o13
     if g < 15:
-        o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o14 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
+        o.EVPresentReactivePower_L2 = o14
     else:
         o.EVPresentReactivePower_L2 = None
     if g < 16:
-        o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o15 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o15.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o15.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 16
+        o.EVPresentReactivePower_L3 = o15
     else:
         o.EVPresentReactivePower_L3 = None
-    o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o16 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o16.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o16.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 17
+    o.EVMaximumDischargePower = o16
     if g < 18:
-        o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o17 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o17.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o17.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 18
+        o.EVMaximumDischargePower_L2 = o17
     else:
         o.EVMaximumDischargePower_L2 = None
     if g < 19:
-        o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o18 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o18.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o18.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 19
+        o.EVMaximumDischargePower_L3 = o18
     else:
         o.EVMaximumDischargePower_L3 = None
-    o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o19 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o19.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o19.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 20
+    o.EVMinimumDischargePower = o19
     if g < 21:
-        o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o20 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o20.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o20.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 21
+        o.EVMinimumDischargePower_L2 = o20
     else:
         o.EVMinimumDischargePower_L2 = None
     if g < 22:
-        o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o21 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o21.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o21.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 22
+        o.EVMinimumDischargePower_L3 = o21
     else:
         o.EVMinimumDischargePower_L3 = None
     if g < 23:
-        o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o22 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o22.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o22.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 23
+        o.EVMaximumV2XEnergyRequest = o22
     else:
         o.EVMaximumV2XEnergyRequest = None
     if g < 24:
-        o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o23 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o23.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o23.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 24
+        o.EVMinimumV2XEnergyRequest = o23
     else:
         o.EVMinimumV2XEnergyRequest = None
     return o, q
@@ -2691,128 +3990,565 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumEnergyRequest
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumEnergyRequest
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 6
     else:
         w, b = 2, 5
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << w) | (7 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     else:
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 10
     x = o.EVPresentActivePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (10 - b)
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 12
     else:
         w, b = 2, 11
     x = o.EVPresentActivePower_L3
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 13
     x = o.EVPresentReactivePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVPresentReactivePower is required')
     a = (a << w) | (13 - b)
-    a = e_RationalNumberType(x, a)
+    o13 = x
+    if type(o13) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+    x = o13.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o13.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 15
     else:
         w, b = 2, 14
     x = o.EVPresentReactivePower_L3
     if x is not None:
         a = (a << w) | (15 - b)
-        a = e_RationalNumberType(x, a)
+        o15 = x
+        if type(o15) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o15).__name__)
+        x = o15.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o15.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 16
     x = o.EVMaximumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumDischargePower is required')
     a = (a << w) | (16 - b)
-    a = e_RationalNumberType(x, a)
+    o16 = x
+    if type(o16) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o16).__name__)
+    x = o16.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o16.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o17 = x
+        if type(o17) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o17).__name__)
+        x = o17.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o17.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 18
     else:
         w, b = 2, 17
     x = o.EVMaximumDischargePower_L3
     if x is not None:
         a = (a << w) | (18 - b)
-        a = e_RationalNumberType(x, a)
+        o18 = x
+        if type(o18) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o18).__name__)
+        x = o18.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o18.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 19
     x = o.EVMinimumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumDischargePower is required')
     a = (a << w) | (19 - b)
-    a = e_RationalNumberType(x, a)
+    o19 = x
+    if type(o19) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o19).__name__)
+    x = o19.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o19.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o20 = x
+        if type(o20) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o20).__name__)
+        x = o20.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o20.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 21
     else:
         w, b = 3, 20
     x = o.EVMinimumDischargePower_L3
     if x is not None:
         a = (a << w) | (21 - b)
-        a = e_RationalNumberType(x, a)
+        o21 = x
+        if type(o21) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o21).__name__)
+        x = o21.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o21.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 22
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
         a = (a << w) | (22 - b)
-        a = e_RationalNumberType(x, a)
+        o22 = x
+        if type(o22) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o22).__name__)
+        x = o22.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o22.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 23
     x = o.EVMinimumV2XEnergyRequest
     if x is not None:
         a = (a << w) | (23 - b)
-        a = e_RationalNumberType(x, a)
+        o23 = x
+        if type(o23) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o23).__name__)
+        x = o23.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o23.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 24
     a = (a << w) | (24 - b)
     return a
@@ -2826,208 +4562,666 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g >= 10:
         raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 1
+        o.EVTargetEnergyRequest = o1
     else:
         o.EVTargetEnergyRequest = None
     if g < 2:
-        o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumEnergyRequest = o2
     else:
         o.EVMaximumEnergyRequest = None
     if g < 3:
-        o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 3
+        o.EVMinimumEnergyRequest = o3
     else:
         o.EVMinimumEnergyRequest = None
     if g < 4:
-        o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 4
+        o.EVMaximumChargePower = o4
     else:
         o.EVMaximumChargePower = None
     if g < 5:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 5
+        o.EVMaximumChargePower_L2 = o5
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 6:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower_L3 = o6
     else:
         o.EVMaximumChargePower_L3 = None
     if g < 7:
-        o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 7
+        o.EVMinimumChargePower = o7
     else:
         o.EVMinimumChargePower = None
     if g < 8:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 8
+        o.EVMinimumChargePower_L2 = o8
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 9:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 9
+        o.EVMinimumChargePower_L3 = o9
     else:
         o.EVMinimumChargePower_L3 = None
-    o.EVPresentActivePower, q = d_RationalNumberType(v, q)
-    q -= 4
-    t = (v >> q) & 15
+    o10 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 48:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 15
     if g >= 12:
         raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     g += 10
+    o.EVPresentActivePower = o10
     if g < 11:
-        o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 11:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 11
+        o.EVPresentActivePower_L2 = o11
     else:
         o.EVPresentActivePower_L2 = None
     if g < 12:
-        o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 10:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
+        o.EVPresentActivePower_L3 = o12
     else:
         o.EVPresentActivePower_L3 = None
     if g < 13:
-        o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o13 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o13.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o13.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 13
+        o.EVPresentReactivePower = o13
     else:
         o.EVPresentReactivePower = None
     if g < 14:
-        o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o14 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 14
+        o.EVPresentReactivePower_L2 = o14
     else:
         o.EVPresentReactivePower_L2 = None
     if g < 15:
-        o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o15 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o15.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o15.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
+        o.EVPresentReactivePower_L3 = o15
     else:
         o.EVPresentReactivePower_L3 = None
     if g < 16:
-        o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o16 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o16.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o16.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 16
+        o.EVMaximumDischargePower = o16
     else:
         o.EVMaximumDischargePower = None
     if g < 17:
-        o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o17 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o17.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o17.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 17
+        o.EVMaximumDischargePower_L2 = o17
     else:
         o.EVMaximumDischargePower_L2 = None
     if g < 18:
-        o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o18 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o18.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o18.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 18
+        o.EVMaximumDischargePower_L3 = o18
     else:
         o.EVMaximumDischargePower_L3 = None
     if g < 19:
-        o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o19 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o19.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o19.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 19
+        o.EVMinimumDischargePower = o19
     else:
         o.EVMinimumDischargePower = None
     if g < 20:
-        o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o20 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o20.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o20.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 20
+        o.EVMinimumDischargePower_L2 = o20
     else:
         o.EVMinimumDischargePower_L2 = None
     if g < 21:
-        o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_AC_CLReqControlModeType: unsupported event code', q)
+        o21 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o21.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o21.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 21
+        o.EVMinimumDischargePower_L3 = o21
     else:
         o.EVMinimumDischargePower_L3 = None
     return o, q
@@ -3039,111 +5233,510 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
     x = o.EVTargetEnergyRequest
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.EVMaximumEnergyRequest
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 2
     x = o.EVMinimumEnergyRequest
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     x = o.EVMaximumChargePower
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     x = o.EVMinimumChargePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     x = o.EVPresentActivePower
     if x is None:
         raise _E('BPT_Scheduled_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (9 - b)
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 11
     else:
         w, b = 4, 10
     x = o.EVPresentActivePower_L3
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 12
     x = o.EVPresentReactivePower
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o13 = x
+        if type(o13) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+        x = o13.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o13.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 13
     x = o.EVPresentReactivePower_L2
     if x is not None:
         a = (a << w) | (13 - b)
-        a = e_RationalNumberType(x, a)
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 14
     x = o.EVPresentReactivePower_L3
     if x is not None:
         a = (a << w) | (14 - b)
-        a = e_RationalNumberType(x, a)
+        o15 = x
+        if type(o15) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o15).__name__)
+        x = o15.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o15.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 15
     x = o.EVMaximumDischargePower
     if x is not None:
         a = (a << w) | (15 - b)
-        a = e_RationalNumberType(x, a)
+        o16 = x
+        if type(o16) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o16).__name__)
+        x = o16.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o16.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 16
     x = o.EVMaximumDischargePower_L2
     if x is not None:
         a = (a << w) | (16 - b)
-        a = e_RationalNumberType(x, a)
+        o17 = x
+        if type(o17) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o17).__name__)
+        x = o17.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o17.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 17
     x = o.EVMaximumDischargePower_L3
     if x is not None:
         a = (a << w) | (17 - b)
-        a = e_RationalNumberType(x, a)
+        o18 = x
+        if type(o18) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o18).__name__)
+        x = o18.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o18.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 18
     x = o.EVMinimumDischargePower
     if x is not None:
         a = (a << w) | (18 - b)
-        a = e_RationalNumberType(x, a)
+        o19 = x
+        if type(o19) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o19).__name__)
+        x = o19.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o19.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 19
     x = o.EVMinimumDischargePower_L2
     if x is not None:
         a = (a << w) | (19 - b)
-        a = e_RationalNumberType(x, a)
+        o20 = x
+        if type(o20) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o20).__name__)
+        x = o20.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o20.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 20
     x = o.EVMinimumDischargePower_L3
     if x is not None:
         a = (a << w) | (20 - b)
-        a = e_RationalNumberType(x, a)
+        o21 = x
+        if type(o21) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o21).__name__)
+        x = o21.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o21.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 21
     a = (a << w) | (21 - b)
     return a
@@ -3195,126 +5788,427 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         g = 1
     else:
         o.DepartureTime = None
-    o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetEnergyRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumEnergyRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumEnergyRequest = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 5
+    o.EVMaximumChargePower = o4
     if g < 6:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower_L2 = o5
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 7:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 7
+        o.EVMaximumChargePower_L3 = o6
     else:
         o.EVMaximumChargePower_L3 = None
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 8
+    o.EVMinimumChargePower = o7
     if g < 9:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 9
+        o.EVMinimumChargePower_L2 = o8
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 10:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 10
+        o.EVMinimumChargePower_L3 = o9
     else:
         o.EVMinimumChargePower_L3 = None
-    o.EVPresentActivePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o10 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 11
+    o.EVPresentActivePower = o10
     if g < 12:
-        o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
+        o.EVPresentActivePower_L2 = o11
     else:
         o.EVPresentActivePower_L2 = None
     if g < 13:
-        o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 13
+        o.EVPresentActivePower_L3 = o12
     else:
         o.EVPresentActivePower_L3 = None
-    o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o13 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o13.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o13.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
     g += 14
+    o.EVPresentReactivePower = o13
     if g < 15:
-        o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o14 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
         g += 15
+        o.EVPresentReactivePower_L2 = o14
     else:
         o.EVPresentReactivePower_L2 = None
     if g < 16:
-        o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_AC_CLReqControlModeType: unsupported event code', q)
+        o15 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o15.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o15.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 16
+        o.EVPresentReactivePower_L3 = o15
     else:
         o.EVPresentReactivePower_L3 = None
     return o, q
@@ -3337,84 +6231,369 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumEnergyRequest
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumEnergyRequest
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 6
     else:
         w, b = 2, 5
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << w) | (7 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     else:
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 10
     x = o.EVPresentActivePower
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (10 - b)
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 12
     else:
         w, b = 2, 11
     x = o.EVPresentActivePower_L3
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 13
     x = o.EVPresentReactivePower
     if x is None:
         raise _E('Dynamic_AC_CLReqControlModeType: EVPresentReactivePower is required')
     a = (a << w) | (13 - b)
-    a = e_RationalNumberType(x, a)
+    o13 = x
+    if type(o13) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+    x = o13.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o13.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 15
     else:
         w, b = 2, 14
     x = o.EVPresentReactivePower_L3
     if x is not None:
         a = (a << w) | (15 - b)
-        a = e_RationalNumberType(x, a)
+        o15 = x
+        if type(o15) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o15).__name__)
+        x = o15.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o15.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 16
     a = (a << w) | (16 - b)
     return a
@@ -3428,148 +6607,474 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g >= 10:
         raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 9:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 1
+        o.EVTargetEnergyRequest = o1
     else:
         o.EVTargetEnergyRequest = None
     if g < 2:
-        o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumEnergyRequest = o2
     else:
         o.EVMaximumEnergyRequest = None
     if g < 3:
-        o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 3
+        o.EVMinimumEnergyRequest = o3
     else:
         o.EVMinimumEnergyRequest = None
     if g < 4:
-        o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 4
+        o.EVMaximumChargePower = o4
     else:
         o.EVMaximumChargePower = None
     if g < 5:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 5
+        o.EVMaximumChargePower_L2 = o5
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 6:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower_L3 = o6
     else:
         o.EVMaximumChargePower_L3 = None
     if g < 7:
-        o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 7
+        o.EVMinimumChargePower = o7
     else:
         o.EVMinimumChargePower = None
     if g < 8:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 8
+        o.EVMinimumChargePower_L2 = o8
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 9:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 9
+        o.EVMinimumChargePower_L3 = o9
     else:
         o.EVMinimumChargePower_L3 = None
-    o.EVPresentActivePower, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o10 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 6:
         raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
     g += 10
+    o.EVPresentActivePower = o10
     if g < 11:
-        o.EVPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 11
+        o.EVPresentActivePower_L2 = o11
     else:
         o.EVPresentActivePower_L2 = None
     if g < 12:
-        o.EVPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 12
+        o.EVPresentActivePower_L3 = o12
     else:
         o.EVPresentActivePower_L3 = None
     if g < 13:
-        o.EVPresentReactivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o13 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o13.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o13.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 13
+        o.EVPresentReactivePower = o13
     else:
         o.EVPresentReactivePower = None
     if g < 14:
-        o.EVPresentReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o14 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
         g += 14
+        o.EVPresentReactivePower_L2 = o14
     else:
         o.EVPresentReactivePower_L2 = None
     if g < 15:
-        o.EVPresentReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_AC_CLReqControlModeType: unsupported event code', q)
+        o15 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o15.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o15.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 15
+        o.EVPresentReactivePower_L3 = o15
     else:
         o.EVPresentReactivePower_L3 = None
     return o, q
@@ -3581,81 +7086,366 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
     x = o.EVTargetEnergyRequest
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.EVMaximumEnergyRequest
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 2
     x = o.EVMinimumEnergyRequest
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     x = o.EVMaximumChargePower
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     x = o.EVMinimumChargePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     x = o.EVPresentActivePower
     if x is None:
         raise _E('Scheduled_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (9 - b)
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 11
     else:
         w, b = 3, 10
     x = o.EVPresentActivePower_L3
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 12
     x = o.EVPresentReactivePower
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o13 = x
+        if type(o13) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+        x = o13.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o13.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 13
     x = o.EVPresentReactivePower_L2
     if x is not None:
         a = (a << w) | (13 - b)
-        a = e_RationalNumberType(x, a)
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 14
     x = o.EVPresentReactivePower_L3
     if x is not None:
         a = (a << w) | (14 - b)
-        a = e_RationalNumberType(x, a)
+        o15 = x
+        if type(o15) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o15).__name__)
+        x = o15.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o15.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 15
     a = (a << w) | (15 - b)
     return a
@@ -3663,12 +7453,46 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
 def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     x: Any
     o = _new(AC_ChargeLoopResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 13
     t = (v >> q) & 8191
     if t & 6160:
@@ -3682,13 +7506,35 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
         raise _F('AC_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3632:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 6) & 7
+        if _i >= 6:
+            raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_evseNotificationType[_i]
         g = t & 15
         if g >= 8:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 3
+        o.EVSEStatus = o2
     else:
         o.EVSEStatus = None
     if g < 4:
@@ -3712,13 +7558,35 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     else:
         o.Receipt = None
     if g < 6:
-        o.EVSETargetFrequency, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('AC_ChargeLoopResType: unsupported event code', q)
         g += 6
+        o.EVSETargetFrequency = o3
     else:
         o.EVSETargetFrequency = None
     if g == 6:
@@ -3726,7 +7594,13 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
     elif g == 7:
         o.CLResControlMode, q = d_BPT_Scheduled_AC_CLResControlModeType(v, q)
     elif g == 8:
-        o.CLResControlMode, q = d_CLResControlModeType(v, q)
+        o4 = _new(CLResControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CLResControlModeType: unsupported event code', q)
+        g = 0
+        o.CLResControlMode = o4
     elif g == 9:
         o.CLResControlMode, q = d_Dynamic_AC_CLResControlModeType(v, q)
     else:
@@ -3746,7 +7620,31 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('AC_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('AC_ChargeLoopResType: ResponseCode is required')
@@ -3757,7 +7655,24 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     x = o.EVSEStatus
     if x is not None:
         a = (a << 4) | 0
-        a = e_EVSEStatusType(x, a)
+        o2 = x
+        if type(o2) is not EVSEStatusType:
+            raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
+        x = o2.NotificationMaxDelay
+        if x is None:
+            raise _E('EVSEStatusType: NotificationMaxDelay is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_unsignedShort.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.EVSENotification
+        if x is None:
+            raise _E('EVSEStatusType: EVSENotification is required')
+        _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
+        if _i is None:
+            st_evseNotificationType.fail(x)
+        a = (a << 7) | ((_i << 1)) << 1
         w, b = 4, 3
     else:
         w, b = 4, 2
@@ -3774,7 +7689,26 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     x = o.EVSETargetFrequency
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     k = 0
     sel = -1
@@ -3794,7 +7728,10 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             a = e_BPT_Scheduled_AC_CLResControlModeType(x, a)
         elif sel == 0 and tx is CLResControlModeType:
             a = (a << w) | (8 - b)
-            a = e_CLResControlModeType(x, a)
+            o4 = x
+            if type(o4) is not CLResControlModeType:
+                raise _E('expected CLResControlModeType, got ' + type(o4).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is Dynamic_AC_CLResControlModeType:
             a = (a << w) | (9 - b)
             a = e_Dynamic_AC_CLResControlModeType(x, a)
@@ -3855,8 +7792,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
-    a = (a << 6) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 7) | ((_i << 1)) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -4138,49 +8074,271 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.EnergyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(DetailedCostType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.Amount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
+        o1.CostPerUnit = o3
+        o.EnergyCosts = o1
     else:
         o.EnergyCosts = None
     if g < 3:
-        o.OccupancyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(DetailedCostType)
+        o5 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o4.Amount = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
+        o4.CostPerUnit = o6
+        o.OccupancyCosts = o4
     else:
         o.OccupancyCosts = None
     if g < 4:
-        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(DetailedCostType)
+        o8 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o7.Amount = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
+        o7.CostPerUnit = o9
+        o.AdditionalServicesCosts = o7
     else:
         o.AdditionalServicesCosts = None
     if g < 5:
-        o.OverstayCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(DetailedCostType)
+        o11 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        o12 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o10.Amount = o11
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
+        o10.CostPerUnit = o12
+        o.OverstayCosts = o10
     else:
         o.OverstayCosts = None
     lst: list[Any] = []
     o.TaxCosts = lst
     while g < 6:
-        x, q = d_DetailedTaxType(v, q)
+        o13 = _new(DetailedTaxType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DetailedTaxType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o13.TaxRuleID = x_
+        o14 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o13.Amount = o14
+        x = o13
         lst.append(x)
         if len(lst) < 10:
             q -= 2
@@ -4212,24 +8370,224 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.EnergyCosts
     if x is not None:
         a = (a << 3) | 0
-        a = e_DetailedCostType(x, a)
+        o1 = x
+        if type(o1) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o1).__name__)
+        x = o1.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 2
     else:
         w, b = 3, 1
     x = o.OccupancyCosts
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_DetailedCostType(x, a)
+        o4 = x
+        if type(o4) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o4).__name__)
+        x = o4.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o4.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_DetailedCostType(x, a)
+        o7 = x
+        if type(o7) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o7).__name__)
+        x = o7.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o7.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_DetailedCostType(x, a)
+        o10 = x
+        if type(o10) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o10).__name__)
+        x = o10.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o10.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
     if type(lst) is not list:
@@ -4238,7 +8596,41 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
-        a = e_DetailedTaxType(x, a)
+        o13 = x
+        if type(o13) is not DetailedTaxType:
+            raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
+        x = o13.TaxRuleID
+        if x is None:
+            raise _E('DetailedTaxType: TaxRuleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o13.Amount
+        if x is None:
+            raise _E('DetailedTaxType: Amount is required')
+        a = (a << 1) | 0
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 10:
             w, b = 2, 5
         else:
@@ -4249,23 +8641,53 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     x: Any
     o = _new(DetailedCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DetailedCostType: unsupported event code', q)
-    g = 0
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.CostPerUnit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.Amount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.CostPerUnit = o2
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
@@ -4276,13 +8698,50 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if x is None:
         raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.CostPerUnit
     if x is None:
         raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
@@ -4303,17 +8762,32 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Amount = o1
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
@@ -4332,8 +8806,26 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if x is None:
         raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
@@ -4419,90 +8911,286 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         g = 4
     else:
         o.AckMaxDelay = None
-    o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
-    q -= 4
-    t = (v >> q) & 15
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 48:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 15
     if g >= 9:
         raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
     g += 5
+    o.EVSETargetActivePower = o1
     if g < 6:
-        o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 6
+        o.EVSETargetActivePower_L2 = o2
     else:
         o.EVSETargetActivePower_L2 = None
     if g < 7:
-        o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 7
+        o.EVSETargetActivePower_L3 = o3
     else:
         o.EVSETargetActivePower_L3 = None
     if g < 8:
-        o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 8
+        o.EVSETargetReactivePower = o4
     else:
         o.EVSETargetReactivePower = None
     if g < 9:
-        o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 9
+        o.EVSETargetReactivePower_L2 = o5
     else:
         o.EVSETargetReactivePower_L2 = None
     if g < 10:
-        o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 10
+        o.EVSETargetReactivePower_L3 = o6
     else:
         o.EVSETargetReactivePower_L3 = None
     if g < 11:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 11
+        o.EVSEPresentActivePower = o7
     else:
         o.EVSEPresentActivePower = None
     if g < 12:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 12
+        o.EVSEPresentActivePower_L2 = o8
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 13:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 13
+        o.EVSEPresentActivePower_L3 = o9
     else:
         o.EVSEPresentActivePower_L3 = None
     return o, q
@@ -4546,48 +9234,219 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
     if x is None:
         raise _E('BPT_Dynamic_AC_CLResControlModeType: EVSETargetActivePower is required')
     a = (a << w) | (4 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 6
     else:
         w, b = 4, 5
     x = o.EVSETargetActivePower_L3
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 7
     x = o.EVSETargetReactivePower
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 8
     x = o.EVSETargetReactivePower_L2
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 9
     x = o.EVSETargetReactivePower_L3
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 10
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (10 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 12
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
     return a
@@ -4601,92 +9460,288 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g >= 10:
         raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 9:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 1
+        o.EVSETargetActivePower = o1
     else:
         o.EVSETargetActivePower = None
     if g < 2:
-        o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 2
+        o.EVSETargetActivePower_L2 = o2
     else:
         o.EVSETargetActivePower_L2 = None
     if g < 3:
-        o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 3
+        o.EVSETargetActivePower_L3 = o3
     else:
         o.EVSETargetActivePower_L3 = None
     if g < 4:
-        o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 4
+        o.EVSETargetReactivePower = o4
     else:
         o.EVSETargetReactivePower = None
     if g < 5:
-        o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 5
+        o.EVSETargetReactivePower_L2 = o5
     else:
         o.EVSETargetReactivePower_L2 = None
     if g < 6:
-        o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 6
+        o.EVSETargetReactivePower_L3 = o6
     else:
         o.EVSETargetReactivePower_L3 = None
     if g < 7:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 7
+        o.EVSEPresentActivePower = o7
     else:
         o.EVSEPresentActivePower = None
     if g < 8:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 8
+        o.EVSEPresentActivePower_L2 = o8
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 9:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_AC_CLResControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 9
+        o.EVSEPresentActivePower_L3 = o9
     else:
         o.EVSEPresentActivePower_L3 = None
     return o, q
@@ -4698,49 +9753,220 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
     x = o.EVSETargetActivePower
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.EVSETargetActivePower_L2
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 2
     x = o.EVSETargetActivePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     x = o.EVSETargetReactivePower
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVSETargetReactivePower_L2
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     x = o.EVSETargetReactivePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     a = (a << w) | (9 - b)
     return a
@@ -4845,90 +10071,286 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
         g = 4
     else:
         o.AckMaxDelay = None
-    o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
-    q -= 4
-    t = (v >> q) & 15
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 48:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 15
     if g >= 9:
         raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
     g += 5
+    o.EVSETargetActivePower = o1
     if g < 6:
-        o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 6
+        o.EVSETargetActivePower_L2 = o2
     else:
         o.EVSETargetActivePower_L2 = None
     if g < 7:
-        o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 7
+        o.EVSETargetActivePower_L3 = o3
     else:
         o.EVSETargetActivePower_L3 = None
     if g < 8:
-        o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 8
+        o.EVSETargetReactivePower = o4
     else:
         o.EVSETargetReactivePower = None
     if g < 9:
-        o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 9
+        o.EVSETargetReactivePower_L2 = o5
     else:
         o.EVSETargetReactivePower_L2 = None
     if g < 10:
-        o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 10
+        o.EVSETargetReactivePower_L3 = o6
     else:
         o.EVSETargetReactivePower_L3 = None
     if g < 11:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 11
+        o.EVSEPresentActivePower = o7
     else:
         o.EVSEPresentActivePower = None
     if g < 12:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
         g += 12
+        o.EVSEPresentActivePower_L2 = o8
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 13:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 13
+        o.EVSEPresentActivePower_L3 = o9
     else:
         o.EVSEPresentActivePower_L3 = None
     return o, q
@@ -4972,48 +10394,219 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
     if x is None:
         raise _E('Dynamic_AC_CLResControlModeType: EVSETargetActivePower is required')
     a = (a << w) | (4 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 6
     else:
         w, b = 4, 5
     x = o.EVSETargetActivePower_L3
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 7
     x = o.EVSETargetReactivePower
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 8
     x = o.EVSETargetReactivePower_L2
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 9
     x = o.EVSETargetReactivePower_L3
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 10
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (10 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 12
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
     return a
@@ -5027,92 +10620,288 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
     if g >= 10:
         raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVSETargetActivePower, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 9:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 1
+        o.EVSETargetActivePower = o1
     else:
         o.EVSETargetActivePower = None
     if g < 2:
-        o.EVSETargetActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 2
+        o.EVSETargetActivePower_L2 = o2
     else:
         o.EVSETargetActivePower_L2 = None
     if g < 3:
-        o.EVSETargetActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 3
+        o.EVSETargetActivePower_L3 = o3
     else:
         o.EVSETargetActivePower_L3 = None
     if g < 4:
-        o.EVSETargetReactivePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 4
+        o.EVSETargetReactivePower = o4
     else:
         o.EVSETargetReactivePower = None
     if g < 5:
-        o.EVSETargetReactivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 5
+        o.EVSETargetReactivePower_L2 = o5
     else:
         o.EVSETargetReactivePower_L2 = None
     if g < 6:
-        o.EVSETargetReactivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 6
+        o.EVSETargetReactivePower_L3 = o6
     else:
         o.EVSETargetReactivePower_L3 = None
     if g < 7:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 7
+        o.EVSEPresentActivePower = o7
     else:
         o.EVSEPresentActivePower = None
     if g < 8:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
         g += 8
+        o.EVSEPresentActivePower_L2 = o8
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 9:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_AC_CLResControlModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 9
+        o.EVSEPresentActivePower_L3 = o9
     else:
         o.EVSEPresentActivePower_L3 = None
     return o, q
@@ -5124,49 +10913,220 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
     x = o.EVSETargetActivePower
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.EVSETargetActivePower_L2
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 2
     x = o.EVSETargetActivePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     x = o.EVSETargetReactivePower
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVSETargetReactivePower_L2
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     x = o.EVSETargetReactivePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     a = (a << w) | (9 - b)
     return a
@@ -5174,12 +11134,46 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
 def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
     x: Any
     o = _new(AC_ChargeParameterDiscoveryReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -5187,7 +11181,188 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
         raise _F('AC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 1
     if g == 1:
-        o.AC_CPDReqEnergyTransferMode, q = d_AC_CPDReqEnergyTransferModeType(v, q)
+        o2 = _new(AC_CPDReqEnergyTransferModeType)
+        o3 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        g += 1
+        o2.EVMaximumChargePower = o3
+        if g < 2:
+            o4 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o4.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o4.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+            g += 2
+            o2.EVMaximumChargePower_L2 = o4
+        else:
+            o2.EVMaximumChargePower_L2 = None
+        if g < 3:
+            o5 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o5.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o5.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = 3
+            o2.EVMaximumChargePower_L3 = o5
+        else:
+            o2.EVMaximumChargePower_L3 = None
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        g += 4
+        o2.EVMinimumChargePower = o6
+        if g < 5:
+            o7 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o7.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o7.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+            g += 5
+            o2.EVMinimumChargePower_L2 = o7
+        else:
+            o2.EVMinimumChargePower_L2 = None
+        if g < 6:
+            o8 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o8.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o8.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = 6
+            o2.EVMinimumChargePower_L3 = o8
+        else:
+            o2.EVMinimumChargePower_L3 = None
+        o.AC_CPDReqEnergyTransferMode = o2
     else:
         o.AC_CPDReqEnergyTransferMode, q = d_BPT_AC_CPDReqEnergyTransferModeType(v, q)
     q -= 1
@@ -5205,7 +11380,31 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     if x is None:
         raise _E('AC_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     k = 0
     sel = -1
     if o.AC_CPDReqEnergyTransferMode is not None:
@@ -5218,7 +11417,158 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
         tx = type(x)
         if sel == 0 and tx is AC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 0
-            a = e_AC_CPDReqEnergyTransferModeType(x, a)
+            o2 = x
+            if type(o2) is not AC_CPDReqEnergyTransferModeType:
+                raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o2).__name__)
+            x = o2.EVMaximumChargePower
+            if x is None:
+                raise _E('AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
+            a = (a << 1) | 0
+            o3 = x
+            if type(o3) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+            x = o3.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o3.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o2.EVMaximumChargePower_L2
+            if x is not None:
+                a = (a << 2) | 0
+                o4 = x
+                if type(o4) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+                x = o4.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o4.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 2
+            else:
+                w, b = 2, 1
+            x = o2.EVMaximumChargePower_L3
+            if x is not None:
+                a = (a << w) | (2 - b)
+                o5 = x
+                if type(o5) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+                x = o5.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o5.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 1, 3
+            x = o2.EVMinimumChargePower
+            if x is None:
+                raise _E('AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
+            a = (a << w) | (3 - b)
+            o6 = x
+            if type(o6) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+            x = o6.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o6.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            x = o2.EVMinimumChargePower_L2
+            if x is not None:
+                a = (a << 2) | 0
+                o7 = x
+                if type(o7) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+                x = o7.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o7.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 5
+            else:
+                w, b = 2, 4
+            x = o2.EVMinimumChargePower_L3
+            if x is not None:
+                a = (a << w) | (5 - b)
+                o8 = x
+                if type(o8) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+                x = o8.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o8.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 1, 6
+            a = (a << w) | (6 - b)
         elif sel == 0 and tx is BPT_AC_CPDReqEnergyTransferModeType:
             a = (a << 2) | 1
             a = e_BPT_AC_CPDReqEnergyTransferModeType(x, a)
@@ -5232,113 +11582,364 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
 def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
     x: Any
     o = _new(BPT_AC_CPDReqEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 1
+    o.EVMaximumChargePower = o1
     if g < 2:
-        o.EVMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumChargePower_L2 = o2
     else:
         o.EVMaximumChargePower_L2 = None
     if g < 3:
-        o.EVMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVMaximumChargePower_L3 = o3
     else:
         o.EVMaximumChargePower_L3 = None
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 4
+    o.EVMinimumChargePower = o4
     if g < 5:
-        o.EVMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 5
+        o.EVMinimumChargePower_L2 = o5
     else:
         o.EVMinimumChargePower_L2 = None
     if g < 6:
-        o.EVMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 6
+        o.EVMinimumChargePower_L3 = o6
     else:
         o.EVMinimumChargePower_L3 = None
-    o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 7
+    o.EVMaximumDischargePower = o7
     if g < 8:
-        o.EVMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 8
+        o.EVMaximumDischargePower_L2 = o8
     else:
         o.EVMaximumDischargePower_L2 = None
     if g < 9:
-        o.EVMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 9
+        o.EVMaximumDischargePower_L3 = o9
     else:
         o.EVMaximumDischargePower_L3 = None
-    o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o10 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 10
+    o.EVMinimumDischargePower = o10
     if g < 11:
-        o.EVMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
         g += 11
+        o.EVMinimumDischargePower_L2 = o11
     else:
         o.EVMinimumDischargePower_L2 = None
     if g < 12:
-        o.EVMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDReqEnergyTransferModeType: unsupported event code', q)
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 12
+        o.EVMinimumDischargePower_L3 = o12
     else:
         o.EVMinimumDischargePower_L3 = None
     return o, q
@@ -5351,69 +11952,297 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     if x is None:
         raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.EVMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     else:
         w, b = 2, 4
     x = o.EVMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 6
     x = o.EVMaximumDischargePower
     if x is None:
         raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMaximumDischargePower is required')
     a = (a << w) | (6 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 2, 7
     x = o.EVMaximumDischargePower_L3
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 9
     x = o.EVMinimumDischargePower
     if x is None:
         raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMinimumDischargePower is required')
     a = (a << w) | (9 - b)
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     else:
         w, b = 2, 10
     x = o.EVMinimumDischargePower_L3
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 12
     a = (a << w) | (12 - b)
     return a
@@ -5421,12 +12250,46 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
 def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
     x: Any
     o = _new(AC_ChargeParameterDiscoveryResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 11
     t = (v >> q) & 2047
     if t & 1540:
@@ -5458,7 +12321,31 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
     if x is None:
         raise _E('AC_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('AC_ChargeParameterDiscoveryResType: ResponseCode is required')
@@ -5492,169 +12379,550 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
 def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
     x: Any
     o = _new(BPT_AC_CPDResEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 1
+    o.EVSEMaximumChargePower = o1
     if g < 2:
-        o.EVSEMaximumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 2
+        o.EVSEMaximumChargePower_L2 = o2
     else:
         o.EVSEMaximumChargePower_L2 = None
     if g < 3:
-        o.EVSEMaximumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVSEMaximumChargePower_L3 = o3
     else:
         o.EVSEMaximumChargePower_L3 = None
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 4
+    o.EVSEMinimumChargePower = o4
     if g < 5:
-        o.EVSEMinimumChargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 5
+        o.EVSEMinimumChargePower_L2 = o5
     else:
         o.EVSEMinimumChargePower_L2 = None
     if g < 6:
-        o.EVSEMinimumChargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 6
+        o.EVSEMinimumChargePower_L3 = o6
     else:
         o.EVSEMinimumChargePower_L3 = None
-    o.EVSENominalFrequency, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 6:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 7
+    o.EVSENominalFrequency = o7
     if g < 8:
-        o.MaximumPowerAsymmetry, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 8
+        o.MaximumPowerAsymmetry = o8
     else:
         o.MaximumPowerAsymmetry = None
     if g < 9:
-        o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 9
+        o.EVSEPowerRampLimitation = o9
     else:
         o.EVSEPowerRampLimitation = None
     if g < 10:
-        o.EVSEPresentActivePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o10.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o10.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 10
+        o.EVSEPresentActivePower = o10
     else:
         o.EVSEPresentActivePower = None
     if g < 11:
-        o.EVSEPresentActivePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 11
+        o.EVSEPresentActivePower_L2 = o11
     else:
         o.EVSEPresentActivePower_L2 = None
     if g < 12:
-        o.EVSEPresentActivePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 12
+        o.EVSEPresentActivePower_L3 = o12
     else:
         o.EVSEPresentActivePower_L3 = None
-    o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o13 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o13.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o13.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 13
+    o.EVSEMaximumDischargePower = o13
     if g < 14:
-        o.EVSEMaximumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o14 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 14
+        o.EVSEMaximumDischargePower_L2 = o14
     else:
         o.EVSEMaximumDischargePower_L2 = None
     if g < 15:
-        o.EVSEMaximumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o15 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o15.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o15.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 15
+        o.EVSEMaximumDischargePower_L3 = o15
     else:
         o.EVSEMaximumDischargePower_L3 = None
-    o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o16 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o16.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o16.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 16
+    o.EVSEMinimumDischargePower = o16
     if g < 17:
-        o.EVSEMinimumDischargePower_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o17 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o17.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o17.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
         g += 17
+        o.EVSEMinimumDischargePower_L2 = o17
     else:
         o.EVSEMinimumDischargePower_L2 = None
     if g < 18:
-        o.EVSEMinimumDischargePower_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_AC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o18 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o18.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o18.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 18
+        o.EVSEMinimumDischargePower_L3 = o18
     else:
         o.EVSEMinimumDischargePower_L3 = None
     return o, q
@@ -5667,101 +12935,443 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     if x is None:
         raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.EVSEMaximumChargePower_L3
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     else:
         w, b = 2, 4
     x = o.EVSEMinimumChargePower_L3
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 6
     x = o.EVSENominalFrequency
     if x is None:
         raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSENominalFrequency is required')
     a = (a << w) | (6 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 8
     else:
         w, b = 3, 7
     x = o.EVSEPowerRampLimitation
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 9
     x = o.EVSEPresentActivePower
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o10 = x
+        if type(o10) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+        x = o10.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o10.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 10
     x = o.EVSEPresentActivePower_L2
     if x is not None:
         a = (a << w) | (10 - b)
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L3
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 12
     x = o.EVSEMaximumDischargePower
     if x is None:
         raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMaximumDischargePower is required')
     a = (a << w) | (12 - b)
-    a = e_RationalNumberType(x, a)
+    o13 = x
+    if type(o13) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+    x = o13.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o13.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumDischargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 14
     else:
         w, b = 2, 13
     x = o.EVSEMaximumDischargePower_L3
     if x is not None:
         a = (a << w) | (14 - b)
-        a = e_RationalNumberType(x, a)
+        o15 = x
+        if type(o15) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o15).__name__)
+        x = o15.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o15.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 15
     x = o.EVSEMinimumDischargePower
     if x is None:
         raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMinimumDischargePower is required')
     a = (a << w) | (15 - b)
-    a = e_RationalNumberType(x, a)
+    o16 = x
+    if type(o16) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o16).__name__)
+    x = o16.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o16.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumDischargePower_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o17 = x
+        if type(o17) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o17).__name__)
+        x = o17.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o17.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 17
     else:
         w, b = 2, 16
     x = o.EVSEMinimumDischargePower_L3
     if x is not None:
         a = (a << w) | (17 - b)
-        a = e_RationalNumberType(x, a)
+        o18 = x
+        if type(o18) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o18).__name__)
+        x = o18.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o18.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 18
     a = (a << w) | (18 - b)
     return a

@@ -737,12 +737,46 @@ C_DetailedTaxType.setup(DetailedTaxType, (_rt.Field('TaxRuleID', False, False, T
 def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
     x: Any
     o = _new(ACDP_ConnectReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_ConnectReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 6
     t = (v >> q) & 63
     if t & 51:
@@ -760,15 +794,38 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     if x is None:
         raise _E('ACDP_ConnectReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVElectricalChargingDeviceStatus
     if x is None:
         raise _E('ACDP_ConnectReqType: EVElectricalChargingDeviceStatus is required')
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_electricalChargingDeviceStatusType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
@@ -1428,12 +1485,46 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_ACDP_ConnectResType(v: int, q: int) -> tuple[ACDP_ConnectResType, int]:
     x: Any
     o = _new(ACDP_ConnectResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_ConnectResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 25
     t = (v >> q) & 33554431
     if t & 25284211:
@@ -1463,7 +1554,31 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     if x is None:
         raise _E('ACDP_ConnectResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_ConnectResType: ResponseCode is required')
@@ -1491,19 +1606,52 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_mechanicalChargingDeviceStatusType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_ACDP_SystemStatusReqType(v: int, q: int) -> tuple[ACDP_SystemStatusReqType, int]:
     x: Any
     o = _new(ACDP_SystemStatusReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_SystemStatusReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -1525,7 +1673,31 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     if x is None:
         raise _E('ACDP_SystemStatusReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVTechnicalStatus
     if x is None:
         raise _E('ACDP_SystemStatusReqType: EVTechnicalStatus is required')
@@ -1560,13 +1732,35 @@ def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]
     else:
         o.EVImmobilized = None
     if g < 4:
-        o.EVWLANStrength, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
         g += 4
+        o.EVWLANStrength = o1
     else:
         o.EVWLANStrength = None
     if g < 5:
@@ -1651,7 +1845,26 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     x = o.EVWLANStrength
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVCPStatus
     if x is not None:
@@ -1737,12 +1950,46 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
 def d_ACDP_SystemStatusResType(v: int, q: int) -> tuple[ACDP_SystemStatusResType, int]:
     x: Any
     o = _new(ACDP_SystemStatusResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_SystemStatusResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 48
     t = (v >> q) & 281474976710655
     if t & 212100311661499:
@@ -1775,7 +2022,31 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     if x is None:
         raise _E('ACDP_SystemStatusResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_SystemStatusResType: ResponseCode is required')
@@ -1838,19 +2109,52 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
         raise _E('ACDP_SystemStatusResType: EVAssociationStatus is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_ACDP_VehiclePositioningReqType(v: int, q: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
     x: Any
     o = _new(ACDP_VehiclePositioningReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_VehiclePositioningReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 9
     t = (v >> q) & 511
     if t & 443:
@@ -1868,7 +2172,31 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVMobilityStatus
     if x is None:
         raise _E('ACDP_VehiclePositioningReqType: EVMobilityStatus is required')
@@ -1880,19 +2208,52 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
         raise _E('ACDP_VehiclePositioningReqType: EVPositioningSupport is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositioningResType, int]:
     x: Any
     o = _new(ACDP_VehiclePositioningResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ACDP_VehiclePositioningResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 29
     t = (v >> q) & 536870911
     if t & 404549120:
@@ -1990,7 +2351,31 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ACDP_VehiclePositioningResType: ResponseCode is required')
@@ -2060,8 +2445,7 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
         raise _E('ACDP_VehiclePositioningResType: EVInChargePosition is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
@@ -2214,23 +2598,53 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     x: Any
     o = _new(DetailedCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DetailedCostType: unsupported event code', q)
-    g = 0
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.CostPerUnit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.Amount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.CostPerUnit = o2
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
@@ -2241,13 +2655,50 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if x is None:
         raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.CostPerUnit
     if x is None:
         raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
@@ -2402,13 +2853,35 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     else:
         o.ChargingComplete = None
     if g < 9:
-        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
+        o.BatteryEnergyCapacity = o1
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
@@ -2488,7 +2961,26 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.BatteryEnergyCapacity
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
@@ -2546,8 +3038,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
-    a = (a << 6) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 7) | ((_i << 1)) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -2829,49 +3320,271 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.EnergyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(DetailedCostType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.Amount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
+        o1.CostPerUnit = o3
+        o.EnergyCosts = o1
     else:
         o.EnergyCosts = None
     if g < 3:
-        o.OccupancyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(DetailedCostType)
+        o5 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o4.Amount = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
+        o4.CostPerUnit = o6
+        o.OccupancyCosts = o4
     else:
         o.OccupancyCosts = None
     if g < 4:
-        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(DetailedCostType)
+        o8 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o7.Amount = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
+        o7.CostPerUnit = o9
+        o.AdditionalServicesCosts = o7
     else:
         o.AdditionalServicesCosts = None
     if g < 5:
-        o.OverstayCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(DetailedCostType)
+        o11 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        o12 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o10.Amount = o11
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
+        o10.CostPerUnit = o12
+        o.OverstayCosts = o10
     else:
         o.OverstayCosts = None
     lst: list[Any] = []
     o.TaxCosts = lst
     while g < 6:
-        x, q = d_DetailedTaxType(v, q)
+        o13 = _new(DetailedTaxType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DetailedTaxType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o13.TaxRuleID = x_
+        o14 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o13.Amount = o14
+        x = o13
         lst.append(x)
         if len(lst) < 10:
             q -= 2
@@ -2903,24 +3616,224 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.EnergyCosts
     if x is not None:
         a = (a << 3) | 0
-        a = e_DetailedCostType(x, a)
+        o1 = x
+        if type(o1) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o1).__name__)
+        x = o1.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 2
     else:
         w, b = 3, 1
     x = o.OccupancyCosts
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_DetailedCostType(x, a)
+        o4 = x
+        if type(o4) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o4).__name__)
+        x = o4.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o4.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_DetailedCostType(x, a)
+        o7 = x
+        if type(o7) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o7).__name__)
+        x = o7.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o7.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_DetailedCostType(x, a)
+        o10 = x
+        if type(o10) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o10).__name__)
+        x = o10.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o10.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
     if type(lst) is not list:
@@ -2929,7 +3842,41 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
-        a = e_DetailedTaxType(x, a)
+        o13 = x
+        if type(o13) is not DetailedTaxType:
+            raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
+        x = o13.TaxRuleID
+        if x is None:
+            raise _E('DetailedTaxType: TaxRuleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o13.Amount
+        if x is None:
+            raise _E('DetailedTaxType: Amount is required')
+        a = (a << 1) | 0
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 10:
             w, b = 2, 5
         else:
@@ -2955,17 +3902,32 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Amount = o1
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
@@ -2984,8 +3946,26 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if x is None:
         raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 C_ACDP_ConnectReqType.dec_fn = d_ACDP_ConnectReqType
 C_ACDP_ConnectReqType.enc_fn = e_ACDP_ConnectReqType

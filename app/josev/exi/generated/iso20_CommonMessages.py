@@ -1933,12 +1933,46 @@ C_DisplayParametersType.setup(DisplayParametersType, (_rt.Field('PresentSOC', Fa
 def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     x: Any
     o = _new(AuthorizationReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AuthorizationReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 6
     t = (v >> q) & 63
     if t & 52:
@@ -1952,7 +1986,13 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     o.EIM_AReqAuthorizationMode = None
     o.PnC_AReqAuthorizationMode = None
     if g == 2:
-        x, q = d_EIM_AReqAuthorizationModeType(v, q)
+        o2 = _new(EIM_AReqAuthorizationModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EIM_AReqAuthorizationModeType: unsupported event code', q)
+        g = 0
+        x = o2
         o.EIM_AReqAuthorizationMode = x
     else:
         x, q = d_PnC_AReqAuthorizationModeType(v, q)
@@ -1972,7 +2012,31 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     if x is None:
         raise _E('AuthorizationReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.SelectedAuthorizationService
     if x is None:
         raise _E('AuthorizationReqType: SelectedAuthorizationService is required')
@@ -1996,7 +2060,10 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is EIM_AReqAuthorizationModeType:
             a = (a << 2) | 0
-            a = e_EIM_AReqAuthorizationModeType(x, a)
+            o2 = x
+            if type(o2) is not EIM_AReqAuthorizationModeType:
+                raise _E('expected EIM_AReqAuthorizationModeType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         elif sel == 1 and tx is PnC_AReqAuthorizationModeType:
             a = (a << 2) | 1
             a = e_PnC_AReqAuthorizationModeType(x, a)
@@ -2693,17 +2760,25 @@ def d_PnC_AReqAuthorizationModeType(v: int, q: int) -> tuple[PnC_AReqAuthorizati
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 1
     o.GenChallenge, q = st_genChallengeType.dec(v, q)
+    o1 = _new(ContractCertificateChainType)
+    q -= 4
+    t = (v >> q) & 15
+    if t & 15:
+        raise _F('PnC_AReqAuthorizationModeType: unsupported event after GenChallenge', q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
     q -= 2
     t = (v >> q) & 3
     if t & 3:
-        raise _F('PnC_AReqAuthorizationModeType: unsupported event after GenChallenge', q)
-    g = 2
-    o.ContractCertificateChain, q = d_ContractCertificateChainType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
+        raise _F('ContractCertificateChainType: unsupported event after Certificate', q)
+    g = 1
+    o1.SubCertificates, q = d_SubCertificatesType(v, q)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('ContractCertificateChainType: unsupported event code', q)
     g = 3
+    o.ContractCertificateChain = o1
     return o, q
 
 def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -> int:
@@ -2725,8 +2800,21 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
     if x is None:
         raise _E('PnC_AReqAuthorizationModeType: ContractCertificateChain is required')
     a = (a << 1) | 0
-    a = e_ContractCertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not ContractCertificateChainType:
+        raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('ContractCertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is None:
+        raise _E('ContractCertificateChainType: SubCertificates is required')
     a = (a << 1) | 0
+    a = e_SubCertificatesType(x, a)
+    a <<= 2
     return a
 
 def d_ContractCertificateChainType(v: int, q: int) -> tuple[ContractCertificateChainType, int]:
@@ -2829,12 +2917,46 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
 def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     x: Any
     o = _new(AuthorizationResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AuthorizationResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 15
     t = (v >> q) & 32767
     if t & 24691:
@@ -2858,7 +2980,31 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     if x is None:
         raise _E('AuthorizationResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('AuthorizationResType: ResponseCode is required')
@@ -2872,19 +3018,52 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqType, int]:
     x: Any
     o = _new(AuthorizationSetupReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AuthorizationSetupReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -2900,19 +3079,77 @@ def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     if x is None:
         raise _E('AuthorizationSetupReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     a = (a << 1) | 0
     return a
 
 def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResType, int]:
     x: Any
     o = _new(AuthorizationSetupResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 771:
@@ -2957,10 +3194,40 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
     o.EIM_ASResAuthorizationMode = None
     o.PnC_ASResAuthorizationMode = None
     if g == 4:
-        x, q = d_EIM_ASResAuthorizationModeType(v, q)
+        o2 = _new(EIM_ASResAuthorizationModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EIM_ASResAuthorizationModeType: unsupported event code', q)
+        g = 0
+        x = o2
         o.EIM_ASResAuthorizationMode = x
     else:
-        x, q = d_PnC_ASResAuthorizationModeType(v, q)
+        o3 = _new(PnC_ASResAuthorizationModeType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
+        g = 0
+        o3.GenChallenge, q = st_genChallengeType.dec(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('PnC_ASResAuthorizationModeType: unsupported event after GenChallenge', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            o3.SupportedProviders, q = d_SupportedProvidersListType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
+            g = 2
+        else:
+            o3.SupportedProviders = None
+        x = o3
         o.PnC_ASResAuthorizationMode = x
     q -= 1
     t = (v >> q) & 1
@@ -2977,7 +3244,31 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     if x is None:
         raise _E('AuthorizationSetupResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('AuthorizationSetupResType: ResponseCode is required')
@@ -2997,8 +3288,7 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         _i = _IDX_st_authorizationType.get(x) if type(x) is str else None
         if _i is None:
             st_authorizationType.fail(x)
-        a = (a << 1) | _i
-        a <<= 1
+        a = (a << 2) | (_i) << 1
         if k < 2:
             w, b = 2, 2
         else:
@@ -3025,10 +3315,29 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is EIM_ASResAuthorizationModeType:
             a = (a << 2) | 0
-            a = e_EIM_ASResAuthorizationModeType(x, a)
+            o2 = x
+            if type(o2) is not EIM_ASResAuthorizationModeType:
+                raise _E('expected EIM_ASResAuthorizationModeType, got ' + type(o2).__name__)
+            a = (a << 1) | 0
         elif sel == 1 and tx is PnC_ASResAuthorizationModeType:
             a = (a << 2) | 1
-            a = e_PnC_ASResAuthorizationModeType(x, a)
+            o3 = x
+            if type(o3) is not PnC_ASResAuthorizationModeType:
+                raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o3).__name__)
+            x = o3.GenChallenge
+            if x is None:
+                raise _E('PnC_ASResAuthorizationModeType: GenChallenge is required')
+            a <<= 2
+            a = st_genChallengeType.enc(x, a)
+            a <<= 1
+            x = o3.SupportedProviders
+            if x is not None:
+                a = (a << 2) | 0
+                a = e_SupportedProvidersListType(x, a)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         else:
             raise _E('AuthorizationSetupResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -3195,12 +3504,46 @@ def e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
 def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstallationReqType, int]:
     x: Any
     o = _new(CertificateInstallationReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3241,7 +3584,31 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     if x is None:
         raise _E('CertificateInstallationReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.OEMProvisioningCertificateChain
     if x is None:
         raise _E('CertificateInstallationReqType: OEMProvisioningCertificateChain is required')
@@ -3338,7 +3705,35 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
     lst: list[Any] = []
     o.RootCertificateID = lst
     while g < 1:
-        x, q = d_X509IssuerSerialType(v, q)
+        o1 = _new(X509IssuerSerialType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('X509IssuerSerialType: unsupported event code', q)
+        g = 0
+        o1.X509IssuerName, q = st_string.dec(v, q)
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('X509IssuerSerialType: unsupported event after X509IssuerName', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        o1.X509SerialNumber = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('X509IssuerSerialType: unsupported event after X509SerialNumber', q)
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 20:
             q -= 2
@@ -3366,7 +3761,26 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_X509IssuerSerialType(x, a)
+        o1 = x
+        if type(o1) is not X509IssuerSerialType:
+            raise _E('expected X509IssuerSerialType, got ' + type(o1).__name__)
+        x = o1.X509IssuerName
+        if x is None:
+            raise _E('X509IssuerSerialType: X509IssuerName is required')
+        a <<= 2
+        a = st_string.enc(x, a)
+        a <<= 1
+        x = o1.X509SerialNumber
+        if x is None:
+            raise _E('X509IssuerSerialType: X509SerialNumber is required')
+        a <<= 2
+        if type(x) is not int:
+            st_integer.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         if k < 20:
             w, b = 2, 0
         else:
@@ -3434,26 +3848,79 @@ def e_EMAIDListType(o: EMAIDListType, a: int) -> int:
 def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstallationResType, int]:
     x: Any
     o = _new(CertificateInstallationResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('CertificateInstallationResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 15
-    t = (v >> q) & 32767
-    if t & 24691:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(CertificateChainType)
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 98767:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    _i = (t >> 7) & 63
+    _i = (t >> 9) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    _i = (t >> 2) & 3
+    _i = (t >> 4) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
-    g = 3
-    o.CPSCertificateChain, q = d_CertificateChainType(v, q)
+    g = 0
+    o2.Certificate, q = st_certificateType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('CertificateChainType: unsupported event after Certificate', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('CertificateChainType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2.SubCertificates, q = d_SubCertificatesType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CertificateChainType: unsupported event code', q)
+        g = 2
+    else:
+        o2.SubCertificates = None
+    o.CPSCertificateChain = o2
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3476,7 +3943,31 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if x is None:
         raise _E('CertificateInstallationResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('CertificateInstallationResType: ResponseCode is required')
@@ -3495,7 +3986,23 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if x is None:
         raise _E('CertificateInstallationResType: CPSCertificateChain is required')
     a = (a << 1) | 0
-    a = e_CertificateChainType(x, a)
+    o2 = x
+    if type(o2) is not CertificateChainType:
+        raise _E('expected CertificateChainType, got ' + type(o2).__name__)
+    x = o2.Certificate
+    if x is None:
+        raise _E('CertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o2.SubCertificates
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SubCertificatesType(x, a)
+        w, b = 1, 2
+    else:
+        w, b = 2, 1
+    a = (a << w) | (2 - b)
     x = o.SignedInstallationData
     if x is None:
         raise _E('CertificateInstallationResType: SignedInstallationData is required')
@@ -3506,8 +4013,7 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         raise _E('CertificateInstallationResType: RemainingContractCertificateChains is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
-    a = (a << 11) | ((x) << 1)
-    a = (a << 1) | 0
+    a = (a << 12) | (((x) << 1)) << 1
     return a
 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
@@ -3567,19 +4073,27 @@ def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationData
         raise _F('SignedInstallationDataType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(ContractCertificateChainType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('SignedInstallationDataType: unsupported event code', q)
+    g = 0
+    o1.Certificate, q = st_certificateType.dec(v, q)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('ContractCertificateChainType: unsupported event after Certificate', q)
     g = 1
-    o.ContractCertificateChain, q = d_ContractCertificateChainType(v, q)
-    q -= 6
-    t = (v >> q) & 63
-    if t & 55:
-        raise _F('SignedInstallationDataType: unsupported event code', q)
+    o1.SubCertificates, q = d_SubCertificatesType(v, q)
+    q -= 7
+    t = (v >> q) & 127
+    if t & 119:
+        raise _F('ContractCertificateChainType: unsupported event code', q)
     _i = (t >> 3) & 1
     o.ECDHCurve = _ENUM_st_ecdhCurveType[_i]
     g = 3
+    o.ContractCertificateChain = o1
     o.DHPublicKey, q = st_dhPublicKeyType.dec(v, q)
     q -= 3
     t = (v >> q) & 7
@@ -3645,7 +4159,21 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     if x is None:
         raise _E('SignedInstallationDataType: ContractCertificateChain is required')
     a = (a << 1) | 0
-    a = e_ContractCertificateChainType(x, a)
+    o1 = x
+    if type(o1) is not ContractCertificateChainType:
+        raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
+    x = o1.Certificate
+    if x is None:
+        raise _E('ContractCertificateChainType: Certificate is required')
+    a <<= 2
+    a = st_certificateType.enc(x, a)
+    a <<= 1
+    x = o1.SubCertificates
+    if x is None:
+        raise _E('ContractCertificateChainType: SubCertificates is required')
+    a = (a << 1) | 0
+    a = e_SubCertificatesType(x, a)
+    a = (a << 1) | 0
     x = o.ECDHCurve
     if x is None:
         raise _E('SignedInstallationDataType: ECDHCurve is required')
@@ -3682,13 +4210,11 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
             a = st_secp521_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
         elif sel == 1:
-            a = (a << 2) | 1
-            a <<= 1
+            a = (a << 3) | 2
             a = st_x448_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
         elif sel == 2:
-            a = (a << 2) | 2
-            a <<= 1
+            a = (a << 3) | 4
             a = st_tpm_EncryptedPrivateKeyType.enc(x, a)
             a <<= 1
         else:
@@ -3754,12 +4280,46 @@ def e_ManifestType(o: ManifestType, a: int) -> int:
 def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationReqType, int]:
     x: Any
     o = _new(MeteringConfirmationReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('MeteringConfirmationReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3781,7 +4341,31 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
     if x is None:
         raise _E('MeteringConfirmationReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.SignedMeteringData
     if x is None:
         raise _E('MeteringConfirmationReqType: SignedMeteringData is required')
@@ -3830,10 +4414,37 @@ def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, in
     o.Dynamic_SMDTControlMode = None
     o.Scheduled_SMDTControlMode = None
     if g == 4:
-        x, q = d_Dynamic_SMDTControlModeType(v, q)
+        o1 = _new(Dynamic_SMDTControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('Dynamic_SMDTControlModeType: unsupported event code', q)
+        g = 0
+        x = o1
         o.Dynamic_SMDTControlMode = x
     else:
-        x, q = d_Scheduled_SMDTControlModeType(v, q)
+        o2 = _new(Scheduled_SMDTControlModeType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('Scheduled_SMDTControlModeType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o2.SelectedScheduleTupleID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('Scheduled_SMDTControlModeType: unsupported event after SelectedScheduleTupleID', q)
+        g = 1
+        x = o2
         o.Scheduled_SMDTControlMode = x
     q -= 1
     t = (v >> q) & 1
@@ -3885,10 +4496,23 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is Dynamic_SMDTControlModeType:
             a = (a << w) | (4 - b)
-            a = e_Dynamic_SMDTControlModeType(x, a)
+            o1 = x
+            if type(o1) is not Dynamic_SMDTControlModeType:
+                raise _E('expected Dynamic_SMDTControlModeType, got ' + type(o1).__name__)
+            a = (a << 1) | 0
         elif sel == 1 and tx is Scheduled_SMDTControlModeType:
             a = (a << w) | (5 - b)
-            a = e_Scheduled_SMDTControlModeType(x, a)
+            o2 = x
+            if type(o2) is not Scheduled_SMDTControlModeType:
+                raise _E('expected Scheduled_SMDTControlModeType, got ' + type(o2).__name__)
+            x = o2.SelectedScheduleTupleID
+            if x is None:
+                raise _E('Scheduled_SMDTControlModeType: SelectedScheduleTupleID is required')
+            a <<= 2
+            if type(x) is not int or x < 1 or x > 4294967295:
+                st_numericIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 2
         else:
             raise _E('SignedMeteringDataType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4175,49 +4799,271 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.EnergyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(DetailedCostType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.Amount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
+        o1.CostPerUnit = o3
+        o.EnergyCosts = o1
     else:
         o.EnergyCosts = None
     if g < 3:
-        o.OccupancyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(DetailedCostType)
+        o5 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o4.Amount = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
+        o4.CostPerUnit = o6
+        o.OccupancyCosts = o4
     else:
         o.OccupancyCosts = None
     if g < 4:
-        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(DetailedCostType)
+        o8 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o7.Amount = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
+        o7.CostPerUnit = o9
+        o.AdditionalServicesCosts = o7
     else:
         o.AdditionalServicesCosts = None
     if g < 5:
-        o.OverstayCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(DetailedCostType)
+        o11 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        o12 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o10.Amount = o11
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
+        o10.CostPerUnit = o12
+        o.OverstayCosts = o10
     else:
         o.OverstayCosts = None
     lst: list[Any] = []
     o.TaxCosts = lst
     while g < 6:
-        x, q = d_DetailedTaxType(v, q)
+        o13 = _new(DetailedTaxType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DetailedTaxType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o13.TaxRuleID = x_
+        o14 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o13.Amount = o14
+        x = o13
         lst.append(x)
         if len(lst) < 10:
             q -= 2
@@ -4249,24 +5095,224 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.EnergyCosts
     if x is not None:
         a = (a << 3) | 0
-        a = e_DetailedCostType(x, a)
+        o1 = x
+        if type(o1) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o1).__name__)
+        x = o1.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 2
     else:
         w, b = 3, 1
     x = o.OccupancyCosts
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_DetailedCostType(x, a)
+        o4 = x
+        if type(o4) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o4).__name__)
+        x = o4.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o4.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_DetailedCostType(x, a)
+        o7 = x
+        if type(o7) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o7).__name__)
+        x = o7.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o7.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_DetailedCostType(x, a)
+        o10 = x
+        if type(o10) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o10).__name__)
+        x = o10.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o10.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
     if type(lst) is not list:
@@ -4275,7 +5321,41 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
-        a = e_DetailedTaxType(x, a)
+        o13 = x
+        if type(o13) is not DetailedTaxType:
+            raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
+        x = o13.TaxRuleID
+        if x is None:
+            raise _E('DetailedTaxType: TaxRuleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o13.Amount
+        if x is None:
+            raise _E('DetailedTaxType: Amount is required')
+        a = (a << 1) | 0
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 10:
             w, b = 2, 5
         else:
@@ -4286,23 +5366,53 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     x: Any
     o = _new(DetailedCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DetailedCostType: unsupported event code', q)
-    g = 0
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.CostPerUnit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.Amount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.CostPerUnit = o2
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
@@ -4313,13 +5423,50 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if x is None:
         raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.CostPerUnit
     if x is None:
         raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
@@ -4392,17 +5539,32 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Amount = o1
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
@@ -4421,8 +5583,26 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if x is None:
         raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_Dynamic_SMDTControlModeType(v: int, q: int) -> tuple[Dynamic_SMDTControlModeType, int]:
@@ -4484,12 +5664,46 @@ def e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) ->
 def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationResType, int]:
     x: Any
     o = _new(MeteringConfirmationResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('MeteringConfirmationResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 771:
@@ -4509,26 +5723,83 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
     if x is None:
         raise _E('MeteringConfirmationResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('MeteringConfirmationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 9) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 10) | ((_i << 1)) << 1
     return a
 
 def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     x: Any
     o = _new(PowerDeliveryReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3300:
@@ -4544,13 +5815,93 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
     g += 3
     if g < 4:
-        o.EVPowerProfile, q = d_EVPowerProfileType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(EVPowerProfileType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVPowerProfileType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        o2.TimeAnchor = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('EVPowerProfileType: unsupported event after TimeAnchor', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('EVPowerProfileType: unsupported event code', q)
+        g += 1
+        o2.Dynamic_EVPPTControlMode = None
+        o2.Scheduled_EVPPTControlMode = None
+        if g == 1:
+            o3 = _new(Dynamic_EVPPTControlModeType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('Dynamic_EVPPTControlModeType: unsupported event code', q)
+            g = 0
+            x = o3
+            o2.Dynamic_EVPPTControlMode = x
+        else:
+            o4 = _new(Scheduled_EVPPTControlModeType)
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
+                raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
+            x_ = t & 255
+            g = 0
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ < 1 or x_ > 4294967295:
+                raise _F(st_numericIDType.name + ': value outside its range', q)
+            o4.SelectedScheduleTupleID = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('Scheduled_EVPPTControlModeType: unsupported event after SelectedScheduleTupleID', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
+            g += 1
+            if g < 2:
+                q -= 4
+                t = (v >> q) & 15
+                if t & 11:
+                    raise _F('Scheduled_EVPPTControlModeType: unsupported event in PowerToleranceAcceptance', q)
+                _i = (t >> 2) & 1
+                o4.PowerToleranceAcceptance = _ENUM_st_powerToleranceAcceptanceType[_i]
+                g = 2
+            else:
+                o4.PowerToleranceAcceptance = None
+            x = o4
+            o2.Scheduled_EVPPTControlMode = x
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('EVPowerProfileType: unsupported event code', q)
+        g = 3
+        o2.EVPowerProfileEntries, q = d_EVPowerProfileEntryListType(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('EVPowerProfileType: unsupported event code', q)
         g = t & 3
         if g >= 2:
             raise _F('PowerDeliveryReqType: unsupported event code', q)
         g += 4
+        o.EVPowerProfile = o2
     else:
         o.EVPowerProfile = None
     if g < 5:
@@ -4573,7 +5924,31 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if x is None:
         raise _E('PowerDeliveryReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('PowerDeliveryReqType: EVProcessing is required')
@@ -4591,7 +5966,70 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     x = o.EVPowerProfile
     if x is not None:
         a = (a << 2) | 0
-        a = e_EVPowerProfileType(x, a)
+        o2 = x
+        if type(o2) is not EVPowerProfileType:
+            raise _E('expected EVPowerProfileType, got ' + type(o2).__name__)
+        x = o2.TimeAnchor
+        if x is None:
+            raise _E('EVPowerProfileType: TimeAnchor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        k = 0
+        sel = -1
+        if o2.Dynamic_EVPPTControlMode is not None:
+            k += 1
+            x = o2.Dynamic_EVPPTControlMode
+            sel = 0
+        if o2.Scheduled_EVPPTControlMode is not None:
+            k += 1
+            x = o2.Scheduled_EVPPTControlMode
+            sel = 1
+        if k > 1:
+            raise _E('EVPowerProfileType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is Dynamic_EVPPTControlModeType:
+                a = (a << 2) | 0
+                o3 = x
+                if type(o3) is not Dynamic_EVPPTControlModeType:
+                    raise _E('expected Dynamic_EVPPTControlModeType, got ' + type(o3).__name__)
+                a = (a << 1) | 0
+            elif sel == 1 and tx is Scheduled_EVPPTControlModeType:
+                a = (a << 2) | 1
+                o4 = x
+                if type(o4) is not Scheduled_EVPPTControlModeType:
+                    raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o4).__name__)
+                x = o4.SelectedScheduleTupleID
+                if x is None:
+                    raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
+                a <<= 2
+                if type(x) is not int or x < 1 or x > 4294967295:
+                    st_numericIDType.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                x = o4.PowerToleranceAcceptance
+                if x is not None:
+                    _i = _IDX_st_powerToleranceAcceptanceType.get(x) if type(x) is str else None
+                    if _i is None:
+                        st_powerToleranceAcceptanceType.fail(x)
+                    a = (a << 5) | (_i << 1)
+                    w, b = 1, 2
+                else:
+                    w, b = 2, 1
+                a = (a << w) | (2 - b)
+            else:
+                raise _E('EVPowerProfileType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('EVPowerProfileType: one of Dynamic_EVPPTControlMode/Scheduled_EVPPTControlMode is required')
+        x = o2.EVPowerProfileEntries
+        if x is None:
+            raise _E('EVPowerProfileType: EVPowerProfileEntries is required')
+        a = (a << 1) | 0
+        a = e_EVPowerProfileEntryListType(x, a)
+        a = (a << 1) | 0
         w, b = 2, 4
     else:
         w, b = 2, 3
@@ -4634,10 +6072,50 @@ def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
     o.Dynamic_EVPPTControlMode = None
     o.Scheduled_EVPPTControlMode = None
     if g == 1:
-        x, q = d_Dynamic_EVPPTControlModeType(v, q)
+        o1 = _new(Dynamic_EVPPTControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('Dynamic_EVPPTControlModeType: unsupported event code', q)
+        g = 0
+        x = o1
         o.Dynamic_EVPPTControlMode = x
     else:
-        x, q = d_Scheduled_EVPPTControlModeType(v, q)
+        o2 = _new(Scheduled_EVPPTControlModeType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o2.SelectedScheduleTupleID = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('Scheduled_EVPPTControlModeType: unsupported event after SelectedScheduleTupleID', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('Scheduled_EVPPTControlModeType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            q -= 4
+            t = (v >> q) & 15
+            if t & 11:
+                raise _F('Scheduled_EVPPTControlModeType: unsupported event in PowerToleranceAcceptance', q)
+            _i = (t >> 2) & 1
+            o2.PowerToleranceAcceptance = _ENUM_st_powerToleranceAcceptanceType[_i]
+            g = 2
+        else:
+            o2.PowerToleranceAcceptance = None
+        x = o2
         o.Scheduled_EVPPTControlMode = x
     q -= 1
     t = (v >> q) & 1
@@ -4680,10 +6158,33 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is Dynamic_EVPPTControlModeType:
             a = (a << 2) | 0
-            a = e_Dynamic_EVPPTControlModeType(x, a)
+            o1 = x
+            if type(o1) is not Dynamic_EVPPTControlModeType:
+                raise _E('expected Dynamic_EVPPTControlModeType, got ' + type(o1).__name__)
+            a = (a << 1) | 0
         elif sel == 1 and tx is Scheduled_EVPPTControlModeType:
             a = (a << 2) | 1
-            a = e_Scheduled_EVPPTControlModeType(x, a)
+            o2 = x
+            if type(o2) is not Scheduled_EVPPTControlModeType:
+                raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o2).__name__)
+            x = o2.SelectedScheduleTupleID
+            if x is None:
+                raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
+            a <<= 2
+            if type(x) is not int or x < 1 or x > 4294967295:
+                st_numericIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o2.PowerToleranceAcceptance
+            if x is not None:
+                _i = _IDX_st_powerToleranceAcceptanceType.get(x) if type(x) is str else None
+                if _i is None:
+                    st_powerToleranceAcceptanceType.fail(x)
+                a = (a << 5) | (_i << 1)
+                w, b = 1, 2
+            else:
+                w, b = 2, 1
+            a = (a << w) | (2 - b)
         else:
             raise _E('EVPowerProfileType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4786,7 +6287,113 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
     lst: list[Any] = []
     o.EVPowerProfileEntry = lst
     while g < 1:
-        x, q = d_PowerScheduleEntryType(v, q)
+        o1 = _new(PowerScheduleEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('PowerScheduleEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.Duration = x_
+        o2 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('PowerScheduleEntryType: unsupported event after Duration', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('PowerScheduleEntryType: unsupported event code', q)
+        g += 2
+        o1.Power = o2
+        if g < 3:
+            o3 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o3.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o3.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PowerScheduleEntryType: unsupported event code', q)
+            g += 3
+            o1.Power_L2 = o3
+        else:
+            o1.Power_L2 = None
+        if g < 4:
+            o4 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o4.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o4.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = 4
+            o1.Power_L3 = o4
+        else:
+            o1.Power_L3 = None
+        x = o1
         lst.append(x)
         if len(lst) < 2048:
             q -= 2
@@ -4814,7 +6421,92 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_PowerScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not PowerScheduleEntryType:
+            raise _E('expected PowerScheduleEntryType, got ' + type(o1).__name__)
+        x = o1.Duration
+        if x is None:
+            raise _E('PowerScheduleEntryType: Duration is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.Power
+        if x is None:
+            raise _E('PowerScheduleEntryType: Power is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.Power_L2
+        if x is not None:
+            a = (a << 2) | 0
+            o3 = x
+            if type(o3) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+            x = o3.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o3.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 2, 3
+        else:
+            w, b = 2, 2
+        x = o1.Power_L3
+        if x is not None:
+            a = (a << w) | (3 - b)
+            o4 = x
+            if type(o4) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+            x = o4.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o4.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 1, 4
+        a = (a << w) | (4 - b)
         if k < 2048:
             w, b = 2, 0
         else:
@@ -4840,35 +6532,94 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('PowerScheduleEntryType: unsupported event after Duration', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Power, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('PowerScheduleEntryType: unsupported event code', q)
     g += 2
+    o.Power = o1
     if g < 3:
-        o.Power_L2, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('PowerScheduleEntryType: unsupported event code', q)
         g += 3
+        o.Power_L2 = o2
     else:
         o.Power_L2 = None
     if g < 4:
-        o.Power_L3, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('PowerScheduleEntryType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 4
+        o.Power_L3 = o3
     else:
         o.Power_L3 = None
     return o, q
@@ -4889,18 +6640,75 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     if x is None:
         raise _E('PowerScheduleEntryType: Power is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.Power_L2
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 3
     else:
         w, b = 2, 2
     x = o.Power_L3
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 4
     a = (a << w) | (4 - b)
     return a
@@ -4908,12 +6716,46 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
 def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     x: Any
     o = _new(PowerDeliveryResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 11
     t = (v >> q) & 2047
     if t & 1540:
@@ -4927,12 +6769,32 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
         raise _F('PowerDeliveryResType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('PowerDeliveryResType: unsupported event code', q)
+        o2 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 9
+        t = (v >> q) & 511
+        if t & 455:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 3) & 7
+        if _i >= 6:
+            raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_evseNotificationType[_i]
         g = 3
+        o.EVSEStatus = o2
     else:
         o.EVSEStatus = None
     return o, q
@@ -4945,7 +6807,31 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if x is None:
         raise _E('PowerDeliveryResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('PowerDeliveryResType: ResponseCode is required')
@@ -4956,7 +6842,24 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     x = o.EVSEStatus
     if x is not None:
         a = (a << 2) | 0
-        a = e_EVSEStatusType(x, a)
+        o2 = x
+        if type(o2) is not EVSEStatusType:
+            raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
+        x = o2.NotificationMaxDelay
+        if x is None:
+            raise _E('EVSEStatusType: NotificationMaxDelay is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_unsignedShort.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.EVSENotification
+        if x is None:
+            raise _E('EVSEStatusType: EVSENotification is required')
+        _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
+        if _i is None:
+            st_evseNotificationType.fail(x)
+        a = (a << 7) | ((_i << 1)) << 1
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -5010,19 +6913,52 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
-    a = (a << 6) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 7) | ((_i << 1)) << 1
     return a
 
 def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, int]:
     x: Any
     o = _new(ScheduleExchangeReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 15
     t = (v >> q) & 32767
     if t & 24580:
@@ -5040,7 +6976,156 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
         x, q = d_Dynamic_SEReqControlModeType(v, q)
         o.Dynamic_SEReqControlMode = x
     else:
-        x, q = d_Scheduled_SEReqControlModeType(v, q)
+        o2 = _new(Scheduled_SEReqControlModeType)
+        q -= 3
+        t = (v >> q) & 7
+        g = t & 7
+        if g >= 6:
+            raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+        if g < 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event in DepartureTime', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o2.DepartureTime = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 8:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event after DepartureTime', q)
+            g = t & 7
+            if g >= 5:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+            g += 1
+        else:
+            o2.DepartureTime = None
+        if g < 2:
+            o3 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o3.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o3.Value = x_
+            q -= 5
+            t = (v >> q) & 31
+            if t & 24:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+            g += 2
+            o2.EVTargetEnergyRequest = o3
+        else:
+            o2.EVTargetEnergyRequest = None
+        if g < 3:
+            o4 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o4.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o4.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+            g += 3
+            o2.EVMaximumEnergyRequest = o4
+        else:
+            o2.EVMaximumEnergyRequest = None
+        if g < 4:
+            o5 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o5.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o5.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+            g += 4
+            o2.EVMinimumEnergyRequest = o5
+        else:
+            o2.EVMinimumEnergyRequest = None
+        if g < 5:
+            o6 = _new(EVEnergyOfferType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('EVEnergyOfferType: unsupported event code', q)
+            g = 0
+            o6.EVPowerSchedule, q = d_EVPowerScheduleType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('EVEnergyOfferType: unsupported event code', q)
+            g = 1
+            o6.EVAbsolutePriceSchedule, q = d_EVAbsolutePriceScheduleType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('EVEnergyOfferType: unsupported event code', q)
+            g = 5
+            o2.EVEnergyOffer = o6
+        else:
+            o2.EVEnergyOffer = None
+        x = o2
         o.Scheduled_SEReqControlMode = x
     q -= 1
     t = (v >> q) & 1
@@ -5057,7 +7142,31 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     if x is None:
         raise _E('ScheduleExchangeReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.MaximumSupportingPoints
     if x is None:
         raise _E('ScheduleExchangeReqType: MaximumSupportingPoints is required')
@@ -5083,7 +7192,110 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             a = e_Dynamic_SEReqControlModeType(x, a)
         elif sel == 1 and tx is Scheduled_SEReqControlModeType:
             a = (a << 2) | 1
-            a = e_Scheduled_SEReqControlModeType(x, a)
+            o2 = x
+            if type(o2) is not Scheduled_SEReqControlModeType:
+                raise _E('expected Scheduled_SEReqControlModeType, got ' + type(o2).__name__)
+            x = o2.DepartureTime
+            if x is not None:
+                a <<= 4
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 3, 1
+            else:
+                w, b = 3, 0
+            x = o2.EVTargetEnergyRequest
+            if x is not None:
+                a = (a << w) | (1 - b)
+                o3 = x
+                if type(o3) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+                x = o3.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o3.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 3, 2
+            x = o2.EVMaximumEnergyRequest
+            if x is not None:
+                a = (a << w) | (2 - b)
+                o4 = x
+                if type(o4) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+                x = o4.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o4.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 3
+            x = o2.EVMinimumEnergyRequest
+            if x is not None:
+                a = (a << w) | (3 - b)
+                o5 = x
+                if type(o5) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+                x = o5.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o5.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 4
+            x = o2.EVEnergyOffer
+            if x is not None:
+                a = (a << w) | (4 - b)
+                o6 = x
+                if type(o6) is not EVEnergyOfferType:
+                    raise _E('expected EVEnergyOfferType, got ' + type(o6).__name__)
+                x = o6.EVPowerSchedule
+                if x is None:
+                    raise _E('EVEnergyOfferType: EVPowerSchedule is required')
+                a = (a << 1) | 0
+                a = e_EVPowerScheduleType(x, a)
+                x = o6.EVAbsolutePriceSchedule
+                if x is None:
+                    raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
+                a = (a << 1) | 0
+                a = e_EVAbsolutePriceScheduleType(x, a)
+                a = (a << 1) | 0
+                w, b = 1, 5
+            a = (a << w) | (5 - b)
         else:
             raise _E('ScheduleExchangeReqType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5142,42 +7354,136 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         g = 3
     else:
         o.TargetSOC = None
-    o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
-    g = 5
-    o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetEnergyRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumEnergyRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
     g += 6
+    o.EVMinimumEnergyRequest = o3
     if g < 7:
-        o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
         g += 7
+        o.EVMaximumV2XEnergyRequest = o4
     else:
         o.EVMaximumV2XEnergyRequest = None
     if g < 8:
-        o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 8
+        o.EVMinimumV2XEnergyRequest = o5
     else:
         o.EVMinimumV2XEnergyRequest = None
     return o, q
@@ -5212,28 +7518,123 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     if x is None:
         raise _E('Dynamic_SEReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumEnergyRequest
     if x is None:
         raise _E('Dynamic_SEReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumEnergyRequest
     if x is None:
         raise _E('Dynamic_SEReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     else:
         w, b = 2, 6
     x = o.EVMinimumV2XEnergyRequest
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
@@ -5272,42 +7673,167 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
     else:
         o.DepartureTime = None
     if g < 2:
-        o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 2
+        o.EVTargetEnergyRequest = o1
     else:
         o.EVTargetEnergyRequest = None
     if g < 3:
-        o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 3
+        o.EVMaximumEnergyRequest = o2
     else:
         o.EVMaximumEnergyRequest = None
     if g < 4:
-        o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
         g += 4
+        o.EVMinimumEnergyRequest = o3
     else:
         o.EVMinimumEnergyRequest = None
     if g < 5:
-        o.EVEnergyOffer, q = d_EVEnergyOfferType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_SEReqControlModeType: unsupported event code', q)
+        o4 = _new(EVEnergyOfferType)
+        o5 = _new(EVPowerScheduleType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('EVEnergyOfferType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        o5.TimeAnchor = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('EVPowerScheduleType: unsupported event after TimeAnchor', q)
+        g = 1
+        o5.EVPowerScheduleEntries, q = d_EVPowerScheduleEntryListType(v, q)
+        o6 = _new(EVAbsolutePriceScheduleType)
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3840:
+            raise _F('EVPowerScheduleType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        o4.EVPowerSchedule = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        o6.TimeAnchor = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('EVAbsolutePriceScheduleType: unsupported event after TimeAnchor', q)
+        g = 1
+        o6.Currency, q = st_currencyType.dec(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('EVAbsolutePriceScheduleType: unsupported event after Currency', q)
+        g = 2
+        o6.PriceAlgorithm, q = st_identifierType.dec(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('EVAbsolutePriceScheduleType: unsupported event after PriceAlgorithm', q)
+        g = 3
+        o6.EVPriceRuleStacks, q = d_EVPriceRuleStackListType(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
         g = 5
+        o4.EVAbsolutePriceSchedule = o6
+        o.EVEnergyOffer = o4
     else:
         o.EVEnergyOffer = None
     return o, q
@@ -5329,22 +7855,135 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
     x = o.EVTargetEnergyRequest
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 2
     x = o.EVMaximumEnergyRequest
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 3
     x = o.EVMinimumEnergyRequest
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     x = o.EVEnergyOffer
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_EVEnergyOfferType(x, a)
+        o4 = x
+        if type(o4) is not EVEnergyOfferType:
+            raise _E('expected EVEnergyOfferType, got ' + type(o4).__name__)
+        x = o4.EVPowerSchedule
+        if x is None:
+            raise _E('EVEnergyOfferType: EVPowerSchedule is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not EVPowerScheduleType:
+            raise _E('expected EVPowerScheduleType, got ' + type(o5).__name__)
+        x = o5.TimeAnchor
+        if x is None:
+            raise _E('EVPowerScheduleType: TimeAnchor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o5.EVPowerScheduleEntries
+        if x is None:
+            raise _E('EVPowerScheduleType: EVPowerScheduleEntries is required')
+        a = (a << 1) | 0
+        a = e_EVPowerScheduleEntryListType(x, a)
+        a = (a << 1) | 0
+        x = o4.EVAbsolutePriceSchedule
+        if x is None:
+            raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not EVAbsolutePriceScheduleType:
+            raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o6).__name__)
+        x = o6.TimeAnchor
+        if x is None:
+            raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o6.Currency
+        if x is None:
+            raise _E('EVAbsolutePriceScheduleType: Currency is required')
+        a <<= 2
+        a = st_currencyType.enc(x, a)
+        a <<= 1
+        x = o6.PriceAlgorithm
+        if x is None:
+            raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
+        a <<= 2
+        a = st_identifierType.enc(x, a)
+        a <<= 1
+        x = o6.EVPriceRuleStacks
+        if x is None:
+            raise _E('EVAbsolutePriceScheduleType: EVPriceRuleStacks is required')
+        a = (a << 1) | 0
+        a = e_EVPriceRuleStackListType(x, a)
+        a <<= 2
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
@@ -5352,23 +7991,69 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
 def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
     x: Any
     o = _new(EVEnergyOfferType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(EVPowerScheduleType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('EVEnergyOfferType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.EVPowerSchedule, q = d_EVPowerScheduleType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('EVEnergyOfferType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeAnchor = x_
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('EVPowerScheduleType: unsupported event after TimeAnchor', q)
     g = 1
-    o.EVAbsolutePriceSchedule, q = d_EVAbsolutePriceScheduleType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('EVEnergyOfferType: unsupported event code', q)
+    o1.EVPowerScheduleEntries, q = d_EVPowerScheduleEntryListType(v, q)
+    o2 = _new(EVAbsolutePriceScheduleType)
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
+        raise _F('EVPowerScheduleType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    o.EVPowerSchedule = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o2.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('EVAbsolutePriceScheduleType: unsupported event after TimeAnchor', q)
+    g = 1
+    o2.Currency, q = st_currencyType.dec(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('EVAbsolutePriceScheduleType: unsupported event after Currency', q)
     g = 2
+    o2.PriceAlgorithm, q = st_identifierType.dec(v, q)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('EVAbsolutePriceScheduleType: unsupported event after PriceAlgorithm', q)
+    g = 3
+    o2.EVPriceRuleStacks, q = d_EVPriceRuleStackListType(v, q)
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('EVAbsolutePriceScheduleType: unsupported event code', q)
+    g = 2
+    o.EVAbsolutePriceSchedule = o2
     return o, q
 
 def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
@@ -5379,13 +8064,56 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     if x is None:
         raise _E('EVEnergyOfferType: EVPowerSchedule is required')
     a = (a << 1) | 0
-    a = e_EVPowerScheduleType(x, a)
+    o1 = x
+    if type(o1) is not EVPowerScheduleType:
+        raise _E('expected EVPowerScheduleType, got ' + type(o1).__name__)
+    x = o1.TimeAnchor
+    if x is None:
+        raise _E('EVPowerScheduleType: TimeAnchor is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EVPowerScheduleEntries
+    if x is None:
+        raise _E('EVPowerScheduleType: EVPowerScheduleEntries is required')
+    a = (a << 1) | 0
+    a = e_EVPowerScheduleEntryListType(x, a)
+    a = (a << 1) | 0
     x = o.EVAbsolutePriceSchedule
     if x is None:
         raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
     a = (a << 1) | 0
-    a = e_EVAbsolutePriceScheduleType(x, a)
+    o2 = x
+    if type(o2) is not EVAbsolutePriceScheduleType:
+        raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o2).__name__)
+    x = o2.TimeAnchor
+    if x is None:
+        raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o2.Currency
+    if x is None:
+        raise _E('EVAbsolutePriceScheduleType: Currency is required')
+    a <<= 2
+    a = st_currencyType.enc(x, a)
+    a <<= 1
+    x = o2.PriceAlgorithm
+    if x is None:
+        raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
+    a <<= 2
+    a = st_identifierType.enc(x, a)
+    a <<= 1
+    x = o2.EVPriceRuleStacks
+    if x is None:
+        raise _E('EVAbsolutePriceScheduleType: EVPriceRuleStacks is required')
     a = (a << 1) | 0
+    a = e_EVPriceRuleStackListType(x, a)
+    a <<= 2
     return a
 
 def d_EVPowerScheduleType(v: int, q: int) -> tuple[EVPowerScheduleType, int]:
@@ -5450,7 +8178,49 @@ def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntry
     lst: list[Any] = []
     o.EVPowerScheduleEntry = lst
     while g < 1:
-        x, q = d_EVPowerScheduleEntryType(v, q)
+        o1 = _new(EVPowerScheduleEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVPowerScheduleEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.Duration = x_
+        o2 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('EVPowerScheduleEntryType: unsupported event after Duration', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o1.Power = o2
+        x = o1
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
@@ -5478,7 +8248,41 @@ def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> i
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_EVPowerScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not EVPowerScheduleEntryType:
+            raise _E('expected EVPowerScheduleEntryType, got ' + type(o1).__name__)
+        x = o1.Duration
+        if x is None:
+            raise _E('EVPowerScheduleEntryType: Duration is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.Power
+        if x is None:
+            raise _E('EVPowerScheduleEntryType: Power is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 1024:
             w, b = 2, 0
         else:
@@ -5504,17 +8308,32 @@ def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('EVPowerScheduleEntryType: unsupported event after Duration', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Power, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('EVPowerScheduleEntryType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Power = o1
     return o, q
 
 def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
@@ -5533,8 +8352,26 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     if x is None:
         raise _E('EVPowerScheduleEntryType: Power is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_EVAbsolutePriceScheduleType(v: int, q: int) -> tuple[EVAbsolutePriceScheduleType, int]:
@@ -5685,7 +8522,55 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
     lst: list[Any] = []
     o.EVPriceRule = lst
     while g < 2:
-        x, q = d_EVPriceRuleType(v, q)
+        o1 = _new(EVPriceRuleType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('EVPriceRuleType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.EnergyFee = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o1.PowerRangeStart = o3
+        x = o1
         lst.append(x)
         if len(lst) < 8:
             q -= 2
@@ -5722,7 +8607,57 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_EVPriceRuleType(x, a)
+        o1 = x
+        if type(o1) is not EVPriceRuleType:
+            raise _E('expected EVPriceRuleType, got ' + type(o1).__name__)
+        x = o1.EnergyFee
+        if x is None:
+            raise _E('EVPriceRuleType: EnergyFee is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.PowerRangeStart
+        if x is None:
+            raise _E('EVPriceRuleType: PowerRangeStart is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 8:
             w, b = 2, 1
         else:
@@ -5733,23 +8668,53 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
 def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
     x: Any
     o = _new(EVPriceRuleType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('EVPriceRuleType: unsupported event code', q)
-    g = 0
-    o.EnergyFee, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('EVPriceRuleType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.PowerRangeStart, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('EVPriceRuleType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EnergyFee = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.PowerRangeStart = o2
     return o, q
 
 def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
@@ -5760,24 +8725,95 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     if x is None:
         raise _E('EVPriceRuleType: EnergyFee is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.PowerRangeStart
     if x is None:
         raise _E('EVPriceRuleType: PowerRangeStart is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, int]:
     x: Any
     o = _new(ScheduleExchangeResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 16
     t = (v >> q) & 65535
     if t & 49380:
@@ -5809,7 +8845,83 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
     o.Dynamic_SEResControlMode = None
     o.Scheduled_SEResControlMode = None
     if g == 4:
-        x, q = d_Dynamic_SEResControlModeType(v, q)
+        o2 = _new(Dynamic_SEResControlModeType)
+        q -= 3
+        t = (v >> q) & 7
+        g = t & 7
+        if g >= 6:
+            raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
+        if g < 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('Dynamic_SEResControlModeType: unsupported event in DepartureTime', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o2.DepartureTime = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 8:
+                raise _F('Dynamic_SEResControlModeType: unsupported event after DepartureTime', q)
+            g = t & 7
+            if g >= 5:
+                raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
+            g += 1
+        else:
+            o2.DepartureTime = None
+        if g < 2:
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 2056:
+                raise _F('Dynamic_SEResControlModeType: unsupported event in MinimumSOC', q)
+            o2.MinimumSOC = (t >> 4) & 127
+            if o2.MinimumSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
+            g += 2
+        else:
+            o2.MinimumSOC = None
+        if g < 3:
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1028:
+                raise _F('Dynamic_SEResControlModeType: unsupported event in TargetSOC', q)
+            o2.TargetSOC = (t >> 3) & 127
+            if o2.TargetSOC > 100:
+                raise _F(st_percentValueType.name + ': value above maximum', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
+            g += 3
+        else:
+            o2.TargetSOC = None
+        if g < 5:
+            o2.AbsolutePriceSchedule = None
+            o2.PriceLevelSchedule = None
+            if g == 3:
+                x, q = d_AbsolutePriceScheduleType(v, q)
+                o2.AbsolutePriceSchedule = x
+            else:
+                x, q = d_PriceLevelScheduleType(v, q)
+                o2.PriceLevelSchedule = x
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
+            g = 5
+        else:
+            o2.AbsolutePriceSchedule = None
+            o2.PriceLevelSchedule = None
+        x = o2
         o.Dynamic_SEResControlMode = x
     else:
         x, q = d_Scheduled_SEResControlModeType(v, q)
@@ -5829,7 +8941,31 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     if x is None:
         raise _E('ScheduleExchangeResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ScheduleExchangeResType: ResponseCode is required')
@@ -5868,7 +9004,55 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is Dynamic_SEResControlModeType:
             a = (a << w) | (4 - b)
-            a = e_Dynamic_SEResControlModeType(x, a)
+            o2 = x
+            if type(o2) is not Dynamic_SEResControlModeType:
+                raise _E('expected Dynamic_SEResControlModeType, got ' + type(o2).__name__)
+            x = o2.DepartureTime
+            if x is not None:
+                a <<= 4
+                if type(x) is not int or x < 0 or x > 4294967295:
+                    st_unsignedInt.fail(x)
+                a = (a << 8) | x if x < 128 else _wu(x, a)
+                a <<= 1
+                w, b = 3, 1
+            else:
+                w, b = 3, 0
+            x = o2.MinimumSOC
+            if x is not None:
+                if type(x) is not int or not 0 <= x <= 100:
+                    st_percentValueType.fail(x)
+                a = (a << (w + 9)) | ((1 - b) << 9) | ((x) << 1)
+                w, b = 3, 2
+            x = o2.TargetSOC
+            if x is not None:
+                if type(x) is not int or not 0 <= x <= 100:
+                    st_percentValueType.fail(x)
+                a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
+                w, b = 2, 3
+            k = 0
+            sel = -1
+            if o2.AbsolutePriceSchedule is not None:
+                k += 1
+                x = o2.AbsolutePriceSchedule
+                sel = 0
+            if o2.PriceLevelSchedule is not None:
+                k += 1
+                x = o2.PriceLevelSchedule
+                sel = 1
+            if k > 1:
+                raise _E('Dynamic_SEResControlModeType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AbsolutePriceScheduleType:
+                    a = (a << w) | (3 - b)
+                    a = e_AbsolutePriceScheduleType(x, a)
+                elif sel == 1 and tx is PriceLevelScheduleType:
+                    a = (a << w) | (4 - b)
+                    a = e_PriceLevelScheduleType(x, a)
+                else:
+                    raise _E('Dynamic_SEResControlModeType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 5
+            a = (a << w) | (5 - b)
         elif sel == 1 and tx is Scheduled_SEResControlModeType:
             a = (a << w) | (5 - b)
             a = e_Scheduled_SEResControlModeType(x, a)
@@ -6104,23 +9288,67 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
         raise _F('AbsolutePriceScheduleType: unsupported event code', q)
     g += 7
     if g < 8:
-        o.MinimumCost, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g += 8
+        o.MinimumCost = o1
     else:
         o.MinimumCost = None
     if g < 9:
-        o.MaximumCost, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('AbsolutePriceScheduleType: unsupported event code', q)
         g += 9
+        o.MaximumCost = o2
     else:
         o.MaximumCost = None
     if g < 10:
@@ -6218,14 +9446,52 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     x = o.MinimumCost
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     else:
         w, b = 3, 7
     x = o.MaximumCost
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.TaxRules
     if x is not None:
@@ -6338,13 +9604,35 @@ def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
         g = 2
     else:
         o.TaxRuleName = None
-    o.TaxRate, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('TaxRuleType: unsupported event code', q)
     g += 3
+    o.TaxRate = o1
     if g < 4:
         q -= 4
         t = (v >> q) & 15
@@ -6389,7 +9677,26 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     if x is None:
         raise _E('TaxRuleType: TaxRate is required')
     a = (a << w) | (2 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.TaxIncludedInPrice
     if x is not None:
         if type(x) is not bool:
@@ -6421,8 +9728,7 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
         raise _E('TaxRuleType: AppliesMinimumMaximumCost is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_PriceRuleStackListType(v: int, q: int) -> tuple[PriceRuleStackListType, int]:
@@ -6498,7 +9804,154 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
     lst: list[Any] = []
     o.PriceRule = lst
     while g < 2:
-        x, q = d_PriceRuleType(v, q)
+        o1 = _new(PriceRuleType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('PriceRuleType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 7
+        if g >= 5:
+            raise _F('PriceRuleType: unsupported event code', q)
+        g += 1
+        o1.EnergyFee = o2
+        if g < 2:
+            o3 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o3.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o3.Value = x_
+            q -= 5
+            t = (v >> q) & 31
+            if t & 24:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('PriceRuleType: unsupported event code', q)
+            g += 2
+            o1.ParkingFee = o3
+        else:
+            o1.ParkingFee = None
+        if g < 3:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('PriceRuleType: unsupported event in ParkingFeePeriod', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 4294967295:
+                raise _F(st_unsignedInt.name + ': value outside its range', q)
+            o1.ParkingFeePeriod = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('PriceRuleType: unsupported event after ParkingFeePeriod', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('PriceRuleType: unsupported event code', q)
+            g += 3
+        else:
+            o1.ParkingFeePeriod = None
+        if g < 4:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('PriceRuleType: unsupported event in CarbonDioxideEmission', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_unsignedShort.name + ': value outside its range', q)
+            o1.CarbonDioxideEmission = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('PriceRuleType: unsupported event after CarbonDioxideEmission', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PriceRuleType: unsupported event code', q)
+            g += 4
+        else:
+            o1.CarbonDioxideEmission = None
+        if g < 5:
+            q -= 11
+            t = (v >> q) & 2047
+            if t & 1027:
+                raise _F('PriceRuleType: unsupported event in RenewableGenerationPercentage', q)
+            o1.RenewableGenerationPercentage = (t >> 2) & 255
+            g = 5
+        else:
+            o1.RenewableGenerationPercentage = None
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 6
+        o1.PowerRangeStart = o4
+        x = o1
         lst.append(x)
         if len(lst) < 8:
             q -= 2
@@ -6535,7 +9988,107 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_PriceRuleType(x, a)
+        o1 = x
+        if type(o1) is not PriceRuleType:
+            raise _E('expected PriceRuleType, got ' + type(o1).__name__)
+        x = o1.EnergyFee
+        if x is None:
+            raise _E('PriceRuleType: EnergyFee is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.ParkingFee
+        if x is not None:
+            a = (a << 3) | 0
+            o3 = x
+            if type(o3) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+            x = o3.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o3.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 3, 2
+        else:
+            w, b = 3, 1
+        x = o1.ParkingFeePeriod
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a <<= 1
+            if type(x) is not int or x < 0 or x > 4294967295:
+                st_unsignedInt.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            w, b = 2, 3
+        x = o1.CarbonDioxideEmission
+        if x is not None:
+            a = (a << w) | (3 - b)
+            a <<= 1
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            w, b = 2, 4
+        x = o1.RenewableGenerationPercentage
+        if x is not None:
+            if type(x) is not int or not 0 <= x <= 255:
+                st_unsignedByte.fail(x)
+            a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
+            w, b = 1, 5
+        x = o1.PowerRangeStart
+        if x is None:
+            raise _E('PriceRuleType: PowerRangeStart is required')
+        a = (a << w) | (5 - b)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 8:
             w, b = 2, 1
         else:
@@ -6546,26 +10099,65 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
 def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
     x: Any
     o = _new(PriceRuleType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('PriceRuleType: unsupported event code', q)
-    g = 0
-    o.EnergyFee, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('PriceRuleType: unsupported event code', q)
     g += 1
+    o.EnergyFee = o1
     if g < 2:
-        o.ParkingFee, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('PriceRuleType: unsupported event code', q)
         g += 2
+        o.ParkingFee = o2
     else:
         o.ParkingFee = None
     if g < 3:
@@ -6627,12 +10219,32 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
         g = 5
     else:
         o.RenewableGenerationPercentage = None
-    o.PowerRangeStart, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('PriceRuleType: unsupported event code', q)
+    o3 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 6
+    o.PowerRangeStart = o3
     return o, q
 
 def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
@@ -6643,11 +10255,49 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     if x is None:
         raise _E('PriceRuleType: EnergyFee is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.ParkingFee
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 2
     else:
         w, b = 3, 1
@@ -6679,8 +10329,26 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     if x is None:
         raise _E('PriceRuleType: PowerRangeStart is required')
     a = (a << w) | (5 - b)
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
@@ -6717,18 +10385,112 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
     else:
         o.OverstayTimeThreshold = None
     if g < 2:
-        o.OverstayPowerThreshold, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('OverstayRuleListType: unsupported event code', q)
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 2
+        o.OverstayPowerThreshold = o1
     else:
         o.OverstayPowerThreshold = None
     lst: list[Any] = []
     o.OverstayRule = lst
     while g < 3:
-        x, q = d_OverstayRuleType(v, q)
+        o2 = _new(OverstayRuleType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('OverstayRuleType: unsupported event code', q)
+        if g < 1:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('OverstayRuleType: unsupported event in OverstayRuleDescription', q)
+            o2.OverstayRuleDescription, q = st_descriptionType.dec(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('OverstayRuleType: unsupported event after OverstayRuleDescription', q)
+            g = 1
+        else:
+            o2.OverstayRuleDescription = None
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
+            raise _F('OverstayRuleType: unsupported event in StartTime', q)
+        x_ = t & 255
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o2.StartTime = x_
+        o3 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('OverstayRuleType: unsupported event after StartTime', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3840:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        x_ = t & 255
+        g = 3
+        o2.OverstayFee = o3
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o2.OverstayFeePeriod = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('OverstayRuleType: unsupported event after OverstayFeePeriod', q)
+        g = 4
+        x = o2
         lst.append(x)
         if len(lst) < 5:
             q -= 2
@@ -6762,7 +10524,26 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     x = o.OverstayPowerThreshold
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 2
     lst = o.OverstayRule
     if type(lst) is not list:
@@ -6771,7 +10552,58 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         raise _E('OverstayRuleListType.OverstayRule: needs 1 to 5 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (2 - b)
-        a = e_OverstayRuleType(x, a)
+        o2 = x
+        if type(o2) is not OverstayRuleType:
+            raise _E('expected OverstayRuleType, got ' + type(o2).__name__)
+        x = o2.OverstayRuleDescription
+        if x is not None:
+            a <<= 3
+            a = st_descriptionType.enc(x, a)
+            a <<= 1
+            w, b = 1, 1
+        else:
+            w, b = 2, 0
+        x = o2.StartTime
+        if x is None:
+            raise _E('OverstayRuleType: StartTime is required')
+        a = (a << w) | (1 - b)
+        a <<= 1
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.OverstayFee
+        if x is None:
+            raise _E('OverstayRuleType: OverstayFee is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o2.OverstayFeePeriod
+        if x is None:
+            raise _E('OverstayRuleType: OverstayFeePeriod is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 2
         if k < 5:
             w, b = 2, 2
         else:
@@ -6814,18 +10646,33 @@ def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.StartTime = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('OverstayRuleType: unsupported event after StartTime', q)
-    g = 2
-    o.OverstayFee, q = d_RationalNumberType(v, q)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 768:
-        raise _F('OverstayRuleType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     x_ = t & 255
     g = 3
+    o.OverstayFee = o1
     if x_ > 127:
         q -= 8
         _b = (v >> q) & 255
@@ -6867,7 +10714,26 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     if x is None:
         raise _E('OverstayRuleType: OverstayFee is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.OverstayFeePeriod
     if x is None:
         raise _E('OverstayRuleType: OverstayFeePeriod is required')
@@ -6889,7 +10755,40 @@ def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListTy
     lst: list[Any] = []
     o.AdditionalService = lst
     while g < 1:
-        x, q = d_AdditionalServiceType(v, q)
+        o1 = _new(AdditionalServiceType)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('AdditionalServiceType: unsupported event code', q)
+        g = 0
+        o1.ServiceName, q = st_nameType.dec(v, q)
+        o2 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('AdditionalServiceType: unsupported event after ServiceName', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o1.ServiceFee = o2
+        x = o1
         lst.append(x)
         if len(lst) < 5:
             q -= 2
@@ -6917,7 +10816,39 @@ def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_AdditionalServiceType(x, a)
+        o1 = x
+        if type(o1) is not AdditionalServiceType:
+            raise _E('expected AdditionalServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceName
+        if x is None:
+            raise _E('AdditionalServiceType: ServiceName is required')
+        a <<= 2
+        a = st_nameType.enc(x, a)
+        a <<= 1
+        x = o1.ServiceFee
+        if x is None:
+            raise _E('AdditionalServiceType: ServiceFee is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 5:
             w, b = 2, 0
         else:
@@ -6934,17 +10865,32 @@ def d_AdditionalServiceType(v: int, q: int) -> tuple[AdditionalServiceType, int]
         raise _F('AdditionalServiceType: unsupported event code', q)
     g = 0
     o.ServiceName, q = st_nameType.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('AdditionalServiceType: unsupported event after ServiceName', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.ServiceFee, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('AdditionalServiceType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.ServiceFee = o1
     return o, q
 
 def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
@@ -6961,8 +10907,26 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     if x is None:
         raise _E('AdditionalServiceType: ServiceFee is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, int]:
@@ -7107,7 +11071,29 @@ def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelSchedul
     lst: list[Any] = []
     o.PriceLevelScheduleEntry = lst
     while g < 1:
-        x, q = d_PriceLevelScheduleEntryType(v, q)
+        o1 = _new(PriceLevelScheduleEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('PriceLevelScheduleEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.Duration = x_
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 7171:
+            raise _F('PriceLevelScheduleEntryType: unsupported event after Duration', q)
+        o1.PriceLevel = (t >> 2) & 255
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
@@ -7135,7 +11121,23 @@ def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_PriceLevelScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not PriceLevelScheduleEntryType:
+            raise _E('expected PriceLevelScheduleEntryType, got ' + type(o1).__name__)
+        x = o1.Duration
+        if x is None:
+            raise _E('PriceLevelScheduleEntryType: Duration is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.PriceLevel
+        if x is None:
+            raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_unsignedByte.fail(x)
+        a = (a << 12) | (((x) << 1)) << 1
         if k < 1024:
             w, b = 2, 0
         else:
@@ -7186,8 +11188,7 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
         raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
-    a = (a << 11) | ((x) << 1)
-    a = (a << 1) | 0
+    a = (a << 12) | (((x) << 1)) << 1
     return a
 
 def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResControlModeType, int]:
@@ -7201,7 +11202,99 @@ def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResCon
     lst: list[Any] = []
     o.ScheduleTuple = lst
     while g < 1:
-        x, q = d_ScheduleTupleType(v, q)
+        o1 = _new(ScheduleTupleType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('ScheduleTupleType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o1.ScheduleTupleID = x_
+        o2 = _new(ChargingScheduleType)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('ScheduleTupleType: unsupported event after ScheduleTupleID', q)
+        g = 0
+        o2.PowerSchedule, q = d_PowerScheduleType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 3:
+            raise _F('ChargingScheduleType: unsupported event code', q)
+        g += 1
+        if g < 3:
+            o2.AbsolutePriceSchedule = None
+            o2.PriceLevelSchedule = None
+            if g == 1:
+                x, q = d_AbsolutePriceScheduleType(v, q)
+                o2.AbsolutePriceSchedule = x
+            else:
+                x, q = d_PriceLevelScheduleType(v, q)
+                o2.PriceLevelSchedule = x
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingScheduleType: unsupported event code', q)
+            g = 3
+        else:
+            o2.AbsolutePriceSchedule = None
+            o2.PriceLevelSchedule = None
+        o1.ChargingSchedule = o2
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('ScheduleTupleType: unsupported event code', q)
+        g += 2
+        if g < 3:
+            o3 = _new(ChargingScheduleType)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingScheduleType: unsupported event code', q)
+            g = 0
+            o3.PowerSchedule, q = d_PowerScheduleType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 3:
+                raise _F('ChargingScheduleType: unsupported event code', q)
+            g += 1
+            if g < 3:
+                o3.AbsolutePriceSchedule = None
+                o3.PriceLevelSchedule = None
+                if g == 1:
+                    x, q = d_AbsolutePriceScheduleType(v, q)
+                    o3.AbsolutePriceSchedule = x
+                else:
+                    x, q = d_PriceLevelScheduleType(v, q)
+                    o3.PriceLevelSchedule = x
+                q -= 1
+                t = (v >> q) & 1
+                if t & 1:
+                    raise _F('ChargingScheduleType: unsupported event code', q)
+                g = 3
+            else:
+                o3.AbsolutePriceSchedule = None
+                o3.PriceLevelSchedule = None
+            o1.DischargingSchedule = o3
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ScheduleTupleType: unsupported event code', q)
+            g = 3
+        else:
+            o1.DischargingSchedule = None
+        x = o1
         lst.append(x)
         if len(lst) < 3:
             q -= 2
@@ -7229,7 +11322,96 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_ScheduleTupleType(x, a)
+        o1 = x
+        if type(o1) is not ScheduleTupleType:
+            raise _E('expected ScheduleTupleType, got ' + type(o1).__name__)
+        x = o1.ScheduleTupleID
+        if x is None:
+            raise _E('ScheduleTupleType: ScheduleTupleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ChargingSchedule
+        if x is None:
+            raise _E('ScheduleTupleType: ChargingSchedule is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not ChargingScheduleType:
+            raise _E('expected ChargingScheduleType, got ' + type(o2).__name__)
+        x = o2.PowerSchedule
+        if x is None:
+            raise _E('ChargingScheduleType: PowerSchedule is required')
+        a = (a << 1) | 0
+        a = e_PowerScheduleType(x, a)
+        k = 0
+        sel = -1
+        if o2.AbsolutePriceSchedule is not None:
+            k += 1
+            x = o2.AbsolutePriceSchedule
+            sel = 0
+        if o2.PriceLevelSchedule is not None:
+            k += 1
+            x = o2.PriceLevelSchedule
+            sel = 1
+        if k > 1:
+            raise _E('ChargingScheduleType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is AbsolutePriceScheduleType:
+                a = (a << 2) | 0
+                a = e_AbsolutePriceScheduleType(x, a)
+            elif sel == 1 and tx is PriceLevelScheduleType:
+                a = (a << 2) | 1
+                a = e_PriceLevelScheduleType(x, a)
+            else:
+                raise _E('ChargingScheduleType: value of type ' + tx.__name__ + ' not allowed')
+            w, b = 1, 3
+        else:
+            w, b = 2, 1
+        a = (a << w) | (3 - b)
+        x = o1.DischargingSchedule
+        if x is not None:
+            a = (a << 2) | 0
+            o3 = x
+            if type(o3) is not ChargingScheduleType:
+                raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
+            x = o3.PowerSchedule
+            if x is None:
+                raise _E('ChargingScheduleType: PowerSchedule is required')
+            a = (a << 1) | 0
+            a = e_PowerScheduleType(x, a)
+            k = 0
+            sel = -1
+            if o3.AbsolutePriceSchedule is not None:
+                k += 1
+                x = o3.AbsolutePriceSchedule
+                sel = 0
+            if o3.PriceLevelSchedule is not None:
+                k += 1
+                x = o3.PriceLevelSchedule
+                sel = 1
+            if k > 1:
+                raise _E('ChargingScheduleType: more than one branch of a choice is set')
+            if k:
+                tx = type(x)
+                if sel == 0 and tx is AbsolutePriceScheduleType:
+                    a = (a << 2) | 0
+                    a = e_AbsolutePriceScheduleType(x, a)
+                elif sel == 1 and tx is PriceLevelScheduleType:
+                    a = (a << 2) | 1
+                    a = e_PriceLevelScheduleType(x, a)
+                else:
+                    raise _E('ChargingScheduleType: value of type ' + tx.__name__ + ' not allowed')
+                w, b = 1, 3
+            else:
+                w, b = 2, 1
+            a = (a << w) | (3 - b)
+            w, b = 1, 3
+        else:
+            w, b = 2, 2
+        a = (a << w) | (3 - b)
         if k < 3:
             w, b = 2, 0
         else:
@@ -7255,12 +11437,78 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.ScheduleTupleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(ChargingScheduleType)
+    o2 = _new(PowerScheduleType)
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 7936:
         raise _F('ScheduleTupleType: unsupported event after ScheduleTupleID', q)
-    g = 1
-    o.ChargingSchedule, q = d_ChargingScheduleType(v, q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o2.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('PowerScheduleType: unsupported event after TimeAnchor', q)
+    g = t & 3
+    if g >= 3:
+        raise _F('PowerScheduleType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2.AvailableEnergy, q = d_RationalNumberType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('PowerScheduleType: unsupported event code', q)
+        g += 2
+    else:
+        o2.AvailableEnergy = None
+    if g < 3:
+        o2.PowerTolerance, q = d_RationalNumberType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('PowerScheduleType: unsupported event code', q)
+        g = 3
+    else:
+        o2.PowerTolerance = None
+    o2.PowerScheduleEntries, q = d_PowerScheduleEntryListType(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('PowerScheduleType: unsupported event code', q)
+    g = t & 3
+    if g >= 3:
+        raise _F('ChargingScheduleType: unsupported event code', q)
+    g += 1
+    o1.PowerSchedule = o2
+    if g < 3:
+        o1.AbsolutePriceSchedule = None
+        o1.PriceLevelSchedule = None
+        if g == 1:
+            x, q = d_AbsolutePriceScheduleType(v, q)
+            o1.AbsolutePriceSchedule = x
+        else:
+            x, q = d_PriceLevelScheduleType(v, q)
+            o1.PriceLevelSchedule = x
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('ChargingScheduleType: unsupported event code', q)
+        g = 3
+    else:
+        o1.AbsolutePriceSchedule = None
+        o1.PriceLevelSchedule = None
+    o.ChargingSchedule = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -7268,7 +11516,78 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
         raise _F('ScheduleTupleType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.DischargingSchedule, q = d_ChargingScheduleType(v, q)
+        o3 = _new(ChargingScheduleType)
+        o4 = _new(PowerScheduleType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('ChargingScheduleType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 18446744073709551615:
+            raise _F(st_unsignedLong.name + ': value outside its range', q)
+        o4.TimeAnchor = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('PowerScheduleType: unsupported event after TimeAnchor', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('PowerScheduleType: unsupported event code', q)
+        g += 1
+        if g < 2:
+            o4.AvailableEnergy, q = d_RationalNumberType(v, q)
+            q -= 2
+            t = (v >> q) & 3
+            g = t & 3
+            if g >= 2:
+                raise _F('PowerScheduleType: unsupported event code', q)
+            g += 2
+        else:
+            o4.AvailableEnergy = None
+        if g < 3:
+            o4.PowerTolerance, q = d_RationalNumberType(v, q)
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('PowerScheduleType: unsupported event code', q)
+            g = 3
+        else:
+            o4.PowerTolerance = None
+        o4.PowerScheduleEntries, q = d_PowerScheduleEntryListType(v, q)
+        q -= 3
+        t = (v >> q) & 7
+        if t & 4:
+            raise _F('PowerScheduleType: unsupported event code', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('ChargingScheduleType: unsupported event code', q)
+        g += 1
+        o3.PowerSchedule = o4
+        if g < 3:
+            o3.AbsolutePriceSchedule = None
+            o3.PriceLevelSchedule = None
+            if g == 1:
+                x, q = d_AbsolutePriceScheduleType(v, q)
+                o3.AbsolutePriceSchedule = x
+            else:
+                x, q = d_PriceLevelScheduleType(v, q)
+                o3.PriceLevelSchedule = x
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('ChargingScheduleType: unsupported event code', q)
+            g = 3
+        else:
+            o3.AbsolutePriceSchedule = None
+            o3.PriceLevelSchedule = None
+        o.DischargingSchedule = o3
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -7294,11 +11613,133 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     if x is None:
         raise _E('ScheduleTupleType: ChargingSchedule is required')
     a = (a << 1) | 0
-    a = e_ChargingScheduleType(x, a)
+    o1 = x
+    if type(o1) is not ChargingScheduleType:
+        raise _E('expected ChargingScheduleType, got ' + type(o1).__name__)
+    x = o1.PowerSchedule
+    if x is None:
+        raise _E('ChargingScheduleType: PowerSchedule is required')
+    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not PowerScheduleType:
+        raise _E('expected PowerScheduleType, got ' + type(o2).__name__)
+    x = o2.TimeAnchor
+    if x is None:
+        raise _E('PowerScheduleType: TimeAnchor is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o2.AvailableEnergy
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_RationalNumberType(x, a)
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o2.PowerTolerance
+    if x is not None:
+        a = (a << w) | (2 - b)
+        a = e_RationalNumberType(x, a)
+        w, b = 1, 3
+    x = o2.PowerScheduleEntries
+    if x is None:
+        raise _E('PowerScheduleType: PowerScheduleEntries is required')
+    a = (a << w) | (3 - b)
+    a = e_PowerScheduleEntryListType(x, a)
+    a = (a << 1) | 0
+    k = 0
+    sel = -1
+    if o1.AbsolutePriceSchedule is not None:
+        k += 1
+        x = o1.AbsolutePriceSchedule
+        sel = 0
+    if o1.PriceLevelSchedule is not None:
+        k += 1
+        x = o1.PriceLevelSchedule
+        sel = 1
+    if k > 1:
+        raise _E('ChargingScheduleType: more than one branch of a choice is set')
+    if k:
+        tx = type(x)
+        if sel == 0 and tx is AbsolutePriceScheduleType:
+            a = (a << 2) | 0
+            a = e_AbsolutePriceScheduleType(x, a)
+        elif sel == 1 and tx is PriceLevelScheduleType:
+            a = (a << 2) | 1
+            a = e_PriceLevelScheduleType(x, a)
+        else:
+            raise _E('ChargingScheduleType: value of type ' + tx.__name__ + ' not allowed')
+        w, b = 1, 3
+    else:
+        w, b = 2, 1
+    a = (a << w) | (3 - b)
     x = o.DischargingSchedule
     if x is not None:
         a = (a << 2) | 0
-        a = e_ChargingScheduleType(x, a)
+        o3 = x
+        if type(o3) is not ChargingScheduleType:
+            raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
+        x = o3.PowerSchedule
+        if x is None:
+            raise _E('ChargingScheduleType: PowerSchedule is required')
+        a = (a << 1) | 0
+        o4 = x
+        if type(o4) is not PowerScheduleType:
+            raise _E('expected PowerScheduleType, got ' + type(o4).__name__)
+        x = o4.TimeAnchor
+        if x is None:
+            raise _E('PowerScheduleType: TimeAnchor is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 18446744073709551615:
+            st_unsignedLong.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o4.AvailableEnergy
+        if x is not None:
+            a = (a << 2) | 0
+            a = e_RationalNumberType(x, a)
+            w, b = 2, 2
+        else:
+            w, b = 2, 1
+        x = o4.PowerTolerance
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a = e_RationalNumberType(x, a)
+            w, b = 1, 3
+        x = o4.PowerScheduleEntries
+        if x is None:
+            raise _E('PowerScheduleType: PowerScheduleEntries is required')
+        a = (a << w) | (3 - b)
+        a = e_PowerScheduleEntryListType(x, a)
+        a = (a << 1) | 0
+        k = 0
+        sel = -1
+        if o3.AbsolutePriceSchedule is not None:
+            k += 1
+            x = o3.AbsolutePriceSchedule
+            sel = 0
+        if o3.PriceLevelSchedule is not None:
+            k += 1
+            x = o3.PriceLevelSchedule
+            sel = 1
+        if k > 1:
+            raise _E('ChargingScheduleType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is AbsolutePriceScheduleType:
+                a = (a << 2) | 0
+                a = e_AbsolutePriceScheduleType(x, a)
+            elif sel == 1 and tx is PriceLevelScheduleType:
+                a = (a << 2) | 1
+                a = e_PriceLevelScheduleType(x, a)
+            else:
+                raise _E('ChargingScheduleType: value of type ' + tx.__name__ + ' not allowed')
+            w, b = 1, 3
+        else:
+            w, b = 2, 1
+        a = (a << w) | (3 - b)
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -7308,18 +11749,101 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
 def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
     x: Any
     o = _new(ChargingScheduleType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(PowerScheduleType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ChargingScheduleType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.PowerSchedule, q = d_PowerScheduleType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeAnchor = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('PowerScheduleType: unsupported event after TimeAnchor', q)
+    g = t & 3
+    if g >= 3:
+        raise _F('PowerScheduleType: unsupported event code', q)
+    g += 1
+    if g < 2:
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 2:
+            raise _F('PowerScheduleType: unsupported event code', q)
+        g += 2
+        o1.AvailableEnergy = o2
+    else:
+        o1.AvailableEnergy = None
+    if g < 3:
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 3
+        o1.PowerTolerance = o3
+    else:
+        o1.PowerTolerance = None
+    o1.PowerScheduleEntries, q = d_PowerScheduleEntryListType(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('PowerScheduleType: unsupported event code', q)
     g = t & 3
     if g >= 3:
         raise _F('ChargingScheduleType: unsupported event code', q)
     g += 1
+    o.PowerSchedule = o1
     if g < 3:
         o.AbsolutePriceSchedule = None
         o.PriceLevelSchedule = None
@@ -7347,7 +11871,73 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     if x is None:
         raise _E('ChargingScheduleType: PowerSchedule is required')
     a = (a << 1) | 0
-    a = e_PowerScheduleType(x, a)
+    o1 = x
+    if type(o1) is not PowerScheduleType:
+        raise _E('expected PowerScheduleType, got ' + type(o1).__name__)
+    x = o1.TimeAnchor
+    if x is None:
+        raise _E('PowerScheduleType: TimeAnchor is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.AvailableEnergy
+    if x is not None:
+        a = (a << 2) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        w, b = 2, 2
+    else:
+        w, b = 2, 1
+    x = o1.PowerTolerance
+    if x is not None:
+        a = (a << w) | (2 - b)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        w, b = 1, 3
+    x = o1.PowerScheduleEntries
+    if x is None:
+        raise _E('PowerScheduleType: PowerScheduleEntries is required')
+    a = (a << w) | (3 - b)
+    a = e_PowerScheduleEntryListType(x, a)
+    a = (a << 1) | 0
     k = 0
     sel = -1
     if o.AbsolutePriceSchedule is not None:
@@ -7403,22 +11993,64 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
         raise _F('PowerScheduleType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.AvailableEnergy, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('PowerScheduleType: unsupported event code', q)
         g += 2
+        o.AvailableEnergy = o1
     else:
         o.AvailableEnergy = None
     if g < 3:
-        o.PowerTolerance, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('PowerScheduleType: unsupported event code', q)
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.PowerTolerance = o2
     else:
         o.PowerTolerance = None
     o.PowerScheduleEntries, q = d_PowerScheduleEntryListType(v, q)
@@ -7444,14 +12076,52 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     x = o.AvailableEnergy
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     else:
         w, b = 2, 1
     x = o.PowerTolerance
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.PowerScheduleEntries
     if x is None:
@@ -7472,7 +12142,113 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
     lst: list[Any] = []
     o.PowerScheduleEntry = lst
     while g < 1:
-        x, q = d_PowerScheduleEntryType(v, q)
+        o1 = _new(PowerScheduleEntryType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('PowerScheduleEntryType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 4294967295:
+            raise _F(st_unsignedInt.name + ': value outside its range', q)
+        o1.Duration = x_
+        o2 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('PowerScheduleEntryType: unsupported event after Duration', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = t & 3
+        if g >= 3:
+            raise _F('PowerScheduleEntryType: unsupported event code', q)
+        g += 2
+        o1.Power = o2
+        if g < 3:
+            o3 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o3.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o3.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('PowerScheduleEntryType: unsupported event code', q)
+            g += 3
+            o1.Power_L2 = o3
+        else:
+            o1.Power_L2 = None
+        if g < 4:
+            o4 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o4.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o4.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = 4
+            o1.Power_L3 = o4
+        else:
+            o1.Power_L3 = None
+        x = o1
         lst.append(x)
         if len(lst) < 1024:
             q -= 2
@@ -7500,7 +12276,92 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_PowerScheduleEntryType(x, a)
+        o1 = x
+        if type(o1) is not PowerScheduleEntryType:
+            raise _E('expected PowerScheduleEntryType, got ' + type(o1).__name__)
+        x = o1.Duration
+        if x is None:
+            raise _E('PowerScheduleEntryType: Duration is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 4294967295:
+            st_unsignedInt.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.Power
+        if x is None:
+            raise _E('PowerScheduleEntryType: Power is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.Power_L2
+        if x is not None:
+            a = (a << 2) | 0
+            o3 = x
+            if type(o3) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+            x = o3.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o3.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 2, 3
+        else:
+            w, b = 2, 2
+        x = o1.Power_L3
+        if x is not None:
+            a = (a << w) | (3 - b)
+            o4 = x
+            if type(o4) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+            x = o4.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o4.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
+            w, b = 1, 4
+        a = (a << w) | (4 - b)
         if k < 1024:
             w, b = 2, 0
         else:
@@ -7511,12 +12372,46 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
 def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     x: Any
     o = _new(ServiceDetailReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceDetailReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 768:
@@ -7547,7 +12442,31 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     if x is None:
         raise _E('ServiceDetailReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ServiceID
     if x is None:
         raise _E('ServiceDetailReqType: ServiceID is required')
@@ -7561,12 +12480,46 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
 def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     x: Any
     o = _new(ServiceDetailResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceDetailResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 19
     t = (v >> q) & 524287
     if t & 395008:
@@ -7607,7 +12560,31 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     if x is None:
         raise _E('ServiceDetailResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDetailResType: ResponseCode is required')
@@ -7831,7 +12808,32 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             raise _F('ParameterType: unsupported event after intValue', q)
         o.intValue = x
     elif g == 5:
-        x, q = d_RationalNumberType(v, q)
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        x = o1
         o.rationalNumber = x
     else:
         q -= 1
@@ -7899,8 +12901,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 st_byte.fail(x)
             a = (a << 13) | 1024 | ((x + 128) << 1)
         elif sel == 2:
-            a = (a << 3) | 2
-            a <<= 1
+            a = (a << 4) | 4
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
@@ -7909,8 +12910,7 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                 a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
             a <<= 1
         elif sel == 3:
-            a = (a << 3) | 3
-            a <<= 1
+            a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
@@ -7920,10 +12920,28 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             a <<= 1
         elif sel == 4 and tx is RationalNumberType:
             a = (a << 3) | 4
-            a = e_RationalNumberType(x, a)
+            o1 = x
+            if type(o1) is not RationalNumberType:
+                raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+            x = o1.Exponent
+            if x is None:
+                raise _E('RationalNumberType: Exponent is required')
+            if type(x) is not int or not -128 <= x <= 127:
+                st_byte.fail(x)
+            a = (a << 11) | ((x + 128) << 1)
+            x = o1.Value
+            if x is None:
+                raise _E('RationalNumberType: Value is required')
+            a <<= 2
+            if type(x) is not int or x < -32768 or x > 32767:
+                st_short.fail(x)
+            if x >= 0:
+                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            else:
+                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            a <<= 2
         elif sel == 5:
-            a = (a << 3) | 5
-            a <<= 1
+            a = (a << 4) | 10
             a = st_nameType.enc(x, a)
             a <<= 1
         else:
@@ -7936,12 +12954,46 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
 def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, int]:
     x: Any
     o = _new(ServiceDiscoveryReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -7967,7 +13019,31 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     if x is None:
         raise _E('ServiceDiscoveryReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.SupportedServiceIDs
     if x is not None:
         a = (a << 2) | 0
@@ -8049,12 +13125,46 @@ def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
 def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, int]:
     x: Any
     o = _new(ServiceDiscoveryResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 14
     t = (v >> q) & 16383
     if t & 12347:
@@ -8091,7 +13201,31 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if x is None:
         raise _E('ServiceDiscoveryResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceDiscoveryResType: ResponseCode is required')
@@ -8131,7 +13265,29 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
     lst: list[Any] = []
     o.Service = lst
     while g < 1:
-        x, q = d_ServiceType(v, q)
+        o1 = _new(ServiceType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('ServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ServiceID = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 59:
+            raise _F('ServiceType: unsupported event after ServiceID', q)
+        o1.FreeService = (t >> 2) & 1 == 1
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 8:
             q -= 2
@@ -8159,7 +13315,23 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_ServiceType(x, a)
+        o1 = x
+        if type(o1) is not ServiceType:
+            raise _E('expected ServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceID
+        if x is None:
+            raise _E('ServiceType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.FreeService
+        if x is None:
+            raise _E('ServiceType: FreeService is required')
+        if type(x) is not bool:
+            st_boolean.fail(x)
+        a = (a << 5) | ((x << 1)) << 1
         if k < 8:
             w, b = 2, 0
         else:
@@ -8210,31 +13382,92 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((x << 1)) << 1
     return a
 
 def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, int]:
     x: Any
     o = _new(ServiceSelectionReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('ServiceSelectionReqType: unsupported event code', q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
     g = 1
-    o.SelectedEnergyTransferService, q = d_SelectedServiceType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(SelectedServiceType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('ServiceSelectionReqType: unsupported event code', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o2.ServiceID = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('SelectedServiceType: unsupported event after ServiceID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 65535:
+        raise _F(st_serviceIDType.name + ': value outside its range', q)
+    o2.ParameterSetID = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
     g = t & 3
     if g >= 2:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
     g += 2
+    o.SelectedEnergyTransferService = o2
     if g < 3:
         o.SelectedVASList, q = d_SelectedServiceListType(v, q)
         q -= 1
@@ -8254,12 +13487,54 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     if x is None:
         raise _E('ServiceSelectionReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.SelectedEnergyTransferService
     if x is None:
         raise _E('ServiceSelectionReqType: SelectedEnergyTransferService is required')
     a = (a << 1) | 0
-    a = e_SelectedServiceType(x, a)
+    o2 = x
+    if type(o2) is not SelectedServiceType:
+        raise _E('expected SelectedServiceType, got ' + type(o2).__name__)
+    x = o2.ServiceID
+    if x is None:
+        raise _E('SelectedServiceType: ServiceID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o2.ParameterSetID
+    if x is None:
+        raise _E('SelectedServiceType: ParameterSetID is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 65535:
+        st_serviceIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 2
     x = o.SelectedVASList
     if x is not None:
         a = (a << 2) | 0
@@ -8343,7 +13618,43 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
     lst: list[Any] = []
     o.SelectedService = lst
     while g < 1:
-        x, q = d_SelectedServiceType(v, q)
+        o1 = _new(SelectedServiceType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('SelectedServiceType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ServiceID = x_
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('SelectedServiceType: unsupported event after ServiceID', q)
+        x_ = t & 255
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_serviceIDType.name + ': value outside its range', q)
+        o1.ParameterSetID = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('SelectedServiceType: unsupported event after ParameterSetID', q)
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 16:
             q -= 2
@@ -8371,7 +13682,25 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_SelectedServiceType(x, a)
+        o1 = x
+        if type(o1) is not SelectedServiceType:
+            raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
+        x = o1.ServiceID
+        if x is None:
+            raise _E('SelectedServiceType: ServiceID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.ParameterSetID
+        if x is None:
+            raise _E('SelectedServiceType: ParameterSetID is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_serviceIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 2
         if k < 16:
             w, b = 2, 0
         else:
@@ -8382,12 +13711,46 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
 def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, int]:
     x: Any
     o = _new(ServiceSelectionResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('ServiceSelectionResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 771:
@@ -8407,26 +13770,83 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     if x is None:
         raise _E('ServiceSelectionResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('ServiceSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 9) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 10) | ((_i << 1)) << 1
     return a
 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     x: Any
     o = _new(SessionSetupReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('SessionSetupReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -8448,7 +13868,31 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     if x is None:
         raise _E('SessionSetupReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVCCID
     if x is None:
         raise _E('SessionSetupReqType: EVCCID is required')
@@ -8460,12 +13904,46 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     x: Any
     o = _new(SessionSetupResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('SessionSetupResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 11
     t = (v >> q) & 2047
     if t & 1543:
@@ -8491,7 +13969,31 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if x is None:
         raise _E('SessionSetupResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('SessionSetupResType: ResponseCode is required')
@@ -8510,12 +14012,46 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
 def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     x: Any
     o = _new(SessionStopReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('SessionStopReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 7
     t = (v >> q) & 127
     if t & 100:
@@ -8567,7 +14103,31 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     if x is None:
         raise _E('SessionStopReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ChargingSession
     if x is None:
         raise _E('SessionStopReqType: ChargingSession is required')
@@ -8596,12 +14156,46 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
 def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     x: Any
     o = _new(SessionStopResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('SessionStopResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 771:
@@ -8621,15 +14215,38 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     if x is None:
         raise _E('SessionStopResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
-    a = (a << 9) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 10) | ((_i << 1)) << 1
     return a
 
 def d_SignaturePropertiesType(v: int, q: int) -> tuple[SignaturePropertiesType, int]:
@@ -8695,12 +14312,46 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]:
     x: Any
     o = _new(VehicleCheckInReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('VehicleCheckInReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 13
     t = (v >> q) & 8191
     if t & 6600:
@@ -8808,7 +14459,31 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     if x is None:
         raise _E('VehicleCheckInReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVCheckInStatus
     if x is None:
         raise _E('VehicleCheckInReqType: EVCheckInStatus is required')
@@ -8866,12 +14541,46 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
 def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]:
     x: Any
     o = _new(VehicleCheckInResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('VehicleCheckInResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3080:
@@ -8975,7 +14684,31 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     if x is None:
         raise _E('VehicleCheckInResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('VehicleCheckInResType: ResponseCode is required')
@@ -9026,12 +14759,46 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
 def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, int]:
     x: Any
     o = _new(VehicleCheckOutReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('VehicleCheckOutReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 15
     t = (v >> q) & 32767
     if t & 26368:
@@ -9066,7 +14833,31 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     if x is None:
         raise _E('VehicleCheckOutReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVCheckOutStatus
     if x is None:
         raise _E('VehicleCheckOutReqType: EVCheckOutStatus is required')
@@ -9087,12 +14878,46 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
 def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, int]:
     x: Any
     o = _new(VehicleCheckOutResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('VehicleCheckOutResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 14
     t = (v >> q) & 16383
     if t & 12347:
@@ -9114,7 +14939,31 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     if x is None:
         raise _E('VehicleCheckOutResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('VehicleCheckOutResType: ResponseCode is required')
@@ -9128,8 +14977,7 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     _i = _IDX_st_evseCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evseCheckOutStatusType.fail(x)
-    a = (a << 4) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 5) | ((_i << 1)) << 1
     return a
 
 def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]:
@@ -9284,13 +15132,35 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     else:
         o.ChargingComplete = None
     if g < 9:
-        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
+        o.BatteryEnergyCapacity = o1
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
@@ -9370,7 +15240,26 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.BatteryEnergyCapacity
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.InletHot
     if x is not None:

@@ -1094,48 +1094,140 @@ C_SignaturePropertyType.setup(SignaturePropertyType, (_rt.Field('Id', True, Fals
 def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
     x: Any
     o = _new(BPT_DC_CPDReqEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 5
-    o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargeCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumVoltage = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 6
+    o.EVMinimumVoltage = o6
     if g < 7:
         q -= 10
         t = (v >> q) & 1023
@@ -1147,30 +1239,95 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         g = 7
     else:
         o.TargetSOC = None
-    o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 8
-    o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 9
-    o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 10
-    o.EVMinimumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event code', q)
+    o7 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    o8 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o8.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumDischargePower = o7
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    o9 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o9.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumDischargePower = o8
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o9.Value = x_
+    o10 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumDischargeCurrent = o9
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 11
+    o.EVMinimumDischargeCurrent = o10
     return o, q
 
 def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType, a: int) -> int:
@@ -1181,32 +1338,146 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltage
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumVoltage
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
@@ -1219,23 +1490,98 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumDischargePower is required')
     a = (a << w) | (7 - b)
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumDischargePower
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o8 = x
+    if type(o8) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+    x = o8.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumDischargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o9 = x
+    if type(o9) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+    x = o9.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o9.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumDischargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
@@ -1293,81 +1639,258 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
 def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
     x: Any
     o = _new(BPT_DC_CPDResEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 2
-    o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 3
-    o.EVSEMinimumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 4
-    o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargeCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumVoltage = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 6
+    o.EVSEMinimumVoltage = o6
     if g < 7:
-        o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 7
+        o.EVSEPowerRampLimitation = o7
     else:
         o.EVSEPowerRampLimitation = None
-    o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 8
-    o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 9
-    o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 10
-    o.EVSEMinimumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_DC_CPDResEnergyTransferModeType: unsupported event code', q)
+    o8 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o8.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    o9 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o9.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumDischargePower = o8
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o9.Value = x_
+    o10 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumDischargePower = o9
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    o11 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o11.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumDischargeCurrent = o10
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o11.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 11
+    o.EVSEMinimumDischargeCurrent = o11
     return o, q
 
 def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType, a: int) -> int:
@@ -1378,36 +1901,169 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumVoltage
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumVoltage
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -1415,23 +2071,98 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumDischargePower is required')
     a = (a << w) | (7 - b)
-    a = e_RationalNumberType(x, a)
+    o8 = x
+    if type(o8) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+    x = o8.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumDischargePower
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o9 = x
+    if type(o9) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+    x = o9.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o9.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumDischargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumDischargeCurrent
     if x is None:
         raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o11 = x
+    if type(o11) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+    x = o11.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o11.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
@@ -1464,90 +2195,304 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         g = 1
     else:
         o.DepartureTime = None
-    o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 5
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 6
-    o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 7
-    o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 8
-    o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 9
-    o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 10
-    o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 11
-    o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetEnergyRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumEnergyRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumEnergyRequest = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargePower = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargePower = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    o7 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargeCurrent = o6
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    o8 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o8.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumVoltage = o7
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    o9 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o9.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumVoltage = o8
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o9.Value = x_
+    o10 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o10.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumDischargePower = o9
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o10.Value = x_
+    o11 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o11.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumDischargePower = o10
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o11.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 3:
         raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
     g += 12
+    o.EVMaximumDischargeCurrent = o11
     if g < 13:
-        o.EVMaximumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
         g += 13
+        o.EVMaximumV2XEnergyRequest = o12
     else:
         o.EVMaximumV2XEnergyRequest = None
     if g < 14:
-        o.EVMinimumV2XEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Dynamic_DC_CLReqControlModeType: unsupported event code', q)
+        o13 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o13.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o13.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 14
+        o.EVMinimumV2XEnergyRequest = o13
     else:
         o.EVMinimumV2XEnergyRequest = None
     return o, q
@@ -1570,68 +2515,315 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumEnergyRequest
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumEnergyRequest
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargeCurrent
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltage
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumVoltage
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o8 = x
+    if type(o8) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+    x = o8.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o9 = x
+    if type(o9) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+    x = o9.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o9.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o10 = x
+    if type(o10) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+    x = o10.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o10.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumDischargeCurrent
     if x is None:
         raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o11 = x
+    if type(o11) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+    x = o11.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o11.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 13
     else:
         w, b = 2, 12
     x = o.EVMinimumV2XEnergyRequest
     if x is not None:
         a = (a << w) | (13 - b)
-        a = e_RationalNumberType(x, a)
+        o13 = x
+        if type(o13) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+        x = o13.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o13.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 14
     a = (a << w) | (14 - b)
     return a
@@ -1719,54 +2911,179 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         g = 4
     else:
         o.AckMaxDelay = None
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 6
-    o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 7
-    o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 8
-    o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 9
-    o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 10
-    o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 11
-    o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumVoltage = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumDischargePower = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    o7 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumDischargePower = o6
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    o8 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o8.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumDischargeCurrent = o7
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 12
+    o.EVSEMinimumVoltage = o8
     return o, q
 
 def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType, a: int) -> int:
@@ -1808,43 +3125,194 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumChargePower is required')
     a = (a << w) | (4 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargeCurrent
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumVoltage
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumDischargePower
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumDischargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumDischargeCurrent
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumDischargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumVoltage
     if x is None:
         raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o8 = x
+    if type(o8) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+    x = o8.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
@@ -1856,124 +3324,399 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g >= 4:
         raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 1
+        o.EVTargetEnergyRequest = o1
     else:
         o.EVTargetEnergyRequest = None
     if g < 2:
-        o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumEnergyRequest = o2
     else:
         o.EVMaximumEnergyRequest = None
     if g < 3:
-        o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVMinimumEnergyRequest = o3
     else:
         o.EVMinimumEnergyRequest = None
-    o.EVTargetCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVTargetVoltage, q = d_RationalNumberType(v, q)
-    q -= 4
-    t = (v >> q) & 15
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    q -= 6
+    t = (v >> q) & 63
+    if t & 48:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 15
     if g >= 9:
         raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g += 5
+    o.EVTargetVoltage = o5
     if g < 6:
-        o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower = o6
     else:
         o.EVMaximumChargePower = None
     if g < 7:
-        o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 7
+        o.EVMinimumChargePower = o7
     else:
         o.EVMinimumChargePower = None
     if g < 8:
-        o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 8
+        o.EVMaximumChargeCurrent = o8
     else:
         o.EVMaximumChargeCurrent = None
     if g < 9:
-        o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 9
+        o.EVMaximumVoltage = o9
     else:
         o.EVMaximumVoltage = None
     if g < 10:
-        o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o10 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o10.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o10.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 10
+        o.EVMinimumVoltage = o10
     else:
         o.EVMinimumVoltage = None
     if g < 11:
-        o.EVMaximumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o11 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 11
+        o.EVMaximumDischargePower = o11
     else:
         o.EVMaximumDischargePower = None
     if g < 12:
-        o.EVMinimumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o12 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 12
+        o.EVMinimumDischargePower = o12
     else:
         o.EVMinimumDischargePower = None
     if g < 13:
-        o.EVMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_DC_CLReqControlModeType: unsupported event code', q)
+        o13 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o13.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o13.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 13
+        o.EVMaximumDischargeCurrent = o13
     else:
         o.EVMaximumDischargeCurrent = None
     return o, q
@@ -1985,71 +3728,318 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
     x = o.EVTargetEnergyRequest
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 1
     else:
         w, b = 3, 0
     x = o.EVMaximumEnergyRequest
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     x = o.EVMinimumEnergyRequest
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVTargetCurrent
     if x is None:
         raise _E('BPT_Scheduled_DC_CLReqControlModeType: EVTargetCurrent is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVTargetVoltage
     if x is None:
         raise _E('BPT_Scheduled_DC_CLReqControlModeType: EVTargetVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 6
     else:
         w, b = 4, 5
     x = o.EVMinimumChargePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 7
     x = o.EVMaximumChargeCurrent
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 8
     x = o.EVMaximumVoltage
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 9
     x = o.EVMinimumVoltage
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o10 = x
+        if type(o10) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+        x = o10.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o10.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 10
     x = o.EVMaximumDischargePower
     if x is not None:
         a = (a << w) | (10 - b)
-        a = e_RationalNumberType(x, a)
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     x = o.EVMinimumDischargePower
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_RationalNumberType(x, a)
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 12
     x = o.EVMaximumDischargeCurrent
     if x is not None:
         a = (a << w) | (12 - b)
-        a = e_RationalNumberType(x, a)
+        o13 = x
+        if type(o13) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o13).__name__)
+        x = o13.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o13.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
     return a
@@ -2063,82 +4053,256 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
     if g >= 9:
         raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 4
-        t = (v >> q) & 15
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 48:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 15
         if g >= 8:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 1
+        o.EVSEMaximumChargePower = o1
     else:
         o.EVSEMaximumChargePower = None
     if g < 2:
-        o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 7:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 2
+        o.EVSEMinimumChargePower = o2
     else:
         o.EVSEMinimumChargePower = None
     if g < 3:
-        o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 6:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 3
+        o.EVSEMaximumChargeCurrent = o3
     else:
         o.EVSEMaximumChargeCurrent = None
     if g < 4:
-        o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 4
+        o.EVSEMaximumVoltage = o4
     else:
         o.EVSEMaximumVoltage = None
     if g < 5:
-        o.EVSEMaximumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o5 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 5
+        o.EVSEMaximumDischargePower = o5
     else:
         o.EVSEMaximumDischargePower = None
     if g < 6:
-        o.EVSEMinimumDischargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 6
+        o.EVSEMinimumDischargePower = o6
     else:
         o.EVSEMinimumDischargePower = None
     if g < 7:
-        o.EVSEMaximumDischargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 7
+        o.EVSEMaximumDischargeCurrent = o7
     else:
         o.EVSEMaximumDischargeCurrent = None
     if g < 8:
-        o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('BPT_Scheduled_DC_CLResControlModeType: unsupported event code', q)
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 8
+        o.EVSEMinimumVoltage = o8
     else:
         o.EVSEMinimumVoltage = None
     return o, q
@@ -2150,44 +4314,196 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
     x = o.EVSEMaximumChargePower
     if x is not None:
         a = (a << 4) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 4, 1
     else:
         w, b = 4, 0
     x = o.EVSEMinimumChargePower
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 2
     x = o.EVSEMaximumChargeCurrent
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 3
     x = o.EVSEMaximumVoltage
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 4
     x = o.EVSEMaximumDischargePower
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 5
     x = o.EVSEMinimumDischargePower
     if x is not None:
         a = (a << w) | (5 - b)
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 6
     x = o.EVSEMaximumDischargeCurrent
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     x = o.EVSEMinimumVoltage
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
@@ -2236,48 +4552,140 @@ def e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
 def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
     x: Any
     o = _new(DC_CPDReqEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
-    g = 5
-    o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargeCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumVoltage = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_CPDReqEnergyTransferModeType: unsupported event code', q)
     g += 6
+    o.EVMinimumVoltage = o6
     if g < 7:
         q -= 10
         t = (v >> q) & 1023
@@ -2299,32 +4707,146 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargeCurrent
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargeCurrent
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltage
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumVoltage
     if x is None:
         raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.TargetSOC
     if x is not None:
         if type(x) is not int or not 0 <= x <= 100:
@@ -2339,55 +4861,167 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
 def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
     x: Any
     o = _new(DC_CPDResEnergyTransferModeType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 0
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 2
-    o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 3
-    o.EVSEMinimumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 4
-    o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargeCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumVoltage = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
     g += 6
+    o.EVSEMinimumVoltage = o6
     if g < 7:
-        o.EVSEPowerRampLimitation, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('DC_CPDResEnergyTransferModeType: unsupported event code', q)
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 7
+        o.EVSEPowerRampLimitation = o7
     else:
         o.EVSEPowerRampLimitation = None
     return o, q
@@ -2400,36 +5034,169 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargeCurrent
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargeCurrent
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumVoltage
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumVoltage
     if x is None:
         raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -2439,12 +5206,46 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
 def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
     x: Any
     o = _new(DC_CableCheckReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_CableCheckReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -2460,7 +5261,31 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     if x is None:
         raise _E('DC_CableCheckReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     a = (a << 1) | 0
     return a
 
@@ -3114,12 +5939,46 @@ def e_ObjectType(o: ObjectType, a: int) -> int:
 def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
     x: Any
     o = _new(DC_CableCheckResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_CableCheckResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 15
     t = (v >> q) & 32767
     if t & 24691:
@@ -3143,7 +6002,31 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     if x is None:
         raise _E('DC_CableCheckResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('DC_CableCheckResType: ResponseCode is required')
@@ -3157,19 +6040,52 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
     x: Any
     o = _new(DC_ChargeLoopReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -3185,25 +6101,48 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
         g = 2
     else:
         o.DisplayParameters = None
-    q -= 4
-    t = (v >> q) & 15
-    if t & 11:
+    o2 = _new(RationalNumberType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 49286656:
         raise _F('DC_ChargeLoopReqType: unsupported event in MeterInfoRequested', q)
-    o.MeterInfoRequested = (t >> 2) & 1 == 1
-    g = 3
-    o.EVPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o.MeterInfoRequested = (t >> 24) & 1 == 1
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 5:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
     g += 4
+    o.EVPresentVoltage = o2
     if g == 4:
         o.CLReqControlMode, q = d_BPT_Dynamic_DC_CLReqControlModeType(v, q)
     elif g == 5:
         o.CLReqControlMode, q = d_BPT_Scheduled_DC_CLReqControlModeType(v, q)
     elif g == 6:
-        o.CLReqControlMode, q = d_CLReqControlModeType(v, q)
+        o3 = _new(CLReqControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CLReqControlModeType: unsupported event code', q)
+        g = 0
+        o.CLReqControlMode = o3
     elif g == 7:
         o.CLReqControlMode, q = d_Dynamic_DC_CLReqControlModeType(v, q)
     else:
@@ -3223,7 +6162,31 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.DisplayParameters
     if x is not None:
         a = (a << 2) | 0
@@ -3241,7 +6204,26 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopReqType: EVPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     k = 0
     sel = -1
     if o.CLReqControlMode is not None:
@@ -3260,7 +6242,10 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             a = e_BPT_Scheduled_DC_CLReqControlModeType(x, a)
         elif sel == 0 and tx is CLReqControlModeType:
             a = (a << 3) | 2
-            a = e_CLReqControlModeType(x, a)
+            o3 = x
+            if type(o3) is not CLReqControlModeType:
+                raise _E('expected CLReqControlModeType, got ' + type(o3).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is Dynamic_DC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLReqControlModeType(x, a)
@@ -3426,13 +6411,35 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     else:
         o.ChargingComplete = None
     if g < 9:
-        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
+        o.BatteryEnergyCapacity = o1
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
@@ -3512,7 +6519,26 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.BatteryEnergyCapacity
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
@@ -3553,54 +6579,179 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         g = 1
     else:
         o.DepartureTime = None
-    o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 2
-    o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 3
-    o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 5
-    o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 6
-    o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 7
-    o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
-    g = 8
-    o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLReqControlModeType: unsupported event code', q)
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetEnergyRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumEnergyRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumEnergyRequest = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargePower = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMinimumChargePower = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    o7 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o7.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumChargeCurrent = o6
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o7.Value = x_
+    o8 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o8.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVMaximumVoltage = o7
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o8.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 9
+    o.EVMinimumVoltage = o8
     return o, q
 
 def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int) -> int:
@@ -3621,43 +6772,194 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumEnergyRequest
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumEnergyRequest
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumChargePower
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargeCurrent
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumVoltage
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o7 = x
+    if type(o7) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+    x = o7.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o7.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMinimumVoltage
     if x is None:
         raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o8 = x
+    if type(o8) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+    x = o8.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o8.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
@@ -3669,94 +6971,303 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g >= 4:
         raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVTargetEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 1
+        o.EVTargetEnergyRequest = o1
     else:
         o.EVTargetEnergyRequest = None
     if g < 2:
-        o.EVMaximumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 2
+        o.EVMaximumEnergyRequest = o2
     else:
         o.EVMaximumEnergyRequest = None
     if g < 3:
-        o.EVMinimumEnergyRequest, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.EVMinimumEnergyRequest = o3
     else:
         o.EVMinimumEnergyRequest = None
-    o.EVTargetCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
-    g = 4
-    o.EVTargetVoltage, q = d_RationalNumberType(v, q)
-    q -= 3
-    t = (v >> q) & 7
+    o4 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVTargetCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    q -= 5
+    t = (v >> q) & 31
+    if t & 24:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 7
     if g >= 6:
         raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
     g += 5
+    o.EVTargetVoltage = o5
     if g < 6:
-        o.EVMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o6 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 6
+        o.EVMaximumChargePower = o6
     else:
         o.EVMaximumChargePower = None
     if g < 7:
-        o.EVMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 7
+        o.EVMinimumChargePower = o7
     else:
         o.EVMinimumChargePower = None
     if g < 8:
-        o.EVMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 8
+        o.EVMaximumChargeCurrent = o8
     else:
         o.EVMaximumChargeCurrent = None
     if g < 9:
-        o.EVMaximumVoltage, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o9 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
         g += 9
+        o.EVMaximumVoltage = o9
     else:
         o.EVMaximumVoltage = None
     if g < 10:
-        o.EVMinimumVoltage, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_DC_CLReqControlModeType: unsupported event code', q)
+        o10 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o10.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o10.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 10
+        o.EVMinimumVoltage = o10
     else:
         o.EVMinimumVoltage = None
     return o, q
@@ -3768,56 +7279,246 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
     x = o.EVTargetEnergyRequest
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 1
     else:
         w, b = 3, 0
     x = o.EVMaximumEnergyRequest
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     x = o.EVMinimumEnergyRequest
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     x = o.EVTargetCurrent
     if x is None:
         raise _E('Scheduled_DC_CLReqControlModeType: EVTargetCurrent is required')
     a = (a << w) | (3 - b)
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVTargetVoltage
     if x is None:
         raise _E('Scheduled_DC_CLReqControlModeType: EVTargetVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 6
     else:
         w, b = 3, 5
     x = o.EVMinimumChargePower
     if x is not None:
         a = (a << w) | (6 - b)
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 7
     x = o.EVMaximumChargeCurrent
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_RationalNumberType(x, a)
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 8
     x = o.EVMaximumVoltage
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.EVMinimumVoltage
     if x is not None:
         a = (a << w) | (9 - b)
-        a = e_RationalNumberType(x, a)
+        o10 = x
+        if type(o10) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+        x = o10.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o10.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 10
     a = (a << w) | (10 - b)
     return a
@@ -3825,12 +7526,46 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
 def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     x: Any
     o = _new(DC_ChargeLoopResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3080:
@@ -3844,13 +7579,35 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 908:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 4) & 7
+        if _i >= 6:
+            raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_evseNotificationType[_i]
         g = t & 3
         if g >= 3:
             raise _F('DC_ChargeLoopResType: unsupported event code', q)
         g += 3
+        o.EVSEStatus = o2
     else:
         o.EVSEStatus = None
     if g < 4:
@@ -3872,17 +7629,51 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
         g = 5
     else:
         o.Receipt = None
-    o.EVSEPresentCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_ChargeLoopResType: unsupported event code', q)
-    g = 6
-    o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 15
-    t = (v >> q) & 32767
-    if t & 28392:
-        raise _F('DC_ChargeLoopResType: unsupported event code', q)
+    o3 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEPresentCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 17
+    t = (v >> q) & 131071
+    if t & 126696:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     o.EVSEPowerLimitAchieved = (t >> 12) & 1 == 1
     o.EVSECurrentLimitAchieved = (t >> 8) & 1 == 1
     o.EVSEVoltageLimitAchieved = (t >> 4) & 1 == 1
@@ -3890,16 +7681,154 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     if g >= 5:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
     g += 10
+    o.EVSEPresentVoltage = o4
     if g == 10:
         o.CLResControlMode, q = d_BPT_Dynamic_DC_CLResControlModeType(v, q)
     elif g == 11:
         o.CLResControlMode, q = d_BPT_Scheduled_DC_CLResControlModeType(v, q)
     elif g == 12:
-        o.CLResControlMode, q = d_CLResControlModeType(v, q)
+        o5 = _new(CLResControlModeType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('CLResControlModeType: unsupported event code', q)
+        g = 0
+        o.CLResControlMode = o5
     elif g == 13:
         o.CLResControlMode, q = d_Dynamic_DC_CLResControlModeType(v, q)
     else:
-        o.CLResControlMode, q = d_Scheduled_DC_CLResControlModeType(v, q)
+        o6 = _new(Scheduled_DC_CLResControlModeType)
+        q -= 3
+        t = (v >> q) & 7
+        g = t & 7
+        if g >= 5:
+            raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
+        if g < 1:
+            o7 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o7.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o7.Value = x_
+            q -= 5
+            t = (v >> q) & 31
+            if t & 24:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
+            g += 1
+            o6.EVSEMaximumChargePower = o7
+        else:
+            o6.EVSEMaximumChargePower = None
+        if g < 2:
+            o8 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o8.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o8.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
+            g += 2
+            o6.EVSEMinimumChargePower = o8
+        else:
+            o6.EVSEMinimumChargePower = None
+        if g < 3:
+            o9 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o9.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o9.Value = x_
+            q -= 4
+            t = (v >> q) & 15
+            if t & 12:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
+            g += 3
+            o6.EVSEMaximumChargeCurrent = o9
+        else:
+            o6.EVSEMaximumChargeCurrent = None
+        if g < 4:
+            o10 = _new(RationalNumberType)
+            q -= 22
+            t = (v >> q) & 4194303
+            if t & 3149312:
+                raise _F('RationalNumberType: unsupported event code', q)
+            o10.Exponent = ((t >> 12) & 255) - 128
+            x_ = t & 255
+            s_ = (t >> 8) & 1
+            g = 1
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if s_:
+                x_ = -x_ - 1
+            if x_ < -32768 or x_ > 32767:
+                raise _F(st_short.name + ': value outside its range', q)
+            o10.Value = x_
+            q -= 3
+            t = (v >> q) & 7
+            if t & 7:
+                raise _F('RationalNumberType: unsupported event after Value', q)
+            g = 4
+            o6.EVSEMaximumVoltage = o10
+        else:
+            o6.EVSEMaximumVoltage = None
+        o.CLResControlMode = o6
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3915,7 +7844,31 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('DC_ChargeLoopResType: ResponseCode is required')
@@ -3926,7 +7879,24 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     x = o.EVSEStatus
     if x is not None:
         a = (a << 3) | 0
-        a = e_EVSEStatusType(x, a)
+        o2 = x
+        if type(o2) is not EVSEStatusType:
+            raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
+        x = o2.NotificationMaxDelay
+        if x is None:
+            raise _E('EVSEStatusType: NotificationMaxDelay is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_unsignedShort.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.EVSENotification
+        if x is None:
+            raise _E('EVSEStatusType: EVSENotification is required')
+        _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
+        if _i is None:
+            st_evseNotificationType.fail(x)
+        a = (a << 7) | ((_i << 1)) << 1
         w, b = 2, 3
     else:
         w, b = 3, 2
@@ -3944,12 +7914,50 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEPresentCurrent is required')
     a = (a << w) | (5 - b)
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPresentVoltage
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEPowerLimitAchieved
     if x is None:
         raise _E('DC_ChargeLoopResType: EVSEPowerLimitAchieved is required')
@@ -3986,13 +7994,117 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             a = e_BPT_Scheduled_DC_CLResControlModeType(x, a)
         elif sel == 0 and tx is CLResControlModeType:
             a = (a << 3) | 2
-            a = e_CLResControlModeType(x, a)
+            o5 = x
+            if type(o5) is not CLResControlModeType:
+                raise _E('expected CLResControlModeType, got ' + type(o5).__name__)
+            a = (a << 1) | 0
         elif sel == 0 and tx is Dynamic_DC_CLResControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLResControlModeType(x, a)
         elif sel == 0 and tx is Scheduled_DC_CLResControlModeType:
             a = (a << 3) | 4
-            a = e_Scheduled_DC_CLResControlModeType(x, a)
+            o6 = x
+            if type(o6) is not Scheduled_DC_CLResControlModeType:
+                raise _E('expected Scheduled_DC_CLResControlModeType, got ' + type(o6).__name__)
+            x = o6.EVSEMaximumChargePower
+            if x is not None:
+                a = (a << 3) | 0
+                o7 = x
+                if type(o7) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+                x = o7.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o7.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 3, 1
+            else:
+                w, b = 3, 0
+            x = o6.EVSEMinimumChargePower
+            if x is not None:
+                a = (a << w) | (1 - b)
+                o8 = x
+                if type(o8) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+                x = o8.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o8.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 2
+            x = o6.EVSEMaximumChargeCurrent
+            if x is not None:
+                a = (a << w) | (2 - b)
+                o9 = x
+                if type(o9) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+                x = o9.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o9.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 2, 3
+            x = o6.EVSEMaximumVoltage
+            if x is not None:
+                a = (a << w) | (3 - b)
+                o10 = x
+                if type(o10) is not RationalNumberType:
+                    raise _E('expected RationalNumberType, got ' + type(o10).__name__)
+                x = o10.Exponent
+                if x is None:
+                    raise _E('RationalNumberType: Exponent is required')
+                if type(x) is not int or not -128 <= x <= 127:
+                    st_byte.fail(x)
+                a = (a << 11) | ((x + 128) << 1)
+                x = o10.Value
+                if x is None:
+                    raise _E('RationalNumberType: Value is required')
+                a <<= 2
+                if type(x) is not int or x < -32768 or x > 32767:
+                    st_short.fail(x)
+                if x >= 0:
+                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                else:
+                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                a <<= 2
+                w, b = 1, 4
+            a = (a << w) | (4 - b)
         else:
             raise _E('DC_ChargeLoopResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4047,8 +8159,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
-    a = (a << 6) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 7) | ((_i << 1)) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -4330,49 +8441,271 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.EnergyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(DetailedCostType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.Amount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
+        o1.CostPerUnit = o3
+        o.EnergyCosts = o1
     else:
         o.EnergyCosts = None
     if g < 3:
-        o.OccupancyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(DetailedCostType)
+        o5 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o4.Amount = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
+        o4.CostPerUnit = o6
+        o.OccupancyCosts = o4
     else:
         o.OccupancyCosts = None
     if g < 4:
-        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(DetailedCostType)
+        o8 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o7.Amount = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
+        o7.CostPerUnit = o9
+        o.AdditionalServicesCosts = o7
     else:
         o.AdditionalServicesCosts = None
     if g < 5:
-        o.OverstayCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(DetailedCostType)
+        o11 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        o12 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o10.Amount = o11
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
+        o10.CostPerUnit = o12
+        o.OverstayCosts = o10
     else:
         o.OverstayCosts = None
     lst: list[Any] = []
     o.TaxCosts = lst
     while g < 6:
-        x, q = d_DetailedTaxType(v, q)
+        o13 = _new(DetailedTaxType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DetailedTaxType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o13.TaxRuleID = x_
+        o14 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o13.Amount = o14
+        x = o13
         lst.append(x)
         if len(lst) < 10:
             q -= 2
@@ -4404,24 +8737,224 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.EnergyCosts
     if x is not None:
         a = (a << 3) | 0
-        a = e_DetailedCostType(x, a)
+        o1 = x
+        if type(o1) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o1).__name__)
+        x = o1.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 2
     else:
         w, b = 3, 1
     x = o.OccupancyCosts
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_DetailedCostType(x, a)
+        o4 = x
+        if type(o4) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o4).__name__)
+        x = o4.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o4.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_DetailedCostType(x, a)
+        o7 = x
+        if type(o7) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o7).__name__)
+        x = o7.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o7.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_DetailedCostType(x, a)
+        o10 = x
+        if type(o10) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o10).__name__)
+        x = o10.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o10.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
     if type(lst) is not list:
@@ -4430,7 +8963,41 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
-        a = e_DetailedTaxType(x, a)
+        o13 = x
+        if type(o13) is not DetailedTaxType:
+            raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
+        x = o13.TaxRuleID
+        if x is None:
+            raise _E('DetailedTaxType: TaxRuleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o13.Amount
+        if x is None:
+            raise _E('DetailedTaxType: Amount is required')
+        a = (a << 1) | 0
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 10:
             w, b = 2, 5
         else:
@@ -4441,23 +9008,53 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     x: Any
     o = _new(DetailedCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DetailedCostType: unsupported event code', q)
-    g = 0
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.CostPerUnit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.Amount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.CostPerUnit = o2
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
@@ -4468,13 +9065,50 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if x is None:
         raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.CostPerUnit
     if x is None:
         raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
@@ -4495,17 +9129,32 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Amount = o1
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
@@ -4524,8 +9173,26 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if x is None:
         raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
@@ -4611,30 +9278,95 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         g = 4
     else:
         o.AckMaxDelay = None
-    o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 5
-    o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 6
-    o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
-    g = 7
-    o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
+    o1 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargePower = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMinimumChargePower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVSEMaximumChargeCurrent = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 8
+    o.EVSEMaximumVoltage = o4
     return o, q
 
 def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int) -> int:
@@ -4676,23 +9408,98 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
     if x is None:
         raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumChargePower is required')
     a = (a << w) | (4 - b)
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMinimumChargePower
     if x is None:
         raise _E('Dynamic_DC_CLResControlModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumChargeCurrent
     if x is None:
         raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVSEMaximumVoltage
     if x is None:
         raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
@@ -4704,42 +9511,128 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
     if g >= 5:
         raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
     if g < 1:
-        o.EVSEMaximumChargePower, q = d_RationalNumberType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 24:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 1
+        o.EVSEMaximumChargePower = o1
     else:
         o.EVSEMaximumChargePower = None
     if g < 2:
-        o.EVSEMinimumChargePower, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 2
+        o.EVSEMinimumChargePower = o2
     else:
         o.EVSEMinimumChargePower = None
     if g < 3:
-        o.EVSEMaximumChargeCurrent, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
         g += 3
+        o.EVSEMaximumChargeCurrent = o3
     else:
         o.EVSEMaximumChargeCurrent = None
     if g < 4:
-        o.EVSEMaximumVoltage, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('Scheduled_DC_CLResControlModeType: unsupported event code', q)
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 4
+        o.EVSEMaximumVoltage = o4
     else:
         o.EVSEMaximumVoltage = None
     return o, q
@@ -4751,24 +9644,100 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
     x = o.EVSEMaximumChargePower
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 3, 1
     else:
         w, b = 3, 0
     x = o.EVSEMinimumChargePower
     if x is not None:
         a = (a << w) | (1 - b)
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 2
     x = o.EVSEMaximumChargeCurrent
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 3
     x = o.EVSEMaximumVoltage
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 4
     a = (a << w) | (4 - b)
     return a
@@ -4776,12 +9745,46 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
 def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
     x: Any
     o = _new(DC_ChargeParameterDiscoveryReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -4807,7 +9810,31 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
     if x is None:
         raise _E('DC_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     k = 0
     sel = -1
     if o.DC_CPDReqEnergyTransferMode is not None:
@@ -4834,12 +9861,46 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
 def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
     x: Any
     o = _new(DC_ChargeParameterDiscoveryResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 11
     t = (v >> q) & 2047
     if t & 1540:
@@ -4871,7 +9932,31 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
     if x is None:
         raise _E('DC_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('DC_ChargeParameterDiscoveryResType: ResponseCode is required')
@@ -4905,33 +9990,97 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
 def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
     x: Any
     o = _new(DC_PreChargeReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 6
-    t = (v >> q) & 63
-    if t & 51:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(RationalNumberType)
+    q -= 28
+    t = (v >> q) & 268435455
+    if t & 217058816:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
-    _i = (t >> 2) & 3
+    _i = (t >> 24) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVProcessing = _ENUM_st_processingType[_i]
-    g = 2
-    o.EVPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_PreChargeReqType: unsupported event code', q)
-    g = 3
-    o.EVTargetVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_PreChargeReqType: unsupported event code', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVPresentVoltage = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 4
+    o.EVTargetVoltage = o3
     return o, q
 
 def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
@@ -4942,7 +10091,31 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     if x is None:
         raise _E('DC_PreChargeReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('DC_PreChargeReqType: EVProcessing is required')
@@ -4954,39 +10127,125 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     if x is None:
         raise _E('DC_PreChargeReqType: EVPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVTargetVoltage
     if x is None:
         raise _E('DC_PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
     x: Any
     o = _new(DC_PreChargeResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_PreChargeResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 771:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(RationalNumberType)
+    q -= 32
+    t = (v >> q) & 4294967295
+    if t & 3236957696:
         raise _F('DC_PreChargeResType: unsupported event code', q)
-    _i = (t >> 2) & 63
+    _i = (t >> 24) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 2
-    o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_PreChargeResType: unsupported event code', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
@@ -4997,7 +10256,31 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     if x is None:
         raise _E('DC_PreChargeResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('DC_PreChargeResType: ResponseCode is required')
@@ -5009,19 +10292,71 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     if x is None:
         raise _E('DC_PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReqType, int]:
     x: Any
     o = _new(DC_WeldingDetectionReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_WeldingDetectionReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 6
     t = (v >> q) & 63
     if t & 51:
@@ -5041,41 +10376,113 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     if x is None:
         raise _E('DC_WeldingDetectionReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('DC_WeldingDetectionReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
-    a = (a << 5) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 6) | ((_i << 1)) << 1
     return a
 
 def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionResType, int]:
     x: Any
     o = _new(DC_WeldingDetectionResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 771:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(RationalNumberType)
+    q -= 32
+    t = (v >> q) & 4294967295
+    if t & 3236957696:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
-    _i = (t >> 2) & 63
+    _i = (t >> 24) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    g = 2
-    o.EVSEPresentVoltage, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DC_WeldingDetectionResType: unsupported event code', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 3
+    o.EVSEPresentVoltage = o2
     return o, q
 
 def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
@@ -5086,7 +10493,31 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     if x is None:
         raise _E('DC_WeldingDetectionResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('DC_WeldingDetectionResType: ResponseCode is required')
@@ -5098,8 +10529,26 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     if x is None:
         raise _E('DC_WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_ManifestType(v: int, q: int) -> tuple[ManifestType, int]:

@@ -1936,12 +1936,46 @@ def e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqType, int]:
     x: Any
     o = _new(WPT_AlignmentCheckReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 7
     t = (v >> q) & 127
     if t & 100:
@@ -1955,12 +1989,32 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.TargetCoilCurrent, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 3
+        o.TargetCoilCurrent = o2
     else:
         o.TargetCoilCurrent = None
     q -= 6
@@ -2011,7 +2065,31 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_AlignmentCheckReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_AlignmentCheckReqType: EVProcessing is required')
@@ -2022,7 +2100,26 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     x = o.TargetCoilCurrent
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
@@ -2177,12 +2274,46 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
 def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResType, int]:
     x: Any
     o = _new(WPT_AlignmentCheckResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 17
     t = (v >> q) & 131071
     if t & 98760:
@@ -2200,23 +2331,67 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
     g += 3
     if g < 4:
-        o.PowerTransmitted, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
         g += 4
+        o.PowerTransmitted = o2
     else:
         o.PowerTransmitted = None
     if g < 5:
-        o.SupplyDeviceCurrent, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o3 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
         g += 5
+        o.SupplyDeviceCurrent = o3
     else:
         o.SupplyDeviceCurrent = None
     lst: list[Any] = []
@@ -2255,7 +2430,31 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     if x is None:
         raise _E('WPT_AlignmentCheckResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_AlignmentCheckResType: ResponseCode is required')
@@ -2273,14 +2472,52 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     x = o.PowerTransmitted
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 4
     else:
         w, b = 3, 3
     x = o.SupplyDeviceCurrent
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_RationalNumberType(x, a)
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 5
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -2302,12 +2539,46 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
 def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]:
     x: Any
     o = _new(WPT_ChargeLoopReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 2
     t = (v >> q) & 3
     g = t & 3
@@ -2323,47 +2594,186 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
         g = 2
     else:
         o.DisplayParameters = None
-    q -= 4
-    t = (v >> q) & 15
-    if t & 11:
+    o2 = _new(RationalNumberType)
+    q -= 26
+    t = (v >> q) & 67108863
+    if t & 49286656:
         raise _F('WPT_ChargeLoopReqType: unsupported event in MeterInfoRequested', q)
-    o.MeterInfoRequested = (t >> 2) & 1 == 1
-    g = 3
-    o.EVPCPowerRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
-    g = 4
-    o.EVPCPowerOutput, q = d_RationalNumberType(v, q)
-    q -= 8
-    t = (v >> q) & 255
-    if t & 200:
-        raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
+    o.MeterInfoRequested = (t >> 24) & 1 == 1
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVPCPowerRequest = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 968:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     _i = (t >> 4) & 3
     o.EVPCChargeDiagnostics = _ENUM_st_WPT_EVPCChargeDiagnosticsType[_i]
     g = t & 7
     if g >= 4:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
     g += 6
+    o.EVPCPowerOutput = o3
     if g < 7:
-        o.EVPCOperatingFrequency, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
         g += 7
+        o.EVPCOperatingFrequency = o4
     else:
         o.EVPCOperatingFrequency = None
     if g < 8:
-        o.EVPCPowerControlParameter, q = d_WPT_EVPCPowerControlParameterType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o5 = _new(WPT_EVPCPowerControlParameterType)
+        o6 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        o7 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o5.EVPCCoilCurrentRequest = o6
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        o8 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o5.EVPCCoilCurrentInformation = o7
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o5.EVPCCurrentOutputInformation = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
         g += 8
+        o5.EVPCVoltageOutputInformation = o9
+        o.EVPCPowerControlParameter = o5
     else:
         o.EVPCPowerControlParameter = None
     lst: list[Any] = []
@@ -2402,7 +2812,31 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.DisplayParameters
     if x is not None:
         a = (a << 2) | 0
@@ -2420,12 +2854,50 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopReqType: EVPCPowerRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCPowerOutput
     if x is None:
         raise _E('WPT_ChargeLoopReqType: EVPCPowerOutput is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCChargeDiagnostics
     if x is None:
         raise _E('WPT_ChargeLoopReqType: EVPCChargeDiagnostics is required')
@@ -2436,14 +2908,131 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     x = o.EVPCOperatingFrequency
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 7
     else:
         w, b = 3, 6
     x = o.EVPCPowerControlParameter
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_WPT_EVPCPowerControlParameterType(x, a)
+        o5 = x
+        if type(o5) is not WPT_EVPCPowerControlParameterType:
+            raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o5).__name__)
+        x = o5.EVPCCoilCurrentRequest
+        if x is None:
+            raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentRequest is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o5.EVPCCoilCurrentInformation
+        if x is None:
+            raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentInformation is required')
+        a = (a << 1) | 0
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o5.EVPCCurrentOutputInformation
+        if x is None:
+            raise _E('WPT_EVPCPowerControlParameterType: EVPCCurrentOutputInformation is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o5.EVPCVoltageOutputInformation
+        if x is None:
+            raise _E('WPT_EVPCPowerControlParameterType: EVPCVoltageOutputInformation is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 8
     lst = o.ManufacturerSpecificDataContainer
     if type(lst) is not list:
@@ -2614,13 +3203,35 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
     else:
         o.ChargingComplete = None
     if g < 9:
-        o.BatteryEnergyCapacity, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o1 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o1.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o1.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('DisplayParametersType: unsupported event code', q)
         g += 9
+        o.BatteryEnergyCapacity = o1
     else:
         o.BatteryEnergyCapacity = None
     if g < 10:
@@ -2700,7 +3311,26 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     x = o.BatteryEnergyCapacity
     if x is not None:
         a = (a << w) | (8 - b)
-        a = e_RationalNumberType(x, a)
+        o1 = x
+        if type(o1) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+        x = o1.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o1.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 9
     x = o.InletHot
     if x is not None:
@@ -2714,35 +3344,95 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
     x: Any
     o = _new(WPT_EVPCPowerControlParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
-    g = 0
-    o.EVPCCoilCurrentRequest, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EVPCCoilCurrentInformation, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
-    g = 2
-    o.EVPCCurrentOutputInformation, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
-    g = 3
-    o.EVPCVoltageOutputInformation, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_EVPCPowerControlParameterType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVPCCoilCurrentRequest = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVPCCoilCurrentInformation = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    o4 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.EVPCCurrentOutputInformation = o3
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 4
+    o.EVPCVoltageOutputInformation = o4
     return o, q
 
 def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a: int) -> int:
@@ -2753,34 +3443,143 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
     if x is None:
         raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentRequest is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCCoilCurrentInformation
     if x is None:
         raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentInformation is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCCurrentOutputInformation
     if x is None:
         raise _E('WPT_EVPCPowerControlParameterType: EVPCCurrentOutputInformation is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCVoltageOutputInformation
     if x is None:
         raise _E('WPT_EVPCPowerControlParameterType: EVPCVoltageOutputInformation is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]:
     x: Any
     o = _new(WPT_ChargeLoopResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3080:
@@ -2794,13 +3593,35 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 2
     if g < 3:
-        o.EVSEStatus, q = d_EVSEStatusType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o2 = _new(EVSEStatusType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('EVSEStatusType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o2.NotificationMaxDelay = x_
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 908:
+            raise _F('EVSEStatusType: unsupported event after NotificationMaxDelay', q)
+        _i = (t >> 4) & 7
+        if _i >= 6:
+            raise _F(st_evseNotificationType.name + ': enumeration index out of range', q)
+        o2.EVSENotification = _ENUM_st_evseNotificationType[_i]
         g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 3
+        o.EVSEStatus = o2
     else:
         o.EVSEStatus = None
     if g < 4:
@@ -2822,33 +3643,109 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         g = 5
     else:
         o.Receipt = None
-    o.EVPCPowerRequest, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o3 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 6
+    o.EVPCPowerRequest = o3
     if g < 7:
-        o.SDPowerInput, q = d_RationalNumberType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_ChargeLoopResType: unsupported event code', q)
+        o4 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o4.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = 7
+        o.SDPowerInput = o4
     else:
         o.SDPowerInput = None
-    o.SPCMaxOutputPowerLimit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_ChargeLoopResType: unsupported event code', q)
-    g = 8
-    o.SPCMinOutputPowerLimit, q = d_RationalNumberType(v, q)
-    q -= 9
-    t = (v >> q) & 511
-    if t & 392:
-        raise _F('WPT_ChargeLoopResType: unsupported event code', q)
+    o5 = _new(RationalNumberType)
+    q -= 22
+    t = (v >> q) & 4194303
+    if t & 3149312:
+        raise _F('RationalNumberType: unsupported event code', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    o6 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o6.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.SPCMaxOutputPowerLimit = o5
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o6.Value = x_
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1928:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     _i = (t >> 4) & 7
     if _i >= 6:
         raise _F(st_WPT_SPCChargeDiagnosticsType.name + ': enumeration index out of range', q)
@@ -2857,24 +3754,71 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     if g >= 4:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
     g += 10
+    o.SPCMinOutputPowerLimit = o6
     if g < 11:
-        o.SPCOperatingFrequency, q = d_RationalNumberType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(RationalNumberType)
+        q -= 22
+        t = (v >> q) & 4194303
+        if t & 3149312:
+            raise _F('RationalNumberType: unsupported event code', q)
+        o7.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o7.Value = x_
+        q -= 4
+        t = (v >> q) & 15
+        if t & 12:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 11
+        o.SPCOperatingFrequency = o7
     else:
         o.SPCOperatingFrequency = None
     if g < 12:
-        o.SPCPowerControlParameter, q = d_WPT_SPCPowerControlParameterType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o8 = _new(WPT_SPCPowerControlParameterType)
+        o9 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('WPT_SPCPowerControlParameterType: unsupported event code', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('WPT_ChargeLoopResType: unsupported event code', q)
         g += 12
+        o8.SPCPrimaryDeviceCoilCurrentInformation = o9
+        o.SPCPowerControlParameter = o8
     else:
         o.SPCPowerControlParameter = None
     lst: list[Any] = []
@@ -2913,7 +3857,31 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_ChargeLoopResType: ResponseCode is required')
@@ -2924,7 +3892,24 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     x = o.EVSEStatus
     if x is not None:
         a = (a << 3) | 0
-        a = e_EVSEStatusType(x, a)
+        o2 = x
+        if type(o2) is not EVSEStatusType:
+            raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
+        x = o2.NotificationMaxDelay
+        if x is None:
+            raise _E('EVSEStatusType: NotificationMaxDelay is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_unsignedShort.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.EVSENotification
+        if x is None:
+            raise _E('EVSEStatusType: EVSENotification is required')
+        _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
+        if _i is None:
+            st_evseNotificationType.fail(x)
+        a = (a << 7) | ((_i << 1)) << 1
         w, b = 2, 3
     else:
         w, b = 3, 2
@@ -2942,11 +3927,49 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopResType: EVPCPowerRequest is required')
     a = (a << w) | (5 - b)
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SDPowerInput
     if x is not None:
         a = (a << 2) | 0
-        a = e_RationalNumberType(x, a)
+        o4 = x
+        if type(o4) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+        x = o4.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o4.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
@@ -2954,12 +3977,50 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     if x is None:
         raise _E('WPT_ChargeLoopResType: SPCMaxOutputPowerLimit is required')
     a = (a << w) | (7 - b)
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SPCMinOutputPowerLimit
     if x is None:
         raise _E('WPT_ChargeLoopResType: SPCMinOutputPowerLimit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o6 = x
+    if type(o6) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+    x = o6.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o6.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SPCChargeDiagnostics
     if x is None:
         raise _E('WPT_ChargeLoopResType: SPCChargeDiagnostics is required')
@@ -2970,14 +4031,59 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     x = o.SPCOperatingFrequency
     if x is not None:
         a = (a << 3) | 0
-        a = e_RationalNumberType(x, a)
+        o7 = x
+        if type(o7) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o7).__name__)
+        x = o7.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o7.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
         w, b = 2, 11
     else:
         w, b = 3, 10
     x = o.SPCPowerControlParameter
     if x is not None:
         a = (a << w) | (11 - b)
-        a = e_WPT_SPCPowerControlParameterType(x, a)
+        o8 = x
+        if type(o8) is not WPT_SPCPowerControlParameterType:
+            raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o8).__name__)
+        x = o8.SPCPrimaryDeviceCoilCurrentInformation
+        if x is None:
+            raise _E('WPT_SPCPowerControlParameterType: SPCPrimaryDeviceCoilCurrentInformation is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 12
     lst = o.ManufacturerSpecificDataContainer
     if type(lst) is not list:
@@ -3043,8 +4149,7 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
-    a = (a << 6) | (_i << 1)
-    a = (a << 1) | 0
+    a = (a << 7) | ((_i << 1)) << 1
     return a
 
 def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
@@ -3326,49 +4431,271 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         raise _F('ReceiptType: unsupported event code', q)
     g += 1
     if g < 2:
-        o.EnergyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o1 = _new(DetailedCostType)
+        o2 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o2.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Value = x_
+        o3 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o3.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o1.Amount = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 5:
             raise _F('ReceiptType: unsupported event code', q)
         g += 2
+        o1.CostPerUnit = o3
+        o.EnergyCosts = o1
     else:
         o.EnergyCosts = None
     if g < 3:
-        o.OccupancyCosts, q = d_DetailedCostType(v, q)
-        q -= 3
-        t = (v >> q) & 7
+        o4 = _new(DetailedCostType)
+        o5 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o5.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o5.Value = x_
+        o6 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o6.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o4.Amount = o5
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o6.Value = x_
+        q -= 6
+        t = (v >> q) & 63
+        if t & 56:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 7
         if g >= 4:
             raise _F('ReceiptType: unsupported event code', q)
         g += 3
+        o4.CostPerUnit = o6
+        o.OccupancyCosts = o4
     else:
         o.OccupancyCosts = None
     if g < 4:
-        o.AdditionalServicesCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o7 = _new(DetailedCostType)
+        o8 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o8.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o8.Value = x_
+        o9 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o9.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o7.Amount = o8
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o9.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 3:
             raise _F('ReceiptType: unsupported event code', q)
         g += 4
+        o7.CostPerUnit = o9
+        o.AdditionalServicesCosts = o7
     else:
         o.AdditionalServicesCosts = None
     if g < 5:
-        o.OverstayCosts, q = d_DetailedCostType(v, q)
-        q -= 2
-        t = (v >> q) & 3
+        o10 = _new(DetailedCostType)
+        o11 = _new(RationalNumberType)
+        q -= 23
+        t = (v >> q) & 8388607
+        if t & 7343616:
+            raise _F('DetailedCostType: unsupported event code', q)
+        o11.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o11.Value = x_
+        o12 = _new(RationalNumberType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 32509440:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        o12.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        o10.Amount = o11
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o12.Value = x_
+        q -= 5
+        t = (v >> q) & 31
+        if t & 28:
+            raise _F('RationalNumberType: unsupported event after Value', q)
         g = t & 3
         if g >= 2:
             raise _F('ReceiptType: unsupported event code', q)
         g += 5
+        o10.CostPerUnit = o12
+        o.OverstayCosts = o10
     else:
         o.OverstayCosts = None
     lst: list[Any] = []
     o.TaxCosts = lst
     while g < 6:
-        x, q = d_DetailedTaxType(v, q)
+        o13 = _new(DetailedTaxType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('DetailedTaxType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o13.TaxRuleID = x_
+        o14 = _new(RationalNumberType)
+        q -= 24
+        t = (v >> q) & 16777215
+        if t & 15732224:
+            raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+        o14.Exponent = ((t >> 12) & 255) - 128
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o14.Value = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('RationalNumberType: unsupported event after Value', q)
+        g = 2
+        o13.Amount = o14
+        x = o13
         lst.append(x)
         if len(lst) < 10:
             q -= 2
@@ -3400,24 +4727,224 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     x = o.EnergyCosts
     if x is not None:
         a = (a << 3) | 0
-        a = e_DetailedCostType(x, a)
+        o1 = x
+        if type(o1) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o1).__name__)
+        x = o1.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+        x = o2.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o2.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+        x = o3.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o3.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 2
     else:
         w, b = 3, 1
     x = o.OccupancyCosts
     if x is not None:
         a = (a << w) | (2 - b)
-        a = e_DetailedCostType(x, a)
+        o4 = x
+        if type(o4) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o4).__name__)
+        x = o4.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o5 = x
+        if type(o5) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+        x = o5.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o5.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o4.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o6 = x
+        if type(o6) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o6).__name__)
+        x = o6.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o6.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
     if x is not None:
         a = (a << w) | (3 - b)
-        a = e_DetailedCostType(x, a)
+        o7 = x
+        if type(o7) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o7).__name__)
+        x = o7.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o8 = x
+        if type(o8) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o8).__name__)
+        x = o8.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o8.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o7.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o9 = x
+        if type(o9) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o9).__name__)
+        x = o9.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o9.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_DetailedCostType(x, a)
+        o10 = x
+        if type(o10) is not DetailedCostType:
+            raise _E('expected DetailedCostType, got ' + type(o10).__name__)
+        x = o10.Amount
+        if x is None:
+            raise _E('DetailedCostType: Amount is required')
+        a = (a << 1) | 0
+        o11 = x
+        if type(o11) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o11).__name__)
+        x = o11.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o11.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o10.CostPerUnit
+        if x is None:
+            raise _E('DetailedCostType: CostPerUnit is required')
+        a = (a << 1) | 0
+        o12 = x
+        if type(o12) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o12).__name__)
+        x = o12.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o12.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
     if type(lst) is not list:
@@ -3426,7 +4953,41 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         raise _E('ReceiptType.TaxCosts: needs 0 to 10 items, got %d' % len(lst))
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
-        a = e_DetailedTaxType(x, a)
+        o13 = x
+        if type(o13) is not DetailedTaxType:
+            raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
+        x = o13.TaxRuleID
+        if x is None:
+            raise _E('DetailedTaxType: TaxRuleID is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o13.Amount
+        if x is None:
+            raise _E('DetailedTaxType: Amount is required')
+        a = (a << 1) | 0
+        o14 = x
+        if type(o14) is not RationalNumberType:
+            raise _E('expected RationalNumberType, got ' + type(o14).__name__)
+        x = o14.Exponent
+        if x is None:
+            raise _E('RationalNumberType: Exponent is required')
+        if type(x) is not int or not -128 <= x <= 127:
+            st_byte.fail(x)
+        a = (a << 11) | ((x + 128) << 1)
+        x = o14.Value
+        if x is None:
+            raise _E('RationalNumberType: Value is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 10:
             w, b = 2, 5
         else:
@@ -3437,23 +4998,53 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
 def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
     x: Any
     o = _new(DetailedCostType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('DetailedCostType: unsupported event code', q)
-    g = 0
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.CostPerUnit, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedCostType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    o2 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.Amount = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.CostPerUnit = o2
     return o, q
 
 def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
@@ -3464,13 +5055,50 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if x is None:
         raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.CostPerUnit
     if x is None:
         raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
@@ -3491,17 +5119,32 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('DetailedTaxType: unsupported event after TaxRuleID', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.Amount, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('DetailedTaxType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.Amount = o1
     return o, q
 
 def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
@@ -3520,24 +5163,57 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if x is None:
         raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_SPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
     x: Any
     o = _new(WPT_SPCPowerControlParameterType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('WPT_SPCPowerControlParameterType: unsupported event code', q)
-    g = 0
-    o.SPCPrimaryDeviceCoilCurrentInformation, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_SPCPowerControlParameterType: unsupported event code', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    g = 1
+    o.SPCPrimaryDeviceCoilCurrentInformation = o1
     return o, q
 
 def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: int) -> int:
@@ -3548,31 +5224,98 @@ def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: i
     if x is None:
         raise _E('WPT_SPCPowerControlParameterType: SPCPrimaryDeviceCoilCurrentInformation is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
     x: Any
     o = _new(WPT_ChargeParameterDiscoveryReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
     g = 1
-    o.EVPCMaxReceivablePower, q = d_RationalNumberType(v, q)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 768:
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(RationalNumberType)
+    q -= 23
+    t = (v >> q) & 8388607
+    if t & 7343616:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     x_ = t & 255
     g = 2
+    o.EVPCMaxReceivablePower = o2
     if x_ > 127:
         q -= 8
         _b = (v >> q) & 255
@@ -3597,21 +5340,36 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMinGroundClearence = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o3 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event after SDMinGroundClearence', q)
-    g = 4
-    o.EVPCNaturalFrequency, q = d_RationalNumberType(v, q)
-    q -= 6
-    t = (v >> q) & 63
-    if t & 52:
-        raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 8
+    t = (v >> q) & 255
+    if t & 244:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     o.EVPCDeviceLocalControl = (t >> 3) & 1 == 1
     g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
     g += 6
+    o.EVPCNaturalFrequency = o3
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 7:
@@ -3648,12 +5406,55 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVPCMaxReceivablePower
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCMaxReceivablePower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SDMaxGroundClearence
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: SDMaxGroundClearence is required')
@@ -3674,7 +5475,26 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCNaturalFrequency is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.EVPCDeviceLocalControl
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCDeviceLocalControl is required')
@@ -3702,36 +5522,100 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
 def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
     x: Any
     o = _new(WPT_ChargeParameterDiscoveryResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
-    q -= 15
-    t = (v >> q) & 32767
-    if t & 24691:
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
+    o2 = _new(RationalNumberType)
+    q -= 37
+    t = (v >> q) & 137438953471
+    if t & 103564709376:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
-    _i = (t >> 7) & 63
+    _i = (t >> 29) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    _i = (t >> 2) & 3
+    _i = (t >> 24) & 3
     o.PDInputPowerClass = _ENUM_st_WPT_PowerClassType[_i]
-    g = 3
-    o.SDMinOutputPower, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 4
-    o.SDMaxOutputPower, q = d_RationalNumberType(v, q)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 768:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    o3 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o3.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.SDMinOutputPower = o2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o3.Value = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     x_ = t & 255
     g = 5
+    o.SDMaxOutputPower = o3
     if x_ > 127:
         q -= 8
         _b = (v >> q) & 255
@@ -3756,24 +5640,56 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMinGroundClearanceSupport = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o4 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event after SDMinGroundClearanceSupport', q)
-    g = 7
-    o.PDMinCoilCurrent, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
-    g = 8
-    o.PDMaxCoilCurrent, q = d_RationalNumberType(v, q)
-    q -= 2
-    t = (v >> q) & 3
+    o4.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o4.Value = x_
+    o5 = _new(RationalNumberType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 32509440:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    o5.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    o.PDMinCoilCurrent = o4
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o5.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 12:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = t & 3
     if g >= 2:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
     g += 9
+    o.PDMaxCoilCurrent = o5
     lst: list[Any] = []
     o.SDManufacturerSpecificDataContainer = lst
     while g < 10:
@@ -3810,7 +5726,31 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: ResponseCode is required')
@@ -3829,12 +5769,50 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMinOutputPower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SDMaxOutputPower
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxOutputPower is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o3 = x
+    if type(o3) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o3).__name__)
+    x = o3.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o3.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.SDMaxGroundClearanceSupport
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxGroundClearanceSupport is required')
@@ -3855,12 +5833,50 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: PDMinCoilCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o4 = x
+    if type(o4) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o4).__name__)
+    x = o4.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o4.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.PDMaxCoilCurrent
     if x is None:
         raise _E('WPT_ChargeParameterDiscoveryResType: PDMaxCoilCurrent is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o5 = x
+    if type(o5) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o5).__name__)
+    x = o5.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o5.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     lst = o.SDManufacturerSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_ChargeParameterDiscoveryResType.SDManufacturerSpecificDataContainer: expected a list')
@@ -3882,12 +5898,46 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
 def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReqType, int]:
     x: Any
     o = _new(WPT_FinePositioningReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_FinePositioningReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 12
     t = (v >> q) & 4095
     if t & 3300:
@@ -3932,12 +5982,33 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
                 raise _F('WPT_FinePositioningReqType: unsupported event code', q)
             g += 4
     if g < 5:
-        o.WPT_LF_DataPackageList, q = d_WPT_LF_DataPackageListType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_FinePositioningReqType: unsupported event code', q)
+        o2 = _new(WPT_LF_DataPackageListType)
+        o3 = _new(WPT_LF_DataPackageType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 25196548:
+            raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
+        o2.NumPackages = (t >> 15) & 255
+        o3.PackageIndex = (t >> 3) & 255
+        g = t & 3
+        if g >= 2:
+            raise _F('WPT_LF_DataPackageType: unsupported event code', q)
+        g += 1
+        o3.LF_TxData = None
+        o3.LF_RxData = None
+        if g == 1:
+            x, q = d_WPT_LF_TxDataListType(v, q)
+            o3.LF_TxData = x
+        else:
+            x, q = d_WPT_LF_RxDataListType(v, q)
+            o3.LF_RxData = x
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('WPT_LF_DataPackageType: unsupported event code', q)
         g = 5
+        o2.WPT_LF_DataPackage = o3
+        o.WPT_LF_DataPackageList = o2
     else:
         o.WPT_LF_DataPackageList = None
     return o, q
@@ -3950,7 +6021,31 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_FinePositioningReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_FinePositioningReqType: EVProcessing is required')
@@ -3983,7 +6078,53 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     x = o.WPT_LF_DataPackageList
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_WPT_LF_DataPackageListType(x, a)
+        o2 = x
+        if type(o2) is not WPT_LF_DataPackageListType:
+            raise _E('expected WPT_LF_DataPackageListType, got ' + type(o2).__name__)
+        x = o2.NumPackages
+        if x is None:
+            raise _E('WPT_LF_DataPackageListType: NumPackages is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_unsignedByte.fail(x)
+        a = (a << 11) | ((x) << 1)
+        x = o2.WPT_LF_DataPackage
+        if x is None:
+            raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not WPT_LF_DataPackageType:
+            raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
+        x = o3.PackageIndex
+        if x is None:
+            raise _E('WPT_LF_DataPackageType: PackageIndex is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_unsignedByte.fail(x)
+        a = (a << 11) | ((x) << 1)
+        k = 0
+        sel = -1
+        if o3.LF_TxData is not None:
+            k += 1
+            x = o3.LF_TxData
+            sel = 0
+        if o3.LF_RxData is not None:
+            k += 1
+            x = o3.LF_RxData
+            sel = 1
+        if k > 1:
+            raise _E('WPT_LF_DataPackageType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is WPT_LF_TxDataListType:
+                a = (a << 2) | 0
+                a = e_WPT_LF_TxDataListType(x, a)
+            elif sel == 1 and tx is WPT_LF_RxDataListType:
+                a = (a << 2) | 1
+                a = e_WPT_LF_RxDataListType(x, a)
+            else:
+                raise _E('WPT_LF_DataPackageType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('WPT_LF_DataPackageType: one of LF_TxData/LF_RxData is required')
+        a <<= 2
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
@@ -3991,18 +6132,55 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
 def d_WPT_LF_DataPackageListType(v: int, q: int) -> tuple[WPT_LF_DataPackageListType, int]:
     x: Any
     o = _new(WPT_LF_DataPackageListType)
-    q -= 12
-    t = (v >> q) & 4095
-    if t & 3075:
+    o1 = _new(WPT_LF_DataPackageType)
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 25196548:
         raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
-    o.NumPackages = (t >> 2) & 255
-    g = 1
-    o.WPT_LF_DataPackage, q = d_WPT_LF_DataPackageType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
+    o.NumPackages = (t >> 15) & 255
+    o1.PackageIndex = (t >> 3) & 255
+    g = t & 3
+    if g >= 2:
+        raise _F('WPT_LF_DataPackageType: unsupported event code', q)
+    g += 1
+    o1.LF_TxData = None
+    o1.LF_RxData = None
+    if g == 1:
+        o2 = _new(WPT_LF_TxDataListType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('WPT_LF_TxDataListType: unsupported event code', q)
+        g = 0
+        o2.WPT_LF_TxDataList, q = d_WPT_LF_TxDataType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('WPT_LF_TxDataListType: unsupported event code', q)
+        g = 1
+        x = o2
+        o1.LF_TxData = x
+    else:
+        o3 = _new(WPT_LF_RxDataListType)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('WPT_LF_RxDataListType: unsupported event code', q)
+        g = 0
+        o3.WPT_LF_RxDataList, q = d_WPT_LF_RxDataType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('WPT_LF_RxDataListType: unsupported event code', q)
+        g = 1
+        x = o3
+        o1.LF_RxData = x
+    q -= 2
+    t = (v >> q) & 3
+    if t & 3:
+        raise _F('WPT_LF_DataPackageType: unsupported event code', q)
     g = 2
+    o.WPT_LF_DataPackage = o1
     return o, q
 
 def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
@@ -4019,8 +6197,56 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
     a = (a << 1) | 0
-    a = e_WPT_LF_DataPackageType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not WPT_LF_DataPackageType:
+        raise _E('expected WPT_LF_DataPackageType, got ' + type(o1).__name__)
+    x = o1.PackageIndex
+    if x is None:
+        raise _E('WPT_LF_DataPackageType: PackageIndex is required')
+    if type(x) is not int or not 0 <= x <= 255:
+        st_unsignedByte.fail(x)
+    a = (a << 11) | ((x) << 1)
+    k = 0
+    sel = -1
+    if o1.LF_TxData is not None:
+        k += 1
+        x = o1.LF_TxData
+        sel = 0
+    if o1.LF_RxData is not None:
+        k += 1
+        x = o1.LF_RxData
+        sel = 1
+    if k > 1:
+        raise _E('WPT_LF_DataPackageType: more than one branch of a choice is set')
+    if k:
+        tx = type(x)
+        if sel == 0 and tx is WPT_LF_TxDataListType:
+            a = (a << 2) | 0
+            o2 = x
+            if type(o2) is not WPT_LF_TxDataListType:
+                raise _E('expected WPT_LF_TxDataListType, got ' + type(o2).__name__)
+            x = o2.WPT_LF_TxDataList
+            if x is None:
+                raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
+            a = (a << 1) | 0
+            a = e_WPT_LF_TxDataType(x, a)
+            a = (a << 1) | 0
+        elif sel == 1 and tx is WPT_LF_RxDataListType:
+            a = (a << 2) | 1
+            o3 = x
+            if type(o3) is not WPT_LF_RxDataListType:
+                raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
+            x = o3.WPT_LF_RxDataList
+            if x is None:
+                raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
+            a = (a << 1) | 0
+            a = e_WPT_LF_RxDataType(x, a)
+            a = (a << 1) | 0
+        else:
+            raise _E('WPT_LF_DataPackageType: value of type ' + tx.__name__ + ' not allowed')
+    else:
+        raise _E('WPT_LF_DataPackageType: one of LF_TxData/LF_RxData is required')
+    a <<= 2
     return a
 
 def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, int]:
@@ -4038,10 +6264,68 @@ def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, in
     o.LF_TxData = None
     o.LF_RxData = None
     if g == 1:
-        x, q = d_WPT_LF_TxDataListType(v, q)
+        o1 = _new(WPT_LF_TxDataListType)
+        o2 = _new(WPT_LF_TxDataType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('WPT_LF_TxDataListType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o2.TxIdentifier = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_TxDataType: unsupported event after TxIdentifier', q)
+        g = 1
+        o2.EIRP, q = d_RationalNumberType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_TxDataType: unsupported event code', q)
+        g = 1
+        o1.WPT_LF_TxDataList = o2
+        x = o1
         o.LF_TxData = x
     else:
-        x, q = d_WPT_LF_RxDataListType(v, q)
+        o3 = _new(WPT_LF_RxDataListType)
+        o4 = _new(WPT_LF_RxDataType)
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('WPT_LF_RxDataListType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o4.RxIdentifier = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_RxDataType: unsupported event after RxIdentifier', q)
+        g = 1
+        o4.RSSIData, q = d_WPT_LF_RxRSSIListType(v, q)
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_RxDataType: unsupported event code', q)
+        g = 1
+        o3.WPT_LF_RxDataList = o4
+        x = o3
         o.LF_RxData = x
     q -= 1
     t = (v >> q) & 1
@@ -4076,10 +6360,56 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         tx = type(x)
         if sel == 0 and tx is WPT_LF_TxDataListType:
             a = (a << 2) | 0
-            a = e_WPT_LF_TxDataListType(x, a)
+            o1 = x
+            if type(o1) is not WPT_LF_TxDataListType:
+                raise _E('expected WPT_LF_TxDataListType, got ' + type(o1).__name__)
+            x = o1.WPT_LF_TxDataList
+            if x is None:
+                raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
+            a = (a << 1) | 0
+            o2 = x
+            if type(o2) is not WPT_LF_TxDataType:
+                raise _E('expected WPT_LF_TxDataType, got ' + type(o2).__name__)
+            x = o2.TxIdentifier
+            if x is None:
+                raise _E('WPT_LF_TxDataType: TxIdentifier is required')
+            a <<= 2
+            if type(x) is not int or x < 1 or x > 4294967295:
+                st_numericIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o2.EIRP
+            if x is None:
+                raise _E('WPT_LF_TxDataType: EIRP is required')
+            a = (a << 1) | 0
+            a = e_RationalNumberType(x, a)
+            a <<= 2
         elif sel == 1 and tx is WPT_LF_RxDataListType:
             a = (a << 2) | 1
-            a = e_WPT_LF_RxDataListType(x, a)
+            o3 = x
+            if type(o3) is not WPT_LF_RxDataListType:
+                raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
+            x = o3.WPT_LF_RxDataList
+            if x is None:
+                raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
+            a = (a << 1) | 0
+            o4 = x
+            if type(o4) is not WPT_LF_RxDataType:
+                raise _E('expected WPT_LF_RxDataType, got ' + type(o4).__name__)
+            x = o4.RxIdentifier
+            if x is None:
+                raise _E('WPT_LF_RxDataType: RxIdentifier is required')
+            a <<= 2
+            if type(x) is not int or x < 1 or x > 4294967295:
+                st_numericIDType.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            x = o4.RSSIData
+            if x is None:
+                raise _E('WPT_LF_RxDataType: RSSIData is required')
+            a = (a << 1) | 0
+            a = e_WPT_LF_RxRSSIListType(x, a)
+            a <<= 2
         else:
             raise _E('WPT_LF_DataPackageType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4090,17 +6420,49 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
 def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]:
     x: Any
     o = _new(WPT_LF_TxDataListType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(WPT_LF_TxDataType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_LF_TxDataListType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.WPT_LF_TxDataList, q = d_WPT_LF_TxDataType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_TxDataListType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
+        raise _F(st_numericIDType.name + ': value outside its range', q)
+    o1.TxIdentifier = x_
+    o2 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
+        raise _F('WPT_LF_TxDataType: unsupported event after TxIdentifier', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 15:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    g = 1
+    o1.EIRP = o2
+    o.WPT_LF_TxDataList = o1
     return o, q
 
 def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
@@ -4111,8 +6473,41 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
     a = (a << 1) | 0
-    a = e_WPT_LF_TxDataType(x, a)
+    o1 = x
+    if type(o1) is not WPT_LF_TxDataType:
+        raise _E('expected WPT_LF_TxDataType, got ' + type(o1).__name__)
+    x = o1.TxIdentifier
+    if x is None:
+        raise _E('WPT_LF_TxDataType: TxIdentifier is required')
+    a <<= 2
+    if type(x) is not int or x < 1 or x > 4294967295:
+        st_numericIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.EIRP
+    if x is None:
+        raise _E('WPT_LF_TxDataType: EIRP is required')
     a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 4
     return a
 
 def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
@@ -4133,17 +6528,32 @@ def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxIdentifier = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('WPT_LF_TxDataType: unsupported event after TxIdentifier', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.EIRP, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_TxDataType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.EIRP = o1
     return o, q
 
 def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
@@ -4162,24 +6572,61 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_TxDataType: EIRP is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_LF_RxDataListType(v: int, q: int) -> tuple[WPT_LF_RxDataListType, int]:
     x: Any
     o = _new(WPT_LF_RxDataListType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(WPT_LF_RxDataType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_LF_RxDataListType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.WPT_LF_RxDataList, q = d_WPT_LF_RxDataType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_RxDataListType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
+        raise _F(st_numericIDType.name + ': value outside its range', q)
+    o1.RxIdentifier = x_
+    o2 = _new(WPT_LF_RxRSSIListType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('WPT_LF_RxDataType: unsupported event after RxIdentifier', q)
+    g = 0
+    o2.RSSIDataList, q = d_WPT_LF_RxRSSIType(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('WPT_LF_RxRSSIListType: unsupported event code', q)
     g = 1
+    o1.RSSIData = o2
+    o.WPT_LF_RxDataList = o1
     return o, q
 
 def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
@@ -4190,8 +6637,30 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
     a = (a << 1) | 0
-    a = e_WPT_LF_RxDataType(x, a)
+    o1 = x
+    if type(o1) is not WPT_LF_RxDataType:
+        raise _E('expected WPT_LF_RxDataType, got ' + type(o1).__name__)
+    x = o1.RxIdentifier
+    if x is None:
+        raise _E('WPT_LF_RxDataType: RxIdentifier is required')
+    a <<= 2
+    if type(x) is not int or x < 1 or x > 4294967295:
+        st_numericIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.RSSIData
+    if x is None:
+        raise _E('WPT_LF_RxDataType: RSSIData is required')
     a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not WPT_LF_RxRSSIListType:
+        raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o2).__name__)
+    x = o2.RSSIDataList
+    if x is None:
+        raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
+    a = (a << 1) | 0
+    a = e_WPT_LF_RxRSSIType(x, a)
+    a <<= 3
     return a
 
 def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
@@ -4212,17 +6681,36 @@ def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.RxIdentifier = x_
+    o1 = _new(WPT_LF_RxRSSIListType)
+    o2 = _new(WPT_LF_RxRSSIType)
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 7936:
+        raise _F('WPT_LF_RxDataType: unsupported event after RxIdentifier', q)
+    x_ = t & 255
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
+        raise _F(st_numericIDType.name + ': value outside its range', q)
+    o2.TxIdentifier = x_
     q -= 2
     t = (v >> q) & 3
     if t & 3:
-        raise _F('WPT_LF_RxDataType: unsupported event after RxIdentifier', q)
+        raise _F('WPT_LF_RxRSSIType: unsupported event after TxIdentifier', q)
     g = 1
-    o.RSSIData, q = d_WPT_LF_RxRSSIListType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_RxDataType: unsupported event code', q)
+    o2.RSSI, q = d_RationalNumberType(v, q)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('WPT_LF_RxRSSIType: unsupported event code', q)
     g = 2
+    o1.RSSIDataList = o2
+    o.RSSIData = o1
     return o, q
 
 def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
@@ -4241,24 +6729,78 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_RxDataType: RSSIData is required')
     a = (a << 1) | 0
-    a = e_WPT_LF_RxRSSIListType(x, a)
+    o1 = x
+    if type(o1) is not WPT_LF_RxRSSIListType:
+        raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o1).__name__)
+    x = o1.RSSIDataList
+    if x is None:
+        raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
     a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not WPT_LF_RxRSSIType:
+        raise _E('expected WPT_LF_RxRSSIType, got ' + type(o2).__name__)
+    x = o2.TxIdentifier
+    if x is None:
+        raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
+    a <<= 2
+    if type(x) is not int or x < 1 or x > 4294967295:
+        st_numericIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o2.RSSI
+    if x is None:
+        raise _E('WPT_LF_RxRSSIType: RSSI is required')
+    a = (a << 1) | 0
+    a = e_RationalNumberType(x, a)
+    a <<= 3
     return a
 
 def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]:
     x: Any
     o = _new(WPT_LF_RxRSSIListType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(WPT_LF_RxRSSIType)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_LF_RxRSSIListType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.RSSIDataList, q = d_WPT_LF_RxRSSIType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_RxRSSIListType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ < 1 or x_ > 4294967295:
+        raise _F(st_numericIDType.name + ': value outside its range', q)
+    o1.TxIdentifier = x_
+    o2 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
+        raise _F('WPT_LF_RxRSSIType: unsupported event after TxIdentifier', q)
+    o2.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Value = x_
+    q -= 4
+    t = (v >> q) & 15
+    if t & 15:
+        raise _F('RationalNumberType: unsupported event after Value', q)
+    g = 1
+    o1.RSSI = o2
+    o.RSSIDataList = o1
     return o, q
 
 def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
@@ -4269,8 +6811,41 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
     a = (a << 1) | 0
-    a = e_WPT_LF_RxRSSIType(x, a)
+    o1 = x
+    if type(o1) is not WPT_LF_RxRSSIType:
+        raise _E('expected WPT_LF_RxRSSIType, got ' + type(o1).__name__)
+    x = o1.TxIdentifier
+    if x is None:
+        raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
+    a <<= 2
+    if type(x) is not int or x < 1 or x > 4294967295:
+        st_numericIDType.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.RSSI
+    if x is None:
+        raise _E('WPT_LF_RxRSSIType: RSSI is required')
     a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o2).__name__)
+    x = o2.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o2.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 4
     return a
 
 def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
@@ -4291,17 +6866,32 @@ def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxIdentifier = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(RationalNumberType)
+    q -= 24
+    t = (v >> q) & 16777215
+    if t & 15732224:
         raise _F('WPT_LF_RxRSSIType: unsupported event after TxIdentifier', q)
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.RSSI, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_RxRSSIType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.RSSI = o1
     return o, q
 
 def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
@@ -4320,19 +6910,71 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_RxRSSIType: RSSI is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
-    a = (a << 1) | 0
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningResType, int]:
     x: Any
     o = _new(WPT_FinePositioningResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_FinePositioningResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 16
     t = (v >> q) & 65535
     if t & 49380:
@@ -4377,12 +7019,33 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
                 raise _F('WPT_FinePositioningResType: unsupported event code', q)
             g += 4
     if g < 5:
-        o.WPT_LF_DataPackageList, q = d_WPT_LF_DataPackageListType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_FinePositioningResType: unsupported event code', q)
+        o2 = _new(WPT_LF_DataPackageListType)
+        o3 = _new(WPT_LF_DataPackageType)
+        q -= 25
+        t = (v >> q) & 33554431
+        if t & 25196548:
+            raise _F('WPT_LF_DataPackageListType: unsupported event code', q)
+        o2.NumPackages = (t >> 15) & 255
+        o3.PackageIndex = (t >> 3) & 255
+        g = t & 3
+        if g >= 2:
+            raise _F('WPT_LF_DataPackageType: unsupported event code', q)
+        g += 1
+        o3.LF_TxData = None
+        o3.LF_RxData = None
+        if g == 1:
+            x, q = d_WPT_LF_TxDataListType(v, q)
+            o3.LF_TxData = x
+        else:
+            x, q = d_WPT_LF_RxDataListType(v, q)
+            o3.LF_RxData = x
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('WPT_LF_DataPackageType: unsupported event code', q)
         g = 5
+        o2.WPT_LF_DataPackage = o3
+        o.WPT_LF_DataPackageList = o2
     else:
         o.WPT_LF_DataPackageList = None
     return o, q
@@ -4395,7 +7058,31 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     if x is None:
         raise _E('WPT_FinePositioningResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_FinePositioningResType: ResponseCode is required')
@@ -4428,7 +7115,53 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     x = o.WPT_LF_DataPackageList
     if x is not None:
         a = (a << w) | (4 - b)
-        a = e_WPT_LF_DataPackageListType(x, a)
+        o2 = x
+        if type(o2) is not WPT_LF_DataPackageListType:
+            raise _E('expected WPT_LF_DataPackageListType, got ' + type(o2).__name__)
+        x = o2.NumPackages
+        if x is None:
+            raise _E('WPT_LF_DataPackageListType: NumPackages is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_unsignedByte.fail(x)
+        a = (a << 11) | ((x) << 1)
+        x = o2.WPT_LF_DataPackage
+        if x is None:
+            raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not WPT_LF_DataPackageType:
+            raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
+        x = o3.PackageIndex
+        if x is None:
+            raise _E('WPT_LF_DataPackageType: PackageIndex is required')
+        if type(x) is not int or not 0 <= x <= 255:
+            st_unsignedByte.fail(x)
+        a = (a << 11) | ((x) << 1)
+        k = 0
+        sel = -1
+        if o3.LF_TxData is not None:
+            k += 1
+            x = o3.LF_TxData
+            sel = 0
+        if o3.LF_RxData is not None:
+            k += 1
+            x = o3.LF_RxData
+            sel = 1
+        if k > 1:
+            raise _E('WPT_LF_DataPackageType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is WPT_LF_TxDataListType:
+                a = (a << 2) | 0
+                a = e_WPT_LF_TxDataListType(x, a)
+            elif sel == 1 and tx is WPT_LF_RxDataListType:
+                a = (a << 2) | 1
+                a = e_WPT_LF_RxDataListType(x, a)
+            else:
+                raise _E('WPT_LF_DataPackageType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('WPT_LF_DataPackageType: one of LF_TxData/LF_RxData is required')
+        a <<= 2
         w, b = 1, 5
     a = (a << w) | (5 - b)
     return a
@@ -4436,12 +7169,46 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
 def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
     x: Any
     o = _new(WPT_FinePositioningSetupReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 6
     t = (v >> q) & 63
     if t & 51:
@@ -4515,12 +7282,26 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
                 raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
             g += 7
     if g < 8:
-        o.LF_SystemSetupData, q = d_WPT_LF_SystemSetupDataType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
+        o2 = _new(WPT_LF_SystemSetupDataType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
+        o2.LF_TransmitterSetupData = None
+        o2.LF_ReceiverSetupData = None
+        if g == 0:
+            x, q = d_WPT_LF_TransmitterDataType(v, q)
+            o2.LF_TransmitterSetupData = x
+        else:
+            x, q = d_WPT_LF_ReceiverDataType(v, q)
+            o2.LF_ReceiverSetupData = x
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
         g = 8
+        o.LF_SystemSetupData = o2
     else:
         o.LF_SystemSetupData = None
     return o, q
@@ -4533,7 +7314,31 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     if x is None:
         raise _E('WPT_FinePositioningSetupReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_FinePositioningSetupReqType: EVProcessing is required')
@@ -4582,7 +7387,34 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     x = o.LF_SystemSetupData
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_WPT_LF_SystemSetupDataType(x, a)
+        o2 = x
+        if type(o2) is not WPT_LF_SystemSetupDataType:
+            raise _E('expected WPT_LF_SystemSetupDataType, got ' + type(o2).__name__)
+        k = 0
+        sel = -1
+        if o2.LF_TransmitterSetupData is not None:
+            k += 1
+            x = o2.LF_TransmitterSetupData
+            sel = 0
+        if o2.LF_ReceiverSetupData is not None:
+            k += 1
+            x = o2.LF_ReceiverSetupData
+            sel = 1
+        if k > 1:
+            raise _E('WPT_LF_SystemSetupDataType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is WPT_LF_TransmitterDataType:
+                a = (a << 2) | 0
+                a = e_WPT_LF_TransmitterDataType(x, a)
+            elif sel == 1 and tx is WPT_LF_ReceiverDataType:
+                a = (a << 2) | 1
+                a = e_WPT_LF_ReceiverDataType(x, a)
+            else:
+                raise _E('WPT_LF_SystemSetupDataType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('WPT_LF_SystemSetupDataType: one of LF_TransmitterSetupData/LF_ReceiverSetupData is required')
+        a = (a << 1) | 0
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
@@ -4637,8 +7469,7 @@ def e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a:
         _i = _IDX_st_WPT_FinePositioningMethodType.get(x) if type(x) is str else None
         if _i is None:
             st_WPT_FinePositioningMethodType.fail(x)
-        a = (a << 3) | _i
-        a <<= 1
+        a = (a << 4) | (_i) << 1
         if k < 8:
             w, b = 2, 0
         else:
@@ -4696,8 +7527,7 @@ def e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
         _i = _IDX_st_WPT_PairingMethodType.get(x) if type(x) is str else None
         if _i is None:
             st_WPT_PairingMethodType.fail(x)
-        a = (a << 3) | _i
-        a <<= 1
+        a = (a << 4) | (_i) << 1
         if k < 8:
             w, b = 2, 0
         else:
@@ -4755,8 +7585,7 @@ def e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: i
         _i = _IDX_st_WPT_AlignmentCheckMethodType.get(x) if type(x) is str else None
         if _i is None:
             st_WPT_AlignmentCheckMethodType.fail(x)
-        a = (a << 2) | _i
-        a <<= 1
+        a = (a << 3) | (_i) << 1
         if k < 8:
             w, b = 2, 0
         else:
@@ -4821,22 +7650,170 @@ def e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
 def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterDataType, int]:
     x: Any
     o = _new(WPT_LF_TransmitterDataType)
-    q -= 12
-    t = (v >> q) & 4095
-    if t & 3075:
+    o1 = _new(RationalNumberType)
+    q -= 34
+    t = (v >> q) & 17179869183
+    if t & 12900634112:
         raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
-    o.NumberOfTransmitters = (t >> 2) & 255
+    o.NumberOfTransmitters = (t >> 24) & 255
+    o1.Exponent = ((t >> 12) & 255) - 128
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.SignalFrequency, q = d_RationalNumberType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_LF_TransmitterDataType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Value = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('RationalNumberType: unsupported event after Value', q)
     g = 2
+    o.SignalFrequency = o1
     lst: list[Any] = []
     o.TxSpecData = lst
     while g < 3:
-        x, q = d_WPT_TxRxSpecDataType(v, q)
+        o2 = _new(WPT_TxRxSpecDataType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o2.TxRxIdentifier = x_
+        o3 = _new(WPT_CoordinateXYZType)
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 7680:
+            raise _F('WPT_TxRxSpecDataType: unsupported event after TxRxIdentifier', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_X = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_Y = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_Z = x_
+        o4 = _new(WPT_CoordinateXYZType)
+        q -= 14
+        t = (v >> q) & 16383
+        if t & 15872:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 0
+        o2.TxRxPosition = o3
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Coord_X = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Coord_Y = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o4.Coord_Z = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
+        g = 3
+        o2.TxRxOrientation = o4
+        x = o2
         lst.append(x)
         if len(lst) < 2:
             q -= 1
@@ -4883,7 +7860,26 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     if x is None:
         raise _E('WPT_LF_TransmitterDataType: SignalFrequency is required')
     a = (a << 1) | 0
-    a = e_RationalNumberType(x, a)
+    o1 = x
+    if type(o1) is not RationalNumberType:
+        raise _E('expected RationalNumberType, got ' + type(o1).__name__)
+    x = o1.Exponent
+    if x is None:
+        raise _E('RationalNumberType: Exponent is required')
+    if type(x) is not int or not -128 <= x <= 127:
+        st_byte.fail(x)
+    a = (a << 11) | ((x + 128) << 1)
+    x = o1.Value
+    if x is None:
+        raise _E('RationalNumberType: Value is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     lst = o.TxSpecData
     if type(lst) is not list:
         raise _E('WPT_LF_TransmitterDataType.TxSpecData: expected a list')
@@ -4892,7 +7888,97 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     w, b = 1, 2
     for k, x in enumerate(lst, 1):
         a = (a << w) | (2 - b)
-        a = e_WPT_TxRxSpecDataType(x, a)
+        o2 = x
+        if type(o2) is not WPT_TxRxSpecDataType:
+            raise _E('expected WPT_TxRxSpecDataType, got ' + type(o2).__name__)
+        x = o2.TxRxIdentifier
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o2.TxRxPosition
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not WPT_CoordinateXYZType:
+            raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
+        x = o3.Coord_X
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_X is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o3.Coord_Y
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o3.Coord_Z
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o2.TxRxOrientation
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
+        a = (a << 1) | 0
+        o4 = x
+        if type(o4) is not WPT_CoordinateXYZType:
+            raise _E('expected WPT_CoordinateXYZType, got ' + type(o4).__name__)
+        x = o4.Coord_X
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_X is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o4.Coord_Y
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o4.Coord_Z
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 2:
             w, b = 1, 2
         elif k < 255:
@@ -4925,23 +8011,123 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxRxIdentifier = x_
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    o1 = _new(WPT_CoordinateXYZType)
+    q -= 13
+    t = (v >> q) & 8191
+    if t & 7680:
         raise _F('WPT_TxRxSpecDataType: unsupported event after TxRxIdentifier', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 0
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Coord_X = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 1
-    o.TxRxPosition, q = d_WPT_CoordinateXYZType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Coord_Y = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
     g = 2
-    o.TxRxOrientation, q = d_WPT_CoordinateXYZType(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
-        raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o1.Coord_Z = x_
+    o2 = _new(WPT_CoordinateXYZType)
+    q -= 14
+    t = (v >> q) & 16383
+    if t & 15872:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 0
+    o.TxRxPosition = o1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Coord_X = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Coord_Y = x_
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3584:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+    x_ = t & 255
+    s_ = (t >> 8) & 1
+    g = 2
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if s_:
+        x_ = -x_ - 1
+    if x_ < -32768 or x_ > 32767:
+        raise _F(st_short.name + ': value outside its range', q)
+    o2.Coord_Z = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
+        raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
     g = 3
+    o.TxRxOrientation = o2
     return o, q
 
 def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
@@ -4960,13 +8146,82 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     if x is None:
         raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
     a = (a << 1) | 0
-    a = e_WPT_CoordinateXYZType(x, a)
+    o1 = x
+    if type(o1) is not WPT_CoordinateXYZType:
+        raise _E('expected WPT_CoordinateXYZType, got ' + type(o1).__name__)
+    x = o1.Coord_X
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_X is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 1
+    x = o1.Coord_Y
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 1
+    x = o1.Coord_Z
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 2
     x = o.TxRxOrientation
     if x is None:
         raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
     a = (a << 1) | 0
-    a = e_WPT_CoordinateXYZType(x, a)
-    a = (a << 1) | 0
+    o2 = x
+    if type(o2) is not WPT_CoordinateXYZType:
+        raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
+    x = o2.Coord_X
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_X is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 1
+    x = o2.Coord_Y
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 1
+    x = o2.Coord_Z
+    if x is None:
+        raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+    a <<= 2
+    if type(x) is not int or x < -32768 or x > 32767:
+        st_short.fail(x)
+    if x >= 0:
+        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+    else:
+        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+    a <<= 3
     return a
 
 def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]:
@@ -5083,7 +8338,43 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
     lst: list[Any] = []
     o.PulseSequenceOrder = lst
     while g < 1:
-        x, q = d_WPT_TxRxPulseOrderType(v, q)
+        o1 = _new(WPT_TxRxPulseOrderType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('WPT_TxRxPulseOrderType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ > 65535:
+            raise _F(st_unsignedShort.name + ': value outside its range', q)
+        o1.IndexNumber = x_
+        q -= 11
+        t = (v >> q) & 2047
+        if t & 1792:
+            raise _F('WPT_TxRxPulseOrderType: unsupported event after IndexNumber', q)
+        x_ = t & 255
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o1.TxRxIdentifier = x_
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_TxRxPulseOrderType: unsupported event after TxRxIdentifier', q)
+        g = 2
+        x = o1
         lst.append(x)
         if len(lst) < 2:
             q -= 1
@@ -5166,7 +8457,25 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_WPT_TxRxPulseOrderType(x, a)
+        o1 = x
+        if type(o1) is not WPT_TxRxPulseOrderType:
+            raise _E('expected WPT_TxRxPulseOrderType, got ' + type(o1).__name__)
+        x = o1.IndexNumber
+        if x is None:
+            raise _E('WPT_TxRxPulseOrderType: IndexNumber is required')
+        a <<= 2
+        if type(x) is not int or x < 0 or x > 65535:
+            st_unsignedShort.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.TxRxIdentifier
+        if x is None:
+            raise _E('WPT_TxRxPulseOrderType: TxRxIdentifier is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 2
         if k < 2:
             w, b = 1, 0
         elif k < 255:
@@ -5274,7 +8583,140 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
     lst: list[Any] = []
     o.RxSpecData = lst
     while g < 2:
-        x, q = d_WPT_TxRxSpecDataType(v, q)
+        o1 = _new(WPT_TxRxSpecDataType)
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
+            raise _F('WPT_TxRxSpecDataType: unsupported event code', q)
+        x_ = t & 255
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if x_ < 1 or x_ > 4294967295:
+            raise _F(st_numericIDType.name + ': value outside its range', q)
+        o1.TxRxIdentifier = x_
+        o2 = _new(WPT_CoordinateXYZType)
+        q -= 13
+        t = (v >> q) & 8191
+        if t & 7680:
+            raise _F('WPT_TxRxSpecDataType: unsupported event after TxRxIdentifier', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 0
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Coord_X = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Coord_Y = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o2.Coord_Z = x_
+        o3 = _new(WPT_CoordinateXYZType)
+        q -= 14
+        t = (v >> q) & 16383
+        if t & 15872:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 0
+        o1.TxRxPosition = o2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_X = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_X', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 1
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_Y = x_
+        q -= 12
+        t = (v >> q) & 4095
+        if t & 3584:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Y', q)
+        x_ = t & 255
+        s_ = (t >> 8) & 1
+        g = 2
+        if x_ > 127:
+            q -= 8
+            _b = (v >> q) & 255
+            x_ = (x_ & 127) | ((_b & 127) << 7)
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 14)
+        if s_:
+            x_ = -x_ - 1
+        if x_ < -32768 or x_ > 32767:
+            raise _F(st_short.name + ': value outside its range', q)
+        o3.Coord_Z = x_
+        q -= 3
+        t = (v >> q) & 7
+        if t & 7:
+            raise _F('WPT_CoordinateXYZType: unsupported event after Coord_Z', q)
+        g = 3
+        o1.TxRxOrientation = o3
+        x = o1
         lst.append(x)
         if len(lst) < 2:
             q -= 1
@@ -5315,7 +8757,97 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     w, b = 1, 1
     for k, x in enumerate(lst, 1):
         a = (a << w) | (1 - b)
-        a = e_WPT_TxRxSpecDataType(x, a)
+        o1 = x
+        if type(o1) is not WPT_TxRxSpecDataType:
+            raise _E('expected WPT_TxRxSpecDataType, got ' + type(o1).__name__)
+        x = o1.TxRxIdentifier
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
+        a <<= 2
+        if type(x) is not int or x < 1 or x > 4294967295:
+            st_numericIDType.fail(x)
+        a = (a << 8) | x if x < 128 else _wu(x, a)
+        a <<= 1
+        x = o1.TxRxPosition
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
+        a = (a << 1) | 0
+        o2 = x
+        if type(o2) is not WPT_CoordinateXYZType:
+            raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
+        x = o2.Coord_X
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_X is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o2.Coord_Y
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o2.Coord_Z
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 2
+        x = o1.TxRxOrientation
+        if x is None:
+            raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
+        a = (a << 1) | 0
+        o3 = x
+        if type(o3) is not WPT_CoordinateXYZType:
+            raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
+        x = o3.Coord_X
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_X is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o3.Coord_Y
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 1
+        x = o3.Coord_Z
+        if x is None:
+            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
+        a <<= 2
+        if type(x) is not int or x < -32768 or x > 32767:
+            st_short.fail(x)
+        if x >= 0:
+            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        else:
+            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        a <<= 3
         if k < 2:
             w, b = 1, 1
         elif k < 255:
@@ -5328,12 +8860,46 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
 def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioningSetupResType, int]:
     x: Any
     o = _new(WPT_FinePositioningSetupResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 10
     t = (v >> q) & 1023
     if t & 771:
@@ -5407,12 +8973,26 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
                 raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
             g += 7
     if g < 8:
-        o.LF_SystemSetupData, q = d_WPT_LF_SystemSetupDataType(v, q)
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
-            raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
+        o2 = _new(WPT_LF_SystemSetupDataType)
+        q -= 2
+        t = (v >> q) & 3
+        g = t & 3
+        if g >= 2:
+            raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
+        o2.LF_TransmitterSetupData = None
+        o2.LF_ReceiverSetupData = None
+        if g == 0:
+            x, q = d_WPT_LF_TransmitterDataType(v, q)
+            o2.LF_TransmitterSetupData = x
+        else:
+            x, q = d_WPT_LF_ReceiverDataType(v, q)
+            o2.LF_ReceiverSetupData = x
+        q -= 2
+        t = (v >> q) & 3
+        if t & 3:
+            raise _F('WPT_LF_SystemSetupDataType: unsupported event code', q)
         g = 8
+        o.LF_SystemSetupData = o2
     else:
         o.LF_SystemSetupData = None
     return o, q
@@ -5425,7 +9005,31 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     if x is None:
         raise _E('WPT_FinePositioningSetupResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_FinePositioningSetupResType: ResponseCode is required')
@@ -5474,7 +9078,34 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     x = o.LF_SystemSetupData
     if x is not None:
         a = (a << w) | (7 - b)
-        a = e_WPT_LF_SystemSetupDataType(x, a)
+        o2 = x
+        if type(o2) is not WPT_LF_SystemSetupDataType:
+            raise _E('expected WPT_LF_SystemSetupDataType, got ' + type(o2).__name__)
+        k = 0
+        sel = -1
+        if o2.LF_TransmitterSetupData is not None:
+            k += 1
+            x = o2.LF_TransmitterSetupData
+            sel = 0
+        if o2.LF_ReceiverSetupData is not None:
+            k += 1
+            x = o2.LF_ReceiverSetupData
+            sel = 1
+        if k > 1:
+            raise _E('WPT_LF_SystemSetupDataType: more than one branch of a choice is set')
+        if k:
+            tx = type(x)
+            if sel == 0 and tx is WPT_LF_TransmitterDataType:
+                a = (a << 2) | 0
+                a = e_WPT_LF_TransmitterDataType(x, a)
+            elif sel == 1 and tx is WPT_LF_ReceiverDataType:
+                a = (a << 2) | 1
+                a = e_WPT_LF_ReceiverDataType(x, a)
+            else:
+                raise _E('WPT_LF_SystemSetupDataType: value of type ' + tx.__name__ + ' not allowed')
+        else:
+            raise _E('WPT_LF_SystemSetupDataType: one of LF_TransmitterSetupData/LF_ReceiverSetupData is required')
+        a = (a << 1) | 0
         w, b = 1, 8
     a = (a << w) | (8 - b)
     return a
@@ -5482,12 +9113,46 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
 def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     x: Any
     o = _new(WPT_PairingReqType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_PairingReqType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 7
     t = (v >> q) & 127
     if t & 100:
@@ -5570,7 +9235,31 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     if x is None:
         raise _E('WPT_PairingReqType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.EVProcessing
     if x is None:
         raise _E('WPT_PairingReqType: EVProcessing is required')
@@ -5616,12 +9305,46 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
 def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     x: Any
     o = _new(WPT_PairingResType)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    o1 = _new(MessageHeaderType)
+    q -= 3
+    t = (v >> q) & 7
+    if t & 7:
         raise _F('WPT_PairingResType: unsupported event code', q)
     g = 0
-    o.Header, q = d_MessageHeaderType(v, q)
+    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
+        raise _F('MessageHeaderType: unsupported event after SessionID', q)
+    x_ = t & 255
+    g = 1
+    if x_ > 127:
+        q -= 8
+        _b = (v >> q) & 255
+        x_ = (x_ & 127) | ((_b & 127) << 7)
+        if _b > 127:
+            x_, q = _ru_more(v, q, x_, 14)
+    if x_ > 18446744073709551615:
+        raise _F(st_unsignedLong.name + ': value outside its range', q)
+    o1.TimeStamp = x_
+    q -= 3
+    t = (v >> q) & 7
+    if t & 4:
+        raise _F('MessageHeaderType: unsupported event after TimeStamp', q)
+    g = t & 3
+    if g >= 2:
+        raise _F('MessageHeaderType: unsupported event code', q)
+    g += 2
+    if g < 3:
+        o1.Signature, q = d_SignatureType(v, q)
+        q -= 1
+        t = (v >> q) & 1
+        if t & 1:
+            raise _F('MessageHeaderType: unsupported event code', q)
+        g = 3
+    else:
+        o1.Signature = None
+    o.Header = o1
     q -= 17
     t = (v >> q) & 131071
     if t & 98760:
@@ -5709,7 +9432,31 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     if x is None:
         raise _E('WPT_PairingResType: Header is required')
     a = (a << 1) | 0
-    a = e_MessageHeaderType(x, a)
+    o1 = x
+    if type(o1) is not MessageHeaderType:
+        raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
+    x = o1.SessionID
+    if x is None:
+        raise _E('MessageHeaderType: SessionID is required')
+    a <<= 2
+    a = st_sessionIDType.enc(x, a)
+    a <<= 1
+    x = o1.TimeStamp
+    if x is None:
+        raise _E('MessageHeaderType: TimeStamp is required')
+    a <<= 2
+    if type(x) is not int or x < 0 or x > 18446744073709551615:
+        st_unsignedLong.fail(x)
+    a = (a << 8) | x if x < 128 else _wu(x, a)
+    a <<= 1
+    x = o1.Signature
+    if x is not None:
+        a = (a << 2) | 0
+        a = e_SignatureType(x, a)
+        w, b = 1, 3
+    else:
+        w, b = 2, 2
+    a = (a << w) | (3 - b)
     x = o.ResponseCode
     if x is None:
         raise _E('WPT_PairingResType: ResponseCode is required')
@@ -5767,7 +9514,83 @@ def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, 
     lst: list[Any] = []
     o.AlternativeSECC = lst
     while g < 1:
-        x, q = d_AlternativeSECCType(v, q)
+        o1 = _new(AlternativeSECCType)
+        q -= 3
+        t = (v >> q) & 7
+        g = t & 7
+        if g >= 5:
+            raise _F('AlternativeSECCType: unsupported event code', q)
+        if g < 1:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('AlternativeSECCType: unsupported event in SSID', q)
+            o1.SSID, q = st_identifierType.dec(v, q)
+            q -= 4
+            t = (v >> q) & 15
+            if t & 8:
+                raise _F('AlternativeSECCType: unsupported event after SSID', q)
+            g = t & 7
+            if g >= 4:
+                raise _F('AlternativeSECCType: unsupported event code', q)
+            g += 1
+        else:
+            o1.SSID = None
+        if g < 2:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('AlternativeSECCType: unsupported event in BSSID', q)
+            o1.BSSID, q = st_bssidType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('AlternativeSECCType: unsupported event after BSSID', q)
+            g = t & 3
+            if g >= 3:
+                raise _F('AlternativeSECCType: unsupported event code', q)
+            g += 2
+        else:
+            o1.BSSID = None
+        if g < 3:
+            q -= 1
+            t = (v >> q) & 1
+            if t & 1:
+                raise _F('AlternativeSECCType: unsupported event in IPAddress', q)
+            o1.IPAddress, q = st_ipaddressType.dec(v, q)
+            q -= 3
+            t = (v >> q) & 7
+            if t & 4:
+                raise _F('AlternativeSECCType: unsupported event after IPAddress', q)
+            g = t & 3
+            if g >= 2:
+                raise _F('AlternativeSECCType: unsupported event code', q)
+            g += 3
+        else:
+            o1.IPAddress = None
+        if g < 4:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
+                raise _F('AlternativeSECCType: unsupported event in Port', q)
+            x_ = t & 255
+            if x_ > 127:
+                q -= 8
+                _b = (v >> q) & 255
+                x_ = (x_ & 127) | ((_b & 127) << 7)
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 14)
+            if x_ > 65535:
+                raise _F(st_unsignedShort.name + ': value outside its range', q)
+            o1.Port = x_
+            q -= 2
+            t = (v >> q) & 3
+            if t & 3:
+                raise _F('AlternativeSECCType: unsupported event after Port', q)
+            g = 4
+        else:
+            o1.Port = None
+        x = o1
         lst.append(x)
         if len(lst) < 8:
             q -= 2
@@ -5795,7 +9618,41 @@ def e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
     w, b = 1, 0
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
-        a = e_AlternativeSECCType(x, a)
+        o1 = x
+        if type(o1) is not AlternativeSECCType:
+            raise _E('expected AlternativeSECCType, got ' + type(o1).__name__)
+        x = o1.SSID
+        if x is not None:
+            a <<= 4
+            a = st_identifierType.enc(x, a)
+            a <<= 1
+            w, b = 3, 1
+        else:
+            w, b = 3, 0
+        x = o1.BSSID
+        if x is not None:
+            a = (a << w) | (1 - b)
+            a <<= 1
+            a = st_bssidType.enc(x, a)
+            a <<= 1
+            w, b = 2, 2
+        x = o1.IPAddress
+        if x is not None:
+            a = (a << w) | (2 - b)
+            a <<= 1
+            a = st_ipaddressType.enc(x, a)
+            a <<= 1
+            w, b = 2, 3
+        x = o1.Port
+        if x is not None:
+            a = (a << w) | (3 - b)
+            a <<= 1
+            if type(x) is not int or x < 0 or x > 65535:
+                st_unsignedShort.fail(x)
+            a = (a << 8) | x if x < 128 else _wu(x, a)
+            a <<= 1
+            w, b = 1, 4
+        a = (a << w) | (4 - b)
         if k < 8:
             w, b = 2, 0
         else:

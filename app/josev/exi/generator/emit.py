@@ -80,6 +80,10 @@ class Piece(str):
         return p
 
 
+_NEW = re.compile(r"^o\d+ = _new\(\w+\)$")
+_LINK = re.compile(r"^(o\d*\.\w+|x) = o\d+$")
+
+
 def fuse(lines: list[str]) -> list[str]:
     """Replace runs of Pieces by one read each: `q -= W; t = (v >> q) & M` then field
     extraction from the small int t (big-int shifts of the whole stream are the costly part)."""
@@ -92,15 +96,41 @@ def fuse(lines: list[str]) -> list[str]:
             i += 1
             continue
         group = [line]
+        hoisted: list[str] = []  # `oN = _new(C)`: no data dependency, may run before the read
+        deferred: list[str] = []  # `o.F = oN`: may run after it
         j = i + 1
         while group[-1].kind not in ("uint", "int") and j < len(lines):
             nxt = lines[j]
-            if not isinstance(nxt, Piece) or nxt.ind != line.ind:
+            if not isinstance(nxt, Piece):
+                stripped = nxt.strip()
+                indent = nxt[: len(nxt) - len(nxt.lstrip())]
+                if indent == line.ind and _NEW.match(stripped):
+                    hoisted.append(nxt)
+                    j += 1
+                    continue
+                if indent == line.ind and _LINK.match(stripped):
+                    deferred.append(nxt)
+                    j += 1
+                    continue
+                break
+            if nxt.ind != line.ind:
                 break
             group.append(nxt)
             j += 1
+        # do not swallow trailing hoistable lines that no piece follows
+        while j > i and (hoisted or deferred) and not isinstance(lines[j - 1], Piece):
+            last = lines[j - 1]
+            if last in hoisted and last is hoisted[-1]:
+                hoisted.pop()
+            elif last in deferred and last is deferred[-1]:
+                deferred.pop()
+            else:
+                break
+            j -= 1
         i = j
+        out.extend(hoisted)
         out.extend(_fused(group))
+        out.extend(deferred)
     return out
 
 
@@ -169,23 +199,45 @@ def _fused(group: list[Piece]) -> list[str]:
     return L
 
 
-_SHIFT = re.compile(r"^(\s*)a = \(a << (\d+)\) \| 0$|^(\s*)a <<= (\d+)$")
+_SHIFT = re.compile(r"^(\s*)a = \(a << (\d+)\)(?: \| (.+))?$|^(\s*)a <<= (\d+)$")
+_USES_A = re.compile(r"\ba\b| if ")
+
+
+def _shift_parts(line: str) -> tuple[str, int, str] | None:
+    m = _SHIFT.match(line)
+    if not m:
+        return None
+    if m.group(2) is not None:
+        expr = m.group(3) or "0"
+        if _USES_A.search(expr):
+            return None
+        return m.group(1), int(m.group(2)), expr
+    return m.group(4), int(m.group(5)), "0"
 
 
 def merge_shifts(lines: list[str]) -> list[str]:
-    """Merge runs of `a <<= k` / `a = (a << k) | 0` (zero event codes) into one shift."""
+    """Merge runs of `a = (a << k) | e` (e not using a) into one shift: constant event codes
+    and fixed-width values of consecutive elements become one big-int operation."""
     out: list[str] = []
+    prev: tuple[str, int, str] | None = None
     for line in lines:
-        m = _SHIFT.match(line)
-        if m and out:
-            prev = _SHIFT.match(out[-1])
-            ind, k = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
-            if prev:
-                pind, pk = ((prev.group(1), prev.group(2)) if prev.group(2)
-                            else (prev.group(3), prev.group(4)))
-                if pind == ind:
-                    out[-1] = f"{ind}a <<= {int(pk) + int(k)}"
-                    continue
+        cur = _shift_parts(line)
+        if cur is not None and prev is not None and cur[0] == prev[0]:
+            ind, k2, e2 = cur
+            _, k1, e1 = prev
+            if e1.isdigit() and e2.isdigit():
+                expr = str((int(e1) << k2) | int(e2))
+            elif e1 == "0":
+                expr = e2
+            elif e2 == "0":
+                expr = f"({e1}) << {k2}"
+            else:
+                expr = f"(({e1}) << {k2}) | {e2}"
+            prev = (ind, k1 + k2, expr)
+            out[-1] = (f"{ind}a <<= {k1 + k2}" if expr == "0"
+                       else f"{ind}a = (a << {k1 + k2}) | {expr}")
+            continue
+        prev = cur
         out.append(line)
     return out
 
@@ -309,6 +361,8 @@ class Emitter:
         self.m = m
         self.out: list[str] = []
         self.flat: dict[int, list[Slot]] = {}
+        self.dind, self.dobj, self.depth, self.serial = "    ", "o", 0, 0
+        self.eind, self.eobj, self.edepth, self.eserial = "    ", "o", 0, 0
 
     def w(self, line: str = "") -> None:
         self.out.append(line)
@@ -537,6 +591,8 @@ class Emitter:
             L.append(Piece.make(ind, "zero", 1, msg=f"{ctx}: unsupported event after "
                                 f"{d.qname[1]}"))
             return L
+        if self.inlinable(d.type) and self.depth < 2:
+            return self.inline_decode(ind, d.type, target)
         return [f"{ind}{target}, q = d_{self.cname(d.type)}(v, q)"]
 
     def emit_decoder(self, t: ComplexType, slots: list[Slot]) -> None:
@@ -548,24 +604,49 @@ class Emitter:
 
     def _emit_decoder(self, t: ComplexType, slots: list[Slot]) -> None:
         n = self.cname(t)
-        G = [0]
-        for sl in slots:
-            G.append(G[-1] + len(sl.members))
         self.w()
         self.w(f"def d_{n}(v: int, q: int) -> tuple[{n}, int]:")
         self.w("    x: Any")
-        self.w(f"    o = _new({n})")
+        self.dind, self.dobj, self.depth, self.serial = "    ", "o", 0, 0
+        self.decoder_body(t, slots)
+        self.w("    return o, q")
+
+    def decoder_body(self, t: ComplexType, slots: list[Slot]) -> None:
+        """Lines that decode one t into the variable self.dobj, at indentation self.dind."""
+        n = self.cname(t)
+        G = [0]
+        for sl in slots:
+            G.append(G[-1] + len(sl.members))
+        self.w(f"{self.dind}{self.dobj} = _new({n})")
         first = expect(slots, 0, 0)
-        for line in self.read_code("    ", len(first), 0, n):
+        for line in self.read_code(self.dind, len(first), 0, n):
             self.w(line)
         for j in range(len(slots)):
             self.emit_dec_slot(t, slots, j, G)
-        self.w("    return o, q")
+
+    def inlinable(self, t: ComplexType) -> bool:
+        """Small flat types without lists are decoded/encoded inline in their parent: no call,
+        and their fixed-width reads fuse with the parent's."""
+        slots = self.flat.get(id(t))
+        return (slots is not None and len(slots) <= 6
+                and all(sl.max == 1 and sl.kind != "AT" for sl in slots))
+
+    def inline_decode(self, ind: str, t: ComplexType, target: str) -> list[str]:
+        saved = (self.out, self.dind, self.dobj, self.depth)
+        self.out = []
+        self.depth += 1
+        self.serial += 1  # unique per inlined instance: hoisted/deferred lines never alias
+        self.dind, self.dobj = ind, f"o{self.serial}"
+        self.decoder_body(t, self.flat[id(t)])
+        lines = [*self.out, f"{ind}{target} = {self.dobj}"]
+        self.out, self.dind, self.dobj, self.depth = saved
+        return lines
 
     def emit_dec_slot(self, t: ComplexType, slots: list[Slot], j: int, G: list[int]) -> None:
         n = self.cname(t)
         sl = slots[j]
-        ind = "    "
+        ind = self.dind
+        ov = self.dobj
         after_base = G[j + 1]
 
         def assign_members(ind2: str, target: str) -> list[str]:
@@ -585,7 +666,7 @@ class Emitter:
                     L.append(f"{ind2}{kw} g == {G[j] + i}:")
                 L += self.dec_member(ind2 + "    ", f, d, sl.kind, target, n)
                 if target == "x" and len({ff.name for ff, _ in sl.members}) > 1:
-                    L.append(f"{ind2}    o.{f.name} = x")
+                    L.append(f"{ind2}    {ov}.{f.name} = x")
             return L
 
         multi_field = len({f.name for f, _ in sl.members}) > 1
@@ -600,11 +681,11 @@ class Emitter:
                 self.w(f"{ind}if g < {after_base}:")
             if multi_field:
                 for fname in fields_here:
-                    self.w(f"{ind2}o.{fname} = None")
+                    self.w(f"{ind2}{ov}.{fname} = None")
                 for line in assign_members(ind2, "x"):
                     self.w(line)
             else:
-                for line in assign_members(ind2, f"o.{fields_here[0]}"):
+                for line in assign_members(ind2, f"{ov}.{fields_here[0]}"):
                     self.w(line)
             nxt = expect(slots, j, 1)
             for line in self.read_code(ind2, len(nxt), after_base, n):
@@ -612,12 +693,12 @@ class Emitter:
             if cond_needed:
                 self.w(f"{ind}else:")
                 for fname in fields_here:
-                    self.w(f"{ind}    o.{fname} = None")
+                    self.w(f"{ind}    {ov}.{fname} = None")
             return
         # repeated slot (a list)
         fname = fields_here[0]
         self.w(f"{ind}lst: list[Any] = []")
-        self.w(f"{ind}o.{fname} = lst")
+        self.w(f"{ind}{ov}.{fname} = lst")
         self.w(f"{ind}while g < {after_base}:")
         ind2 = ind + "    "
         for line in assign_members(ind2, "x"):
@@ -748,6 +829,8 @@ class Emitter:
         assert d is not None
         if isinstance(d.type, SimpleType):
             return [f"{ind}a <<= 1", *self.enc_simple(ind, d.type, x), f"{ind}a <<= 1"]
+        if self.inlinable(d.type) and self.edepth < 2:
+            return self.inline_encode(ind, d.type, x)
         return [f"{ind}a = e_{self.cname(d.type)}({x}, a)"]
 
     def emit_encoder(self, t: ComplexType, slots: list[Slot]) -> None:
@@ -759,17 +842,40 @@ class Emitter:
 
     def _emit_encoder(self, t: ComplexType, slots: list[Slot]) -> None:
         n = self.cname(t)
-        G = [0]
-        for sl in slots:
-            G.append(G[-1] + len(sl.members))
         self.w()
         self.w(f"def e_{n}(o: {n}, a: int) -> int:")
         self.w("    x: Any")
         self.w(f"    if type(o) is not {n}:")
         self.w(f"        raise _E('expected {n}, got ' + type(o).__name__)")
+        self.eind, self.eobj, self.edepth, self.eserial = "    ", "o", 0, 0
+        self.encoder_body(t, slots)
+        self.w("    return a")
+
+    def inline_encode(self, ind: str, t: ComplexType, x: str) -> list[str]:
+        saved = (self.out, self.eind, self.eobj, self.edepth)
+        self.out = []
+        self.edepth += 1
+        self.eserial += 1
+        n = self.cname(t)
+        self.eind, self.eobj = ind, f"o{self.eserial}"
+        self.w(f"{ind}{self.eobj} = {x}")
+        self.w(f"{ind}if type({self.eobj}) is not {n}:")
+        self.w(f"{ind}    raise _E('expected {n}, got ' + type({self.eobj}).__name__)")
+        self.encoder_body(t, self.flat[id(t)])
+        lines = self.out
+        self.out, self.eind, self.eobj, self.edepth = saved
+        return lines
+
+    def encoder_body(self, t: ComplexType, slots: list[Slot]) -> None:
+        """Lines that encode the object in self.eobj, at indentation self.eind."""
+        n = self.cname(t)
+        ov = self.eobj
+        G = [0]
+        for sl in slots:
+            G.append(G[-1] + len(sl.members))
         # static state: (width, base) known at generation time, else runtime variables w, b
         static: tuple[int, int] | None = (width(len(expect(slots, 0, 0)) + 1), 0)
-        ind = "    "
+        ind = self.eind
 
         def emit_code(ind2: str, gidx: int) -> None:
             if static is not None:
@@ -787,7 +893,7 @@ class Emitter:
                     fields_here.append(f)
             if sl.max == 1 and len(fields_here) == 1 and len(sl.members) == 1:
                 f, d = sl.members[0]
-                self.w(f"{ind}x = o.{f.name}")
+                self.w(f"{ind}x = {ov}.{f.name}")
                 if sl.min == 1:
                     self.w(f"{ind}if x is None:")
                     self.w(f"{ind}    raise _E('{n}: {f.name} is required')")
@@ -810,9 +916,9 @@ class Emitter:
                 self.w(f"{ind}k = 0")
                 self.w(f"{ind}sel = -1")
                 for fi_, f in enumerate(fields_here):
-                    self.w(f"{ind}if o.{f.name} is not None:")
+                    self.w(f"{ind}if {ov}.{f.name} is not None:")
                     self.w(f"{ind}    k += 1")
-                    self.w(f"{ind}    x = o.{f.name}")
+                    self.w(f"{ind}    x = {ov}.{f.name}")
                     self.w(f"{ind}    sel = {fi_}")
                 self.w(f"{ind}if k > 1:")
                 self.w(f"{ind}    raise _E('{n}: more than one branch of a choice is set')")
@@ -849,7 +955,7 @@ class Emitter:
             # lists
             f = fields_here[0]
             mn, mx = sl.min, sl.max
-            self.w(f"{ind}lst = o.{f.name}")
+            self.w(f"{ind}lst = {ov}.{f.name}")
             self.w(f"{ind}if type(lst) is not list:")
             self.w(f"{ind}    raise _E('{n}.{f.name}: expected a list')")
             conds = []
@@ -901,7 +1007,6 @@ class Emitter:
                     self.w(f"{ind2}{'if' if i == 0 else 'elif'} {cond}:")
                     self._set_dyn(ind2 + "    ", stt)
         emit_code(ind, G[-1])  # EE
-        self.w("    return a")
 
     def _set_dyn(self, ind: str, st: tuple[int, int]) -> None:
         self.w(f"{ind}w, b = {st[0]}, {st[1]}")
