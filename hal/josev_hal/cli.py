@@ -14,14 +14,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from josev_hal.config import ConfigError, HalConfig, load
+from josev_hal.config import DEFAULT_PATH, ConfigError, HalConfig, load
 
 log = logging.getLogger("josev_hal")
 
 
 def _add_broker(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None,
-                   help="TOML file with a [hal] table (default: built-in simulator defaults)")
+                   help=f"TOML file with a [hal] table (default: {DEFAULT_PATH} if it exists, "
+                   "else the built-in simulator defaults)")
     p.add_argument("--host", help="broker host (overrides hal.mqtt.host)")
     p.add_argument("--port", type=int, help="broker port (overrides hal.mqtt.port)")
     p.add_argument("--username", help="broker user (overrides hal.mqtt.username)")
@@ -29,7 +30,12 @@ def _add_broker(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> tuple[HalConfig, str | None]:
-    cfg = load(args.config)
+    path = args.config
+    if path is None and DEFAULT_PATH.exists():
+        path = DEFAULT_PATH
+    cfg = load(path)
+    if args.func is cmd_run:
+        log.info("configuration: %s (%s backend)", path or "built-in defaults", cfg.backend)
     mqtt = cfg.mqtt.model_copy(update={
         k: v for k, v in (("host", args.host), ("port", args.port),
                           ("username", args.username), ("password_file", args.password_file))

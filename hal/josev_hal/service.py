@@ -388,6 +388,16 @@ class HalService:
                     self._log_error(f"evse {ctl.evse_id} meter", exc)
 
     async def _reader_loop(self, evse_id: int, reader: CardReader) -> None:
+        """Serve one reader; a reader that fails is restarted, it never takes the service down."""
+        while True:
+            try:
+                await self._serve_reader(evse_id, reader)
+                return  # the reader was closed
+            except Exception as exc:
+                self._log_error(f"evse {evse_id} card reader", exc)
+                await asyncio.sleep(2.0)
+
+    async def _serve_reader(self, evse_id: int, reader: CardReader) -> None:
         token_type = self.controllers[evse_id].cfg.rfid.token_type
         async for tap in reader.taps():
             log.info("evse %d: card %s presented on %s", evse_id, tap.uid, tap.reader)

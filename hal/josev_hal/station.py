@@ -124,6 +124,7 @@ class EvseController:
         self.contactor_status = ContactorStatus.OPENED
         self.estop = False
         self.rcd = False
+        self.sensor_fault: str | None = None
         self.last_cmd: Command | None = None
         self._applied_cp: tuple[CpMode, float] | None = None
         self._applied_supply: tuple[bool, float, float] | None = None
@@ -159,7 +160,9 @@ class EvseController:
         tripped = self.supervisor.tripped
         if tripped is not None and tripped is not TripReason.CP_LOST:
             return "evse_malfunction"
-        if self.supply.faults or self.contactor_status is ContactorStatus.ERROR:
+        if self.supply.faults or self.contactor_status is ContactorStatus.ERROR or (
+            self.sensor_fault is not None
+        ):
             return "evse_malfunction"
         if not self.state.operative:
             return "evse_shutdown"
@@ -181,28 +184,21 @@ class EvseController:
             cable_max_current=self.cable_max_current(),
             hlc=self.state.hlc,
             supply_fault=bool(self.supply.faults),
+            sensor_fault=self.sensor_fault is not None,
         )
 
     def step(self, now: float) -> list[Outgoing]:
         out: list[Outgoing] = []
         dev = self.dev
-        # 1. Sample inputs.
-        reading = dev.cp.read(now)
-        pwm_on = self._applied_cp is not None and self._applied_cp[0] is CpMode.PWM
-        letter = classify(reading.high_v, reading.low_v, pwm_on)
-        self.cp_levels = (reading.high_v, reading.low_v)
-        self.pp_ohm = reading.pp_ohm
-        changed = self.debouncer.update(letter, now)
-        if changed is not None:
-            self._on_cp_change(self.cp_letter, changed, now)
-            self.cp_letter = changed
-        self.estop = dev.contactors.estop_pressed(now)
-        self.rcd = dev.contactors.rcd_tripped(now)
-        self.contactor_status = self.monitor.status(dev.contactors.feedback(now), now)
-        if dev.supply is not None:
-            dev.supply.poll(now)
-            self.supply = dev.supply.measure(now)
-        self._poll_cable_check(now)
+        # 1. Sample inputs. A sensor that cannot be read is a fault the supervisor acts on:
+        # the outputs below still run, so the path is made safe rather than left as it was.
+        try:
+            self._sample(now)
+            self.sensor_fault = None
+        except Exception as exc:
+            if self.sensor_fault is None:
+                log.error("evse %d: input failed: %s: %s", self.evse_id, type(exc).__name__, exc)
+            self.sensor_fault = f"{type(exc).__name__}: {exc}"
         # 2. Ask the supervisor.
         cmd = self.supervisor.step(self._inputs(), self._demand(), now)
         self.last_cmd = cmd
@@ -227,6 +223,25 @@ class EvseController:
         # 4. Updates that are due.
         self._collect_updates(now, out)
         return out
+
+    def _sample(self, now: float) -> None:
+        dev = self.dev
+        reading = dev.cp.read(now)
+        pwm_on = self._applied_cp is not None and self._applied_cp[0] is CpMode.PWM
+        letter = classify(reading.high_v, reading.low_v, pwm_on)
+        self.cp_levels = (reading.high_v, reading.low_v)
+        self.pp_ohm = reading.pp_ohm
+        changed = self.debouncer.update(letter, now)
+        if changed is not None:
+            self._on_cp_change(self.cp_letter, changed, now)
+            self.cp_letter = changed
+        self.estop = dev.contactors.estop_pressed(now)
+        self.rcd = dev.contactors.rcd_tripped(now)
+        self.contactor_status = self.monitor.status(dev.contactors.feedback(now), now)
+        if dev.supply is not None:
+            dev.supply.poll(now)
+            self.supply = dev.supply.measure(now)
+        self._poll_cable_check(now)
 
     def _demand(self) -> Demand:
         s = self.state

@@ -4,7 +4,8 @@ Every control step the EVSE controller says what it would like (a `Demand`: cont
 setpoint, pilot) and what it measured (`Inputs`); `SafetySupervisor.step()` returns what the
 hardware is actually told (`Command`). Rules (docs/hal.md, "Safety supervisor"):
 
-- Trips: the pilot leaves C/D while power flows, the emergency stop, silence from Josev for
+- Trips: an input that cannot be read (pilot, mirror contact, e-stop, supply), the pilot
+  leaving C/D while power flows, the emergency stop, silence from Josev for
   `brain_timeout_s` while power flows in an HLC session, contactor failure or welding, RCD.
   A trip switches the supply off and drives the pilot to F at once, and opens the contactors as
   soon as the current is below `safe_current_a` or `ramp_down_max_s` has passed (DC; AC opens at
@@ -43,6 +44,7 @@ class TripReason(enum.StrEnum):
     CONTACTOR_WELDED = "contactor_welded"
     RCD = "rcd"
     SUPPLY_FAULT = "supply_fault"
+    SENSOR_FAULT = "sensor_fault"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Inputs:
     cable_max_current: float  # PP rating or the captive cable's rating
     hlc: bool  # an HLC session is running (the brain owns the power loop)
     supply_fault: bool
+    sensor_fault: bool = False  # an input (pilot, feedback, e-stop, supply) cannot be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,8 @@ class SafetySupervisor:
         lim = self.limits
         if inputs.estop:
             return TripReason.EMERGENCY_STOP
+        if inputs.sensor_fault:
+            return TripReason.SENSOR_FAULT
         if inputs.welded:
             return TripReason.CONTACTOR_WELDED
         if inputs.contactor is ContactorStatus.ERROR and self._closed:
@@ -216,6 +221,8 @@ class SafetySupervisor:
         if self.tripped is TripReason.EMERGENCY_STOP and inputs.estop:
             return False
         if self.tripped is TripReason.RCD and inputs.rcd:
+            return False
+        if self.tripped is TripReason.SENSOR_FAULT and inputs.sensor_fault:
             return False
         self._last_heard = now
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from types import TracebackType
 
 import aiomqtt
@@ -68,11 +69,10 @@ class SimClient:
         return await asyncio.wait_for(self._states.get(), timeout)
 
     async def wait_for(
-        self, predicate: object, timeout: float = 10.0, evse_id: int = 1
+        self, predicate: Callable[[p.StationState], bool], timeout: float = 10.0,
+        evse_id: int = 1,
     ) -> p.StationState:
         """The first state (of `evse_id`) for which `predicate(state)` is true."""
-        assert callable(predicate)
-
         async def scan() -> p.StationState:
             while True:
                 state = await self._states.get()

@@ -183,3 +183,36 @@ def test_controller_on_the_linux_pilot(tmp_path: Path) -> None:
     for i in range(8, 14):
         ctl.step(i * 0.005)
     assert (groot / "gpio0/value").read_text().strip() == "1"  # contactor commanded
+
+
+def test_unreadable_pilot_trips_and_opens(tmp_path: Path) -> None:
+    """The ADC vanishing mid-charge (driver unbound, bus error) must not freeze the path."""
+    root = fake_sysfs(tmp_path / "sys")
+    groot = fake_gpio(tmp_path / "gpio")
+    hal = HalConfig.model_validate({"evses": [{"kind": "ac", "connectors": [
+        {"id": 1, "connector_type": "sType2"}]}]})
+    from josev_hal.meter.sim import SimMeter
+    from josev_hal.sim.world import SimEvse
+    from josev_hal.supervisor import TripReason
+
+    devices = EvseDevices(cp=SysfsControlPilot(cp_config(root)),
+                          contactors=GpioContactorBank.from_config(
+                              ContactorConfig(gpio_root=groot, feedback_line=None)),
+                          meter=SimMeter(SimEvse()))
+    ctl = EvseController(hal.evses[0], hal, devices, 0.0)
+    set_cp(root, 6.0, -12.0, 2.0)
+    for i in range(4):
+        ctl.step(i * 0.005)
+    answer = ctl.cp_pwm(models.CpPwmRequest(evse_id=1, hlc=False, current=16.0,
+                                            error_state=False, fault_state=False), 0.02)
+    assert answer.status == "valid"
+    for i in range(4, 10):
+        ctl.step(i * 0.005)
+    assert (groot / "gpio0/value").read_text().strip() == "1"
+    (root / "bus/iio/devices/iio:device0/in_voltage0_raw").unlink()
+    out = ctl.step(0.06)
+    assert (groot / "gpio0/value").read_text().strip() == "0"
+    assert duty_ns(root) == 0  # F
+    assert ctl.supervisor.trips[-1][1] is TripReason.SENSOR_FAULT
+    assert any(o.name == "notify_event" for o in out)
+    assert ctl.status_code() == "evse_malfunction"
