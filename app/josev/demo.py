@@ -1,9 +1,19 @@
-"""`josev demo`: the main job. Brings up a whole simulated station and shows the API live.
+"""`josev demo`: the main job. A whole simulated station charging our EV simulator.
 
 A private broker (one user per service, passwords made per run), josev-hal on the simulated
-station, and josev-iso15118, each a real process as on the station. A scripted EV then plugs in,
-moves the control pilot through B and C, and unplugs, while every Josev API message is printed
-as it crosses the broker. `--station-only` keeps the station up until Ctrl-C instead.
+station and josev-iso15118, each a real process as on the station; the PLC link is a veth pair
+between two network namespaces (josev.netsim): josev-iso15118's SECC sockets live in the EVSE
+namespace, the EV simulator's in the EV namespace. The EV plugs in through the simulator's
+`sim/ev` channel, finds the SECC with SDP, opens TLS (1.3 for -20, 1.2 for -2) or TCP (DIN) and
+charges; live progress (state, voltage, current, power, SoC) is printed, and at the end a
+summary and an SVG plot.
+
+`--station-only` keeps the station up for an EV that is not ours and prints one line
+
+    EV-ATTACH netns=<namespace> iface=<interface> ll=<EVSE link-local> evse_ll=...
+
+naming the network namespace and interface the external EV must use; it runs until Ctrl-C.
+SLAC is not yet wired into josev-iso15118: SDP, TLS and V2G run directly over the link.
 """
 
 from __future__ import annotations
@@ -105,7 +115,7 @@ class Stack:
             str(self.broker.password_files[user]),
         ]
 
-    def start(self) -> None:
+    def start(self, iso_args: list[str] | None = None) -> None:
         self.broker.start()
         python = sys.executable
         commands = {
@@ -117,6 +127,7 @@ class Stack:
                 "iso15118",
                 "run",
                 *self.broker_args("iso15118"),
+                *(iso_args or []),
             ],
         }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -160,92 +171,140 @@ async def _watch(stack: Stack, traffic: Traffic, out: Callable[[str], None]) -> 
                 out(line)
 
 
-async def _sim(stack: Stack, topic: str, command: dict[str, Any]) -> None:
-    password = stack.broker.password_files["demo"].read_text().strip()
-    async with aiomqtt.Client(
-        stack.broker.host, stack.broker.port, username="demo", password=password
-    ) as client:
-        await client.publish(topic, json.dumps(command), qos=1)
+QUIET = ("power_electronics_setpoint", "meter_values", "cs_status_and_limits update",
+         "iso15118_state_info", "sim/station")
+
+PROTOCOL_FLAGS = {
+    "iso20-dc": ("ISO20_DC",),
+    "iso20-dc-bpt": ("ISO20_DC",),
+    "din": ("DIN",),
+}
+NOT_YET = ("iso2-dc", "iso2-ac", "iso20-ac", "iso20-ac-bpt")
 
 
-def _station(traffic: Traffic) -> dict[str, Any]:
-    return traffic.latest.get("sim/station:1", {})
+def _station_iso_args(link: Any, pki: Path | None, protocols: str) -> list[str]:
+    args = ["--netns", link.evse.netns.name, "--iface", link.evse.ifname,
+            "--protocols", protocols]
+    if pki is not None:
+        args += ["--pki", str(pki)]
+    return args
 
 
-async def _scenario(stack: Stack, traffic: Traffic, say: Callable[[str], None]) -> None:
-    """Plug in, B, C, unplug: every step waits for the station to show its effect."""
+async def _wait_ready(traffic: Traffic, stack: Stack) -> None:
     await traffic.wait(
         "josev-iso15118 ready",
         lambda: traffic.latest.get("service_status:update", {}).get("status") == "ready",
         30,
     )
-    say("josev-iso15118 booted against josev-hal: device model, limits and parameters read")
-    steps: list[tuple[str, str, dict[str, Any], str, Callable[[], bool]]] = [
-        (
-            "EV plugs in a 32 A cable (PP 220 Ohm)",
-            "sim/ev",
-            {"action": "plug", "pp_ohm": 220.0},
-            "CP state B",
-            lambda: _cp(traffic).startswith("B"),
-        ),
-        (
-            "EV closes S2: CP state C",
-            "sim/ev",
-            {"action": "cp", "state": "C"},
-            "CP state C",
-            lambda: _cp(traffic).startswith("C"),
-        ),
-        (
-            "EV opens S2: back to B",
-            "sim/ev",
-            {"action": "cp", "state": "B"},
-            "CP state B",
-            lambda: _cp(traffic).startswith("B"),
-        ),
-        (
-            "EV unplugs",
-            "sim/ev",
-            {"action": "unplug"},
-            "CP state A",
-            lambda: _cp(traffic).startswith("A"),
-        ),
+    stack.check()
+
+
+class Progress:
+    """Prints one progress line per state change and at most every `every` seconds."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.last_state = ""
+        self.last_at = -1e9
+        self.t0: float | None = None
+
+    def __call__(self, p: Any) -> None:
+        if self.t0 is None:
+            self.t0 = p.now
+        if p.state == self.last_state and p.now - self.last_at < self.every:
+            return
+        self.last_state, self.last_at = p.state, p.now
+        v = p.values
+        print(f"  [{p.now - self.t0:6.1f} s] {p.state:<24} {v['voltage']:6.1f} V "
+              f"{v['current']:6.1f} A {v['power'] / 1000:6.1f} kW  SoC {v['soc']:5.1f} %",
+              flush=True)
+
+
+async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Path | None,
+                      workdir: Path, say: Callable[[str], None]) -> tuple[int, list[str]]:
+    from josev.evcc.common.ev import EvConfig
+    from josev.evcc.driver import EvDriver, SimCable
+    from josev.evcc.plot import session_svg
+
+    cfg = EvConfig(protocols=PROTOCOL_FLAGS[args.protocol], soc=args.soc,
+                   target_soc=args.target_soc, time_scale=args.time_scale,
+                   control_mode=args.control_mode, bpt=args.protocol.endswith("bpt"))
+    password = stack.broker.password_files["demo"].read_text().strip()
+    say(f"EV simulator in netns {link.ev.netns.name} ({link.ev.ifname}): plugs in, "
+        f"{cfg.protocols[0]} {cfg.control_mode}, SoC {cfg.soc:.0f} -> {cfg.target_soc:.0f} %, "
+        f"battery clock x{cfg.time_scale:g}")
+    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
+                        password=password) as cable:
+        driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki,
+                          tls=not args.no_tls, on_progress=Progress())
+        started = time.monotonic()
+        result = await driver.run()
+        took = time.monotonic() - started
+    lines = [
+        f"protocol: {result.protocol}   transport: {result.tls or 'TCP'}",
+        f"result: {'OK' if result.ok else 'FAILED'} ({'; '.join(e.reason for e in result.ends)})",
+        f"energy: {driver.ev.energy_wh / 1000:.2f} kWh   SoC {cfg.soc:.1f} -> "
+        f"{driver.ev.soc:.1f} %   wall time {took:.1f} s",
     ]
-    for text, topic, command, what, done in steps:
-        say(text)
-        await _sim(stack, topic, command)
-        await traffic.wait(what, done, 15)
-        stack.check()
-
-
-def _cp(traffic: Traffic) -> str:
-    state: str = traffic.latest.get("cp_status:update", {}).get("state", "")
-    return state
+    peak = max((s.values["power"] for s in result.samples), default=0.0)
+    lines.append(f"peak power: {peak / 1000:.1f} kW   charge-loop samples: "
+                 f"{sum(1 for s in result.samples if s.state == 'ChargingLoop')}")
+    loops = sorted(t for n, t in result.round_trips if n in ("DC_ChargeLoop", "CurrentDemand"))
+    if loops:
+        lines.append(f"charge loop round trip (EV side, TLS): p50 "
+                     f"{loops[len(loops) // 2] * 1000:.2f} ms, max {loops[-1] * 1000:.2f} ms")
+    svg = workdir / "session.svg"
+    svg.write_text(session_svg(result.samples, f"{result.protocol} session, josev demo"))
+    lines.append(f"plot: {svg}")
+    return (0 if result.ok else 1), lines
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> int:
+    from josev import netsim
+    from josev.pki import create_pki
+
     traffic = Traffic()
 
     def out(line: str) -> None:
-        print(line, flush=True)
+        if args.verbose or not any(q in line for q in QUIET):
+            print(line, flush=True)
 
     def say(text: str) -> None:
         print(f"\n>>> {text}", flush=True)
 
+    reason = netsim.unavailable_reason()
+    if reason is not None:
+        print(f"error: the simulated PLC link needs network namespaces: {reason}",
+              file=sys.stderr)
+        return 1
+    pki = None if args.no_tls else create_pki(workdir / "pki")
+    link = netsim.Link.create()
     stack = Stack(workdir)
-    say(
-        f"starting mosquitto, josev-hal (simulated DC station) and josev-iso15118; logs in "
-        f"{workdir}"
-    )
+    say(f"PLC link {link.tag}: EVSE {link.evse.netns.name}/{link.evse.ifname}, "
+        f"EV {link.ev.netns.name}/{link.ev.ifname} (veth; SLAC not wired yet: SDP/TLS/V2G "
+        f"run directly over the link)")
+    say(f"starting mosquitto, josev-hal (simulated DC station) and josev-iso15118; logs in "
+        f"{workdir}")
+    protocols = "ISO20_DC,DIN"
     try:
-        stack.start()
+        stack.start(_station_iso_args(link, pki, protocols))
     except BrokerError as exc:
+        link.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     watcher = asyncio.create_task(_watch(stack, traffic, out))
     rc = 0
+    summary: list[str] = []
     try:
+        await _wait_ready(traffic, stack)
+        say("josev-iso15118 booted against josev-hal and listens on the EVSE side of the link")
         if args.station_only:
-            say(f"station up: broker 127.0.0.1:{stack.broker.port}; Ctrl-C to stop")
+            ev = link.ev
+            print(f"EV-ATTACH netns={ev.netns.name} iface={ev.ifname} ll={ev.link_local} "
+                  f"evse_ll={link.evse.link_local} pki={pki or '-'}", flush=True)
+            say(f"station up (broker 127.0.0.1:{stack.broker.port}); a simulated cable is "
+                "plugged in with the EV in CP state C; Ctrl-C to stop")
+            await _external_cable(stack)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -255,7 +314,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
         else:
-            await _scenario(stack, traffic, say)
+            rc, summary = await _ev_session(args, stack, link, pki, workdir, say)
             await asyncio.sleep(0.5)  # let the last updates arrive before the summary
     except (TimeoutError, RuntimeError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
@@ -269,9 +328,12 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
             await watcher
         codes = stack.stop()
+        link.close()
     say("summary")
+    for line in summary:
+        print(f"  {line}")
     for key, count in sorted(traffic.counts.items()):
-        print(f"  {count:4d}  {key}")
+        print(f"  {count:5d}  {key}")
     print(f"  invalid messages: {len(traffic.invalid)}")
     print(f"  service exit codes: {codes}")
     if traffic.invalid or any(code != 0 for code in codes.values()):
@@ -279,18 +341,46 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     return rc
 
 
+async def _external_cable(stack: Stack) -> None:
+    """An EV we did not write knows nothing of sim/ev: plug a cable for it, CP C, a battery."""
+    from josev.evcc.driver import SimCable
+
+    password = stack.broker.password_files["demo"].read_text().strip()
+    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
+                        password=password) as cable:
+        await cable.command("battery", voltage=380.0)
+        await cable.command("ev_contactor", mode="auto")
+        await cable.command("plug", pp_ohm=220.0)
+        await cable.command("cp", state="C")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = sub.add_parser("demo", help="the main job: a simulated station with live API traffic")
+    demo = sub.add_parser("demo", help="the main job: a simulated station charging our EV")
     demo.add_argument(
         "--station-only",
         action="store_true",
-        help="start the station and keep it running until interrupted",
+        help="start the station and keep it running until interrupted (prints EV-ATTACH)",
     )
+    demo.add_argument("--protocol", default="iso20-dc",
+                      choices=[*PROTOCOL_FLAGS, *NOT_YET],
+                      help="what the EV speaks (default iso20-dc)")
+    demo.add_argument("--control-mode", default="dynamic", choices=["dynamic", "scheduled"],
+                      help="-20 control mode (default dynamic)")
+    demo.add_argument("--soc", type=float, default=30.0, help="start SoC %% (default 30)")
+    demo.add_argument("--target-soc", type=float, default=80.0, help="target SoC %% (80)")
+    demo.add_argument("--time-scale", type=float, default=60.0,
+                      help="battery clock speed-up (default 60: minutes become seconds)")
+    demo.add_argument("--no-tls", action="store_true", help="plain TCP instead of TLS")
+    demo.add_argument("--verbose", action="store_true", help="print every API message")
     demo.add_argument("--workdir", help="where logs and the broker's files go (default out/...)")
     demo.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.protocol in NOT_YET:
+        print(f"error: --protocol {args.protocol} is not implemented yet "
+              f"(available: {', '.join(PROTOCOL_FLAGS)})", file=sys.stderr)
+        return 2
     workdir = Path(args.workdir or f"out/demo-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(_run(args, workdir))

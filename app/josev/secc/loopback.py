@@ -71,6 +71,7 @@ class MemoryStation:
         self.setpoint: dict[str, Any] | None = None
         self.updates: list[ApiUpdate] = []
         self.requests: list[ApiRequest] = []
+        self.timed_requests: list[tuple[float, ApiRequest]] = []
         self.cp = "B2"
         self.set_cp("B2")
 
@@ -92,6 +93,7 @@ class MemoryStation:
     def request(self, req: ApiRequest, now: float) -> Any:
         """The response the station gives (None: it does not answer)."""
         self.requests.append(req)
+        self.timed_requests.append((now, req))
         if req.name == "cable_check":
             if not self.answer_cable_check:
                 return None

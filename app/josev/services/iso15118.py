@@ -19,6 +19,7 @@ from josev import __version__, sdnotify
 from josev.api import ApiClient, ApiError, models
 from josev.api.models import API_VERSION
 from josev.config import ConfigError, MqttConfig, load_tables, section
+from josev.services.hlc import Hlc, HlcConfig
 from josev.station import StationState
 
 log = logging.getLogger("josev.iso15118")
@@ -27,17 +28,30 @@ log = logging.getLogger("josev.iso15118")
 class Iso15118Service:
     """Boots against the station over the API and keeps the station state current."""
 
-    def __init__(self, client: ApiClient, *, retry_delay: float = 1.0) -> None:
+    def __init__(self, client: ApiClient, *, retry_delay: float = 1.0,
+                 hlc: HlcConfig | None = None) -> None:
         self.client = client
         self.state = StationState()
         self.retry_delay = retry_delay
         self.status: str = "starting"
         self.ready = asyncio.Event()
+        # The SECCs (None: the service runs without HLC, e.g. in API-only tests).
+        self.hlc = Hlc(client, self.state, hlc) if hlc is not None else None
         client.on_request("service_status", self._service_status)
-        client.on_update("cs_status_and_limits", self.state.set_limits)
-        client.on_update("cs_contactor_status", self.state.set_contactor)
+        client.on_update("cs_status_and_limits", self._on_limits)
+        client.on_update("cs_contactor_status", self._on_contactor)
         client.on_update("meter_values", self.state.set_meter)
         client.on_update("cp_status", self._on_cp)
+
+    def _on_limits(self, value: models.CsStatusAndLimitsUpdate) -> None:
+        self.state.set_limits(value)
+        if self.hlc is not None:
+            self.hlc.on_station()
+
+    def _on_contactor(self, value: models.CsContactorStatusUpdate) -> None:
+        self.state.set_contactor(value)
+        if self.hlc is not None:
+            self.hlc.on_station()
 
     async def _service_status(
         self, req: models.ServiceStatusRequest
@@ -55,6 +69,8 @@ class Iso15118Service:
 
     def _on_cp(self, value: models.CpStatusUpdate) -> None:
         before = self.state.set_cp(value)
+        if self.hlc is not None:
+            self.hlc.on_cp(before, value)
         if before is not None:
             log.info(
                 "evse %s connector %s: CP %s -> %s",
@@ -83,6 +99,8 @@ class Iso15118Service:
             await self.client.update(
                 "iso15118_state_info", {"evse_id": evse_id, "session_status": "Idle"}
             )
+        if self.hlc is not None:
+            await self.hlc.start()
         await self.publish_status("ready")
         dm = self.state.device_model
         assert dm is not None
@@ -108,7 +126,7 @@ class Iso15118Service:
         )
 
 
-async def run_service(mqtt: MqttConfig) -> int:
+async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None) -> int:
     client = ApiClient(
         {"josev", "iso15118"},
         host=mqtt.host,
@@ -123,7 +141,7 @@ async def run_service(mqtt: MqttConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with client:
-        service = Iso15118Service(client)
+        service = Iso15118Service(client, hlc=hlc or HlcConfig())
         boot = asyncio.create_task(service.boot())
         watchdog = asyncio.create_task(sdnotify.watchdog_loop())
         ready_or_stop = asyncio.create_task(stop.wait())
@@ -137,6 +155,9 @@ async def run_service(mqtt: MqttConfig) -> int:
             await asyncio.wait_for(service.publish_status("stopping"), 1.0)
         for task in (boot, watchdog, ready_or_stop):
             task.cancel()
+        if service.hlc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(service.hlc.close(), 3.0)
     return 0
 
 
@@ -149,6 +170,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--port", type=int, help="broker port (overrides [mqtt] port)")
     run.add_argument("--username", help="broker user (overrides [mqtt] username)")
     run.add_argument("--password-file", type=Path, help="broker password file (overrides [mqtt])")
+    run.add_argument("--iface", help="PLC interface (overrides the station's network_interface)")
+    run.add_argument("--netns", help="the PLC interface is in this named netns (simulation)")
+    run.add_argument("--pki", type=Path, help="PKI store for TLS (josev pki create)")
+    run.add_argument("--protocols", help="offered protocols, best first, e.g. ISO20_DC,DIN")
+    run.add_argument("--prefer", choices=["ev", "secc"], help="whose priority decides")
     run.set_defaults(func=_run)
 
 
@@ -156,6 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         tables = load_tables(args.config, required=args.config is not None)
         mqtt = section(tables, "mqtt", MqttConfig)
+        hlc = section(tables, "iso15118", HlcConfig)
     except ConfigError as exc:
         log.error("%s", exc)
         return 78  # EX_CONFIG: systemd shows why the unit failed
@@ -168,6 +195,24 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in given if v is not None}
     if overrides:
         mqtt = mqtt.model_copy(update=overrides)
+    hlc_over: dict[str, Any] = {}
+    if args.iface:
+        hlc_over["iface"] = args.iface
+    if args.pki:
+        hlc_over["pki"] = args.pki
+    if args.netns:
+        hlc_over["netns"] = args.netns
+    if args.protocols:
+        hlc_over["protocols"] = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
+    if args.prefer:
+        hlc_over["prefer"] = args.prefer
+    if hlc_over:
+        try:
+            hlc = HlcConfig.model_validate({**hlc.model_dump(), **hlc_over})
+            hlc.secc(1, "x")
+        except ValueError as exc:
+            log.error("invalid [iso15118] setting: %s", exc)
+            return 78
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    return asyncio.run(run_service(mqtt))
+    return asyncio.run(run_service(mqtt, hlc))

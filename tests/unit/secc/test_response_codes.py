@@ -15,7 +15,7 @@ from josev.exi.generated import din
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
 from josev.sap import evcc_request
-from josev.secc.common.actions import Action, ApiUpdate, EndSession, Send
+from josev.secc.common.actions import Action, ApiRequest, ApiUpdate, EndSession, Send
 from josev.secc.common.core import SeccCore
 from josev.secc.common.session import SeccConfig
 from josev.secc.iso20.session import r20
@@ -202,8 +202,15 @@ def test_iso20_cable_check_fault_fails_the_session() -> None:
         Dynamic_SEReqControlMode=cm.Dynamic_SEReqControlModeType(
             DepartureTime=0, EVTargetEnergyRequest=r20(1, cm),
             EVMaximumEnergyRequest=r20(1, cm), EVMinimumEnergyRequest=r20(0, cm))))
+    # CP still B: the SECC waits for C/D before it asks the station for a cable check.
+    res = s.req20(dc.DC_CableCheckReqType(Header=s.hdr20(dc)))
+    assert (res.ResponseCode, res.EVSEProcessing) == ("OK", "Ongoing")
+    assert not [a for a in s.actions if isinstance(a, ApiRequest) and a.name == "cable_check"]
+    s.station.set_cp("C2")
     res = s.req20(dc.DC_CableCheckReqType(Header=s.hdr20(dc)))
     assert res.EVSEProcessing == "Ongoing"
+    assert [a.data["cable_check_action"] for a in s.actions
+            if isinstance(a, ApiRequest) and a.name == "cable_check"] == ["start"]
     # The station's answers (start, then status) come back as API responses.
     from josev.api import models as m
     s.actions.extend(s.core.api_response("cable_check", m.CableCheckResponse(
@@ -323,6 +330,7 @@ def test_din_cable_check_reports_isolation_monitoring() -> None:
     s.station.set_status("evse_not_ready")
     din_to_cpd(s)
     din_cpd(s)
+    s.station.set_cp("C2")
     res = s.din(din.CableCheckReqType(DC_EVStatus=din_status()))
     assert res.EVSEProcessing == "Ongoing"
     assert res.DC_EVSEStatus.EVSEStatusCode == "EVSE_IsolationMonitoringActive"

@@ -216,8 +216,10 @@ class Iso20EvSession(EvSession):
 
     def _on_DC_ChargeParameterDiscovery(self, msg: Any, now: float) -> None:
         mode = msg.DC_CPDResEnergyTransferMode
-        if f20(mode.EVSEMaximumVoltage) < self.ev.ocv:
-            self.end("the station's maximum voltage is below the battery voltage", False, now)
+        vmax = f20(mode.EVSEMaximumVoltage)
+        if vmax < self.ev.ocv:
+            self.end(f"the station's maximum voltage {vmax:.1f} V is below the battery "
+                     f"voltage {self.ev.ocv:.1f} V", False, now)
             return
         self.request("ScheduleExchange", now)
 

@@ -29,6 +29,8 @@ from josev.secc.common.timing import NORMATIVE, Timing
 
 log = logging.getLogger("josev.secc")
 
+SETPOINT_REFRESH = 1.0   # s; well inside josev-hal's brain_timeout_s (5 s by default)
+
 API_PROTOCOL = {
     "DIN": "DIN_SPEC_70121",
     "ISO2": "ISO_15118_2",
@@ -100,11 +102,14 @@ class ProtocolSession:
         self.stop_requested = False      # stop_charging from OCPP / the station
         self.fault: str | None = None    # a timer-detected fault, answered at the next request
         self.started = now
+        self.now = now
+        self.setpoint_sent_at = -1e9
 
     # -- events from the core ------------------------------------------------------------------
 
     def receive(self, payload_type: int, payload: bytes, now: float) -> list[Action]:
         self.out = []
+        self.now = now
         family = self.families.get(payload_type)
         if family is None:
             # [V2G2-800]: a payload type this protocol does not use is ignored.
@@ -223,15 +228,18 @@ class ProtocolSession:
 
     def setpoint(self, ev_max_voltage: float, voltage: float, current: float,
                  precharge: bool = False, discharge: bool = False) -> None:
-        """Send a DC setpoint (fire-and-forget) when it differs from the last one."""
+        """Send a DC setpoint (fire-and-forget) when it differs from the last one, and repeat
+        it every `SETPOINT_REFRESH` s: josev-hal trips when the brain goes silent while power
+        flows."""
         dc: dict[str, Any] = {"voltage": round(max(voltage, 0.0), 1)}
         dc["discharge_current" if discharge else "charge_current"] = round(max(current, 0.0), 1)
         data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
                                 "ev_limits": {"maximum_voltage": round(max(ev_max_voltage, 0), 1)},
                                 "is_precharge": precharge, "dc": dc}
-        if data == self.last_setpoint:
+        if data == self.last_setpoint and self.now - self.setpoint_sent_at < SETPOINT_REFRESH:
             return
         self.last_setpoint = data
+        self.setpoint_sent_at = self.now
         self.power_on = current > 0 or voltage > 0
         self.out.append(ApiRequest("power_electronics_setpoint", data))
 

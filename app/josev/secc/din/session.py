@@ -257,6 +257,15 @@ class DinSession(ProtocolSession):
             "ChargeParameterDiscovery", now)
 
     def _CableCheck(self, body: din.CableCheckReqType, now: float) -> None:
+        if self.cable_check is None and self.station.cp_state[:1] in ("B", "A"):
+            # The EV switches to C/D before CableCheckReq; the station may not have seen it
+            # yet (CP sampling, the bus): wait, within the cable-check time, before starting.
+            if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
+                self._res_CableCheck("FAILED", now)
+                self.end(f"CP still {self.station.cp_state}: no cable check", False, now)
+                return
+            self._res_CableCheck("OK", now, "Ongoing")
+            return
         if self.cable_check is None:
             self.cable_check = "ongoing"
             self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,

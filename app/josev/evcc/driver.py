@@ -1,0 +1,239 @@
+"""The EV simulator's asyncio driver: SDP + TCP/TLS from the transport, the EvccCore, and the
+simulated station's `sim/` channel for the EV side of the cable (plug, CP, battery).
+
+Sans-I/O core, thin driver: one queue of events (responses, timers) feeds the core; its
+actions are written to the connection, to timers and to the sim channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from josev.evcc.common.core import EvccCore
+from josev.evcc.common.ev import EvConfig, EvModel
+from josev.secc.common.actions import (
+    Action,
+    CancelTimer,
+    EndSession,
+    EvCommand,
+    Progress,
+    Send,
+    SetTimer,
+)
+from josev.secc.common.timing import NORMATIVE, Timing
+from josev.transport.connection import ConnectionClosed, V2gConnection
+from josev.transport.evcc import EvccConfig, EvccConnectError, connect_evcc
+from josev.transport.iface import PlcInterface
+from josev.transport.tls import TlsProfile, client_credentials_from_store
+
+log = logging.getLogger("josev.evcc")
+
+
+class Cable(Protocol):
+    """The EV side of the cable (the HAL simulator's sim/ev channel, or nothing)."""
+
+    async def command(self, action: str, **data: Any) -> None: ...
+
+
+class NoCable:
+    """No simulated station to talk to: CP and battery changes are only logged."""
+
+    async def command(self, action: str, **data: Any) -> None:
+        log.debug("EV cable (none): %s %s", action, data)
+
+
+class SimCable:
+    """The simulated station's `sim/ev` channel (josev-hal's simulator backend)."""
+
+    def __init__(self, host: str, port: int, username: str | None = None,
+                 password: str | None = None, prefix: str = "sim", evse_id: int = 1) -> None:
+        from josev_hal.sim.client import SimClient  # the HAL is optional for the app
+
+        self.client = SimClient(host, port, prefix, username=username, password=password)
+        self.evse_id = evse_id
+
+    async def __aenter__(self) -> SimCable:
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.client.__aexit__(None, None, None)
+
+    async def command(self, action: str, **data: Any) -> None:
+        from josev_hal.sim import protocol as p
+
+        cmd = p.EV_COMMANDS.validate_python({"action": action, "evse_id": self.evse_id, **data})
+        await self.client.send(cmd)
+
+
+@dataclass
+class EvRun:
+    """What happened: every session's end, progress samples, and the message round trips."""
+
+    ends: list[EndSession] = field(default_factory=list)
+    samples: list[Progress] = field(default_factory=list)
+    protocol: str | None = None
+    tls: str | None = None
+    round_trips: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.ends) and self.ends[-1].ok
+
+
+class EvDriver:
+    def __init__(self, cfg: EvConfig, iface: PlcInterface, *, cable: Cable | None = None,
+                 pki: Path | None = None, tls: bool = True, timing: Timing = NORMATIVE,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_connect: Callable[[V2gConnection], Awaitable[None]] | None = None) -> None:
+        self.cfg = cfg
+        self.iface = iface
+        self.cable: Cable = cable or NoCable()
+        self.pki = pki
+        self.tls = tls and pki is not None
+        self.timing = timing
+        self.ev = EvModel(cfg)
+        self.on_progress = on_progress
+        self.on_connect = on_connect
+        self.result = EvRun()
+        self._battery_sent = -1.0
+
+    def transport(self) -> EvccConfig:
+        if not self.tls or self.pki is None:
+            return EvccConfig(iface=self.iface, profile=None)
+        # -20 needs TLS 1.3 with the vehicle's certificate; DIN and -2 use TLS 1.2.
+        profile = TlsProfile.TLS13 if self.cfg.protocols[0].startswith("ISO20") \
+            else TlsProfile.TLS12
+        return EvccConfig(iface=self.iface, profile=profile,
+                          credentials=client_credentials_from_store(self.pki, profile),
+                          accept_no_tls=False)
+
+    async def plug_in(self) -> None:
+        await self.cable.command("battery", voltage=round(self.ev.ocv, 1),
+                                 resistance=self.cfg.resistance,
+                                 max_current=self.cfg.max_current)
+        await self.cable.command("ev_contactor", mode="auto")
+        await self.cable.command("plug", pp_ohm=220.0)
+        await self.cable.command("cp", state="B")
+
+    async def run(self, plug: bool = True, unplug: bool = True) -> EvRun:
+        if plug:
+            await self.plug_in()
+        resume: bytes | None = None
+        while True:
+            try:
+                conn = await connect_evcc(self.transport())
+            except (EvccConnectError, OSError) as exc:
+                self.result.ends.append(EndSession(f"no connection: {exc}", False))
+                break
+            self.result.tls = conn.tls_version
+            if self.on_connect is not None:
+                await self.on_connect(conn)
+            end, resume = await self.session(conn, resume)
+            self.result.ends.append(end)
+            if not end.paused or resume is None:
+                break
+            log.info("EV: paused; back in %.1f s", self.cfg.resume_after)
+            await asyncio.sleep(self.cfg.resume_after)
+        if unplug and not any(e.reason.startswith("unplugged") for e in self.result.ends):
+            await self.cable.command("cp", state="B")
+            await self.cable.command("unplug")
+        return self.result
+
+    async def session(self, conn: V2gConnection,
+                      resume: bytes | None) -> tuple[EndSession, bytes | None]:
+        loop = asyncio.get_running_loop()
+        core = EvccCore(self.cfg, self.ev, timing=self.timing, resume_session=resume,
+                        epoch=time.time() - loop.time())
+        events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        timers: dict[str, asyncio.TimerHandle] = {}
+        sent_at: dict[str, float] = {}
+
+        async def read() -> None:
+            try:
+                async for msg in conn:
+                    events.put_nowait(("msg", msg.payload_type, msg.payload))
+            except ConnectionClosed:
+                pass
+            events.put_nowait(("closed",))
+
+        async def apply(actions: list[Action]) -> EndSession | None:
+            end = None
+            for a in actions:
+                if isinstance(a, Send):
+                    sent_at[a.message[:-3]] = time.perf_counter()
+                    try:
+                        await conn.send(a.payload_type, a.data)
+                    except ConnectionClosed:
+                        events.put_nowait(("closed",))
+                elif isinstance(a, SetTimer):
+                    old = timers.pop(a.name, None)
+                    if old is not None:
+                        old.cancel()
+                    timers[a.name] = loop.call_at(a.at, events.put_nowait,
+                                                  ("timer", a.name, a.at))
+                elif isinstance(a, CancelTimer):
+                    old = timers.pop(a.name, None)
+                    if old is not None:
+                        old.cancel()
+                elif isinstance(a, EvCommand):
+                    await self.cable.command(a.name, **a.data)
+                elif isinstance(a, Progress):
+                    self.result.samples.append(a)
+                    if self.on_progress is not None:
+                        self.on_progress(a)
+                    if abs(self.ev.ocv - self._battery_sent) >= 1.0 and battery.empty():
+                        # In the background: the charge loop must not wait on the broker.
+                        self._battery_sent = self.ev.ocv
+                        battery.put_nowait(round(self.ev.ocv, 1))
+                elif isinstance(a, EndSession):
+                    end = a
+            return end
+
+        battery: asyncio.Queue[float] = asyncio.Queue()
+
+        async def battery_updates() -> None:
+            while True:
+                volts = await battery.get()
+                await self.cable.command("battery", voltage=volts,
+                                         resistance=self.cfg.resistance,
+                                         max_current=self.cfg.max_current)
+
+        reader = asyncio.create_task(read())
+        updater = asyncio.create_task(battery_updates())
+        try:
+            end = await apply(core.start(loop.time()))
+            while end is None:
+                ev = await events.get()
+                now = loop.time()
+                if ev[0] == "msg":
+                    if core.session is not None and core.session.pending:
+                        name = core.session.pending
+                        if name in sent_at:
+                            self.result.round_trips.append(
+                                (name, time.perf_counter() - sent_at[name]))
+                    out = core.receive(ev[1], ev[2], now)
+                elif ev[0] == "timer":
+                    timers.pop(ev[1], None)
+                    # asyncio may run a timer up to its clock resolution early.
+                    out = core.handle_timer(ev[1], max(now, ev[2]))
+                else:
+                    out = core.connection_lost(now)
+                end = await apply(out)
+            self.result.protocol = core.protocol
+        finally:
+            reader.cancel()
+            updater.cancel()
+            for h in timers.values():
+                h.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await conn.close()
+        return end, core.paused_session
