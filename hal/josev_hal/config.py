@@ -246,6 +246,9 @@ class HalConfig(_Strict):
     sim_topic_prefix: str = "sim"
     meter_update_s: PositiveFloat = 5.0
     loop_period_s: Annotated[float, Field(gt=0, le=0.05)] = 0.005
+    # SCHED_FIFO priority for the service (1-99); None leaves scheduling to the unit file
+    # (CPUSchedulingPolicy=fifo). Without it a loaded CPU can delay a trip beyond 100 ms.
+    realtime_priority: Annotated[int, Field(ge=1, le=99)] | None = None
 
     @model_validator(mode="after")
     def _unique_evse_ids(self) -> HalConfig:

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -475,6 +476,13 @@ class HalService:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until `stop` is set (or forever); READY=1 once connected and serving."""
         stop = stop or asyncio.Event()
+        if self.cfg.realtime_priority is not None:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.cfg.realtime_priority))
+                log.info("running SCHED_FIFO priority %d", self.cfg.realtime_priority)
+            except OSError as exc:
+                log.warning("SCHED_FIFO %d refused (%s): safety reaction times are not "
+                            "guaranteed under load", self.cfg.realtime_priority, exc.strerror)
         async with self.client:
             spawn = self._tasks.append
             spawn(asyncio.create_task(self._control_loop(), name="hal:control"))
