@@ -1,4 +1,5 @@
-"""The main job end to end: broker, josev-hal and josev-iso15118 as real processes."""
+"""The main job end to end: broker, josev-hal and josev-iso15118 as real processes, the PLC link
+as a veth pair between network namespaces, and our EV simulator charging over -20 DC / TLS 1.3."""
 
 from __future__ import annotations
 
@@ -6,21 +7,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_demo_runs_the_station_and_shows_live_traffic(tmp_path: Path) -> None:
+from josev import netsim
+
+pytestmark = pytest.mark.netns
+
+
+def test_demo_runs_a_full_dc_session(tmp_path: Path) -> None:
+    reason = netsim.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable: {reason}")
     proc = subprocess.run(
-        [sys.executable, "-m", "josev.cli", "demo", "--workdir", str(tmp_path)],
+        [sys.executable, "-m", "josev.cli", "demo", "--workdir", str(tmp_path),
+         "--soc", "70", "--target-soc", "75"],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         check=False,
     )
     out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-3000:]
     # The boot sequence crossed the broker, validated.
     for needle in ("device_model", "cs_status_and_limits", "cs_parameters"):
         assert f"cs/josev               response {needle}" in out
     assert '"status":"ready"' in out
+    # The session: -20 DC over TLS 1.3 across the link, to the target SoC, with power.
+    assert "protocol: ISO20_DC   transport: TLSv1.3" in out
+    assert "result: OK (charging complete (target))" in out
+    progress = [line for line in out.splitlines() if " ChargingLoop " in line and " kW " in line]
+    assert progress and any(float(line.split(" kW")[0].split()[-1]) > 10.0 for line in progress)
     # The EV's control pilot moved through B, C, B and A, reported by josev-hal.
     states = [
         line.split('"state":"')[1][:2]
@@ -31,6 +47,8 @@ def test_demo_runs_the_station_and_shows_live_traffic(tmp_path: Path) -> None:
     assert letters in ("BCBA", "ABCBA"), letters  # josev-hal may report the idle A first
     assert "invalid messages: 0" in out
     assert "service exit codes: {'hal': 0, 'iso15118': 0}" in out
+    svg = (tmp_path / "session.svg").read_text()
+    assert svg.count("<polyline") == 4
     # Every service logged in with its own user: anonymous access is off on this broker.
     conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf

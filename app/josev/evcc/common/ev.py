@@ -37,6 +37,8 @@ class EvConfig:
     resume_after: float = 1.0         # s of pause before the EV comes back
     unplug_at_soc: float | None = None  # pull the plug (no SessionStop) at this SoC
     welding_detection: bool = True
+    precharge_hold: float = 0.5      # s the voltage must stay matched before the EV closes its
+                                     # contactor and asks for power (the HAL sim's EV needs 0.3)
 
     @classmethod
     def from_toml(cls, path: Path, **overrides: Any) -> EvConfig:

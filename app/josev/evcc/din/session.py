@@ -17,6 +17,7 @@ class DinEvSession(EvSession):
         super().__init__(core, now)
         self.stopping: str | None = None
         self.precharge_started: float | None = None
+        self.matched_since: float | None = None
         self.mac = bytes(int(x, 16) for x in self.cfg.mac.split(":"))
 
     def status(self, ready: bool = True) -> din.DC_EVStatusType:
@@ -170,7 +171,11 @@ class DinEvSession(EvSession):
     def _on_PreCharge(self, body: din.PreChargeResType, now: float) -> None:
         present = fv(body.EVSEPresentVoltage)
         self.ev.measure(present, 0.0, now)
-        if abs(present - self.ev.ocv) <= 10.0:
+        if abs(present - self.ev.ocv) > 10.0:
+            self.matched_since = None
+        elif self.matched_since is None:
+            self.matched_since = now
+        if self.matched_since is not None and now - self.matched_since >= self.cfg.precharge_hold:
             c = self.timers.cancel("precharge")
             if c is not None:
                 self.out.append(c)

@@ -20,6 +20,7 @@ class Iso20EvSession(EvSession):
         self.parameter_set: int | None = None
         self.stopping: str | None = None       # why the EV stops: target, terminate, pause
         self.precharge_started: float | None = None
+        self.matched_since: float | None = None
 
     def hdr(self, now: float, mod: Any = cm) -> Any:
         sid = self.session_id if len(self.session_id) == 8 else b"\x00" * 8
@@ -245,7 +246,11 @@ class Iso20EvSession(EvSession):
     def _on_DC_PreCharge(self, msg: dc.DC_PreChargeResType, now: float) -> None:
         present = f20(msg.EVSEPresentVoltage)
         self.ev.measure(present, 0.0, now)
-        if abs(present - self.ev.ocv) <= 10.0:
+        if abs(present - self.ev.ocv) > 10.0:
+            self.matched_since = None
+        elif self.matched_since is None:
+            self.matched_since = now
+        if self.matched_since is not None and now - self.matched_since >= self.cfg.precharge_hold:
             c = self.timers.cancel("precharge")
             if c is not None:
                 self.out.append(c)
