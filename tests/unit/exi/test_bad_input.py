@@ -25,7 +25,9 @@ def _decode_err(data: bytes, family: str) -> ExiError:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_truncation_is_rejected(family: str) -> None:
-    for vec in vectors(family)[:6]:
+    small = [v for v in vectors(family) if len(v["exi"]) <= 1200][:6]
+    assert small
+    for vec in small:
         data = bytes.fromhex(vec["exi"])
         for n in range(len(data)):
             try:

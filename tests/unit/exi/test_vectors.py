@@ -60,7 +60,10 @@ def test_cli_check_counts_and_exit_code(tmp_path: object) -> None:
     broken["exi"] = broken["exi"][:-2] + ("00" if broken["exi"][-2:] != "00" else "01")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join([*lines, json.dumps(broken)]) + "\n")
-    r = subprocess.run([sys.executable, "-m", "josev.cli", "exi", "check", str(bad)],
+    r = subprocess.run([sys.executable, "-c", "import sys; from josev.exi import cli; "
+                        "import argparse; p = argparse.ArgumentParser(); "
+                        "cli.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); "
+                        "sys.exit(a.func(a))", "exi", "check", str(bad)],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 1
     out = r.stdout.strip().splitlines()
@@ -68,14 +71,29 @@ def test_cli_check_counts_and_exit_code(tmp_path: object) -> None:
     assert len(out) == 2 and "bad.jsonl:4:" in out[0]
 
 
-def test_cli_decode_and_encode() -> None:
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The exi sub-commands in-process (the `josev` wiring is covered by the check test)."""
+    import argparse
+
+    from josev.exi import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    rc = int(args.func(args))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_decode_and_encode(capsys: pytest.CaptureFixture[str]) -> None:
     vec = vectors("din")[5]
-    r = subprocess.run([sys.executable, "-m", "josev.cli", "exi", "decode", "--family", "din",
-                        vec["exi"]], capture_output=True, text=True, check=True)
-    assert json.loads(r.stdout) == vec["value"]
-    r = subprocess.run([sys.executable, "-m", "josev.cli", "exi", "encode", "--family", "din",
-                        json.dumps(vec["value"])], capture_output=True, text=True, check=True)
-    assert r.stdout.strip() == vec["exi"]
-    r = subprocess.run([sys.executable, "-m", "josev.cli", "exi", "decode", "--family", "din",
-                        "80"], capture_output=True, text=True, check=False)
-    assert r.returncode == 1 and "truncated" in r.stderr
+    rc, out, _ = _cli(["exi", "decode", "--family", "din", vec["exi"]], capsys)
+    assert rc == 0 and json.loads(out) == vec["value"]
+    rc, out, _ = _cli(["exi", "encode", "--family", "din", json.dumps(vec["value"])], capsys)
+    assert rc == 0 and out.strip() == vec["exi"]
+    rc, _, err = _cli(["exi", "decode", "--family", "din", "80"], capsys)
+    assert rc == 1 and "truncated" in err
+    rc, _, err = _cli(["exi", "decode", "--family", "din", "zz"], capsys)
+    assert rc == 2 and "not hex" in err
+    rc, _, err = _cli(["exi", "encode", "--family", "din", '{"V2G_Message": 5}'], capsys)
+    assert rc == 1 and "expected an object" in err
