@@ -317,6 +317,10 @@ class HalService:
     def _on_display(self, upd: models.DisplayAndPersonalMsgUpdate) -> None:
         self.last_display = upd
         log.info("display (%s): %s", upd.display_msg_trigger_reason, upd.content)
+        # The simulated station's "screen": the sim/station state carries the text.
+        for evse_id, w in self.built.world.evses.items():
+            if upd.evse_id is None or upd.evse_id == evse_id:
+                w.display = None if upd.display_msg_trigger_reason == "ended" else upd.content
 
     def _on_authorization_update(self, upd: models.AuthorizationUpdate) -> None:
         log.info("evse %d: authorization %s (%s)", upd.evse_id, upd.status, upd.token_type)

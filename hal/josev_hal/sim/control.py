@@ -71,4 +71,5 @@ def state_of(station: SimStation, evse_id: int) -> p.StationState:
         estop=station.estop,
         locked=w.locked,
         isolation_testing=w.imd_started_at is not None,
+        display=w.display,
     )

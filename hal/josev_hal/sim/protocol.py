@@ -125,3 +125,4 @@ class StationState(_Msg):
     estop: bool
     locked: bool
     isolation_testing: bool
+    display: str | None = None  # the last display_and_personal_msg content for this EVSE

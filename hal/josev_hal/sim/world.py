@@ -84,6 +84,7 @@ class SimEvse:
     ac_current: float = 0.0
     grid_voltage: float = 230.0
     cards: collections.deque[str] = field(default_factory=collections.deque)
+    display: str | None = None
     ev_precharge_settle_s: float = 0.3
     _matched_since: float | None = None
 

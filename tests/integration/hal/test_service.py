@@ -135,6 +135,10 @@ async def test_card_tap_becomes_an_authorization_request(hal: Running, mosquitto
         await wait_for(lambda: bool(got), "authorization request")
     assert got[0].id_token == "04A1B2C3D4"
     assert got[0].token_type == "ISO14443" and got[0].evse_id == 1
+    await hal.josev.update("display_and_personal_msg", models.DisplayAndPersonalMsgUpdate(
+        display_msg_trigger_reason="authorized", content="Welcome, charging starts"))
+    async with SimClient(mosquitto.host, mosquitto.port) as sim:
+        await sim.wait_for(lambda s: s.display == "Welcome, charging starts")
 
 
 async def test_brain_silence_trips_and_signals_f(mosquitto: Broker, tmp_path: Path) -> None:
