@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 from josev_hal.config import ConfigError, EvseConfig, HalConfig
@@ -77,6 +78,8 @@ def build(hal: HalConfig) -> Built:
         readers[cfg.evse_id] = _readers(hal, cfg)
     return Built(devices, readers, sim_readers, world, _keystore(hal))
 
+
+TPM_NODES = ("/dev/tpmrm0", "/dev/tpm0")
 
 # (device class, backend) -> (module, class); the class has `from_config(config)`.
 BACKENDS: dict[tuple[str, str], tuple[str, str]] = {
@@ -161,7 +164,15 @@ def _keystore(hal: HalConfig) -> KeyStore:
     from josev_hal.tpm.file import FileKeyStore
 
     c = hal.tpm
-    if c.backend in ("auto", "tpm"):
+    # "auto" without a configured TCTI probes only when a TPM device node exists: the TSS
+    # library prints a page of errors for every TCTI it tries on a machine without one.
+    probe = c.backend == "tpm" or c.tcti is not None or any(
+        Path(node).exists() for node in TPM_NODES
+    )
+    if not probe and not c.allow_file_fallback:
+        raise ConfigError("no TPM (no /dev/tpmrm0, no tcti configured) and file fallback "
+                          "forbidden")
+    if probe:
         try:
             return cast(KeyStore, open_backend("tpm", "tpm", KeyStore, c))
         except Exception as exc:  # no tpm2-pytss, no TPM, no resource manager
@@ -170,4 +181,6 @@ def _keystore(hal: HalConfig) -> KeyStore:
                                   f"{exc}") from exc
             log.warning("TPM unavailable (%s): FILE KEY STORE in %s, keys are NOT protected",
                         exc, c.key_dir)
+    else:
+        log.warning("no TPM device: FILE KEY STORE in %s, keys are NOT protected", c.key_dir)
     return FileKeyStore(c.key_dir)

@@ -92,3 +92,20 @@ def test_v2g_needs_p256(tmp_path: Path) -> None:
     with pytest.raises(CsrError):
         FileKeyStore(tmp_path).generate_csr("v2g_certificate", Subject("a", "b", "DE"),
                                             "RSA_SHA256")
+
+
+def test_auto_without_a_tpm_device_uses_files_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from josev_hal import devices
+
+    monkeypatch.setattr(devices, "TPM_NODES", (str(tmp_path / "tpmrm0"),))
+    cfg = HalConfig.model_validate({"tpm": {"key_dir": str(tmp_path / "k")}})
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(devices.build(cfg).keystore, FileKeyStore)
+    assert "keys are NOT protected" in caplog.text
+    strict = HalConfig.model_validate({"tpm": {"allow_file_fallback": False}})
+    with pytest.raises(ConfigError, match="file fallback forbidden"):
+        devices.build(strict)
