@@ -3,6 +3,7 @@ drive it, SIGTERM stops it cleanly with the hardware left safe."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from josev_hal.sim.client import SimClient
+from josev_hal.sim.protocol import StationState
 from tests.broker import Broker
 
 
@@ -37,15 +40,13 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
             seen.append(sock.recv(256).decode())
         plug = subprocess.run(_hal("sim", "plug", *broker), capture_output=True, timeout=30)
         assert plug.returncode == 0, plug.stderr
-        state: dict[str, object] = {}
-        for _ in range(20):  # state is published on change and every 0.5 s
-            out = subprocess.run(_hal("sim", "state", *broker), capture_output=True, text=True,
-                                 timeout=30)
-            assert out.returncode == 0, out.stderr
-            state = json.loads(out.stdout)
-            if state["plugged"]:
-                break
-        assert state["plugged"] is True and state["cp_voltage"] == 9.0
+        out = subprocess.run(_hal("sim", "state", *broker), capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 0, out.stderr
+        state = json.loads(out.stdout)
+        assert set(state) >= {"cp_mode", "plugged", "contactors_closed", "dc_voltage"}
+        plugged = asyncio.run(_plugged(mosquitto))
+        assert plugged.plugged and plugged.cp_voltage == 9.0
         bad = subprocess.run(_hal("sim", "cp", "X", *broker), capture_output=True, timeout=30)
         assert bad.returncode == 2  # argparse refuses an unknown CP state
         proc.send_signal(signal.SIGTERM)
@@ -63,6 +64,11 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
             proc.kill()
             proc.wait()
         sock.close()
+
+
+async def _plugged(broker: Broker) -> StationState:
+    async with SimClient(broker.host, broker.port) as sim:
+        return await sim.wait_for(lambda s: s.plugged)
 
 
 def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
