@@ -98,8 +98,7 @@ for machine in "${MACHINES[@]}"; do
     fi
     graphed=$(( $(date +%s) - start ))
     tasks=$(grep -c -- '->' "$BUILD/graph-$machine/task-depends.dot" || true)
-    recipes=$(grep -c '^"' "$BUILD/graph-$machine/pn-buildlist" 2>/dev/null ||
-              wc -l < "$BUILD/graph-$machine/pn-buildlist")
+    recipes=$(wc -l < "$BUILD/graph-$machine/pn-buildlist")
     log "$machine: OK: parse ${parsed} s, graph ${graphed} s, ${recipes} recipes in the build list, ${tasks} task dependency edges"
     grep -E "^(WARNING|ERROR)" "$BUILD/graph-$machine.log" | sort | uniq -c | head -20 >&2 || true
 done

@@ -135,7 +135,7 @@ def test_every_dependency_is_provided_by_a_known_layer() -> None:
 
 
 def test_own_source_licence_checksum_matches_the_repository_licence() -> None:
-    inc = (LAYER / "recipes-josev/josev/josev-src.inc").read_text()
+    inc = (LAYER / "recipes-josev/python3-josev/josev-src.inc").read_text()
     declared = re.search(r"file://\.\./LICENSE;md5=([0-9a-f]{32})", inc)
     assert declared, "josev-src.inc must checksum the repository LICENSE"
     actual = hashlib.md5((REPO / "LICENSE").read_bytes()).hexdigest()

@@ -9,10 +9,12 @@ IMAGE_FEATURES += "read-only-rootfs"
 
 IMAGE_INSTALL = " \
     packagegroup-core-boot \
+    kernel-image \
+    kernel-devicetree \
     kernel-modules \
-    josev \
-    josev-hal \
-    josev-ota \
+    python3-josev \
+    python3-josev-hal \
+    python3-josev-ota \
     josev-services \
     mosquitto \
     mosquitto-clients \
@@ -23,6 +25,9 @@ IMAGE_INSTALL = " \
 "
 
 IMAGE_FSTYPES += "ext4 wic wic.bmap"
+# U-Boot is built for every machine (on QEMU it is the -bios; on boards it goes to the boot
+# partition with the firmware) and the boot script reads the kernel from the slot's /boot.
+EXTRA_IMAGEDEPENDS += "virtual/bootloader"
 WKS_FILE = "josev-ab.wks.in"
 # The boot partition carries the U-Boot boot script next to the firmware files.
 WKS_FILE_DEPENDS:append = " josev-boot-script"

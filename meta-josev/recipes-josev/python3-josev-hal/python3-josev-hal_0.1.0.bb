@@ -2,7 +2,7 @@ SUMMARY = "Josev HAL: the charging-station side of the Josev API"
 DESCRIPTION = "CP/PP, contactors, IMD, RFID, meter, CAN power modules and the TPM, each behind \
 one interface with a Linux backend and a simulator backend."
 
-require recipes-josev/josev/josev-src.inc
+require recipes-josev/python3-josev/josev-src.inc
 
 SRC_URI = "file://hal/ \
            file://LICENSE \
@@ -11,7 +11,7 @@ S = "${UNPACKDIR}/hal"
 
 inherit python_setuptools_build_meta
 
-RDEPENDS:${PN} += "josev \
+RDEPENDS:${PN} += "python3-josev \
     python3-can \
     python3-pyserial \
     python3-pyudev \
