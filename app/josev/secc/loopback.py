@@ -57,7 +57,7 @@ class MemoryStation:
     def __init__(self, ev: EvModel, evse_id: int = 1, *, cable_check_time: float = 0.3,
                  isolation: str = "valid", bpt: bool = False,
                  answer_cable_check: bool = True, close_contactors: bool = True,
-                 precharge_reaches: bool = True) -> None:
+                 precharge_reaches: bool = True, current_falls: bool = True) -> None:
         self.ev = ev
         self.evse_id = evse_id
         self.state = StationState()
@@ -67,6 +67,7 @@ class MemoryStation:
         self.answer_cable_check = answer_cable_check
         self.close_contactors = close_contactors
         self.precharge_reaches = precharge_reaches
+        self.current_falls = current_falls
         self.cable_check_started: float | None = None
         self.setpoint: dict[str, Any] | None = None
         self.updates: list[ApiUpdate] = []
@@ -120,7 +121,8 @@ class MemoryStation:
         """Voltage and current the supply settles to against the EV's battery."""
         sp = (self.setpoint or {}).get("dc")
         if not sp or sp["voltage"] <= 0:
-            self._dc(present_voltage=0.0, present_current=0.0)
+            if self.current_falls:
+                self._dc(present_voltage=0.0, present_current=0.0)
             return
         if self.setpoint and self.setpoint.get("is_precharge"):
             volts = sp["voltage"] if self.precharge_reaches else sp["voltage"] / 2
@@ -224,6 +226,8 @@ class Loopback:
                 resp = self.station.request(a, now)
                 if resp is not None:
                     self.push(now + 0.002, "api", (a.name, resp))
+                if a.name == "power_electronics_setpoint":
+                    self.push(now + 0.002, "station", None)   # as a cs_status update would
             elif isinstance(a, ApiUpdate):
                 self.station.updates.append(a)
             elif isinstance(a, EndSession):

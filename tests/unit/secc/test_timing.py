@@ -190,3 +190,22 @@ def test_stale_timer_calls_are_ignored() -> None:
     assert lb.secc.handle_timer("sequence", due - 0.001) == []
     assert lb.secc.handle_timer("no_such_timer", due + 100) == []
     assert lb.secc.ended is None
+
+
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+@pytest.mark.parametrize("falls", [True, False])
+def test_power_delivery_stop_waits_for_the_current_to_fall(proto: str, falls: bool) -> None:
+    """The EV leaves state C on PowerDeliveryRes(Stop): the SECC answers once the station's
+    current is below 5 A, and at the latest 1 s after the request (inside the 1.5 s)."""
+    lb = loopback(proto, station={"current_falls": falls})
+    lb.run()
+    reqs = [now for s, now, send in lb.t.sends if s == "ev" and send.message == "PowerDeliveryReq"]
+    ress = [now for s, now, send in lb.t.sends
+            if s == "secc" and send.message == "PowerDeliveryRes"]
+    assert len(reqs) == len(ress) == 2
+    wait = ress[1] - (reqs[1] + lb.latency)
+    if falls:
+        assert 0 < wait < 0.01
+    else:
+        assert wait == pytest.approx(1.0)
+    assert lb.t.ev_end is not None and lb.t.ev_end.ok

@@ -30,6 +30,8 @@ from josev.secc.common.timing import NORMATIVE, Timing
 log = logging.getLogger("josev.secc")
 
 SETPOINT_REFRESH = 1.0   # s; well inside josev-hal's brain_timeout_s (5 s by default)
+STOP_CURRENT = 5.0       # A: below this the EV may open its contactor and leave state C
+STOP_WAIT = 1.0          # s: the longest a PowerDeliveryRes(Stop) waits for the current to fall
 
 API_PROTOCOL = {
     "DIN": "DIN_SPEC_70121",
@@ -101,6 +103,7 @@ class ProtocolSession:
         self.last_setpoint: dict[str, Any] | None = None
         self.stop_requested = False      # stop_charging from OCPP / the station
         self.fault: str | None = None    # a timer-detected fault, answered at the next request
+        self.deferred: Callable[[float], None] | None = None   # a response waiting on the station
         self.started = now
         self.now = now
         self.setpoint_sent_at = -1e9
@@ -123,6 +126,9 @@ class ProtocolSession:
                         self.cfg.evse_id, family, exc)
             self.end(f"undecodable message: {exc}", False, now)
             return self.out
+        c = self.timers.cancel("sequence")   # a request came: the wait is over
+        if c is not None:
+            self.out.append(c)
         if not root.endswith("Req") and root != "V2G_Message":
             log.warning("evse %d: %s is not a request: ending", self.cfg.evse_id, root)
             self.end(f"unexpected {root}", False, now)
@@ -160,8 +166,27 @@ class ProtocolSession:
     def on_message(self, root: str, msg: Any, now: float) -> None:
         raise NotImplementedError
 
+    def defer_until_current_low(self, respond: Callable[[float], None], now: float) -> None:
+        """Answer PowerDeliveryReq(Stop) once the current has fallen (the EV leaves state C on
+        the response, and opening under load trips the station), at most STOP_WAIT later."""
+        if self.station.present_current <= STOP_CURRENT:
+            respond(now)
+            return
+        self.deferred = respond
+        self.out.append(self.timers.set("deferred", now + self.cfg.timing.s(STOP_WAIT)))
+
+    def _run_deferred(self, now: float) -> None:
+        respond, self.deferred = self.deferred, None
+        c = self.timers.cancel("deferred")
+        if c is not None:
+            self.out.append(c)
+        if respond is not None:
+            respond(now)
+
     def on_timer(self, name: str, now: float) -> None:
-        if name == "sequence":
+        if name == "deferred":
+            self._run_deferred(now)
+        elif name == "sequence":
             self.end(f"sequence timeout: no request after {self.status}", False, now)
         elif name == "contactor":
             if self.station.contactor != "closed":
@@ -174,6 +199,8 @@ class ProtocolSession:
         if gone and self.status != "SupportedAppProtocol":
             self.end(f"CP {self.station.cp_state}: EV gone", False, now)
             return
+        if self.deferred is not None and self.station.present_current <= STOP_CURRENT:
+            self._run_deferred(now)
         if self.station.contactor == "closed":
             c = self.timers.cancel("contactor")
             if c is not None:
@@ -192,8 +219,9 @@ class ProtocolSession:
         return int(self.ctx.epoch + now)
 
     def respond(self, payload_type: int, msg: Any, name: str, now: float,
-                root: str | None = None) -> None:
-        """Encode and send the response to request `name` (without Req), then wait for the next."""
+                root: str | None = None, received: float | None = None) -> None:
+        """Encode and send the response to request `name` (without Req), then wait for the next.
+        `received`: when the request came, if the answer was deferred (for the deadline)."""
         try:
             data = encode(msg, root)
         except ExiError as exc:
@@ -202,7 +230,8 @@ class ProtocolSession:
             self.end(f"cannot encode {name}Res: {exc}", False, now)
             return
         _, perf = self.cfg.timing.times(self.protocol, name)
-        self.out.append(Send(payload_type, data, name + "Res", now + perf))
+        start = now if received is None else received
+        self.out.append(Send(payload_type, data, name + "Res", start + perf))
         self.out.append(self.timers.set("sequence", now + self.cfg.timing.sequence_after(
             self.protocol, name)))
 

@@ -125,10 +125,11 @@ class DinSession(ProtocolSession):
         if builder is not None:
             builder(code, now)
 
-    def send_body(self, body: Any, name: str, now: float) -> None:
+    def send_body(self, body: Any, name: str, now: float,
+                  received: float | None = None) -> None:
         msg = din.V2G_Message(Header=din.MessageHeaderType(SessionID=self.session_id),
                               Body=din.BodyType(BodyElement=body))
-        self.respond(EXI, msg, name, now)
+        self.respond(EXI, msg, name, now, received=received)
 
     def evse_status(self) -> din.DC_EVSEStatusType:
         code = STATUS_DIN.get(self.station.status_code, "EVSE_NotReady")
@@ -337,13 +338,14 @@ class DinSession(ProtocolSession):
         else:
             self.charging = False
             self.power_off()
-            self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
+            self.defer_until_current_low(
+                lambda t: self._res_PowerDelivery("OK", t, received=now), now)
 
-    def _res_PowerDelivery(self, code: str, now: float) -> None:
+    def _res_PowerDelivery(self, code: str, now: float, received: float | None = None) -> None:
         self.send_body(din.PowerDeliveryResType(ResponseCode=code,
                                                 EVSEStatus=self.evse_status()),
-                       "PowerDelivery", now)
+                       "PowerDelivery", now, received)
 
     def _CurrentDemand(self, body: din.CurrentDemandReqType, now: float) -> None:
         lim = self.station.dc

@@ -415,8 +415,9 @@ class Iso20Session(ProtocolSession):
         elif progress == "Stop":
             self.charging = False
             self.power_off()
-            self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"DC_WeldingDetectionReq", "SessionStopReq"})
+            self.defer_until_current_low(
+                lambda t: self._res_PowerDelivery("OK", t, received=now), now)
         elif progress == "Standby":
             self.power_off()
             self._res_PowerDelivery("OK", now)
@@ -425,10 +426,10 @@ class Iso20Session(ProtocolSession):
             self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"ScheduleExchangeReq"})
 
-    def _res_PowerDelivery(self, code: str, now: float) -> None:
+    def _res_PowerDelivery(self, code: str, now: float, received: float | None = None) -> None:
         res = cm.PowerDeliveryResType(Header=self.hdr(now), ResponseCode=code,
                                       EVSEStatus=self._evse_status(cm))
-        self.respond(COMMON, res, "PowerDelivery", now)
+        self.respond(COMMON, res, "PowerDelivery", now, received=received)
 
     def _notification(self) -> str | None:
         if self.stop_requested or self.station.fatal:

@@ -1,0 +1,71 @@
+"""Our EV simulator against our station across the veth link: mosquitto, josev-hal (simulated
+DC station) and josev-iso15118 as real processes, SDP + TLS/TCP + V2G over the link."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from josev import netsim
+from josev.demo import Stack, _station_iso_args
+from josev.evcc.common.ev import EvConfig
+from josev.evcc.driver import EvDriver, SimCable
+from josev.pki import create_pki
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[tuple[Stack, Any, Path]]:
+    reason = netsim.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable: {reason}")
+    pki = create_pki(tmp_path / "pki")
+    link = netsim.Link.create()
+    stack = Stack(tmp_path)
+    try:
+        stack.start(_station_iso_args(link, pki, "ISO20_DC,DIN"))
+        deadline = time.monotonic() + 60
+        log = tmp_path / "iso15118.log"
+        while "SECC listening" not in log.read_text(errors="replace"):
+            stack.check()
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield stack, link, pki
+    finally:
+        codes = stack.stop()
+        link.close()
+    assert codes == {"hal": 0, "iso15118": 0}
+
+
+async def charge(stack: Stack, link: Any, pki: Path, tls: bool, **ev: Any) -> EvDriver:
+    cfg = EvConfig(soc=70.0, target_soc=74.0, time_scale=60.0, **ev)
+    password = stack.broker.password_files["demo"].read_text().strip()
+    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
+                        password=password) as cable:
+        driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
+        await asyncio.wait_for(driver.run(), 180)
+    return driver
+
+
+@pytest.mark.parametrize(("protocols", "mode", "tls", "version"), [
+    (("ISO20_DC",), "scheduled", True, "TLSv1.3"),
+    (("DIN",), "dynamic", False, None),
+])
+async def test_session_across_the_link(station: tuple[Stack, Any, Path], protocols: tuple[str],
+                                       mode: str, tls: bool, version: str | None) -> None:
+    stack, link, pki = station
+    driver = await charge(stack, link, pki, tls, protocols=protocols, control_mode=mode)
+    result = driver.result
+    assert result.ok, result.ends
+    assert result.protocol == protocols[0]
+    assert result.tls == version
+    assert driver.ev.soc >= 74.0
+    assert max(s.values["current"] for s in result.samples) > 50.0
+    log = (stack.workdir / "iso15118.log").read_text()
+    assert "ended: terminated by the EV" in log
