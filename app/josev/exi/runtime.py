@@ -221,6 +221,8 @@ class Simple:
 
     def check(self, x: Any) -> None:
         """Refuse a value the schema does not allow (type and facets)."""
+        if x is None:
+            raise EncodeFail(f"{self.name}: required value is missing (None)")
         k = self.kind
         if k in ("nbit", "uint", "int"):
             if type(x) is not int:

@@ -107,7 +107,11 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.VersionNumberMajor = x_
@@ -122,7 +126,11 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.VersionNumberMinor = x_
@@ -167,36 +175,36 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
         if type(o1) is not AppProtocolType:
             raise _E('expected AppProtocolType, got ' + type(o1).__name__)
         x = o1.ProtocolNamespace
-        if x is None:
-            raise _E('AppProtocolType: ProtocolNamespace is required')
         a <<= 2
         a = st_protocolNamespaceType.enc(x, a)
         a <<= 1
         x = o1.VersionNumberMajor
-        if x is None:
-            raise _E('AppProtocolType: VersionNumberMajor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.VersionNumberMinor
-        if x is None:
-            raise _E('AppProtocolType: VersionNumberMinor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.SchemaID
-        if x is None:
-            raise _E('AppProtocolType: SchemaID is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_idType.fail(x)
         a = (a << 11) | ((x) << 1)
         x = o1.Priority
-        if x is None:
-            raise _E('AppProtocolType: Priority is required')
         if type(x) is not int or not 1 <= x <= 20:
             st_priorityType.fail(x)
         a = (a << 9) | (((x - 1) << 1)) << 1
@@ -227,7 +235,11 @@ def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.VersionNumberMajor = x_
@@ -242,7 +254,11 @@ def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.VersionNumberMinor = x_
@@ -262,36 +278,36 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     if type(o) is not AppProtocolType:
         raise _E('expected AppProtocolType, got ' + type(o).__name__)
     x = o.ProtocolNamespace
-    if x is None:
-        raise _E('AppProtocolType: ProtocolNamespace is required')
     a <<= 2
     a = st_protocolNamespaceType.enc(x, a)
     a <<= 1
     x = o.VersionNumberMajor
-    if x is None:
-        raise _E('AppProtocolType: VersionNumberMajor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.VersionNumberMinor
-    if x is None:
-        raise _E('AppProtocolType: VersionNumberMinor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.SchemaID
-    if x is None:
-        raise _E('AppProtocolType: SchemaID is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_idType.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.Priority
-    if x is None:
-        raise _E('AppProtocolType: Priority is required')
     if type(x) is not int or not 1 <= x <= 20:
         st_priorityType.fail(x)
     a = (a << 9) | (((x - 1) << 1)) << 1
@@ -328,8 +344,6 @@ def e_supportedAppProtocolRes(o: supportedAppProtocolRes, a: int) -> int:
     if type(o) is not supportedAppProtocolRes:
         raise _E('expected supportedAppProtocolRes, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('supportedAppProtocolRes: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)

@@ -1702,7 +1702,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.DepartureTime = x_
@@ -1741,7 +1745,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1783,7 +1791,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1825,7 +1837,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1867,7 +1883,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1886,23 +1906,22 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     if type(o) is not AC_EVChargeParameterType:
         raise _E('expected AC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DepartureTime
-    if x is None:
-        raise _E('AC_EVChargeParameterType: DepartureTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EAmount
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EAmount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -1916,27 +1935,32 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o1.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaxVoltage
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -1950,27 +1974,32 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaxCurrent
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -1984,27 +2013,32 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinCurrent
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -2018,16 +2052,25 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2068,7 +2111,11 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2086,8 +2133,6 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     if type(o) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o).__name__)
     x = o.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -2101,16 +2146,25 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -2131,7 +2185,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -2175,7 +2233,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2217,7 +2279,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2259,7 +2325,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2278,49 +2348,40 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.PowerSwitchClosed
-    if x is None:
-        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaxVoltage
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -2334,27 +2395,32 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaxCurrent
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -2368,27 +2434,32 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinCurrent
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -2402,16 +2473,25 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2431,7 +2511,11 @@ def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -2451,28 +2535,25 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     if type(o) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o).__name__)
     x = o.PowerSwitchClosed
-    if x is None:
-        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -2550,15 +2631,11 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('CableCheckReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -2577,15 +2654,11 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -2643,8 +2716,6 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     if type(o) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o).__name__)
     x = o.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -2663,15 +2734,11 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
@@ -2717,7 +2784,11 @@ def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -2740,15 +2811,11 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     if type(o) is not CableCheckResType:
         raise _E('expected CableCheckResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('CableCheckResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
@@ -2763,30 +2830,27 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -2826,7 +2890,11 @@ def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -2855,23 +2923,22 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -2938,20 +3005,14 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     else:
         w, b = 2, 0
     x = o.OEMProvisioningCert
-    if x is None:
-        raise _E('CertificateInstallationReqType: OEMProvisioningCert is required')
     a = (a << w) | (1 - b)
     a <<= 1
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
-    if x is None:
-        raise _E('CertificateInstallationReqType: ListOfRootCertificateIDs is required')
     a = (a << 1) | 0
     a = e_ListOfRootCertificateIDsType(x, a)
     x = o.DHParams
-    if x is None:
-        raise _E('CertificateInstallationReqType: DHParams is required')
     a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 2
@@ -3072,27 +3133,19 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('CertificateInstallationResType: Id is required')
     a = (a << 1) | 0
     a = st_IDREF.enc(x, a)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -3105,20 +3158,14 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         w, b = 2, 1
     a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
-    if x is None:
-        raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
     a <<= 2
     a = st_privateKeyType.enc(x, a)
     a <<= 1
     x = o.DHParams
-    if x is None:
-        raise _E('CertificateInstallationResType: DHParams is required')
     a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 1
     x = o.ContractID
-    if x is None:
-        raise _E('CertificateInstallationResType: ContractID is required')
     a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 2
@@ -3157,8 +3204,6 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     if type(o) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -3298,15 +3343,11 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateUpdateReqType: ContractSignatureCertChain is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -3319,19 +3360,13 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
         w, b = 2, 1
     a = (a << w) | (2 - b)
     x = o.ContractID
-    if x is None:
-        raise _E('CertificateUpdateReqType: ContractID is required')
     a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
-    if x is None:
-        raise _E('CertificateUpdateReqType: ListOfRootCertificateIDs is required')
     a = (a << 1) | 0
     a = e_ListOfRootCertificateIDsType(x, a)
     x = o.DHParams
-    if x is None:
-        raise _E('CertificateUpdateReqType: DHParams is required')
     a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 2
@@ -3405,7 +3440,11 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3423,27 +3462,19 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     if type(o) is not CertificateUpdateResType:
         raise _E('expected CertificateUpdateResType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('CertificateUpdateResType: Id is required')
     a = (a << 1) | 0
     a = st_IDREF.enc(x, a)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CertificateUpdateResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateUpdateResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -3456,33 +3487,36 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         w, b = 2, 1
     a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
-    if x is None:
-        raise _E('CertificateUpdateResType: ContractSignatureEncryptedPrivateKey is required')
     a <<= 2
     a = st_privateKeyType.enc(x, a)
     a <<= 1
     x = o.DHParams
-    if x is None:
-        raise _E('CertificateUpdateResType: DHParams is required')
     a <<= 2
     a = st_dHParamsType.enc(x, a)
     a <<= 1
     x = o.ContractID
-    if x is None:
-        raise _E('CertificateUpdateResType: ContractID is required')
     a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.RetryCounter
-    if x is None:
-        raise _E('CertificateUpdateResType: RetryCounter is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -3514,7 +3548,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.DepartureTime = x_
@@ -3553,7 +3591,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3595,7 +3637,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3637,7 +3683,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3679,7 +3729,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3714,8 +3768,6 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     if type(o) is not ChargeParameterDiscoveryReqType:
         raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.EVRequestedEnergyTransferType
-    if x is None:
-        raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
     _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVRequestedEnergyTransferType.fail(x)
@@ -3736,23 +3788,22 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             if type(o1) is not AC_EVChargeParameterType:
                 raise _E('expected AC_EVChargeParameterType, got ' + type(o1).__name__)
             x = o1.DepartureTime
-            if x is None:
-                raise _E('AC_EVChargeParameterType: DepartureTime is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.EAmount
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EAmount is required')
             a = (a << 1) | 0
             o2 = x
             if type(o2) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
             x = o2.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -3766,27 +3817,32 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             else:
                 w, b = 2, 1
             x = o2.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMaxVoltage
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -3800,27 +3856,32 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             else:
                 w, b = 2, 1
             x = o3.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMaxCurrent
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -3834,27 +3895,32 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             else:
                 w, b = 2, 1
             x = o4.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMinCurrent
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
             a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -3868,16 +3934,25 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             else:
                 w, b = 2, 1
             x = o5.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
@@ -3972,7 +4047,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4023,7 +4102,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4072,7 +4155,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4123,7 +4210,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4176,7 +4267,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4225,15 +4320,11 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if type(o) is not DC_EVChargeParameterType:
         raise _E('expected DC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('DC_EVChargeParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -4252,28 +4343,20 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
-    if x is None:
-        raise _E('DC_EVChargeParameterType: EVMaximumCurrentLimit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -4287,16 +4370,25 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
@@ -4305,8 +4397,6 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -4320,30 +4410,35 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o3.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.EVMaximumVoltageLimit
-    if x is None:
-        raise _E('DC_EVChargeParameterType: EVMaximumVoltageLimit is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -4357,16 +4452,25 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
@@ -4375,8 +4479,6 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -4390,16 +4492,25 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     else:
@@ -4411,8 +4522,6 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -4426,16 +4535,25 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 6
     x = o.FullSOC
@@ -4519,7 +4637,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o3.NotificationMaxDelay = x_
@@ -4563,7 +4685,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4605,7 +4731,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4647,7 +4777,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4682,15 +4816,11 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     if type(o) is not ChargeParameterDiscoveryResType:
         raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -4734,49 +4864,40 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             if type(o2) is not AC_EVSEChargeParameterType:
                 raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
             x = o2.AC_EVSEStatus
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
             x = o3.PowerSwitchClosed
-            if x is None:
-                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o3.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o3.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o3.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o2.EVSEMaxVoltage
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -4790,27 +4911,32 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             else:
                 w, b = 2, 1
             x = o4.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o2.EVSEMaxCurrent
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
             a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -4824,27 +4950,32 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             else:
                 w, b = 2, 1
             x = o5.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o2.EVSEMinCurrent
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
             a = (a << 1) | 0
             o6 = x
             if type(o6) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
             x = o6.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -4858,16 +4989,25 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             else:
                 w, b = 2, 1
             x = o6.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << 2) | 1
@@ -4909,7 +5049,11 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4961,19 +5105,26 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
         if type(o1) is not SAScheduleTupleType:
             raise _E('expected SAScheduleTupleType, got ' + type(o1).__name__)
         x = o1.SAScheduleTupleID
-        if x is None:
-            raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_SAIDType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o1.PMaxSchedule
-        if x is None:
-            raise _E('SAScheduleTupleType: PMaxSchedule is required')
         a = (a << 1) | 0
         a = e_PMaxScheduleType(x, a)
         x = o1.SalesTariff
@@ -5003,7 +5154,11 @@ def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5037,19 +5192,26 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     if type(o) is not SAScheduleTupleType:
         raise _E('expected SAScheduleTupleType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.PMaxSchedule
-    if x is None:
-        raise _E('SAScheduleTupleType: PMaxSchedule is required')
     a = (a << 1) | 0
     a = e_PMaxScheduleType(x, a)
     x = o.SalesTariff
@@ -5077,7 +5239,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5110,7 +5276,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o2.start = x_
@@ -5133,7 +5303,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 4294967295:
                     raise _F(st_unsignedInt.name + ': value outside its range', q)
                 o2.duration = x_
@@ -5165,7 +5339,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5191,15 +5369,24 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     if type(o) is not PMaxScheduleType:
         raise _E('expected PMaxScheduleType, got ' + type(o).__name__)
     x = o.PMaxScheduleID
-    if x is None:
-        raise _E('PMaxScheduleType: PMaxScheduleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     lst = o.PMaxScheduleEntry
     if type(lst) is not list:
@@ -5228,19 +5415,27 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
                 if type(o2) is not RelativeTimeIntervalType:
                     raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
                 x = o2.start
-                if x is None:
-                    raise _E('RelativeTimeIntervalType: start is required')
                 a <<= 2
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 x = o2.duration
                 if x is not None:
                     a <<= 3
                     if type(x) is not int or x < 0 or x > 4294967295:
                         st_unsignedInt.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     w, b = 1, 2
                 else:
@@ -5257,15 +5452,24 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
         else:
             raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
         x = o1.PMax
-        if x is None:
-            raise _E('PMaxScheduleEntryType: PMax is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_PMaxType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 1
     a = (a << w) | (2 - b)
@@ -5292,7 +5496,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.start = x_
@@ -5315,7 +5523,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o1.duration = x_
@@ -5347,7 +5559,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5380,19 +5596,27 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -5409,15 +5633,24 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     else:
         raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
     x = o.PMax
-    if x is None:
-        raise _E('PMaxScheduleEntryType: PMax is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_PMaxType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -5435,7 +5668,11 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.start = x_
@@ -5458,7 +5695,11 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.duration = x_
@@ -5476,19 +5717,27 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     if type(o) is not RelativeTimeIntervalType:
         raise _E('expected RelativeTimeIntervalType, got ' + type(o).__name__)
     x = o.start
-    if x is None:
-        raise _E('RelativeTimeIntervalType: start is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 2
     else:
@@ -5534,7 +5783,11 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5585,20 +5838,27 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if type(o) is not SalesTariffType:
         raise _E('expected SalesTariffType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('SalesTariffType: Id is required')
     a = (a << 1) | 0
     a = st_IDREF.enc(x, a)
     x = o.SalesTariffID
-    if x is None:
-        raise _E('SalesTariffType: SalesTariffID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.SalesTariffDescription
     if x is not None:
@@ -5609,8 +5869,6 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o.NumEPriceLevels
-    if x is None:
-        raise _E('SalesTariffType: NumEPriceLevels is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << (w + 10)) | ((3 - b) << 10) | ((x) << 1)
@@ -5648,7 +5906,11 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.start = x_
@@ -5671,7 +5933,11 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o1.duration = x_
@@ -5733,19 +5999,27 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -5762,8 +6036,6 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     else:
         raise _E('SalesTariffEntryType: one of TimeInterval is required')
     x = o.EPriceLevel
-    if x is None:
-        raise _E('SalesTariffEntryType: EPriceLevel is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
@@ -5792,7 +6064,11 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.startValue = x_
@@ -5823,7 +6099,11 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.amount = x_
@@ -5861,12 +6141,15 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     if type(o) is not ConsumptionCostType:
         raise _E('expected ConsumptionCostType, got ' + type(o).__name__)
     x = o.startValue
-    if x is None:
-        raise _E('ConsumptionCostType: startValue is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.Cost
     if type(lst) is not list:
@@ -5878,19 +6161,20 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
         if type(o1) is not CostType:
             raise _E('expected CostType, got ' + type(o1).__name__)
         x = o1.costKind
-        if x is None:
-            raise _E('CostType: costKind is required')
         _i = _IDX_st_costKindType.get(x) if type(x) is str else None
         if _i is None:
             st_costKindType.fail(x)
         a = (a << 5) | (_i << 1)
         x = o1.amount
-        if x is None:
-            raise _E('CostType: amount is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.amountMultiplier
         if x is not None:
@@ -5923,7 +6207,11 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.amount = x_
@@ -5953,19 +6241,20 @@ def e_CostType(o: CostType, a: int) -> int:
     if type(o) is not CostType:
         raise _E('expected CostType, got ' + type(o).__name__)
     x = o.costKind
-    if x is None:
-        raise _E('CostType: costKind is required')
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
         st_costKindType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.amount
-    if x is None:
-        raise _E('CostType: amount is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
@@ -6031,7 +6320,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -6075,7 +6368,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6126,7 +6423,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6175,7 +6476,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6217,7 +6522,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6259,7 +6568,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6310,7 +6623,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6359,7 +6676,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6410,7 +6731,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6431,8 +6756,6 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not DC_EVSEChargeParameterType:
         raise _E('expected DC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
@@ -6447,37 +6770,32 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaximumCurrentLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMaximumCurrentLimit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -6491,16 +6809,25 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumPowerLimit
     if x is not None:
@@ -6509,8 +6836,6 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -6524,30 +6849,35 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o3.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.EVSEMaximumVoltageLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMaximumVoltageLimit is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -6561,27 +6891,32 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumCurrentLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMinimumCurrentLimit is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
     x = o5.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -6595,27 +6930,32 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o5.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumVoltageLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMinimumVoltageLimit is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
     x = o6.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -6629,16 +6969,25 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o6.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
@@ -6647,8 +6996,6 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -6662,30 +7009,35 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o7.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
     x = o.EVSEPeakCurrentRipple
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEPeakCurrentRipple is required')
     a = (a << w) | (7 - b)
     o8 = x
     if type(o8) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
     x = o8.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -6699,16 +7051,25 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o8.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
@@ -6717,8 +7078,6 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         if type(o9) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
         x = o9.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -6732,16 +7091,25 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o9.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     else:
@@ -6808,7 +7176,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6858,7 +7230,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6927,7 +7303,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -6972,7 +7352,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7000,7 +7384,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -7036,7 +7424,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o4.NotificationMaxDelay = x_
@@ -7057,28 +7449,33 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if type(o) is not ChargingStatusResType:
         raise _E('expected ChargingStatusResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ChargingStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
-    if x is None:
-        raise _E('ChargingStatusResType: EVSEID is required')
     a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('ChargingStatusResType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.EVSEMaxCurrent
     if x is not None:
@@ -7087,8 +7484,6 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -7102,16 +7497,25 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o1.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     else:
@@ -7123,8 +7527,6 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if type(o2) is not MeterInfoType:
             raise _E('expected MeterInfoType, got ' + type(o2).__name__)
         x = o2.MeterID
-        if x is None:
-            raise _E('MeterInfoType: MeterID is required')
         a <<= 2
         a = st_meterIDType.enc(x, a)
         a <<= 1
@@ -7135,8 +7537,6 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -7150,16 +7550,25 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o3.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 3, 2
         else:
@@ -7178,9 +7587,20 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_meterStatusType.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 2, 4
         x = o2.TMeter
@@ -7190,49 +7610,53 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 1, 5
         a = (a << w) | (5 - b)
         w, b = 1, 5
     x = o.ReceiptRequired
-    if x is None:
-        raise _E('ChargingStatusResType: ReceiptRequired is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
     x = o.AC_EVSEStatus
-    if x is None:
-        raise _E('ChargingStatusResType: AC_EVSEStatus is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o4).__name__)
     x = o4.PowerSwitchClosed
-    if x is None:
-        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o4.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o4.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o4.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -7292,7 +7716,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7337,7 +7765,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7365,7 +7797,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -7385,8 +7821,6 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
@@ -7397,8 +7831,6 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -7412,16 +7844,25 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o1.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 2
     else:
@@ -7440,9 +7881,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_meterStatusType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     x = o.TMeter
@@ -7452,9 +7904,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
@@ -7535,15 +7998,11 @@ def e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) ->
     if type(o) is not ContractAuthenticationResType:
         raise _E('expected ContractAuthenticationResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ContractAuthenticationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ContractAuthenticationResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -7627,7 +8086,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7678,7 +8141,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7731,7 +8198,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7784,7 +8255,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7855,7 +8330,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7908,7 +8387,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7957,7 +8440,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7976,15 +8463,11 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('CurrentDemandReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -8003,28 +8486,20 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('CurrentDemandReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -8038,16 +8513,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
@@ -8056,8 +8540,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8071,16 +8553,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o3.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     else:
@@ -8092,8 +8583,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8107,16 +8596,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o4.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     x = o.EVMaximumPowerLimit
@@ -8126,8 +8624,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8141,16 +8637,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     x = o.BulkChargingComplete
@@ -8160,8 +8665,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
-    if x is None:
-        raise _E('CurrentDemandReqType: ChargingComplete is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
@@ -8172,8 +8675,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8187,16 +8688,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -8208,8 +8718,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8223,28 +8731,33 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o7.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('CurrentDemandReqType: EVTargetVoltage is required')
     a = (a << w) | (9 - b)
     o8 = x
     if type(o8) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
     x = o8.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -8258,16 +8771,25 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o8.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8311,7 +8833,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -8355,7 +8881,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8397,7 +8927,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8451,7 +8985,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8504,7 +9042,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8557,7 +9099,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8578,15 +9124,11 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if type(o) is not CurrentDemandResType:
         raise _E('expected CurrentDemandResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CurrentDemandResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('CurrentDemandResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
@@ -8601,37 +9143,32 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -8645,27 +9182,32 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPresentCurrent
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPresentCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -8679,32 +9221,35 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSECurrentLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -8715,8 +9260,6 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8730,16 +9273,25 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o4.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -8751,8 +9303,6 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8766,16 +9316,25 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.EVSEMaximumPowerLimit
@@ -8785,8 +9344,6 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -8800,16 +9357,25 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 10
     a = (a << w) | (10 - b)
@@ -8887,15 +9453,11 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -8914,15 +9476,11 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
@@ -8935,8 +9493,6 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     else:
         w, b = 2, 1
     x = o.ChargingComplete
-    if x is None:
-        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -9029,7 +9585,11 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.start = x_
@@ -9052,7 +9612,11 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o1.duration = x_
@@ -9099,19 +9663,27 @@ def e_EntryType(o: EntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -9171,14 +9743,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -9319,7 +9887,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -9335,21 +9907,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -9508,13 +10087,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -9562,7 +10137,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9626,7 +10205,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9671,7 +10254,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9699,7 +10286,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -9732,8 +10323,6 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SessionID
-    if x is None:
-        raise _E('MeteringReceiptReqType: SessionID is required')
     a = (a << w) | (1 - b)
     a <<= 1
     a = st_sessionIDType.enc(x, a)
@@ -9744,23 +10333,30 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_SAIDType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.MeterInfo
-    if x is None:
-        raise _E('MeteringReceiptReqType: MeterInfo is required')
     a = (a << w) | (3 - b)
     o1 = x
     if type(o1) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o1).__name__)
     x = o1.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
@@ -9771,8 +10367,6 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(o2) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
         x = o2.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
@@ -9786,16 +10380,25 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o2.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a = (a << w) | (2 - b)
         a <<= 1
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 2
     else:
@@ -9814,9 +10417,20 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_meterStatusType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     x = o1.TMeter
@@ -9826,9 +10440,20 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
@@ -9856,7 +10481,11 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -9877,42 +10506,35 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     if type(o) is not MeteringReceiptResType:
         raise _E('expected MeteringReceiptResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('MeteringReceiptResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.AC_EVSEStatus
-    if x is None:
-        raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.PowerSwitchClosed
-    if x is None:
-        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -9972,21 +10594,15 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     if type(o) is not PaymentDetailsReqType:
         raise _E('expected PaymentDetailsReqType, got ' + type(o).__name__)
     x = o.ContractID
-    if x is None:
-        raise _E('PaymentDetailsReqType: ContractID is required')
     a <<= 2
     a = st_contractIDType.enc(x, a)
     a <<= 1
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -10026,7 +10642,11 @@ def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -10044,28 +10664,33 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     if type(o) is not PaymentDetailsResType:
         raise _E('expected PaymentDetailsResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PaymentDetailsResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.GenChallenge
-    if x is None:
-        raise _E('PaymentDetailsResType: GenChallenge is required')
     a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.DateTimeNow
-    if x is None:
-        raise _E('PaymentDetailsResType: DateTimeNow is required')
     a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -10179,8 +10804,6 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.ReadyToChargeState
-    if x is None:
-        raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -10207,15 +10830,11 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             if type(o1) is not DC_EVPowerDeliveryParameterType:
                 raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
             x = o1.DC_EVStatus
-            if x is None:
-                raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
             a = (a << 1) | 0
             o2 = x
             if type(o2) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
             x = o2.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -10234,15 +10853,11 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
                 a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
                 w, b = 1, 3
             x = o2.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             x = o2.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
@@ -10255,8 +10870,6 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o1.ChargingComplete
-            if x is None:
-                raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -10288,7 +10901,11 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10314,7 +10931,11 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.ChargingProfileEntryStart = x_
@@ -10330,7 +10951,11 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10356,15 +10981,24 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     if type(o) is not ChargingProfileType:
         raise _E('expected ChargingProfileType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('ChargingProfileType: SAScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     lst = o.ProfileEntry
     if type(lst) is not list:
@@ -10378,23 +11012,35 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
         if type(o1) is not ProfileEntryType:
             raise _E('expected ProfileEntryType, got ' + type(o1).__name__)
         x = o1.ChargingProfileEntryStart
-        if x is None:
-            raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ChargingProfileEntryMaxPower
-        if x is None:
-            raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_PMaxType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 1
     a = (a << w) | (2 - b)
@@ -10414,7 +11060,11 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.ChargingProfileEntryStart = x_
@@ -10430,7 +11080,11 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10448,23 +11102,35 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     if type(o) is not ProfileEntryType:
         raise _E('expected ProfileEntryType, got ' + type(o).__name__)
     x = o.ChargingProfileEntryStart
-    if x is None:
-        raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ChargingProfileEntryMaxPower
-    if x is None:
-        raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_PMaxType.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -10498,7 +11164,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.NotificationMaxDelay = x_
@@ -10544,7 +11214,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -10578,8 +11252,6 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -10600,28 +11272,25 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.PowerSwitchClosed
-            if x is None:
-                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o1.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o1.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -10641,23 +11310,22 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             else:
                 w, b = 2, 0
             x = o2.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
             x = o2.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o2.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -10752,7 +11420,11 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10794,7 +11466,11 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10813,15 +11489,11 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('PreChargeReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -10840,28 +11512,20 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -10875,27 +11539,32 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('PreChargeReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -10909,16 +11578,25 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10962,7 +11640,11 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -11006,7 +11688,11 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11025,15 +11711,11 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     if type(o) is not PreChargeResType:
         raise _E('expected PreChargeResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('PreChargeResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
@@ -11048,37 +11730,32 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -11092,16 +11769,25 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -11120,7 +11806,11 @@ def d_ServiceChargeType(v: int, q: int) -> tuple[ServiceChargeType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o1.ServiceID = x_
@@ -11186,19 +11876,20 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     if type(o) is not ServiceChargeType:
         raise _E('expected ServiceChargeType, got ' + type(o).__name__)
     x = o.ServiceTag
-    if x is None:
-        raise _E('ServiceChargeType: ServiceTag is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    if x is None:
-        raise _E('ServiceTagType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.ServiceName
     if x is not None:
@@ -11209,8 +11900,6 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o1.ServiceCategory
-    if x is None:
-        raise _E('ServiceTagType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -11225,14 +11914,10 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
         w, b = 2, 3
     a = (a << w) | (4 - b)
     x = o.FreeService
-    if x is None:
-        raise _E('ServiceChargeType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EnergyTransferType
-    if x is None:
-        raise _E('ServiceChargeType: EnergyTransferType is required')
     _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSESupportedEnergyTransferType.fail(x)
@@ -11253,7 +11938,11 @@ def d_ServiceTagType(v: int, q: int) -> tuple[ServiceTagType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -11308,12 +11997,15 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     if type(o) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceTagType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
@@ -11324,8 +12016,6 @@ def e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.ServiceCategory
-    if x is None:
-        raise _E('ServiceTagType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -11355,7 +12045,11 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -11371,12 +12065,15 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -11398,7 +12095,11 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -11426,19 +12127,20 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
     if x is not None:
@@ -11502,7 +12204,11 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11531,15 +12237,24 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
-    if x is None:
-        raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     lst = o.Parameter
     if type(lst) is not list:
@@ -11607,7 +12322,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11630,7 +12349,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -2147483648 or x_ > 2147483647:
@@ -11677,7 +12400,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11713,13 +12440,9 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
-    if x is None:
-        raise _E('ParameterType: Name is required')
     a = (a << 1) | 0
     a = st_string.enc(x, a)
     x = o.ValueType
-    if x is None:
-        raise _E('ParameterType: ValueType is required')
     a = (a << 1) | 0
     _i = _IDX_st_valueType.get(x) if type(x) is str else None
     if _i is None:
@@ -11768,18 +12491,40 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 3:
             a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
@@ -11787,8 +12532,6 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(o1) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
             x = o1.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -11802,16 +12545,25 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o1.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 5:
             a = (a << 4) | 10
@@ -11908,7 +12660,11 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o2.ServiceID = x_
@@ -11987,38 +12743,33 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.PaymentOptions
-    if x is None:
-        raise _E('ServiceDiscoveryResType: PaymentOptions is required')
     a = (a << 1) | 0
     a = e_PaymentOptionsType(x, a)
     x = o.ChargeService
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ChargeService is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceChargeType:
         raise _E('expected ServiceChargeType, got ' + type(o1).__name__)
     x = o1.ServiceTag
-    if x is None:
-        raise _E('ServiceChargeType: ServiceTag is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o2).__name__)
     x = o2.ServiceID
-    if x is None:
-        raise _E('ServiceTagType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o2.ServiceName
     if x is not None:
@@ -12029,8 +12780,6 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.ServiceCategory
-    if x is None:
-        raise _E('ServiceTagType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -12045,14 +12794,10 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         w, b = 2, 3
     a = (a << w) | (4 - b)
     x = o1.FreeService
-    if x is None:
-        raise _E('ServiceChargeType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EnergyTransferType
-    if x is None:
-        raise _E('ServiceChargeType: EnergyTransferType is required')
     _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSESupportedEnergyTransferType.fail(x)
@@ -12137,7 +12882,11 @@ def d_ServiceTagListType(v: int, q: int) -> tuple[ServiceTagListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o2.ServiceID = x_
@@ -12217,19 +12966,20 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
         if type(o1) is not ServiceType:
             raise _E('expected ServiceType, got ' + type(o1).__name__)
         x = o1.ServiceTag
-        if x is None:
-            raise _E('ServiceType: ServiceTag is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not ServiceTagType:
             raise _E('expected ServiceTagType, got ' + type(o2).__name__)
         x = o2.ServiceID
-        if x is None:
-            raise _E('ServiceTagType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.ServiceName
         if x is not None:
@@ -12240,8 +12990,6 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o2.ServiceCategory
-        if x is None:
-            raise _E('ServiceTagType: ServiceCategory is required')
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
             st_serviceCategoryType.fail(x)
@@ -12256,8 +13004,6 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
             w, b = 2, 3
         a = (a << w) | (4 - b)
         x = o1.FreeService
-        if x is None:
-            raise _E('ServiceType: FreeService is required')
         if type(x) is not bool:
             st_boolean.fail(x)
         a = (a << 5) | ((x << 1)) << 1
@@ -12280,7 +13026,11 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o1.ServiceID = x_
@@ -12342,19 +13092,20 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceTag
-    if x is None:
-        raise _E('ServiceType: ServiceTag is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    if x is None:
-        raise _E('ServiceTagType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.ServiceName
     if x is not None:
@@ -12365,8 +13116,6 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o1.ServiceCategory
-    if x is None:
-        raise _E('ServiceTagType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -12381,8 +13130,6 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         w, b = 2, 3
     a = (a << w) | (4 - b)
     x = o.FreeService
-    if x is None:
-        raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -12411,15 +13158,11 @@ def e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) 
     if type(o) is not ServicePaymentSelectionReqType:
         raise _E('expected ServicePaymentSelectionReqType, got ' + type(o).__name__)
     x = o.SelectedPaymentOption
-    if x is None:
-        raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
         st_paymentOptionType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
-    if x is None:
-        raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
     a = (a << 1) | 0
     a = e_SelectedServiceListType(x, a)
     a = (a << 1) | 0
@@ -12448,7 +13191,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ServiceID = x_
@@ -12472,7 +13219,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -12510,12 +13261,15 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
         if type(o1) is not SelectedServiceType:
             raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
         x = o1.ServiceID
-        if x is None:
-            raise _E('SelectedServiceType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ParameterSetID
         if x is not None:
@@ -12523,9 +13277,20 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 1, 2
         else:
@@ -12549,7 +13314,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -12573,7 +13342,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12593,12 +13366,15 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
@@ -12606,9 +13382,20 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 2
     else:
@@ -12635,8 +13422,6 @@ def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) 
     if type(o) is not ServicePaymentSelectionResType:
         raise _E('expected ServicePaymentSelectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServicePaymentSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -12664,8 +13449,6 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
-    if x is None:
-        raise _E('SessionSetupReqType: EVCCID is required')
     a <<= 2
     a = st_evccIDType.enc(x, a)
     a <<= 2
@@ -12704,7 +13487,11 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -12724,15 +13511,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
-    if x is None:
-        raise _E('SessionSetupResType: EVSEID is required')
     a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
@@ -12742,9 +13525,20 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 3
     else:
@@ -12788,8 +13582,6 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -12861,13 +13653,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -12941,13 +13729,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -13007,8 +13791,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -13355,7 +14137,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -13490,7 +14276,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o18.ServiceID = x_
@@ -13517,7 +14307,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o19.ServiceID = x_
@@ -13681,7 +14475,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if s_:
                     x_ = -x_ - 1
                 if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -13773,15 +14571,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('V2G_Message: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
@@ -13792,8 +14586,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
         if type(o2) is not NotificationType:
             raise _E('expected NotificationType, got ' + type(o2).__name__)
         x = o2.FaultCode
-        if x is None:
-            raise _E('NotificationType: FaultCode is required')
         _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
         if _i is None:
             st_faultCodeType.fail(x)
@@ -13817,8 +14609,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
         w, b = 1, 3
     a = (a << w) | (3 - b)
     x = o.Body
-    if x is None:
-        raise _E('V2G_Message: Body is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not BodyType:
@@ -13845,8 +14635,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o5) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o5).__name__)
             x = o5.DC_EVStatus
-            if x is None:
-                raise _E('CableCheckReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
@@ -13856,20 +14644,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o6) is not CableCheckResType:
                 raise _E('expected CableCheckResType, got ' + type(o6).__name__)
             x = o6.ResponseCode
-            if x is None:
-                raise _E('CableCheckResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o6.DC_EVSEStatus
-            if x is None:
-                raise _E('CableCheckResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o6.EVSEProcessing
-            if x is None:
-                raise _E('CableCheckResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -13892,8 +14674,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o7) is not ChargeParameterDiscoveryReqType:
                 raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o7).__name__)
             x = o7.EVRequestedEnergyTransferType
-            if x is None:
-                raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
             _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVRequestedEnergyTransferType.fail(x)
@@ -13928,15 +14708,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o8) is not ChargeParameterDiscoveryResType:
                 raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o8).__name__)
             x = o8.ResponseCode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o8.EVSEProcessing
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -14003,15 +14779,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o10) is not ContractAuthenticationResType:
                 raise _E('expected ContractAuthenticationResType, got ' + type(o10).__name__)
             x = o10.ResponseCode
-            if x is None:
-                raise _E('ContractAuthenticationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o10.EVSEProcessing
-            if x is None:
-                raise _E('ContractAuthenticationResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -14031,15 +14803,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o11) is not MeteringReceiptResType:
                 raise _E('expected MeteringReceiptResType, got ' + type(o11).__name__)
             x = o11.ResponseCode
-            if x is None:
-                raise _E('MeteringReceiptResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o11.AC_EVSEStatus
-            if x is None:
-                raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_AC_EVSEStatusType(x, a)
             a = (a << 1) | 0
@@ -14049,14 +14817,10 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o12) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o12).__name__)
             x = o12.ContractID
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractID is required')
             a <<= 2
             a = st_contractIDType.enc(x, a)
             a <<= 1
             x = o12.ContractSignatureCertChain
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
@@ -14066,28 +14830,33 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o13) is not PaymentDetailsResType:
                 raise _E('expected PaymentDetailsResType, got ' + type(o13).__name__)
             x = o13.ResponseCode
-            if x is None:
-                raise _E('PaymentDetailsResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o13.GenChallenge
-            if x is None:
-                raise _E('PaymentDetailsResType: GenChallenge is required')
             a <<= 2
             a = st_genChallengeType.enc(x, a)
             a <<= 1
             x = o13.DateTimeNow
-            if x is None:
-                raise _E('PaymentDetailsResType: DateTimeNow is required')
             a <<= 2
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 19
@@ -14095,8 +14864,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o14) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o14).__name__)
             x = o14.ReadyToChargeState
-            if x is None:
-                raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -14133,8 +14900,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o15) is not PowerDeliveryResType:
                 raise _E('expected PowerDeliveryResType, got ' + type(o15).__name__)
             x = o15.ResponseCode
-            if x is None:
-                raise _E('PowerDeliveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -14169,18 +14934,12 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o16) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o16).__name__)
             x = o16.DC_EVStatus
-            if x is None:
-                raise _E('PreChargeReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             x = o16.EVTargetVoltage
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             x = o16.EVTargetCurrent
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetCurrent is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -14190,20 +14949,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o17) is not PreChargeResType:
                 raise _E('expected PreChargeResType, got ' + type(o17).__name__)
             x = o17.ResponseCode
-            if x is None:
-                raise _E('PreChargeResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o17.DC_EVSEStatus
-            if x is None:
-                raise _E('PreChargeResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o17.EVSEPresentVoltage
-            if x is None:
-                raise _E('PreChargeResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -14213,12 +14966,15 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o18) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o18).__name__)
             x = o18.ServiceID
-            if x is None:
-                raise _E('ServiceDetailReqType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 24
@@ -14226,19 +14982,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o19) is not ServiceDetailResType:
                 raise _E('expected ServiceDetailResType, got ' + type(o19).__name__)
             x = o19.ResponseCode
-            if x is None:
-                raise _E('ServiceDetailResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o19.ServiceID
-            if x is None:
-                raise _E('ServiceDetailResType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o19.ServiceParameterList
             if x is not None:
@@ -14275,20 +15032,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o21) is not ServiceDiscoveryResType:
                 raise _E('expected ServiceDiscoveryResType, got ' + type(o21).__name__)
             x = o21.ResponseCode
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o21.PaymentOptions
-            if x is None:
-                raise _E('ServiceDiscoveryResType: PaymentOptions is required')
             a = (a << 1) | 0
             a = e_PaymentOptionsType(x, a)
             x = o21.ChargeService
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ChargeService is required')
             a = (a << 1) | 0
             a = e_ServiceChargeType(x, a)
             x = o21.ServiceList
@@ -14305,15 +15056,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o22) is not ServicePaymentSelectionReqType:
                 raise _E('expected ServicePaymentSelectionReqType, got ' + type(o22).__name__)
             x = o22.SelectedPaymentOption
-            if x is None:
-                raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
             _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
             if _i is None:
                 st_paymentOptionType.fail(x)
             a = (a << 4) | (_i << 1)
             x = o22.SelectedServiceList
-            if x is None:
-                raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
             a = (a << 1) | 0
             a = e_SelectedServiceListType(x, a)
             a = (a << 1) | 0
@@ -14323,8 +15070,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o23) is not ServicePaymentSelectionResType:
                 raise _E('expected ServicePaymentSelectionResType, got ' + type(o23).__name__)
             x = o23.ResponseCode
-            if x is None:
-                raise _E('ServicePaymentSelectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -14335,8 +15080,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o24) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o24).__name__)
             x = o24.EVCCID
-            if x is None:
-                raise _E('SessionSetupReqType: EVCCID is required')
             a <<= 2
             a = st_evccIDType.enc(x, a)
             a <<= 2
@@ -14346,15 +15089,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o25) is not SessionSetupResType:
                 raise _E('expected SessionSetupResType, got ' + type(o25).__name__)
             x = o25.ResponseCode
-            if x is None:
-                raise _E('SessionSetupResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o25.EVSEID
-            if x is None:
-                raise _E('SessionSetupResType: EVSEID is required')
             a <<= 2
             a = st_evseIDType.enc(x, a)
             a <<= 1
@@ -14364,9 +15103,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                     st_long.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 1
                 w, b = 1, 3
             else:
@@ -14384,8 +15134,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o27) is not SessionStopResType:
                 raise _E('expected SessionStopResType, got ' + type(o27).__name__)
             x = o27.ResponseCode
-            if x is None:
-                raise _E('SessionStopResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -14396,8 +15144,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o28) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o28).__name__)
             x = o28.DC_EVStatus
-            if x is None:
-                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
@@ -14407,20 +15153,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o29) is not WeldingDetectionResType:
                 raise _E('expected WeldingDetectionResType, got ' + type(o29).__name__)
             x = o29.ResponseCode
-            if x is None:
-                raise _E('WeldingDetectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o29.DC_EVSEStatus
-            if x is None:
-                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o29.EVSEPresentVoltage
-            if x is None:
-                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -14502,8 +15242,6 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
@@ -14514,8 +15252,6 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         if type(o1) is not NotificationType:
             raise _E('expected NotificationType, got ' + type(o1).__name__)
         x = o1.FaultCode
-        if x is None:
-            raise _E('NotificationType: FaultCode is required')
         _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
         if _i is None:
             st_faultCodeType.fail(x)
@@ -14575,8 +15311,6 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     if type(o) is not NotificationType:
         raise _E('expected NotificationType, got ' + type(o).__name__)
     x = o.FaultCode
-    if x is None:
-        raise _E('NotificationType: FaultCode is required')
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_faultCodeType.fail(x)
@@ -14695,7 +15429,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o5.NotificationMaxDelay = x_
@@ -14747,7 +15485,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 4294967295:
                     raise _F(st_unsignedInt.name + ': value outside its range', q)
                 o7.DepartureTime = x_
@@ -14929,7 +15671,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o16.NotificationMaxDelay = x_
@@ -15007,7 +15753,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -15116,7 +15866,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 4294967295:
                     raise _F(st_unsignedInt.name + ': value outside its range', q)
                 o24.NotificationMaxDelay = x_
@@ -15162,7 +15916,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 4294967295:
                     raise _F(st_unsignedInt.name + ': value outside its range', q)
                 o25.NotificationMaxDelay = x_
@@ -15266,7 +16024,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15308,7 +16070,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15360,7 +16126,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o32.NotificationMaxDelay = x_
@@ -15404,7 +16174,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15430,7 +16204,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o34.ServiceID = x_
@@ -15457,7 +16235,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o35.ServiceID = x_
@@ -15630,7 +16412,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if s_:
                     x_ = -x_ - 1
                 if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -15750,7 +16536,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o48.NotificationMaxDelay = x_
@@ -15794,7 +16584,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15842,15 +16636,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o2) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o2).__name__)
             x = o2.DC_EVStatus
-            if x is None:
-                raise _E('CableCheckReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o3).__name__)
             x = o3.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -15869,15 +16659,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
                 w, b = 1, 3
             x = o3.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             x = o3.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -15887,15 +16673,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o4) is not CableCheckResType:
                 raise _E('expected CableCheckResType, got ' + type(o4).__name__)
             x = o4.ResponseCode
-            if x is None:
-                raise _E('CableCheckResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o4.DC_EVSEStatus
-            if x is None:
-                raise _E('CableCheckResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o5 = x
             if type(o5) is not DC_EVSEStatusType:
@@ -15910,30 +16692,27 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 0
             x = o5.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
             x = o5.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o5.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o4.EVSEProcessing
-            if x is None:
-                raise _E('CableCheckResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -15956,8 +16735,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o6) is not ChargeParameterDiscoveryReqType:
                 raise _E('expected ChargeParameterDiscoveryReqType, got ' + type(o6).__name__)
             x = o6.EVRequestedEnergyTransferType
-            if x is None:
-                raise _E('ChargeParameterDiscoveryReqType: EVRequestedEnergyTransferType is required')
             _i = _IDX_st_EVRequestedEnergyTransferType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVRequestedEnergyTransferType.fail(x)
@@ -15978,31 +16755,26 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o7) is not AC_EVChargeParameterType:
                         raise _E('expected AC_EVChargeParameterType, got ' + type(o7).__name__)
                     x = o7.DepartureTime
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: DepartureTime is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 4294967295:
                         st_unsignedInt.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o7.EAmount
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EAmount is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o7.EVMaxVoltage
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o7.EVMaxCurrent
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o7.EVMinCurrent
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     a = (a << 1) | 0
@@ -16026,15 +16798,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o9) is not ChargeParameterDiscoveryResType:
                 raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o9).__name__)
             x = o9.ResponseCode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o9.EVSEProcessing
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -16078,23 +16846,15 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o11) is not AC_EVSEChargeParameterType:
                         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o11).__name__)
                     x = o11.AC_EVSEStatus
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
                     a = (a << 1) | 0
                     a = e_AC_EVSEStatusType(x, a)
                     x = o11.EVSEMaxVoltage
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: EVSEMaxVoltage is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o11.EVSEMaxCurrent
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o11.EVSEMinCurrent
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: EVSEMinCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     a = (a << 1) | 0
@@ -16130,15 +16890,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o14) is not ContractAuthenticationResType:
                 raise _E('expected ContractAuthenticationResType, got ' + type(o14).__name__)
             x = o14.ResponseCode
-            if x is None:
-                raise _E('ContractAuthenticationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o14.EVSEProcessing
-            if x is None:
-                raise _E('ContractAuthenticationResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -16158,42 +16914,35 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o15) is not MeteringReceiptResType:
                 raise _E('expected MeteringReceiptResType, got ' + type(o15).__name__)
             x = o15.ResponseCode
-            if x is None:
-                raise _E('MeteringReceiptResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o15.AC_EVSEStatus
-            if x is None:
-                raise _E('MeteringReceiptResType: AC_EVSEStatus is required')
             a = (a << 1) | 0
             o16 = x
             if type(o16) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o16).__name__)
             x = o16.PowerSwitchClosed
-            if x is None:
-                raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o16.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o16.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o16.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -16204,21 +16953,15 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o17) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o17).__name__)
             x = o17.ContractID
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractID is required')
             a <<= 2
             a = st_contractIDType.enc(x, a)
             a <<= 1
             x = o17.ContractSignatureCertChain
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             o18 = x
             if type(o18) is not CertificateChainType:
                 raise _E('expected CertificateChainType, got ' + type(o18).__name__)
             x = o18.Certificate
-            if x is None:
-                raise _E('CertificateChainType: Certificate is required')
             a <<= 2
             a = st_certificateType.enc(x, a)
             a <<= 1
@@ -16237,28 +16980,33 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o19) is not PaymentDetailsResType:
                 raise _E('expected PaymentDetailsResType, got ' + type(o19).__name__)
             x = o19.ResponseCode
-            if x is None:
-                raise _E('PaymentDetailsResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o19.GenChallenge
-            if x is None:
-                raise _E('PaymentDetailsResType: GenChallenge is required')
             a <<= 2
             a = st_genChallengeType.enc(x, a)
             a <<= 1
             x = o19.DateTimeNow
-            if x is None:
-                raise _E('PaymentDetailsResType: DateTimeNow is required')
             a <<= 2
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PowerDeliveryReqType:
             a = (a << 6) | 19
@@ -16266,8 +17014,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o20) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o20).__name__)
             x = o20.ReadyToChargeState
-            if x is None:
-                raise _E('PowerDeliveryReqType: ReadyToChargeState is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -16294,8 +17040,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o21) is not DC_EVPowerDeliveryParameterType:
                         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o21).__name__)
                     x = o21.DC_EVStatus
-                    if x is None:
-                        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
                     a = (a << 1) | 0
                     a = e_DC_EVStatusType(x, a)
                     x = o21.BulkChargingComplete
@@ -16307,8 +17051,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     else:
                         w, b = 2, 1
                     x = o21.ChargingComplete
-                    if x is None:
-                        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -16329,8 +17071,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o23) is not PowerDeliveryResType:
                 raise _E('expected PowerDeliveryResType, got ' + type(o23).__name__)
             x = o23.ResponseCode
-            if x is None:
-                raise _E('PowerDeliveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16351,28 +17091,25 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o24) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o24).__name__)
                     x = o24.PowerSwitchClosed
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: PowerSwitchClosed is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << 4) | (x << 1)
                     x = o24.RCD
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: RCD is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << 4) | (x << 1)
                     x = o24.NotificationMaxDelay
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 4294967295:
                         st_unsignedInt.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o24.EVSENotification
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -16392,23 +17129,22 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     else:
                         w, b = 2, 0
                     x = o25.EVSEStatusCode
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
                     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
                     if _i is None:
                         st_DC_EVSEStatusCodeType.fail(x)
                     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
                     x = o25.NotificationMaxDelay
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 4294967295:
                         st_unsignedInt.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o25.EVSENotification
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -16430,15 +17166,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o27) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o27).__name__)
             x = o27.DC_EVStatus
-            if x is None:
-                raise _E('PreChargeReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o28 = x
             if type(o28) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o28).__name__)
             x = o28.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -16457,28 +17189,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
                 w, b = 1, 3
             x = o28.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             x = o28.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
             x = o27.EVTargetVoltage
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetVoltage is required')
             a = (a << 1) | 0
             o29 = x
             if type(o29) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o29).__name__)
             x = o29.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -16492,27 +17216,32 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o29.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o27.EVTargetCurrent
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetCurrent is required')
             a = (a << 1) | 0
             o30 = x
             if type(o30) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o30).__name__)
             x = o30.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -16526,16 +17255,25 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o30.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 22
@@ -16543,15 +17281,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o31) is not PreChargeResType:
                 raise _E('expected PreChargeResType, got ' + type(o31).__name__)
             x = o31.ResponseCode
-            if x is None:
-                raise _E('PreChargeResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o31.DC_EVSEStatus
-            if x is None:
-                raise _E('PreChargeResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o32 = x
             if type(o32) is not DC_EVSEStatusType:
@@ -16566,37 +17300,32 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 0
             x = o32.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
             x = o32.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o32.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o31.EVSEPresentVoltage
-            if x is None:
-                raise _E('PreChargeResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             o33 = x
             if type(o33) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
             x = o33.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -16610,16 +17339,25 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o33.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 23
@@ -16627,12 +17365,15 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o34) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o34).__name__)
             x = o34.ServiceID
-            if x is None:
-                raise _E('ServiceDetailReqType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 24
@@ -16640,19 +17381,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o35) is not ServiceDetailResType:
                 raise _E('expected ServiceDetailResType, got ' + type(o35).__name__)
             x = o35.ResponseCode
-            if x is None:
-                raise _E('ServiceDetailResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o35.ServiceID
-            if x is None:
-                raise _E('ServiceDetailResType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o35.ServiceParameterList
             if x is not None:
@@ -16689,38 +17431,26 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o37) is not ServiceDiscoveryResType:
                 raise _E('expected ServiceDiscoveryResType, got ' + type(o37).__name__)
             x = o37.ResponseCode
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o37.PaymentOptions
-            if x is None:
-                raise _E('ServiceDiscoveryResType: PaymentOptions is required')
             a = (a << 1) | 0
             a = e_PaymentOptionsType(x, a)
             x = o37.ChargeService
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ChargeService is required')
             a = (a << 1) | 0
             o38 = x
             if type(o38) is not ServiceChargeType:
                 raise _E('expected ServiceChargeType, got ' + type(o38).__name__)
             x = o38.ServiceTag
-            if x is None:
-                raise _E('ServiceChargeType: ServiceTag is required')
             a = (a << 1) | 0
             a = e_ServiceTagType(x, a)
             x = o38.FreeService
-            if x is None:
-                raise _E('ServiceChargeType: FreeService is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o38.EnergyTransferType
-            if x is None:
-                raise _E('ServiceChargeType: EnergyTransferType is required')
             _i = _IDX_st_EVSESupportedEnergyTransferType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSESupportedEnergyTransferType.fail(x)
@@ -16739,15 +17469,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o39) is not ServicePaymentSelectionReqType:
                 raise _E('expected ServicePaymentSelectionReqType, got ' + type(o39).__name__)
             x = o39.SelectedPaymentOption
-            if x is None:
-                raise _E('ServicePaymentSelectionReqType: SelectedPaymentOption is required')
             _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
             if _i is None:
                 st_paymentOptionType.fail(x)
             a = (a << 4) | (_i << 1)
             x = o39.SelectedServiceList
-            if x is None:
-                raise _E('ServicePaymentSelectionReqType: SelectedServiceList is required')
             a = (a << 1) | 0
             a = e_SelectedServiceListType(x, a)
             a = (a << 1) | 0
@@ -16757,8 +17483,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o40) is not ServicePaymentSelectionResType:
                 raise _E('expected ServicePaymentSelectionResType, got ' + type(o40).__name__)
             x = o40.ResponseCode
-            if x is None:
-                raise _E('ServicePaymentSelectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16769,8 +17493,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o41) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o41).__name__)
             x = o41.EVCCID
-            if x is None:
-                raise _E('SessionSetupReqType: EVCCID is required')
             a <<= 2
             a = st_evccIDType.enc(x, a)
             a <<= 2
@@ -16780,15 +17502,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o42) is not SessionSetupResType:
                 raise _E('expected SessionSetupResType, got ' + type(o42).__name__)
             x = o42.ResponseCode
-            if x is None:
-                raise _E('SessionSetupResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o42.EVSEID
-            if x is None:
-                raise _E('SessionSetupResType: EVSEID is required')
             a <<= 2
             a = st_evseIDType.enc(x, a)
             a <<= 1
@@ -16798,9 +17516,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                     st_long.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 1
                 w, b = 1, 3
             else:
@@ -16818,8 +17547,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o44) is not SessionStopResType:
                 raise _E('expected SessionStopResType, got ' + type(o44).__name__)
             x = o44.ResponseCode
-            if x is None:
-                raise _E('SessionStopResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16830,15 +17557,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o45) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o45).__name__)
             x = o45.DC_EVStatus
-            if x is None:
-                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o46 = x
             if type(o46) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o46).__name__)
             x = o46.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
@@ -16857,15 +17580,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
                 w, b = 1, 3
             x = o46.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             x = o46.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -16875,15 +17594,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o47) is not WeldingDetectionResType:
                 raise _E('expected WeldingDetectionResType, got ' + type(o47).__name__)
             x = o47.ResponseCode
-            if x is None:
-                raise _E('WeldingDetectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o47.DC_EVSEStatus
-            if x is None:
-                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o48 = x
             if type(o48) is not DC_EVSEStatusType:
@@ -16898,37 +17613,32 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 0
             x = o48.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
             x = o48.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o48.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o47.EVSEPresentVoltage
-            if x is None:
-                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             o49 = x
             if type(o49) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o49).__name__)
             x = o49.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
@@ -16942,16 +17652,25 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o49.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a = (a << w) | (2 - b)
             a <<= 1
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         else:
             raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
@@ -17015,15 +17734,11 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('WeldingDetectionReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -17042,15 +17757,11 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
         a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
         w, b = 1, 3
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -17096,7 +17807,11 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -17140,7 +17855,11 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -17159,15 +17878,11 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     if type(o) is not WeldingDetectionResType:
         raise _E('expected WeldingDetectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
@@ -17182,37 +17897,32 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((1 - b) << 6) | (_i << 1)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
@@ -17226,16 +17936,25 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a = (a << w) | (2 - b)
     a <<= 1
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 C_AC_EVChargeParameterType.dec_fn = d_AC_EVChargeParameterType

@@ -1771,7 +1771,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -1802,7 +1806,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1829,7 +1837,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1856,7 +1868,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1883,7 +1899,11 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1906,134 +1926,151 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EAmount
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EAmount is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o1.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o1.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaxVoltage
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaxCurrent
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinCurrent
-    if x is None:
-        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o4.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2059,7 +2096,11 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2077,28 +2118,33 @@ def e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     if type(o) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o).__name__)
     x = o.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -2117,7 +2163,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -2147,7 +2197,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2174,7 +2228,11 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2193,94 +2251,97 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o1.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
     x = o.EVSENominalVoltage
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaxCurrent
-    if x is None:
-        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2298,7 +2359,11 @@ def d_AC_EVSEStatusType(v: int, q: int) -> tuple[AC_EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -2319,23 +2384,22 @@ def e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     if type(o) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -2418,15 +2482,11 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     if type(o) is not AuthorizationResType:
         raise _E('expected AuthorizationResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('AuthorizationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('AuthorizationResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -2475,28 +2535,20 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('CableCheckReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -2525,21 +2577,15 @@ def e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     if type(o) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o).__name__)
     x = o.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
@@ -2564,7 +2610,11 @@ def d_CableCheckResType(v: int, q: int) -> tuple[CableCheckResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -2613,30 +2663,27 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     if type(o) is not CableCheckResType:
         raise _E('expected CableCheckResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('CableCheckResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -2651,16 +2698,12 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -2681,7 +2724,11 @@ def d_DC_EVSEStatusType(v: int, q: int) -> tuple[DC_EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -2725,16 +2772,17 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     if type(o) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -2749,8 +2797,6 @@ def e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
@@ -2798,19 +2844,13 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('CertificateInstallationReqType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.OEMProvisioningCert
-    if x is None:
-        raise _E('CertificateInstallationReqType: OEMProvisioningCert is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
-    if x is None:
-        raise _E('CertificateInstallationReqType: ListOfRootCertificateIDs is required')
     a = (a << 1) | 0
     a = e_ListOfRootCertificateIDsType(x, a)
     a = (a << 1) | 0
@@ -2846,7 +2886,11 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         o1.X509SerialNumber = x_
@@ -2887,21 +2931,28 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
         if type(o1) is not X509IssuerSerialType:
             raise _E('expected X509IssuerSerialType, got ' + type(o1).__name__)
         x = o1.X509IssuerName
-        if x is None:
-            raise _E('X509IssuerSerialType: X509IssuerName is required')
         a <<= 2
         a = st_string.enc(x, a)
         a <<= 1
         x = o1.X509SerialNumber
-        if x is None:
-            raise _E('X509IssuerSerialType: X509SerialNumber is required')
         a <<= 2
         if type(x) is not int:
             st_integer.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         if k < 20:
             w, b = 2, 0
@@ -2931,7 +2982,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -2947,21 +3002,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -3014,35 +3076,23 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
-    if x is None:
-        raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     x = o.ContractSignatureEncryptedPrivateKey
-    if x is None:
-        raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
     a = (a << 1) | 0
     a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
     x = o.DHpublickey
-    if x is None:
-        raise _E('CertificateInstallationResType: DHpublickey is required')
     a = (a << 1) | 0
     a = e_DiffieHellmanPublickeyType(x, a)
     x = o.eMAID
-    if x is None:
-        raise _E('CertificateInstallationResType: eMAID is required')
     a = (a << 1) | 0
     a = e_EMAIDType(x, a)
     a = (a << 1) | 0
@@ -3101,8 +3151,6 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a = (a << w) | (1 - b)
     a <<= 1
     a = st_certificateType.enc(x, a)
@@ -3201,13 +3249,9 @@ def e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPriv
     if type(o) is not ContractSignatureEncryptedPrivateKeyType:
         raise _E('expected ContractSignatureEncryptedPrivateKeyType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('ContractSignatureEncryptedPrivateKeyType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.value
-    if x is None:
-        raise _E('ContractSignatureEncryptedPrivateKeyType: value is required')
     a = (a << 1) | 0
     a = st_privateKeyType.enc(x, a)
     a = (a << 1) | 0
@@ -3240,13 +3284,9 @@ def e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
     if type(o) is not DiffieHellmanPublickeyType:
         raise _E('expected DiffieHellmanPublickeyType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('DiffieHellmanPublickeyType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.value
-    if x is None:
-        raise _E('DiffieHellmanPublickeyType: value is required')
     a = (a << 1) | 0
     a = st_dHpublickeyType.enc(x, a)
     a = (a << 1) | 0
@@ -3279,13 +3319,9 @@ def e_EMAIDType(o: EMAIDType, a: int) -> int:
     if type(o) is not EMAIDType:
         raise _E('expected EMAIDType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('EMAIDType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.value
-    if x is None:
-        raise _E('EMAIDType: value is required')
     a = (a << 1) | 0
     a = st_eMAIDType.enc(x, a)
     a = (a << 1) | 0
@@ -3330,24 +3366,16 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     if type(o) is not CertificateUpdateReqType:
         raise _E('expected CertificateUpdateReqType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('CertificateUpdateReqType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateUpdateReqType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     x = o.eMAID
-    if x is None:
-        raise _E('CertificateUpdateReqType: eMAID is required')
     a <<= 2
     a = st_eMAIDType.enc(x, a)
     a <<= 1
     x = o.ListOfRootCertificateIDs
-    if x is None:
-        raise _E('CertificateUpdateReqType: ListOfRootCertificateIDs is required')
     a = (a << 1) | 0
     a = e_ListOfRootCertificateIDsType(x, a)
     a = (a << 1) | 0
@@ -3408,7 +3436,11 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3428,35 +3460,23 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     if type(o) is not CertificateUpdateResType:
         raise _E('expected CertificateUpdateResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CertificateUpdateResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.SAProvisioningCertificateChain
-    if x is None:
-        raise _E('CertificateUpdateResType: SAProvisioningCertificateChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('CertificateUpdateResType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     x = o.ContractSignatureEncryptedPrivateKey
-    if x is None:
-        raise _E('CertificateUpdateResType: ContractSignatureEncryptedPrivateKey is required')
     a = (a << 1) | 0
     a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
     x = o.DHpublickey
-    if x is None:
-        raise _E('CertificateUpdateResType: DHpublickey is required')
     a = (a << 1) | 0
     a = e_DiffieHellmanPublickeyType(x, a)
     x = o.eMAID
-    if x is None:
-        raise _E('CertificateUpdateResType: eMAID is required')
     a = (a << 1) | 0
     a = e_EMAIDType(x, a)
     x = o.RetryCounter
@@ -3465,9 +3485,20 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 7
     else:
@@ -3494,7 +3525,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.MaxEntriesSAScheduleTuple = x_
@@ -3535,7 +3570,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o1.DepartureTime = x_
@@ -3566,7 +3605,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3593,7 +3636,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3620,7 +3667,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3647,7 +3698,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3680,7 +3735,11 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o6.DepartureTime = x_
@@ -3708,14 +3767,17 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
         a <<= 3
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.RequestedEnergyTransferMode
-    if x is None:
-        raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
     _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
     if _i is None:
         st_EnergyTransferModeType.fail(x)
@@ -3740,134 +3802,151 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 1
             else:
                 w, b = 2, 0
             x = o1.EAmount
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EAmount is required')
             a = (a << w) | (1 - b)
             o2 = x
             if type(o2) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
             x = o2.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o2.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o2.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMaxVoltage
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o3.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o3.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMaxCurrent
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o4.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o4.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o1.EVMinCurrent
-            if x is None:
-                raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
             a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o5.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o5.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is DC_EVChargeParameterType:
             a = (a << 2) | 1
@@ -3882,7 +3961,12 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 1
             else:
@@ -3914,7 +3998,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -3955,7 +4043,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3991,7 +4083,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4025,7 +4121,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4061,7 +4161,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4099,7 +4203,11 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4152,67 +4260,67 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('DC_EVChargeParameterType: DC_EVStatus is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
-    if x is None:
-        raise _E('DC_EVChargeParameterType: EVMaximumCurrentLimit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
@@ -4221,62 +4329,70 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o3.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o3.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 4
     else:
         w, b = 2, 3
     x = o.EVMaximumVoltageLimit
-    if x is None:
-        raise _E('DC_EVChargeParameterType: EVMaximumVoltageLimit is required')
     a = (a << w) | (4 - b)
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o4.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
@@ -4285,28 +4401,33 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o5.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     else:
@@ -4318,28 +4439,33 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o6.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.FullSOC
@@ -4376,7 +4502,11 @@ def d_EVChargeParameterType(v: int, q: int) -> tuple[EVChargeParameterType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -4398,7 +4528,12 @@ def e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
@@ -4458,7 +4593,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o3.NotificationMaxDelay = x_
@@ -4488,7 +4627,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4515,7 +4658,11 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4550,15 +4697,11 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     if type(o) is not ChargeParameterDiscoveryResType:
         raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
     _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSEProcessingType.fail(x)
@@ -4603,94 +4746,97 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             if type(o2) is not AC_EVSEChargeParameterType:
                 raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
             x = o2.AC_EVSEStatus
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o3.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 5) | (_i << 1)
             x = o3.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
             x = o2.EVSENominalVoltage
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o4.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o4.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o2.EVSEMaxCurrent
-            if x is None:
-                raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
             a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o5.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o5.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is DC_EVSEChargeParameterType:
             a = (a << w) | (5 - b)
@@ -4776,14 +4922,10 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
         if type(o1) is not SAScheduleTupleType:
             raise _E('expected SAScheduleTupleType, got ' + type(o1).__name__)
         x = o1.SAScheduleTupleID
-        if x is None:
-            raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
         if type(x) is not int or not 1 <= x <= 255:
             st_SAIDType.fail(x)
         a = (a << 11) | ((x - 1) << 1)
         x = o1.PMaxSchedule
-        if x is None:
-            raise _E('SAScheduleTupleType: PMaxSchedule is required')
         a = (a << 1) | 0
         a = e_PMaxScheduleType(x, a)
         x = o1.SalesTariff
@@ -4835,14 +4977,10 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     if type(o) is not SAScheduleTupleType:
         raise _E('expected SAScheduleTupleType, got ' + type(o).__name__)
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('SAScheduleTupleType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
     x = o.PMaxSchedule
-    if x is None:
-        raise _E('SAScheduleTupleType: PMaxSchedule is required')
     a = (a << 1) | 0
     a = e_PMaxScheduleType(x, a)
     x = o.SalesTariff
@@ -4885,7 +5023,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 16777214:
                 raise _F(st_start.name + ': value outside its range', q)
             o2.start = x_
@@ -4908,7 +5050,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 86400:
                     raise _F(st_duration.name + ': value outside its range', q)
                 o2.duration = x_
@@ -4948,7 +5094,11 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5007,19 +5157,27 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
                 if type(o2) is not RelativeTimeIntervalType:
                     raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
                 x = o2.start
-                if x is None:
-                    raise _E('RelativeTimeIntervalType: start is required')
                 a <<= 2
                 if type(x) is not int or x < 0 or x > 16777214:
                     st_start.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 x = o2.duration
                 if x is not None:
                     a <<= 3
                     if type(x) is not int or x < 0 or x > 86400:
                         st_duration.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     w, b = 1, 2
                 else:
@@ -5036,35 +5194,38 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
         else:
             raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
         x = o1.PMax
-        if x is None:
-            raise _E('PMaxScheduleEntryType: PMax is required')
         a = (a << 1) | 0
         o4 = x
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o4.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o4.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 1024:
             w, b = 2, 0
@@ -5094,7 +5255,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 16777214:
             raise _F(st_start.name + ': value outside its range', q)
         o1.start = x_
@@ -5117,7 +5282,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 86400:
                 raise _F(st_duration.name + ': value outside its range', q)
             o1.duration = x_
@@ -5157,7 +5326,11 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5191,19 +5364,27 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 86400:
                     st_duration.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -5220,35 +5401,38 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     else:
         raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
     x = o.PMax
-    if x is None:
-        raise _E('PMaxScheduleEntryType: PMax is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5266,7 +5450,11 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 16777214:
         raise _F(st_start.name + ': value outside its range', q)
     o.start = x_
@@ -5289,7 +5477,11 @@ def d_RelativeTimeIntervalType(v: int, q: int) -> tuple[RelativeTimeIntervalType
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 86400:
             raise _F(st_duration.name + ': value outside its range', q)
         o.duration = x_
@@ -5307,19 +5499,27 @@ def e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     if type(o) is not RelativeTimeIntervalType:
         raise _E('expected RelativeTimeIntervalType, got ' + type(o).__name__)
     x = o.start
-    if x is None:
-        raise _E('RelativeTimeIntervalType: start is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 16777214:
         st_start.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.duration
     if x is not None:
         a <<= 3
         if type(x) is not int or x < 0 or x > 86400:
             st_duration.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 2
     else:
@@ -5429,8 +5629,6 @@ def e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SalesTariffID
-    if x is None:
-        raise _E('SalesTariffType: SalesTariffID is required')
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
     a = (a << (w + 10)) | ((1 - b) << 10) | ((x - 1) << 1)
@@ -5484,7 +5682,11 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 16777214:
             raise _F(st_start.name + ': value outside its range', q)
         o1.start = x_
@@ -5507,7 +5709,11 @@ def d_SalesTariffEntryType(v: int, q: int) -> tuple[SalesTariffEntryType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 86400:
                 raise _F(st_duration.name + ': value outside its range', q)
             o1.duration = x_
@@ -5585,19 +5791,27 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 86400:
                     st_duration.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -5659,7 +5873,11 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5690,7 +5908,11 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o2.amount = x_
@@ -5735,35 +5957,38 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     if type(o) is not ConsumptionCostType:
         raise _E('expected ConsumptionCostType, got ' + type(o).__name__)
     x = o.startValue
-    if x is None:
-        raise _E('ConsumptionCostType: startValue is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o1.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o1.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     lst = o.Cost
     if type(lst) is not list:
@@ -5777,19 +6002,20 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
         if type(o2) is not CostType:
             raise _E('expected CostType, got ' + type(o2).__name__)
         x = o2.costKind
-        if x is None:
-            raise _E('CostType: costKind is required')
         _i = _IDX_st_costKindType.get(x) if type(x) is str else None
         if _i is None:
             st_costKindType.fail(x)
         a = (a << 5) | (_i << 1)
         x = o2.amount
-        if x is None:
-            raise _E('CostType: amount is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.amountMultiplier
         if x is not None:
@@ -5825,7 +6051,11 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.amount = x_
@@ -5855,19 +6085,20 @@ def e_CostType(o: CostType, a: int) -> int:
     if type(o) is not CostType:
         raise _E('expected CostType, got ' + type(o).__name__)
     x = o.costKind
-    if x is None:
-        raise _E('CostType: costKind is required')
     _i = _IDX_st_costKindType.get(x) if type(x) is str else None
     if _i is None:
         st_costKindType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.amount
-    if x is None:
-        raise _E('CostType: amount is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.amountMultiplier
     if x is not None:
@@ -5912,7 +6143,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -5965,7 +6200,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5992,7 +6231,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6019,7 +6262,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6046,7 +6293,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6073,7 +6324,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6109,7 +6364,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6143,7 +6402,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6179,7 +6442,11 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6200,23 +6467,22 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not DC_EVSEChargeParameterType:
         raise _E('expected DC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -6231,167 +6497,180 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     x = o.EVSEMaximumCurrentLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMaximumCurrentLimit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumPowerLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMaximumPowerLimit is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumVoltageLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMaximumVoltageLimit is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o4.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o4.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumCurrentLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMinimumCurrentLimit is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
     x = o5.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o5.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o5.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumVoltageLimit
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEMinimumVoltageLimit is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
     x = o6.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o6.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o6.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
@@ -6400,62 +6679,70 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o7.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o7.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
     x = o.EVSEPeakCurrentRipple
-    if x is None:
-        raise _E('DC_EVSEChargeParameterType: EVSEPeakCurrentRipple is required')
     a = (a << w) | (7 - b)
     o8 = x
     if type(o8) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
     x = o8.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o8.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o8.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
@@ -6464,28 +6751,33 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         if type(o9) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
         x = o9.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o9.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o9.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     else:
@@ -6572,7 +6864,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6616,7 +6912,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 18446744073709551615:
                 raise _F(st_unsignedLong.name + ': value outside its range', q)
             o2.MeterReading = x_
@@ -6658,7 +6958,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -6686,7 +6990,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -6729,7 +7037,11 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o3.NotificationMaxDelay = x_
@@ -6751,21 +7063,15 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     if type(o) is not ChargingStatusResType:
         raise _E('expected ChargingStatusResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ChargingStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
-    if x is None:
-        raise _E('ChargingStatusResType: EVSEID is required')
     a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('ChargingStatusResType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
@@ -6776,28 +7082,33 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o1.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o1.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     else:
@@ -6809,8 +7120,6 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if type(o2) is not MeterInfoType:
             raise _E('expected MeterInfoType, got ' + type(o2).__name__)
         x = o2.MeterID
-        if x is None:
-            raise _E('MeterInfoType: MeterID is required')
         a <<= 2
         a = st_meterIDType.enc(x, a)
         a <<= 1
@@ -6819,7 +7128,12 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             a <<= 4
             if type(x) is not int or x < 0 or x > 18446744073709551615:
                 st_unsignedLong.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             w, b = 3, 2
         else:
@@ -6838,9 +7152,20 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_meterStatusType.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 2, 4
         x = o2.TMeter
@@ -6850,9 +7175,20 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 1, 5
         a = (a << w) | (5 - b)
@@ -6864,30 +7200,27 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.AC_EVSEStatus
-    if x is None:
-        raise _E('ChargingStatusResType: AC_EVSEStatus is required')
     a = (a << w) | (6 - b)
     o3 = x
     if type(o3) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
     x = o3.NotificationMaxDelay
-    if x is None:
-        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o3.EVSENotification
-    if x is None:
-        raise _E('AC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o3.RCD
-    if x is None:
-        raise _E('AC_EVSEStatusType: RCD is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 6) | (((x << 1)) << 1) << 1
@@ -6921,7 +7254,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterReading = x_
@@ -6963,7 +7300,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6991,7 +7332,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -7011,8 +7356,6 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
@@ -7021,7 +7364,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 2
     else:
@@ -7040,9 +7388,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_meterStatusType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     x = o.TMeter
@@ -7052,9 +7411,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
@@ -7093,7 +7463,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7129,7 +7503,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7167,7 +7545,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7205,7 +7587,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7261,7 +7647,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7299,7 +7689,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7333,7 +7727,11 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7352,61 +7750,56 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('CurrentDemandReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('CurrentDemandReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
@@ -7415,28 +7808,33 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o3.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o3.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     else:
@@ -7448,28 +7846,33 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o4.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o4.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     x = o.EVMaximumPowerLimit
@@ -7479,28 +7882,33 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o5.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     x = o.BulkChargingComplete
@@ -7510,8 +7918,6 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
         w, b = 1, 6
     x = o.ChargingComplete
-    if x is None:
-        raise _E('CurrentDemandReqType: ChargingComplete is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
@@ -7522,28 +7928,33 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o6.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -7555,60 +7966,68 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o7.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o7.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('CurrentDemandReqType: EVTargetVoltage is required')
     a = (a << w) | (9 - b)
     o8 = x
     if type(o8) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o8).__name__)
     x = o8.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o8.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o8.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -7631,7 +8050,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -7684,7 +8107,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7711,7 +8138,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7750,7 +8181,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7788,7 +8223,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7826,7 +8265,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7883,7 +8326,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 18446744073709551615:
                 raise _F(st_unsignedLong.name + ': value outside its range', q)
             o7.MeterReading = x_
@@ -7925,7 +8372,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7953,7 +8404,11 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -7991,30 +8446,27 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if type(o) is not CurrentDemandResType:
         raise _E('expected CurrentDemandResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CurrentDemandResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('CurrentDemandResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -8029,90 +8481,88 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPresentCurrent
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPresentCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSECurrentLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEPowerLimitAchieved
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -8123,28 +8573,33 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o4.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o4.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -8156,28 +8611,33 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o5.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o5.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.EVSEMaximumPowerLimit
@@ -8187,40 +8647,41 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o6.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o6.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 10
     x = o.EVSEID
-    if x is None:
-        raise _E('CurrentDemandResType: EVSEID is required')
     a = (a << w) | (10 - b)
     a <<= 1
     a = st_evseIDType.enc(x, a)
     a <<= 1
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('CurrentDemandResType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
@@ -8231,8 +8692,6 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if type(o7) is not MeterInfoType:
             raise _E('expected MeterInfoType, got ' + type(o7).__name__)
         x = o7.MeterID
-        if x is None:
-            raise _E('MeterInfoType: MeterID is required')
         a <<= 2
         a = st_meterIDType.enc(x, a)
         a <<= 1
@@ -8241,7 +8700,12 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             a <<= 4
             if type(x) is not int or x < 0 or x > 18446744073709551615:
                 st_unsignedLong.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             w, b = 3, 2
         else:
@@ -8260,9 +8724,20 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_meterStatusType.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 2, 4
         x = o7.TMeter
@@ -8272,9 +8747,20 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 1, 5
         a = (a << w) | (5 - b)
@@ -8333,28 +8819,20 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
@@ -8367,8 +8845,6 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     else:
         w, b = 2, 1
     x = o.ChargingComplete
-    if x is None:
-        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -8420,7 +8896,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -8440,16 +8920,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -8494,7 +8975,11 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 16777214:
             raise _F(st_start.name + ': value outside its range', q)
         o1.start = x_
@@ -8517,7 +9002,11 @@ def d_EntryType(v: int, q: int) -> tuple[EntryType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 86400:
                 raise _F(st_duration.name + ': value outside its range', q)
             o1.duration = x_
@@ -8564,19 +9053,27 @@ def e_EntryType(o: EntryType, a: int) -> int:
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            if x is None:
-                raise _E('RelativeTimeIntervalType: start is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.duration
             if x is not None:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 86400:
                     st_duration.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 2
             else:
@@ -8636,14 +9133,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -8918,13 +9411,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -8997,7 +9486,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o1.MeterReading = x_
@@ -9039,7 +9532,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9067,7 +9564,11 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -9100,8 +9601,6 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SessionID
-    if x is None:
-        raise _E('MeteringReceiptReqType: SessionID is required')
     a = (a << w) | (1 - b)
     a <<= 1
     a = st_sessionIDType.enc(x, a)
@@ -9115,15 +9614,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o.MeterInfo
-    if x is None:
-        raise _E('MeteringReceiptReqType: MeterInfo is required')
     a = (a << w) | (3 - b)
     o1 = x
     if type(o1) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o1).__name__)
     x = o1.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
@@ -9132,7 +9627,12 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 2
     else:
@@ -9151,9 +9651,20 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_meterStatusType.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     x = o1.TMeter
@@ -9163,9 +9674,20 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
@@ -9200,7 +9722,11 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o1.NotificationMaxDelay = x_
@@ -9228,7 +9754,11 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -9279,7 +9809,11 @@ def d_MeteringReceiptResType(v: int, q: int) -> tuple[MeteringReceiptResType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o3.NotificationMaxDelay = x_
@@ -9305,8 +9839,6 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     if type(o) is not MeteringReceiptResType:
         raise _E('expected MeteringReceiptResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('MeteringReceiptResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -9327,23 +9859,22 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 5) | (_i << 1)
             x = o1.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
@@ -9353,16 +9884,17 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
             if type(o2) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
             x = o2.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o2.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -9377,8 +9909,6 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
             else:
                 w, b = 2, 2
             x = o2.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
@@ -9390,16 +9920,17 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
             if type(o3) is not EVSEStatusType:
                 raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            if x is None:
-                raise _E('EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o3.EVSENotification
-            if x is None:
-                raise _E('EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -9445,14 +9976,10 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     if type(o) is not PaymentDetailsReqType:
         raise _E('expected PaymentDetailsReqType, got ' + type(o).__name__)
     x = o.eMAID
-    if x is None:
-        raise _E('PaymentDetailsReqType: eMAID is required')
     a <<= 2
     a = st_eMAIDType.enc(x, a)
     a <<= 1
     x = o.ContractSignatureCertChain
-    if x is None:
-        raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
     a = (a << 1) | 0
     a = e_CertificateChainType(x, a)
     a = (a << 1) | 0
@@ -9483,7 +10010,11 @@ def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -9501,28 +10032,33 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     if type(o) is not PaymentDetailsResType:
         raise _E('expected PaymentDetailsResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PaymentDetailsResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.GenChallenge
-    if x is None:
-        raise _E('PaymentDetailsResType: GenChallenge is required')
     a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.EVSETimeStamp
-    if x is None:
-        raise _E('PaymentDetailsResType: EVSETimeStamp is required')
     a <<= 2
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -9549,15 +10085,11 @@ def e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) 
     if type(o) is not PaymentServiceSelectionReqType:
         raise _E('expected PaymentServiceSelectionReqType, got ' + type(o).__name__)
     x = o.SelectedPaymentOption
-    if x is None:
-        raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
     _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
     if _i is None:
         st_paymentOptionType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.SelectedServiceList
-    if x is None:
-        raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
     a = (a << 1) | 0
     a = e_SelectedServiceListType(x, a)
     a = (a << 1) | 0
@@ -9586,7 +10118,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ServiceID = x_
@@ -9610,7 +10146,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -9655,12 +10195,15 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
         if type(o1) is not SelectedServiceType:
             raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
         x = o1.ServiceID
-        if x is None:
-            raise _E('SelectedServiceType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ParameterSetID
         if x is not None:
@@ -9668,9 +10211,20 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
             w, b = 1, 2
         else:
@@ -9697,7 +10251,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -9721,7 +10279,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9741,12 +10303,15 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
     if x is not None:
@@ -9754,9 +10319,20 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 2
     else:
@@ -9783,8 +10359,6 @@ def e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) 
     if type(o) is not PaymentServiceSelectionResType:
         raise _E('expected PaymentServiceSelectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PaymentServiceSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -9878,15 +10452,11 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.ChargeProgress
-    if x is None:
-        raise _E('PowerDeliveryReqType: ChargeProgress is required')
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
         st_chargeProgressType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SAScheduleTupleID
-    if x is None:
-        raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
     a = (a << 11) | ((x - 1) << 1)
@@ -9913,28 +10483,20 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             if type(o1) is not DC_EVPowerDeliveryParameterType:
                 raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
             x = o1.DC_EVStatus
-            if x is None:
-                raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
             a = (a << 1) | 0
             o2 = x
             if type(o2) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
             x = o2.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o2.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << 7) | (_i << 1)
             x = o2.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
@@ -9947,8 +10509,6 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o1.ChargingComplete
-            if x is None:
-                raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -9988,7 +10548,11 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.ChargingProfileEntryStart = x_
@@ -10012,7 +10576,11 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10070,43 +10638,49 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
         if type(o1) is not ProfileEntryType:
             raise _E('expected ProfileEntryType, got ' + type(o1).__name__)
         x = o1.ChargingProfileEntryStart
-        if x is None:
-            raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ChargingProfileEntryMaxPower
-        if x is None:
-            raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
         x = o2.Multiplier
-        if x is None:
-            raise _E('PhysicalValueType: Multiplier is required')
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
         a = (a << 6) | ((x + 3) << 1)
         x = o2.Unit
-        if x is None:
-            raise _E('PhysicalValueType: Unit is required')
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
             st_unitSymbolType.fail(x)
         a = (a << 6) | (_i << 1)
         x = o2.Value
-        if x is None:
-            raise _E('PhysicalValueType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.ChargingProfileEntryMaxNumberOfPhasesInUse
         if x is not None:
@@ -10138,7 +10712,11 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.ChargingProfileEntryStart = x_
@@ -10162,7 +10740,11 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10195,43 +10777,49 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     if type(o) is not ProfileEntryType:
         raise _E('expected ProfileEntryType, got ' + type(o).__name__)
     x = o.ChargingProfileEntryStart
-    if x is None:
-        raise _E('ProfileEntryType: ChargingProfileEntryStart is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ChargingProfileEntryMaxPower
-    if x is None:
-        raise _E('ProfileEntryType: ChargingProfileEntryMaxPower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o1.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o1.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.ChargingProfileEntryMaxNumberOfPhasesInUse
     if x is not None:
@@ -10272,7 +10860,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o1.NotificationMaxDelay = x_
@@ -10300,7 +10892,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -10351,7 +10947,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o3.NotificationMaxDelay = x_
@@ -10377,8 +10977,6 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -10399,23 +10997,22 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.NotificationMaxDelay
-            if x is None:
-                raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o1.EVSENotification
-            if x is None:
-                raise _E('AC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
             a = (a << 5) | (_i << 1)
             x = o1.RCD
-            if x is None:
-                raise _E('AC_EVSEStatusType: RCD is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
@@ -10425,16 +11022,17 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             if type(o2) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
             x = o2.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o2.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -10449,8 +11047,6 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             else:
                 w, b = 2, 2
             x = o2.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
@@ -10462,16 +11058,17 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             if type(o3) is not EVSEStatusType:
                 raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            if x is None:
-                raise _E('EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o3.EVSENotification
-            if x is None:
-                raise _E('EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -10516,7 +11113,11 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10543,7 +11144,11 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10562,92 +11167,90 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('PreChargeReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('PreChargeReqType: EVTargetCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o3.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o3.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10670,7 +11273,11 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -10723,7 +11330,11 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10742,30 +11353,27 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     if type(o) is not PreChargeResType:
         raise _E('expected PreChargeResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('PreChargeResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -10780,43 +11388,44 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10834,7 +11443,11 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -10850,12 +11463,15 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -10877,7 +11493,11 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -10905,19 +11525,20 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
     if x is not None:
@@ -10991,7 +11612,11 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11027,15 +11652,24 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
-    if x is None:
-        raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     lst = o.Parameter
     if type(lst) is not list:
@@ -11100,7 +11734,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11123,7 +11761,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -2147483648 or x_ > 2147483647:
@@ -11155,7 +11797,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11191,8 +11837,6 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
-    if x is None:
-        raise _E('ParameterType: Name is required')
     a = (a << 1) | 0
     a = st_string.enc(x, a)
     k = 0
@@ -11238,18 +11882,40 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 3:
             a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
             a = (a << 3) | 4
@@ -11257,28 +11923,33 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(o1) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
             x = o1.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o1.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o1.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 5:
             a = (a << 4) | 10
@@ -11374,7 +12045,11 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o1.ServiceID = x_
@@ -11454,31 +12129,28 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.PaymentOptionList
-    if x is None:
-        raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
     a = (a << 1) | 0
     a = e_PaymentOptionListType(x, a)
     x = o.ChargeService
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ChargeService is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ChargeServiceType:
         raise _E('expected ChargeServiceType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    if x is None:
-        raise _E('ChargeServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.ServiceName
     if x is not None:
@@ -11489,8 +12161,6 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o1.ServiceCategory
-    if x is None:
-        raise _E('ChargeServiceType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -11504,14 +12174,10 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o1.FreeService
-    if x is None:
-        raise _E('ChargeServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o1.SupportedEnergyTransferMode
-    if x is None:
-        raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
     a = (a << 1) | 0
     a = e_SupportedEnergyTransferModeType(x, a)
     a = (a << 1) | 0
@@ -11595,7 +12261,11 @@ def d_ChargeServiceType(v: int, q: int) -> tuple[ChargeServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -11662,12 +12332,15 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     if type(o) is not ChargeServiceType:
         raise _E('expected ChargeServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ChargeServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
@@ -11678,8 +12351,6 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.ServiceCategory
-    if x is None:
-        raise _E('ChargeServiceType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -11693,14 +12364,10 @@ def e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o.FreeService
-    if x is None:
-        raise _E('ChargeServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.SupportedEnergyTransferMode
-    if x is None:
-        raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
     a = (a << 1) | 0
     a = e_SupportedEnergyTransferModeType(x, a)
     a = (a << 1) | 0
@@ -11787,7 +12454,11 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ServiceID = x_
@@ -11873,12 +12544,15 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
         if type(o1) is not ServiceType:
             raise _E('expected ServiceType, got ' + type(o1).__name__)
         x = o1.ServiceID
-        if x is None:
-            raise _E('ServiceType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ServiceName
         if x is not None:
@@ -11889,8 +12563,6 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
         else:
             w, b = 2, 1
         x = o1.ServiceCategory
-        if x is None:
-            raise _E('ServiceType: ServiceCategory is required')
         _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
         if _i is None:
             st_serviceCategoryType.fail(x)
@@ -11904,8 +12576,6 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
         else:
             w, b = 2, 3
         x = o1.FreeService
-        if x is None:
-            raise _E('ServiceType: FreeService is required')
         if type(x) is not bool:
             st_boolean.fail(x)
         a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
@@ -11931,7 +12601,11 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -11992,12 +12666,15 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceName
     if x is not None:
@@ -12008,8 +12685,6 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.ServiceCategory
-    if x is None:
-        raise _E('ServiceType: ServiceCategory is required')
     _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
     if _i is None:
         st_serviceCategoryType.fail(x)
@@ -12023,8 +12698,6 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o.FreeService
-    if x is None:
-        raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
@@ -12052,8 +12725,6 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
-    if x is None:
-        raise _E('SessionSetupReqType: EVCCID is required')
     a <<= 2
     a = st_evccIDType.enc(x, a)
     a <<= 2
@@ -12092,7 +12763,11 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -12112,15 +12787,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
-    if x is None:
-        raise _E('SessionSetupResType: EVSEID is required')
     a <<= 2
     a = st_evseIDType.enc(x, a)
     a <<= 1
@@ -12130,9 +12801,20 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
             st_long.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 3
     else:
@@ -12157,8 +12839,6 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     if type(o) is not SessionStopReqType:
         raise _E('expected SessionStopReqType, got ' + type(o).__name__)
     x = o.ChargingSession
-    if x is None:
-        raise _E('SessionStopReqType: ChargingSession is required')
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
         st_chargingSessionType.fail(x)
@@ -12184,8 +12864,6 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -12257,13 +12935,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -12337,13 +13011,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -12403,8 +13073,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -12671,7 +13339,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o9.MaxEntriesSAScheduleTuple = x_
@@ -12835,7 +13507,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -13004,7 +13680,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o21.ServiceID = x_
@@ -13031,7 +13711,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o22.ServiceID = x_
@@ -13167,7 +13851,11 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if s_:
                     x_ = -x_ - 1
                 if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -13261,15 +13949,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('V2G_Message: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
@@ -13280,8 +13964,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
         if type(o2) is not NotificationType:
             raise _E('expected NotificationType, got ' + type(o2).__name__)
         x = o2.FaultCode
-        if x is None:
-            raise _E('NotificationType: FaultCode is required')
         _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
         if _i is None:
             st_faultCodeType.fail(x)
@@ -13305,8 +13987,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
         w, b = 1, 3
     a = (a << w) | (3 - b)
     x = o.Body
-    if x is None:
-        raise _E('V2G_Message: Body is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not BodyType:
@@ -13330,15 +14010,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o4) is not AuthorizationResType:
                 raise _E('expected AuthorizationResType, got ' + type(o4).__name__)
             x = o4.ResponseCode
-            if x is None:
-                raise _E('AuthorizationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o4.EVSEProcessing
-            if x is None:
-                raise _E('AuthorizationResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -13355,8 +14031,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o6) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o6).__name__)
             x = o6.DC_EVStatus
-            if x is None:
-                raise _E('CableCheckReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
@@ -13366,20 +14040,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o7) is not CableCheckResType:
                 raise _E('expected CableCheckResType, got ' + type(o7).__name__)
             x = o7.ResponseCode
-            if x is None:
-                raise _E('CableCheckResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o7.DC_EVSEStatus
-            if x is None:
-                raise _E('CableCheckResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o7.EVSEProcessing
-            if x is None:
-                raise _E('CableCheckResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -13393,35 +14061,23 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o8) is not CertificateInstallationResType:
                 raise _E('expected CertificateInstallationResType, got ' + type(o8).__name__)
             x = o8.ResponseCode
-            if x is None:
-                raise _E('CertificateInstallationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o8.SAProvisioningCertificateChain
-            if x is None:
-                raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             x = o8.ContractSignatureCertChain
-            if x is None:
-                raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             x = o8.ContractSignatureEncryptedPrivateKey
-            if x is None:
-                raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
             a = (a << 1) | 0
             a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
             x = o8.DHpublickey
-            if x is None:
-                raise _E('CertificateInstallationResType: DHpublickey is required')
             a = (a << 1) | 0
             a = e_DiffieHellmanPublickeyType(x, a)
             x = o8.eMAID
-            if x is None:
-                raise _E('CertificateInstallationResType: eMAID is required')
             a = (a << 1) | 0
             a = e_EMAIDType(x, a)
             a = (a << 1) | 0
@@ -13441,14 +14097,17 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 65535:
                     st_unsignedShort.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 1
             else:
                 w, b = 2, 0
             x = o9.RequestedEnergyTransferMode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
             _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
             if _i is None:
                 st_EnergyTransferModeType.fail(x)
@@ -13483,15 +14142,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o10) is not ChargeParameterDiscoveryResType:
                 raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o10).__name__)
             x = o10.ResponseCode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o10.EVSEProcessing
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -13565,8 +14220,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o12) is not MeteringReceiptResType:
                 raise _E('expected MeteringReceiptResType, got ' + type(o12).__name__)
             x = o12.ResponseCode
-            if x is None:
-                raise _E('MeteringReceiptResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -13601,14 +14254,10 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o13) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o13).__name__)
             x = o13.eMAID
-            if x is None:
-                raise _E('PaymentDetailsReqType: eMAID is required')
             a <<= 2
             a = st_eMAIDType.enc(x, a)
             a <<= 1
             x = o13.ContractSignatureCertChain
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
@@ -13618,28 +14267,33 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o14) is not PaymentDetailsResType:
                 raise _E('expected PaymentDetailsResType, got ' + type(o14).__name__)
             x = o14.ResponseCode
-            if x is None:
-                raise _E('PaymentDetailsResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o14.GenChallenge
-            if x is None:
-                raise _E('PaymentDetailsResType: GenChallenge is required')
             a <<= 2
             a = st_genChallengeType.enc(x, a)
             a <<= 1
             x = o14.EVSETimeStamp
-            if x is None:
-                raise _E('PaymentDetailsResType: EVSETimeStamp is required')
             a <<= 2
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PaymentServiceSelectionReqType:
             a = (a << 6) | 19
@@ -13647,15 +14301,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o15) is not PaymentServiceSelectionReqType:
                 raise _E('expected PaymentServiceSelectionReqType, got ' + type(o15).__name__)
             x = o15.SelectedPaymentOption
-            if x is None:
-                raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
             _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
             if _i is None:
                 st_paymentOptionType.fail(x)
             a = (a << 4) | (_i << 1)
             x = o15.SelectedServiceList
-            if x is None:
-                raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
             a = (a << 1) | 0
             a = e_SelectedServiceListType(x, a)
             a = (a << 1) | 0
@@ -13665,8 +14315,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o16) is not PaymentServiceSelectionResType:
                 raise _E('expected PaymentServiceSelectionResType, got ' + type(o16).__name__)
             x = o16.ResponseCode
-            if x is None:
-                raise _E('PaymentServiceSelectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -13677,15 +14325,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o17) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o17).__name__)
             x = o17.ChargeProgress
-            if x is None:
-                raise _E('PowerDeliveryReqType: ChargeProgress is required')
             _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
             if _i is None:
                 st_chargeProgressType.fail(x)
             a = (a << 5) | (_i << 1)
             x = o17.SAScheduleTupleID
-            if x is None:
-                raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
             if type(x) is not int or not 1 <= x <= 255:
                 st_SAIDType.fail(x)
             a = (a << 11) | ((x - 1) << 1)
@@ -13722,8 +14366,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o18) is not PowerDeliveryResType:
                 raise _E('expected PowerDeliveryResType, got ' + type(o18).__name__)
             x = o18.ResponseCode
-            if x is None:
-                raise _E('PowerDeliveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -13758,18 +14400,12 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o19) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o19).__name__)
             x = o19.DC_EVStatus
-            if x is None:
-                raise _E('PreChargeReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             x = o19.EVTargetVoltage
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             x = o19.EVTargetCurrent
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetCurrent is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -13779,20 +14415,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o20) is not PreChargeResType:
                 raise _E('expected PreChargeResType, got ' + type(o20).__name__)
             x = o20.ResponseCode
-            if x is None:
-                raise _E('PreChargeResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o20.DC_EVSEStatus
-            if x is None:
-                raise _E('PreChargeResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o20.EVSEPresentVoltage
-            if x is None:
-                raise _E('PreChargeResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -13802,12 +14432,15 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o21) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o21).__name__)
             x = o21.ServiceID
-            if x is None:
-                raise _E('ServiceDetailReqType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 26
@@ -13815,19 +14448,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o22) is not ServiceDetailResType:
                 raise _E('expected ServiceDetailResType, got ' + type(o22).__name__)
             x = o22.ResponseCode
-            if x is None:
-                raise _E('ServiceDetailResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o22.ServiceID
-            if x is None:
-                raise _E('ServiceDetailResType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o22.ServiceParameterList
             if x is not None:
@@ -13864,20 +14498,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o24) is not ServiceDiscoveryResType:
                 raise _E('expected ServiceDiscoveryResType, got ' + type(o24).__name__)
             x = o24.ResponseCode
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o24.PaymentOptionList
-            if x is None:
-                raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
             a = (a << 1) | 0
             a = e_PaymentOptionListType(x, a)
             x = o24.ChargeService
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ChargeService is required')
             a = (a << 1) | 0
             a = e_ChargeServiceType(x, a)
             x = o24.ServiceList
@@ -13894,8 +14522,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o25) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o25).__name__)
             x = o25.EVCCID
-            if x is None:
-                raise _E('SessionSetupReqType: EVCCID is required')
             a <<= 2
             a = st_evccIDType.enc(x, a)
             a <<= 2
@@ -13905,15 +14531,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o26) is not SessionSetupResType:
                 raise _E('expected SessionSetupResType, got ' + type(o26).__name__)
             x = o26.ResponseCode
-            if x is None:
-                raise _E('SessionSetupResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o26.EVSEID
-            if x is None:
-                raise _E('SessionSetupResType: EVSEID is required')
             a <<= 2
             a = st_evseIDType.enc(x, a)
             a <<= 1
@@ -13923,9 +14545,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                     st_long.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 1
                 w, b = 1, 3
             else:
@@ -13937,8 +14570,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o27) is not SessionStopReqType:
                 raise _E('expected SessionStopReqType, got ' + type(o27).__name__)
             x = o27.ChargingSession
-            if x is None:
-                raise _E('SessionStopReqType: ChargingSession is required')
             _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
             if _i is None:
                 st_chargingSessionType.fail(x)
@@ -13949,8 +14580,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o28) is not SessionStopResType:
                 raise _E('expected SessionStopResType, got ' + type(o28).__name__)
             x = o28.ResponseCode
-            if x is None:
-                raise _E('SessionStopResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -13961,8 +14590,6 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o29) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o29).__name__)
             x = o29.DC_EVStatus
-            if x is None:
-                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
@@ -13972,20 +14599,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             if type(o30) is not WeldingDetectionResType:
                 raise _E('expected WeldingDetectionResType, got ' + type(o30).__name__)
             x = o30.ResponseCode
-            if x is None:
-                raise _E('WeldingDetectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o30.DC_EVSEStatus
-            if x is None:
-                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             a = e_DC_EVSEStatusType(x, a)
             x = o30.EVSEPresentVoltage
-            if x is None:
-                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
@@ -14067,8 +14688,6 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
@@ -14079,8 +14698,6 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         if type(o1) is not NotificationType:
             raise _E('expected NotificationType, got ' + type(o1).__name__)
         x = o1.FaultCode
-        if x is None:
-            raise _E('NotificationType: FaultCode is required')
         _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
         if _i is None:
             st_faultCodeType.fail(x)
@@ -14140,8 +14757,6 @@ def e_NotificationType(o: NotificationType, a: int) -> int:
     if type(o) is not NotificationType:
         raise _E('expected NotificationType, got ' + type(o).__name__)
     x = o.FaultCode
-    if x is None:
-        raise _E('NotificationType: FaultCode is required')
     _i = _IDX_st_faultCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_faultCodeType.fail(x)
@@ -14228,7 +14843,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_unsignedShort.name + ': value outside its range', q)
             o6.NotificationMaxDelay = x_
@@ -14337,7 +14956,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o8.MaxEntriesSAScheduleTuple = x_
@@ -14378,7 +15001,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                         _b = (v >> q) & 255
                         x_ = (x_ & 127) | ((_b & 127) << 7)
                         if _b > 127:
-                            x_, q = _ru_more(v, q, x_, 14)
+                            q -= 8
+                            _b = (v >> q) & 255
+                            x_ |= (_b & 127) << 14
+                            if _b > 127:
+                                x_, q = _ru_more(v, q, x_, 21)
                     if x_ > 4294967295:
                         raise _F(st_unsignedInt.name + ': value outside its range', q)
                     o9.DepartureTime = x_
@@ -14434,7 +15061,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                         _b = (v >> q) & 255
                         x_ = (x_ & 127) | ((_b & 127) << 7)
                         if _b > 127:
-                            x_, q = _ru_more(v, q, x_, 14)
+                            q -= 8
+                            _b = (v >> q) & 255
+                            x_ |= (_b & 127) << 14
+                            if _b > 127:
+                                x_, q = _ru_more(v, q, x_, 21)
                     if x_ > 4294967295:
                         raise _F(st_unsignedInt.name + ': value outside its range', q)
                     o10.DepartureTime = x_
@@ -14574,7 +15205,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o17.NotificationMaxDelay = x_
@@ -14602,7 +15237,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o18.NotificationMaxDelay = x_
@@ -14653,7 +15292,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o19.NotificationMaxDelay = x_
@@ -14717,7 +15360,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -14858,7 +15505,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o28.NotificationMaxDelay = x_
@@ -14886,7 +15537,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o29.NotificationMaxDelay = x_
@@ -14937,7 +15592,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if x_ > 65535:
                     raise _F(st_unsignedShort.name + ': value outside its range', q)
                 o30.NotificationMaxDelay = x_
@@ -14989,7 +15648,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15016,7 +15679,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15047,7 +15714,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_unsignedShort.name + ': value outside its range', q)
             o36.NotificationMaxDelay = x_
@@ -15100,7 +15771,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15126,7 +15801,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o38.ServiceID = x_
@@ -15153,7 +15832,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o39.ServiceID = x_
@@ -15233,7 +15916,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_serviceIDType.name + ': value outside its range', q)
             o42.ServiceID = x_
@@ -15353,7 +16040,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                     _b = (v >> q) & 255
                     x_ = (x_ & 127) | ((_b & 127) << 7)
                     if _b > 127:
-                        x_, q = _ru_more(v, q, x_, 14)
+                        q -= 8
+                        _b = (v >> q) & 255
+                        x_ |= (_b & 127) << 14
+                        if _b > 127:
+                            x_, q = _ru_more(v, q, x_, 21)
                 if s_:
                     x_ = -x_ - 1
                 if x_ < -9223372036854775808 or x_ > 9223372036854775807:
@@ -15425,7 +16116,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_unsignedShort.name + ': value outside its range', q)
             o50.NotificationMaxDelay = x_
@@ -15478,7 +16173,11 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -15523,15 +16222,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o1) is not AuthorizationResType:
                 raise _E('expected AuthorizationResType, got ' + type(o1).__name__)
             x = o1.ResponseCode
-            if x is None:
-                raise _E('AuthorizationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o1.EVSEProcessing
-            if x is None:
-                raise _E('AuthorizationResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -15548,28 +16243,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o3) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o3).__name__)
             x = o3.DC_EVStatus
-            if x is None:
-                raise _E('CableCheckReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o4).__name__)
             x = o4.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o4.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << 7) | (_i << 1)
             x = o4.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -15579,30 +16266,27 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o5) is not CableCheckResType:
                 raise _E('expected CableCheckResType, got ' + type(o5).__name__)
             x = o5.ResponseCode
-            if x is None:
-                raise _E('CableCheckResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o5.DC_EVSEStatus
-            if x is None:
-                raise _E('CableCheckResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o6 = x
             if type(o6) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o6).__name__)
             x = o6.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o6.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -15617,16 +16301,12 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 2
             x = o6.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             a = (a << 1) | 0
             x = o5.EVSEProcessing
-            if x is None:
-                raise _E('CableCheckResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -15640,35 +16320,23 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o7) is not CertificateInstallationResType:
                 raise _E('expected CertificateInstallationResType, got ' + type(o7).__name__)
             x = o7.ResponseCode
-            if x is None:
-                raise _E('CertificateInstallationResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o7.SAProvisioningCertificateChain
-            if x is None:
-                raise _E('CertificateInstallationResType: SAProvisioningCertificateChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             x = o7.ContractSignatureCertChain
-            if x is None:
-                raise _E('CertificateInstallationResType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             x = o7.ContractSignatureEncryptedPrivateKey
-            if x is None:
-                raise _E('CertificateInstallationResType: ContractSignatureEncryptedPrivateKey is required')
             a = (a << 1) | 0
             a = e_ContractSignatureEncryptedPrivateKeyType(x, a)
             x = o7.DHpublickey
-            if x is None:
-                raise _E('CertificateInstallationResType: DHpublickey is required')
             a = (a << 1) | 0
             a = e_DiffieHellmanPublickeyType(x, a)
             x = o7.eMAID
-            if x is None:
-                raise _E('CertificateInstallationResType: eMAID is required')
             a = (a << 1) | 0
             a = e_EMAIDType(x, a)
             a = (a << 1) | 0
@@ -15688,14 +16356,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 a <<= 3
                 if type(x) is not int or x < 0 or x > 65535:
                     st_unsignedShort.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 1, 1
             else:
                 w, b = 2, 0
             x = o8.RequestedEnergyTransferMode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryReqType: RequestedEnergyTransferMode is required')
             _i = _IDX_st_EnergyTransferModeType.get(x) if type(x) is str else None
             if _i is None:
                 st_EnergyTransferModeType.fail(x)
@@ -15720,29 +16391,26 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         a <<= 3
                         if type(x) is not int or x < 0 or x > 4294967295:
                             st_unsignedInt.fail(x)
-                        a = (a << 8) | x if x < 128 else _wu(x, a)
+                        if x < 128:
+                            a = (a << 8) | x
+                        elif x < 16384:
+                            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                        else:
+                            a = _wu(x, a)
                         a <<= 1
                         w, b = 1, 1
                     else:
                         w, b = 2, 0
                     x = o9.EAmount
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EAmount is required')
                     a = (a << w) | (1 - b)
                     a = e_PhysicalValueType(x, a)
                     x = o9.EVMaxVoltage
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMaxVoltage is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o9.EVMaxCurrent
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMaxCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o9.EVMinCurrent
-                    if x is None:
-                        raise _E('AC_EVChargeParameterType: EVMinCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     a = (a << 1) | 0
@@ -15759,7 +16427,12 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         a <<= 3
                         if type(x) is not int or x < 0 or x > 4294967295:
                             st_unsignedInt.fail(x)
-                        a = (a << 8) | x if x < 128 else _wu(x, a)
+                        if x < 128:
+                            a = (a << 8) | x
+                        elif x < 16384:
+                            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                        else:
+                            a = _wu(x, a)
                         a <<= 1
                         w, b = 1, 1
                     else:
@@ -15776,15 +16449,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o11) is not ChargeParameterDiscoveryResType:
                 raise _E('expected ChargeParameterDiscoveryResType, got ' + type(o11).__name__)
             x = o11.ResponseCode
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o11.EVSEProcessing
-            if x is None:
-                raise _E('ChargeParameterDiscoveryResType: EVSEProcessing is required')
             _i = _IDX_st_EVSEProcessingType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSEProcessingType.fail(x)
@@ -15829,18 +16498,12 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o13) is not AC_EVSEChargeParameterType:
                         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o13).__name__)
                     x = o13.AC_EVSEStatus
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: AC_EVSEStatus is required')
                     a = (a << 1) | 0
                     a = e_AC_EVSEStatusType(x, a)
                     x = o13.EVSENominalVoltage
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: EVSENominalVoltage is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     x = o13.EVSEMaxCurrent
-                    if x is None:
-                        raise _E('AC_EVSEChargeParameterType: EVSEMaxCurrent is required')
                     a = (a << 1) | 0
                     a = e_PhysicalValueType(x, a)
                     a = (a << 1) | 0
@@ -15882,8 +16545,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o16) is not MeteringReceiptResType:
                 raise _E('expected MeteringReceiptResType, got ' + type(o16).__name__)
             x = o16.ResponseCode
-            if x is None:
-                raise _E('MeteringReceiptResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -15904,23 +16565,22 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o17) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o17).__name__)
                     x = o17.NotificationMaxDelay
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o17.EVSENotification
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
                     a = (a << 5) | (_i << 1)
                     x = o17.RCD
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: RCD is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << 5) | ((x << 1)) << 1
@@ -15930,16 +16590,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o18) is not DC_EVSEStatusType:
                         raise _E('expected DC_EVSEStatusType, got ' + type(o18).__name__)
                     x = o18.NotificationMaxDelay
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o18.EVSENotification
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -15954,8 +16615,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     else:
                         w, b = 2, 2
                     x = o18.EVSEStatusCode
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
                     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
                     if _i is None:
                         st_DC_EVSEStatusCodeType.fail(x)
@@ -15967,16 +16626,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o19) is not EVSEStatusType:
                         raise _E('expected EVSEStatusType, got ' + type(o19).__name__)
                     x = o19.NotificationMaxDelay
-                    if x is None:
-                        raise _E('EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o19.EVSENotification
-                    if x is None:
-                        raise _E('EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -15992,14 +16652,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o20) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o20).__name__)
             x = o20.eMAID
-            if x is None:
-                raise _E('PaymentDetailsReqType: eMAID is required')
             a <<= 2
             a = st_eMAIDType.enc(x, a)
             a <<= 1
             x = o20.ContractSignatureCertChain
-            if x is None:
-                raise _E('PaymentDetailsReqType: ContractSignatureCertChain is required')
             a = (a << 1) | 0
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
@@ -16009,28 +16665,33 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o21) is not PaymentDetailsResType:
                 raise _E('expected PaymentDetailsResType, got ' + type(o21).__name__)
             x = o21.ResponseCode
-            if x is None:
-                raise _E('PaymentDetailsResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o21.GenChallenge
-            if x is None:
-                raise _E('PaymentDetailsResType: GenChallenge is required')
             a <<= 2
             a = st_genChallengeType.enc(x, a)
             a <<= 1
             x = o21.EVSETimeStamp
-            if x is None:
-                raise _E('PaymentDetailsResType: EVSETimeStamp is required')
             a <<= 2
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PaymentServiceSelectionReqType:
             a = (a << 6) | 19
@@ -16038,15 +16699,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o22) is not PaymentServiceSelectionReqType:
                 raise _E('expected PaymentServiceSelectionReqType, got ' + type(o22).__name__)
             x = o22.SelectedPaymentOption
-            if x is None:
-                raise _E('PaymentServiceSelectionReqType: SelectedPaymentOption is required')
             _i = _IDX_st_paymentOptionType.get(x) if type(x) is str else None
             if _i is None:
                 st_paymentOptionType.fail(x)
             a = (a << 4) | (_i << 1)
             x = o22.SelectedServiceList
-            if x is None:
-                raise _E('PaymentServiceSelectionReqType: SelectedServiceList is required')
             a = (a << 1) | 0
             a = e_SelectedServiceListType(x, a)
             a = (a << 1) | 0
@@ -16056,8 +16713,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o23) is not PaymentServiceSelectionResType:
                 raise _E('expected PaymentServiceSelectionResType, got ' + type(o23).__name__)
             x = o23.ResponseCode
-            if x is None:
-                raise _E('PaymentServiceSelectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16068,15 +16723,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o24) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o24).__name__)
             x = o24.ChargeProgress
-            if x is None:
-                raise _E('PowerDeliveryReqType: ChargeProgress is required')
             _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
             if _i is None:
                 st_chargeProgressType.fail(x)
             a = (a << 5) | (_i << 1)
             x = o24.SAScheduleTupleID
-            if x is None:
-                raise _E('PowerDeliveryReqType: SAScheduleTupleID is required')
             if type(x) is not int or not 1 <= x <= 255:
                 st_SAIDType.fail(x)
             a = (a << 11) | ((x - 1) << 1)
@@ -16103,8 +16754,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o25) is not DC_EVPowerDeliveryParameterType:
                         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o25).__name__)
                     x = o25.DC_EVStatus
-                    if x is None:
-                        raise _E('DC_EVPowerDeliveryParameterType: DC_EVStatus is required')
                     a = (a << 1) | 0
                     a = e_DC_EVStatusType(x, a)
                     x = o25.BulkChargingComplete
@@ -16116,8 +16765,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     else:
                         w, b = 2, 1
                     x = o25.ChargingComplete
-                    if x is None:
-                        raise _E('DC_EVPowerDeliveryParameterType: ChargingComplete is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -16138,8 +16785,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o27) is not PowerDeliveryResType:
                 raise _E('expected PowerDeliveryResType, got ' + type(o27).__name__)
             x = o27.ResponseCode
-            if x is None:
-                raise _E('PowerDeliveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16160,23 +16805,22 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o28) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o28).__name__)
                     x = o28.NotificationMaxDelay
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o28.EVSENotification
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
                     a = (a << 5) | (_i << 1)
                     x = o28.RCD
-                    if x is None:
-                        raise _E('AC_EVSEStatusType: RCD is required')
                     if type(x) is not bool:
                         st_boolean.fail(x)
                     a = (a << 5) | ((x << 1)) << 1
@@ -16186,16 +16830,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o29) is not DC_EVSEStatusType:
                         raise _E('expected DC_EVSEStatusType, got ' + type(o29).__name__)
                     x = o29.NotificationMaxDelay
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o29.EVSENotification
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -16210,8 +16855,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     else:
                         w, b = 2, 2
                     x = o29.EVSEStatusCode
-                    if x is None:
-                        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
                     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
                     if _i is None:
                         st_DC_EVSEStatusCodeType.fail(x)
@@ -16223,16 +16866,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     if type(o30) is not EVSEStatusType:
                         raise _E('expected EVSEStatusType, got ' + type(o30).__name__)
                     x = o30.NotificationMaxDelay
-                    if x is None:
-                        raise _E('EVSEStatusType: NotificationMaxDelay is required')
                     a <<= 2
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
-                    a = (a << 8) | x if x < 128 else _wu(x, a)
+                    if x < 128:
+                        a = (a << 8) | x
+                    elif x < 16384:
+                        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a)
                     a <<= 1
                     x = o30.EVSENotification
-                    if x is None:
-                        raise _E('EVSEStatusType: EVSENotification is required')
                     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
                     if _i is None:
                         st_EVSENotificationType.fail(x)
@@ -16248,92 +16892,90 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o31) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o31).__name__)
             x = o31.DC_EVStatus
-            if x is None:
-                raise _E('PreChargeReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o32 = x
             if type(o32) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o32).__name__)
             x = o32.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o32.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << 7) | (_i << 1)
             x = o32.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
             x = o31.EVTargetVoltage
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetVoltage is required')
             a = (a << 1) | 0
             o33 = x
             if type(o33) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
             x = o33.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o33.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o33.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o31.EVTargetCurrent
-            if x is None:
-                raise _E('PreChargeReqType: EVTargetCurrent is required')
             a = (a << 1) | 0
             o34 = x
             if type(o34) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o34).__name__)
             x = o34.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o34.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o34.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is PreChargeResType:
             a = (a << 6) | 24
@@ -16341,30 +16983,27 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o35) is not PreChargeResType:
                 raise _E('expected PreChargeResType, got ' + type(o35).__name__)
             x = o35.ResponseCode
-            if x is None:
-                raise _E('PreChargeResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o35.DC_EVSEStatus
-            if x is None:
-                raise _E('PreChargeResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o36 = x
             if type(o36) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o36).__name__)
             x = o36.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o36.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -16379,43 +17018,44 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 2
             x = o36.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             a = (a << 1) | 0
             x = o35.EVSEPresentVoltage
-            if x is None:
-                raise _E('PreChargeResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             o37 = x
             if type(o37) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o37).__name__)
             x = o37.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o37.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o37.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
             a = (a << 6) | 25
@@ -16423,12 +17063,15 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o38) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o38).__name__)
             x = o38.ServiceID
-            if x is None:
-                raise _E('ServiceDetailReqType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 2
         elif sel == 0 and tx is ServiceDetailResType:
             a = (a << 6) | 26
@@ -16436,19 +17079,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o39) is not ServiceDetailResType:
                 raise _E('expected ServiceDetailResType, got ' + type(o39).__name__)
             x = o39.ResponseCode
-            if x is None:
-                raise _E('ServiceDetailResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o39.ServiceID
-            if x is None:
-                raise _E('ServiceDetailResType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o39.ServiceParameterList
             if x is not None:
@@ -16485,31 +17129,28 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o41) is not ServiceDiscoveryResType:
                 raise _E('expected ServiceDiscoveryResType, got ' + type(o41).__name__)
             x = o41.ResponseCode
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o41.PaymentOptionList
-            if x is None:
-                raise _E('ServiceDiscoveryResType: PaymentOptionList is required')
             a = (a << 1) | 0
             a = e_PaymentOptionListType(x, a)
             x = o41.ChargeService
-            if x is None:
-                raise _E('ServiceDiscoveryResType: ChargeService is required')
             a = (a << 1) | 0
             o42 = x
             if type(o42) is not ChargeServiceType:
                 raise _E('expected ChargeServiceType, got ' + type(o42).__name__)
             x = o42.ServiceID
-            if x is None:
-                raise _E('ChargeServiceType: ServiceID is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o42.ServiceName
             if x is not None:
@@ -16520,8 +17161,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 1
             x = o42.ServiceCategory
-            if x is None:
-                raise _E('ChargeServiceType: ServiceCategory is required')
             _i = _IDX_st_serviceCategoryType.get(x) if type(x) is str else None
             if _i is None:
                 st_serviceCategoryType.fail(x)
@@ -16535,14 +17174,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 3
             x = o42.FreeService
-            if x is None:
-                raise _E('ChargeServiceType: FreeService is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
             x = o42.SupportedEnergyTransferMode
-            if x is None:
-                raise _E('ChargeServiceType: SupportedEnergyTransferMode is required')
             a = (a << 1) | 0
             a = e_SupportedEnergyTransferModeType(x, a)
             a = (a << 1) | 0
@@ -16560,8 +17195,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o43) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o43).__name__)
             x = o43.EVCCID
-            if x is None:
-                raise _E('SessionSetupReqType: EVCCID is required')
             a <<= 2
             a = st_evccIDType.enc(x, a)
             a <<= 2
@@ -16571,15 +17204,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o44) is not SessionSetupResType:
                 raise _E('expected SessionSetupResType, got ' + type(o44).__name__)
             x = o44.ResponseCode
-            if x is None:
-                raise _E('SessionSetupResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o44.EVSEID
-            if x is None:
-                raise _E('SessionSetupResType: EVSEID is required')
             a <<= 2
             a = st_evseIDType.enc(x, a)
             a <<= 1
@@ -16589,9 +17218,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                     st_long.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 1
                 w, b = 1, 3
             else:
@@ -16603,8 +17243,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o45) is not SessionStopReqType:
                 raise _E('expected SessionStopReqType, got ' + type(o45).__name__)
             x = o45.ChargingSession
-            if x is None:
-                raise _E('SessionStopReqType: ChargingSession is required')
             _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
             if _i is None:
                 st_chargingSessionType.fail(x)
@@ -16615,8 +17253,6 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o46) is not SessionStopResType:
                 raise _E('expected SessionStopResType, got ' + type(o46).__name__)
             x = o46.ResponseCode
-            if x is None:
-                raise _E('SessionStopResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
@@ -16627,28 +17263,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o47) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o47).__name__)
             x = o47.DC_EVStatus
-            if x is None:
-                raise _E('WeldingDetectionReqType: DC_EVStatus is required')
             a = (a << 1) | 0
             o48 = x
             if type(o48) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o48).__name__)
             x = o48.EVReady
-            if x is None:
-                raise _E('DC_EVStatusType: EVReady is required')
             if type(x) is not bool:
                 st_boolean.fail(x)
             a = (a << 4) | (x << 1)
             x = o48.EVErrorCode
-            if x is None:
-                raise _E('DC_EVStatusType: EVErrorCode is required')
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVErrorCodeType.fail(x)
             a = (a << 7) | (_i << 1)
             x = o48.EVRESSSOC
-            if x is None:
-                raise _E('DC_EVStatusType: EVRESSSOC is required')
             if type(x) is not int or not 0 <= x <= 100:
                 st_percentValueType.fail(x)
             a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -16658,30 +17286,27 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if type(o49) is not WeldingDetectionResType:
                 raise _E('expected WeldingDetectionResType, got ' + type(o49).__name__)
             x = o49.ResponseCode
-            if x is None:
-                raise _E('WeldingDetectionResType: ResponseCode is required')
             _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o49.DC_EVSEStatus
-            if x is None:
-                raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
             a = (a << 1) | 0
             o50 = x
             if type(o50) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o50).__name__)
             x = o50.NotificationMaxDelay
-            if x is None:
-                raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
             a <<= 2
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o50.EVSENotification
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSENotification is required')
             _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
             if _i is None:
                 st_EVSENotificationType.fail(x)
@@ -16696,43 +17321,44 @@ def e_BodyType(o: BodyType, a: int) -> int:
             else:
                 w, b = 2, 2
             x = o50.EVSEStatusCode
-            if x is None:
-                raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
             _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             a = (a << 1) | 0
             x = o49.EVSEPresentVoltage
-            if x is None:
-                raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
             a = (a << 1) | 0
             o51 = x
             if type(o51) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o51).__name__)
             x = o51.Multiplier
-            if x is None:
-                raise _E('PhysicalValueType: Multiplier is required')
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
             a = (a << 6) | ((x + 3) << 1)
             x = o51.Unit
-            if x is None:
-                raise _E('PhysicalValueType: Unit is required')
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
                 st_unitSymbolType.fail(x)
             a = (a << 6) | (_i << 1)
             x = o51.Value
-            if x is None:
-                raise _E('PhysicalValueType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 3
         else:
             raise _E('BodyType: value of type ' + tx.__name__ + ' not allowed')
@@ -16767,28 +17393,20 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    if x is None:
-        raise _E('WeldingDetectionReqType: DC_EVStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
-    if x is None:
-        raise _E('DC_EVStatusType: EVReady is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o1.EVErrorCode
-    if x is None:
-        raise _E('DC_EVStatusType: EVErrorCode is required')
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVErrorCodeType.fail(x)
     a = (a << 7) | (_i << 1)
     x = o1.EVRESSSOC
-    if x is None:
-        raise _E('DC_EVStatusType: EVRESSSOC is required')
     if type(x) is not int or not 0 <= x <= 100:
         st_percentValueType.fail(x)
     a = (a << 12) | ((((x) << 1)) << 1) << 1
@@ -16813,7 +17431,11 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o1.NotificationMaxDelay = x_
@@ -16866,7 +17488,11 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -16885,30 +17511,27 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     if type(o) is not WeldingDetectionResType:
         raise _E('expected WeldingDetectionResType, got ' + type(o).__name__)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    if x is None:
-        raise _E('WeldingDetectionResType: DC_EVSEStatus is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    if x is None:
-        raise _E('DC_EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVSENotification
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_EVSENotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_EVSENotificationType.fail(x)
@@ -16923,43 +17546,44 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     else:
         w, b = 2, 2
     x = o1.EVSEStatusCode
-    if x is None:
-        raise _E('DC_EVSEStatusType: EVSEStatusCode is required')
     _i = _IDX_st_DC_EVSEStatusCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
     a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
-    if x is None:
-        raise _E('PhysicalValueType: Multiplier is required')
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
     a = (a << 6) | ((x + 3) << 1)
     x = o2.Unit
-    if x is None:
-        raise _E('PhysicalValueType: Unit is required')
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
         st_unitSymbolType.fail(x)
     a = (a << 6) | (_i << 1)
     x = o2.Value
-    if x is None:
-        raise _E('PhysicalValueType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 C_AC_EVChargeParameterType.dec_fn = d_AC_EVChargeParameterType

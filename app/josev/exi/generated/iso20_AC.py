@@ -1111,7 +1111,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1141,7 +1145,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1173,7 +1181,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1201,7 +1213,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1231,7 +1247,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1263,7 +1283,11 @@ def d_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDReqEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1284,28 +1308,33 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     if type(o) is not AC_CPDReqEnergyTransferModeType:
         raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
@@ -1314,21 +1343,28 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -1340,46 +1376,58 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
@@ -1388,21 +1436,28 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     else:
@@ -1414,21 +1469,28 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 6
     a = (a << w) | (6 - b)
@@ -1450,7 +1512,11 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1468,21 +1534,28 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -1503,7 +1576,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1533,7 +1610,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1565,7 +1646,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1593,7 +1678,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1623,7 +1712,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1655,7 +1748,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1683,7 +1780,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1713,7 +1814,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1745,7 +1850,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1777,7 +1886,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1809,7 +1922,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1841,7 +1958,11 @@ def d_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[AC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1862,28 +1983,33 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     if type(o) is not AC_CPDResEnergyTransferModeType:
         raise _E('expected AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('AC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
@@ -1892,21 +2018,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -1918,46 +2051,58 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('AC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
@@ -1966,21 +2111,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     else:
@@ -1992,46 +2144,58 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 6
     x = o.EVSENominalFrequency
-    if x is None:
-        raise _E('AC_CPDResEnergyTransferModeType: EVSENominalFrequency is required')
     a = (a << w) | (6 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
@@ -2040,21 +2204,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 8
     else:
@@ -2066,21 +2237,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 9
     x = o.EVSEPresentActivePower
@@ -2090,21 +2268,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o10) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o10).__name__)
         x = o10.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o10.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 10
     x = o.EVSEPresentActivePower_L2
@@ -2114,21 +2299,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L3
@@ -2138,21 +2330,28 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 12
     a = (a << w) | (12 - b)
@@ -2179,7 +2378,11 @@ def d_AC_ChargeLoopReqType(v: int, q: int) -> tuple[AC_ChargeLoopReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2253,25 +2456,24 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     if type(o) is not AC_ChargeLoopReqType:
         raise _E('expected AC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AC_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2289,8 +2491,6 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.MeterInfoRequested
-    if x is None:
-        raise _E('AC_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
@@ -2349,7 +2549,11 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeStamp = x_
@@ -2377,18 +2581,19 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Signature
     if x is not None:
@@ -2465,13 +2670,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -2545,13 +2746,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -2669,13 +2866,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -2769,8 +2962,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -2824,14 +3015,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -2928,7 +3115,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -2944,21 +3135,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -3058,7 +3256,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMinimumSOC = x_
@@ -3083,7 +3285,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToTargetSOC = x_
@@ -3108,7 +3314,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMaximumSOC = x_
@@ -3149,7 +3359,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3213,7 +3427,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.RemainingTimeToTargetSOC
@@ -3222,7 +3441,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 6
     x = o.RemainingTimeToMaximumSOC
@@ -3231,7 +3455,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
@@ -3247,21 +3476,28 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.InletHot
@@ -3292,7 +3528,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -3317,7 +3557,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3338,7 +3582,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3359,7 +3607,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3380,7 +3632,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3410,7 +3666,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3442,7 +3702,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3470,7 +3734,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3500,7 +3768,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3532,7 +3804,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3560,7 +3836,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3590,7 +3870,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3622,7 +3906,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3650,7 +3938,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3680,7 +3972,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3712,7 +4008,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3740,7 +4040,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3770,7 +4074,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3802,7 +4110,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3830,7 +4142,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3860,7 +4176,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3892,7 +4212,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3924,7 +4248,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3956,7 +4284,11 @@ def d_BPT_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3981,106 +4313,131 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EVTargetEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
@@ -4089,21 +4446,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 6
     else:
@@ -4115,46 +4479,58 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << w) | (7 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
@@ -4163,21 +4539,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     else:
@@ -4189,46 +4572,58 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 10
     x = o.EVPresentActivePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (10 - b)
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
@@ -4237,21 +4632,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 12
     else:
@@ -4263,46 +4665,58 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 13
     x = o.EVPresentReactivePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVPresentReactivePower is required')
     a = (a << w) | (13 - b)
     o13 = x
     if type(o13) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o13).__name__)
     x = o13.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o13.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
@@ -4311,21 +4725,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 15
     else:
@@ -4337,46 +4758,58 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o15) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o15).__name__)
         x = o15.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o15.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 16
     x = o.EVMaximumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMaximumDischargePower is required')
     a = (a << w) | (16 - b)
     o16 = x
     if type(o16) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o16).__name__)
     x = o16.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o16.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
@@ -4385,21 +4818,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o17) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o17).__name__)
         x = o17.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o17.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 18
     else:
@@ -4411,46 +4851,58 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o18) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o18).__name__)
         x = o18.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o18.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 19
     x = o.EVMinimumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLReqControlModeType: EVMinimumDischargePower is required')
     a = (a << w) | (19 - b)
     o19 = x
     if type(o19) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o19).__name__)
     x = o19.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o19.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
@@ -4459,21 +4911,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o20) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o20).__name__)
         x = o20.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o20.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 21
     else:
@@ -4485,21 +4944,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o21) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o21).__name__)
         x = o21.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o21.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 22
     x = o.EVMaximumV2XEnergyRequest
@@ -4509,21 +4975,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o22) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o22).__name__)
         x = o22.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o22.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 23
     x = o.EVMinimumV2XEnergyRequest
@@ -4533,21 +5006,28 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
         if type(o23) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o23).__name__)
         x = o23.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o23.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 24
     a = (a << w) | (24 - b)
@@ -4576,7 +5056,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4608,7 +5092,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4640,7 +5128,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4672,7 +5164,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4704,7 +5200,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4736,7 +5236,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4768,7 +5272,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4800,7 +5308,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4832,7 +5344,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4860,7 +5376,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4890,7 +5410,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4922,7 +5446,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4954,7 +5482,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4986,7 +5518,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5018,7 +5554,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5050,7 +5590,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5082,7 +5626,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5114,7 +5662,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5146,7 +5698,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5178,7 +5734,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5210,7 +5770,11 @@ def d_BPT_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5237,21 +5801,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 1
     else:
@@ -5263,21 +5834,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 2
     x = o.EVMinimumEnergyRequest
@@ -5287,21 +5865,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     x = o.EVMaximumChargePower
@@ -5311,21 +5896,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVMaximumChargePower_L2
@@ -5335,21 +5927,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     x = o.EVMaximumChargePower_L3
@@ -5359,21 +5958,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     x = o.EVMinimumChargePower
@@ -5383,21 +5989,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.EVMinimumChargePower_L2
@@ -5407,21 +6020,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
@@ -5431,46 +6051,58 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     x = o.EVPresentActivePower
-    if x is None:
-        raise _E('BPT_Scheduled_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (9 - b)
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
@@ -5479,21 +6111,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 11
     else:
@@ -5505,21 +6144,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 12
     x = o.EVPresentReactivePower
@@ -5529,21 +6175,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o13) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o13).__name__)
         x = o13.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o13.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 13
     x = o.EVPresentReactivePower_L2
@@ -5553,21 +6206,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 14
     x = o.EVPresentReactivePower_L3
@@ -5577,21 +6237,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o15) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o15).__name__)
         x = o15.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o15.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 15
     x = o.EVMaximumDischargePower
@@ -5601,21 +6268,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o16) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o16).__name__)
         x = o16.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o16.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 16
     x = o.EVMaximumDischargePower_L2
@@ -5625,21 +6299,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o17) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o17).__name__)
         x = o17.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o17.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 17
     x = o.EVMaximumDischargePower_L3
@@ -5649,21 +6330,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o18) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o18).__name__)
         x = o18.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o18.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 18
     x = o.EVMinimumDischargePower
@@ -5673,21 +6361,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o19) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o19).__name__)
         x = o19.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o19.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 19
     x = o.EVMinimumDischargePower_L2
@@ -5697,21 +6392,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o20) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o20).__name__)
         x = o20.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o20.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 20
     x = o.EVMinimumDischargePower_L3
@@ -5721,21 +6423,28 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         if type(o21) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o21).__name__)
         x = o21.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o21.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 21
     a = (a << w) | (21 - b)
@@ -5777,7 +6486,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -5802,7 +6515,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5823,7 +6540,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5844,7 +6565,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5865,7 +6590,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5895,7 +6624,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5927,7 +6660,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5955,7 +6692,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5985,7 +6726,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6017,7 +6762,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6045,7 +6794,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6075,7 +6828,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6107,7 +6864,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6135,7 +6896,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6165,7 +6930,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6197,7 +6966,11 @@ def d_Dynamic_AC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6222,106 +6995,131 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EVTargetEnergyRequest
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
@@ -6330,21 +7128,28 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 6
     else:
@@ -6356,46 +7161,58 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << w) | (7 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
@@ -6404,21 +7221,28 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     else:
@@ -6430,46 +7254,58 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 10
     x = o.EVPresentActivePower
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (10 - b)
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
@@ -6478,21 +7314,28 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 12
     else:
@@ -6504,46 +7347,58 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 13
     x = o.EVPresentReactivePower
-    if x is None:
-        raise _E('Dynamic_AC_CLReqControlModeType: EVPresentReactivePower is required')
     a = (a << w) | (13 - b)
     o13 = x
     if type(o13) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o13).__name__)
     x = o13.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o13.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
@@ -6552,21 +7407,28 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 15
     else:
@@ -6578,21 +7440,28 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
         if type(o15) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o15).__name__)
         x = o15.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o15.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 16
     a = (a << w) | (16 - b)
@@ -6621,7 +7490,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6653,7 +7526,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6685,7 +7562,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6717,7 +7598,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6749,7 +7634,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6781,7 +7670,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6813,7 +7706,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6845,7 +7742,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6877,7 +7778,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6905,7 +7810,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6935,7 +7844,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6967,7 +7880,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6999,7 +7916,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7031,7 +7952,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7063,7 +7988,11 @@ def d_Scheduled_AC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7090,21 +8019,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 1
     else:
@@ -7116,21 +8052,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 2
     x = o.EVMinimumEnergyRequest
@@ -7140,21 +8083,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     x = o.EVMaximumChargePower
@@ -7164,21 +8114,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVMaximumChargePower_L2
@@ -7188,21 +8145,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     x = o.EVMaximumChargePower_L3
@@ -7212,21 +8176,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     x = o.EVMinimumChargePower
@@ -7236,21 +8207,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.EVMinimumChargePower_L2
@@ -7260,21 +8238,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     x = o.EVMinimumChargePower_L3
@@ -7284,46 +8269,58 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     x = o.EVPresentActivePower
-    if x is None:
-        raise _E('Scheduled_AC_CLReqControlModeType: EVPresentActivePower is required')
     a = (a << w) | (9 - b)
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
@@ -7332,21 +8329,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 11
     else:
@@ -7358,21 +8362,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 12
     x = o.EVPresentReactivePower
@@ -7382,21 +8393,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o13) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o13).__name__)
         x = o13.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o13.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 13
     x = o.EVPresentReactivePower_L2
@@ -7406,21 +8424,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 14
     x = o.EVPresentReactivePower_L3
@@ -7430,21 +8455,28 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         if type(o15) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o15).__name__)
         x = o15.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o15.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 15
     a = (a << w) | (15 - b)
@@ -7471,7 +8503,11 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -7518,7 +8554,11 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -7572,7 +8612,11 @@ def d_AC_ChargeLoopResType(v: int, q: int) -> tuple[AC_ChargeLoopResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7617,25 +8661,24 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     if type(o) is not AC_ChargeLoopResType:
         raise _E('expected AC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AC_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -7646,8 +8689,6 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('AC_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -7659,16 +8700,17 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        if x is None:
-            raise _E('EVSEStatusType: NotificationMaxDelay is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.EVSENotification
-        if x is None:
-            raise _E('EVSEStatusType: EVSENotification is required')
         _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
         if _i is None:
             st_evseNotificationType.fail(x)
@@ -7693,21 +8735,28 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     k = 0
@@ -7759,7 +8808,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -7779,16 +8832,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
@@ -7815,7 +8869,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.ChargedEnergyReadingWh = x_
@@ -7838,7 +8896,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_DischargedEnergyReadingWh = x_
@@ -7863,7 +8925,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.CapacitiveEnergyReadingVARh = x_
@@ -7888,7 +8954,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_InductiveEnergyReadingVARh = x_
@@ -7930,7 +9000,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7957,7 +9031,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterTimestamp = x_
@@ -7975,25 +9053,31 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
-    if x is None:
-        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 3
     else:
@@ -8004,7 +9088,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 4
     x = o.BPT_InductiveEnergyReadingVARh
@@ -8013,7 +9102,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.MeterSignature
@@ -8030,9 +9124,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -8041,7 +9146,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -8061,7 +9171,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -8089,7 +9203,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8110,7 +9228,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8144,7 +9266,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8165,7 +9291,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8199,7 +9329,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8220,7 +9354,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8254,7 +9392,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8275,7 +9417,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8308,7 +9454,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o13.TaxRuleID = x_
@@ -8326,7 +9476,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8360,12 +9514,15 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
@@ -8374,52 +9531,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 2
     else:
@@ -8431,52 +9598,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o4.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
@@ -8486,52 +9663,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o7.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
@@ -8541,52 +9728,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o10.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
@@ -8600,36 +9797,44 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o13) is not DetailedTaxType:
             raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
         x = o13.TaxRuleID
-        if x is None:
-            raise _E('DetailedTaxType: TaxRuleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o13.Amount
-        if x is None:
-            raise _E('DetailedTaxType: Amount is required')
         a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 10:
             w, b = 2, 5
@@ -8655,7 +9860,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8676,7 +9885,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8695,52 +9908,62 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    if x is None:
-        raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.CostPerUnit
-    if x is None:
-        raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8758,7 +9981,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -8776,7 +10003,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8795,36 +10026,44 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Amount
-    if x is None:
-        raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8847,7 +10086,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -8900,7 +10143,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.AckMaxDelay = x_
@@ -8925,7 +10172,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8955,7 +10206,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8987,7 +10242,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9019,7 +10278,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9051,7 +10314,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9083,7 +10350,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9115,7 +10386,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9147,7 +10422,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9179,7 +10458,11 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9204,7 +10487,12 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -9227,32 +10515,42 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 4
     x = o.EVSETargetActivePower
-    if x is None:
-        raise _E('BPT_Dynamic_AC_CLResControlModeType: EVSETargetActivePower is required')
     a = (a << w) | (4 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
@@ -9261,21 +10559,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 6
     else:
@@ -9287,21 +10592,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 7
     x = o.EVSETargetReactivePower
@@ -9311,21 +10623,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 8
     x = o.EVSETargetReactivePower_L2
@@ -9335,21 +10654,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 9
     x = o.EVSETargetReactivePower_L3
@@ -9359,21 +10685,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 10
     x = o.EVSEPresentActivePower
@@ -9383,21 +10716,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L2
@@ -9407,21 +10747,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 12
     x = o.EVSEPresentActivePower_L3
@@ -9431,21 +10778,28 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
@@ -9474,7 +10828,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9506,7 +10864,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9538,7 +10900,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9570,7 +10936,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9602,7 +10972,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9634,7 +11008,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9666,7 +11044,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9698,7 +11080,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9730,7 +11116,11 @@ def d_BPT_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9757,21 +11147,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 1
     else:
@@ -9783,21 +11180,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 2
     x = o.EVSETargetActivePower_L3
@@ -9807,21 +11211,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     x = o.EVSETargetReactivePower
@@ -9831,21 +11242,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVSETargetReactivePower_L2
@@ -9855,21 +11273,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     x = o.EVSETargetReactivePower_L3
@@ -9879,21 +11304,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     x = o.EVSEPresentActivePower
@@ -9903,21 +11335,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.EVSEPresentActivePower_L2
@@ -9927,21 +11366,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     x = o.EVSEPresentActivePower_L3
@@ -9951,21 +11397,28 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     a = (a << w) | (9 - b)
@@ -10007,7 +11460,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -10060,7 +11517,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.AckMaxDelay = x_
@@ -10085,7 +11546,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10115,7 +11580,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10147,7 +11616,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10179,7 +11652,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10211,7 +11688,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10243,7 +11724,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10275,7 +11760,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10307,7 +11796,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10339,7 +11832,11 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10364,7 +11861,12 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -10387,32 +11889,42 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 4
     x = o.EVSETargetActivePower
-    if x is None:
-        raise _E('Dynamic_AC_CLResControlModeType: EVSETargetActivePower is required')
     a = (a << w) | (4 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
@@ -10421,21 +11933,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 6
     else:
@@ -10447,21 +11966,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 7
     x = o.EVSETargetReactivePower
@@ -10471,21 +11997,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 8
     x = o.EVSETargetReactivePower_L2
@@ -10495,21 +12028,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 9
     x = o.EVSETargetReactivePower_L3
@@ -10519,21 +12059,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 10
     x = o.EVSEPresentActivePower
@@ -10543,21 +12090,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L2
@@ -10567,21 +12121,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 12
     x = o.EVSEPresentActivePower_L3
@@ -10591,21 +12152,28 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
@@ -10634,7 +12202,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10666,7 +12238,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10698,7 +12274,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10730,7 +12310,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10762,7 +12346,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10794,7 +12382,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10826,7 +12418,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10858,7 +12454,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10890,7 +12490,11 @@ def d_Scheduled_AC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_AC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10917,21 +12521,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 1
     else:
@@ -10943,21 +12554,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 2
     x = o.EVSETargetActivePower_L3
@@ -10967,21 +12585,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     x = o.EVSETargetReactivePower
@@ -10991,21 +12616,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVSETargetReactivePower_L2
@@ -11015,21 +12647,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     x = o.EVSETargetReactivePower_L3
@@ -11039,21 +12678,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     x = o.EVSEPresentActivePower
@@ -11063,21 +12709,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.EVSEPresentActivePower_L2
@@ -11087,21 +12740,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     x = o.EVSEPresentActivePower_L3
@@ -11111,21 +12771,28 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     a = (a << w) | (9 - b)
@@ -11152,7 +12819,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -11196,7 +12867,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11226,7 +12901,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -11258,7 +12937,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -11286,7 +12969,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11316,7 +13003,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -11348,7 +13039,11 @@ def d_AC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[AC_ChargeParam
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -11377,25 +13072,24 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     if type(o) is not AC_ChargeParameterDiscoveryReqType:
         raise _E('expected AC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AC_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -11421,28 +13115,33 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
             if type(o2) is not AC_CPDReqEnergyTransferModeType:
                 raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o2).__name__)
             x = o2.EVMaximumChargePower
-            if x is None:
-                raise _E('AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
             a = (a << 1) | 0
             o3 = x
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o3.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o2.EVMaximumChargePower_L2
             if x is not None:
@@ -11451,21 +13150,28 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
                 if type(o4) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o4).__name__)
                 x = o4.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o4.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 2
             else:
@@ -11477,46 +13183,58 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
                 if type(o5) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o5).__name__)
                 x = o5.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o5.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 1, 3
             x = o2.EVMinimumChargePower
-            if x is None:
-                raise _E('AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
             a = (a << w) | (3 - b)
             o6 = x
             if type(o6) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o6).__name__)
             x = o6.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o6.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             x = o2.EVMinimumChargePower_L2
             if x is not None:
@@ -11525,21 +13243,28 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
                 if type(o7) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o7).__name__)
                 x = o7.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o7.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 5
             else:
@@ -11551,21 +13276,28 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
                 if type(o8) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o8).__name__)
                 x = o8.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o8.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 1, 6
             a = (a << w) | (6 - b)
@@ -11596,7 +13328,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11626,7 +13362,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11658,7 +13398,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11686,7 +13430,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11716,7 +13464,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11748,7 +13500,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11776,7 +13532,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11806,7 +13566,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11838,7 +13602,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11866,7 +13634,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -11896,7 +13668,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11928,7 +13704,11 @@ def d_BPT_AC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDReq
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11949,28 +13729,33 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     if type(o) is not BPT_AC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
@@ -11979,21 +13764,28 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -12005,46 +13797,58 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
@@ -12053,21 +13857,28 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     else:
@@ -12079,46 +13890,58 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 6
     x = o.EVMaximumDischargePower
-    if x is None:
-        raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMaximumDischargePower is required')
     a = (a << w) | (6 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
@@ -12127,21 +13950,28 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -12153,46 +13983,58 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 9
     x = o.EVMinimumDischargePower
-    if x is None:
-        raise _E('BPT_AC_CPDReqEnergyTransferModeType: EVMinimumDischargePower is required')
     a = (a << w) | (9 - b)
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
@@ -12201,21 +14043,28 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     else:
@@ -12227,21 +14076,28 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 12
     a = (a << w) | (12 - b)
@@ -12268,7 +14124,11 @@ def d_AC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[AC_ChargeParam
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -12318,25 +14178,24 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
     if type(o) is not AC_ChargeParameterDiscoveryResType:
         raise _E('expected AC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AC_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -12347,8 +14206,6 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('AC_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -12393,7 +14250,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -12423,7 +14284,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12455,7 +14320,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12483,7 +14352,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -12513,7 +14386,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12545,7 +14422,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12573,7 +14454,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -12603,7 +14488,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12635,7 +14524,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12667,7 +14560,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12699,7 +14596,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12731,7 +14632,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12759,7 +14664,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -12789,7 +14698,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12821,7 +14734,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12849,7 +14766,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -12879,7 +14800,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12911,7 +14836,11 @@ def d_BPT_AC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_AC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12932,28 +14861,33 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     if type(o) is not BPT_AC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
@@ -12962,21 +14896,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -12988,46 +14929,58 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
@@ -13036,21 +14989,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     else:
@@ -13062,46 +15022,58 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 6
     x = o.EVSENominalFrequency
-    if x is None:
-        raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSENominalFrequency is required')
     a = (a << w) | (6 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
@@ -13110,21 +15082,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 8
     else:
@@ -13136,21 +15115,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 9
     x = o.EVSEPresentActivePower
@@ -13160,21 +15146,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o10) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o10).__name__)
         x = o10.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o10.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 10
     x = o.EVSEPresentActivePower_L2
@@ -13184,21 +15177,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     x = o.EVSEPresentActivePower_L3
@@ -13208,46 +15208,58 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 12
     x = o.EVSEMaximumDischargePower
-    if x is None:
-        raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMaximumDischargePower is required')
     a = (a << w) | (12 - b)
     o13 = x
     if type(o13) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o13).__name__)
     x = o13.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o13.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumDischargePower_L2
     if x is not None:
@@ -13256,21 +15268,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 14
     else:
@@ -13282,46 +15301,58 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o15) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o15).__name__)
         x = o15.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o15.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 15
     x = o.EVSEMinimumDischargePower
-    if x is None:
-        raise _E('BPT_AC_CPDResEnergyTransferModeType: EVSEMinimumDischargePower is required')
     a = (a << w) | (15 - b)
     o16 = x
     if type(o16) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o16).__name__)
     x = o16.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o16.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumDischargePower_L2
     if x is not None:
@@ -13330,21 +15361,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o17) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o17).__name__)
         x = o17.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o17.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 17
     else:
@@ -13356,21 +15394,28 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
         if type(o18) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o18).__name__)
         x = o18.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o18.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 18
     a = (a << w) | (18 - b)

@@ -755,7 +755,11 @@ def d_ACDP_ConnectReqType(v: int, q: int) -> tuple[ACDP_ConnectReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -791,25 +795,24 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     if type(o) is not ACDP_ConnectReqType:
         raise _E('expected ACDP_ConnectReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_ConnectReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -820,8 +823,6 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVElectricalChargingDeviceStatus
-    if x is None:
-        raise _E('ACDP_ConnectReqType: EVElectricalChargingDeviceStatus is required')
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_electricalChargingDeviceStatusType.fail(x)
@@ -848,7 +849,11 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeStamp = x_
@@ -876,18 +881,19 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Signature
     if x is not None:
@@ -964,13 +970,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -1044,13 +1046,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -1168,13 +1166,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -1268,8 +1262,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -1323,14 +1315,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -1427,7 +1415,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -1443,21 +1435,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -1503,7 +1502,11 @@ def d_ACDP_ConnectResType(v: int, q: int) -> tuple[ACDP_ConnectResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -1551,25 +1554,24 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     if type(o) is not ACDP_ConnectResType:
         raise _E('expected ACDP_ConnectResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_ConnectResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -1580,29 +1582,21 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ACDP_ConnectResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ACDP_ConnectResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEElectricalChargingDeviceStatus
-    if x is None:
-        raise _E('ACDP_ConnectResType: EVSEElectricalChargingDeviceStatus is required')
     _i = _IDX_st_electricalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_electricalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
-    if x is None:
-        raise _E('ACDP_ConnectResType: EVSEMechanicalChargingDeviceStatus is required')
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_mechanicalChargingDeviceStatusType.fail(x)
@@ -1630,7 +1624,11 @@ def d_ACDP_SystemStatusReqType(v: int, q: int) -> tuple[ACDP_SystemStatusReqType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -1670,25 +1668,24 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     if type(o) is not ACDP_SystemStatusReqType:
         raise _E('expected ACDP_SystemStatusReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_SystemStatusReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -1699,8 +1696,6 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVTechnicalStatus
-    if x is None:
-        raise _E('ACDP_SystemStatusReqType: EVTechnicalStatus is required')
     a = (a << 1) | 0
     a = e_EVTechnicalStatusType(x, a)
     a = (a << 1) | 0
@@ -1746,7 +1741,11 @@ def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1823,14 +1822,10 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     if type(o) is not EVTechnicalStatusType:
         raise _E('expected EVTechnicalStatusType, got ' + type(o).__name__)
     x = o.EVReadyToCharge
-    if x is None:
-        raise _E('EVTechnicalStatusType: EVReadyToCharge is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVImmobilizationRequest
-    if x is None:
-        raise _E('EVTechnicalStatusType: EVImmobilizationRequest is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -1849,21 +1844,28 @@ def e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVCPStatus
@@ -1911,7 +1913,11 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1929,21 +1935,28 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -1968,7 +1981,11 @@ def d_ACDP_SystemStatusResType(v: int, q: int) -> tuple[ACDP_SystemStatusResType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2019,25 +2036,24 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     if type(o) is not ACDP_SystemStatusResType:
         raise _E('expected ACDP_SystemStatusResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2048,65 +2064,45 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEMechanicalChargingDeviceStatus
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEMechanicalChargingDeviceStatus is required')
     _i = _IDX_st_mechanicalChargingDeviceStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_mechanicalChargingDeviceStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEReadyToCharge
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEReadyToCharge is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEIsolationStatus
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEIsolationStatus is required')
     _i = _IDX_st_isolationStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_isolationStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEDisabled
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEDisabled is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEUtilityInterruptEvent
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEUtilityInterruptEvent is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEEmergencyShutdown
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEEmergencyShutdown is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEMalfunction
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVSEMalfunction is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVInChargePosition
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVInChargePosition is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVAssociationStatus
-    if x is None:
-        raise _E('ACDP_SystemStatusResType: EVAssociationStatus is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -2133,7 +2129,11 @@ def d_ACDP_VehiclePositioningReqType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2169,25 +2169,24 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
     if type(o) is not ACDP_VehiclePositioningReqType:
         raise _E('expected ACDP_VehiclePositioningReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_VehiclePositioningReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2198,14 +2197,10 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVMobilityStatus
-    if x is None:
-        raise _E('ACDP_VehiclePositioningReqType: EVMobilityStatus is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVPositioningSupport
-    if x is None:
-        raise _E('ACDP_VehiclePositioningReqType: EVPositioningSupport is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -2232,7 +2227,11 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2275,7 +2274,11 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2293,7 +2296,11 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2311,7 +2318,11 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2329,7 +2340,11 @@ def d_ACDP_VehiclePositioningResType(v: int, q: int) -> tuple[ACDP_VehiclePositi
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2348,25 +2363,24 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     if type(o) is not ACDP_VehiclePositioningResType:
         raise _E('expected ACDP_VehiclePositioningResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2377,72 +2391,100 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVSEPositioningSupport
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: EVSEPositioningSupport is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVRelativeXDeviation
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: EVRelativeXDeviation is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.EVRelativeYDeviation
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: EVRelativeYDeviation is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.ContactWindowXc
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: ContactWindowXc is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.ContactWindowYc
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: ContactWindowYc is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.EVInChargePosition
-    if x is None:
-        raise _E('ACDP_VehiclePositioningResType: EVInChargePosition is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -2612,7 +2654,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2633,7 +2679,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2652,52 +2702,62 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    if x is None:
-        raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.CostPerUnit
-    if x is None:
-        raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2776,7 +2836,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMinimumSOC = x_
@@ -2801,7 +2865,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToTargetSOC = x_
@@ -2826,7 +2894,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMaximumSOC = x_
@@ -2867,7 +2939,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2931,7 +3007,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.RemainingTimeToTargetSOC
@@ -2940,7 +3021,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 6
     x = o.RemainingTimeToMaximumSOC
@@ -2949,7 +3035,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
@@ -2965,21 +3056,28 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.InletHot
@@ -3005,7 +3103,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -3025,16 +3127,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
@@ -3061,7 +3164,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.ChargedEnergyReadingWh = x_
@@ -3084,7 +3191,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_DischargedEnergyReadingWh = x_
@@ -3109,7 +3220,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.CapacitiveEnergyReadingVARh = x_
@@ -3134,7 +3249,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_InductiveEnergyReadingVARh = x_
@@ -3176,7 +3295,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3203,7 +3326,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterTimestamp = x_
@@ -3221,25 +3348,31 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
-    if x is None:
-        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 3
     else:
@@ -3250,7 +3383,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 4
     x = o.BPT_InductiveEnergyReadingVARh
@@ -3259,7 +3397,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.MeterSignature
@@ -3276,9 +3419,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -3287,7 +3441,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -3307,7 +3466,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -3335,7 +3498,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3356,7 +3523,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3390,7 +3561,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3411,7 +3586,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3445,7 +3624,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3466,7 +3649,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3500,7 +3687,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3521,7 +3712,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3554,7 +3749,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o13.TaxRuleID = x_
@@ -3572,7 +3771,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3606,12 +3809,15 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
@@ -3620,52 +3826,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 2
     else:
@@ -3677,52 +3893,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o4.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
@@ -3732,52 +3958,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o7.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
@@ -3787,52 +4023,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o10.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
@@ -3846,36 +4092,44 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o13) is not DetailedTaxType:
             raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
         x = o13.TaxRuleID
-        if x is None:
-            raise _E('DetailedTaxType: TaxRuleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o13.Amount
-        if x is None:
-            raise _E('DetailedTaxType: Amount is required')
         a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 10:
             w, b = 2, 5
@@ -3898,7 +4152,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -3916,7 +4174,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3935,36 +4197,44 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Amount
-    if x is None:
-        raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 C_ACDP_ConnectReqType.dec_fn = d_ACDP_ConnectReqType

@@ -1951,7 +1951,11 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2009,25 +2013,24 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     if type(o) is not AuthorizationReqType:
         raise _E('expected AuthorizationReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AuthorizationReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2038,8 +2041,6 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.SelectedAuthorizationService
-    if x is None:
-        raise _E('AuthorizationReqType: SelectedAuthorizationService is required')
     _i = _IDX_st_authorizationType.get(x) if type(x) is str else None
     if _i is None:
         st_authorizationType.fail(x)
@@ -2094,7 +2095,11 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeStamp = x_
@@ -2122,18 +2127,19 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Signature
     if x is not None:
@@ -2210,13 +2216,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -2290,13 +2292,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -2414,13 +2412,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -2514,8 +2508,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -2569,14 +2561,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -2673,7 +2661,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -2689,21 +2681,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -2786,32 +2785,22 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
     if type(o) is not PnC_AReqAuthorizationModeType:
         raise _E('expected PnC_AReqAuthorizationModeType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('PnC_AReqAuthorizationModeType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.GenChallenge
-    if x is None:
-        raise _E('PnC_AReqAuthorizationModeType: GenChallenge is required')
     a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
     x = o.ContractCertificateChain
-    if x is None:
-        raise _E('PnC_AReqAuthorizationModeType: ContractCertificateChain is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('ContractCertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o1.SubCertificates
-    if x is None:
-        raise _E('ContractCertificateChainType: SubCertificates is required')
     a = (a << 1) | 0
     a = e_SubCertificatesType(x, a)
     a <<= 2
@@ -2844,14 +2833,10 @@ def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> i
     if type(o) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
-    if x is None:
-        raise _E('ContractCertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o.SubCertificates
-    if x is None:
-        raise _E('ContractCertificateChainType: SubCertificates is required')
     a = (a << 1) | 0
     a = e_SubCertificatesType(x, a)
     a = (a << 1) | 0
@@ -2935,7 +2920,11 @@ def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2977,25 +2966,24 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     if type(o) is not AuthorizationResType:
         raise _E('expected AuthorizationResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AuthorizationResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3006,15 +2994,11 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('AuthorizationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('AuthorizationResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -3042,7 +3026,11 @@ def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -3076,25 +3064,24 @@ def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     if type(o) is not AuthorizationSetupReqType:
         raise _E('expected AuthorizationSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AuthorizationSetupReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3128,7 +3115,11 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -3241,25 +3232,24 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     if type(o) is not AuthorizationSetupResType:
         raise _E('expected AuthorizationSetupResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('AuthorizationSetupResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3270,8 +3260,6 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('AuthorizationSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -3294,8 +3282,6 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
         else:
             w, b = 1, 3
     x = o.CertificateInstallationService
-    if x is None:
-        raise _E('AuthorizationSetupResType: CertificateInstallationService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((3 - b) << 3) | (x << 1)
@@ -3325,8 +3311,6 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
             if type(o3) is not PnC_ASResAuthorizationModeType:
                 raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o3).__name__)
             x = o3.GenChallenge
-            if x is None:
-                raise _E('PnC_ASResAuthorizationModeType: GenChallenge is required')
             a <<= 2
             a = st_genChallengeType.enc(x, a)
             a <<= 1
@@ -3395,8 +3379,6 @@ def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) 
     if type(o) is not PnC_ASResAuthorizationModeType:
         raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o).__name__)
     x = o.GenChallenge
-    if x is None:
-        raise _E('PnC_ASResAuthorizationModeType: GenChallenge is required')
     a <<= 2
     a = st_genChallengeType.enc(x, a)
     a <<= 1
@@ -3522,7 +3504,11 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -3581,25 +3567,24 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('CertificateInstallationReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3610,18 +3595,12 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.OEMProvisioningCertificateChain
-    if x is None:
-        raise _E('CertificateInstallationReqType: OEMProvisioningCertificateChain is required')
     a = (a << 1) | 0
     a = e_SignedCertificateChainType(x, a)
     x = o.ListOfRootCertificateIDs
-    if x is None:
-        raise _E('CertificateInstallationReqType: ListOfRootCertificateIDs is required')
     a = (a << 1) | 0
     a = e_ListOfRootCertificateIDsType(x, a)
     x = o.MaximumContractCertificateChains
-    if x is None:
-        raise _E('CertificateInstallationReqType: MaximumContractCertificateChains is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
@@ -3674,13 +3653,9 @@ def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     if type(o) is not SignedCertificateChainType:
         raise _E('expected SignedCertificateChainType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('SignedCertificateChainType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.Certificate
-    if x is None:
-        raise _E('SignedCertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -3724,7 +3699,11 @@ def d_ListOfRootCertificateIDsType(v: int, q: int) -> tuple[ListOfRootCertificat
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         o1.X509SerialNumber = x_
@@ -3765,21 +3744,28 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
         if type(o1) is not X509IssuerSerialType:
             raise _E('expected X509IssuerSerialType, got ' + type(o1).__name__)
         x = o1.X509IssuerName
-        if x is None:
-            raise _E('X509IssuerSerialType: X509IssuerName is required')
         a <<= 2
         a = st_string.enc(x, a)
         a <<= 1
         x = o1.X509SerialNumber
-        if x is None:
-            raise _E('X509IssuerSerialType: X509SerialNumber is required')
         a <<= 2
         if type(x) is not int:
             st_integer.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         if k < 20:
             w, b = 2, 0
@@ -3866,7 +3852,11 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -3940,25 +3930,24 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('CertificateInstallationResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3969,29 +3958,21 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('CertificateInstallationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('CertificateInstallationResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.CPSCertificateChain
-    if x is None:
-        raise _E('CertificateInstallationResType: CPSCertificateChain is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o2).__name__)
     x = o2.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -4004,13 +3985,9 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         w, b = 2, 1
     a = (a << w) | (2 - b)
     x = o.SignedInstallationData
-    if x is None:
-        raise _E('CertificateInstallationResType: SignedInstallationData is required')
     a = (a << 1) | 0
     a = e_SignedInstallationDataType(x, a)
     x = o.RemainingContractCertificateChains
-    if x is None:
-        raise _E('CertificateInstallationResType: RemainingContractCertificateChains is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 12) | (((x) << 1)) << 1
@@ -4049,8 +4026,6 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     if type(o) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
-    if x is None:
-        raise _E('CertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
@@ -4151,39 +4126,27 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     if type(o) is not SignedInstallationDataType:
         raise _E('expected SignedInstallationDataType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('SignedInstallationDataType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.ContractCertificateChain
-    if x is None:
-        raise _E('SignedInstallationDataType: ContractCertificateChain is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    if x is None:
-        raise _E('ContractCertificateChainType: Certificate is required')
     a <<= 2
     a = st_certificateType.enc(x, a)
     a <<= 1
     x = o1.SubCertificates
-    if x is None:
-        raise _E('ContractCertificateChainType: SubCertificates is required')
     a = (a << 1) | 0
     a = e_SubCertificatesType(x, a)
     a = (a << 1) | 0
     x = o.ECDHCurve
-    if x is None:
-        raise _E('SignedInstallationDataType: ECDHCurve is required')
     _i = _IDX_st_ecdhCurveType.get(x) if type(x) is str else None
     if _i is None:
         st_ecdhCurveType.fail(x)
     a = (a << 4) | (_i << 1)
     x = o.DHPublicKey
-    if x is None:
-        raise _E('SignedInstallationDataType: DHPublicKey is required')
     a <<= 2
     a = st_dhPublicKeyType.enc(x, a)
     a <<= 1
@@ -4298,7 +4261,11 @@ def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationR
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -4338,25 +4305,24 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
     if type(o) is not MeteringConfirmationReqType:
         raise _E('expected MeteringConfirmationReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('MeteringConfirmationReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -4367,8 +4333,6 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.SignedMeteringData
-    if x is None:
-        raise _E('MeteringConfirmationReqType: SignedMeteringData is required')
     a = (a << 1) | 0
     a = e_SignedMeteringDataType(x, a)
     a = (a << 1) | 0
@@ -4435,7 +4399,11 @@ def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o2.SelectedScheduleTupleID = x_
@@ -4458,19 +4426,13 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     if type(o) is not SignedMeteringDataType:
         raise _E('expected SignedMeteringDataType, got ' + type(o).__name__)
     x = o.Id
-    if x is None:
-        raise _E('SignedMeteringDataType: Id is required')
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.SessionID
-    if x is None:
-        raise _E('SignedMeteringDataType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.MeterInfo
-    if x is None:
-        raise _E('SignedMeteringDataType: MeterInfo is required')
     a = (a << 1) | 0
     a = e_MeterInfoType(x, a)
     x = o.Receipt
@@ -4506,12 +4468,15 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
             if type(o2) is not Scheduled_SMDTControlModeType:
                 raise _E('expected Scheduled_SMDTControlModeType, got ' + type(o2).__name__)
             x = o2.SelectedScheduleTupleID
-            if x is None:
-                raise _E('Scheduled_SMDTControlModeType: SelectedScheduleTupleID is required')
             a <<= 2
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 2
         else:
             raise _E('SignedMeteringDataType: value of type ' + tx.__name__ + ' not allowed')
@@ -4540,7 +4505,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.ChargedEnergyReadingWh = x_
@@ -4563,7 +4532,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_DischargedEnergyReadingWh = x_
@@ -4588,7 +4561,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.CapacitiveEnergyReadingVARh = x_
@@ -4613,7 +4590,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_InductiveEnergyReadingVARh = x_
@@ -4655,7 +4636,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4682,7 +4667,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterTimestamp = x_
@@ -4700,25 +4689,31 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
-    if x is None:
-        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 3
     else:
@@ -4729,7 +4724,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 4
     x = o.BPT_InductiveEnergyReadingVARh
@@ -4738,7 +4738,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.MeterSignature
@@ -4755,9 +4760,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -4766,7 +4782,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -4786,7 +4807,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -4814,7 +4839,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4835,7 +4864,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4869,7 +4902,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4890,7 +4927,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4924,7 +4965,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4945,7 +4990,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4979,7 +5028,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5000,7 +5053,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5033,7 +5090,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o13.TaxRuleID = x_
@@ -5051,7 +5112,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5085,12 +5150,15 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
@@ -5099,52 +5167,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 2
     else:
@@ -5156,52 +5234,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o4.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
@@ -5211,52 +5299,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o7.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
@@ -5266,52 +5364,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o10.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
@@ -5325,36 +5433,44 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o13) is not DetailedTaxType:
             raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
         x = o13.TaxRuleID
-        if x is None:
-            raise _E('DetailedTaxType: TaxRuleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o13.Amount
-        if x is None:
-            raise _E('DetailedTaxType: Amount is required')
         a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 10:
             w, b = 2, 5
@@ -5380,7 +5496,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5401,7 +5521,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5420,52 +5544,62 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    if x is None:
-        raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.CostPerUnit
-    if x is None:
-        raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5485,7 +5619,11 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5503,21 +5641,28 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -5535,7 +5680,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -5553,7 +5702,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5572,36 +5725,44 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Amount
-    if x is None:
-        raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5636,7 +5797,11 @@ def d_Scheduled_SMDTControlModeType(v: int, q: int) -> tuple[Scheduled_SMDTContr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.SelectedScheduleTupleID = x_
@@ -5652,12 +5817,15 @@ def e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) ->
     if type(o) is not Scheduled_SMDTControlModeType:
         raise _E('expected Scheduled_SMDTControlModeType, got ' + type(o).__name__)
     x = o.SelectedScheduleTupleID
-    if x is None:
-        raise _E('Scheduled_SMDTControlModeType: SelectedScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -5682,7 +5850,11 @@ def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationR
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5720,25 +5892,24 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
     if type(o) is not MeteringConfirmationResType:
         raise _E('expected MeteringConfirmationResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('MeteringConfirmationResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -5749,8 +5920,6 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('MeteringConfirmationResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -5778,7 +5947,11 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5827,7 +6000,11 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o2.TimeAnchor = x_
@@ -5863,7 +6040,11 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ < 1 or x_ > 4294967295:
                 raise _F(st_numericIDType.name + ': value outside its range', q)
             o4.SelectedScheduleTupleID = x_
@@ -5921,25 +6102,24 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('PowerDeliveryReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -5950,15 +6130,11 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('PowerDeliveryReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ChargeProgress
-    if x is None:
-        raise _E('PowerDeliveryReqType: ChargeProgress is required')
     _i = _IDX_st_chargeProgressType.get(x) if type(x) is str else None
     if _i is None:
         st_chargeProgressType.fail(x)
@@ -5970,12 +6146,15 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         if type(o2) is not EVPowerProfileType:
             raise _E('expected EVPowerProfileType, got ' + type(o2).__name__)
         x = o2.TimeAnchor
-        if x is None:
-            raise _E('EVPowerProfileType: TimeAnchor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         k = 0
         sel = -1
@@ -6003,12 +6182,15 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
                 if type(o4) is not Scheduled_EVPPTControlModeType:
                     raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o4).__name__)
                 x = o4.SelectedScheduleTupleID
-                if x is None:
-                    raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
                 a <<= 2
                 if type(x) is not int or x < 1 or x > 4294967295:
                     st_numericIDType.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 x = o4.PowerToleranceAcceptance
                 if x is not None:
@@ -6025,8 +6207,6 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         else:
             raise _E('EVPowerProfileType: one of Dynamic_EVPPTControlMode/Scheduled_EVPPTControlMode is required')
         x = o2.EVPowerProfileEntries
-        if x is None:
-            raise _E('EVPowerProfileType: EVPowerProfileEntries is required')
         a = (a << 1) | 0
         a = e_EVPowerProfileEntryListType(x, a)
         a = (a << 1) | 0
@@ -6057,7 +6237,11 @@ def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -6093,7 +6277,11 @@ def d_EVPowerProfileType(v: int, q: int) -> tuple[EVPowerProfileType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o2.SelectedScheduleTupleID = x_
@@ -6135,12 +6323,15 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     if type(o) is not EVPowerProfileType:
         raise _E('expected EVPowerProfileType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('EVPowerProfileType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     k = 0
     sel = -1
@@ -6168,12 +6359,15 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
             if type(o2) is not Scheduled_EVPPTControlModeType:
                 raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o2).__name__)
             x = o2.SelectedScheduleTupleID
-            if x is None:
-                raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
             a <<= 2
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o2.PowerToleranceAcceptance
             if x is not None:
@@ -6190,8 +6384,6 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     else:
         raise _E('EVPowerProfileType: one of Dynamic_EVPPTControlMode/Scheduled_EVPPTControlMode is required')
     x = o.EVPowerProfileEntries
-    if x is None:
-        raise _E('EVPowerProfileType: EVPowerProfileEntries is required')
     a = (a << 1) | 0
     a = e_EVPowerProfileEntryListType(x, a)
     a = (a << 1) | 0
@@ -6228,7 +6420,11 @@ def d_Scheduled_EVPPTControlModeType(v: int, q: int) -> tuple[Scheduled_EVPPTCon
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.SelectedScheduleTupleID = x_
@@ -6257,12 +6453,15 @@ def e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) 
     if type(o) is not Scheduled_EVPPTControlModeType:
         raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o).__name__)
     x = o.SelectedScheduleTupleID
-    if x is None:
-        raise _E('Scheduled_EVPPTControlModeType: SelectedScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PowerToleranceAcceptance
     if x is not None:
@@ -6299,7 +6498,11 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.Duration = x_
@@ -6317,7 +6520,11 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6347,7 +6554,11 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -6379,7 +6590,11 @@ def d_EVPowerProfileEntryListType(v: int, q: int) -> tuple[EVPowerProfileEntryLi
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -6425,36 +6640,44 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
         if type(o1) is not PowerScheduleEntryType:
             raise _E('expected PowerScheduleEntryType, got ' + type(o1).__name__)
         x = o1.Duration
-        if x is None:
-            raise _E('PowerScheduleEntryType: Duration is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.Power
-        if x is None:
-            raise _E('PowerScheduleEntryType: Power is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.Power_L2
         if x is not None:
@@ -6463,21 +6686,28 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o3.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 2, 3
         else:
@@ -6489,21 +6719,28 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
             if type(o4) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o4).__name__)
             x = o4.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o4.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 1, 4
         a = (a << w) | (4 - b)
@@ -6528,7 +6765,11 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
@@ -6546,7 +6787,11 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6576,7 +6821,11 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6608,7 +6857,11 @@ def d_PowerScheduleEntryType(v: int, q: int) -> tuple[PowerScheduleEntryType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6629,36 +6882,44 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     if type(o) is not PowerScheduleEntryType:
         raise _E('expected PowerScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
-    if x is None:
-        raise _E('PowerScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Power
-    if x is None:
-        raise _E('PowerScheduleEntryType: Power is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.Power_L2
     if x is not None:
@@ -6667,21 +6928,28 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 3
     else:
@@ -6693,21 +6961,28 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 4
     a = (a << w) | (4 - b)
@@ -6734,7 +7009,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -6781,7 +7060,11 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -6804,25 +7087,24 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('PowerDeliveryResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -6833,8 +7115,6 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('PowerDeliveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -6846,16 +7126,17 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        if x is None:
-            raise _E('EVSEStatusType: NotificationMaxDelay is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.EVSENotification
-        if x is None:
-            raise _E('EVSEStatusType: EVSENotification is required')
         _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
         if _i is None:
             st_evseNotificationType.fail(x)
@@ -6880,7 +7161,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -6900,16 +7185,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
@@ -6937,7 +7223,11 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -6993,7 +7283,11 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o2.DepartureTime = x_
@@ -7022,7 +7316,11 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7054,7 +7352,11 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7086,7 +7388,11 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7139,25 +7445,24 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     if type(o) is not ScheduleExchangeReqType:
         raise _E('expected ScheduleExchangeReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ScheduleExchangeReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -7168,8 +7473,6 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.MaximumSupportingPoints
-    if x is None:
-        raise _E('ScheduleExchangeReqType: MaximumSupportingPoints is required')
     if type(x) is not int or not 12 <= x <= 1024:
         st_maxSupportingPointsScheduleTupleType.fail(x)
     a = (a << 13) | ((x - 12) << 1)
@@ -7200,7 +7503,12 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
                 a <<= 4
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 3, 1
             else:
@@ -7212,21 +7520,28 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
                 if type(o3) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o3).__name__)
                 x = o3.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o3.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 3, 2
             x = o2.EVMaximumEnergyRequest
@@ -7236,21 +7551,28 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
                 if type(o4) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o4).__name__)
                 x = o4.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o4.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 3
             x = o2.EVMinimumEnergyRequest
@@ -7260,21 +7582,28 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
                 if type(o5) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o5).__name__)
                 x = o5.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o5.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 4
             x = o2.EVEnergyOffer
@@ -7284,13 +7613,9 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
                 if type(o6) is not EVEnergyOfferType:
                     raise _E('expected EVEnergyOfferType, got ' + type(o6).__name__)
                 x = o6.EVPowerSchedule
-                if x is None:
-                    raise _E('EVEnergyOfferType: EVPowerSchedule is required')
                 a = (a << 1) | 0
                 a = e_EVPowerScheduleType(x, a)
                 x = o6.EVAbsolutePriceSchedule
-                if x is None:
-                    raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
                 a = (a << 1) | 0
                 a = e_EVAbsolutePriceScheduleType(x, a)
                 a = (a << 1) | 0
@@ -7317,7 +7642,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.DepartureTime = x_
@@ -7368,7 +7697,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7389,7 +7722,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7410,7 +7747,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7440,7 +7781,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7472,7 +7817,11 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7493,12 +7842,15 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     if type(o) is not Dynamic_SEReqControlModeType:
         raise _E('expected Dynamic_SEReqControlModeType, got ' + type(o).__name__)
     x = o.DepartureTime
-    if x is None:
-        raise _E('Dynamic_SEReqControlModeType: DepartureTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.MinimumSOC
     if x is not None:
@@ -7515,76 +7867,91 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
         a = (a << (w + 9)) | ((2 - b) << 9) | ((x) << 1)
         w, b = 1, 3
     x = o.EVTargetEnergyRequest
-    if x is None:
-        raise _E('Dynamic_SEReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (3 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_SEReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_SEReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
@@ -7593,21 +7960,28 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     else:
@@ -7619,21 +7993,28 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -7658,7 +8039,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -7687,7 +8072,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7719,7 +8108,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7751,7 +8144,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7782,7 +8179,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o5.TimeAnchor = x_
@@ -7805,7 +8206,11 @@ def d_Scheduled_SEReqControlModeType(v: int, q: int) -> tuple[Scheduled_SEReqCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o6.TimeAnchor = x_
@@ -7847,7 +8252,12 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -7859,21 +8269,28 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 2
     x = o.EVMaximumEnergyRequest
@@ -7883,21 +8300,28 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 3
     x = o.EVMinimumEnergyRequest
@@ -7907,21 +8331,28 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     x = o.EVEnergyOffer
@@ -7931,56 +8362,50 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         if type(o4) is not EVEnergyOfferType:
             raise _E('expected EVEnergyOfferType, got ' + type(o4).__name__)
         x = o4.EVPowerSchedule
-        if x is None:
-            raise _E('EVEnergyOfferType: EVPowerSchedule is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not EVPowerScheduleType:
             raise _E('expected EVPowerScheduleType, got ' + type(o5).__name__)
         x = o5.TimeAnchor
-        if x is None:
-            raise _E('EVPowerScheduleType: TimeAnchor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o5.EVPowerScheduleEntries
-        if x is None:
-            raise _E('EVPowerScheduleType: EVPowerScheduleEntries is required')
         a = (a << 1) | 0
         a = e_EVPowerScheduleEntryListType(x, a)
         a = (a << 1) | 0
         x = o4.EVAbsolutePriceSchedule
-        if x is None:
-            raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not EVAbsolutePriceScheduleType:
             raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o6).__name__)
         x = o6.TimeAnchor
-        if x is None:
-            raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o6.Currency
-        if x is None:
-            raise _E('EVAbsolutePriceScheduleType: Currency is required')
         a <<= 2
         a = st_currencyType.enc(x, a)
         a <<= 1
         x = o6.PriceAlgorithm
-        if x is None:
-            raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
         a <<= 2
         a = st_identifierType.enc(x, a)
         a <<= 1
         x = o6.EVPriceRuleStacks
-        if x is None:
-            raise _E('EVAbsolutePriceScheduleType: EVPriceRuleStacks is required')
         a = (a << 1) | 0
         a = e_EVPriceRuleStackListType(x, a)
         a <<= 2
@@ -8003,7 +8428,11 @@ def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeAnchor = x_
@@ -8026,7 +8455,11 @@ def d_EVEnergyOfferType(v: int, q: int) -> tuple[EVEnergyOfferType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o2.TimeAnchor = x_
@@ -8061,56 +8494,50 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     if type(o) is not EVEnergyOfferType:
         raise _E('expected EVEnergyOfferType, got ' + type(o).__name__)
     x = o.EVPowerSchedule
-    if x is None:
-        raise _E('EVEnergyOfferType: EVPowerSchedule is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not EVPowerScheduleType:
         raise _E('expected EVPowerScheduleType, got ' + type(o1).__name__)
     x = o1.TimeAnchor
-    if x is None:
-        raise _E('EVPowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EVPowerScheduleEntries
-    if x is None:
-        raise _E('EVPowerScheduleType: EVPowerScheduleEntries is required')
     a = (a << 1) | 0
     a = e_EVPowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
     x = o.EVAbsolutePriceSchedule
-    if x is None:
-        raise _E('EVEnergyOfferType: EVAbsolutePriceSchedule is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not EVAbsolutePriceScheduleType:
         raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o2).__name__)
     x = o2.TimeAnchor
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o2.Currency
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: Currency is required')
     a <<= 2
     a = st_currencyType.enc(x, a)
     a <<= 1
     x = o2.PriceAlgorithm
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
     a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 1
     x = o2.EVPriceRuleStacks
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: EVPriceRuleStacks is required')
     a = (a << 1) | 0
     a = e_EVPriceRuleStackListType(x, a)
     a <<= 2
@@ -8130,7 +8557,11 @@ def d_EVPowerScheduleType(v: int, q: int) -> tuple[EVPowerScheduleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -8152,16 +8583,17 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     if type(o) is not EVPowerScheduleType:
         raise _E('expected EVPowerScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('EVPowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVPowerScheduleEntries
-    if x is None:
-        raise _E('EVPowerScheduleType: EVPowerScheduleEntries is required')
     a = (a << 1) | 0
     a = e_EVPowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
@@ -8190,7 +8622,11 @@ def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntry
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.Duration = x_
@@ -8208,7 +8644,11 @@ def d_EVPowerScheduleEntryListType(v: int, q: int) -> tuple[EVPowerScheduleEntry
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8252,36 +8692,44 @@ def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> i
         if type(o1) is not EVPowerScheduleEntryType:
             raise _E('expected EVPowerScheduleEntryType, got ' + type(o1).__name__)
         x = o1.Duration
-        if x is None:
-            raise _E('EVPowerScheduleEntryType: Duration is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.Power
-        if x is None:
-            raise _E('EVPowerScheduleEntryType: Power is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 1024:
             w, b = 2, 0
@@ -8304,7 +8752,11 @@ def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
@@ -8322,7 +8774,11 @@ def d_EVPowerScheduleEntryType(v: int, q: int) -> tuple[EVPowerScheduleEntryType
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8341,36 +8797,44 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     if type(o) is not EVPowerScheduleEntryType:
         raise _E('expected EVPowerScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
-    if x is None:
-        raise _E('EVPowerScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Power
-    if x is None:
-        raise _E('EVPowerScheduleEntryType: Power is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8388,7 +8852,11 @@ def d_EVAbsolutePriceScheduleType(v: int, q: int) -> tuple[EVAbsolutePriceSchedu
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -8422,28 +8890,25 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
     if type(o) is not EVAbsolutePriceScheduleType:
         raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Currency
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: Currency is required')
     a <<= 2
     a = st_currencyType.enc(x, a)
     a <<= 1
     x = o.PriceAlgorithm
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: PriceAlgorithm is required')
     a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 1
     x = o.EVPriceRuleStacks
-    if x is None:
-        raise _E('EVAbsolutePriceScheduleType: EVPriceRuleStacks is required')
     a = (a << 1) | 0
     a = e_EVPriceRuleStackListType(x, a)
     a = (a << 1) | 0
@@ -8510,7 +8975,11 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
@@ -8537,7 +9006,11 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8558,7 +9031,11 @@ def d_EVPriceRuleStackType(v: int, q: int) -> tuple[EVPriceRuleStackType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8592,12 +9069,15 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     if type(o) is not EVPriceRuleStackType:
         raise _E('expected EVPriceRuleStackType, got ' + type(o).__name__)
     x = o.Duration
-    if x is None:
-        raise _E('EVPriceRuleStackType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.EVPriceRule
     if type(lst) is not list:
@@ -8611,52 +9091,62 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
         if type(o1) is not EVPriceRuleType:
             raise _E('expected EVPriceRuleType, got ' + type(o1).__name__)
         x = o1.EnergyFee
-        if x is None:
-            raise _E('EVPriceRuleType: EnergyFee is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.PowerRangeStart
-        if x is None:
-            raise _E('EVPriceRuleType: PowerRangeStart is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 8:
             w, b = 2, 1
@@ -8682,7 +9172,11 @@ def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8703,7 +9197,11 @@ def d_EVPriceRuleType(v: int, q: int) -> tuple[EVPriceRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8722,52 +9220,62 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     if type(o) is not EVPriceRuleType:
         raise _E('expected EVPriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
-    if x is None:
-        raise _E('EVPriceRuleType: EnergyFee is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.PowerRangeStart
-    if x is None:
-        raise _E('EVPriceRuleType: PowerRangeStart is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8792,7 +9300,11 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -8862,7 +9374,11 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o2.DepartureTime = x_
@@ -8938,25 +9454,24 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     if type(o) is not ScheduleExchangeResType:
         raise _E('expected ScheduleExchangeResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ScheduleExchangeResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -8967,15 +9482,11 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ScheduleExchangeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('ScheduleExchangeResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -9012,7 +9523,12 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
                 a <<= 4
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
-                a = (a << 8) | x if x < 128 else _wu(x, a)
+                if x < 128:
+                    a = (a << 8) | x
+                elif x < 16384:
+                    a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a)
                 a <<= 1
                 w, b = 3, 1
             else:
@@ -9082,7 +9598,11 @@ def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControl
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -9152,7 +9672,12 @@ def e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> i
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -9222,7 +9747,11 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -9237,7 +9766,11 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.PriceScheduleID = x_
@@ -9302,7 +9835,11 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9334,7 +9871,11 @@ def d_AbsolutePriceScheduleType(v: int, q: int) -> tuple[AbsolutePriceScheduleTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9400,21 +9941,27 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.TimeAnchor
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: TimeAnchor is required')
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PriceScheduleID
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: PriceScheduleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
     if x is not None:
@@ -9425,21 +9972,15 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o.Currency
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: Currency is required')
     a = (a << w) | (4 - b)
     a <<= 1
     a = st_currencyType.enc(x, a)
     a <<= 1
     x = o.Language
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: Language is required')
     a <<= 2
     a = st_languageType.enc(x, a)
     a <<= 1
     x = o.PriceAlgorithm
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: PriceAlgorithm is required')
     a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 1
@@ -9450,21 +9991,28 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     else:
@@ -9476,21 +10024,28 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.TaxRules
@@ -9499,8 +10054,6 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         a = e_TaxRuleListType(x, a)
         w, b = 1, 10
     x = o.PriceRuleStacks
-    if x is None:
-        raise _E('AbsolutePriceScheduleType: PriceRuleStacks is required')
     a = (a << w) | (10 - b)
     a = e_PriceRuleStackListType(x, a)
     x = o.OverstayRules
@@ -9579,7 +10132,11 @@ def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -9618,7 +10175,11 @@ def d_TaxRuleType(v: int, q: int) -> tuple[TaxRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9658,12 +10219,15 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     if type(o) is not TaxRuleType:
         raise _E('expected TaxRuleType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('TaxRuleType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.TaxRuleName
     if x is not None:
@@ -9674,28 +10238,33 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.TaxRate
-    if x is None:
-        raise _E('TaxRuleType: TaxRate is required')
     a = (a << w) | (2 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.TaxIncludedInPrice
     if x is not None:
@@ -9706,26 +10275,18 @@ def e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o.AppliesToEnergyFee
-    if x is None:
-        raise _E('TaxRuleType: AppliesToEnergyFee is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((4 - b) << 3) | (x << 1)
     x = o.AppliesToParkingFee
-    if x is None:
-        raise _E('TaxRuleType: AppliesToParkingFee is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.AppliesToOverstayFee
-    if x is None:
-        raise _E('TaxRuleType: AppliesToOverstayFee is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.AppliesMinimumMaximumCost
-    if x is None:
-        raise _E('TaxRuleType: AppliesMinimumMaximumCost is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -9792,7 +10353,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
@@ -9819,7 +10384,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9849,7 +10418,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -9877,7 +10450,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 4294967295:
                 raise _F(st_unsignedInt.name + ': value outside its range', q)
             o1.ParkingFeePeriod = x_
@@ -9902,7 +10479,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_unsignedShort.name + ': value outside its range', q)
             o1.CarbonDioxideEmission = x_
@@ -9939,7 +10520,11 @@ def d_PriceRuleStackType(v: int, q: int) -> tuple[PriceRuleStackType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9973,12 +10558,15 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     if type(o) is not PriceRuleStackType:
         raise _E('expected PriceRuleStackType, got ' + type(o).__name__)
     x = o.Duration
-    if x is None:
-        raise _E('PriceRuleStackType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.PriceRule
     if type(lst) is not list:
@@ -9992,28 +10580,33 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
         if type(o1) is not PriceRuleType:
             raise _E('expected PriceRuleType, got ' + type(o1).__name__)
         x = o1.EnergyFee
-        if x is None:
-            raise _E('PriceRuleType: EnergyFee is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.ParkingFee
         if x is not None:
@@ -10022,21 +10615,28 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o3.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 3, 2
         else:
@@ -10047,7 +10647,12 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
             a <<= 1
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             w, b = 2, 3
         x = o1.CarbonDioxideEmission
@@ -10056,7 +10661,12 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
             a <<= 1
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             w, b = 2, 4
         x = o1.RenewableGenerationPercentage
@@ -10066,28 +10676,33 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
             a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
             w, b = 1, 5
         x = o1.PowerRangeStart
-        if x is None:
-            raise _E('PriceRuleType: PowerRangeStart is required')
         a = (a << w) | (5 - b)
         o4 = x
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 8:
             w, b = 2, 1
@@ -10113,7 +10728,11 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10143,7 +10762,11 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10171,7 +10794,11 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.ParkingFeePeriod = x_
@@ -10196,7 +10823,11 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.CarbonDioxideEmission = x_
@@ -10233,7 +10864,11 @@ def d_PriceRuleType(v: int, q: int) -> tuple[PriceRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10252,28 +10887,33 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     if type(o) is not PriceRuleType:
         raise _E('expected PriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
-    if x is None:
-        raise _E('PriceRuleType: EnergyFee is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.ParkingFee
     if x is not None:
@@ -10282,21 +10922,28 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 2
     else:
@@ -10307,7 +10954,12 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 2, 3
     x = o.CarbonDioxideEmission
@@ -10316,7 +10968,12 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 2, 4
     x = o.RenewableGenerationPercentage
@@ -10326,28 +10983,33 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
         w, b = 1, 5
     x = o.PowerRangeStart
-    if x is None:
-        raise _E('PriceRuleType: PowerRangeStart is required')
     a = (a << w) | (5 - b)
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10370,7 +11032,11 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.OverstayTimeThreshold = x_
@@ -10399,7 +11065,11 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10445,7 +11115,11 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o2.StartTime = x_
@@ -10463,7 +11137,11 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10481,7 +11159,11 @@ def d_OverstayRuleListType(v: int, q: int) -> tuple[OverstayRuleListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o2.OverstayFeePeriod = x_
@@ -10516,7 +11198,12 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 2, 1
     else:
@@ -10528,21 +11215,28 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 2
     lst = o.OverstayRule
@@ -10564,45 +11258,56 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         else:
             w, b = 2, 0
         x = o2.StartTime
-        if x is None:
-            raise _E('OverstayRuleType: StartTime is required')
         a = (a << w) | (1 - b)
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.OverstayFee
-        if x is None:
-            raise _E('OverstayRuleType: OverstayFee is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o2.OverstayFeePeriod
-        if x is None:
-            raise _E('OverstayRuleType: OverstayFeePeriod is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 2
         if k < 5:
             w, b = 2, 2
@@ -10642,7 +11347,11 @@ def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.StartTime = x_
@@ -10660,7 +11369,11 @@ def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10678,7 +11391,11 @@ def d_OverstayRuleType(v: int, q: int) -> tuple[OverstayRuleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.OverstayFeePeriod = x_
@@ -10702,45 +11419,56 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.StartTime
-    if x is None:
-        raise _E('OverstayRuleType: StartTime is required')
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.OverstayFee
-    if x is None:
-        raise _E('OverstayRuleType: OverstayFee is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.OverstayFeePeriod
-    if x is None:
-        raise _E('OverstayRuleType: OverstayFeePeriod is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -10776,7 +11504,11 @@ def d_AdditionalServiceListType(v: int, q: int) -> tuple[AdditionalServiceListTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -10820,34 +11552,37 @@ def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
         if type(o1) is not AdditionalServiceType:
             raise _E('expected AdditionalServiceType, got ' + type(o1).__name__)
         x = o1.ServiceName
-        if x is None:
-            raise _E('AdditionalServiceType: ServiceName is required')
         a <<= 2
         a = st_nameType.enc(x, a)
         a <<= 1
         x = o1.ServiceFee
-        if x is None:
-            raise _E('AdditionalServiceType: ServiceFee is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 5:
             w, b = 2, 0
@@ -10879,7 +11614,11 @@ def d_AdditionalServiceType(v: int, q: int) -> tuple[AdditionalServiceType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10898,34 +11637,37 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     if type(o) is not AdditionalServiceType:
         raise _E('expected AdditionalServiceType, got ' + type(o).__name__)
     x = o.ServiceName
-    if x is None:
-        raise _E('AdditionalServiceType: ServiceName is required')
     a <<= 2
     a = st_nameType.enc(x, a)
     a <<= 1
     x = o.ServiceFee
-    if x is None:
-        raise _E('AdditionalServiceType: ServiceFee is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10956,7 +11698,11 @@ def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -10971,7 +11717,11 @@ def d_PriceLevelScheduleType(v: int, q: int) -> tuple[PriceLevelScheduleType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.PriceScheduleID = x_
@@ -11022,21 +11772,27 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.TimeAnchor
-    if x is None:
-        raise _E('PriceLevelScheduleType: TimeAnchor is required')
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PriceScheduleID
-    if x is None:
-        raise _E('PriceLevelScheduleType: PriceScheduleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PriceScheduleDescription
     if x is not None:
@@ -11047,14 +11803,10 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     else:
         w, b = 2, 3
     x = o.NumberOfPriceLevels
-    if x is None:
-        raise _E('PriceLevelScheduleType: NumberOfPriceLevels is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << (w + 10)) | ((4 - b) << 10) | ((x) << 1)
     x = o.PriceLevelScheduleEntries
-    if x is None:
-        raise _E('PriceLevelScheduleType: PriceLevelScheduleEntries is required')
     a = (a << 1) | 0
     a = e_PriceLevelScheduleEntryListType(x, a)
     a = (a << 1) | 0
@@ -11083,7 +11835,11 @@ def d_PriceLevelScheduleEntryListType(v: int, q: int) -> tuple[PriceLevelSchedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.Duration = x_
@@ -11125,16 +11881,17 @@ def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int
         if type(o1) is not PriceLevelScheduleEntryType:
             raise _E('expected PriceLevelScheduleEntryType, got ' + type(o1).__name__)
         x = o1.Duration
-        if x is None:
-            raise _E('PriceLevelScheduleEntryType: Duration is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.PriceLevel
-        if x is None:
-            raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
         a = (a << 12) | (((x) << 1)) << 1
@@ -11159,7 +11916,11 @@ def d_PriceLevelScheduleEntryType(v: int, q: int) -> tuple[PriceLevelScheduleEnt
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 4294967295:
         raise _F(st_unsignedInt.name + ': value outside its range', q)
     o.Duration = x_
@@ -11176,16 +11937,17 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
     if type(o) is not PriceLevelScheduleEntryType:
         raise _E('expected PriceLevelScheduleEntryType, got ' + type(o).__name__)
     x = o.Duration
-    if x is None:
-        raise _E('PriceLevelScheduleEntryType: Duration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PriceLevel
-    if x is None:
-        raise _E('PriceLevelScheduleEntryType: PriceLevel is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 12) | (((x) << 1)) << 1
@@ -11214,7 +11976,11 @@ def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResCon
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o1.ScheduleTupleID = x_
@@ -11326,23 +12092,22 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
         if type(o1) is not ScheduleTupleType:
             raise _E('expected ScheduleTupleType, got ' + type(o1).__name__)
         x = o1.ScheduleTupleID
-        if x is None:
-            raise _E('ScheduleTupleType: ScheduleTupleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ChargingSchedule
-        if x is None:
-            raise _E('ScheduleTupleType: ChargingSchedule is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not ChargingScheduleType:
             raise _E('expected ChargingScheduleType, got ' + type(o2).__name__)
         x = o2.PowerSchedule
-        if x is None:
-            raise _E('ChargingScheduleType: PowerSchedule is required')
         a = (a << 1) | 0
         a = e_PowerScheduleType(x, a)
         k = 0
@@ -11378,8 +12143,6 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
             if type(o3) is not ChargingScheduleType:
                 raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
             x = o3.PowerSchedule
-            if x is None:
-                raise _E('ChargingScheduleType: PowerSchedule is required')
             a = (a << 1) | 0
             a = e_PowerScheduleType(x, a)
             k = 0
@@ -11433,7 +12196,11 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.ScheduleTupleID = x_
@@ -11450,7 +12217,11 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o2.TimeAnchor = x_
@@ -11529,7 +12300,11 @@ def d_ScheduleTupleType(v: int, q: int) -> tuple[ScheduleTupleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o4.TimeAnchor = x_
@@ -11602,34 +12377,36 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     if type(o) is not ScheduleTupleType:
         raise _E('expected ScheduleTupleType, got ' + type(o).__name__)
     x = o.ScheduleTupleID
-    if x is None:
-        raise _E('ScheduleTupleType: ScheduleTupleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ChargingSchedule
-    if x is None:
-        raise _E('ScheduleTupleType: ChargingSchedule is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not ChargingScheduleType:
         raise _E('expected ChargingScheduleType, got ' + type(o1).__name__)
     x = o1.PowerSchedule
-    if x is None:
-        raise _E('ChargingScheduleType: PowerSchedule is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o2).__name__)
     x = o2.TimeAnchor
-    if x is None:
-        raise _E('PowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o2.AvailableEnergy
     if x is not None:
@@ -11644,8 +12421,6 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         a = e_RationalNumberType(x, a)
         w, b = 1, 3
     x = o2.PowerScheduleEntries
-    if x is None:
-        raise _E('PowerScheduleType: PowerScheduleEntries is required')
     a = (a << w) | (3 - b)
     a = e_PowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
@@ -11682,19 +12457,20 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         if type(o3) is not ChargingScheduleType:
             raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
         x = o3.PowerSchedule
-        if x is None:
-            raise _E('ChargingScheduleType: PowerSchedule is required')
         a = (a << 1) | 0
         o4 = x
         if type(o4) is not PowerScheduleType:
             raise _E('expected PowerScheduleType, got ' + type(o4).__name__)
         x = o4.TimeAnchor
-        if x is None:
-            raise _E('PowerScheduleType: TimeAnchor is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o4.AvailableEnergy
         if x is not None:
@@ -11709,8 +12485,6 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             a = e_RationalNumberType(x, a)
             w, b = 1, 3
         x = o4.PowerScheduleEntries
-        if x is None:
-            raise _E('PowerScheduleType: PowerScheduleEntries is required')
         a = (a << w) | (3 - b)
         a = e_PowerScheduleEntryListType(x, a)
         a = (a << 1) | 0
@@ -11761,7 +12535,11 @@ def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeAnchor = x_
@@ -11788,7 +12566,11 @@ def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11820,7 +12602,11 @@ def d_ChargingScheduleType(v: int, q: int) -> tuple[ChargingScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -11868,19 +12654,20 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     if type(o) is not ChargingScheduleType:
         raise _E('expected ChargingScheduleType, got ' + type(o).__name__)
     x = o.PowerSchedule
-    if x is None:
-        raise _E('ChargingScheduleType: PowerSchedule is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o1).__name__)
     x = o1.TimeAnchor
-    if x is None:
-        raise _E('PowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.AvailableEnergy
     if x is not None:
@@ -11889,21 +12676,28 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -11915,26 +12709,31 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o1.PowerScheduleEntries
-    if x is None:
-        raise _E('PowerScheduleType: PowerScheduleEntries is required')
     a = (a << w) | (3 - b)
     a = e_PowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
@@ -11980,7 +12779,11 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -12007,7 +12810,11 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12039,7 +12846,11 @@ def d_PowerScheduleType(v: int, q: int) -> tuple[PowerScheduleType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12066,12 +12877,15 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     if type(o) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('PowerScheduleType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.AvailableEnergy
     if x is not None:
@@ -12080,21 +12894,28 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     else:
@@ -12106,26 +12927,31 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.PowerScheduleEntries
-    if x is None:
-        raise _E('PowerScheduleType: PowerScheduleEntries is required')
     a = (a << w) | (3 - b)
     a = e_PowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
@@ -12154,7 +12980,11 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o1.Duration = x_
@@ -12172,7 +13002,11 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12202,7 +13036,11 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -12234,7 +13072,11 @@ def d_PowerScheduleEntryListType(v: int, q: int) -> tuple[PowerScheduleEntryList
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -12280,36 +13122,44 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
         if type(o1) is not PowerScheduleEntryType:
             raise _E('expected PowerScheduleEntryType, got ' + type(o1).__name__)
         x = o1.Duration
-        if x is None:
-            raise _E('PowerScheduleEntryType: Duration is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.Power
-        if x is None:
-            raise _E('PowerScheduleEntryType: Power is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.Power_L2
         if x is not None:
@@ -12318,21 +13168,28 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o3.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 2, 3
         else:
@@ -12344,21 +13201,28 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
             if type(o4) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o4).__name__)
             x = o4.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o4.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
             w, b = 1, 4
         a = (a << w) | (4 - b)
@@ -12390,7 +13254,11 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -12423,7 +13291,11 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -12439,25 +13311,24 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceDetailReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -12468,12 +13339,15 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailReqType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -12498,7 +13372,11 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -12535,7 +13413,11 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -12557,25 +13439,24 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceDetailResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -12586,23 +13467,22 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDetailResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceDetailResType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ServiceParameterList
-    if x is None:
-        raise _E('ServiceDetailResType: ServiceParameterList is required')
     a = (a << 1) | 0
     a = e_ServiceParameterListType(x, a)
     a = (a << 1) | 0
@@ -12669,7 +13549,11 @@ def d_ParameterSetType(v: int, q: int) -> tuple[ParameterSetType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ParameterSetID = x_
@@ -12703,12 +13587,15 @@ def e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     if type(o) is not ParameterSetType:
         raise _E('expected ParameterSetType, got ' + type(o).__name__)
     x = o.ParameterSetID
-    if x is None:
-        raise _E('ParameterSetType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.Parameter
     if type(lst) is not list:
@@ -12773,7 +13660,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12796,7 +13687,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -2147483648 or x_ > 2147483647:
@@ -12822,7 +13717,11 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -12858,8 +13757,6 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
     if type(o) is not ParameterType:
         raise _E('expected ParameterType, got ' + type(o).__name__)
     x = o.Name
-    if x is None:
-        raise _E('ParameterType: Name is required')
     a = (a << 1) | 0
     a = st_nameType.enc(x, a)
     k = 0
@@ -12905,18 +13802,40 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 3:
             a = (a << 4) | 6
             if type(x) is not int or x < -2147483648 or x > 2147483647:
                 st_int.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is RationalNumberType:
             a = (a << 3) | 4
@@ -12924,21 +13843,28 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
             if type(o1) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o1).__name__)
             x = o1.Exponent
-            if x is None:
-                raise _E('RationalNumberType: Exponent is required')
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
             a = (a << 11) | ((x + 128) << 1)
             x = o1.Value
-            if x is None:
-                raise _E('RationalNumberType: Value is required')
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
                 st_short.fail(x)
             if x >= 0:
-                a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                if x < 128:
+                    a = (a << 9) | x
+                elif x < 16384:
+                    a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                else:
+                    a = _wu(x, a << 1)
             else:
-                a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                x_ = ~x
+                if x_ < 128:
+                    a = (a << 9) | 256 | x_
+                elif x_ < 16384:
+                    a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                else:
+                    a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 5:
             a = (a << 4) | 10
@@ -12972,7 +13898,11 @@ def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13016,25 +13946,24 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     if type(o) is not ServiceDiscoveryReqType:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceDiscoveryReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13075,7 +14004,11 @@ def d_ServiceIDListType(v: int, q: int) -> tuple[ServiceIDListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         x = x_
@@ -13113,7 +14046,12 @@ def e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         if k < 16:
             w, b = 2, 0
@@ -13143,7 +14081,11 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13198,25 +14140,24 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceDiscoveryResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13227,21 +14168,15 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.ServiceRenegotiationSupported
-    if x is None:
-        raise _E('ServiceDiscoveryResType: ServiceRenegotiationSupported is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EnergyTransferServiceList
-    if x is None:
-        raise _E('ServiceDiscoveryResType: EnergyTransferServiceList is required')
     a = (a << 1) | 0
     a = e_ServiceListType(x, a)
     x = o.VASList
@@ -13277,7 +14212,11 @@ def d_ServiceListType(v: int, q: int) -> tuple[ServiceListType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ServiceID = x_
@@ -13319,16 +14258,17 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
         if type(o1) is not ServiceType:
             raise _E('expected ServiceType, got ' + type(o1).__name__)
         x = o1.ServiceID
-        if x is None:
-            raise _E('ServiceType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.FreeService
-        if x is None:
-            raise _E('ServiceType: FreeService is required')
         if type(x) is not bool:
             st_boolean.fail(x)
         a = (a << 5) | ((x << 1)) << 1
@@ -13353,7 +14293,11 @@ def d_ServiceType(v: int, q: int) -> tuple[ServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -13370,16 +14314,17 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('ServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.FreeService
-    if x is None:
-        raise _E('ServiceType: FreeService is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
@@ -13406,7 +14351,11 @@ def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13440,7 +14389,11 @@ def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o2.ServiceID = x_
@@ -13455,7 +14408,11 @@ def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o2.ParameterSetID = x_
@@ -13484,25 +14441,24 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     if type(o) is not ServiceSelectionReqType:
         raise _E('expected ServiceSelectionReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceSelectionReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13513,27 +14469,31 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.SelectedEnergyTransferService
-    if x is None:
-        raise _E('ServiceSelectionReqType: SelectedEnergyTransferService is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o2).__name__)
     x = o2.ServiceID
-    if x is None:
-        raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o2.ParameterSetID
-    if x is None:
-        raise _E('SelectedServiceType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     x = o.SelectedVASList
     if x is not None:
@@ -13559,7 +14519,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ServiceID = x_
@@ -13574,7 +14538,11 @@ def d_SelectedServiceType(v: int, q: int) -> tuple[SelectedServiceType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_serviceIDType.name + ': value outside its range', q)
     o.ParameterSetID = x_
@@ -13590,20 +14558,26 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     if type(o) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o).__name__)
     x = o.ServiceID
-    if x is None:
-        raise _E('SelectedServiceType: ServiceID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.ParameterSetID
-    if x is None:
-        raise _E('SelectedServiceType: ParameterSetID is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -13630,7 +14604,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ServiceID = x_
@@ -13645,7 +14623,11 @@ def d_SelectedServiceListType(v: int, q: int) -> tuple[SelectedServiceListType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_serviceIDType.name + ': value outside its range', q)
         o1.ParameterSetID = x_
@@ -13686,20 +14668,26 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
         if type(o1) is not SelectedServiceType:
             raise _E('expected SelectedServiceType, got ' + type(o1).__name__)
         x = o1.ServiceID
-        if x is None:
-            raise _E('SelectedServiceType: ServiceID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.ParameterSetID
-        if x is None:
-            raise _E('SelectedServiceType: ParameterSetID is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 2
         if k < 16:
             w, b = 2, 0
@@ -13729,7 +14717,11 @@ def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, 
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13767,25 +14759,24 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     if type(o) is not ServiceSelectionResType:
         raise _E('expected ServiceSelectionResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('ServiceSelectionResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13796,8 +14787,6 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('ServiceSelectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -13825,7 +14814,11 @@ def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13865,25 +14858,24 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('SessionSetupReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13894,8 +14886,6 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVCCID
-    if x is None:
-        raise _E('SessionSetupReqType: EVCCID is required')
     a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 2
@@ -13922,7 +14912,11 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -13966,25 +14960,24 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('SessionSetupResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -13995,15 +14988,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEID
-    if x is None:
-        raise _E('SessionSetupResType: EVSEID is required')
     a <<= 2
     a = st_identifierType.enc(x, a)
     a <<= 2
@@ -14030,7 +15019,11 @@ def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14100,25 +15093,24 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     if type(o) is not SessionStopReqType:
         raise _E('expected SessionStopReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('SessionStopReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14129,8 +15121,6 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ChargingSession
-    if x is None:
-        raise _E('SessionStopReqType: ChargingSession is required')
     _i = _IDX_st_chargingSessionType.get(x) if type(x) is str else None
     if _i is None:
         st_chargingSessionType.fail(x)
@@ -14174,7 +15164,11 @@ def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14212,25 +15206,24 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('SessionStopResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14241,8 +15234,6 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('SessionStopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -14330,7 +15321,11 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14380,7 +15375,11 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14408,7 +15407,11 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14436,7 +15439,11 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14456,25 +15463,24 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     if type(o) is not VehicleCheckInReqType:
         raise _E('expected VehicleCheckInReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('VehicleCheckInReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14485,15 +15491,11 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVCheckInStatus
-    if x is None:
-        raise _E('VehicleCheckInReqType: EVCheckInStatus is required')
     _i = _IDX_st_evCheckInStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evCheckInStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.ParkingMethod
-    if x is None:
-        raise _E('VehicleCheckInReqType: ParkingMethod is required')
     _i = _IDX_st_parkingMethodType.get(x) if type(x) is str else None
     if _i is None:
         st_parkingMethodType.fail(x)
@@ -14504,9 +15506,20 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     else:
@@ -14518,9 +15531,20 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 5
     x = o.VehicleTravel
@@ -14530,9 +15554,20 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 6
     a = (a << w) | (6 - b)
@@ -14559,7 +15594,11 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14605,7 +15644,11 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14633,7 +15676,11 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14661,7 +15708,11 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -14681,25 +15732,24 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     if type(o) is not VehicleCheckInResType:
         raise _E('expected VehicleCheckInResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('VehicleCheckInResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14710,8 +15760,6 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('VehicleCheckInResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -14722,9 +15770,20 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 3
     else:
@@ -14736,9 +15795,20 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 4
     x = o.TargetDistance
@@ -14748,9 +15818,20 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 1, 5
     a = (a << w) | (5 - b)
@@ -14777,7 +15858,11 @@ def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14814,7 +15899,11 @@ def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.CheckOutTime = x_
@@ -14830,25 +15919,24 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     if type(o) is not VehicleCheckOutReqType:
         raise _E('expected VehicleCheckOutReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('VehicleCheckOutReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14859,19 +15947,20 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVCheckOutStatus
-    if x is None:
-        raise _E('VehicleCheckOutReqType: EVCheckOutStatus is required')
     _i = _IDX_st_evCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evCheckOutStatusType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.CheckOutTime
-    if x is None:
-        raise _E('VehicleCheckOutReqType: CheckOutTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -14896,7 +15985,11 @@ def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -14936,25 +16029,24 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     if type(o) is not VehicleCheckOutResType:
         raise _E('expected VehicleCheckOutResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('VehicleCheckOutResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -14965,15 +16057,11 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('VehicleCheckOutResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSECheckOutStatus
-    if x is None:
-        raise _E('VehicleCheckOutResType: EVSECheckOutStatus is required')
     _i = _IDX_st_evseCheckOutStatusType.get(x) if type(x) is str else None
     if _i is None:
         st_evseCheckOutStatusType.fail(x)
@@ -15055,7 +16143,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMinimumSOC = x_
@@ -15080,7 +16172,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToTargetSOC = x_
@@ -15105,7 +16201,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMaximumSOC = x_
@@ -15146,7 +16246,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -15210,7 +16314,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.RemainingTimeToTargetSOC
@@ -15219,7 +16328,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 6
     x = o.RemainingTimeToMaximumSOC
@@ -15228,7 +16342,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
@@ -15244,21 +16363,28 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.InletHot

@@ -1108,7 +1108,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1129,7 +1133,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1150,7 +1158,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1171,7 +1183,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1192,7 +1208,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1213,7 +1233,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1253,7 +1277,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1274,7 +1302,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1295,7 +1327,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1316,7 +1352,11 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1335,148 +1375,178 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     if type(o) is not BPT_DC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumChargeCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltage
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumVoltage
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.TargetSOC
     if x is not None:
@@ -1487,100 +1557,120 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     else:
         w, b = 2, 6
     x = o.EVMaximumDischargePower
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumDischargePower is required')
     a = (a << w) | (7 - b)
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumDischargePower
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumDischargePower is required')
     a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o8.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumDischargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMaximumDischargeCurrent is required')
     a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o9.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumDischargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDReqEnergyTransferModeType: EVMinimumDischargeCurrent is required')
     a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -1600,7 +1690,11 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1618,21 +1712,28 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -1653,7 +1754,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1674,7 +1779,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1695,7 +1804,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1716,7 +1829,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1737,7 +1854,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1758,7 +1879,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1788,7 +1913,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -1816,7 +1945,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1837,7 +1970,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1858,7 +1995,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1879,7 +2020,11 @@ def d_BPT_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -1898,148 +2043,178 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     if type(o) is not BPT_DC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumChargeCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumVoltage
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumVoltage
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
@@ -2048,120 +2223,147 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
     x = o.EVSEMaximumDischargePower
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumDischargePower is required')
     a = (a << w) | (7 - b)
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o8.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumDischargePower
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumDischargePower is required')
     a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o9.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumDischargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMaximumDischargeCurrent is required')
     a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumDischargeCurrent
-    if x is None:
-        raise _E('BPT_DC_CPDResEnergyTransferModeType: EVSEMinimumDischargeCurrent is required')
     a = (a << 1) | 0
     o11 = x
     if type(o11) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o11).__name__)
     x = o11.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o11.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -2184,7 +2386,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -2209,7 +2415,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2230,7 +2440,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2251,7 +2465,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2272,7 +2490,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2293,7 +2515,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2314,7 +2540,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2335,7 +2565,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2356,7 +2590,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2377,7 +2615,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2398,7 +2640,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2419,7 +2665,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2449,7 +2699,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2481,7 +2735,11 @@ def d_BPT_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2506,274 +2764,334 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EVTargetEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumEnergyRequest
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargeCurrent
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltage
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumVoltage
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o8.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumDischargePower is required')
     a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o9.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMinimumDischargePower is required')
     a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o10.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumDischargeCurrent
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLReqControlModeType: EVMaximumDischargeCurrent is required')
     a = (a << 1) | 0
     o11 = x
     if type(o11) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o11).__name__)
     x = o11.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o11.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
@@ -2782,21 +3100,28 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 13
     else:
@@ -2808,21 +3133,28 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
         if type(o13) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o13).__name__)
         x = o13.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o13.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 14
     a = (a << w) | (14 - b)
@@ -2847,7 +3179,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -2900,7 +3236,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.AckMaxDelay = x_
@@ -2925,7 +3265,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2946,7 +3290,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2967,7 +3315,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2988,7 +3340,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3009,7 +3365,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3030,7 +3390,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3051,7 +3415,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3072,7 +3440,11 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3095,7 +3467,12 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -3118,200 +3495,245 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 4
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumChargePower is required')
     a = (a << w) | (4 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumVoltage
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumDischargePower is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumDischargePower
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumDischargePower is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumDischargeCurrent
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMaximumDischargeCurrent is required')
     a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumVoltage
-    if x is None:
-        raise _E('BPT_Dynamic_DC_CLResControlModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o8.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -3338,7 +3760,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3370,7 +3796,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3402,7 +3832,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3430,7 +3864,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3451,7 +3889,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3481,7 +3923,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3513,7 +3959,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3545,7 +3995,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3577,7 +4031,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3609,7 +4067,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3641,7 +4103,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3673,7 +4139,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3705,7 +4175,11 @@ def d_BPT_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3732,21 +4206,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 1
     else:
@@ -3758,21 +4239,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     x = o.EVMinimumEnergyRequest
@@ -3782,70 +4270,87 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('BPT_Scheduled_DC_CLReqControlModeType: EVTargetCurrent is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('BPT_Scheduled_DC_CLReqControlModeType: EVTargetVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
@@ -3854,21 +4359,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 6
     else:
@@ -3880,21 +4392,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 7
     x = o.EVMaximumChargeCurrent
@@ -3904,21 +4423,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 8
     x = o.EVMaximumVoltage
@@ -3928,21 +4454,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 9
     x = o.EVMinimumVoltage
@@ -3952,21 +4485,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o10) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o10).__name__)
         x = o10.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o10.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 10
     x = o.EVMaximumDischargePower
@@ -3976,21 +4516,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     x = o.EVMinimumDischargePower
@@ -4000,21 +4547,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 12
     x = o.EVMaximumDischargeCurrent
@@ -4024,21 +4578,28 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         if type(o13) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o13).__name__)
         x = o13.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o13.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 13
     a = (a << w) | (13 - b)
@@ -4067,7 +4628,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4099,7 +4664,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4131,7 +4700,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4163,7 +4736,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4195,7 +4772,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4227,7 +4808,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4259,7 +4844,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4291,7 +4880,11 @@ def d_BPT_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Schedul
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4318,21 +4911,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 4, 1
     else:
@@ -4344,21 +4944,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 2
     x = o.EVSEMaximumChargeCurrent
@@ -4368,21 +4975,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 3
     x = o.EVSEMaximumVoltage
@@ -4392,21 +5006,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 4
     x = o.EVSEMaximumDischargePower
@@ -4416,21 +5037,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 5
     x = o.EVSEMinimumDischargePower
@@ -4440,21 +5068,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 6
     x = o.EVSEMaximumDischargeCurrent
@@ -4464,21 +5099,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     x = o.EVSEMinimumVoltage
@@ -4488,21 +5130,28 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -4566,7 +5215,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4587,7 +5240,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4608,7 +5265,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4629,7 +5290,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4650,7 +5315,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4671,7 +5340,11 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4704,148 +5377,178 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     if type(o) is not DC_CPDReqEnergyTransferModeType:
         raise _E('expected DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargeCurrent
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargeCurrent
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumChargeCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltage
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumVoltage
-    if x is None:
-        raise _E('DC_CPDReqEnergyTransferModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.TargetSOC
     if x is not None:
@@ -4875,7 +5578,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4896,7 +5603,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4917,7 +5628,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4938,7 +5653,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4959,7 +5678,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -4980,7 +5703,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5010,7 +5737,11 @@ def d_DC_CPDResEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDResEnergyTr
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -5031,148 +5762,178 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
     if type(o) is not DC_CPDResEnergyTransferModeType:
         raise _E('expected DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumChargePower is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargeCurrent
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumChargeCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumVoltage
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumVoltage
-    if x is None:
-        raise _E('DC_CPDResEnergyTransferModeType: EVSEMinimumVoltage is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
@@ -5181,21 +5942,28 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     else:
@@ -5224,7 +5992,11 @@ def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5258,25 +6030,24 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     if type(o) is not DC_CableCheckReqType:
         raise _E('expected DC_CableCheckReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_CableCheckReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -5309,7 +6080,11 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeStamp = x_
@@ -5337,18 +6112,19 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Signature
     if x is not None:
@@ -5425,13 +6201,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -5505,13 +6277,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -5622,13 +6390,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -5722,8 +6486,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -5777,14 +6539,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -5881,7 +6639,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -5897,21 +6659,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -5957,7 +6726,11 @@ def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5999,25 +6772,24 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     if type(o) is not DC_CableCheckResType:
         raise _E('expected DC_CableCheckResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_CableCheckResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -6028,15 +6800,11 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('DC_CableCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('DC_CableCheckResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -6064,7 +6832,11 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -6116,7 +6888,11 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6159,25 +6935,24 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     if type(o) is not DC_ChargeLoopReqType:
         raise _E('expected DC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -6195,34 +6970,37 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.MeterInfoRequested
-    if x is None:
-        raise _E('DC_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPresentVoltage
-    if x is None:
-        raise _E('DC_ChargeLoopReqType: EVPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     k = 0
     sel = -1
@@ -6334,7 +7112,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMinimumSOC = x_
@@ -6359,7 +7141,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToTargetSOC = x_
@@ -6384,7 +7170,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMaximumSOC = x_
@@ -6425,7 +7215,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -6489,7 +7283,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.RemainingTimeToTargetSOC
@@ -6498,7 +7297,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 6
     x = o.RemainingTimeToMaximumSOC
@@ -6507,7 +7311,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
@@ -6523,21 +7332,28 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.InletHot
@@ -6568,7 +7384,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -6593,7 +7413,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6614,7 +7438,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6635,7 +7463,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6656,7 +7488,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6677,7 +7513,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6698,7 +7538,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6719,7 +7563,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6740,7 +7588,11 @@ def d_Dynamic_DC_CLReqControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLReqC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6763,202 +7615,247 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
         a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 1
     else:
         w, b = 2, 0
     x = o.EVTargetEnergyRequest
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVTargetEnergyRequest is required')
     a = (a << w) | (1 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumEnergyRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumEnergyRequest
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumEnergyRequest is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumChargePower is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumChargePower
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumChargePower is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargeCurrent
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumVoltage
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMaximumVoltage is required')
     a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o7.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMinimumVoltage
-    if x is None:
-        raise _E('Dynamic_DC_CLReqControlModeType: EVMinimumVoltage is required')
     a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o8.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -6985,7 +7882,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7017,7 +7918,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7049,7 +7954,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7077,7 +7986,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7098,7 +8011,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7128,7 +8045,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7160,7 +8081,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7192,7 +8117,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7224,7 +8153,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7256,7 +8189,11 @@ def d_Scheduled_DC_CLReqControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7283,21 +8220,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 1
     else:
@@ -7309,21 +8253,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     x = o.EVMinimumEnergyRequest
@@ -7333,70 +8284,87 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     x = o.EVTargetCurrent
-    if x is None:
-        raise _E('Scheduled_DC_CLReqControlModeType: EVTargetCurrent is required')
     a = (a << w) | (3 - b)
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('Scheduled_DC_CLReqControlModeType: EVTargetVoltage is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
@@ -7405,21 +8373,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 6
     else:
@@ -7431,21 +8406,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 7
     x = o.EVMaximumChargeCurrent
@@ -7455,21 +8437,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 8
     x = o.EVMaximumVoltage
@@ -7479,21 +8468,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.EVMinimumVoltage
@@ -7503,21 +8499,28 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         if type(o10) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o10).__name__)
         x = o10.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o10.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 10
     a = (a << w) | (10 - b)
@@ -7544,7 +8547,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -7591,7 +8598,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -7643,7 +8654,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7664,7 +8679,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7718,7 +8737,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7750,7 +8773,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7782,7 +8809,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7814,7 +8845,11 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if s_:
                 x_ = -x_ - 1
             if x_ < -32768 or x_ > 32767:
@@ -7841,25 +8876,24 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     if type(o) is not DC_ChargeLoopResType:
         raise _E('expected DC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -7870,8 +8904,6 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('DC_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -7883,16 +8915,17 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        if x is None:
-            raise _E('EVSEStatusType: NotificationMaxDelay is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.EVSENotification
-        if x is None:
-            raise _E('EVSEStatusType: EVSENotification is required')
         _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
         if _i is None:
             st_evseNotificationType.fail(x)
@@ -7911,68 +8944,72 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         a = e_ReceiptType(x, a)
         w, b = 1, 5
     x = o.EVSEPresentCurrent
-    if x is None:
-        raise _E('DC_ChargeLoopResType: EVSEPresentCurrent is required')
     a = (a << w) | (5 - b)
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('DC_ChargeLoopResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEPowerLimitAchieved
-    if x is None:
-        raise _E('DC_ChargeLoopResType: EVSEPowerLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSECurrentLimitAchieved
-    if x is None:
-        raise _E('DC_ChargeLoopResType: EVSECurrentLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
-    if x is None:
-        raise _E('DC_ChargeLoopResType: EVSEVoltageLimitAchieved is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -8013,21 +9050,28 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
                 if type(o7) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o7).__name__)
                 x = o7.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o7.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 3, 1
             else:
@@ -8039,21 +9083,28 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
                 if type(o8) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o8).__name__)
                 x = o8.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o8.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 2
             x = o6.EVSEMaximumChargeCurrent
@@ -8063,21 +9114,28 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
                 if type(o9) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o9).__name__)
                 x = o9.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o9.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 2, 3
             x = o6.EVSEMaximumVoltage
@@ -8087,21 +9145,28 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
                 if type(o10) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o10).__name__)
                 x = o10.Exponent
-                if x is None:
-                    raise _E('RationalNumberType: Exponent is required')
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
                 a = (a << 11) | ((x + 128) << 1)
                 x = o10.Value
-                if x is None:
-                    raise _E('RationalNumberType: Value is required')
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
                     st_short.fail(x)
                 if x >= 0:
-                    a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+                    if x < 128:
+                        a = (a << 9) | x
+                    elif x < 16384:
+                        a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+                    else:
+                        a = _wu(x, a << 1)
                 else:
-                    a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+                    x_ = ~x
+                    if x_ < 128:
+                        a = (a << 9) | 256 | x_
+                    elif x_ < 16384:
+                        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+                    else:
+                        a = _wu(x_, (a << 1) | 1)
                 a <<= 2
                 w, b = 1, 4
             a = (a << w) | (4 - b)
@@ -8126,7 +9191,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -8146,16 +9215,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
@@ -8182,7 +9252,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.ChargedEnergyReadingWh = x_
@@ -8205,7 +9279,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_DischargedEnergyReadingWh = x_
@@ -8230,7 +9308,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.CapacitiveEnergyReadingVARh = x_
@@ -8255,7 +9337,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_InductiveEnergyReadingVARh = x_
@@ -8297,7 +9383,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8324,7 +9414,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterTimestamp = x_
@@ -8342,25 +9436,31 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
-    if x is None:
-        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 3
     else:
@@ -8371,7 +9471,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 4
     x = o.BPT_InductiveEnergyReadingVARh
@@ -8380,7 +9485,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.MeterSignature
@@ -8397,9 +9507,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -8408,7 +9529,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -8428,7 +9554,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -8456,7 +9586,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8477,7 +9611,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8511,7 +9649,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8532,7 +9674,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8566,7 +9712,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8587,7 +9737,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8621,7 +9775,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8642,7 +9800,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8675,7 +9837,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o13.TaxRuleID = x_
@@ -8693,7 +9859,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8727,12 +9897,15 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
@@ -8741,52 +9914,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 2
     else:
@@ -8798,52 +9981,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o4.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
@@ -8853,52 +10046,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o7.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
@@ -8908,52 +10111,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o10.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
@@ -8967,36 +10180,44 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o13) is not DetailedTaxType:
             raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
         x = o13.TaxRuleID
-        if x is None:
-            raise _E('DetailedTaxType: TaxRuleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o13.Amount
-        if x is None:
-            raise _E('DetailedTaxType: Amount is required')
         a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 10:
             w, b = 2, 5
@@ -9022,7 +10243,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9043,7 +10268,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9062,52 +10291,62 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    if x is None:
-        raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.CostPerUnit
-    if x is None:
-        raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -9125,7 +10364,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -9143,7 +10386,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9162,36 +10409,44 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Amount
-    if x is None:
-        raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -9214,7 +10469,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.DepartureTime = x_
@@ -9267,7 +10526,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.AckMaxDelay = x_
@@ -9292,7 +10555,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9313,7 +10580,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9334,7 +10605,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9355,7 +10630,11 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -9378,7 +10657,12 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
         a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 1
     else:
@@ -9401,104 +10685,129 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 4
     x = o.EVSEMaximumChargePower
-    if x is None:
-        raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumChargePower is required')
     a = (a << w) | (4 - b)
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMinimumChargePower
-    if x is None:
-        raise _E('Dynamic_DC_CLResControlModeType: EVSEMinimumChargePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    if x is None:
-        raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumChargeCurrent is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVSEMaximumVoltage
-    if x is None:
-        raise _E('Dynamic_DC_CLResControlModeType: EVSEMaximumVoltage is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -9525,7 +10834,11 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9557,7 +10870,11 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9589,7 +10906,11 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9621,7 +10942,11 @@ def d_Scheduled_DC_CLResControlModeType(v: int, q: int) -> tuple[Scheduled_DC_CL
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -9648,21 +10973,28 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 3, 1
     else:
@@ -9674,21 +11006,28 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 2
     x = o.EVSEMaximumChargeCurrent
@@ -9698,21 +11037,28 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 3
     x = o.EVSEMaximumVoltage
@@ -9722,21 +11068,28 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 4
     a = (a << w) | (4 - b)
@@ -9763,7 +11116,11 @@ def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParam
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -9807,25 +11164,24 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
     if type(o) is not DC_ChargeParameterDiscoveryReqType:
         raise _E('expected DC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -9879,7 +11235,11 @@ def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParam
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -9929,25 +11289,24 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
     if type(o) is not DC_ChargeParameterDiscoveryResType:
         raise _E('expected DC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -9958,8 +11317,6 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('DC_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -10008,7 +11365,11 @@ def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -10048,7 +11409,11 @@ def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10069,7 +11434,11 @@ def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10088,25 +11457,24 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     if type(o) is not DC_PreChargeReqType:
         raise _E('expected DC_PreChargeReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_PreChargeReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -10117,59 +11485,67 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('DC_PreChargeReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVPresentVoltage
-    if x is None:
-        raise _E('DC_PreChargeReqType: EVPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVTargetVoltage
-    if x is None:
-        raise _E('DC_PreChargeReqType: EVTargetVoltage is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10194,7 +11570,11 @@ def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -10234,7 +11614,11 @@ def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10253,25 +11637,24 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     if type(o) is not DC_PreChargeResType:
         raise _E('expected DC_PreChargeResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_PreChargeResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -10282,35 +11665,38 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('DC_PreChargeResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('DC_PreChargeResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -10335,7 +11721,11 @@ def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -10373,25 +11763,24 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     if type(o) is not DC_WeldingDetectionReqType:
         raise _E('expected DC_WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_WeldingDetectionReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -10402,8 +11791,6 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('DC_WeldingDetectionReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -10431,7 +11818,11 @@ def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -10471,7 +11862,11 @@ def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -10490,25 +11885,24 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     if type(o) is not DC_WeldingDetectionResType:
         raise _E('expected DC_WeldingDetectionResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('DC_WeldingDetectionResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -10519,35 +11913,38 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('DC_WeldingDetectionResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
-    if x is None:
-        raise _E('DC_WeldingDetectionResType: EVSEPresentVoltage is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 

@@ -1299,14 +1299,10 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     if type(o) is not RSAKeyValueType:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
-    if x is None:
-        raise _E('RSAKeyValueType: Modulus is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 1
     x = o.Exponent
-    if x is None:
-        raise _E('RSAKeyValueType: Exponent is required')
     a <<= 2
     a = st_CryptoBinary.enc(x, a)
     a <<= 2
@@ -1447,7 +1443,11 @@ def d_X509IssuerSerialType(v: int, q: int) -> tuple[X509IssuerSerialType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     o.X509SerialNumber = x_
@@ -1463,21 +1463,28 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     if type(o) is not X509IssuerSerialType:
         raise _E('expected X509IssuerSerialType, got ' + type(o).__name__)
     x = o.X509IssuerName
-    if x is None:
-        raise _E('X509IssuerSerialType: X509IssuerName is required')
     a <<= 2
     a = st_string.enc(x, a)
     a <<= 1
     x = o.X509SerialNumber
-    if x is None:
-        raise _E('X509IssuerSerialType: X509SerialNumber is required')
     a <<= 2
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -1636,13 +1643,9 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
         a = e_TransformsType(x, a)
         w, b = 1, 4
     x = o.DigestMethod
-    if x is None:
-        raise _E('ReferenceType: DigestMethod is required')
     a = (a << w) | (4 - b)
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
-    if x is None:
-        raise _E('ReferenceType: DigestValue is required')
     a <<= 2
     a = st_DigestValueType.enc(x, a)
     a <<= 2
@@ -1720,13 +1723,9 @@ def e_SignatureType(o: SignatureType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.SignedInfo
-    if x is None:
-        raise _E('SignatureType: SignedInfo is required')
     a = (a << w) | (1 - b)
     a = e_SignedInfoType(x, a)
     x = o.SignatureValue
-    if x is None:
-        raise _E('SignatureType: SignatureValue is required')
     a = (a << 1) | 0
     a = e_SignatureValueType(x, a)
     x = o.KeyInfo
@@ -1800,13 +1799,9 @@ def e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.CanonicalizationMethod
-    if x is None:
-        raise _E('SignedInfoType: CanonicalizationMethod is required')
     a = (a << w) | (1 - b)
     a = e_CanonicalizationMethodType(x, a)
     x = o.SignatureMethod
-    if x is None:
-        raise _E('SignedInfoType: SignatureMethod is required')
     a = (a << 1) | 0
     a = e_SignatureMethodType(x, a)
     lst = o.Reference
@@ -1866,8 +1861,6 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     else:
         w, b = 2, 0
     x = o.value
-    if x is None:
-        raise _E('SignatureValueType: value is required')
     a = (a << w) | (1 - b)
     a = st_base64Binary.enc(x, a)
     a = (a << 1) | 0
@@ -1954,7 +1947,11 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2003,7 +2000,11 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2062,25 +2063,24 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     if type(o) is not WPT_AlignmentCheckReqType:
         raise _E('expected WPT_AlignmentCheckReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_AlignmentCheckReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2091,8 +2091,6 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('WPT_AlignmentCheckReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -2104,28 +2102,33 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.EVResultCode
-    if x is None:
-        raise _E('WPT_AlignmentCheckReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.fail(x)
@@ -2168,7 +2171,11 @@ def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeStamp = x_
@@ -2196,18 +2203,19 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     if type(o) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Signature
     if x is not None:
@@ -2235,7 +2243,11 @@ def d_RationalNumberType(v: int, q: int) -> tuple[RationalNumberType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2253,21 +2265,28 @@ def e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     if type(o) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o).__name__)
     x = o.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -2292,7 +2311,11 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2345,7 +2368,11 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2377,7 +2404,11 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2427,25 +2458,24 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     if type(o) is not WPT_AlignmentCheckResType:
         raise _E('expected WPT_AlignmentCheckResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_AlignmentCheckResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2456,15 +2486,11 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_AlignmentCheckResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('WPT_AlignmentCheckResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -2476,21 +2502,28 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 4
     else:
@@ -2502,21 +2535,28 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 5
     lst = o.VendorSpecificDataContainer
@@ -2557,7 +2597,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -2609,7 +2653,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2630,7 +2678,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -2662,7 +2714,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2695,7 +2751,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2716,7 +2776,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2737,7 +2801,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2758,7 +2826,11 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -2809,25 +2881,24 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     if type(o) is not WPT_ChargeLoopReqType:
         raise _E('expected WPT_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_ChargeLoopReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -2845,62 +2916,68 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     else:
         w, b = 2, 1
     x = o.MeterInfoRequested
-    if x is None:
-        raise _E('WPT_ChargeLoopReqType: MeterInfoRequested is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPCPowerRequest
-    if x is None:
-        raise _E('WPT_ChargeLoopReqType: EVPCPowerRequest is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCPowerOutput
-    if x is None:
-        raise _E('WPT_ChargeLoopReqType: EVPCPowerOutput is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCChargeDiagnostics
-    if x is None:
-        raise _E('WPT_ChargeLoopReqType: EVPCChargeDiagnostics is required')
     _i = _IDX_st_WPT_EVPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVPCChargeDiagnosticsType.fail(x)
@@ -2912,21 +2989,28 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 7
     else:
@@ -2938,100 +3022,120 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         if type(o5) is not WPT_EVPCPowerControlParameterType:
             raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o5).__name__)
         x = o5.EVPCCoilCurrentRequest
-        if x is None:
-            raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentRequest is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o5.EVPCCoilCurrentInformation
-        if x is None:
-            raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentInformation is required')
         a = (a << 1) | 0
         o7 = x
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o5.EVPCCurrentOutputInformation
-        if x is None:
-            raise _E('WPT_EVPCPowerControlParameterType: EVPCCurrentOutputInformation is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o5.EVPCVoltageOutputInformation
-        if x is None:
-            raise _E('WPT_EVPCPowerControlParameterType: EVPCVoltageOutputInformation is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 8
     lst = o.ManufacturerSpecificDataContainer
@@ -3126,7 +3230,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMinimumSOC = x_
@@ -3151,7 +3259,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToTargetSOC = x_
@@ -3176,7 +3288,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 4294967295:
             raise _F(st_unsignedInt.name + ': value outside its range', q)
         o.RemainingTimeToMaximumSOC = x_
@@ -3217,7 +3333,11 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3281,7 +3401,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.RemainingTimeToTargetSOC
@@ -3290,7 +3415,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 6
     x = o.RemainingTimeToMaximumSOC
@@ -3299,7 +3429,12 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 7
     x = o.ChargingComplete
@@ -3315,21 +3450,28 @@ def e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o1.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 9
     x = o.InletHot
@@ -3358,7 +3500,11 @@ def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerCo
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3379,7 +3525,11 @@ def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerCo
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3400,7 +3550,11 @@ def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerCo
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3421,7 +3575,11 @@ def d_WPT_EVPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_EVPCPowerCo
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3440,100 +3598,120 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
     if type(o) is not WPT_EVPCPowerControlParameterType:
         raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.EVPCCoilCurrentRequest
-    if x is None:
-        raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentRequest is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCCoilCurrentInformation
-    if x is None:
-        raise _E('WPT_EVPCPowerControlParameterType: EVPCCoilCurrentInformation is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCCurrentOutputInformation
-    if x is None:
-        raise _E('WPT_EVPCPowerControlParameterType: EVPCCurrentOutputInformation is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCVoltageOutputInformation
-    if x is None:
-        raise _E('WPT_EVPCPowerControlParameterType: EVPCVoltageOutputInformation is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -3558,7 +3736,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -3605,7 +3787,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o2.NotificationMaxDelay = x_
@@ -3657,7 +3843,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3687,7 +3877,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3715,7 +3909,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3736,7 +3934,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -3770,7 +3972,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3803,7 +4009,11 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -3854,25 +4064,24 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     if type(o) is not WPT_ChargeLoopResType:
         raise _E('expected WPT_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -3883,8 +4092,6 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
@@ -3896,16 +4103,17 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        if x is None:
-            raise _E('EVSEStatusType: NotificationMaxDelay is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.EVSENotification
-        if x is None:
-            raise _E('EVSEStatusType: EVSENotification is required')
         _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
         if _i is None:
             st_evseNotificationType.fail(x)
@@ -3924,28 +4132,33 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         a = e_ReceiptType(x, a)
         w, b = 1, 5
     x = o.EVPCPowerRequest
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: EVPCPowerRequest is required')
     a = (a << w) | (5 - b)
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SDPowerInput
     if x is not None:
@@ -3954,76 +4167,91 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o4.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 1, 7
     else:
         w, b = 2, 6
     x = o.SPCMaxOutputPowerLimit
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: SPCMaxOutputPowerLimit is required')
     a = (a << w) | (7 - b)
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SPCMinOutputPowerLimit
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: SPCMinOutputPowerLimit is required')
     a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o6.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SPCChargeDiagnostics
-    if x is None:
-        raise _E('WPT_ChargeLoopResType: SPCChargeDiagnostics is required')
     _i = _IDX_st_WPT_SPCChargeDiagnosticsType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_SPCChargeDiagnosticsType.fail(x)
@@ -4035,21 +4263,28 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o7.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         w, b = 2, 11
     else:
@@ -4061,28 +4296,33 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         if type(o8) is not WPT_SPCPowerControlParameterType:
             raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o8).__name__)
         x = o8.SPCPrimaryDeviceCoilCurrentInformation
-        if x is None:
-            raise _E('WPT_SPCPowerControlParameterType: SPCPrimaryDeviceCoilCurrentInformation is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 12
     lst = o.ManufacturerSpecificDataContainer
@@ -4116,7 +4356,11 @@ def d_EVSEStatusType(v: int, q: int) -> tuple[EVSEStatusType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NotificationMaxDelay = x_
@@ -4136,16 +4380,17 @@ def e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     if type(o) is not EVSEStatusType:
         raise _E('expected EVSEStatusType, got ' + type(o).__name__)
     x = o.NotificationMaxDelay
-    if x is None:
-        raise _E('EVSEStatusType: NotificationMaxDelay is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVSENotification
-    if x is None:
-        raise _E('EVSEStatusType: EVSENotification is required')
     _i = _IDX_st_evseNotificationType.get(x) if type(x) is str else None
     if _i is None:
         st_evseNotificationType.fail(x)
@@ -4172,7 +4417,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.ChargedEnergyReadingWh = x_
@@ -4195,7 +4444,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_DischargedEnergyReadingWh = x_
@@ -4220,7 +4473,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.CapacitiveEnergyReadingVARh = x_
@@ -4245,7 +4502,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.BPT_InductiveEnergyReadingVARh = x_
@@ -4287,7 +4548,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4314,7 +4579,11 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 18446744073709551615:
             raise _F(st_unsignedLong.name + ': value outside its range', q)
         o.MeterTimestamp = x_
@@ -4332,25 +4601,31 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if type(o) is not MeterInfoType:
         raise _E('expected MeterInfoType, got ' + type(o).__name__)
     x = o.MeterID
-    if x is None:
-        raise _E('MeterInfoType: MeterID is required')
     a <<= 2
     a = st_meterIDType.enc(x, a)
     a <<= 1
     x = o.ChargedEnergyReadingWh
-    if x is None:
-        raise _E('MeterInfoType: ChargedEnergyReadingWh is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.BPT_DischargedEnergyReadingWh
     if x is not None:
         a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 3
     else:
@@ -4361,7 +4636,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 4
     x = o.BPT_InductiveEnergyReadingVARh
@@ -4370,7 +4650,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 3, 5
     x = o.MeterSignature
@@ -4387,9 +4672,20 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         w, b = 2, 7
     x = o.MeterTimestamp
@@ -4398,7 +4694,12 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 8
     a = (a << w) | (8 - b)
@@ -4418,7 +4719,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o.TimeAnchor = x_
@@ -4446,7 +4751,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4467,7 +4776,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4501,7 +4814,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4522,7 +4839,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4556,7 +4877,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4577,7 +4902,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4611,7 +4940,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4632,7 +4965,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4665,7 +5002,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o13.TaxRuleID = x_
@@ -4683,7 +5024,11 @@ def d_ReceiptType(v: int, q: int) -> tuple[ReceiptType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -4717,12 +5062,15 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     if type(o) is not ReceiptType:
         raise _E('expected ReceiptType, got ' + type(o).__name__)
     x = o.TimeAnchor
-    if x is None:
-        raise _E('ReceiptType: TimeAnchor is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
@@ -4731,52 +5079,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o2.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o3.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 2
     else:
@@ -4788,52 +5146,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o5.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o4.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o6.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 3, 3
     x = o.AdditionalServicesCosts
@@ -4843,52 +5211,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o8.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o7.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o9.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 4
     x = o.OverstayCosts
@@ -4898,52 +5276,62 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        if x is None:
-            raise _E('DetailedCostType: Amount is required')
         a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o11.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o10.CostPerUnit
-        if x is None:
-            raise _E('DetailedCostType: CostPerUnit is required')
         a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o12.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         w, b = 2, 5
     lst = o.TaxCosts
@@ -4957,36 +5345,44 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o13) is not DetailedTaxType:
             raise _E('expected DetailedTaxType, got ' + type(o13).__name__)
         x = o13.TaxRuleID
-        if x is None:
-            raise _E('DetailedTaxType: TaxRuleID is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o13.Amount
-        if x is None:
-            raise _E('DetailedTaxType: Amount is required')
         a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
-        if x is None:
-            raise _E('RationalNumberType: Exponent is required')
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
         a = (a << 11) | ((x + 128) << 1)
         x = o14.Value
-        if x is None:
-            raise _E('RationalNumberType: Value is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 10:
             w, b = 2, 5
@@ -5012,7 +5408,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5033,7 +5433,11 @@ def d_DetailedCostType(v: int, q: int) -> tuple[DetailedCostType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5052,52 +5456,62 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    if x is None:
-        raise _E('DetailedCostType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.CostPerUnit
-    if x is None:
-        raise _E('DetailedCostType: CostPerUnit is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5115,7 +5529,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TaxRuleID = x_
@@ -5133,7 +5551,11 @@ def d_DetailedTaxType(v: int, q: int) -> tuple[DetailedTaxType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5152,36 +5574,44 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     if type(o) is not DetailedTaxType:
         raise _E('expected DetailedTaxType, got ' + type(o).__name__)
     x = o.TaxRuleID
-    if x is None:
-        raise _E('DetailedTaxType: TaxRuleID is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.Amount
-    if x is None:
-        raise _E('DetailedTaxType: Amount is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5202,7 +5632,11 @@ def d_WPT_SPCPowerControlParameterType(v: int, q: int) -> tuple[WPT_SPCPowerCont
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5221,28 +5655,33 @@ def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: i
     if type(o) is not WPT_SPCPowerControlParameterType:
         raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.SPCPrimaryDeviceCoilCurrentInformation
-    if x is None:
-        raise _E('WPT_SPCPowerControlParameterType: SPCPrimaryDeviceCoilCurrentInformation is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -5267,7 +5706,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5303,7 +5746,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5321,7 +5768,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMaxGroundClearence = x_
@@ -5336,7 +5787,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMinGroundClearence = x_
@@ -5354,7 +5809,11 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5403,25 +5862,24 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     if type(o) is not WPT_ChargeParameterDiscoveryReqType:
         raise _E('expected WPT_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -5432,72 +5890,86 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVPCMaxReceivablePower
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCMaxReceivablePower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SDMaxGroundClearence
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: SDMaxGroundClearence is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.SDMinGroundClearence
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: SDMinGroundClearence is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EVPCNaturalFrequency
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCNaturalFrequency is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.EVPCDeviceLocalControl
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryReqType: EVPCDeviceLocalControl is required')
     if type(x) is not bool:
         st_boolean.fail(x)
     a = (a << 4) | (x << 1)
@@ -5540,7 +6012,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -5582,7 +6058,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5603,7 +6083,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5621,7 +6105,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMaxGroundClearanceSupport = x_
@@ -5636,7 +6124,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.SDMinGroundClearanceSupport = x_
@@ -5654,7 +6146,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5675,7 +6171,11 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -5723,25 +6223,24 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     if type(o) is not WPT_ChargeParameterDiscoveryResType:
         raise _E('expected WPT_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -5752,130 +6251,152 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.PDInputPowerClass
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: PDInputPowerClass is required')
     _i = _IDX_st_WPT_PowerClassType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_PowerClassType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SDMinOutputPower
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: SDMinOutputPower is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SDMaxOutputPower
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxOutputPower is required')
     a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o3.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.SDMaxGroundClearanceSupport
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: SDMaxGroundClearanceSupport is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.SDMinGroundClearanceSupport
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: SDMinGroundClearanceSupport is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PDMinCoilCurrent
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: PDMinCoilCurrent is required')
     a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o4.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.PDMaxCoilCurrent
-    if x is None:
-        raise _E('WPT_ChargeParameterDiscoveryResType: PDMaxCoilCurrent is required')
     a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o5.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     lst = o.SDManufacturerSpecificDataContainer
     if type(lst) is not list:
@@ -5916,7 +6437,11 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -6018,25 +6543,24 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     if type(o) is not WPT_FinePositioningReqType:
         raise _E('expected WPT_FinePositioningReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_FinePositioningReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -6047,15 +6571,11 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('WPT_FinePositioningReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVResultCode
-    if x is None:
-        raise _E('WPT_FinePositioningReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.fail(x)
@@ -6082,21 +6602,15 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         if type(o2) is not WPT_LF_DataPackageListType:
             raise _E('expected WPT_LF_DataPackageListType, got ' + type(o2).__name__)
         x = o2.NumPackages
-        if x is None:
-            raise _E('WPT_LF_DataPackageListType: NumPackages is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
         x = o2.WPT_LF_DataPackage
-        if x is None:
-            raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_LF_DataPackageType:
             raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
         x = o3.PackageIndex
-        if x is None:
-            raise _E('WPT_LF_DataPackageType: PackageIndex is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
@@ -6188,21 +6702,15 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     if type(o) is not WPT_LF_DataPackageListType:
         raise _E('expected WPT_LF_DataPackageListType, got ' + type(o).__name__)
     x = o.NumPackages
-    if x is None:
-        raise _E('WPT_LF_DataPackageListType: NumPackages is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.WPT_LF_DataPackage
-    if x is None:
-        raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_DataPackageType:
         raise _E('expected WPT_LF_DataPackageType, got ' + type(o1).__name__)
     x = o1.PackageIndex
-    if x is None:
-        raise _E('WPT_LF_DataPackageType: PackageIndex is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
@@ -6226,8 +6734,6 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
             if type(o2) is not WPT_LF_TxDataListType:
                 raise _E('expected WPT_LF_TxDataListType, got ' + type(o2).__name__)
             x = o2.WPT_LF_TxDataList
-            if x is None:
-                raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
             a = (a << 1) | 0
             a = e_WPT_LF_TxDataType(x, a)
             a = (a << 1) | 0
@@ -6237,8 +6743,6 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
             if type(o3) is not WPT_LF_RxDataListType:
                 raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
             x = o3.WPT_LF_RxDataList
-            if x is None:
-                raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
             a = (a << 1) | 0
             a = e_WPT_LF_RxDataType(x, a)
             a = (a << 1) | 0
@@ -6277,7 +6781,11 @@ def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o2.TxIdentifier = x_
@@ -6309,7 +6817,11 @@ def d_WPT_LF_DataPackageType(v: int, q: int) -> tuple[WPT_LF_DataPackageType, in
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o4.RxIdentifier = x_
@@ -6339,8 +6851,6 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     if type(o) is not WPT_LF_DataPackageType:
         raise _E('expected WPT_LF_DataPackageType, got ' + type(o).__name__)
     x = o.PackageIndex
-    if x is None:
-        raise _E('WPT_LF_DataPackageType: PackageIndex is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
@@ -6364,23 +6874,22 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
             if type(o1) is not WPT_LF_TxDataListType:
                 raise _E('expected WPT_LF_TxDataListType, got ' + type(o1).__name__)
             x = o1.WPT_LF_TxDataList
-            if x is None:
-                raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
             a = (a << 1) | 0
             o2 = x
             if type(o2) is not WPT_LF_TxDataType:
                 raise _E('expected WPT_LF_TxDataType, got ' + type(o2).__name__)
             x = o2.TxIdentifier
-            if x is None:
-                raise _E('WPT_LF_TxDataType: TxIdentifier is required')
             a <<= 2
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o2.EIRP
-            if x is None:
-                raise _E('WPT_LF_TxDataType: EIRP is required')
             a = (a << 1) | 0
             a = e_RationalNumberType(x, a)
             a <<= 2
@@ -6390,23 +6899,22 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
             if type(o3) is not WPT_LF_RxDataListType:
                 raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
             x = o3.WPT_LF_RxDataList
-            if x is None:
-                raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
             a = (a << 1) | 0
             o4 = x
             if type(o4) is not WPT_LF_RxDataType:
                 raise _E('expected WPT_LF_RxDataType, got ' + type(o4).__name__)
             x = o4.RxIdentifier
-            if x is None:
-                raise _E('WPT_LF_RxDataType: RxIdentifier is required')
             a <<= 2
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             x = o4.RSSIData
-            if x is None:
-                raise _E('WPT_LF_RxDataType: RSSIData is required')
             a = (a << 1) | 0
             a = e_WPT_LF_RxRSSIListType(x, a)
             a <<= 2
@@ -6432,7 +6940,11 @@ def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o1.TxIdentifier = x_
@@ -6450,7 +6962,11 @@ def d_WPT_LF_TxDataListType(v: int, q: int) -> tuple[WPT_LF_TxDataListType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6470,43 +6986,49 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     if type(o) is not WPT_LF_TxDataListType:
         raise _E('expected WPT_LF_TxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_TxDataList
-    if x is None:
-        raise _E('WPT_LF_TxDataListType: WPT_LF_TxDataList is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_TxDataType:
         raise _E('expected WPT_LF_TxDataType, got ' + type(o1).__name__)
     x = o1.TxIdentifier
-    if x is None:
-        raise _E('WPT_LF_TxDataType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.EIRP
-    if x is None:
-        raise _E('WPT_LF_TxDataType: EIRP is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 4
     return a
 
@@ -6524,7 +7046,11 @@ def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxIdentifier = x_
@@ -6542,7 +7068,11 @@ def d_WPT_LF_TxDataType(v: int, q: int) -> tuple[WPT_LF_TxDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6561,36 +7091,44 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     if type(o) is not WPT_LF_TxDataType:
         raise _E('expected WPT_LF_TxDataType, got ' + type(o).__name__)
     x = o.TxIdentifier
-    if x is None:
-        raise _E('WPT_LF_TxDataType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.EIRP
-    if x is None:
-        raise _E('WPT_LF_TxDataType: EIRP is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -6609,7 +7147,11 @@ def d_WPT_LF_RxDataListType(v: int, q: int) -> tuple[WPT_LF_RxDataListType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o1.RxIdentifier = x_
@@ -6634,30 +7176,27 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     if type(o) is not WPT_LF_RxDataListType:
         raise _E('expected WPT_LF_RxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_RxDataList
-    if x is None:
-        raise _E('WPT_LF_RxDataListType: WPT_LF_RxDataList is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxDataType:
         raise _E('expected WPT_LF_RxDataType, got ' + type(o1).__name__)
     x = o1.RxIdentifier
-    if x is None:
-        raise _E('WPT_LF_RxDataType: RxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.RSSIData
-    if x is None:
-        raise _E('WPT_LF_RxDataType: RSSIData is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o2).__name__)
     x = o2.RSSIDataList
-    if x is None:
-        raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
     a = (a << 1) | 0
     a = e_WPT_LF_RxRSSIType(x, a)
     a <<= 3
@@ -6677,7 +7216,11 @@ def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.RxIdentifier = x_
@@ -6694,7 +7237,11 @@ def d_WPT_LF_RxDataType(v: int, q: int) -> tuple[WPT_LF_RxDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o2.TxIdentifier = x_
@@ -6718,38 +7265,38 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     if type(o) is not WPT_LF_RxDataType:
         raise _E('expected WPT_LF_RxDataType, got ' + type(o).__name__)
     x = o.RxIdentifier
-    if x is None:
-        raise _E('WPT_LF_RxDataType: RxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.RSSIData
-    if x is None:
-        raise _E('WPT_LF_RxDataType: RSSIData is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o1).__name__)
     x = o1.RSSIDataList
-    if x is None:
-        raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o2).__name__)
     x = o2.TxIdentifier
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o2.RSSI
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: RSSI is required')
     a = (a << 1) | 0
     a = e_RationalNumberType(x, a)
     a <<= 3
@@ -6770,7 +7317,11 @@ def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o1.TxIdentifier = x_
@@ -6788,7 +7339,11 @@ def d_WPT_LF_RxRSSIListType(v: int, q: int) -> tuple[WPT_LF_RxRSSIListType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6808,43 +7363,49 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     if type(o) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o).__name__)
     x = o.RSSIDataList
-    if x is None:
-        raise _E('WPT_LF_RxRSSIListType: RSSIDataList is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o1).__name__)
     x = o1.TxIdentifier
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.RSSI
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: RSSI is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o2.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 4
     return a
 
@@ -6862,7 +7423,11 @@ def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxIdentifier = x_
@@ -6880,7 +7445,11 @@ def d_WPT_LF_RxRSSIType(v: int, q: int) -> tuple[WPT_LF_RxRSSIType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -6899,36 +7468,44 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     if type(o) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o).__name__)
     x = o.TxIdentifier
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: TxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.RSSI
-    if x is None:
-        raise _E('WPT_LF_RxRSSIType: RSSI is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -6953,7 +7530,11 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -7055,25 +7636,24 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     if type(o) is not WPT_FinePositioningResType:
         raise _E('expected WPT_FinePositioningResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_FinePositioningResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -7084,15 +7664,11 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_FinePositioningResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('WPT_FinePositioningResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -7119,21 +7695,15 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         if type(o2) is not WPT_LF_DataPackageListType:
             raise _E('expected WPT_LF_DataPackageListType, got ' + type(o2).__name__)
         x = o2.NumPackages
-        if x is None:
-            raise _E('WPT_LF_DataPackageListType: NumPackages is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
         x = o2.WPT_LF_DataPackage
-        if x is None:
-            raise _E('WPT_LF_DataPackageListType: WPT_LF_DataPackage is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_LF_DataPackageType:
             raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
         x = o3.PackageIndex
-        if x is None:
-            raise _E('WPT_LF_DataPackageType: PackageIndex is required')
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
@@ -7187,7 +7757,11 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -7242,7 +7816,11 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NaturalOffset = x_
@@ -7311,25 +7889,24 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     if type(o) is not WPT_FinePositioningSetupReqType:
         raise _E('expected WPT_FinePositioningSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -7340,34 +7917,29 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVDeviceFinePositioningMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: EVDeviceFinePositioningMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_FinePositioningMethodListType(x, a)
     x = o.EVDevicePairingMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: EVDevicePairingMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_PairingMethodListType(x, a)
     x = o.EVDeviceAlignmentCheckMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: EVDeviceAlignmentCheckMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_AlignmentCheckMethodListType(x, a)
     x = o.NaturalOffset
-    if x is None:
-        raise _E('WPT_FinePositioningSetupReqType: NaturalOffset is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -7665,7 +8237,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -7692,7 +8268,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o2.TxRxIdentifier = x_
@@ -7709,7 +8289,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7727,7 +8311,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7745,7 +8333,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7765,7 +8357,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7783,7 +8379,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7801,7 +8401,11 @@ def d_WPT_LF_TransmitterDataType(v: int, q: int) -> tuple[WPT_LF_TransmitterData
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -7851,34 +8455,37 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     if type(o) is not WPT_LF_TransmitterDataType:
         raise _E('expected WPT_LF_TransmitterDataType, got ' + type(o).__name__)
     x = o.NumberOfTransmitters
-    if x is None:
-        raise _E('WPT_LF_TransmitterDataType: NumberOfTransmitters is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.SignalFrequency
-    if x is None:
-        raise _E('WPT_LF_TransmitterDataType: SignalFrequency is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
-    if x is None:
-        raise _E('RationalNumberType: Exponent is required')
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
     a = (a << 11) | ((x + 128) << 1)
     x = o1.Value
-    if x is None:
-        raise _E('RationalNumberType: Value is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     lst = o.TxSpecData
     if type(lst) is not list:
@@ -7892,92 +8499,145 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
         if type(o2) is not WPT_TxRxSpecDataType:
             raise _E('expected WPT_TxRxSpecDataType, got ' + type(o2).__name__)
         x = o2.TxRxIdentifier
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o2.TxRxPosition
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
         x = o3.Coord_X
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_X is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o3.Coord_Y
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o3.Coord_Z
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o2.TxRxOrientation
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
         a = (a << 1) | 0
         o4 = x
         if type(o4) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o4).__name__)
         x = o4.Coord_X
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_X is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o4.Coord_Y
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o4.Coord_Z
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 2:
             w, b = 1, 2
@@ -8007,7 +8667,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxRxIdentifier = x_
@@ -8024,7 +8688,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8042,7 +8710,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8060,7 +8732,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8080,7 +8756,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8098,7 +8778,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8116,7 +8800,11 @@ def d_WPT_TxRxSpecDataType(v: int, q: int) -> tuple[WPT_TxRxSpecDataType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8135,92 +8823,145 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     if type(o) is not WPT_TxRxSpecDataType:
         raise _E('expected WPT_TxRxSpecDataType, got ' + type(o).__name__)
     x = o.TxRxIdentifier
-    if x is None:
-        raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.TxRxPosition
-    if x is None:
-        raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o1).__name__)
     x = o1.Coord_X
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_X is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o1.Coord_Y
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Y is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o1.Coord_Z
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Z is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     x = o.TxRxOrientation
-    if x is None:
-        raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
     a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
     x = o2.Coord_X
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_X is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o2.Coord_Y
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Y is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o2.Coord_Z
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Z is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 3
     return a
 
@@ -8239,7 +8980,11 @@ def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8257,7 +9002,11 @@ def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8275,7 +9024,11 @@ def d_WPT_CoordinateXYZType(v: int, q: int) -> tuple[WPT_CoordinateXYZType, int]
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if s_:
         x_ = -x_ - 1
     if x_ < -32768 or x_ > 32767:
@@ -8293,37 +9046,64 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     if type(o) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o).__name__)
     x = o.Coord_X
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_X is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.Coord_Y
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Y is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 1
     x = o.Coord_Z
-    if x is None:
-        raise _E('WPT_CoordinateXYZType: Coord_Z is required')
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
-        a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+        if x < 128:
+            a = (a << 9) | x
+        elif x < 16384:
+            a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a << 1)
     else:
-        a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+        x_ = ~x
+        if x_ < 128:
+            a = (a << 9) | 256 | x_
+        elif x_ < 16384:
+            a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+        else:
+            a = _wu(x_, (a << 1) | 1)
     a <<= 2
     return a
 
@@ -8350,7 +9130,11 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o1.IndexNumber = x_
@@ -8365,7 +9149,11 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o1.TxRxIdentifier = x_
@@ -8404,7 +9192,11 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.PulseSeparationTime = x_
@@ -8419,7 +9211,11 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.PulseDuration = x_
@@ -8434,7 +9230,11 @@ def d_WPT_TxRxPackageSpecDataType(v: int, q: int) -> tuple[WPT_TxRxPackageSpecDa
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.PackageSeparationTime = x_
@@ -8461,20 +9261,26 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         if type(o1) is not WPT_TxRxPulseOrderType:
             raise _E('expected WPT_TxRxPulseOrderType, got ' + type(o1).__name__)
         x = o1.IndexNumber
-        if x is None:
-            raise _E('WPT_TxRxPulseOrderType: IndexNumber is required')
         a <<= 2
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.TxRxIdentifier
-        if x is None:
-            raise _E('WPT_TxRxPulseOrderType: TxRxIdentifier is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 2
         if k < 2:
             w, b = 1, 0
@@ -8483,29 +9289,38 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         else:
             w, b = 1, 1
     x = o.PulseSeparationTime
-    if x is None:
-        raise _E('WPT_TxRxPackageSpecDataType: PulseSeparationTime is required')
     a = (a << w) | (1 - b)
     a <<= 1
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PulseDuration
-    if x is None:
-        raise _E('WPT_TxRxPackageSpecDataType: PulseDuration is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.PackageSeparationTime
-    if x is None:
-        raise _E('WPT_TxRxPackageSpecDataType: PackageSeparationTime is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -8523,7 +9338,11 @@ def d_WPT_TxRxPulseOrderType(v: int, q: int) -> tuple[WPT_TxRxPulseOrderType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.IndexNumber = x_
@@ -8538,7 +9357,11 @@ def d_WPT_TxRxPulseOrderType(v: int, q: int) -> tuple[WPT_TxRxPulseOrderType, in
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ < 1 or x_ > 4294967295:
         raise _F(st_numericIDType.name + ': value outside its range', q)
     o.TxRxIdentifier = x_
@@ -8554,20 +9377,26 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     if type(o) is not WPT_TxRxPulseOrderType:
         raise _E('expected WPT_TxRxPulseOrderType, got ' + type(o).__name__)
     x = o.IndexNumber
-    if x is None:
-        raise _E('WPT_TxRxPulseOrderType: IndexNumber is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o.TxRxIdentifier
-    if x is None:
-        raise _E('WPT_TxRxPulseOrderType: TxRxIdentifier is required')
     a <<= 2
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 2
     return a
 
@@ -8595,7 +9424,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o1.TxRxIdentifier = x_
@@ -8612,7 +9445,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8630,7 +9467,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8648,7 +9489,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8668,7 +9513,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8686,7 +9535,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8704,7 +9557,11 @@ def d_WPT_LF_ReceiverDataType(v: int, q: int) -> tuple[WPT_LF_ReceiverDataType, 
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if s_:
             x_ = -x_ - 1
         if x_ < -32768 or x_ > 32767:
@@ -8744,8 +9601,6 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     if type(o) is not WPT_LF_ReceiverDataType:
         raise _E('expected WPT_LF_ReceiverDataType, got ' + type(o).__name__)
     x = o.NumberOfReceivers
-    if x is None:
-        raise _E('WPT_LF_ReceiverDataType: NumberOfReceivers is required')
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
@@ -8761,92 +9616,145 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
         if type(o1) is not WPT_TxRxSpecDataType:
             raise _E('expected WPT_TxRxSpecDataType, got ' + type(o1).__name__)
         x = o1.TxRxIdentifier
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxIdentifier is required')
         a <<= 2
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         x = o1.TxRxPosition
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxPosition is required')
         a = (a << 1) | 0
         o2 = x
         if type(o2) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
         x = o2.Coord_X
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_X is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o2.Coord_Y
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o2.Coord_Z
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 2
         x = o1.TxRxOrientation
-        if x is None:
-            raise _E('WPT_TxRxSpecDataType: TxRxOrientation is required')
         a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
         x = o3.Coord_X
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_X is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o3.Coord_Y
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Y is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 1
         x = o3.Coord_Z
-        if x is None:
-            raise _E('WPT_CoordinateXYZType: Coord_Z is required')
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
-            a = (a << 9) | x if x < 128 else _wu(x, a << 1)
+            if x < 128:
+                a = (a << 9) | x
+            elif x < 16384:
+                a = (a << 17) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a << 1)
         else:
-            a = ((a << 9) | 256 | ~x if x > -129 else _wu(~x, (a << 1) | 1))
+            x_ = ~x
+            if x_ < 128:
+                a = (a << 9) | 256 | x_
+            elif x_ < 16384:
+                a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
+            else:
+                a = _wu(x_, (a << 1) | 1)
         a <<= 3
         if k < 2:
             w, b = 1, 1
@@ -8878,7 +9786,11 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -8933,7 +9845,11 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 65535:
         raise _F(st_unsignedShort.name + ': value outside its range', q)
     o.NaturalOffset = x_
@@ -9002,25 +9918,24 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     if type(o) is not WPT_FinePositioningSetupResType:
         raise _E('expected WPT_FinePositioningSetupResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -9031,34 +9946,29 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.PrimaryDeviceFinePositioningMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: PrimaryDeviceFinePositioningMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_FinePositioningMethodListType(x, a)
     x = o.PrimaryDevicePairingMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: PrimaryDevicePairingMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_PairingMethodListType(x, a)
     x = o.PrimaryDeviceAlignmentCheckMethodList
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: PrimaryDeviceAlignmentCheckMethodList is required')
     a = (a << 1) | 0
     a = e_WPT_AlignmentCheckMethodListType(x, a)
     x = o.NaturalOffset
-    if x is None:
-        raise _E('WPT_FinePositioningSetupResType: NaturalOffset is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
@@ -9131,7 +10041,11 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -9176,7 +10090,11 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o.ObservedIDCode = x_
@@ -9232,25 +10150,24 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     if type(o) is not WPT_PairingReqType:
         raise _E('expected WPT_PairingReqType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_PairingReqType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -9261,8 +10178,6 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVProcessing
-    if x is None:
-        raise _E('WPT_PairingReqType: EVProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -9272,14 +10187,17 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         a <<= 3
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 3
     else:
         w, b = 2, 2
     x = o.EVResultCode
-    if x is None:
-        raise _E('WPT_PairingReqType: EVResultCode is required')
     _i = _IDX_st_WPT_EVResultType.get(x) if type(x) is str else None
     if _i is None:
         st_WPT_EVResultType.fail(x)
@@ -9323,7 +10241,11 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
         _b = (v >> q) & 255
         x_ = (x_ & 127) | ((_b & 127) << 7)
         if _b > 127:
-            x_, q = _ru_more(v, q, x_, 14)
+            q -= 8
+            _b = (v >> q) & 255
+            x_ |= (_b & 127) << 14
+            if _b > 127:
+                x_, q = _ru_more(v, q, x_, 21)
     if x_ > 18446744073709551615:
         raise _F(st_unsignedLong.name + ': value outside its range', q)
     o1.TimeStamp = x_
@@ -9372,7 +10294,11 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ < 1 or x_ > 4294967295:
             raise _F(st_numericIDType.name + ': value outside its range', q)
         o.ObservedIDCode = x_
@@ -9429,25 +10355,24 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     if type(o) is not WPT_PairingResType:
         raise _E('expected WPT_PairingResType, got ' + type(o).__name__)
     x = o.Header
-    if x is None:
-        raise _E('WPT_PairingResType: Header is required')
     a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    if x is None:
-        raise _E('MessageHeaderType: SessionID is required')
     a <<= 2
     a = st_sessionIDType.enc(x, a)
     a <<= 1
     x = o1.TimeStamp
-    if x is None:
-        raise _E('MessageHeaderType: TimeStamp is required')
     a <<= 2
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
-    a = (a << 8) | x if x < 128 else _wu(x, a)
+    if x < 128:
+        a = (a << 8) | x
+    elif x < 16384:
+        a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+    else:
+        a = _wu(x, a)
     a <<= 1
     x = o1.Signature
     if x is not None:
@@ -9458,15 +10383,11 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.ResponseCode
-    if x is None:
-        raise _E('WPT_PairingResType: ResponseCode is required')
     _i = _IDX_st_responseCodeType.get(x) if type(x) is str else None
     if _i is None:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEProcessing
-    if x is None:
-        raise _E('WPT_PairingResType: EVSEProcessing is required')
     _i = _IDX_st_processingType.get(x) if type(x) is str else None
     if _i is None:
         st_processingType.fail(x)
@@ -9476,7 +10397,12 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         a <<= 4
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 2, 4
     else:
@@ -9579,7 +10505,11 @@ def d_AlternativeSECCListType(v: int, q: int) -> tuple[AlternativeSECCListType, 
                 _b = (v >> q) & 255
                 x_ = (x_ & 127) | ((_b & 127) << 7)
                 if _b > 127:
-                    x_, q = _ru_more(v, q, x_, 14)
+                    q -= 8
+                    _b = (v >> q) & 255
+                    x_ |= (_b & 127) << 14
+                    if _b > 127:
+                        x_, q = _ru_more(v, q, x_, 21)
             if x_ > 65535:
                 raise _F(st_unsignedShort.name + ': value outside its range', q)
             o1.Port = x_
@@ -9649,7 +10579,12 @@ def e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
             a <<= 1
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
-            a = (a << 8) | x if x < 128 else _wu(x, a)
+            if x < 128:
+                a = (a << 8) | x
+            elif x < 16384:
+                a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+            else:
+                a = _wu(x, a)
             a <<= 1
             w, b = 1, 4
         a = (a << w) | (4 - b)
@@ -9727,7 +10662,11 @@ def d_AlternativeSECCType(v: int, q: int) -> tuple[AlternativeSECCType, int]:
             _b = (v >> q) & 255
             x_ = (x_ & 127) | ((_b & 127) << 7)
             if _b > 127:
-                x_, q = _ru_more(v, q, x_, 14)
+                q -= 8
+                _b = (v >> q) & 255
+                x_ |= (_b & 127) << 14
+                if _b > 127:
+                    x_, q = _ru_more(v, q, x_, 21)
         if x_ > 65535:
             raise _F(st_unsignedShort.name + ': value outside its range', q)
         o.Port = x_
@@ -9772,7 +10711,12 @@ def e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         a <<= 1
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
-        a = (a << 8) | x if x < 128 else _wu(x, a)
+        if x < 128:
+            a = (a << 8) | x
+        elif x < 16384:
+            a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
+        else:
+            a = _wu(x, a)
         a <<= 1
         w, b = 1, 4
     a = (a << w) | (4 - b)

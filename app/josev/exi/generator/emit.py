@@ -561,7 +561,11 @@ class Emitter:
             L.append(f"{ind}    _b = (v >> q) & 255")
             L.append(f"{ind}    x_ = (x_ & 127) | ((_b & 127) << 7)")
             L.append(f"{ind}    if _b > 127:")
-            L.append(f"{ind}        x_, q = _ru_more(v, q, x_, 14)")
+            L.append(f"{ind}        q -= 8")
+            L.append(f"{ind}        _b = (v >> q) & 255")
+            L.append(f"{ind}        x_ |= (_b & 127) << 14")
+            L.append(f"{ind}        if _b > 127:")
+            L.append(f"{ind}            x_, q = _ru_more(v, q, x_, 21)")
             if kind == "int":
                 L.append(f"{ind}if s_:")
                 L.append(f"{ind}    x_ = -x_ - 1")
@@ -759,7 +763,12 @@ class Emitter:
                 conds.append(f"{x} > {kw['hi']}")
             L.append(f"{ind}if {' or '.join(conds)}:")
             L.append(f"{ind}    {sn}.fail({x})")
-            L.append(f"{ind}a = (a << 8) | {x} if {x} < 128 else _wu({x}, a)")
+            L.append(f"{ind}if {x} < 128:")
+            L.append(f"{ind}    a = (a << 8) | {x}")
+            L.append(f"{ind}elif {x} < 16384:")
+            L.append(f"{ind}    a = (a << 16) | (({x} & 127) << 8) | 32768 | ({x} >> 7)")
+            L.append(f"{ind}else:")
+            L.append(f"{ind}    a = _wu({x}, a)")
         elif kind == "int":
             conds = [f"type({x}) is not int"]
             if kw["lo"] is not None:
@@ -769,10 +778,20 @@ class Emitter:
             L.append(f"{ind}if {' or '.join(conds)}:")
             L.append(f"{ind}    {sn}.fail({x})")
             L.append(f"{ind}if {x} >= 0:")
-            L.append(f"{ind}    a = (a << 9) | {x} if {x} < 128 else _wu({x}, a << 1)")
+            L.append(f"{ind}    if {x} < 128:")
+            L.append(f"{ind}        a = (a << 9) | {x}")
+            L.append(f"{ind}    elif {x} < 16384:")
+            L.append(f"{ind}        a = (a << 17) | (({x} & 127) << 8) | 32768 | ({x} >> 7)")
+            L.append(f"{ind}    else:")
+            L.append(f"{ind}        a = _wu({x}, a << 1)")
             L.append(f"{ind}else:")
-            L.append(f"{ind}    a = ((a << 9) | 256 | ~{x} if {x} > -129"
-                     f" else _wu(~{x}, (a << 1) | 1))")
+            L.append(f"{ind}    x_ = ~{x}")
+            L.append(f"{ind}    if x_ < 128:")
+            L.append(f"{ind}        a = (a << 9) | 256 | x_")
+            L.append(f"{ind}    elif x_ < 16384:")
+            L.append(f"{ind}        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)")
+            L.append(f"{ind}    else:")
+            L.append(f"{ind}        a = _wu(x_, (a << 1) | 1)")
         else:
             L.append(f"{ind}a = {sn}.enc({x}, a)")
         return L
@@ -895,8 +914,9 @@ class Emitter:
                 f, d = sl.members[0]
                 self.w(f"{ind}x = {ov}.{f.name}")
                 if sl.min == 1:
-                    self.w(f"{ind}if x is None:")
-                    self.w(f"{ind}    raise _E('{n}: {f.name} is required')")
+                    # no `is None` test: the type check of the value (or of the child
+                    # object) refuses None; fail() names the missing field
+                    pass
                     for line in self.code_and_member(ind, G[j], static, sl, f, d, t, "x"):
                         self.w(line)
                     static = after_state
