@@ -86,6 +86,10 @@ class ContactorConfig(_Strict):
     estop_active_low: bool = True  # a normally-closed e-stop chain reads low when pressed
     rcd_line: Annotated[int, Field(ge=0)] | None = None  # AC: the RCD's trip contact
     rcd_active_low: bool = False
+    # A socket's cable lock: actuator output and its switch (None: no lock on this board).
+    lock_line: Annotated[int, Field(ge=0)] | None = None
+    lock_feedback_line: Annotated[int, Field(ge=0)] | None = None
+    lock_feedback_active_low: bool = False
     # Feedback must follow the command within these times, else it is an error or welded.
     close_timeout_s: PositiveFloat = 0.2
     open_timeout_s: PositiveFloat = 0.2

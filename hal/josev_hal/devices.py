@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import cast
 
 from josev_hal.config import ConfigError, EvseConfig, HalConfig
-from josev_hal.contactor.base import ContactorBank
-from josev_hal.contactor.sim import SimContactorBank
+from josev_hal.contactor.base import ConnectorLock, ContactorBank
+from josev_hal.contactor.sim import SimConnectorLock, SimContactorBank
 from josev_hal.cp.base import ControlPilot
 from josev_hal.cp.sim import SimControlPilot
 from josev_hal.isolation.base import IsolationMonitor
@@ -71,6 +71,7 @@ def build(hal: HalConfig) -> Built:
                 meter=_meter(hal, cfg, w),
                 isolation=_isolation(hal, cfg, w) if cfg.kind == "dc" else None,
                 supply=_supply(hal, cfg, w) if cfg.kind == "dc" else None,
+                lock=_lock(hal, cfg, world, w),
             )
         except (OSError, ImportError, ValueError) as exc:
             raise ConfigError(f"evse {cfg.evse_id}: cannot start a device: {exc}") from exc
@@ -85,6 +86,7 @@ TPM_NODES = ("/dev/tpmrm0", "/dev/tpm0")
 BACKENDS: dict[tuple[str, str], tuple[str, str]] = {
     ("cp", "linux"): ("josev_hal.cp.linux", "SysfsControlPilot"),
     ("contactor", "linux"): ("josev_hal.contactor.linux", "GpioContactorBank"),
+    ("lock", "linux"): ("josev_hal.contactor.linux", "GpioConnectorLock"),
     ("isolation", "bender_isocha425"): ("josev_hal.isolation.bender", "IsoCha425"),
     ("power", "infypower"): ("josev_hal.power.infypower", "InfyPowerSupply"),
     ("power", "winline"): ("josev_hal.power.winline", "WinlineSupply"),
@@ -127,6 +129,17 @@ def _contactors(
     return cast(
         ContactorBank, open_backend("contactor", backend, ContactorBank, cfg.contactor)
     )
+
+
+def _lock(hal: HalConfig, cfg: EvseConfig, world: SimStation, w: SimEvse) -> ConnectorLock | None:
+    """Sockets have a cable lock; a captive cable has none (its plug is locked by the EV)."""
+    backend = hal.backend_of(cfg.contactor.backend)
+    if backend == "simulator":
+        socket = any(c.connector_type.startswith("s") for c in cfg.connectors)
+        return SimConnectorLock(world, w) if socket else None
+    if cfg.contactor.lock_line is None:
+        return None
+    return cast(ConnectorLock, open_backend("lock", backend, ConnectorLock, cfg.contactor))
 
 
 def _isolation(hal: HalConfig, cfg: EvseConfig, w: SimEvse) -> IsolationMonitor:

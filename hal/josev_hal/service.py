@@ -212,11 +212,21 @@ class HalService:
         return models.CsContactorStatusResponse(evse_id=u.evse_id, status=u.status, info=u.info)
 
     async def on_cs_connector(self, req: models.CsConnectorRequest) -> models.ApiModel:
-        resp = self.evse(req.evse_id).connector_action(req)
-        w = self.built.world.evses.get(req.evse_id)
-        if w is not None:
-            w.locked = resp.status == "locked"
-        return resp
+        ctl = self.evse(req.evse_id)
+        resp = ctl.connector_action(req)
+        if req.action == "status" or resp.status == "error" or resp.info is not None:
+            return resp
+        # The lock motor takes a moment: answer once its switch confirms (at most 1 s).
+        want = "locked" if req.action == "lock" else "unlocked"
+        for _ in range(100):
+            if resp.status == want:
+                return resp
+            await asyncio.sleep(0.01)
+            resp = ctl.connector_status(req.connector_id)
+        return models.CsConnectorResponse(
+            evse_id=req.evse_id, connector_id=req.connector_id, status="error",
+            info=f"the lock did not report {want} within 1 s",
+        )
 
     async def on_change_availability(
         self, req: models.ChangeAvailabilityRequest

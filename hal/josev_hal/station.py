@@ -16,7 +16,12 @@ from typing import Any
 
 from josev.api import models
 from josev_hal.config import EvseConfig, HalConfig
-from josev_hal.contactor.base import ContactorBank, ContactorMonitor, ContactorStatus
+from josev_hal.contactor.base import (
+    ConnectorLock,
+    ContactorBank,
+    ContactorMonitor,
+    ContactorStatus,
+)
 from josev_hal.cp.base import ControlPilot, CpMode
 from josev_hal.cp.iec61851 import CpLetter, Debouncer, api_state, cable_rating, classify
 from josev_hal.cp.iec61851 import duty_for_current as duty_for
@@ -37,6 +42,7 @@ class EvseDevices:
     meter: EnergyMeter
     isolation: IsolationMonitor | None = None
     supply: DcSupply | None = None
+    lock: ConnectorLock | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +82,7 @@ class EvseState:
     ac_current_limit: float | None = None
     session_status: str = "Idle"
     slac: str | None = None
-    locked: bool = False
+    lock_requested: bool = False
     stop_requested: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -125,6 +131,8 @@ class EvseController:
         self.estop = False
         self.rcd = False
         self.sensor_fault: str | None = None
+        self.locked = False  # what the lock's switch (or, without one, its command) says
+        self._lock_cmd: bool | None = None
         self.last_cmd: Command | None = None
         self._applied_cp: tuple[CpMode, float] | None = None
         self._applied_supply: tuple[bool, float, float] | None = None
@@ -185,6 +193,7 @@ class EvseController:
             hlc=self.state.hlc,
             supply_fault=bool(self.supply.faults),
             sensor_fault=self.sensor_fault is not None,
+            lock_ok=self.dev.lock is None or self.locked,
         )
 
     def step(self, now: float) -> list[Outgoing]:
@@ -217,6 +226,15 @@ class EvseController:
             if target != self._applied_supply:
                 dev.supply.set_output(cmd.supply_on, cmd.voltage, cmd.current, now)
                 self._applied_supply = target
+        if dev.lock is not None:
+            # Locked while the brain asked for it or the pilot offers charging; released only
+            # with the power path open.
+            want = self.state.lock_requested or cmd.cp_mode is CpMode.PWM
+            if not want and self.power_path_closed:
+                want = True
+            if want != self._lock_cmd:
+                dev.lock.command(want)
+                self._lock_cmd = want
         if self.state.pending_inoperative and not self.power_path_closed:
             self.state.pending_inoperative = False
             self.state.operative = False
@@ -238,6 +256,9 @@ class EvseController:
         self.estop = dev.contactors.estop_pressed(now)
         self.rcd = dev.contactors.rcd_tripped(now)
         self.contactor_status = self.monitor.status(dev.contactors.feedback(now), now)
+        if dev.lock is not None:
+            switch = dev.lock.feedback(now)
+            self.locked = bool(self._lock_cmd) if switch is None else switch
         if dev.supply is not None:
             dev.supply.poll(now)
             self.supply = dev.supply.measure(now)
@@ -577,17 +598,22 @@ class EvseController:
                     evse_id=self.evse_id, connector_id=req.connector_id, status="error",
                     info="no cable in the socket",
                 )
-            self.state.locked = True
+            self.state.lock_requested = True
         elif req.action == "unlock":
             if self.power_path_closed:
                 return models.CsConnectorResponse(
                     evse_id=self.evse_id, connector_id=req.connector_id, status="locked",
                     info="refused: contactors are closed",
                 )
-            self.state.locked = False
+            self.state.lock_requested = False
+        return self.connector_status(req.connector_id)
+
+    def connector_status(self, connector_id: int) -> models.CsConnectorResponse:
+        """The lock as its switch reports it; without a lock device, as last asked."""
+        locked = self.locked if self.dev.lock is not None else self.state.lock_requested
         return models.CsConnectorResponse(
-            evse_id=self.evse_id, connector_id=req.connector_id,
-            status="locked" if self.state.locked else "unlocked",
+            evse_id=self.evse_id, connector_id=connector_id,
+            status="locked" if locked else "unlocked",
         )
 
     def set_operative(self, operative: bool) -> None:

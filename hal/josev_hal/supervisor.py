@@ -16,6 +16,8 @@ hardware is actually told (`Command`). Rules (docs/hal.md, "Safety supervisor"):
 - DC contactors close for power only after a positive isolation result (valid or warning) in
   this session. They may close before it only for the cable check itself, and then the supply is
   held to `precharge_max_current` and the cable-check voltage.
+- A socket's contactors close only with the cable locked (the lock's switch says so); the
+  lock opening under power trips.
 - Currents are clamped, never refused here: to the cable (PP or the captive cable's rating),
   the configuration and the supply, and to max_power / voltage. Clamping is logged by the
   controller; a demand above the limit never reaches the hardware.
@@ -45,6 +47,7 @@ class TripReason(enum.StrEnum):
     RCD = "rcd"
     SUPPLY_FAULT = "supply_fault"
     SENSOR_FAULT = "sensor_fault"
+    LOCK_LOST = "lock_lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class Inputs:
     hlc: bool  # an HLC session is running (the brain owns the power loop)
     supply_fault: bool
     sensor_fault: bool = False  # an input (pilot, feedback, e-stop, supply) cannot be read
+    lock_ok: bool = True  # a socket's cable is locked (always True without a lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,8 @@ class SafetySupervisor:
             return self._safe_state(inputs, now, CpMode.STATE_F)
 
         # Contactor gating.
-        want_close = demand.close and cp_charging and not inputs.estop and not inputs.rcd
+        want_close = (demand.close and cp_charging and not inputs.estop and not inputs.rcd
+                      and inputs.lock_ok)
         if lim.dc and want_close and demand.purpose == "power" and not inputs.isolation_ok:
             want_close = False
         if not lim.dc and want_close and demand.cp_mode is not CpMode.PWM:
@@ -201,6 +206,8 @@ class SafetySupervisor:
             return TripReason.CONTACTOR_FAILED
         if inputs.rcd and self._closed:
             return TripReason.RCD
+        if not inputs.lock_ok and self._closed:
+            return TripReason.LOCK_LOST
         if inputs.supply_fault and power_flowing:
             return TripReason.SUPPLY_FAULT
         if self._closed and not cp_charging:

@@ -36,6 +36,22 @@ class ContactorBank(abc.ABC):
         return None
 
 
+class ConnectorLock(abc.ABC):
+    """The socket's cable lock (IEC 61851-1: a socket's plug is locked before energising)."""
+
+    @abc.abstractmethod
+    def command(self, locked: bool) -> None:
+        """Drive the lock actuator."""
+
+    @abc.abstractmethod
+    def feedback(self, now: float) -> bool | None:
+        """True when the lock's switch says locked; None when it has no switch."""
+
+    def close(self) -> None:
+        """Release the hardware."""
+        return None
+
+
 class ContactorStatus(enum.StrEnum):
     OPENED = "opened"
     CLOSED = "closed"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from josev_hal.config import ContactorConfig
-from josev_hal.contactor.base import ContactorBank
+from josev_hal.contactor.base import ConnectorLock, ContactorBank
 from josev_hal.contactor.gpio import GpioLine, SysfsGpioLine
 
 
@@ -43,3 +43,24 @@ class GpioContactorBank(ContactorBank):
 
     def close(self) -> None:
         self.coil.set(False)
+
+
+class GpioConnectorLock(ConnectorLock):
+    def __init__(self, actuator: GpioLine, switch: GpioLine | None) -> None:
+        self.actuator = actuator
+        self.switch = switch
+
+    @classmethod
+    def from_config(cls, cfg: ContactorConfig) -> GpioConnectorLock:
+        if cfg.lock_line is None:
+            raise ValueError("no lock_line configured")
+        root = cfg.gpio_root
+        switch = (SysfsGpioLine(root, cfg.lock_feedback_line, "in", cfg.lock_feedback_active_low)
+                  if cfg.lock_feedback_line is not None else None)
+        return cls(SysfsGpioLine(root, cfg.lock_line, "out"), switch)
+
+    def command(self, locked: bool) -> None:
+        self.actuator.set(locked)
+
+    def feedback(self, now: float) -> bool | None:
+        return None if self.switch is None else self.switch.get()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from josev_hal.contactor.base import ContactorBank
+from josev_hal.contactor.base import ConnectorLock, ContactorBank
 from josev_hal.sim.world import SimEvse, SimStation
 
 
@@ -22,3 +22,17 @@ class SimContactorBank(ContactorBank):
 
     def rcd_tripped(self, now: float) -> bool:
         return self._world.rcd_tripped
+
+
+class SimConnectorLock(ConnectorLock):
+    """A lock motor that takes `lock_delay_s` and reports through its switch."""
+
+    def __init__(self, station: SimStation, world: SimEvse) -> None:
+        self._station = station
+        self._world = world
+
+    def command(self, locked: bool) -> None:
+        self._world.command_lock(locked, self._station.now)
+
+    def feedback(self, now: float) -> bool | None:
+        return self._world.locked

@@ -62,6 +62,10 @@ class SimEvse:
     has_mirror: bool = True
     rcd_tripped: bool = False
     locked: bool = False
+    lock_cmd: bool = False
+    lock_delay_s: float = 0.2
+    lock_jammed: bool = False
+    _lock_cmd_at: float = 0.0
     # DC supply (all modules as one)
     supply_on: bool = False
     supply_v_set: float = 0.0
@@ -123,6 +127,11 @@ class SimEvse:
             self.contactor_cmd = closed
             self._contactor_cmd_at = now
 
+    def command_lock(self, locked: bool, now: float) -> None:
+        if locked != self.lock_cmd:
+            self.lock_cmd = locked
+            self._lock_cmd_at = now
+
     # -- physics ---------------------------------------------------------------------------------
 
     def step(self, now: float, dt: float) -> None:
@@ -132,6 +141,11 @@ class SimEvse:
             self.contactor_welded and self.contactor_closed
         ):
             self.contactor_closed = self.contactor_cmd
+        if now - self._lock_cmd_at >= self.lock_delay_s and not self.lock_jammed:
+            # A lock engages only with a plug in the socket.
+            self.locked = self.lock_cmd and self.ev.plugged
+        if not self.ev.plugged:
+            self.locked = False
         ev = self.ev
         charging_state = ev.plugged and ev.cp_state in ("C", "D")
         if self.dc:

@@ -99,6 +99,13 @@ async def test_two_evses_dc_and_ac(mosquitto: Broker, tmp_path: Path) -> None:
                                    for u in hal.seen("cp_status")), "EVSE 2 B1")
         assert not any(u.evse_id == 1 and u.state.startswith("B")
                        for u in hal.seen("cp_status"))
+        lock = await hal.josev.request("cs_connector", models.CsConnectorRequest(
+            evse_id=2, connector_id=1, action="lock"))
+        assert lock.status == "locked"  # answered once the lock's switch confirmed
+        await sim.wait_for(lambda s: s.locked, evse_id=2)
+        unlock = await hal.josev.request("cs_connector", models.CsConnectorRequest(
+            evse_id=2, connector_id=1, action="unlock"))
+        assert unlock.status == "unlocked"
         ac = await hal.josev.request("cable_check", models.CableCheckRequest(
             evse_id=2, cable_check_action="start"))
         assert ac.isolation_level == "no_imd"

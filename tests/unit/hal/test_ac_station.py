@@ -15,9 +15,10 @@ from josev_hal.supervisor import TripReason
 from tests.unit.hal.conftest import make_service
 
 
-def ac_station(tmp_path: Path) -> tuple[HalService, SimClock]:
+def ac_station(tmp_path: Path, connector: str = "sType2") -> tuple[HalService, SimClock]:
     return make_service(tmp_path, evses=[{
-        "kind": "ac", "connectors": [{"id": 1, "connector_type": "sType2"}],
+        "kind": "ac", "connectors": [{"id": 1, "connector_type": connector,
+                                      "cable_max_current": 32.0}],
         "ac": {"phases": 3, "max_current": 63.0},
     }])
 
@@ -53,7 +54,8 @@ def test_basic_charging_cycle(tmp_path: Path) -> None:
 
 
 def test_unplug_under_load_trips(tmp_path: Path) -> None:
-    service, clock = ac_station(tmp_path)
+    """A captive cable (cType2) has no socket lock: the plug can leave the car under load."""
+    service, clock = ac_station(tmp_path, "cType2")
     ctl = service.controllers[1]
     world = service.built.world.evses[1]
     world.ev.plugged, world.ev.pp_ohm, world.ev.cp_state = True, 220.0, "C"
@@ -79,3 +81,21 @@ def test_rcd_trip_opens(tmp_path: Path) -> None:
     run_until(service, clock, lambda: not world.contactor_closed, 0.1, "opened")
     assert ctl.supervisor.trips[-1][1] is TripReason.RCD
     assert service.status_and_limits()[0].ac.rcd_error is True  # type: ignore[union-attr]
+
+
+def test_socket_closes_only_when_locked_and_trips_when_the_lock_opens(tmp_path: Path) -> None:
+    service, clock = ac_station(tmp_path)
+    ctl = service.controllers[1]
+    world = service.built.world.evses[1]
+    world.lock_jammed = True  # the lock motor does not move
+    world.ev.plugged, world.ev.pp_ohm, world.ev.cp_state = True, 220.0, "C"
+    run_until(service, clock, lambda: ctl.cp_letter is not None, 1.0, "C")
+    ctl.cp_pwm(pwm(32.0), clock.t)
+    run_until(service, clock, lambda: clock.t > 1002.0, 3.0, "two seconds")
+    assert world.lock_cmd and not world.locked
+    assert not world.contactor_cmd  # never energised without the lock
+    world.lock_jammed = False
+    run_until(service, clock, lambda: world.contactor_closed, 1.0, "closed once locked")
+    world.locked, world.lock_jammed = False, True  # the lock gives way under power
+    run_until(service, clock, lambda: not world.contactor_closed, 0.1, "opened")
+    assert ctl.supervisor.trips[-1][1] is TripReason.LOCK_LOST

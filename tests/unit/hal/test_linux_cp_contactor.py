@@ -216,3 +216,18 @@ def test_unreadable_pilot_trips_and_opens(tmp_path: Path) -> None:
     assert ctl.supervisor.trips[-1][1] is TripReason.SENSOR_FAULT
     assert any(o.name == "notify_event" for o in out)
     assert ctl.status_code() == "evse_malfunction"
+
+
+def test_gpio_connector_lock(tmp_path: Path) -> None:
+    from josev_hal.contactor.linux import GpioConnectorLock
+
+    root = fake_gpio(tmp_path / "gpio", lines=(6, 7))
+    lock = GpioConnectorLock.from_config(ContactorConfig(gpio_root=root, lock_line=6,
+                                                         lock_feedback_line=7))
+    lock.command(True)
+    assert (root / "gpio6/value").read_text().strip() == "1"
+    assert lock.feedback(0.0) is False  # the switch has not moved yet
+    (root / "gpio7/value").write_text("1\n")
+    assert lock.feedback(0.0) is True
+    with pytest.raises(ValueError, match="lock_line"):
+        GpioConnectorLock.from_config(ContactorConfig(gpio_root=root))
