@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from josev_hal.config import DEFAULT_PATH, ConfigError, HalConfig, load
+from josev_hal.sim.protocol import _Msg as _SimMsg
 
 log = logging.getLogger("josev_hal")
 
@@ -73,15 +74,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sim(args: argparse.Namespace) -> int:
+def sim_command(args: argparse.Namespace) -> _SimMsg | None:
+    """The control-channel message a `sim` sub-command sends (None: `state` only reads)."""
     from josev_hal.sim import protocol as p
-    from josev_hal.sim.client import SimClient
 
-    try:
-        cfg, password = _config(args)
-    except ConfigError as exc:
-        print(f"josev-hal: {exc}", file=sys.stderr)
-        return 2
     e = args.evse
     action = args.sim_command
     cmd: p._Msg
@@ -99,8 +95,28 @@ def cmd_sim(args: argparse.Namespace) -> int:
         cmd = p.EmergencyStop(evse_id=e, pressed=args.state == "press")
     elif action == "isolation":
         cmd = p.SetIsolation(evse_id=e, resistance_ohm=args.ohm)
+    elif action == "ev-contactor":
+        cmd = p.SetEvContactor(evse_id=e, mode=args.mode)
+    elif action == "supply-fault":
+        cmd = p.SupplyFault(evse_id=e, fault=None if args.clear else args.text)
+    elif action == "weld":
+        cmd = p.WeldContactor(evse_id=e, welded=args.state == "on")
+    elif action == "rcd":
+        cmd = p.Rcd(evse_id=e, tripped=args.state == "trip")
     else:  # state
-        cmd = None  # type: ignore[assignment]
+        return None
+    return cmd
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from josev_hal.sim.client import SimClient
+
+    try:
+        cfg, password = _config(args)
+    except ConfigError as exc:
+        print(f"josev-hal: {exc}", file=sys.stderr)
+        return 2
+    cmd = sim_command(args)
 
     async def main() -> int:
         async with SimClient(cfg.mqtt.host, cfg.mqtt.port, cfg.sim_topic_prefix,
@@ -108,7 +124,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
             if cmd is not None:
                 await sim.send(cmd)
                 return 0
-            state = await sim.wait_for(lambda s: True, timeout=5.0, evse_id=e)
+            state = await sim.wait_for(lambda s: True, timeout=5.0, evse_id=args.evse)
             print(state.model_dump_json(indent=2))
             return 0
 
@@ -146,6 +162,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     action("estop", "press or release the e-stop").add_argument("state",
                                                                 choices=["press", "release"])
     action("isolation", "set the cable's isolation resistance").add_argument("ohm", type=float)
+    action("ev-contactor", "the EV's own contactor").add_argument(
+        "mode", choices=["auto", "open", "closed"])
+    fault = action("supply-fault", "inject (or --clear) a power-module fault")
+    fault.add_argument("text", nargs="?", default="module 1: over-temperature")
+    fault.add_argument("--clear", action="store_true")
+    action("weld", "weld the contactors (or not)").add_argument("state", choices=["on", "off"])
+    action("rcd", "trip or reset the RCD").add_argument("state", choices=["trip", "reset"])
     action("state", "print the station's simulated state once")
 
 

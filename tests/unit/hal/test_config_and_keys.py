@@ -109,3 +109,25 @@ def test_auto_without_a_tpm_device_uses_files_loudly(
     strict = HalConfig.model_validate({"tpm": {"allow_file_fallback": False}})
     with pytest.raises(ConfigError, match="file fallback forbidden"):
         devices.build(strict)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["tap", "04ab"], p.Tap(uid="04ab")),
+    (["plug", "--pp-ohm", "680", "--evse", "2"], p.Plug(evse_id=2, pp_ohm=680.0)),
+    (["unplug"], p.Unplug()),
+    (["cp", "D"], p.SetCp(state="D")),
+    (["battery", "410", "--max-current", "90"], p.SetBattery(voltage=410.0, max_current=90.0)),
+    (["estop", "press"], p.EmergencyStop(pressed=True)),
+    (["isolation", "1000"], p.SetIsolation(resistance_ohm=1000.0)),
+    (["ev-contactor", "open"], p.SetEvContactor(mode="open")),
+    (["supply-fault", "module 2: fan fault"], p.SupplyFault(fault="module 2: fan fault")),
+    (["supply-fault", "--clear"], p.SupplyFault(fault=None)),
+    (["weld", "on"], p.WeldContactor(welded=True)),
+    (["rcd", "trip"], p.Rcd(tripped=True)),
+    (["state"], None),
+])
+def test_sim_cli_commands(argv: list[str], expected: p._Msg | None) -> None:
+    from josev_hal.cli import build_parser, sim_command
+
+    args = build_parser().parse_args(["sim", *argv])
+    assert sim_command(args) == expected
