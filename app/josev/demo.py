@@ -102,6 +102,7 @@ class Stack:
         self.workdir = workdir
         self.broker = Broker(workdir / "broker", users=list(SERVICES))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: dict[str, float] = {}
 
     def broker_args(self, user: str) -> list[str]:
         return [
@@ -134,7 +135,21 @@ class Stack:
         env.pop("NOTIFY_SOCKET", None)
         for name, cmd in commands.items():
             log = (self.workdir / f"{name}.log").open("wb")
+            self.started[name] = time.perf_counter()
             self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            if name == "hal":
+                self._wait_log("hal", "josev-hal ready", 30.0)
+
+    def _wait_log(self, name: str, needle: str, timeout: float) -> None:
+        """josev-hal first: josev-iso15118 then boots at once instead of retrying its
+        requests (each waits for a response up to its timeout)."""
+        deadline = time.monotonic() + timeout
+        path = self.workdir / f"{name}.log"
+        while needle not in path.read_text(errors="replace"):
+            self.check()
+            if time.monotonic() > deadline:
+                return   # josev-iso15118 copes with a late station: it asks again
+            time.sleep(0.02)
 
     def check(self) -> None:
         for name, proc in self.procs.items():

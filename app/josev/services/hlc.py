@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import time
@@ -98,6 +99,7 @@ class SessionDriver:
         self.plugged_at = plugged_at
         self.end: EndSession | None = None
         self.received_at = 0.0
+        self.turnarounds: list[Turnaround] = []
 
     def post(self, *event: Any) -> None:
         self.events.put_nowait(event)
@@ -211,7 +213,7 @@ class SessionDriver:
                     self.post("closed")
                     continue
                 spent = time.perf_counter() - self.received_at
-                self.evse.turnarounds.append(Turnaround(a.message, spent))
+                self.turnarounds.append(Turnaround(a.message, spent))
                 if self.loop.time() > a.deadline:
                     log.warning("evse %d: %s written %.1f ms after its performance time",
                                 self.evse.evse_id, a.message,
@@ -251,7 +253,6 @@ class EvseHlc:
         self.driver: SessionDriver | None = None
         self.plugged_at: float | None = None
         self.authorized: bool | None = None
-        self.turnarounds: list[Turnaround] = []
         self.sessions: list[EndSession] = []
 
     async def start(self) -> None:
@@ -276,9 +277,24 @@ class EvseHlc:
             end = EndSession("driver failure", False)
         if end is not None:
             self.sessions.append(end)
+        self.log_turnarounds(driver.turnarounds)
         if self.driver is driver:
             self.driver = None
             self.authorized = None
+
+    def log_turnarounds(self, samples: list[Turnaround]) -> None:
+        """One line per session: request fully received -> response written, in ms (the
+        benchmark reads it; operators see slow stations)."""
+        by: dict[str, list[float]] = {}
+        for t in samples:
+            by.setdefault(t.message, []).append(t.seconds * 1000.0)
+        stats = {}
+        for name, values in sorted(by.items()):
+            values.sort()
+            stats[name] = {"n": len(values), "p50": round(values[len(values) // 2], 3),
+                           "p99": round(values[min(len(values) - 1, int(len(values) * 0.99))], 3),
+                           "max": round(values[-1], 3)}
+        log.info("evse %d: turnaround %s", self.evse_id, json.dumps(stats, separators=(",", ":")))
 
     def station_changed(self) -> None:
         if self.driver is not None:
@@ -353,8 +369,20 @@ class Hlc:
             return iface_in_netns(self.hlc.netns, name)
         return PlcInterface.lookup(name)
 
+    def warm_up(self) -> None:
+        """Load the protocol code and codecs now, not on the first EV message: a first
+        supportedAppProtocolReq must be answered within 1.5 s, and importing the generated
+        -20 codecs takes most of a second on a busy 2-core machine."""
+        from josev.secc.common.core import make_session
+
+        for name in self.hlc.protocols:
+            if name in IMPLEMENTED:
+                with contextlib.suppress(Exception):
+                    make_session(name, SeccCore(self.hlc.secc(1, "warm"), self.state).ctx, 0.0)
+
     async def start(self) -> None:
         """One SECC per EVSE that has a PLC interface; a missing interface is logged, not fatal."""
+        self.warm_up()
         dm = self.state.device_model
         texts = {e.ocpp_id: e.iso15118_id for e in dm.evses} if dm else {}
         for evse_id in sorted(self.state.evses):
