@@ -2969,23 +2969,39 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
         g = 1
     else:
         o.Id = None
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('CertificateInstallationReqType: unsupported event in OEMProvisioningCert', q)
-    o.OEMProvisioningCert, q = st_certificateType.dec(v, q)
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.OEMProvisioningCert = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
         raise _F('CertificateInstallationReqType: unsupported event after OEMProvisioningCert', q)
     g = 2
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    o.DHParams, q = st_dHParamsType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dHParamsType.name + ': length exceeds the remaining input', q)
+    if x_ > 256:
+        raise _F(st_dHParamsType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.DHParams = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -3075,16 +3091,24 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
     o1 = _new(CertificateChainType)
-    q -= 11
-    t = (v >> q) & 2047
-    if t & 1551:
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    _i = (t >> 4) & 31
+    _i = (t >> 12) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3103,18 +3127,34 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     else:
         o1.SubCertificates = None
     o.ContractSignatureCertChain = o1
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateInstallationResType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    o.ContractSignatureEncryptedPrivateKey, q = st_privateKeyType.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_privateKeyType.name + ': length exceeds the remaining input', q)
+    if x_ > 128:
+        raise _F(st_privateKeyType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.ContractSignatureEncryptedPrivateKey = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('CertificateInstallationResType: unsupported event after ContractSignatureEncryptedPrivateKey', q)
+    x_ = t & 255
     g = 4
-    o.DHParams, q = st_dHParamsType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dHParamsType.name + ': length exceeds the remaining input', q)
+    if x_ > 256:
+        raise _F(st_dHParamsType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.DHParams = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 7:
@@ -3174,12 +3214,20 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     x: Any
     o = _new(CertificateChainType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateChainType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3228,11 +3276,19 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
-        x, q = st_certificateType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+        if x_ > 1200:
+            raise _F(st_certificateType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -3282,12 +3338,20 @@ def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType
     else:
         o.Id = None
     o1 = _new(CertificateChainType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateChainType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3318,12 +3382,20 @@ def d_CertificateUpdateReqType(v: int, q: int) -> tuple[CertificateUpdateReqType
         raise _F('CertificateUpdateReqType: unsupported event after ContractID', q)
     g = 3
     o.ListOfRootCertificateIDs, q = d_ListOfRootCertificateIDsType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateUpdateReqType: unsupported event code', q)
+    x_ = t & 255
     g = 4
-    o.DHParams, q = st_dHParamsType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dHParamsType.name + ': length exceeds the remaining input', q)
+    if x_ > 256:
+        raise _F(st_dHParamsType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.DHParams = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -3382,16 +3454,24 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
     g = 0
     o.Id, q = st_IDREF.dec(v, q)
     o1 = _new(CertificateChainType)
-    q -= 11
-    t = (v >> q) & 2047
-    if t & 1551:
+    q -= 19
+    t = (v >> q) & 524287
+    if t & 397056:
         raise _F('CertificateUpdateResType: unsupported event code', q)
-    _i = (t >> 4) & 31
+    _i = (t >> 12) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3410,18 +3490,34 @@ def d_CertificateUpdateResType(v: int, q: int) -> tuple[CertificateUpdateResType
     else:
         o1.SubCertificates = None
     o.ContractSignatureCertChain = o1
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateUpdateResType: unsupported event code', q)
+    x_ = t & 255
     g = 3
-    o.ContractSignatureEncryptedPrivateKey, q = st_privateKeyType.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_privateKeyType.name + ': length exceeds the remaining input', q)
+    if x_ > 128:
+        raise _F(st_privateKeyType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.ContractSignatureEncryptedPrivateKey = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('CertificateUpdateResType: unsupported event after ContractSignatureEncryptedPrivateKey', q)
+    x_ = t & 255
     g = 4
-    o.DHParams, q = st_dHParamsType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dHParamsType.name + ': length exceeds the remaining input', q)
+    if x_ > 256:
+        raise _F(st_dHParamsType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.DHParams = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 7:
@@ -7154,16 +7250,24 @@ def e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
 def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]:
     x: Any
     o = _new(ChargingStatusResType)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 775:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 198400:
         raise _F('ChargingStatusResType: unsupported event code', q)
-    _i = (t >> 3) & 31
+    _i = (t >> 11) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
+    x_ = t & 255
     g = 1
-    o.EVSEID, q = st_evseIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_evseIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 32:
+        raise _F(st_evseIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.EVSEID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 12
     t = (v >> q) & 4095
     if t & 3584:
@@ -7325,11 +7429,19 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         else:
             o2.MeterReading = None
         if g < 3:
-            q -= 1
-            t = (v >> q) & 1
-            if t & 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
                 raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-            o2.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            x_ = t & 255
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+            if x_ > 32:
+                raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o2.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:
@@ -7738,11 +7850,19 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     else:
         o.MeterReading = None
     if g < 3:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-        o.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+        if x_ > 32:
+            raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -9719,18 +9839,30 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     x: Any
     o = _new(RSAKeyValueType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RSAKeyValueType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Modulus = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
+    x_ = t & 255
     g = 1
-    o.Exponent, q = st_CryptoBinary.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Exponent = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -10047,12 +10179,18 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReferenceType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    o.DigestValue, q = st_DigestValueType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_DigestValueType.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.DigestValue = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -10112,11 +10250,19 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         g = 1
     else:
         o.Id = None
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('MeteringReceiptReqType: unsupported event in SessionID', q)
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -10227,11 +10373,19 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
     else:
         o1.MeterReading = None
     if g < 3:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-        o1.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+        if x_ > 32:
+            raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o1.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -10558,12 +10712,20 @@ def d_PaymentDetailsReqType(v: int, q: int) -> tuple[PaymentDetailsReqType, int]
     g = 0
     o.ContractID, q = st_contractIDType.dec(v, q)
     o1 = _new(CertificateChainType)
-    q -= 4
-    t = (v >> q) & 15
-    if t & 15:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
         raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1200:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -13431,12 +13593,20 @@ def e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) 
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     x: Any
     o = _new(SessionSetupReqType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SessionSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.EVCCID, q = st_evccIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_evccIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -13457,16 +13627,24 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
 def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     x: Any
     o = _new(SessionSetupResType)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 775:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 198400:
         raise _F('SessionSetupResType: unsupported event code', q)
-    _i = (t >> 3) & 31
+    _i = (t >> 11) & 31
     if _i >= 23:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
+    x_ = t & 255
     g = 1
-    o.EVSEID, q = st_evseIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_evseIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 32:
+        raise _F(st_evseIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.EVSEID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -13771,7 +13949,15 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
         g = 1
     else:
         o.Id = None
-    o.value, q = st_base64Binary.dec(v, q)
+    q -= 8
+    t = (v >> q) & 255
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_base64Binary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -13860,12 +14046,20 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     x: Any
     o = _new(V2G_Message)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('V2G_Message: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -14431,12 +14625,20 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
             o3.BodyElement = o23
         elif g == 29:
             o24 = _new(SessionSetupReqType)
-            q -= 2
-            t = (v >> q) & 3
-            if t & 3:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
                 raise _F('SessionSetupReqType: unsupported event code', q)
+            x_ = t & 255
             g = 0
-            o24.EVCCID, q = st_evccIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 8:
+                raise _F(st_evccIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o24.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 2
             t = (v >> q) & 3
             if t & 3:
@@ -14445,16 +14647,24 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
             o3.BodyElement = o24
         elif g == 30:
             o25 = _new(SessionSetupResType)
-            q -= 10
-            t = (v >> q) & 1023
-            if t & 775:
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
                 raise _F('SessionSetupResType: unsupported event code', q)
-            _i = (t >> 3) & 31
+            _i = (t >> 11) & 31
             if _i >= 23:
                 raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
             o25.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
             g = 1
-            o25.EVSEID, q = st_evseIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evseIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 32:
+                raise _F(st_evseIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o25.EVSEID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:
@@ -15176,12 +15386,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     x: Any
     o = _new(MessageHeaderType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -15699,12 +15917,20 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             g = 0
             o17.ContractID, q = st_contractIDType.dec(v, q)
             o18 = _new(CertificateChainType)
-            q -= 4
-            t = (v >> q) & 15
-            if t & 15:
+            q -= 12
+            t = (v >> q) & 4095
+            if t & 3840:
                 raise _F('PaymentDetailsReqType: unsupported event after ContractID', q)
+            x_ = t & 255
             g = 0
-            o18.Certificate, q = st_certificateType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+            if x_ > 1200:
+                raise _F(st_certificateType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o18.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:
@@ -16368,12 +16594,20 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             o.BodyElement = o40
         elif g == 29:
             o41 = _new(SessionSetupReqType)
-            q -= 2
-            t = (v >> q) & 3
-            if t & 3:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
                 raise _F('SessionSetupReqType: unsupported event code', q)
+            x_ = t & 255
             g = 0
-            o41.EVCCID, q = st_evccIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 8:
+                raise _F(st_evccIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o41.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 2
             t = (v >> q) & 3
             if t & 3:
@@ -16382,16 +16616,24 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             o.BodyElement = o41
         elif g == 30:
             o42 = _new(SessionSetupResType)
-            q -= 10
-            t = (v >> q) & 1023
-            if t & 775:
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
                 raise _F('SessionSetupResType: unsupported event code', q)
-            _i = (t >> 3) & 31
+            _i = (t >> 11) & 31
             if _i >= 23:
                 raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
             o42.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
             g = 1
-            o42.EVSEID, q = st_evseIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evseIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 32:
+                raise _F(st_evseIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o42.EVSEID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:

@@ -2424,11 +2424,19 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     else:
         o.Id = None
     if g < 2:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('AuthorizationReqType: unsupported event in GenChallenge', q)
-        o.GenChallenge, q = st_genChallengeType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+        if x_ < 16 or x_ > 16:
+            raise _F(st_genChallengeType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 2
         t = (v >> q) & 3
         if t & 3:
@@ -2820,12 +2828,20 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
         raise _F('CertificateInstallationReqType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.OEMProvisioningCert, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 800:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.OEMProvisioningCert = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -3115,11 +3131,19 @@ def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
         g = 1
     else:
         o.Id = None
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('CertificateChainType: unsupported event in Certificate', q)
-    o.Certificate, q = st_certificateType.dec(v, q)
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 800:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3176,11 +3200,19 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
-        x, q = st_certificateType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+        if x_ > 800:
+            raise _F(st_certificateType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -3231,12 +3263,20 @@ def d_ContractSignatureEncryptedPrivateKeyType(v: int, q: int) -> tuple[Contract
         raise _F('ContractSignatureEncryptedPrivateKeyType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('ContractSignatureEncryptedPrivateKeyType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.value, q = st_privateKeyType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_privateKeyType.name + ': length exceeds the remaining input', q)
+    if x_ > 48:
+        raise _F(st_privateKeyType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -3266,12 +3306,20 @@ def d_DiffieHellmanPublickeyType(v: int, q: int) -> tuple[DiffieHellmanPublickey
         raise _F('DiffieHellmanPublickeyType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('DiffieHellmanPublickeyType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.value, q = st_dHpublickeyType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dHpublickeyType.name + ': length exceeds the remaining input', q)
+    if x_ > 65:
+        raise _F(st_dHpublickeyType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -6931,11 +6979,19 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         else:
             o2.MeterReading = None
         if g < 3:
-            q -= 1
-            t = (v >> q) & 1
-            if t & 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
                 raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-            o2.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            x_ = t & 255
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+            if x_ > 64:
+                raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o2.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:
@@ -7273,11 +7329,19 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     else:
         o.MeterReading = None
     if g < 3:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-        o.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+        if x_ > 64:
+            raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -8345,11 +8409,19 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         else:
             o7.MeterReading = None
         if g < 3:
-            q -= 1
-            t = (v >> q) & 1
-            if t & 1:
+            q -= 9
+            t = (v >> q) & 511
+            if t & 256:
                 raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-            o7.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+            x_ = t & 255
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+            if x_ > 64:
+                raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o7.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 3
             t = (v >> q) & 7
             if t & 4:
@@ -9109,18 +9181,30 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     x: Any
     o = _new(RSAKeyValueType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RSAKeyValueType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Modulus = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
+    x_ = t & 255
     g = 1
-    o.Exponent, q = st_CryptoBinary.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Exponent = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -9371,12 +9455,18 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReferenceType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    o.DigestValue, q = st_DigestValueType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_DigestValueType.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.DigestValue = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -9436,11 +9526,19 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         g = 1
     else:
         o.Id = None
-    q -= 1
-    t = (v >> q) & 1
-    if t & 1:
+    q -= 9
+    t = (v >> q) & 511
+    if t & 256:
         raise _F('MeteringReceiptReqType: unsupported event in SessionID', q)
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -9505,11 +9603,19 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
     else:
         o1.MeterReading = None
     if g < 3:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in SigMeterReading', q)
-        o1.SigMeterReading, q = st_sigMeterReadingType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_sigMeterReadingType.name + ': length exceeds the remaining input', q)
+        if x_ > 64:
+            raise _F(st_sigMeterReadingType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o1.SigMeterReading = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -9988,16 +10094,24 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
 def d_PaymentDetailsResType(v: int, q: int) -> tuple[PaymentDetailsResType, int]:
     x: Any
     o = _new(PaymentDetailsResType)
-    q -= 10
-    t = (v >> q) & 1023
-    if t & 775:
+    q -= 18
+    t = (v >> q) & 262143
+    if t & 198400:
         raise _F('PaymentDetailsResType: unsupported event code', q)
-    _i = (t >> 3) & 31
+    _i = (t >> 11) & 31
     if _i >= 26:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
+    x_ = t & 255
     g = 1
-    o.GenChallenge, q = st_genChallengeType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+    if x_ < 16 or x_ > 16:
+        raise _F(st_genChallengeType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 12
     t = (v >> q) & 4095
     if t & 3584:
@@ -12707,12 +12821,20 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
 def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     x: Any
     o = _new(SessionSetupReqType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SessionSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.EVCCID, q = st_evccIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 6:
+        raise _F(st_evccIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -13053,7 +13175,15 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
         g = 1
     else:
         o.Id = None
-    o.value, q = st_base64Binary.dec(v, q)
+    q -= 8
+    t = (v >> q) & 255
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_base64Binary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -13142,12 +13272,20 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
     x: Any
     o = _new(V2G_Message)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('V2G_Message: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -13485,16 +13623,24 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
             o3.BodyElement = o13
         elif g == 18:
             o14 = _new(PaymentDetailsResType)
-            q -= 10
-            t = (v >> q) & 1023
-            if t & 775:
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
                 raise _F('PaymentDetailsResType: unsupported event code', q)
-            _i = (t >> 3) & 31
+            _i = (t >> 11) & 31
             if _i >= 26:
                 raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
             o14.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
             g = 1
-            o14.GenChallenge, q = st_genChallengeType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+            if x_ < 16 or x_ > 16:
+                raise _F(st_genChallengeType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o14.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 12
             t = (v >> q) & 4095
             if t & 3584:
@@ -13807,12 +13953,20 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
             o3.BodyElement = o24
         elif g == 29:
             o25 = _new(SessionSetupReqType)
-            q -= 2
-            t = (v >> q) & 3
-            if t & 3:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
                 raise _F('SessionSetupReqType: unsupported event code', q)
+            x_ = t & 255
             g = 0
-            o25.EVCCID, q = st_evccIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 6:
+                raise _F(st_evccIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o25.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 2
             t = (v >> q) & 3
             if t & 3:
@@ -14622,12 +14776,20 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     x: Any
     o = _new(MessageHeaderType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -15338,16 +15500,24 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             o.BodyElement = o20
         elif g == 18:
             o21 = _new(PaymentDetailsResType)
-            q -= 10
-            t = (v >> q) & 1023
-            if t & 775:
+            q -= 18
+            t = (v >> q) & 262143
+            if t & 198400:
                 raise _F('PaymentDetailsResType: unsupported event code', q)
-            _i = (t >> 3) & 31
+            _i = (t >> 11) & 31
             if _i >= 26:
                 raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
             o21.ResponseCode = _ENUM_st_responseCodeType[_i]
+            x_ = t & 255
             g = 1
-            o21.GenChallenge, q = st_genChallengeType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+            if x_ < 16 or x_ > 16:
+                raise _F(st_genChallengeType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o21.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 12
             t = (v >> q) & 4095
             if t & 3584:
@@ -15996,12 +16166,20 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             o.BodyElement = o41
         elif g == 29:
             o43 = _new(SessionSetupReqType)
-            q -= 2
-            t = (v >> q) & 3
-            if t & 3:
+            q -= 10
+            t = (v >> q) & 1023
+            if t & 768:
                 raise _F('SessionSetupReqType: unsupported event code', q)
+            x_ = t & 255
             g = 0
-            o43.EVCCID, q = st_evccIDType.dec(v, q)
+            if x_ > 127:
+                x_, q = _ru_more(v, q, x_)
+            if x_ * 8 > q:
+                raise _F(st_evccIDType.name + ': length exceeds the remaining input', q)
+            if x_ > 6:
+                raise _F(st_evccIDType.name + ': length outside its facets', q)
+            q -= x_ << 3
+            o43.EVCCID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
             q -= 2
             t = (v >> q) & 3
             if t & 3:

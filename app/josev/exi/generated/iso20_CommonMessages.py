@@ -1934,12 +1934,20 @@ def d_AuthorizationReqType(v: int, q: int) -> tuple[AuthorizationReqType, int]:
     x: Any
     o = _new(AuthorizationReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AuthorizationReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2078,12 +2086,20 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     x: Any
     o = _new(MessageHeaderType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2372,12 +2388,18 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReferenceType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    o.DigestValue, q = st_DigestValueType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_DigestValueType.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.DigestValue = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2488,7 +2510,15 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
         g = 1
     else:
         o.Id = None
-    o.value, q = st_base64Binary.dec(v, q)
+    q -= 8
+    t = (v >> q) & 255
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_base64Binary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -2537,18 +2567,30 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     x: Any
     o = _new(RSAKeyValueType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RSAKeyValueType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Modulus = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
+    x_ = t & 255
     g = 1
-    o.Exponent, q = st_CryptoBinary.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Exponent = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2753,19 +2795,35 @@ def d_PnC_AReqAuthorizationModeType(v: int, q: int) -> tuple[PnC_AReqAuthorizati
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.GenChallenge, q = st_genChallengeType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+    if x_ < 16 or x_ > 16:
+        raise _F(st_genChallengeType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     o1 = _new(ContractCertificateChainType)
-    q -= 4
-    t = (v >> q) & 15
-    if t & 15:
+    q -= 12
+    t = (v >> q) & 4095
+    if t & 3840:
         raise _F('PnC_AReqAuthorizationModeType: unsupported event after GenChallenge', q)
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2809,12 +2867,20 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
 def d_ContractCertificateChainType(v: int, q: int) -> tuple[ContractCertificateChainType, int]:
     x: Any
     o = _new(ContractCertificateChainType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ContractCertificateChainType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -2853,11 +2919,19 @@ def d_SubCertificatesType(v: int, q: int) -> tuple[SubCertificatesType, int]:
     lst: list[Any] = []
     o.Certificate = lst
     while g < 1:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SubCertificatesType: unsupported event in Certificate', q)
-        x, q = st_certificateType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+        if x_ > 1600:
+            raise _F(st_certificateType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -2903,12 +2977,20 @@ def d_AuthorizationResType(v: int, q: int) -> tuple[AuthorizationResType, int]:
     x: Any
     o = _new(AuthorizationResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AuthorizationResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -3009,12 +3091,20 @@ def d_AuthorizationSetupReqType(v: int, q: int) -> tuple[AuthorizationSetupReqTy
     x: Any
     o = _new(AuthorizationSetupReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AuthorizationSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -3098,12 +3188,20 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
     x: Any
     o = _new(AuthorizationSetupResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('AuthorizationSetupResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -3195,12 +3293,20 @@ def d_AuthorizationSetupResType(v: int, q: int) -> tuple[AuthorizationSetupResTy
         o.EIM_ASResAuthorizationMode = x
     else:
         o3 = _new(PnC_ASResAuthorizationModeType)
-        q -= 2
-        t = (v >> q) & 3
-        if t & 3:
+        q -= 10
+        t = (v >> q) & 1023
+        if t & 768:
             raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
+        x_ = t & 255
         g = 0
-        o3.GenChallenge, q = st_genChallengeType.dec(v, q)
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+        if x_ < 16 or x_ > 16:
+            raise _F(st_genChallengeType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o3.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -3349,12 +3455,20 @@ def e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) 
 def d_PnC_ASResAuthorizationModeType(v: int, q: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
     x: Any
     o = _new(PnC_ASResAuthorizationModeType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('PnC_ASResAuthorizationModeType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.GenChallenge, q = st_genChallengeType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_genChallengeType.name + ': length exceeds the remaining input', q)
+    if x_ < 16 or x_ > 16:
+        raise _F(st_genChallengeType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.GenChallenge = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3487,12 +3601,20 @@ def d_CertificateInstallationReqType(v: int, q: int) -> tuple[CertificateInstall
     x: Any
     o = _new(CertificateInstallationReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('CertificateInstallationReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -3623,12 +3745,20 @@ def d_SignedCertificateChainType(v: int, q: int) -> tuple[SignedCertificateChain
         raise _F('SignedCertificateChainType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SignedCertificateChainType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3835,12 +3965,20 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
     x: Any
     o = _new(CertificateInstallationResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('CertificateInstallationResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -3879,20 +4017,28 @@ def d_CertificateInstallationResType(v: int, q: int) -> tuple[CertificateInstall
         o1.Signature = None
     o.Header = o1
     o2 = _new(CertificateChainType)
-    q -= 17
-    t = (v >> q) & 131071
-    if t & 98767:
+    q -= 25
+    t = (v >> q) & 33554431
+    if t & 25284352:
         raise _F('CertificateInstallationResType: unsupported event code', q)
-    _i = (t >> 9) & 63
+    _i = (t >> 17) & 63
     if _i >= 40:
         raise _F(st_responseCodeType.name + ': enumeration index out of range', q)
     o.ResponseCode = _ENUM_st_responseCodeType[_i]
-    _i = (t >> 4) & 3
+    _i = (t >> 12) & 3
     if _i >= 3:
         raise _F(st_processingType.name + ': enumeration index out of range', q)
     o.EVSEProcessing = _ENUM_st_processingType[_i]
+    x_ = t & 255
     g = 0
-    o2.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o2.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -3996,12 +4142,20 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
 def d_CertificateChainType(v: int, q: int) -> tuple[CertificateChainType, int]:
     x: Any
     o = _new(CertificateChainType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('CertificateChainType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -4049,27 +4203,43 @@ def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationData
     g = 0
     o.Id, q = st_ID.dec(v, q)
     o1 = _new(ContractCertificateChainType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SignedInstallationDataType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.Certificate, q = st_certificateType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_certificateType.name + ': length exceeds the remaining input', q)
+    if x_ > 1600:
+        raise _F(st_certificateType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.Certificate = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
         raise _F('ContractCertificateChainType: unsupported event after Certificate', q)
     g = 1
     o1.SubCertificates, q = d_SubCertificatesType(v, q)
-    q -= 7
-    t = (v >> q) & 127
-    if t & 119:
+    q -= 15
+    t = (v >> q) & 32767
+    if t & 30464:
         raise _F('ContractCertificateChainType: unsupported event code', q)
-    _i = (t >> 3) & 1
+    _i = (t >> 11) & 1
     o.ECDHCurve = _ENUM_st_ecdhCurveType[_i]
+    x_ = t & 255
     g = 3
     o.ContractCertificateChain = o1
-    o.DHPublicKey, q = st_dhPublicKeyType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_dhPublicKeyType.name + ': length exceeds the remaining input', q)
+    if x_ < 133 or x_ > 133:
+        raise _F(st_dhPublicKeyType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.DHPublicKey = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 3
     t = (v >> q) & 7
     if t & 4:
@@ -4082,33 +4252,57 @@ def d_SignedInstallationDataType(v: int, q: int) -> tuple[SignedInstallationData
     o.X448_EncryptedPrivateKey = None
     o.TPM_EncryptedPrivateKey = None
     if g == 4:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SignedInstallationDataType: unsupported event in SECP521_EncryptedPrivateKey', q)
-        x, q = st_secp521_EncryptedPrivateKeyType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_secp521_EncryptedPrivateKeyType.name + ': length exceeds the remaining input', q)
+        if x_ < 94 or x_ > 94:
+            raise _F(st_secp521_EncryptedPrivateKeyType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
             raise _F('SignedInstallationDataType: unsupported event after SECP521_EncryptedPrivateKey', q)
         o.SECP521_EncryptedPrivateKey = x
     elif g == 5:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SignedInstallationDataType: unsupported event in X448_EncryptedPrivateKey', q)
-        x, q = st_x448_EncryptedPrivateKeyType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_x448_EncryptedPrivateKeyType.name + ': length exceeds the remaining input', q)
+        if x_ < 84 or x_ > 84:
+            raise _F(st_x448_EncryptedPrivateKeyType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
             raise _F('SignedInstallationDataType: unsupported event after X448_EncryptedPrivateKey', q)
         o.X448_EncryptedPrivateKey = x
     else:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('SignedInstallationDataType: unsupported event in TPM_EncryptedPrivateKey', q)
-        x, q = st_tpm_EncryptedPrivateKeyType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_tpm_EncryptedPrivateKeyType.name + ': length exceeds the remaining input', q)
+        if x_ < 206 or x_ > 206:
+            raise _F(st_tpm_EncryptedPrivateKeyType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -4244,12 +4438,20 @@ def d_MeteringConfirmationReqType(v: int, q: int) -> tuple[MeteringConfirmationR
     x: Any
     o = _new(MeteringConfirmationReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeteringConfirmationReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -4347,12 +4549,20 @@ def d_SignedMeteringDataType(v: int, q: int) -> tuple[SignedMeteringDataType, in
         raise _F('SignedMeteringDataType: unsupported event code', q)
     g = 0
     o.Id, q = st_ID.dec(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('SignedMeteringDataType: unsupported event code', q)
+    x_ = t & 255
     g = 1
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -4609,11 +4819,19 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     else:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
-        o.MeterSignature, q = st_meterSignatureType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_meterSignatureType.name + ': length exceeds the remaining input', q)
+        if x_ > 64:
+            raise _F(st_meterSignatureType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.MeterSignature = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -5833,12 +6051,20 @@ def d_MeteringConfirmationResType(v: int, q: int) -> tuple[MeteringConfirmationR
     x: Any
     o = _new(MeteringConfirmationResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('MeteringConfirmationResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -5930,12 +6156,20 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     x: Any
     o = _new(PowerDeliveryReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6992,12 +7226,20 @@ def d_PowerDeliveryResType(v: int, q: int) -> tuple[PowerDeliveryResType, int]:
     x: Any
     o = _new(PowerDeliveryResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('PowerDeliveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -7206,12 +7448,20 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
     x: Any
     o = _new(ScheduleExchangeReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -9283,12 +9533,20 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
     x: Any
     o = _new(ScheduleExchangeResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ScheduleExchangeResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -13237,12 +13495,20 @@ def d_ServiceDetailReqType(v: int, q: int) -> tuple[ServiceDetailReqType, int]:
     x: Any
     o = _new(ServiceDetailReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceDetailReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -13355,12 +13621,20 @@ def d_ServiceDetailResType(v: int, q: int) -> tuple[ServiceDetailResType, int]:
     x: Any
     o = _new(ServiceDetailResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceDetailResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -13881,12 +14155,20 @@ def d_ServiceDiscoveryReqType(v: int, q: int) -> tuple[ServiceDiscoveryReqType, 
     x: Any
     o = _new(ServiceDiscoveryReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceDiscoveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -14064,12 +14346,20 @@ def d_ServiceDiscoveryResType(v: int, q: int) -> tuple[ServiceDiscoveryResType, 
     x: Any
     o = _new(ServiceDiscoveryResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceDiscoveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -14334,12 +14624,20 @@ def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, 
     x: Any
     o = _new(ServiceSelectionReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceSelectionReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -14700,12 +14998,20 @@ def d_ServiceSelectionResType(v: int, q: int) -> tuple[ServiceSelectionResType, 
     x: Any
     o = _new(ServiceSelectionResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('ServiceSelectionResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -14797,12 +15103,20 @@ def d_SessionSetupReqType(v: int, q: int) -> tuple[SessionSetupReqType, int]:
     x: Any
     o = _new(SessionSetupReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SessionSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -14895,12 +15209,20 @@ def d_SessionSetupResType(v: int, q: int) -> tuple[SessionSetupResType, int]:
     x: Any
     o = _new(SessionSetupResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SessionSetupResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15002,12 +15324,20 @@ def d_SessionStopReqType(v: int, q: int) -> tuple[SessionStopReqType, int]:
     x: Any
     o = _new(SessionStopReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SessionStopReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15147,12 +15477,20 @@ def d_SessionStopResType(v: int, q: int) -> tuple[SessionStopResType, int]:
     x: Any
     o = _new(SessionStopResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('SessionStopResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15304,12 +15642,20 @@ def d_VehicleCheckInReqType(v: int, q: int) -> tuple[VehicleCheckInReqType, int]
     x: Any
     o = _new(VehicleCheckInReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('VehicleCheckInReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15577,12 +15923,20 @@ def d_VehicleCheckInResType(v: int, q: int) -> tuple[VehicleCheckInResType, int]
     x: Any
     o = _new(VehicleCheckInResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('VehicleCheckInResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15841,12 +16195,20 @@ def d_VehicleCheckOutReqType(v: int, q: int) -> tuple[VehicleCheckOutReqType, in
     x: Any
     o = _new(VehicleCheckOutReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('VehicleCheckOutReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -15968,12 +16330,20 @@ def d_VehicleCheckOutResType(v: int, q: int) -> tuple[VehicleCheckOutResType, in
     x: Any
     o = _new(VehicleCheckOutResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('VehicleCheckOutResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:

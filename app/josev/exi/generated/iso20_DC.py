@@ -5975,12 +5975,20 @@ def d_DC_CableCheckReqType(v: int, q: int) -> tuple[DC_CableCheckReqType, int]:
     x: Any
     o = _new(DC_CableCheckReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_CableCheckReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6063,12 +6071,20 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     x: Any
     o = _new(MessageHeaderType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6350,12 +6366,18 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReferenceType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    o.DigestValue, q = st_DigestValueType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_DigestValueType.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.DigestValue = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -6466,7 +6488,15 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
         g = 1
     else:
         o.Id = None
-    o.value, q = st_base64Binary.dec(v, q)
+    q -= 8
+    t = (v >> q) & 255
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_base64Binary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -6515,18 +6545,30 @@ def e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     x: Any
     o = _new(RSAKeyValueType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RSAKeyValueType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Modulus = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
+    x_ = t & 255
     g = 1
-    o.Exponent, q = st_CryptoBinary.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Exponent = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -6709,12 +6751,20 @@ def d_DC_CableCheckResType(v: int, q: int) -> tuple[DC_CableCheckResType, int]:
     x: Any
     o = _new(DC_CableCheckResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_CableCheckResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6815,12 +6865,20 @@ def d_DC_ChargeLoopReqType(v: int, q: int) -> tuple[DC_ChargeLoopReqType, int]:
     x: Any
     o = _new(DC_ChargeLoopReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_ChargeLoopReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -8530,12 +8588,20 @@ def d_DC_ChargeLoopResType(v: int, q: int) -> tuple[DC_ChargeLoopResType, int]:
     x: Any
     o = _new(DC_ChargeLoopResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_ChargeLoopResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -9356,11 +9422,19 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     else:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
-        o.MeterSignature, q = st_meterSignatureType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_meterSignatureType.name + ': length exceeds the remaining input', q)
+        if x_ > 64:
+            raise _F(st_meterSignatureType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.MeterSignature = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -11099,12 +11173,20 @@ def d_DC_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[DC_ChargeParam
     x: Any
     o = _new(DC_ChargeParameterDiscoveryReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -11218,12 +11300,20 @@ def d_DC_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[DC_ChargeParam
     x: Any
     o = _new(DC_ChargeParameterDiscoveryResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_ChargeParameterDiscoveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -11348,12 +11438,20 @@ def d_DC_PreChargeReqType(v: int, q: int) -> tuple[DC_PreChargeReqType, int]:
     x: Any
     o = _new(DC_PreChargeReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_PreChargeReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -11553,12 +11651,20 @@ def d_DC_PreChargeResType(v: int, q: int) -> tuple[DC_PreChargeResType, int]:
     x: Any
     o = _new(DC_PreChargeResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_PreChargeResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -11704,12 +11810,20 @@ def d_DC_WeldingDetectionReqType(v: int, q: int) -> tuple[DC_WeldingDetectionReq
     x: Any
     o = _new(DC_WeldingDetectionReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_WeldingDetectionReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -11801,12 +11915,20 @@ def d_DC_WeldingDetectionResType(v: int, q: int) -> tuple[DC_WeldingDetectionRes
     x: Any
     o = _new(DC_WeldingDetectionResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('DC_WeldingDetectionResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:

@@ -1275,18 +1275,30 @@ def e_KeyValueType(o: KeyValueType, a: int) -> int:
 def d_RSAKeyValueType(v: int, q: int) -> tuple[RSAKeyValueType, int]:
     x: Any
     o = _new(RSAKeyValueType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('RSAKeyValueType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.Modulus, q = st_CryptoBinary.dec(v, q)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Modulus = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('RSAKeyValueType: unsupported event after Modulus', q)
+    x_ = t & 255
     g = 1
-    o.Exponent, q = st_CryptoBinary.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_CryptoBinary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.Exponent = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -1603,12 +1615,18 @@ def d_ReferenceType(v: int, q: int) -> tuple[ReferenceType, int]:
     else:
         o.Transforms = None
     o.DigestMethod, q = d_DigestMethodType(v, q)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('ReferenceType: unsupported event code', q)
+    x_ = t & 255
     g = 5
-    o.DigestValue, q = st_DigestValueType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_DigestValueType.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.DigestValue = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 2
     t = (v >> q) & 3
     if t & 3:
@@ -1841,7 +1859,15 @@ def d_SignatureValueType(v: int, q: int) -> tuple[SignatureValueType, int]:
         g = 1
     else:
         o.Id = None
-    o.value, q = st_base64Binary.dec(v, q)
+    q -= 8
+    t = (v >> q) & 255
+    x_ = t & 255
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_base64Binary.name + ': length exceeds the remaining input', q)
+    q -= x_ << 3
+    o.value = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 1
     t = (v >> q) & 1
     if t & 1:
@@ -1930,12 +1956,20 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
     x: Any
     o = _new(WPT_AlignmentCheckReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_AlignmentCheckReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2033,11 +2067,19 @@ def d_WPT_AlignmentCheckReqType(v: int, q: int) -> tuple[WPT_AlignmentCheckReqTy
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 5:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_AlignmentCheckReqType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -2154,12 +2196,20 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
 def d_MessageHeaderType(v: int, q: int) -> tuple[MessageHeaderType, int]:
     x: Any
     o = _new(MessageHeaderType)
-    q -= 2
-    t = (v >> q) & 3
-    if t & 3:
+    q -= 10
+    t = (v >> q) & 1023
+    if t & 768:
         raise _F('MessageHeaderType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2294,12 +2344,20 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
     x: Any
     o = _new(WPT_AlignmentCheckResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_AlignmentCheckResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2428,11 +2486,19 @@ def d_WPT_AlignmentCheckResType(v: int, q: int) -> tuple[WPT_AlignmentCheckResTy
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 6:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_AlignmentCheckResType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -2580,12 +2646,20 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
     x: Any
     o = _new(WPT_ChargeLoopReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeLoopReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -2851,11 +2925,19 @@ def d_WPT_ChargeLoopReqType(v: int, q: int) -> tuple[WPT_ChargeLoopReqType, int]
     lst: list[Any] = []
     o.ManufacturerSpecificDataContainer = lst
     while g < 9:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_ChargeLoopReqType: unsupported event in ManufacturerSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -3719,12 +3801,20 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     x: Any
     o = _new(WPT_ChargeLoopResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeLoopResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -4034,11 +4124,19 @@ def d_WPT_ChargeLoopResType(v: int, q: int) -> tuple[WPT_ChargeLoopResType, int]
     lst: list[Any] = []
     o.ManufacturerSpecificDataContainer = lst
     while g < 13:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_ChargeLoopResType: unsupported event in ManufacturerSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -4521,11 +4619,19 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
     else:
         o.BPT_InductiveEnergyReadingVARh = None
     if g < 6:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('MeterInfoType: unsupported event in MeterSignature', q)
-        o.MeterSignature, q = st_meterSignatureType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_meterSignatureType.name + ': length exceeds the remaining input', q)
+        if x_ > 64:
+            raise _F(st_meterSignatureType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        o.MeterSignature = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 3
         t = (v >> q) & 7
         if t & 4:
@@ -5689,12 +5795,20 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
     x: Any
     o = _new(WPT_ChargeParameterDiscoveryReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -5832,11 +5946,19 @@ def d_WPT_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[WPT_ChargePar
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 7:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_ChargeParameterDiscoveryReqType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -5995,12 +6117,20 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
     x: Any
     o = _new(WPT_ChargeParameterDiscoveryResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6193,11 +6323,19 @@ def d_WPT_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[WPT_ChargePar
     lst: list[Any] = []
     o.SDManufacturerSpecificDataContainer = lst
     while g < 10:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_ChargeParameterDiscoveryResType: unsupported event in SDManufacturerSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -6420,12 +6558,20 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
     x: Any
     o = _new(WPT_FinePositioningReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_FinePositioningReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -6482,11 +6628,19 @@ def d_WPT_FinePositioningReqType(v: int, q: int) -> tuple[WPT_FinePositioningReq
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 4:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_FinePositioningReqType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -7513,12 +7667,20 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
     x: Any
     o = _new(WPT_FinePositioningResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_FinePositioningResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -7575,11 +7737,19 @@ def d_WPT_FinePositioningResType(v: int, q: int) -> tuple[WPT_FinePositioningRes
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 4:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_FinePositioningResType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -7740,12 +7910,20 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
     x: Any
     o = _new(WPT_FinePositioningSetupReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_FinePositioningSetupReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -7835,11 +8013,19 @@ def d_WPT_FinePositioningSetupReqType(v: int, q: int) -> tuple[WPT_FinePositioni
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 7:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_FinePositioningSetupReqType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -9769,12 +9955,20 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
     x: Any
     o = _new(WPT_FinePositioningSetupResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_FinePositioningSetupResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -9864,11 +10058,19 @@ def d_WPT_FinePositioningSetupResType(v: int, q: int) -> tuple[WPT_FinePositioni
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 7:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_FinePositioningSetupResType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -10024,12 +10226,20 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     x: Any
     o = _new(WPT_PairingReqType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_PairingReqType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -10120,11 +10330,19 @@ def d_WPT_PairingReqType(v: int, q: int) -> tuple[WPT_PairingReqType, int]:
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 5:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_PairingReqType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:
@@ -10224,12 +10442,20 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     x: Any
     o = _new(WPT_PairingResType)
     o1 = _new(MessageHeaderType)
-    q -= 3
-    t = (v >> q) & 7
-    if t & 7:
+    q -= 11
+    t = (v >> q) & 2047
+    if t & 1792:
         raise _F('WPT_PairingResType: unsupported event code', q)
+    x_ = t & 255
     g = 0
-    o1.SessionID, q = st_sessionIDType.dec(v, q)
+    if x_ > 127:
+        x_, q = _ru_more(v, q, x_)
+    if x_ * 8 > q:
+        raise _F(st_sessionIDType.name + ': length exceeds the remaining input', q)
+    if x_ < 8 or x_ > 8:
+        raise _F(st_sessionIDType.name + ': length outside its facets', q)
+    q -= x_ << 3
+    o1.SessionID = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
     q -= 11
     t = (v >> q) & 2047
     if t & 1792:
@@ -10325,11 +10551,19 @@ def d_WPT_PairingResType(v: int, q: int) -> tuple[WPT_PairingResType, int]:
     lst: list[Any] = []
     o.VendorSpecificDataContainer = lst
     while g < 6:
-        q -= 1
-        t = (v >> q) & 1
-        if t & 1:
+        q -= 9
+        t = (v >> q) & 511
+        if t & 256:
             raise _F('WPT_PairingResType: unsupported event in VendorSpecificDataContainer', q)
-        x, q = st_WPT_DataContainerType.dec(v, q)
+        x_ = t & 255
+        if x_ > 127:
+            x_, q = _ru_more(v, q, x_)
+        if x_ * 8 > q:
+            raise _F(st_WPT_DataContainerType.name + ': length exceeds the remaining input', q)
+        if x_ > 256:
+            raise _F(st_WPT_DataContainerType.name + ': length outside its facets', q)
+        q -= x_ << 3
+        x = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')
         q -= 1
         t = (v >> q) & 1
         if t & 1:

@@ -578,6 +578,22 @@ class Emitter:
                 L.append(f"{ind}if {' or '.join(conds)}:")
                 L.append(f"{ind}    raise _F({sn}.name + ': value outside its range', q)")
             L.append(f"{ind}{target} = x_")
+        elif kind in ("hex", "base64"):
+            L.append(Piece.make(ind, "uint", 8, "x_"))
+            L.append(f"{ind}if x_ > 127:")
+            L.append(f"{ind}    x_, q = _ru_more(v, q, x_)")
+            L.append(f"{ind}if x_ * 8 > q:")
+            L.append(f"{ind}    raise _F({sn}.name + ': length exceeds the remaining input', q)")
+            conds = []
+            if kw.get("min_len"):
+                conds.append(f"x_ < {kw['min_len']}")
+            if kw.get("max_len") is not None:
+                conds.append(f"x_ > {kw['max_len']}")
+            if conds:
+                L.append(f"{ind}if {' or '.join(conds)}:")
+                L.append(f"{ind}    raise _F({sn}.name + ': length outside its facets', q)")
+            L.append(f"{ind}q -= x_ << 3")
+            L.append(f"{ind}{target} = ((v >> q) & ((1 << (x_ << 3)) - 1)).to_bytes(x_, 'big')")
         else:
             L.append(f"{ind}{target}, q = {sn}.dec(v, q)")
         return L
