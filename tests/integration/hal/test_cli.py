@@ -30,8 +30,9 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
     config.write_text(f'[hal.tpm]\nbackend = "file"\nkey_dir = "{tmp_path / "keys"}"\n')
     env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "2000000"}
     broker = ["--host", mosquitto.host, "--port", str(mosquitto.port)]
+    log = (tmp_path / "hal.log").open("wb")  # a file, not a pipe nobody drains
     proc = subprocess.Popen(_hal("run", "--config", str(config), *broker), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         seen: list[str] = []
         while "READY=1" not in seen:
@@ -64,6 +65,7 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
             proc.kill()
             proc.wait()
         sock.close()
+        log.close()
 
 
 async def _plugged(broker: Broker) -> StationState:
