@@ -348,6 +348,8 @@ class SetKeyCnf(Mme):
 
 
 class ValidateResult(enum.IntEnum):
+    """CM_VALIDATE result codes (ISO 15118-3 Annex A; not yet confirmed against the text)."""
+
     NOT_READY = 0
     READY = 1
     SUCCESS = 2

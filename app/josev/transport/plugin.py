@@ -1,19 +1,23 @@
-"""What an EV does when it is plugged in, below the V2G session: SLAC, then SDP and TCP/TLS.
+"""Everything below the V2G session, in one call per side.
 
-For the EV simulator (and the demo, benchmarks, system tests): one call from "CP state B"
-to an open `V2gConnection`. The charger side is `SlacService` (driven by `cp_status` through
-the Josev API) plus `serve_secc`.
+- EV (simulator, demo, benchmarks): `ev_plug_in` goes from "CP state B" to an open
+  `V2gConnection`: SLAC, then SDP and TCP/TLS.
+- Charger: `start_charger_link` runs SLAC driven by `cp_status` over the Josev API and the
+  SECC (SDP + TCP/TLS), handing each connection to the session layer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from josev.api import ApiClient
 from josev.slac.driver import Modem, SimulatedModem, open_raw, run_ev
 from josev.slac.ev import EvMatched, EvSlac, EvSlacConfig
 from josev.slac.evse import Failed
+from josev.slac.service import SlacService
 from josev.transport.connection import V2gConnection
 from josev.transport.evcc import EvccConfig, connect_evcc
+from josev.transport.secc import OnConnection, SeccConfig, SeccServer, serve_secc
 
 
 class SlacFailed(ConnectionError):
@@ -39,3 +43,29 @@ async def ev_plug_in(
     if isinstance(result, Failed):
         raise SlacFailed(result.reason)
     return EvLink(result, await connect_evcc(config))
+
+
+@dataclass
+class ChargerLink:
+    """The charger side below the session layer: SLAC (driven by cp_status) and the SECC."""
+
+    slac: SlacService
+    secc: SeccServer
+
+    async def close(self) -> None:
+        await self.slac.close()
+        await self.secc.close()
+
+
+async def start_charger_link(
+    api: ApiClient, evse_id: int, config: SeccConfig, on_connection: OnConnection
+) -> ChargerLink:
+    """Start SDP + TCP/TLS on config.iface and SLAC that follows `cp_status` for `evse_id`.
+
+    The caller owns `api` (entered with `async with`); this registers the cp_status callback.
+    """
+    slac = SlacService(api, evse_id, config.iface.name,
+                       socket_factory=config.iface.socket_factory)
+    api.on_update("cp_status", slac.on_cp_status)
+    secc = await serve_secc(config, on_connection)
+    return ChargerLink(slac, secc)

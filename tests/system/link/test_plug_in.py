@@ -13,11 +13,10 @@ import pytest
 from josev import netsim
 from josev.api import ApiClient, models
 from josev.pki import create_pki
-from josev.slac.service import SlacService
 from josev.transport.connection import V2gConnection
 from josev.transport.evcc import EvccConfig
-from josev.transport.plugin import ev_plug_in
-from josev.transport.secc import SeccConfig, serve_secc
+from josev.transport.plugin import ev_plug_in, start_charger_link
+from josev.transport.secc import SeccConfig
 from josev.transport.tls import TlsProfile, TlsServerConfig, client_credentials_from_store
 from josev.v2gtp import PayloadType
 
@@ -51,11 +50,10 @@ async def test_plug_in_slac_sdp_tls12_then_tls13(
     josev = ApiClient({"josev"}, host=mosquitto.host, port=mosquitto.port, client_id="iso-sys")
     cs.on_request("cp_pwm", on_pwm)
     cs.on_update("slac_status", lambda u: statuses.append(u.status))
-    slac = SlacService(josev, 1, link.evse.ifname, socket_factory=link.evse.netns.socket)
-    josev.on_update("cp_status", slac.on_cp_status)
-    secc = await serve_secc(SeccConfig(link.evse.plc_interface(),
-                                       tls=TlsServerConfig.from_store(store),
-                                       allow_plain=False), session)
+    charger = await start_charger_link(
+        josev, 1, SeccConfig(link.evse.plc_interface(), tls=TlsServerConfig.from_store(store),
+                             allow_plain=False), session)
+    slac = charger.slac
     try:
         async with cs, josev:
             await asyncio.sleep(0.2)
@@ -76,7 +74,6 @@ async def test_plug_in_slac_sdp_tls12_then_tls13(
                 await cs.update("cp_status", models.CpStatusUpdate(
                     evse_id=1, connector_id=1, state="A1"))
                 await wait_until(lambda: slac.last is None)
-            await slac.close()
     finally:
-        await secc.close()
+        await charger.close()
     assert received == [("TLSv1.2", b"\x80req"), ("TLSv1.3", b"\x80req")]
