@@ -193,8 +193,10 @@ PROTOCOL_FLAGS = {
     "iso20-dc": ("ISO20_DC",),
     "iso20-dc-bpt": ("ISO20_DC",),
     "din": ("DIN",),
+    "iso2-dc": ("ISO2",),
 }
-NOT_YET = ("iso2-dc", "iso2-ac", "iso20-ac", "iso20-ac-bpt")
+# -2 AC runs in memory (tests/unit/secc); the simulated station of josev-hal is a DC one.
+NOT_YET = ("iso2-ac", "iso20-ac", "iso20-ac-bpt")
 
 
 def _station_iso_args(link: Any, pki: Path | None, protocols: str) -> list[str]:
@@ -300,7 +302,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         f"run directly over the link)")
     say(f"starting mosquitto, josev-hal (simulated DC station) and josev-iso15118; logs in "
         f"{workdir}")
-    protocols = "ISO20_DC,DIN"
+    protocols = "ISO20_DC,ISO2,DIN"
     try:
         stack.start(_station_iso_args(link, pki, protocols))
     except BrokerError as exc:

@@ -37,14 +37,17 @@ from josev.station import StationState
 EPOCH = 1_760_000_000.0
 
 
-def default_limits(evse_id: int = 1, *, bpt: bool = False) -> m.EvseStatusAndLimits:
-    data: dict[str, Any] = {
-        "evse_id": evse_id, "status_code": "evse_ready",
-        "dc": {"present_voltage": 0.0, "present_current": 0.0, "max_current": 200.0,
-               "min_current": 0.0, "max_voltage": 920.0, "min_voltage": 150.0,
-               "max_power": 150_000.0, "peak_current_ripple": 1.0,
-               "isolation_status": "valid"},
-    }
+def default_limits(evse_id: int = 1, *, bpt: bool = False,
+                   ac: bool = False) -> m.EvseStatusAndLimits:
+    data: dict[str, Any] = {"evse_id": evse_id, "status_code": "evse_ready"}
+    if ac:
+        data["ac"] = {"max_current": {"l1": 32.0, "l2": 32.0, "l3": 32.0},
+                      "nominal_voltage": 230.0, "rcd_error": False}
+    else:
+        data["dc"] = {"present_voltage": 0.0, "present_current": 0.0, "max_current": 200.0,
+                      "min_current": 0.0, "max_voltage": 920.0, "min_voltage": 150.0,
+                      "max_power": 150_000.0, "peak_current_ripple": 1.0,
+                      "isolation_status": "valid"}
     if bpt:
         data["dc_bpt"] = {"evse_max_discharge_power": 50_000.0, "evse_min_discharge_power": 0.0,
                           "evse_max_discharge_current": 100.0, "evse_min_discharge_current": 0.0}
@@ -57,11 +60,12 @@ class MemoryStation:
     def __init__(self, ev: EvModel, evse_id: int = 1, *, cable_check_time: float = 0.3,
                  isolation: str = "valid", bpt: bool = False,
                  answer_cable_check: bool = True, close_contactors: bool = True,
-                 precharge_reaches: bool = True, current_falls: bool = True) -> None:
+                 precharge_reaches: bool = True, current_falls: bool = True,
+                 ac: bool = False) -> None:
         self.ev = ev
         self.evse_id = evse_id
         self.state = StationState()
-        self.state.evse(evse_id).limits = default_limits(evse_id, bpt=bpt)
+        self.state.evse(evse_id).limits = default_limits(evse_id, bpt=bpt, ac=ac)
         self.cable_check_time = cable_check_time
         self.isolation = isolation
         self.answer_cable_check = answer_cable_check
@@ -108,6 +112,11 @@ class MemoryStation:
                 return m.CableCheckResponse(evse_id=self.evse_id, cable_check_status="finished",
                                             isolation_level=self.isolation)
             return m.CableCheckResponse(evse_id=self.evse_id, cable_check_status="ongoing")
+        if req.name == "power_electronics_setpoint" and "ac" in req.data:
+            on = req.data["ac"].get("charge_current", 0.0) > 0
+            if self.close_contactors:
+                self.state.evse(self.evse_id).contactor = "closed" if on else "opened"
+            return m.PowerElectronicsSetpointResponse(evse_id=self.evse_id, status="accepted")
         if req.name == "power_electronics_setpoint":
             self.setpoint = req.data
             self.physics()
@@ -119,6 +128,9 @@ class MemoryStation:
 
     def physics(self) -> None:
         """Voltage and current the supply settles to against the EV's battery."""
+        lim = self.state.evse(self.evse_id).limits
+        if lim is None or lim.dc is None:
+            return
         sp = (self.setpoint or {}).get("dc")
         if not sp or sp["voltage"] <= 0:
             if self.current_falls:

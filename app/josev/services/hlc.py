@@ -53,7 +53,7 @@ class HlcConfig(BaseModel):
     allow_plain: bool = True           # also offer plain TCP (DIN and test EVs)
     iface: str | None = None           # overrides cs_parameters' network_interface
     netns: str | None = None           # the PLC interface lives in this named netns (simulation)
-    protocols: tuple[str, ...] = ("ISO20_DC", "DIN")
+    protocols: tuple[str, ...] = ("ISO20_DC", "ISO2", "DIN")
     prefer: Literal["ev", "secc"] = "ev"
     control_modes: tuple[Literal["dynamic", "scheduled"], ...] = ("dynamic", "scheduled")
     free_charging: bool = True

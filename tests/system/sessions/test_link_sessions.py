@@ -29,7 +29,7 @@ def station(tmp_path: Path) -> Iterator[tuple[Stack, Any, Path]]:
     link = netsim.Link.create()
     stack = Stack(tmp_path)
     try:
-        stack.start(_station_iso_args(link, pki, "ISO20_DC,DIN"))
+        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO2,DIN"))
         deadline = time.monotonic() + 60
         log = tmp_path / "iso15118.log"
         while "SECC listening" not in log.read_text(errors="replace"):
@@ -56,6 +56,7 @@ async def charge(stack: Stack, link: Any, pki: Path, tls: bool, **ev: Any) -> Ev
 @pytest.mark.parametrize(("protocols", "mode", "tls", "version"), [
     (("ISO20_DC",), "scheduled", True, "TLSv1.3"),
     (("DIN",), "dynamic", False, None),
+    (("ISO2",), "dynamic", True, "TLSv1.2"),
 ])
 async def test_session_across_the_link(station: tuple[Stack, Any, Path], protocols: tuple[str],
                                        mode: str, tls: bool, version: str | None) -> None:

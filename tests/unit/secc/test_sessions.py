@@ -59,11 +59,54 @@ def test_din_dc_session_completes() -> None:
     assert_station_available(lb)
 
 
+@pytest.mark.parametrize("ac", [False, True])
+def test_iso2_session_completes(ac: bool) -> None:
+    lb = run(loopback("ISO2", ac=ac, station={"ac": ac}))
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    names = t.names("EV>")
+    assert names[:7] == ["supportedAppProtocolReq", "SessionSetupReq", "ServiceDiscoveryReq",
+                         "PaymentServiceSelectionReq", "AuthorizationReq",
+                         "ChargeParameterDiscoveryReq",
+                         "PowerDeliveryReq" if ac else "CableCheckReq"]
+    loop = "ChargingStatusReq" if ac else "CurrentDemandReq"
+    assert names.count(loop) >= 5
+    assert ("WeldingDetectionReq" in names) is not ac
+    assert lb.ev.soc >= 80.0
+    sps = requests(lb, "power_electronics_setpoint")
+    if ac:
+        assert sps[0]["ac"]["charge_current"] == 32.0
+        assert sps[-1]["ac"]["charge_current"] == 0.0
+    if not ac:
+        assert_station_available(lb)
+    assert updates(lb, "iso15118_state_info")[-1] == {"evse_id": 1, "session_status": "Idle"}
+    info = [u for u in updates(lb, "iso15118_state_info") if "info" in u]
+    assert info[0]["info"]["protocol"] == "ISO_15118_2"
+
+
+def test_iso2_pause_and_resume_joins_the_old_session() -> None:
+    lb = loopback("ISO2", pause_at_soc=74.0, resume_after=2.0)
+    lb.run()
+    assert lb.connections == 2
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok
+    from josev.exi import decode
+    setup = [decode(s.data, "iso2") for _, _, s in lb.t.sends if s.message == "SessionSetupRes"]
+    codes = [m.Body.BodyElement.ResponseCode for m in setup]
+    assert codes == ["OK_NewSessionEstablished", "OK_OldSessionJoined"]
+    assert setup[0].Header.SessionID == setup[1].Header.SessionID
+    assert {"evse_id": 1, "status": False, "action": "pause"} in updates(lb, "hlc_charging")
+    assert {"evse_id": 1, "status": True, "action": "resume"} in updates(lb, "hlc_charging")
+    assert lb.ev.soc >= 80.0
+
+
 def test_every_response_carries_its_performance_time() -> None:
     """The core answers inside the same event that delivered the request; the deadline it hands
     the driver is the performance time of that message type (the driver checks it against the
     real clock: a late write is logged)."""
     expected = {"DIN": {"CurrentDemand": 0.025, "CableCheck": 1.5, "PowerDelivery": 1.5},
+                "ISO2": {"CurrentDemand": 0.025, "CableCheck": 1.5, "PowerDelivery": 4.5,
+                         "ChargeParameterDiscovery": 1.5},
                 "ISO20_DC": {"DC_ChargeLoop": 0.25, "DC_CableCheck": 1.5,
                              "PowerDelivery": 1.5, "SessionSetup": 1.5}}
     for proto, table in expected.items():
@@ -116,7 +159,7 @@ def test_iso20_pause_and_resume_joins_the_old_session() -> None:
     assert lb.ev.soc >= 80.0
 
 
-@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN", "ISO2"])
 def test_abrupt_unplug_leaves_the_station_safe(proto: str) -> None:
     lb = run(loopback(proto, unplug_at_soc=74.0))
     assert lb.t.ev_end is not None and not lb.t.ev_end.ok
@@ -125,7 +168,7 @@ def test_abrupt_unplug_leaves_the_station_safe(proto: str) -> None:
     assert_station_available(lb)
 
 
-@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN", "ISO2"])
 def test_station_stop_is_told_to_the_ev(proto: str) -> None:
     lb = loopback(proto, target_soc=95.0)
     lb.connect(0.0)
@@ -139,7 +182,7 @@ def test_station_stop_is_told_to_the_ev(proto: str) -> None:
     assert_station_available(lb)
 
 
-@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN"])
+@pytest.mark.parametrize("proto", ["ISO20_DC", "DIN", "ISO2"])
 def test_emergency_shutdown_stops_the_session(proto: str) -> None:
     lb = loopback(proto, target_soc=95.0)
     lb.connect(0.0)

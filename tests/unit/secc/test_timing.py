@@ -7,7 +7,7 @@ import pytest
 from josev.secc.common.timing import Timing
 from josev.secc.loopback import Loopback
 
-from .conftest import assert_station_available, loopback
+from .conftest import assert_station_available, loopback, updates
 
 
 def last_sent(lb: Loopback, side: str, message: str) -> float:
@@ -22,6 +22,8 @@ def last_sent(lb: Loopback, side: str, message: str) -> float:
     ("ISO20_DC", "DC_PreChargeRes", 60.0),
     ("DIN", "ServiceDiscoveryRes", 60.0),
     ("DIN", "CurrentDemandRes", 60.0),         # DIN keeps 60 s in the loop
+    ("ISO2", "CurrentDemandRes", 60.0),
+    ("ISO2", "AuthorizationRes", 60.0),
 ])
 def test_secc_sequence_timeout(proto: str, after: str, wait: float) -> None:
     lb = loopback(proto)
@@ -60,6 +62,8 @@ def test_comm_setup_timer_stops_at_session_setup() -> None:
     ("DIN", "CurrentDemandRes", 0.25),
     ("DIN", "PowerDeliveryRes", 2.0),
     ("DIN", "supportedAppProtocolRes", 2.0),
+    ("ISO2", "CurrentDemandRes", 0.25),
+    ("ISO2", "PowerDeliveryRes", 5.0),        # -2 Table 109: PowerDelivery 5 s / 4.5 s
 ])
 def test_evcc_message_timeout(proto: str, lost: str, wait: float) -> None:
     lb = loopback(proto)
@@ -209,3 +213,18 @@ def test_power_delivery_stop_waits_for_the_current_to_fall(proto: str, falls: bo
     else:
         assert wait == pytest.approx(1.0)
     assert lb.t.ev_end is not None and lb.t.ev_end.ok
+
+
+def test_ac_contactors_must_close_within_3_s_of_cp_c() -> None:
+    """-2 AC: the EV goes to C on PowerDeliveryReq(Start); the station must report its
+    contactors closed within 3 s, else the next ChargingStatus is answered FAILED."""
+    lb = loopback("ISO2", ac=True, station={"ac": True, "close_contactors": False},
+                  target_soc=99.0)
+    lb.run()
+    end = lb.t.secc_end
+    assert end is not None and "contactor" in end.reason
+    start = min(now for s, now, send in lb.t.sends
+                if s == "ev" and send.message == "PowerDeliveryReq")
+    assert 3.0 <= lb.t.secc_end_at - start < 3.2  # type: ignore[operator]
+    assert lb.t.ev_end is not None and "FAILED" in lb.t.ev_end.reason
+    assert updates(lb, "iso15118_state_info")[-1] == {"evse_id": 1, "session_status": "Idle"}

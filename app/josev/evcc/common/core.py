@@ -228,6 +228,9 @@ def make_ev_session(protocol: str, core: EvccCore, now: float) -> EvSession:
     if protocol == "DIN":
         from josev.evcc.din.session import DinEvSession
         return DinEvSession(core, now)
+    if protocol == "ISO2":
+        from josev.evcc.iso2.session import Iso2EvSession
+        return Iso2EvSession(core, now)
     raise ValueError(f"EV protocol {protocol} is not implemented yet")
 
 

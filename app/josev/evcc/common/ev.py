@@ -30,6 +30,10 @@ class EvConfig:
     max_power: float = 100_000.0
     control_mode: str = "dynamic"     # -20: dynamic | scheduled
     bpt: bool = False                 # -20: ask for DC_BPT
+    ac: bool = False                  # -2: charge AC (three-phase) instead of DC
+    ac_max_current: float = 32.0      # A per phase
+    ac_phases: int = 3
+    ac_voltage: float = 230.0         # V per phase
     time_scale: float = 1.0           # simulated seconds per real second for the SoC
     loop_interval: float = 0.1        # s between charge-loop requests
     poll_interval: float = 0.05       # s between requests while the SECC says Ongoing

@@ -36,10 +36,13 @@ def make_session(protocol: str, ctx: SeccContext, now: float) -> ProtocolSession
     if protocol == "DIN":
         from josev.secc.din.session import DinSession
         return DinSession(ctx, now)
+    if protocol == "ISO2":
+        from josev.secc.iso2.session import Iso2Session
+        return Iso2Session(ctx, now)
     raise ValueError(f"protocol {protocol} is not implemented yet")
 
 
-IMPLEMENTED = ("ISO20_DC", "DIN")
+IMPLEMENTED = ("ISO20_DC", "ISO2", "DIN")
 
 
 class SeccCore:

@@ -1,0 +1,1 @@
+"""ISO 15118-2 EVCC session (AC and DC)."""
