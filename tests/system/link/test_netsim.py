@@ -85,14 +85,17 @@ def test_cli_up_and_down() -> None:
     reason = netsim.unavailable_reason()
     if reason is not None:
         pytest.skip(f"network namespaces unavailable: {reason}")
+    import secrets
+
     from josev.cli import main
 
-    assert main(["link", "up", "--tag", "clitest"]) == 0
+    tag = "c" + secrets.token_hex(3)  # unique: other suites may run at the same time
+    assert main(["link", "up", "--tag", tag]) == 0
     try:
-        assert (netsim.NETNS_RUN_DIR / "jv-clitest-ev0").exists()
+        assert (netsim.NETNS_RUN_DIR / f"jv-{tag}-ev0").exists()
     finally:
-        assert main(["link", "down", "clitest"]) == 0
-    assert not (netsim.NETNS_RUN_DIR / "jv-clitest-ev0").exists()
+        assert main(["link", "down", tag]) == 0
+    assert not (netsim.NETNS_RUN_DIR / f"jv-{tag}-ev0").exists()
 
 
 def test_eui64() -> None:
