@@ -42,11 +42,15 @@ class TlsPolicyError(ssl.SSLError):
     """A completed handshake that our policy refuses (chain too long, wrong suite)."""
 
 
+TLS13_GROUPS = ("secp521r1", "X448")  # ISO 15118-20; OpenSSL's names
+
+
 @dataclass(frozen=True)
 class ServerCredentials:
     chain: Path          # leaf first, then Sub-CA 2 and Sub-CA 1
     key: Path
     client_roots: Path | None = None  # set: mutual authentication (-20)
+    group: str | None = None  # TLS 1.3 key-exchange group (one of TLS13_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ClientCredentials:
     roots: Path                       # trust anchors for the SECC (V2G root)
     chain: Path | None = None         # the EV's own chain (-20)
     key: Path | None = None
+    group: str | None = None          # TLS 1.3 key-exchange group (one of TLS13_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,13 @@ def client_credentials_from_store(store: Path, profile: TlsProfile) -> ClientCre
     return ClientCredentials(d / "v2g_root.pem")
 
 
+def _tls13_group(group: str | None) -> str:
+    group = group or TLS13_GROUP
+    if group not in TLS13_GROUPS:
+        raise ValueError(f"TLS 1.3 group {group!r} is not one of {', '.join(TLS13_GROUPS)}")
+    return group
+
+
 def server_context(profile: TlsProfile, cred: ServerCredentials) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_TICKET
@@ -91,7 +103,7 @@ def server_context(profile: TlsProfile, cred: ServerCredentials) -> ssl.SSLConte
         ctx.set_ecdh_curve(TLS12_GROUP)
     else:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-        ctx.set_ecdh_curve(TLS13_GROUP)
+        ctx.set_ecdh_curve(_tls13_group(cred.group))
     ctx.load_cert_chain(cred.chain, cred.key)
     if cred.client_roots is not None:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -110,7 +122,7 @@ def client_context(profile: TlsProfile, cred: ClientCredentials) -> ssl.SSLConte
         ctx.set_ecdh_curve(TLS12_GROUP)
     else:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-        ctx.set_ecdh_curve(TLS13_GROUP)
+        ctx.set_ecdh_curve(_tls13_group(cred.group))
     ctx.load_verify_locations(cafile=cred.roots)
     if cred.chain is not None:
         ctx.load_cert_chain(cred.chain, cred.key)

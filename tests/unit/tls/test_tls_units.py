@@ -76,3 +76,58 @@ def test_error_phrases() -> None:
     err = ssl.SSLCertVerificationError(1, "x")
     err.verify_message = "certificate has expired"
     assert describe_error(err) == "certificate refused: certificate has expired"
+
+
+def handshake(
+    client: ssl.SSLContext, server: ssl.SSLContext
+) -> tuple[ssl.SSLObject, ssl.SSLObject]:
+    """A whole TLS handshake in memory (no sockets): pump bytes between two BIO pairs."""
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    c = client.wrap_bio(c_in, c_out, server_hostname=None)
+    s = server.wrap_bio(s_in, s_out, server_side=True)
+    done = {"c": False, "s": False}
+    for _ in range(20):
+        for name, obj in (("c", c), ("s", s)):
+            if not done[name]:
+                try:
+                    obj.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+        if all(done.values()):
+            return c, s
+    raise AssertionError("handshake did not finish")
+
+
+@pytest.mark.parametrize("group", ["secp521r1", "X448"])
+def test_tls13_mutual_handshake_with_each_iso20_group(store: Path, group: str) -> None:
+    from dataclasses import replace
+
+    cfg = TlsServerConfig.from_store(store)
+    assert cfg.tls13 is not None
+    server = server_context(TlsProfile.TLS13, replace(cfg.tls13, group=group))
+    creds = replace(client_credentials_from_store(store, TlsProfile.TLS13), group=group)
+    c, s = handshake(client_context(TlsProfile.TLS13, creds), server)
+    assert c.version() == "TLSv1.3" and c.cipher()[0] == "TLS_AES_256_GCM_SHA384"  # type: ignore[index]
+    assert s.getpeercert(binary_form=True) is not None  # the server saw the vehicle cert
+
+
+def test_tls13_group_mismatch_fails(store: Path) -> None:
+    from dataclasses import replace
+
+    cfg = TlsServerConfig.from_store(store)
+    assert cfg.tls13 is not None
+    server = server_context(TlsProfile.TLS13, replace(cfg.tls13, group="X448"))
+    creds = client_credentials_from_store(store, TlsProfile.TLS13)  # secp521r1 only
+    with pytest.raises(ssl.SSLError):
+        handshake(client_context(TlsProfile.TLS13, creds), server)
+
+
+def test_unknown_tls13_group_is_refused(store: Path) -> None:
+    from dataclasses import replace
+
+    creds = replace(client_credentials_from_store(store, TlsProfile.TLS13), group="prime256v1")
+    with pytest.raises(ValueError, match="not one of secp521r1, X448"):
+        client_context(TlsProfile.TLS13, creds)
