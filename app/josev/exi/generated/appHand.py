@@ -177,9 +177,8 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
         x = o1.ProtocolNamespace
         a <<= 2
         a = st_protocolNamespaceType.enc(x, a)
-        a <<= 1
         x = o1.VersionNumberMajor
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
         if x < 128:
@@ -188,9 +187,8 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.VersionNumberMinor
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
         if x < 128:
@@ -199,11 +197,10 @@ def e_supportedAppProtocolReq(o: supportedAppProtocolReq, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.SchemaID
         if type(x) is not int or not 0 <= x <= 255:
             st_idType.fail(x)
-        a = (a << 11) | ((x) << 1)
+        a = (a << 12) | ((x) << 1)
         x = o1.Priority
         if type(x) is not int or not 1 <= x <= 20:
             st_priorityType.fail(x)
@@ -280,9 +277,8 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     x = o.ProtocolNamespace
     a <<= 2
     a = st_protocolNamespaceType.enc(x, a)
-    a <<= 1
     x = o.VersionNumberMajor
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
     if x < 128:
@@ -291,9 +287,8 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.VersionNumberMinor
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
     if x < 128:
@@ -302,11 +297,10 @@ def e_AppProtocolType(o: AppProtocolType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.SchemaID
     if type(x) is not int or not 0 <= x <= 255:
         st_idType.fail(x)
-    a = (a << 11) | ((x) << 1)
+    a = (a << 12) | ((x) << 1)
     x = o.Priority
     if type(x) is not int or not 1 <= x <= 20:
         st_priorityType.fail(x)

@@ -1915,16 +1915,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.EAmount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o1.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -1954,16 +1952,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaxVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -1993,16 +1989,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaxCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -2032,16 +2026,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o4.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -2348,14 +2340,13 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.PowerSwitchClosed
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.RCD
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -2377,14 +2368,13 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaxVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -2414,16 +2404,14 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaxCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -2453,16 +2441,14 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o4.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -2631,14 +2617,13 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -3023,14 +3008,21 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     x = o.OEMProvisioningCert
     a = (a << w) | (1 - b)
     a <<= 1
-    a = st_certificateType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.ListOfRootCertificateIDs
-    a = (a << 1) | 0
+    a <<= 2
     a = e_ListOfRootCertificateIDsType(x, a)
     x = o.DHParams
     a <<= 2
-    a = st_dHParamsType.enc(x, a)
+    if type(x) is not bytes or len(x) > 256:
+        st_dHParamsType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -3181,13 +3173,16 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.SubCertificates
     if x is not None:
@@ -3199,14 +3194,20 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
     a <<= 2
-    a = st_privateKeyType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 128:
+        st_privateKeyType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.DHParams
-    a <<= 2
-    a = st_dHParamsType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) > 256:
+        st_dHParamsType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.ContractID
-    a <<= 2
+    a <<= 3
     a = st_contractIDType.enc(x, a)
     a <<= 2
     return a
@@ -3253,7 +3254,11 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
     a <<= 2
-    a = st_certificateType.enc(x, a)
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SubCertificates
     if x is not None:
@@ -3314,7 +3319,11 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
         a <<= 1
-        a = st_certificateType.enc(x, a)
+        if type(x) is not bytes or len(x) > 1200:
+            st_certificateType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 0
     a = (a << w) | (1 - b)
@@ -3421,7 +3430,11 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
     a <<= 2
-    a = st_certificateType.enc(x, a)
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.SubCertificates
     if x is not None:
@@ -3434,13 +3447,16 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     x = o.ContractID
     a <<= 2
     a = st_contractIDType.enc(x, a)
-    a <<= 1
     x = o.ListOfRootCertificateIDs
-    a = (a << 1) | 0
+    a <<= 2
     a = e_ListOfRootCertificateIDsType(x, a)
     x = o.DHParams
     a <<= 2
-    a = st_dHParamsType.enc(x, a)
+    if type(x) is not bytes or len(x) > 256:
+        st_dHParamsType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -3566,13 +3582,16 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.ContractSignatureCertChain
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.SubCertificates
     if x is not None:
@@ -3584,18 +3603,23 @@ def e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     a = (a << w) | (2 - b)
     x = o.ContractSignatureEncryptedPrivateKey
     a <<= 2
-    a = st_privateKeyType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 128:
+        st_privateKeyType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.DHParams
-    a <<= 2
-    a = st_dHParamsType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) > 256:
+        st_dHParamsType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.ContractID
-    a <<= 2
+    a <<= 3
     a = st_contractIDType.enc(x, a)
-    a <<= 1
     x = o.RetryCounter
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -3879,12 +3903,11 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_EVChargeParameterType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not AC_EVChargeParameterType:
                 raise _E('expected AC_EVChargeParameterType, got ' + type(o1).__name__)
             x = o1.DepartureTime
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
             if x < 128:
@@ -3893,16 +3916,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                 a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
             else:
                 a = _wu(x, a)
-            a <<= 1
             x = o1.EAmount
-            a = (a << 1) | 0
             o2 = x
             if type(o2) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
             x = o2.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 8) | ((x + 3) << 1)
             x = o2.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -3932,16 +3953,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMaxVoltage
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o3.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -3971,16 +3990,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMaxCurrent
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o4.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -4010,16 +4027,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMinCurrent
-            a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o5.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -4054,11 +4069,10 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
             a = (a << 2) | 1
             a = e_DC_EVChargeParameterType(x, a)
         elif sel == 0 and tx is EVChargeParameterType:
-            a = (a << 2) | 2
             o6 = x
             if type(o6) is not EVChargeParameterType:
                 raise _E('expected EVChargeParameterType, got ' + type(o6).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 4
         else:
             raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4416,14 +4430,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if type(o) is not DC_EVChargeParameterType:
         raise _E('expected DC_EVChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -4448,14 +4461,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -4488,14 +4500,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
-        a = (a << 2) | 0
         o3 = x
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o3.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -4570,14 +4581,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
-        a = (a << 3) | 0
         o5 = x
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o5.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -4935,11 +4945,10 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             a = (a << 2) | 0
             a = e_SAScheduleListType(x, a)
         elif sel == 0 and tx is SASchedulesType:
-            a = (a << 2) | 1
             o1 = x
             if type(o1) is not SASchedulesType:
                 raise _E('expected SASchedulesType, got ' + type(o1).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -4955,19 +4964,17 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEChargeParameterType:
-            a = (a << 2) | 0
             o2 = x
             if type(o2) is not AC_EVSEChargeParameterType:
                 raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
             x = o2.AC_EVSEStatus
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
             x = o3.PowerSwitchClosed
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 7) | (x << 1)
             x = o3.RCD
             if type(x) is not bool:
                 st_boolean.fail(x)
@@ -4989,14 +4996,13 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o2.EVSEMaxVoltage
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o4.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -5026,16 +5032,14 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o2.EVSEMaxCurrent
-            a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o5.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -5065,16 +5069,14 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o2.EVSEMinCurrent
-            a = (a << 1) | 0
             o6 = x
             if type(o6) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
             x = o6.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o6.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -5109,11 +5111,10 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             a = (a << 2) | 1
             a = e_DC_EVSEChargeParameterType(x, a)
         elif sel == 0 and tx is EVSEChargeParameterType:
-            a = (a << 2) | 2
             o7 = x
             if type(o7) is not EVSEChargeParameterType:
                 raise _E('expected EVSEChargeParameterType, got ' + type(o7).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 4
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -5219,9 +5220,8 @@ def e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o1.PMaxSchedule
-        a = (a << 1) | 0
+        a <<= 2
         a = e_PMaxScheduleType(x, a)
         x = o1.SalesTariff
         if x is not None:
@@ -5306,9 +5306,8 @@ def e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.PMaxSchedule
-    a = (a << 1) | 0
+    a <<= 2
     a = e_PMaxScheduleType(x, a)
     x = o.SalesTariff
     if x is not None:
@@ -5506,12 +5505,11 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
         if k:
             tx = type(x)
             if sel == 0 and tx is RelativeTimeIntervalType:
-                a = (a << 2) | 0
                 o2 = x
                 if type(o2) is not RelativeTimeIntervalType:
                     raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
                 x = o2.start
-                a <<= 2
+                a <<= 4
                 if type(x) is not int or x < 0 or x > 4294967295:
                     st_unsignedInt.fail(x)
                 if x < 128:
@@ -5538,11 +5536,10 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
                     w, b = 2, 1
                 a = (a << w) | (2 - b)
             elif sel == 0 and tx is IntervalType:
-                a = (a << 2) | 1
                 o3 = x
                 if type(o3) is not IntervalType:
                     raise _E('expected IntervalType, got ' + type(o3).__name__)
-                a = (a << 1) | 0
+                a = (a << 3) | 2
             else:
                 raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
         else:
@@ -5687,12 +5684,11 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
             if x < 128:
@@ -5719,11 +5715,10 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -6090,12 +6085,11 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
             if x < 128:
@@ -6122,11 +6116,10 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('SalesTariffEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -6887,14 +6880,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEMaximumCurrentLimit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -6927,14 +6919,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVSEMaximumPowerLimit
     if x is not None:
-        a = (a << 2) | 0
         o3 = x
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o3.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7006,16 +6997,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumCurrentLimit
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
     x = o5.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o5.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7045,16 +7034,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumVoltageLimit
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
     x = o6.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o6.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7087,14 +7074,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
-        a = (a << 2) | 0
         o7 = x
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o7.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7169,14 +7155,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
-        a = (a << 2) | 0
         o9 = x
         if type(o9) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
         x = o9.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o9.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7567,10 +7552,13 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     a <<= 2
-    a = st_evseIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 32:
+        st_evseIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.SAScheduleTupleID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_SAIDType.fail(x)
     if x >= 0:
@@ -7591,14 +7579,13 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     a <<= 1
     x = o.EVSEMaxCurrent
     if x is not None:
-        a = (a << 2) | 0
         o1 = x
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o1.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7644,14 +7631,13 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         a <<= 1
         x = o2.MeterReading
         if x is not None:
-            a = (a << 3) | 0
             o3 = x
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o3.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7689,7 +7675,11 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if x is not None:
             a = (a << w) | (2 - b)
             a <<= 1
-            a = st_sigMeterReadingType.enc(x, a)
+            if type(x) is not bytes or len(x) > 32:
+                st_sigMeterReadingType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             w, b = 2, 3
         x = o2.MeterStatus
@@ -7745,14 +7735,13 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((5 - b) << 3) | (x << 1)
     x = o.AC_EVSEStatus
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o4).__name__)
     x = o4.PowerSwitchClosed
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o4.RCD
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -7946,14 +7935,13 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a <<= 1
     x = o.MeterReading
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o1.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -7991,7 +7979,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (2 - b)
         a <<= 1
-        a = st_sigMeterReadingType.enc(x, a)
+        if type(x) is not bytes or len(x) > 32:
+            st_sigMeterReadingType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 3
     x = o.MeterStatus
@@ -8583,14 +8575,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -8615,14 +8606,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -8655,14 +8645,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
-        a = (a << 3) | 0
         o3 = x
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o3.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -8790,14 +8779,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
-        a = (a << 2) | 0
         o6 = x
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o6.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -9284,14 +9272,13 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -9321,16 +9308,14 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEPresentCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -9360,11 +9345,10 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSECurrentLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 6) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -9375,14 +9359,13 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
-        a = (a << 3) | 0
         o4 = x
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o4.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -9573,14 +9556,13 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -9778,12 +9760,11 @@ def e_EntryType(o: EntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 4294967295:
                 st_unsignedInt.fail(x)
             if x < 128:
@@ -9810,11 +9791,10 @@ def e_EntryType(o: EntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('EntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -9876,11 +9856,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -10041,9 +10028,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -10229,7 +10215,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -10479,7 +10469,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     x = o.SessionID
     a = (a << w) | (1 - b)
     a <<= 1
-    a = st_sessionIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SAScheduleTupleID
     if x is not None:
@@ -10516,14 +10510,13 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     x = o1.MeterReading
     if x is not None:
-        a = (a << 3) | 0
         o2 = x
         if type(o2) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
         x = o2.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o2.Unit
         if x is not None:
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -10561,7 +10554,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     if x is not None:
         a = (a << w) | (2 - b)
         a <<= 1
-        a = st_sigMeterReadingType.enc(x, a)
+        if type(x) is not bytes or len(x) > 32:
+            st_sigMeterReadingType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 3
     x = o1.MeterStatus
@@ -10665,14 +10662,13 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.AC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.PowerSwitchClosed
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.RCD
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -10758,15 +10754,17 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     x = o.ContractID
     a <<= 2
     a = st_contractIDType.enc(x, a)
-    a <<= 1
     x = o.ContractSignatureCertChain
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
+    a <<= 4
+    if type(x) is not bytes or len(x) > 1200:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.SubCertificates
     if x is not None:
@@ -10833,9 +10831,8 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     x = o.GenChallenge
     a <<= 2
     a = st_genChallengeType.enc(x, a)
-    a <<= 1
     x = o.DateTimeNow
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.fail(x)
     if x >= 0:
@@ -10992,14 +10989,13 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             if type(o1) is not DC_EVPowerDeliveryParameterType:
                 raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
             x = o1.DC_EVStatus
-            a = (a << 1) | 0
             o2 = x
             if type(o2) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
             x = o2.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 5) | (x << 1)
             x = o2.EVCabinConditioning
             if x is not None:
                 if type(x) is not bool:
@@ -11183,9 +11179,8 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.ChargingProfileEntryMaxPower
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_PMaxType.fail(x)
         if x >= 0:
@@ -11273,9 +11268,8 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.ChargingProfileEntryMaxPower
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_PMaxType.fail(x)
     if x >= 0:
@@ -11429,14 +11423,13 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.PowerSwitchClosed
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 6) | (x << 1)
             x = o1.RCD
             if type(x) is not bool:
                 st_boolean.fail(x)
@@ -11493,11 +11486,10 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is EVSEStatusType:
-            a = (a << 2) | 2
             o3 = x
             if type(o3) is not EVSEStatusType:
                 raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 4
         else:
             raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -11651,14 +11643,13 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -11683,14 +11674,13 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -11720,16 +11710,14 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVTargetCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -11913,14 +11901,13 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -12038,12 +12025,11 @@ def e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     if type(o) is not ServiceChargeType:
         raise _E('expected ServiceChargeType, got ' + type(o).__name__)
     x = o.ServiceTag
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -12689,14 +12675,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
-            a = (a << 3) | 4
             o1 = x
             if type(o1) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
             x = o1.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((4) << 6) | ((x + 3) << 1)
             x = o1.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -12913,17 +12898,15 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     a = (a << 1) | 0
     a = e_PaymentOptionsType(x, a)
     x = o.ChargeService
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceChargeType:
         raise _E('expected ServiceChargeType, got ' + type(o1).__name__)
     x = o1.ServiceTag
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o2).__name__)
     x = o2.ServiceID
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -13128,12 +13111,11 @@ def e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
         if type(o1) is not ServiceType:
             raise _E('expected ServiceType, got ' + type(o1).__name__)
         x = o1.ServiceTag
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not ServiceTagType:
             raise _E('expected ServiceTagType, got ' + type(o2).__name__)
         x = o2.ServiceID
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
         if x < 128:
@@ -13254,12 +13236,11 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
     if type(o) is not ServiceType:
         raise _E('expected ServiceType, got ' + type(o).__name__)
     x = o.ServiceTag
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ServiceTagType:
         raise _E('expected ServiceTagType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -13620,7 +13601,11 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
     a <<= 2
-    a = st_evccIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 8:
+        st_evccIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -13695,7 +13680,11 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     a = (a << 8) | (_i << 1)
     x = o.EVSEID
     a <<= 2
-    a = st_evseIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 32:
+        st_evseIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.DateTimeNow
     if x is not None:
@@ -13978,7 +13967,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -14781,13 +14774,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.Notification
     if x is not None:
@@ -14834,18 +14830,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is BodyBaseType:
-            a = (a << 6) | 0
             o4 = x
             if type(o4) is not BodyBaseType:
                 raise _E('expected BodyBaseType, got ' + type(o4).__name__)
-            a = (a << 1) | 0
+            a <<= 7
         elif sel == 0 and tx is CableCheckReqType:
-            a = (a << 6) | 1
             o5 = x
             if type(o5) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o5).__name__)
             x = o5.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 2
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is CableCheckResType:
@@ -14972,11 +14966,10 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
-            a = (a << 6) | 9
             o9 = x
             if type(o9) is not ChargingStatusReqType:
                 raise _E('expected ChargingStatusReqType, got ' + type(o9).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 18
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 10
             a = e_ChargingStatusResType(x, a)
@@ -15022,16 +15015,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             a = e_AC_EVSEStatusType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsReqType:
-            a = (a << 6) | 17
             o12 = x
             if type(o12) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o12).__name__)
             x = o12.ContractID
-            a <<= 2
+            a = (a << 8) | 68
             a = st_contractIDType.enc(x, a)
-            a <<= 1
             x = o12.ContractSignatureCertChain
-            a = (a << 1) | 0
+            a <<= 2
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsResType:
@@ -15047,9 +15038,8 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             x = o13.GenChallenge
             a <<= 2
             a = st_genChallengeType.enc(x, a)
-            a <<= 1
             x = o13.DateTimeNow
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
@@ -15069,14 +15059,13 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PowerDeliveryReqType:
-            a = (a << 6) | 19
             o14 = x
             if type(o14) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o14).__name__)
             x = o14.ReadyToChargeState
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 10) | ((19) << 4) | (x << 1)
             x = o14.ChargingProfile
             if x is not None:
                 a = (a << 3) | 0
@@ -15139,12 +15128,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 raise _E('PowerDeliveryResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
-            a = (a << 6) | 21
             o16 = x
             if type(o16) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o16).__name__)
             x = o16.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 42
             a = e_DC_EVStatusType(x, a)
             x = o16.EVTargetVoltage
             a = (a << 1) | 0
@@ -15171,12 +15159,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is ServiceDetailReqType:
-            a = (a << 6) | 23
             o18 = x
             if type(o18) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o18).__name__)
             x = o18.ServiceID
-            a <<= 2
+            a = (a << 8) | 92
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
             if x < 128:
@@ -15285,13 +15272,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is SessionSetupReqType:
-            a = (a << 6) | 29
             o24 = x
             if type(o24) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o24).__name__)
             x = o24.EVCCID
-            a <<= 2
-            a = st_evccIDType.enc(x, a)
+            a = (a << 8) | 116
+            if type(x) is not bytes or len(x) > 8:
+                st_evccIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
@@ -15305,7 +15295,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             a = (a << 8) | (_i << 1)
             x = o25.EVSEID
             a <<= 2
-            a = st_evseIDType.enc(x, a)
+            if type(x) is not bytes or len(x) > 32:
+                st_evseIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             x = o25.DateTimeNow
             if x is not None:
@@ -15333,11 +15327,10 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 w, b = 2, 2
             a = (a << w) | (3 - b)
         elif sel == 0 and tx is SessionStopType:
-            a = (a << 6) | 31
             o26 = x
             if type(o26) is not SessionStopType:
                 raise _E('expected SessionStopType, got ' + type(o26).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 62
         elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
             o27 = x
@@ -15349,12 +15342,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
-            a = (a << 6) | 33
             o28 = x
             if type(o28) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o28).__name__)
             x = o28.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 66
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is WeldingDetectionResType:
@@ -15461,7 +15453,11 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.Notification
     if x is not None:
@@ -16867,25 +16863,22 @@ def e_BodyType(o: BodyType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is BodyBaseType:
-            a = (a << 6) | 0
             o1 = x
             if type(o1) is not BodyBaseType:
                 raise _E('expected BodyBaseType, got ' + type(o1).__name__)
-            a = (a << 1) | 0
+            a <<= 7
         elif sel == 0 and tx is CableCheckReqType:
-            a = (a << 6) | 1
             o2 = x
             if type(o2) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o2).__name__)
             x = o2.DC_EVStatus
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o3).__name__)
             x = o3.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((2) << 4) | (x << 1)
             x = o3.EVCabinConditioning
             if x is not None:
                 if type(x) is not bool:
@@ -16992,12 +16985,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if k:
                 tx = type(x)
                 if sel == 0 and tx is AC_EVChargeParameterType:
-                    a = (a << 2) | 0
                     o7 = x
                     if type(o7) is not AC_EVChargeParameterType:
                         raise _E('expected AC_EVChargeParameterType, got ' + type(o7).__name__)
                     x = o7.DepartureTime
-                    a <<= 2
+                    a <<= 4
                     if type(x) is not int or x < 0 or x > 4294967295:
                         st_unsignedInt.fail(x)
                     if x < 128:
@@ -17006,9 +16998,8 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
                     else:
                         a = _wu(x, a)
-                    a <<= 1
                     x = o7.EAmount
-                    a = (a << 1) | 0
+                    a <<= 2
                     a = e_PhysicalValueType(x, a)
                     x = o7.EVMaxVoltage
                     a = (a << 1) | 0
@@ -17024,11 +17015,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 2) | 1
                     a = e_DC_EVChargeParameterType(x, a)
                 elif sel == 0 and tx is EVChargeParameterType:
-                    a = (a << 2) | 2
                     o8 = x
                     if type(o8) is not EVChargeParameterType:
                         raise _E('expected EVChargeParameterType, got ' + type(o8).__name__)
-                    a = (a << 1) | 0
+                    a = (a << 3) | 4
                 else:
                     raise _E('ChargeParameterDiscoveryReqType: value of type ' + tx.__name__ + ' not allowed')
             else:
@@ -17063,11 +17053,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 2) | 0
                     a = e_SAScheduleListType(x, a)
                 elif sel == 0 and tx is SASchedulesType:
-                    a = (a << 2) | 1
                     o10 = x
                     if type(o10) is not SASchedulesType:
                         raise _E('expected SASchedulesType, got ' + type(o10).__name__)
-                    a = (a << 1) | 0
+                    a = (a << 3) | 2
                 else:
                     raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
             else:
@@ -17083,12 +17072,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if k:
                 tx = type(x)
                 if sel == 0 and tx is AC_EVSEChargeParameterType:
-                    a = (a << 2) | 0
                     o11 = x
                     if type(o11) is not AC_EVSEChargeParameterType:
                         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o11).__name__)
                     x = o11.AC_EVSEStatus
-                    a = (a << 1) | 0
+                    a <<= 3
                     a = e_AC_EVSEStatusType(x, a)
                     x = o11.EVSEMaxVoltage
                     a = (a << 1) | 0
@@ -17104,22 +17092,20 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 2) | 1
                     a = e_DC_EVSEChargeParameterType(x, a)
                 elif sel == 0 and tx is EVSEChargeParameterType:
-                    a = (a << 2) | 2
                     o12 = x
                     if type(o12) is not EVSEChargeParameterType:
                         raise _E('expected EVSEChargeParameterType, got ' + type(o12).__name__)
-                    a = (a << 1) | 0
+                    a = (a << 3) | 4
                 else:
                     raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
             else:
                 raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
-            a = (a << 6) | 9
             o13 = x
             if type(o13) is not ChargingStatusReqType:
                 raise _E('expected ChargingStatusReqType, got ' + type(o13).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 18
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 10
             a = e_ChargingStatusResType(x, a)
@@ -17161,14 +17147,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o15.AC_EVSEStatus
-            a = (a << 1) | 0
             o16 = x
             if type(o16) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o16).__name__)
             x = o16.PowerSwitchClosed
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 5) | (x << 1)
             x = o16.RCD
             if type(x) is not bool:
                 st_boolean.fail(x)
@@ -17190,22 +17175,23 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_EVSENotificationType.fail(x)
             a = (a << 7) | (((_i << 1)) << 1) << 1
         elif sel == 0 and tx is PaymentDetailsReqType:
-            a = (a << 6) | 17
             o17 = x
             if type(o17) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o17).__name__)
             x = o17.ContractID
-            a <<= 2
+            a = (a << 8) | 68
             a = st_contractIDType.enc(x, a)
-            a <<= 1
             x = o17.ContractSignatureCertChain
-            a = (a << 1) | 0
             o18 = x
             if type(o18) is not CertificateChainType:
                 raise _E('expected CertificateChainType, got ' + type(o18).__name__)
             x = o18.Certificate
-            a <<= 2
-            a = st_certificateType.enc(x, a)
+            a <<= 4
+            if type(x) is not bytes or len(x) > 1200:
+                st_certificateType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             x = o18.SubCertificates
             if x is not None:
@@ -17229,9 +17215,8 @@ def e_BodyType(o: BodyType, a: int) -> int:
             x = o19.GenChallenge
             a <<= 2
             a = st_genChallengeType.enc(x, a)
-            a <<= 1
             x = o19.DateTimeNow
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
@@ -17251,14 +17236,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 2
         elif sel == 0 and tx is PowerDeliveryReqType:
-            a = (a << 6) | 19
             o20 = x
             if type(o20) is not PowerDeliveryReqType:
                 raise _E('expected PowerDeliveryReqType, got ' + type(o20).__name__)
             x = o20.ReadyToChargeState
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 10) | ((19) << 4) | (x << 1)
             x = o20.ChargingProfile
             if x is not None:
                 a = (a << 3) | 0
@@ -17328,14 +17312,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if k:
                 tx = type(x)
                 if sel == 0 and tx is AC_EVSEStatusType:
-                    a = (a << 2) | 0
                     o24 = x
                     if type(o24) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o24).__name__)
                     x = o24.PowerSwitchClosed
                     if type(x) is not bool:
                         st_boolean.fail(x)
-                    a = (a << 4) | (x << 1)
+                    a = (a << 6) | (x << 1)
                     x = o24.RCD
                     if type(x) is not bool:
                         st_boolean.fail(x)
@@ -17392,30 +17375,27 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         st_EVSENotificationType.fail(x)
                     a = (a << 6) | ((_i << 1)) << 1
                 elif sel == 0 and tx is EVSEStatusType:
-                    a = (a << 2) | 2
                     o26 = x
                     if type(o26) is not EVSEStatusType:
                         raise _E('expected EVSEStatusType, got ' + type(o26).__name__)
-                    a = (a << 1) | 0
+                    a = (a << 3) | 4
                 else:
                     raise _E('PowerDeliveryResType: value of type ' + tx.__name__ + ' not allowed')
             else:
                 raise _E('PowerDeliveryResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
-            a = (a << 6) | 21
             o27 = x
             if type(o27) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o27).__name__)
             x = o27.DC_EVStatus
-            a = (a << 1) | 0
             o28 = x
             if type(o28) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o28).__name__)
             x = o28.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((42) << 4) | (x << 1)
             x = o28.EVCabinConditioning
             if x is not None:
                 if type(x) is not bool:
@@ -17440,14 +17420,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
             x = o27.EVTargetVoltage
-            a = (a << 1) | 0
             o29 = x
             if type(o29) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o29).__name__)
             x = o29.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o29.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -17477,16 +17456,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o27.EVTargetCurrent
-            a = (a << 1) | 0
             o30 = x
             if type(o30) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o30).__name__)
             x = o30.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o30.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -17563,14 +17540,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o31.EVSEPresentVoltage
-            a = (a << 1) | 0
             o33 = x
             if type(o33) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
             x = o33.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o33.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -17602,12 +17578,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
-            a = (a << 6) | 23
             o34 = x
             if type(o34) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o34).__name__)
             x = o34.ServiceID
-            a <<= 2
+            a = (a << 8) | 92
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
             if x < 128:
@@ -17681,12 +17656,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = (a << 1) | 0
             a = e_PaymentOptionsType(x, a)
             x = o37.ChargeService
-            a = (a << 1) | 0
             o38 = x
             if type(o38) is not ServiceChargeType:
                 raise _E('expected ServiceChargeType, got ' + type(o38).__name__)
             x = o38.ServiceTag
-            a = (a << 1) | 0
+            a <<= 2
             a = e_ServiceTagType(x, a)
             x = o38.FreeService
             if type(x) is not bool:
@@ -17730,13 +17704,16 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is SessionSetupReqType:
-            a = (a << 6) | 29
             o41 = x
             if type(o41) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o41).__name__)
             x = o41.EVCCID
-            a <<= 2
-            a = st_evccIDType.enc(x, a)
+            a = (a << 8) | 116
+            if type(x) is not bytes or len(x) > 8:
+                st_evccIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
@@ -17750,7 +17727,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = (a << 8) | (_i << 1)
             x = o42.EVSEID
             a <<= 2
-            a = st_evseIDType.enc(x, a)
+            if type(x) is not bytes or len(x) > 32:
+                st_evseIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             x = o42.DateTimeNow
             if x is not None:
@@ -17778,11 +17759,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 w, b = 2, 2
             a = (a << w) | (3 - b)
         elif sel == 0 and tx is SessionStopType:
-            a = (a << 6) | 31
             o43 = x
             if type(o43) is not SessionStopType:
                 raise _E('expected SessionStopType, got ' + type(o43).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 62
         elif sel == 0 and tx is SessionStopResType:
             a = (a << 6) | 32
             o44 = x
@@ -17794,19 +17774,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
-            a = (a << 6) | 33
             o45 = x
             if type(o45) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o45).__name__)
             x = o45.DC_EVStatus
-            a = (a << 1) | 0
             o46 = x
             if type(o46) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o46).__name__)
             x = o46.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((66) << 4) | (x << 1)
             x = o46.EVCabinConditioning
             if x is not None:
                 if type(x) is not bool:
@@ -17876,14 +17854,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_EVSENotificationType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
             x = o47.EVSEPresentVoltage
-            a = (a << 1) | 0
             o49 = x
             if type(o49) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o49).__name__)
             x = o49.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o49.Unit
             if x is not None:
                 _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
@@ -17976,14 +17953,13 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVCabinConditioning
     if x is not None:
         if type(x) is not bool:
@@ -18160,14 +18136,13 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
         st_EVSENotificationType.fail(x)
     a = (a << 6) | ((_i << 1)) << 1
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     if x is not None:
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None

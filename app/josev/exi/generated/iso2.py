@@ -1969,16 +1969,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaxVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -2003,16 +2001,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaxCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -2037,16 +2033,14 @@ def e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o4.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -2251,12 +2245,11 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not AC_EVSEChargeParameterType:
         raise _E('expected AC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.AC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not AC_EVSEStatusType:
         raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -2276,14 +2269,13 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
         st_boolean.fail(x)
     a = (a << 5) | ((x << 1)) << 1
     x = o.EVSENominalVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -2308,16 +2300,14 @@ def e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaxCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -2461,7 +2451,11 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     if x is not None:
         a = (a << w) | (1 - b)
         a <<= 1
-        a = st_genChallengeType.enc(x, a)
+        if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+            st_genChallengeType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 1, 2
     a = (a << w) | (2 - b)
@@ -2543,14 +2537,13 @@ def e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     if type(o) is not CableCheckReqType:
         raise _E('expected CableCheckReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVErrorCode
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
@@ -2676,12 +2669,11 @@ def e_CableCheckResType(o: CableCheckResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -2864,10 +2856,13 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     a = st_ID.enc(x, a)
     x = o.OEMProvisioningCert
     a <<= 2
-    a = st_certificateType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 800:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.ListOfRootCertificateIDs
-    a = (a << 1) | 0
+    a <<= 2
     a = e_ListOfRootCertificateIDsType(x, a)
     a = (a << 1) | 0
     return a
@@ -2949,9 +2944,8 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
         x = o1.X509IssuerName
         a <<= 2
         a = st_string.enc(x, a)
-        a <<= 1
         x = o1.X509SerialNumber
-        a <<= 2
+        a <<= 3
         if type(x) is not int:
             st_integer.fail(x)
         if x >= 0:
@@ -3020,9 +3014,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -3177,7 +3170,11 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     x = o.Certificate
     a = (a << w) | (1 - b)
     a <<= 1
-    a = st_certificateType.enc(x, a)
+    if type(x) is not bytes or len(x) > 800:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SubCertificates
     if x is not None:
@@ -3245,7 +3242,11 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
         a <<= 1
-        a = st_certificateType.enc(x, a)
+        if type(x) is not bytes or len(x) > 800:
+            st_certificateType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 4:
             w, b = 2, 0
@@ -3293,7 +3294,11 @@ def e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPriv
     a = st_ID.enc(x, a)
     x = o.value
     a = (a << 1) | 0
-    a = st_privateKeyType.enc(x, a)
+    if type(x) is not bytes or len(x) > 48:
+        st_privateKeyType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -3336,7 +3341,11 @@ def e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
     a = st_ID.enc(x, a)
     x = o.value
     a = (a << 1) | 0
-    a = st_dHpublickeyType.enc(x, a)
+    if type(x) is not bytes or len(x) > 65:
+        st_dHpublickeyType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -3422,9 +3431,8 @@ def e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     x = o.eMAID
     a <<= 2
     a = st_eMAIDType.enc(x, a)
-    a <<= 1
     x = o.ListOfRootCertificateIDs
-    a = (a << 1) | 0
+    a <<= 2
     a = e_ListOfRootCertificateIDsType(x, a)
     a = (a << 1) | 0
     return a
@@ -3893,16 +3901,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMaxVoltage
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
             x = o3.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o3.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -3927,16 +3933,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMaxCurrent
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o4.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -3961,16 +3965,14 @@ def e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o1.EVMinCurrent
-            a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o5.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -4337,14 +4339,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVMaximumCurrentLimit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -4372,14 +4373,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVMaximumPowerLimit
     if x is not None:
-        a = (a << 2) | 0
         o3 = x
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o3.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -4444,14 +4444,13 @@ def e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVEnergyCapacity
     if x is not None:
-        a = (a << 3) | 0
         o5 = x
         if type(o5) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
         x = o5.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o5.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -4768,11 +4767,10 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             a = (a << 3) | 0
             a = e_SAScheduleListType(x, a)
         elif sel == 0 and tx is SASchedulesType:
-            a = (a << 3) | 1
             o1 = x
             if type(o1) is not SASchedulesType:
                 raise _E('expected SASchedulesType, got ' + type(o1).__name__)
-            a = (a << 1) | 0
+            a = (a << 4) | 2
         else:
             raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
         w, b = 2, 4
@@ -4794,12 +4792,11 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
             if type(o2) is not AC_EVSEChargeParameterType:
                 raise _E('expected AC_EVSEChargeParameterType, got ' + type(o2).__name__)
             x = o2.AC_EVSEStatus
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -4819,14 +4816,13 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
             x = o2.EVSENominalVoltage
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
             x = o4.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o4.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -4851,16 +4847,14 @@ def e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o2.EVSEMaxCurrent
-            a = (a << 1) | 0
             o5 = x
             if type(o5) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
             x = o5.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o5.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -5200,12 +5194,11 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
         if k:
             tx = type(x)
             if sel == 0 and tx is RelativeTimeIntervalType:
-                a = (a << 2) | 0
                 o2 = x
                 if type(o2) is not RelativeTimeIntervalType:
                     raise _E('expected RelativeTimeIntervalType, got ' + type(o2).__name__)
                 x = o2.start
-                a <<= 2
+                a <<= 4
                 if type(x) is not int or x < 0 or x > 16777214:
                     st_start.fail(x)
                 if x < 128:
@@ -5232,24 +5225,22 @@ def e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
                     w, b = 2, 1
                 a = (a << w) | (2 - b)
             elif sel == 0 and tx is IntervalType:
-                a = (a << 2) | 1
                 o3 = x
                 if type(o3) is not IntervalType:
                     raise _E('expected IntervalType, got ' + type(o3).__name__)
-                a = (a << 1) | 0
+                a = (a << 3) | 2
             else:
                 raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
         else:
             raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
         x = o1.PMax
-        a = (a << 1) | 0
         o4 = x
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 7) | ((x + 3) << 1)
         x = o4.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -5407,12 +5398,11 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
             if x < 128:
@@ -5439,24 +5429,22 @@ def e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('PMaxScheduleEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
         raise _E('PMaxScheduleEntryType: one of TimeInterval is required')
     x = o.PMax
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -5834,12 +5822,11 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
             if x < 128:
@@ -5866,11 +5853,10 @@ def e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('SalesTariffEntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -6005,14 +5991,13 @@ def e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     if type(o) is not ConsumptionCostType:
         raise _E('expected ConsumptionCostType, got ' + type(o).__name__)
     x = o.startValue
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o1.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6515,12 +6500,11 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if type(o) is not DC_EVSEChargeParameterType:
         raise _E('expected DC_EVSEChargeParameterType, got ' + type(o).__name__)
     x = o.DC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -6549,16 +6533,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-    a = (a << 1) | 0
     x = o.EVSEMaximumCurrentLimit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6583,16 +6565,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumPowerLimit
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6617,16 +6597,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumVoltageLimit
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
     x = o4.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o4.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6651,16 +6629,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumCurrentLimit
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o5).__name__)
     x = o5.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o5.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6685,16 +6661,14 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumVoltageLimit
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
     x = o6.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o6.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -6722,14 +6696,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVSECurrentRegulationTolerance
     if x is not None:
-        a = (a << 2) | 0
         o7 = x
         if type(o7) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o7).__name__)
         x = o7.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o7.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -6794,14 +6767,13 @@ def e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a <<= 2
     x = o.EVSEEnergyToBeDelivered
     if x is not None:
-        a = (a << 2) | 0
         o9 = x
         if type(o9) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o9).__name__)
         x = o9.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o9.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -7126,21 +7098,19 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     x = o.EVSEID
     a <<= 2
     a = st_evseIDType.enc(x, a)
-    a <<= 1
     x = o.SAScheduleTupleID
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
-    a = (a << 11) | ((x - 1) << 1)
+    a = (a << 12) | ((x - 1) << 1)
     x = o.EVSEMaxCurrent
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
         x = o1.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o1.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -7198,7 +7168,11 @@ def e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         if x is not None:
             a = (a << w) | (2 - b)
             a <<= 1
-            a = st_sigMeterReadingType.enc(x, a)
+            if type(x) is not bytes or len(x) > 64:
+                st_sigMeterReadingType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             w, b = 2, 3
         x = o2.MeterStatus
@@ -7442,7 +7416,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (2 - b)
         a <<= 1
-        a = st_sigMeterReadingType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_sigMeterReadingType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 3
     x = o.MeterStatus
@@ -7814,14 +7792,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     if type(o) is not CurrentDemandReqType:
         raise _E('expected CurrentDemandReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVErrorCode
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
@@ -7832,14 +7809,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetCurrent
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -7867,14 +7843,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a <<= 2
     x = o.EVMaximumVoltageLimit
     if x is not None:
-        a = (a << 3) | 0
         o3 = x
         if type(o3) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
         x = o3.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o3.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -7987,14 +7962,13 @@ def e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a = (a << (w + 3)) | ((6 - b) << 3) | (x << 1)
     x = o.RemainingTimeToFullSoC
     if x is not None:
-        a = (a << 2) | 0
         o6 = x
         if type(o6) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o6).__name__)
         x = o6.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o6.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -8523,12 +8497,11 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -8557,16 +8530,14 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -8591,16 +8562,14 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEPresentCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -8625,11 +8594,10 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSECurrentLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 6) | (x << 1)
     x = o.EVSEVoltageLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -8640,14 +8608,13 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     a = (a << 4) | (x << 1)
     x = o.EVSEMaximumVoltageLimit
     if x is not None:
-        a = (a << 3) | 0
         o4 = x
         if type(o4) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o4).__name__)
         x = o4.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 9) | ((x + 3) << 1)
         x = o4.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -8752,19 +8719,17 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     a = (a << w) | (10 - b)
     a <<= 1
     a = st_evseIDType.enc(x, a)
-    a <<= 1
     x = o.SAScheduleTupleID
     if type(x) is not int or not 1 <= x <= 255:
         st_SAIDType.fail(x)
-    a = (a << 11) | ((x - 1) << 1)
+    a = (a << 12) | ((x - 1) << 1)
     x = o.MeterInfo
     if x is not None:
-        a = (a << 2) | 0
         o7 = x
         if type(o7) is not MeterInfoType:
             raise _E('expected MeterInfoType, got ' + type(o7).__name__)
         x = o7.MeterID
-        a <<= 2
+        a <<= 4
         a = st_meterIDType.enc(x, a)
         a <<= 1
         x = o7.MeterReading
@@ -8786,7 +8751,11 @@ def e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         if x is not None:
             a = (a << w) | (2 - b)
             a <<= 1
-            a = st_sigMeterReadingType.enc(x, a)
+            if type(x) is not bytes or len(x) > 64:
+                st_sigMeterReadingType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             w, b = 2, 3
         x = o7.MeterStatus
@@ -8891,14 +8860,13 @@ def e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int
     if type(o) is not DC_EVPowerDeliveryParameterType:
         raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVErrorCode
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
@@ -9120,12 +9088,11 @@ def e_EntryType(o: EntryType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is RelativeTimeIntervalType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not RelativeTimeIntervalType:
                 raise _E('expected RelativeTimeIntervalType, got ' + type(o1).__name__)
             x = o1.start
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 16777214:
                 st_start.fail(x)
             if x < 128:
@@ -9152,11 +9119,10 @@ def e_EntryType(o: EntryType, a: int) -> int:
                 w, b = 2, 1
             a = (a << w) | (2 - b)
         elif sel == 0 and tx is IntervalType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not IntervalType:
                 raise _E('expected IntervalType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 3) | 2
         else:
             raise _E('EntryType: value of type ' + tx.__name__ + ' not allowed')
     else:
@@ -9218,11 +9184,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -9505,7 +9478,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -9709,7 +9686,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     x = o.SessionID
     a = (a << w) | (1 - b)
     a <<= 1
-    a = st_sessionIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SAScheduleTupleID
     if x is not None:
@@ -9747,7 +9728,11 @@ def e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     if x is not None:
         a = (a << w) | (2 - b)
         a <<= 1
-        a = st_sigMeterReadingType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_sigMeterReadingType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 3
     x = o1.MeterStatus
@@ -9960,12 +9945,11 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.NotificationMaxDelay
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -9985,12 +9969,11 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
         elif sel == 0 and tx is DC_EVSEStatusType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
             x = o2.NotificationMaxDelay
-            a <<= 2
+            a = (a << 4) | 4
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -10021,12 +10004,11 @@ def e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             a = (a << 1) | 0
         elif sel == 0 and tx is EVSEStatusType:
-            a = (a << 2) | 2
             o3 = x
             if type(o3) is not EVSEStatusType:
                 raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            a <<= 2
+            a = (a << 4) | 8
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -10084,9 +10066,8 @@ def e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     x = o.eMAID
     a <<= 2
     a = st_eMAIDType.enc(x, a)
-    a <<= 1
     x = o.ContractSignatureCertChain
-    a = (a << 1) | 0
+    a <<= 2
     a = e_CertificateChainType(x, a)
     a = (a << 1) | 0
     return a
@@ -10152,10 +10133,13 @@ def e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     a = (a << 8) | (_i << 1)
     x = o.GenChallenge
     a <<= 2
-    a = st_genChallengeType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+        st_genChallengeType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.EVSETimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
         st_long.fail(x)
     if x >= 0:
@@ -10597,14 +10581,13 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             if type(o1) is not DC_EVPowerDeliveryParameterType:
                 raise _E('expected DC_EVPowerDeliveryParameterType, got ' + type(o1).__name__)
             x = o1.DC_EVStatus
-            a = (a << 1) | 0
             o2 = x
             if type(o2) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o2).__name__)
             x = o2.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 5) | (x << 1)
             x = o2.EVErrorCode
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
@@ -10761,16 +10744,14 @@ def e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.ChargingProfileEntryMaxPower
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not PhysicalValueType:
             raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
         x = o2.Multiplier
         if type(x) is not int or not -3 <= x <= 3:
             st_unitMultiplierType.fail(x)
-        a = (a << 6) | ((x + 3) << 1)
+        a = (a << 8) | ((x + 3) << 1)
         x = o2.Unit
         _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
         if _i is None:
@@ -10900,16 +10881,14 @@ def e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.ChargingProfileEntryMaxPower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
     x = o1.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o1.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -11106,12 +11085,11 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_EVSEStatusType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not AC_EVSEStatusType:
                 raise _E('expected AC_EVSEStatusType, got ' + type(o1).__name__)
             x = o1.NotificationMaxDelay
-            a <<= 2
+            a <<= 4
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -11131,12 +11109,11 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
                 st_boolean.fail(x)
             a = (a << 5) | ((x << 1)) << 1
         elif sel == 0 and tx is DC_EVSEStatusType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o2).__name__)
             x = o2.NotificationMaxDelay
-            a <<= 2
+            a = (a << 4) | 4
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -11167,12 +11144,11 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
             a = (a << 1) | 0
         elif sel == 0 and tx is EVSEStatusType:
-            a = (a << 2) | 2
             o3 = x
             if type(o3) is not EVSEStatusType:
                 raise _E('expected EVSEStatusType, got ' + type(o3).__name__)
             x = o3.NotificationMaxDelay
-            a <<= 2
+            a = (a << 4) | 8
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -11281,14 +11257,13 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     if type(o) is not PreChargeReqType:
         raise _E('expected PreChargeReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVErrorCode
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
@@ -11299,14 +11274,13 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
         st_percentValueType.fail(x)
     a = (a << 11) | (((x) << 1)) << 1
     x = o.EVTargetVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 7) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -11331,16 +11305,14 @@ def e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVTargetCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o3).__name__)
     x = o3.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 9) | ((x + 3) << 1)
     x = o3.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -11472,12 +11444,11 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -11506,16 +11477,14 @@ def e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:
@@ -12032,14 +12001,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is PhysicalValueType:
-            a = (a << 3) | 4
             o1 = x
             if type(o1) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o1).__name__)
             x = o1.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((4) << 6) | ((x + 3) << 1)
             x = o1.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -12251,12 +12219,11 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     a = (a << 1) | 0
     a = e_PaymentOptionListType(x, a)
     x = o.ChargeService
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ChargeServiceType:
         raise _E('expected ChargeServiceType, got ' + type(o1).__name__)
     x = o1.ServiceID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -12848,7 +12815,11 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.EVCCID
     a <<= 2
-    a = st_evccIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 6:
+        st_evccIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -13204,7 +13175,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -14103,13 +14078,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
     if type(o) is not V2G_Message:
         raise _E('expected V2G_Message, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o1.Notification
     if x is not None:
@@ -14174,18 +14152,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 st_EVSEProcessingType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is BodyBaseType:
-            a = (a << 6) | 2
             o5 = x
             if type(o5) is not BodyBaseType:
                 raise _E('expected BodyBaseType, got ' + type(o5).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 4
         elif sel == 0 and tx is CableCheckReqType:
-            a = (a << 6) | 3
             o6 = x
             if type(o6) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o6).__name__)
             x = o6.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 6
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is CableCheckResType:
@@ -14351,11 +14327,10 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
-            a = (a << 6) | 11
             o11 = x
             if type(o11) is not ChargingStatusReqType:
                 raise _E('expected ChargingStatusReqType, got ' + type(o11).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 22
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 12
             a = e_ChargingStatusResType(x, a)
@@ -14403,16 +14378,14 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 raise _E('MeteringReceiptResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsReqType:
-            a = (a << 6) | 17
             o13 = x
             if type(o13) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o13).__name__)
             x = o13.eMAID
-            a <<= 2
+            a = (a << 8) | 68
             a = st_eMAIDType.enc(x, a)
-            a <<= 1
             x = o13.ContractSignatureCertChain
-            a = (a << 1) | 0
+            a <<= 2
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsResType:
@@ -14427,10 +14400,13 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             a = (a << 8) | (_i << 1)
             x = o14.GenChallenge
             a <<= 2
-            a = st_genChallengeType.enc(x, a)
-            a <<= 1
+            if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+                st_genChallengeType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             x = o14.EVSETimeStamp
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
@@ -14549,12 +14525,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 raise _E('PowerDeliveryResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
-            a = (a << 6) | 23
             o19 = x
             if type(o19) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o19).__name__)
             x = o19.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 46
             a = e_DC_EVStatusType(x, a)
             x = o19.EVTargetVoltage
             a = (a << 1) | 0
@@ -14581,12 +14556,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
             a = e_PhysicalValueType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is ServiceDetailReqType:
-            a = (a << 6) | 25
             o21 = x
             if type(o21) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o21).__name__)
             x = o21.ServiceID
-            a <<= 2
+            a = (a << 8) | 100
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
             if x < 128:
@@ -14671,13 +14645,16 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 w, b = 2, 3
             a = (a << w) | (4 - b)
         elif sel == 0 and tx is SessionSetupReqType:
-            a = (a << 6) | 29
             o25 = x
             if type(o25) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o25).__name__)
             x = o25.EVCCID
-            a <<= 2
-            a = st_evccIDType.enc(x, a)
+            a = (a << 8) | 116
+            if type(x) is not bytes or len(x) > 6:
+                st_evccIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
@@ -14739,12 +14716,11 @@ def e_V2G_Message(o: V2G_Message, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
-            a = (a << 6) | 33
             o29 = x
             if type(o29) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o29).__name__)
             x = o29.DC_EVStatus
-            a = (a << 1) | 0
+            a = (a << 7) | 66
             a = e_DC_EVStatusType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is WeldingDetectionResType:
@@ -14851,7 +14827,11 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
+    if type(x) is not bytes or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.Notification
     if x is not None:
@@ -16410,25 +16390,22 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_EVSEProcessingType.fail(x)
             a = (a << 6) | ((_i << 1)) << 1
         elif sel == 0 and tx is BodyBaseType:
-            a = (a << 6) | 2
             o2 = x
             if type(o2) is not BodyBaseType:
                 raise _E('expected BodyBaseType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 4
         elif sel == 0 and tx is CableCheckReqType:
-            a = (a << 6) | 3
             o3 = x
             if type(o3) is not CableCheckReqType:
                 raise _E('expected CableCheckReqType, got ' + type(o3).__name__)
             x = o3.DC_EVStatus
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o4).__name__)
             x = o4.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((6) << 4) | (x << 1)
             x = o4.EVErrorCode
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
@@ -16449,12 +16426,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o5.DC_EVSEStatus
-            a = (a << 1) | 0
             o6 = x
             if type(o6) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o6).__name__)
             x = o6.NotificationMaxDelay
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -16650,11 +16626,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 3) | 0
                     a = e_SAScheduleListType(x, a)
                 elif sel == 0 and tx is SASchedulesType:
-                    a = (a << 3) | 1
                     o12 = x
                     if type(o12) is not SASchedulesType:
                         raise _E('expected SASchedulesType, got ' + type(o12).__name__)
-                    a = (a << 1) | 0
+                    a = (a << 4) | 2
                 else:
                     raise _E('ChargeParameterDiscoveryResType: value of type ' + tx.__name__ + ' not allowed')
                 w, b = 2, 4
@@ -16700,11 +16675,10 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 raise _E('ChargeParameterDiscoveryResType: one of EVSEChargeParameter is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is ChargingStatusReqType:
-            a = (a << 6) | 11
             o15 = x
             if type(o15) is not ChargingStatusReqType:
                 raise _E('expected ChargingStatusReqType, got ' + type(o15).__name__)
-            a = (a << 1) | 0
+            a = (a << 7) | 22
         elif sel == 0 and tx is ChargingStatusResType:
             a = (a << 6) | 12
             a = e_ChargingStatusResType(x, a)
@@ -16738,12 +16712,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if k:
                 tx = type(x)
                 if sel == 0 and tx is AC_EVSEStatusType:
-                    a = (a << 2) | 0
                     o17 = x
                     if type(o17) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o17).__name__)
                     x = o17.NotificationMaxDelay
-                    a <<= 2
+                    a <<= 4
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -16763,12 +16736,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         st_boolean.fail(x)
                     a = (a << 5) | ((x << 1)) << 1
                 elif sel == 0 and tx is DC_EVSEStatusType:
-                    a = (a << 2) | 1
                     o18 = x
                     if type(o18) is not DC_EVSEStatusType:
                         raise _E('expected DC_EVSEStatusType, got ' + type(o18).__name__)
                     x = o18.NotificationMaxDelay
-                    a <<= 2
+                    a = (a << 4) | 4
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -16799,12 +16771,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
                     a = (a << 1) | 0
                 elif sel == 0 and tx is EVSEStatusType:
-                    a = (a << 2) | 2
                     o19 = x
                     if type(o19) is not EVSEStatusType:
                         raise _E('expected EVSEStatusType, got ' + type(o19).__name__)
                     x = o19.NotificationMaxDelay
-                    a <<= 2
+                    a = (a << 4) | 8
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -16825,16 +16796,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 raise _E('MeteringReceiptResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsReqType:
-            a = (a << 6) | 17
             o20 = x
             if type(o20) is not PaymentDetailsReqType:
                 raise _E('expected PaymentDetailsReqType, got ' + type(o20).__name__)
             x = o20.eMAID
-            a <<= 2
+            a = (a << 8) | 68
             a = st_eMAIDType.enc(x, a)
-            a <<= 1
             x = o20.ContractSignatureCertChain
-            a = (a << 1) | 0
+            a <<= 2
             a = e_CertificateChainType(x, a)
             a = (a << 1) | 0
         elif sel == 0 and tx is PaymentDetailsResType:
@@ -16849,10 +16818,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = (a << 8) | (_i << 1)
             x = o21.GenChallenge
             a <<= 2
-            a = st_genChallengeType.enc(x, a)
-            a <<= 1
+            if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+                st_genChallengeType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             x = o21.EVSETimeStamp
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < -9223372036854775808 or x > 9223372036854775807:
                 st_long.fail(x)
             if x >= 0:
@@ -16978,12 +16950,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if k:
                 tx = type(x)
                 if sel == 0 and tx is AC_EVSEStatusType:
-                    a = (a << 2) | 0
                     o28 = x
                     if type(o28) is not AC_EVSEStatusType:
                         raise _E('expected AC_EVSEStatusType, got ' + type(o28).__name__)
                     x = o28.NotificationMaxDelay
-                    a <<= 2
+                    a <<= 4
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -17003,12 +16974,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                         st_boolean.fail(x)
                     a = (a << 5) | ((x << 1)) << 1
                 elif sel == 0 and tx is DC_EVSEStatusType:
-                    a = (a << 2) | 1
                     o29 = x
                     if type(o29) is not DC_EVSEStatusType:
                         raise _E('expected DC_EVSEStatusType, got ' + type(o29).__name__)
                     x = o29.NotificationMaxDelay
-                    a <<= 2
+                    a = (a << 4) | 4
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -17039,12 +17009,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
                     a = (a << 1) | 0
                 elif sel == 0 and tx is EVSEStatusType:
-                    a = (a << 2) | 2
                     o30 = x
                     if type(o30) is not EVSEStatusType:
                         raise _E('expected EVSEStatusType, got ' + type(o30).__name__)
                     x = o30.NotificationMaxDelay
-                    a <<= 2
+                    a = (a << 4) | 8
                     if type(x) is not int or x < 0 or x > 65535:
                         st_unsignedShort.fail(x)
                     if x < 128:
@@ -17065,19 +17034,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 raise _E('PowerDeliveryResType: one of EVSEStatus is required')
             a = (a << 1) | 0
         elif sel == 0 and tx is PreChargeReqType:
-            a = (a << 6) | 23
             o31 = x
             if type(o31) is not PreChargeReqType:
                 raise _E('expected PreChargeReqType, got ' + type(o31).__name__)
             x = o31.DC_EVStatus
-            a = (a << 1) | 0
             o32 = x
             if type(o32) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o32).__name__)
             x = o32.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((46) << 4) | (x << 1)
             x = o32.EVErrorCode
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
@@ -17088,14 +17055,13 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_percentValueType.fail(x)
             a = (a << 11) | (((x) << 1)) << 1
             x = o31.EVTargetVoltage
-            a = (a << 1) | 0
             o33 = x
             if type(o33) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o33).__name__)
             x = o33.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 7) | ((x + 3) << 1)
             x = o33.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -17120,16 +17086,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
                 else:
                     a = _wu(x_, (a << 1) | 1)
-            a <<= 2
             x = o31.EVTargetCurrent
-            a = (a << 1) | 0
             o34 = x
             if type(o34) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o34).__name__)
             x = o34.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 9) | ((x + 3) << 1)
             x = o34.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -17166,12 +17130,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o35.DC_EVSEStatus
-            a = (a << 1) | 0
             o36 = x
             if type(o36) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o36).__name__)
             x = o36.NotificationMaxDelay
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -17200,16 +17163,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-            a = (a << 1) | 0
             x = o35.EVSEPresentVoltage
-            a = (a << 1) | 0
             o37 = x
             if type(o37) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o37).__name__)
             x = o37.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 8) | ((x + 3) << 1)
             x = o37.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -17236,12 +17197,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 3
         elif sel == 0 and tx is ServiceDetailReqType:
-            a = (a << 6) | 25
             o38 = x
             if type(o38) is not ServiceDetailReqType:
                 raise _E('expected ServiceDetailReqType, got ' + type(o38).__name__)
             x = o38.ServiceID
-            a <<= 2
+            a = (a << 8) | 100
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
             if x < 128:
@@ -17315,12 +17275,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
             a = (a << 1) | 0
             a = e_PaymentOptionListType(x, a)
             x = o41.ChargeService
-            a = (a << 1) | 0
             o42 = x
             if type(o42) is not ChargeServiceType:
                 raise _E('expected ChargeServiceType, got ' + type(o42).__name__)
             x = o42.ServiceID
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < 0 or x > 65535:
                 st_serviceIDType.fail(x)
             if x < 128:
@@ -17368,13 +17327,16 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 w, b = 2, 3
             a = (a << w) | (4 - b)
         elif sel == 0 and tx is SessionSetupReqType:
-            a = (a << 6) | 29
             o43 = x
             if type(o43) is not SessionSetupReqType:
                 raise _E('expected SessionSetupReqType, got ' + type(o43).__name__)
             x = o43.EVCCID
-            a <<= 2
-            a = st_evccIDType.enc(x, a)
+            a = (a << 8) | 116
+            if type(x) is not bytes or len(x) > 6:
+                st_evccIDType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 2
         elif sel == 0 and tx is SessionSetupResType:
             a = (a << 6) | 30
@@ -17436,19 +17398,17 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 9) | ((_i << 1)) << 1
         elif sel == 0 and tx is WeldingDetectionReqType:
-            a = (a << 6) | 33
             o47 = x
             if type(o47) is not WeldingDetectionReqType:
                 raise _E('expected WeldingDetectionReqType, got ' + type(o47).__name__)
             x = o47.DC_EVStatus
-            a = (a << 1) | 0
             o48 = x
             if type(o48) is not DC_EVStatusType:
                 raise _E('expected DC_EVStatusType, got ' + type(o48).__name__)
             x = o48.EVReady
             if type(x) is not bool:
                 st_boolean.fail(x)
-            a = (a << 4) | (x << 1)
+            a = (a << 11) | ((66) << 4) | (x << 1)
             x = o48.EVErrorCode
             _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
             if _i is None:
@@ -17469,12 +17429,11 @@ def e_BodyType(o: BodyType, a: int) -> int:
                 st_responseCodeType.fail(x)
             a = (a << 8) | (_i << 1)
             x = o49.DC_EVSEStatus
-            a = (a << 1) | 0
             o50 = x
             if type(o50) is not DC_EVSEStatusType:
                 raise _E('expected DC_EVSEStatusType, got ' + type(o50).__name__)
             x = o50.NotificationMaxDelay
-            a <<= 2
+            a <<= 3
             if type(x) is not int or x < 0 or x > 65535:
                 st_unsignedShort.fail(x)
             if x < 128:
@@ -17503,16 +17462,14 @@ def e_BodyType(o: BodyType, a: int) -> int:
             if _i is None:
                 st_DC_EVSEStatusCodeType.fail(x)
             a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-            a = (a << 1) | 0
             x = o49.EVSEPresentVoltage
-            a = (a << 1) | 0
             o51 = x
             if type(o51) is not PhysicalValueType:
                 raise _E('expected PhysicalValueType, got ' + type(o51).__name__)
             x = o51.Multiplier
             if type(x) is not int or not -3 <= x <= 3:
                 st_unitMultiplierType.fail(x)
-            a = (a << 6) | ((x + 3) << 1)
+            a = (a << 8) | ((x + 3) << 1)
             x = o51.Unit
             _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
             if _i is None:
@@ -17571,14 +17528,13 @@ def e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     if type(o) is not WeldingDetectionReqType:
         raise _E('expected WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.DC_EVStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVStatusType:
         raise _E('expected DC_EVStatusType, got ' + type(o1).__name__)
     x = o1.EVReady
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 5) | (x << 1)
     x = o1.EVErrorCode
     _i = _IDX_st_DC_EVErrorCodeType.get(x) if type(x) is str else None
     if _i is None:
@@ -17694,12 +17650,11 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 8) | (_i << 1)
     x = o.DC_EVSEStatus
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not DC_EVSEStatusType:
         raise _E('expected DC_EVSEStatusType, got ' + type(o1).__name__)
     x = o1.NotificationMaxDelay
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -17728,16 +17683,14 @@ def e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     if _i is None:
         st_DC_EVSEStatusCodeType.fail(x)
     a = (a << (w + 6)) | ((3 - b) << 6) | (_i << 1)
-    a = (a << 1) | 0
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PhysicalValueType:
         raise _E('expected PhysicalValueType, got ' + type(o2).__name__)
     x = o2.Multiplier
     if type(x) is not int or not -3 <= x <= 3:
         st_unitMultiplierType.fail(x)
-    a = (a << 6) | ((x + 3) << 1)
+    a = (a << 8) | ((x + 3) << 1)
     x = o2.Unit
     _i = _IDX_st_unitSymbolType.get(x) if type(x) is str else None
     if _i is None:

@@ -1308,14 +1308,13 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     if type(o) is not AC_CPDReqEnergyTransferModeType:
         raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1338,14 +1337,13 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -1431,14 +1429,13 @@ def e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -1983,14 +1980,13 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     if type(o) is not AC_CPDResEnergyTransferModeType:
         raise _E('expected AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2013,14 +2009,13 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2106,14 +2101,13 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2199,14 +2193,13 @@ def e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int
     a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
-        a = (a << 3) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2464,16 +2457,18 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     if type(o) is not AC_ChargeLoopReqType:
         raise _E('expected AC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2519,11 +2514,10 @@ def e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_AC_CLReqControlModeType(x, a)
         elif sel == 0 and tx is CLReqControlModeType:
-            a = (a << 3) | 2
             o2 = x
             if type(o2) is not CLReqControlModeType:
                 raise _E('expected CLReqControlModeType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a = (a << 4) | 4
         elif sel == 0 and tx is Dynamic_AC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_AC_CLReqControlModeType(x, a)
@@ -2598,10 +2592,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2892,7 +2889,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -2993,7 +2994,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -3058,11 +3063,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -3179,9 +3191,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -4393,16 +4404,14 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumEnergyRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4422,16 +4431,14 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumEnergyRequest
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4451,16 +4458,14 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4483,14 +4488,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4576,14 +4580,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4669,14 +4672,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4762,14 +4764,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4855,14 +4856,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o17 = x
         if type(o17) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o17).__name__)
         x = o17.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o17.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4948,14 +4948,13 @@ def e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType
     a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
-        a = (a << 3) | 0
         o20 = x
         if type(o20) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o20).__name__)
         x = o20.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o20.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5838,14 +5837,13 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
         raise _E('expected BPT_Scheduled_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
     if x is not None:
-        a = (a << 4) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -6148,14 +6146,13 @@ def e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMode
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
-        a = (a << 4) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -7075,16 +7072,14 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumEnergyRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7104,16 +7099,14 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumEnergyRequest
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7133,16 +7126,14 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7165,14 +7156,13 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -7258,14 +7248,13 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -7351,14 +7340,13 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -7444,14 +7432,13 @@ def e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int
     a <<= 2
     x = o.EVPresentReactivePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8056,14 +8043,13 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
         raise _E('expected Scheduled_AC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
     if x is not None:
-        a = (a << 4) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8366,14 +8352,13 @@ def e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a:
     a <<= 2
     x = o.EVPresentActivePower_L2
     if x is not None:
-        a = (a << 3) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8711,16 +8696,18 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     if type(o) is not AC_ChargeLoopResType:
         raise _E('expected AC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8745,12 +8732,11 @@ def e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
-        a = (a << 4) | 0
         o2 = x
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        a <<= 2
+        a <<= 6
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
         if x < 128:
@@ -9113,9 +9099,8 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     a <<= 2
     a = st_meterIDType.enc(x, a)
-    a <<= 1
     x = o.ChargedEnergyReadingWh
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -9172,7 +9157,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_meterSignatureType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_meterSignatureType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 6
     x = o.MeterStatus
@@ -9584,19 +9573,17 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9616,16 +9603,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.CostPerUnit
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9656,14 +9641,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9683,16 +9667,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o4.CostPerUnit
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9721,14 +9703,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9748,16 +9729,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o7.CostPerUnit
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9786,14 +9765,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9813,16 +9791,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o10.CostPerUnit
-        a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9864,16 +9840,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o13.Amount
-        a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9966,14 +9940,13 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -9993,16 +9966,14 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.CostPerUnit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10093,16 +10064,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10612,14 +10581,13 @@ def e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType
     a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
-        a = (a << 4) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11200,14 +11168,13 @@ def e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMode
         raise _E('expected BPT_Scheduled_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSETargetActivePower
     if x is not None:
-        a = (a << 4) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11986,14 +11953,13 @@ def e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int
     a <<= 2
     x = o.EVSETargetActivePower_L2
     if x is not None:
-        a = (a << 4) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -12574,14 +12540,13 @@ def e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a:
         raise _E('expected Scheduled_AC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSETargetActivePower
     if x is not None:
-        a = (a << 4) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -13138,16 +13103,18 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     if type(o) is not AC_ChargeParameterDiscoveryReqType:
         raise _E('expected AC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -13176,19 +13143,17 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
     if k:
         tx = type(x)
         if sel == 0 and tx is AC_CPDReqEnergyTransferModeType:
-            a = (a << 2) | 0
             o2 = x
             if type(o2) is not AC_CPDReqEnergyTransferModeType:
                 raise _E('expected AC_CPDReqEnergyTransferModeType, got ' + type(o2).__name__)
             x = o2.EVMaximumChargePower
-            a = (a << 1) | 0
             o3 = x
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
-            a = (a << 11) | ((x + 128) << 1)
+            a = (a << 14) | ((x + 128) << 1)
             x = o3.Value
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
@@ -13211,14 +13176,13 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
             a <<= 2
             x = o2.EVMaximumChargePower_L2
             if x is not None:
-                a = (a << 2) | 0
                 o4 = x
                 if type(o4) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o4).__name__)
                 x = o4.Exponent
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
-                a = (a << 11) | ((x + 128) << 1)
+                a = (a << 13) | ((x + 128) << 1)
                 x = o4.Value
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
@@ -13304,14 +13268,13 @@ def e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, 
             a <<= 2
             x = o2.EVMinimumChargePower_L2
             if x is not None:
-                a = (a << 2) | 0
                 o7 = x
                 if type(o7) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o7).__name__)
                 x = o7.Exponent
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
-                a = (a << 11) | ((x + 128) << 1)
+                a = (a << 13) | ((x + 128) << 1)
                 x = o7.Value
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
@@ -13795,14 +13758,13 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     if type(o) is not BPT_AC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -13825,14 +13787,13 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     a <<= 2
     x = o.EVMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -13918,14 +13879,13 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     a <<= 2
     x = o.EVMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -14011,14 +13971,13 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     a <<= 2
     x = o.EVMaximumDischargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -14104,14 +14063,13 @@ def e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType
     a <<= 2
     x = o.EVMinimumDischargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -14252,16 +14210,18 @@ def e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, 
     if type(o) is not AC_ChargeParameterDiscoveryResType:
         raise _E('expected AC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -14935,14 +14895,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     if type(o) is not BPT_AC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_AC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -14965,14 +14924,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.EVSEMaximumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -15058,14 +15016,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.EVSEMinimumChargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -15151,14 +15108,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.MaximumPowerAsymmetry
     if x is not None:
-        a = (a << 3) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -15337,14 +15293,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.EVSEMaximumDischargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -15430,14 +15385,13 @@ def e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.EVSEMinimumDischargePower_L2
     if x is not None:
-        a = (a << 2) | 0
         o17 = x
         if type(o17) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o17).__name__)
         x = o17.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o17.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:

@@ -803,16 +803,18 @@ def e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     if type(o) is not ACDP_ConnectReqType:
         raise _E('expected ACDP_ConnectReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -898,10 +900,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -1192,7 +1197,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -1293,7 +1302,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -1358,11 +1371,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -1479,9 +1499,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -1604,16 +1623,18 @@ def e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     if type(o) is not ACDP_ConnectResType:
         raise _E('expected ACDP_ConnectResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -1726,16 +1747,18 @@ def e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     if type(o) is not ACDP_SystemStatusReqType:
         raise _E('expected ACDP_SystemStatusReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2102,16 +2125,18 @@ def e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     if type(o) is not ACDP_SystemStatusResType:
         raise _E('expected ACDP_SystemStatusResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2243,16 +2268,18 @@ def e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) 
     if type(o) is not ACDP_VehiclePositioningReqType:
         raise _E('expected ACDP_VehiclePositioningReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2445,16 +2472,18 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
     if type(o) is not ACDP_VehiclePositioningResType:
         raise _E('expected ACDP_VehiclePositioningResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2505,9 +2534,8 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.EVRelativeYDeviation
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -2525,9 +2553,8 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.ContactWindowXc
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -2545,9 +2572,8 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.ContactWindowYc
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -2565,11 +2591,10 @@ def e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) 
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.EVInChargePosition
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 5) | ((x << 1)) << 1
+    a = (a << 6) | ((x << 1)) << 1
     return a
 
 def d_CLReqControlModeType(v: int, q: int) -> tuple[CLReqControlModeType, int]:
@@ -2784,14 +2809,13 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2811,16 +2835,14 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.CostPerUnit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3440,9 +3462,8 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     a <<= 2
     a = st_meterIDType.enc(x, a)
-    a <<= 1
     x = o.ChargedEnergyReadingWh
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3499,7 +3520,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_meterSignatureType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_meterSignatureType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 6
     x = o.MeterStatus
@@ -3911,19 +3936,17 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3943,16 +3966,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.CostPerUnit
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3983,14 +4004,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4010,16 +4030,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o4.CostPerUnit
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4048,14 +4066,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4075,16 +4092,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o7.CostPerUnit
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4113,14 +4128,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4140,16 +4154,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o10.CostPerUnit
-        a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4191,16 +4203,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o13.Amount
-        a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4296,16 +4306,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:

@@ -2021,16 +2021,18 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     if type(o) is not AuthorizationReqType:
         raise _E('expected AuthorizationReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2068,11 +2070,10 @@ def e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is EIM_AReqAuthorizationModeType:
-            a = (a << 2) | 0
             o2 = x
             if type(o2) is not EIM_AReqAuthorizationModeType:
                 raise _E('expected EIM_AReqAuthorizationModeType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a <<= 3
         elif sel == 1 and tx is PnC_AReqAuthorizationModeType:
             a = (a << 2) | 1
             a = e_PnC_AReqAuthorizationModeType(x, a)
@@ -2144,10 +2145,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2438,7 +2442,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -2539,7 +2547,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -2604,11 +2616,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -2725,9 +2744,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -2847,19 +2865,24 @@ def e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) ->
     a = st_ID.enc(x, a)
     x = o.GenChallenge
     a <<= 2
-    a = st_genChallengeType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+        st_genChallengeType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.ContractCertificateChain
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
-    a <<= 1
+    a <<= 4
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.SubCertificates
-    a = (a << 1) | 0
+    a <<= 2
     a = e_SubCertificatesType(x, a)
     a <<= 2
     return a
@@ -2900,10 +2923,13 @@ def e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> i
         raise _E('expected ContractCertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
     a <<= 2
-    a = st_certificateType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.SubCertificates
-    a = (a << 1) | 0
+    a <<= 2
     a = e_SubCertificatesType(x, a)
     a = (a << 1) | 0
     return a
@@ -2964,7 +2990,11 @@ def e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (0 - b)
         a <<= 1
-        a = st_certificateType.enc(x, a)
+        if type(x) is not bytes or len(x) > 1600:
+            st_certificateType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 3:
             w, b = 2, 0
@@ -3048,16 +3078,18 @@ def e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     if type(o) is not AuthorizationResType:
         raise _E('expected AuthorizationResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3154,16 +3186,18 @@ def e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     if type(o) is not AuthorizationSetupReqType:
         raise _E('expected AuthorizationSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3338,16 +3372,18 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     if type(o) is not AuthorizationSetupResType:
         raise _E('expected AuthorizationSetupResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3406,19 +3442,21 @@ def e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is EIM_ASResAuthorizationModeType:
-            a = (a << 2) | 0
             o2 = x
             if type(o2) is not EIM_ASResAuthorizationModeType:
                 raise _E('expected EIM_ASResAuthorizationModeType, got ' + type(o2).__name__)
-            a = (a << 1) | 0
+            a <<= 3
         elif sel == 1 and tx is PnC_ASResAuthorizationModeType:
-            a = (a << 2) | 1
             o3 = x
             if type(o3) is not PnC_ASResAuthorizationModeType:
                 raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o3).__name__)
             x = o3.GenChallenge
-            a <<= 2
-            a = st_genChallengeType.enc(x, a)
+            a = (a << 4) | 4
+            if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+                st_genChallengeType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
             x = o3.SupportedProviders
             if x is not None:
@@ -3494,7 +3532,11 @@ def e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) 
         raise _E('expected PnC_ASResAuthorizationModeType, got ' + type(o).__name__)
     x = o.GenChallenge
     a <<= 2
-    a = st_genChallengeType.enc(x, a)
+    if type(x) is not bytes or len(x) < 16 or len(x) > 16:
+        st_genChallengeType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SupportedProviders
     if x is not None:
@@ -3689,16 +3731,18 @@ def e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) 
     if type(o) is not CertificateInstallationReqType:
         raise _E('expected CertificateInstallationReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3787,7 +3831,11 @@ def e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     a = st_ID.enc(x, a)
     x = o.Certificate
     a <<= 2
-    a = st_certificateType.enc(x, a)
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SubCertificates
     if x is not None:
@@ -3876,9 +3924,8 @@ def e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> i
         x = o1.X509IssuerName
         a <<= 2
         a = st_string.enc(x, a)
-        a <<= 1
         x = o1.X509SerialNumber
-        a <<= 2
+        a <<= 3
         if type(x) is not int:
             st_integer.fail(x)
         if x >= 0:
@@ -4076,16 +4123,18 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
     if type(o) is not CertificateInstallationResType:
         raise _E('expected CertificateInstallationResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -4114,13 +4163,16 @@ def e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) 
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.CPSCertificateChain
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not CertificateChainType:
         raise _E('expected CertificateChainType, got ' + type(o2).__name__)
     x = o2.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o2.SubCertificates
     if x is not None:
@@ -4181,7 +4233,11 @@ def e_CertificateChainType(o: CertificateChainType, a: int) -> int:
         raise _E('expected CertificateChainType, got ' + type(o).__name__)
     x = o.Certificate
     a <<= 2
-    a = st_certificateType.enc(x, a)
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     x = o.SubCertificates
     if x is not None:
@@ -4323,16 +4379,18 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     a = (a << 1) | 0
     a = st_ID.enc(x, a)
     x = o.ContractCertificateChain
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ContractCertificateChainType:
         raise _E('expected ContractCertificateChainType, got ' + type(o1).__name__)
     x = o1.Certificate
-    a <<= 2
-    a = st_certificateType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) > 1600:
+        st_certificateType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.SubCertificates
-    a = (a << 1) | 0
+    a <<= 2
     a = e_SubCertificatesType(x, a)
     a = (a << 1) | 0
     x = o.ECDHCurve
@@ -4342,7 +4400,11 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     a = (a << 4) | (_i << 1)
     x = o.DHPublicKey
     a <<= 2
-    a = st_dhPublicKeyType.enc(x, a)
+    if type(x) is not bytes or len(x) < 133 or len(x) > 133:
+        st_dhPublicKeyType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 1
     k = 0
     sel = -1
@@ -4364,15 +4426,27 @@ def e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
         tx = type(x)
         if sel == 0:
             a <<= 3
-            a = st_secp521_EncryptedPrivateKeyType.enc(x, a)
+            if type(x) is not bytes or len(x) < 94 or len(x) > 94:
+                st_secp521_EncryptedPrivateKeyType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
         elif sel == 1:
             a = (a << 3) | 2
-            a = st_x448_EncryptedPrivateKeyType.enc(x, a)
+            if type(x) is not bytes or len(x) < 84 or len(x) > 84:
+                st_x448_EncryptedPrivateKeyType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
         elif sel == 2:
             a = (a << 3) | 4
-            a = st_tpm_EncryptedPrivateKeyType.enc(x, a)
+            if type(x) is not bytes or len(x) < 206 or len(x) > 206:
+                st_tpm_EncryptedPrivateKeyType.fail(x)
+            x_ = len(x)
+            a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+            a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
             a <<= 1
         else:
             raise _E('SignedInstallationDataType: value of type ' + tx.__name__ + ' not allowed')
@@ -4507,16 +4581,18 @@ def e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int
     if type(o) is not MeteringConfirmationReqType:
         raise _E('expected MeteringConfirmationReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -4640,10 +4716,13 @@ def e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     a = st_ID.enc(x, a)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.MeterInfo
-    a = (a << 1) | 0
+    a <<= 2
     a = e_MeterInfoType(x, a)
     x = o.Receipt
     if x is not None:
@@ -4909,9 +4988,8 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     a <<= 2
     a = st_meterIDType.enc(x, a)
-    a <<= 1
     x = o.ChargedEnergyReadingWh
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -4968,7 +5046,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_meterSignatureType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_meterSignatureType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 6
     x = o.MeterStatus
@@ -5380,19 +5462,17 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5412,16 +5492,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.CostPerUnit
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5452,14 +5530,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5479,16 +5556,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o4.CostPerUnit
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5517,14 +5592,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5544,16 +5618,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o7.CostPerUnit
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5582,14 +5654,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5609,16 +5680,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o10.CostPerUnit
-        a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5660,16 +5729,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o13.Amount
-        a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5762,14 +5829,13 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5789,16 +5855,14 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.CostPerUnit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5952,16 +6016,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6118,16 +6180,18 @@ def e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int
     if type(o) is not MeteringConfirmationResType:
         raise _E('expected MeteringConfirmationResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6336,16 +6400,18 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     if type(o) is not PowerDeliveryReqType:
         raise _E('expected PowerDeliveryReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6375,12 +6441,11 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     a = (a << 5) | (_i << 1)
     x = o.EVPowerProfile
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not EVPowerProfileType:
             raise _E('expected EVPowerProfileType, got ' + type(o2).__name__)
         x = o2.TimeAnchor
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
         if x < 128:
@@ -6405,18 +6470,16 @@ def e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         if k:
             tx = type(x)
             if sel == 0 and tx is Dynamic_EVPPTControlModeType:
-                a = (a << 2) | 0
                 o3 = x
                 if type(o3) is not Dynamic_EVPPTControlModeType:
                     raise _E('expected Dynamic_EVPPTControlModeType, got ' + type(o3).__name__)
-                a = (a << 1) | 0
+                a <<= 3
             elif sel == 1 and tx is Scheduled_EVPPTControlModeType:
-                a = (a << 2) | 1
                 o4 = x
                 if type(o4) is not Scheduled_EVPPTControlModeType:
                     raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o4).__name__)
                 x = o4.SelectedScheduleTupleID
-                a <<= 2
+                a = (a << 4) | 4
                 if type(x) is not int or x < 1 or x > 4294967295:
                     st_numericIDType.fail(x)
                 if x < 128:
@@ -6582,18 +6645,16 @@ def e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is Dynamic_EVPPTControlModeType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not Dynamic_EVPPTControlModeType:
                 raise _E('expected Dynamic_EVPPTControlModeType, got ' + type(o1).__name__)
-            a = (a << 1) | 0
+            a <<= 3
         elif sel == 1 and tx is Scheduled_EVPPTControlModeType:
-            a = (a << 2) | 1
             o2 = x
             if type(o2) is not Scheduled_EVPPTControlModeType:
                 raise _E('expected Scheduled_EVPPTControlModeType, got ' + type(o2).__name__)
             x = o2.SelectedScheduleTupleID
-            a <<= 2
+            a = (a << 4) | 4
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
             if x < 128:
@@ -6883,16 +6944,14 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.Power
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -6915,14 +6974,13 @@ def e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int
         a <<= 2
         x = o1.Power_L2
         if x is not None:
-            a = (a << 2) | 0
             o3 = x
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
-            a = (a << 11) | ((x + 128) << 1)
+            a = (a << 13) | ((x + 128) << 1)
             x = o3.Value
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
@@ -7125,16 +7183,14 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Power
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7157,14 +7213,13 @@ def e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     a <<= 2
     x = o.Power_L2
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -7329,16 +7384,18 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     if type(o) is not PowerDeliveryResType:
         raise _E('expected PowerDeliveryResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -7363,12 +7420,11 @@ def e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
         if x < 128:
@@ -7695,16 +7751,18 @@ def e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     if type(o) is not ScheduleExchangeReqType:
         raise _E('expected ScheduleExchangeReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8144,16 +8202,14 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumEnergyRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -8173,16 +8229,14 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumEnergyRequest
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -8205,14 +8259,13 @@ def e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> i
     a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
-        a = (a << 2) | 0
         o4 = x
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o4.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8612,12 +8665,11 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
         if type(o4) is not EVEnergyOfferType:
             raise _E('expected EVEnergyOfferType, got ' + type(o4).__name__)
         x = o4.EVPowerSchedule
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not EVPowerScheduleType:
             raise _E('expected EVPowerScheduleType, got ' + type(o5).__name__)
         x = o5.TimeAnchor
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
         if x < 128:
@@ -8626,18 +8678,15 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o5.EVPowerScheduleEntries
-        a = (a << 1) | 0
+        a <<= 2
         a = e_EVPowerScheduleEntryListType(x, a)
-        a = (a << 1) | 0
         x = o4.EVAbsolutePriceSchedule
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not EVAbsolutePriceScheduleType:
             raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o6).__name__)
         x = o6.TimeAnchor
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
         if x < 128:
@@ -8646,17 +8695,14 @@ def e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) 
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o6.Currency
-        a <<= 2
+        a <<= 3
         a = st_currencyType.enc(x, a)
-        a <<= 1
         x = o6.PriceAlgorithm
-        a <<= 2
+        a <<= 3
         a = st_identifierType.enc(x, a)
-        a <<= 1
         x = o6.EVPriceRuleStacks
-        a = (a << 1) | 0
+        a <<= 2
         a = e_EVPriceRuleStackListType(x, a)
         a <<= 2
         w, b = 1, 5
@@ -8744,12 +8790,11 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     if type(o) is not EVEnergyOfferType:
         raise _E('expected EVEnergyOfferType, got ' + type(o).__name__)
     x = o.EVPowerSchedule
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not EVPowerScheduleType:
         raise _E('expected EVPowerScheduleType, got ' + type(o1).__name__)
     x = o1.TimeAnchor
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8758,18 +8803,15 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o1.EVPowerScheduleEntries
-    a = (a << 1) | 0
+    a <<= 2
     a = e_EVPowerScheduleEntryListType(x, a)
-    a = (a << 1) | 0
     x = o.EVAbsolutePriceSchedule
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not EVAbsolutePriceScheduleType:
         raise _E('expected EVAbsolutePriceScheduleType, got ' + type(o2).__name__)
     x = o2.TimeAnchor
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8778,17 +8820,14 @@ def e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o2.Currency
-    a <<= 2
+    a <<= 3
     a = st_currencyType.enc(x, a)
-    a <<= 1
     x = o2.PriceAlgorithm
-    a <<= 2
+    a <<= 3
     a = st_identifierType.enc(x, a)
-    a <<= 1
     x = o2.EVPriceRuleStacks
-    a = (a << 1) | 0
+    a <<= 2
     a = e_EVPriceRuleStackListType(x, a)
     a <<= 2
     return a
@@ -8842,9 +8881,8 @@ def e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.EVPowerScheduleEntries
-    a = (a << 1) | 0
+    a <<= 2
     a = e_EVPowerScheduleEntryListType(x, a)
     a = (a << 1) | 0
     return a
@@ -8951,16 +8989,14 @@ def e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> i
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.Power
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9056,16 +9092,14 @@ def e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Power
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -9149,17 +9183,14 @@ def e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Currency
-    a <<= 2
+    a <<= 3
     a = st_currencyType.enc(x, a)
-    a <<= 1
     x = o.PriceAlgorithm
-    a <<= 2
+    a <<= 3
     a = st_identifierType.enc(x, a)
-    a <<= 1
     x = o.EVPriceRuleStacks
-    a = (a << 1) | 0
+    a <<= 2
     a = e_EVPriceRuleStackListType(x, a)
     a = (a << 1) | 0
     return a
@@ -9341,14 +9372,13 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
         if type(o1) is not EVPriceRuleType:
             raise _E('expected EVPriceRuleType, got ' + type(o1).__name__)
         x = o1.EnergyFee
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9368,16 +9398,14 @@ def e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.PowerRangeStart
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -9470,14 +9498,13 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     if type(o) is not EVPriceRuleType:
         raise _E('expected EVPriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -9497,16 +9524,14 @@ def e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.PowerRangeStart
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -9712,16 +9737,18 @@ def e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     if type(o) is not ScheduleExchangeResType:
         raise _E('expected ScheduleExchangeResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -10209,9 +10236,8 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PriceScheduleID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -10233,25 +10259,22 @@ def e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     a = (a << w) | (4 - b)
     a <<= 1
     a = st_currencyType.enc(x, a)
-    a <<= 1
     x = o.Language
-    a <<= 2
+    a <<= 3
     a = st_languageType.enc(x, a)
-    a <<= 1
     x = o.PriceAlgorithm
-    a <<= 2
+    a <<= 3
     a = st_identifierType.enc(x, a)
     a <<= 1
     x = o.MinimumCost
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10838,14 +10861,13 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
         if type(o1) is not PriceRuleType:
             raise _E('expected PriceRuleType, got ' + type(o1).__name__)
         x = o1.EnergyFee
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10868,14 +10890,13 @@ def e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
         a <<= 2
         x = o1.ParkingFee
         if x is not None:
-            a = (a << 3) | 0
             o3 = x
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
-            a = (a << 11) | ((x + 128) << 1)
+            a = (a << 14) | ((x + 128) << 1)
             x = o3.Value
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
@@ -11145,14 +11166,13 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     if type(o) is not PriceRuleType:
         raise _E('expected PriceRuleType, got ' + type(o).__name__)
     x = o.EnergyFee
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11175,14 +11195,13 @@ def e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     a <<= 2
     x = o.ParkingFee
     if x is not None:
-        a = (a << 3) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11526,16 +11545,14 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o2.OverstayFee
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11555,9 +11572,8 @@ def e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o2.OverstayFeePeriod
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < 0 or x > 4294967295:
             st_unsignedInt.fail(x)
         if x < 128:
@@ -11687,16 +11703,14 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.OverstayFee
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11716,9 +11730,8 @@ def e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.OverstayFeePeriod
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < 0 or x > 4294967295:
         st_unsignedInt.fail(x)
     if x < 128:
@@ -11812,16 +11825,14 @@ def e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
         x = o1.ServiceName
         a <<= 2
         a = st_nameType.enc(x, a)
-        a <<= 1
         x = o1.ServiceFee
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11897,16 +11908,14 @@ def e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     x = o.ServiceName
     a <<= 2
     a = st_nameType.enc(x, a)
-    a <<= 1
     x = o.ServiceFee
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -12040,9 +12049,8 @@ def e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PriceScheduleID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -12148,11 +12156,10 @@ def e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.PriceLevel
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
-        a = (a << 12) | (((x) << 1)) << 1
+        a = (a << 13) | (((x) << 1)) << 1
         if k < 1024:
             w, b = 2, 0
         else:
@@ -12204,11 +12211,10 @@ def e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PriceLevel
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
-    a = (a << 12) | (((x) << 1)) << 1
+    a = (a << 13) | (((x) << 1)) << 1
     return a
 
 def d_Scheduled_SEResControlModeType(v: int, q: int) -> tuple[Scheduled_SEResControlModeType, int]:
@@ -12359,14 +12365,12 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.ChargingSchedule
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not ChargingScheduleType:
             raise _E('expected ChargingScheduleType, got ' + type(o2).__name__)
         x = o2.PowerSchedule
-        a = (a << 1) | 0
+        a <<= 3
         a = e_PowerScheduleType(x, a)
         k = 0
         sel = -1
@@ -12396,12 +12400,11 @@ def e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) 
         a = (a << w) | (3 - b)
         x = o1.DischargingSchedule
         if x is not None:
-            a = (a << 2) | 0
             o3 = x
             if type(o3) is not ChargingScheduleType:
                 raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
             x = o3.PowerSchedule
-            a = (a << 1) | 0
+            a <<= 3
             a = e_PowerScheduleType(x, a)
             k = 0
             sel = -1
@@ -12644,19 +12647,16 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.ChargingSchedule
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not ChargingScheduleType:
         raise _E('expected ChargingScheduleType, got ' + type(o1).__name__)
     x = o1.PowerSchedule
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o2).__name__)
     x = o2.TimeAnchor
-    a <<= 2
+    a <<= 5
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -12710,17 +12710,15 @@ def e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     a = (a << w) | (3 - b)
     x = o.DischargingSchedule
     if x is not None:
-        a = (a << 2) | 0
         o3 = x
         if type(o3) is not ChargingScheduleType:
             raise _E('expected ChargingScheduleType, got ' + type(o3).__name__)
         x = o3.PowerSchedule
-        a = (a << 1) | 0
         o4 = x
         if type(o4) is not PowerScheduleType:
             raise _E('expected PowerScheduleType, got ' + type(o4).__name__)
         x = o4.TimeAnchor
-        a <<= 2
+        a <<= 5
         if type(x) is not int or x < 0 or x > 18446744073709551615:
             st_unsignedLong.fail(x)
         if x < 128:
@@ -12912,12 +12910,11 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     if type(o) is not ChargingScheduleType:
         raise _E('expected ChargingScheduleType, got ' + type(o).__name__)
     x = o.PowerSchedule
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not PowerScheduleType:
         raise _E('expected PowerScheduleType, got ' + type(o1).__name__)
     x = o1.TimeAnchor
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -12929,14 +12926,13 @@ def e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     a <<= 1
     x = o1.AvailableEnergy
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -13147,14 +13143,13 @@ def e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     a <<= 1
     x = o.AvailableEnergy
     if x is not None:
-        a = (a << 2) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -13389,16 +13384,14 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.Power
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -13421,14 +13414,13 @@ def e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
         a <<= 2
         x = o1.Power_L2
         if x is not None:
-            a = (a << 2) | 0
             o3 = x
             if type(o3) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o3).__name__)
             x = o3.Exponent
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
-            a = (a << 11) | ((x + 128) << 1)
+            a = (a << 13) | ((x + 128) << 1)
             x = o3.Value
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
@@ -13577,16 +13569,18 @@ def e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     if type(o) is not ServiceDetailReqType:
         raise _E('expected ServiceDetailReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -13713,16 +13707,18 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     if type(o) is not ServiceDetailResType:
         raise _E('expected ServiceDetailResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -13755,9 +13751,8 @@ def e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.ServiceParameterList
-    a = (a << 1) | 0
+    a <<= 2
     a = e_ServiceParameterListType(x, a)
     a = (a << 1) | 0
     return a
@@ -14112,14 +14107,13 @@ def e_ParameterType(o: ParameterType, a: int) -> int:
                     a = _wu(x_, (a << 1) | 1)
             a <<= 1
         elif sel == 4 and tx is RationalNumberType:
-            a = (a << 3) | 4
             o1 = x
             if type(o1) is not RationalNumberType:
                 raise _E('expected RationalNumberType, got ' + type(o1).__name__)
             x = o1.Exponent
             if type(x) is not int or not -128 <= x <= 127:
                 st_byte.fail(x)
-            a = (a << 11) | ((x + 128) << 1)
+            a = (a << 14) | ((4) << 11) | ((x + 128) << 1)
             x = o1.Value
             a <<= 2
             if type(x) is not int or x < -32768 or x > 32767:
@@ -14228,16 +14222,18 @@ def e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     if type(o) is not ServiceDiscoveryReqType:
         raise _E('expected ServiceDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -14430,16 +14426,18 @@ def e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     if type(o) is not ServiceDiscoveryResType:
         raise _E('expected ServiceDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -14557,11 +14555,10 @@ def e_ServiceListType(o: ServiceListType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.FreeService
         if type(x) is not bool:
             st_boolean.fail(x)
-        a = (a << 5) | ((x << 1)) << 1
+        a = (a << 6) | ((x << 1)) << 1
         if k < 8:
             w, b = 2, 0
         else:
@@ -14613,11 +14610,10 @@ def e_ServiceType(o: ServiceType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.FreeService
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 5) | ((x << 1)) << 1
+    a = (a << 6) | ((x << 1)) << 1
     return a
 
 def d_ServiceSelectionReqType(v: int, q: int) -> tuple[ServiceSelectionReqType, int]:
@@ -14739,16 +14735,18 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     if type(o) is not ServiceSelectionReqType:
         raise _E('expected ServiceSelectionReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -14767,12 +14765,11 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.SelectedEnergyTransferService
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not SelectedServiceType:
         raise _E('expected SelectedServiceType, got ' + type(o2).__name__)
     x = o2.ServiceID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -14781,9 +14778,8 @@ def e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o2.ParameterSetID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -14865,9 +14861,8 @@ def e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.ParameterSetID
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_serviceIDType.fail(x)
     if x < 128:
@@ -14975,9 +14970,8 @@ def e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.ParameterSetID
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 0 or x > 65535:
             st_serviceIDType.fail(x)
         if x < 128:
@@ -15065,16 +15059,18 @@ def e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     if type(o) is not ServiceSelectionResType:
         raise _E('expected ServiceSelectionResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -15172,16 +15168,18 @@ def e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     if type(o) is not SessionSetupReqType:
         raise _E('expected SessionSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -15282,16 +15280,18 @@ def e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     if type(o) is not SessionSetupResType:
         raise _E('expected SessionSetupResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -15423,16 +15423,18 @@ def e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     if type(o) is not SessionStopReqType:
         raise _E('expected SessionStopReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -15544,16 +15546,18 @@ def e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     if type(o) is not SessionStopResType:
         raise _E('expected SessionStopResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -15809,16 +15813,18 @@ def e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     if type(o) is not VehicleCheckInReqType:
         raise _E('expected VehicleCheckInReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -16086,16 +16092,18 @@ def e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     if type(o) is not VehicleCheckInResType:
         raise _E('expected VehicleCheckInResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -16281,16 +16289,18 @@ def e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     if type(o) is not VehicleCheckOutReqType:
         raise _E('expected VehicleCheckOutReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -16399,16 +16409,18 @@ def e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     if type(o) is not VehicleCheckOutResType:
         raise _E('expected VehicleCheckOutResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:

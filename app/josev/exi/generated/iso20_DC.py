@@ -1375,14 +1375,13 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
     if type(o) is not BPT_DC_CPDReqEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1402,16 +1401,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1431,16 +1428,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1460,16 +1455,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargeCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1489,16 +1482,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1518,16 +1509,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumVoltage
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1584,16 +1573,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumDischargePower
-    a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o8.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1613,16 +1600,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumDischargeCurrent
-    a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o9.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -1642,16 +1627,14 @@ def e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumDischargeCurrent
-    a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o10.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2043,14 +2026,13 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     if type(o) is not BPT_DC_CPDResEnergyTransferModeType:
         raise _E('expected BPT_DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2070,16 +2052,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2099,16 +2079,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2128,16 +2106,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargeCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2157,16 +2133,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2186,16 +2160,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumVoltage
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2218,14 +2190,13 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
     a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
-        a = (a << 2) | 0
         o7 = x
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o7.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2277,16 +2248,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumDischargePower
-    a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o9.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2306,16 +2275,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumDischargeCurrent
-    a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o10.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2335,16 +2302,14 @@ def e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumDischargeCurrent
-    a = (a << 1) | 0
     o11 = x
     if type(o11) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o11).__name__)
     x = o11.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o11.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2802,16 +2767,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumEnergyRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2831,16 +2794,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumEnergyRequest
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2860,16 +2821,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2889,16 +2848,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargePower
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2918,16 +2875,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargeCurrent
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2947,16 +2902,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumVoltage
-    a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o7.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -2976,16 +2929,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumVoltage
-    a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o8.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3005,16 +2956,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumDischargePower
-    a = (a << 1) | 0
     o9 = x
     if type(o9) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o9).__name__)
     x = o9.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o9.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3034,16 +2983,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumDischargePower
-    a = (a << 1) | 0
     o10 = x
     if type(o10) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o10).__name__)
     x = o10.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o10.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3063,16 +3010,14 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumDischargeCurrent
-    a = (a << 1) | 0
     o11 = x
     if type(o11) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o11).__name__)
     x = o11.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o11.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3095,14 +3040,13 @@ def e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType
     a <<= 2
     x = o.EVMaximumV2XEnergyRequest
     if x is not None:
-        a = (a << 2) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3531,16 +3475,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3560,16 +3502,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3589,16 +3529,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumVoltage
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3618,16 +3556,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumDischargePower
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3647,16 +3583,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumDischargePower
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3676,16 +3610,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumDischargeCurrent
-    a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o7.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3705,16 +3637,14 @@ def e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumVoltage
-    a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o8.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4201,14 +4131,13 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
         raise _E('expected BPT_Scheduled_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4322,16 +4251,14 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVTargetVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4354,14 +4281,13 @@ def e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMode
     a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
-        a = (a << 4) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4906,14 +4832,13 @@ def e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMode
         raise _E('expected BPT_Scheduled_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
     if x is not None:
-        a = (a << 4) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5377,14 +5302,13 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
     if type(o) is not DC_CPDReqEnergyTransferModeType:
         raise _E('expected DC_CPDReqEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5404,16 +5328,14 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5433,16 +5355,14 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5462,16 +5382,14 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargeCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5491,16 +5409,14 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5520,16 +5436,14 @@ def e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumVoltage
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5762,14 +5676,13 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
     if type(o) is not DC_CPDResEnergyTransferModeType:
         raise _E('expected DC_CPDResEnergyTransferModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5789,16 +5702,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5818,16 +5729,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5847,16 +5756,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargeCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5876,16 +5783,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5905,16 +5810,14 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumVoltage
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5937,14 +5840,13 @@ def e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int
     a <<= 2
     x = o.EVSEPowerRampLimitation
     if x is not None:
-        a = (a << 2) | 0
         o7 = x
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o7.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -6038,16 +5940,18 @@ def e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     if type(o) is not DC_CableCheckReqType:
         raise _E('expected DC_CableCheckReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6129,10 +6033,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6416,7 +6323,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -6517,7 +6428,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -6582,11 +6497,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -6703,9 +6625,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -6822,16 +6743,18 @@ def e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     if type(o) is not DC_CableCheckResType:
         raise _E('expected DC_CableCheckResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6993,16 +6916,18 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     if type(o) is not DC_ChargeLoopReqType:
         raise _E('expected DC_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -7032,14 +6957,13 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7077,11 +7001,10 @@ def e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_DC_CLReqControlModeType(x, a)
         elif sel == 0 and tx is CLReqControlModeType:
-            a = (a << 3) | 2
             o3 = x
             if type(o3) is not CLReqControlModeType:
                 raise _E('expected CLReqControlModeType, got ' + type(o3).__name__)
-            a = (a << 1) | 0
+            a = (a << 4) | 4
         elif sel == 0 and tx is Dynamic_DC_CLReqControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLReqControlModeType(x, a)
@@ -7711,16 +7634,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumEnergyRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7740,16 +7661,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumEnergyRequest
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7769,16 +7688,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargePower
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7798,16 +7715,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumChargePower
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7827,16 +7742,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumChargeCurrent
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7856,16 +7769,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMaximumVoltage
-    a = (a << 1) | 0
     o7 = x
     if type(o7) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o7).__name__)
     x = o7.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o7.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7885,16 +7796,14 @@ def e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVMinimumVoltage
-    a = (a << 1) | 0
     o8 = x
     if type(o8) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o8).__name__)
     x = o8.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o8.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -8273,14 +8182,13 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
         raise _E('expected Scheduled_DC_CLReqControlModeType, got ' + type(o).__name__)
     x = o.EVTargetEnergyRequest
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8394,16 +8302,14 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVTargetVoltage
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -8426,14 +8332,13 @@ def e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a:
     a <<= 2
     x = o.EVMaximumChargePower
     if x is not None:
-        a = (a << 3) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -8942,16 +8847,18 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     if type(o) is not DC_ChargeLoopResType:
         raise _E('expected DC_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8976,12 +8883,11 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
-        a = (a << 3) | 0
         o2 = x
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        a <<= 2
+        a <<= 5
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
         if x < 128:
@@ -9037,16 +8943,14 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -9066,11 +8970,10 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEPowerLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 6) | (x << 1)
     x = o.EVSECurrentLimitAchieved
     if type(x) is not bool:
         st_boolean.fail(x)
@@ -9096,11 +8999,10 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             a = (a << 3) | 1
             a = e_BPT_Scheduled_DC_CLResControlModeType(x, a)
         elif sel == 0 and tx is CLResControlModeType:
-            a = (a << 3) | 2
             o5 = x
             if type(o5) is not CLResControlModeType:
                 raise _E('expected CLResControlModeType, got ' + type(o5).__name__)
-            a = (a << 1) | 0
+            a = (a << 4) | 4
         elif sel == 0 and tx is Dynamic_DC_CLResControlModeType:
             a = (a << 3) | 3
             a = e_Dynamic_DC_CLResControlModeType(x, a)
@@ -9111,14 +9013,13 @@ def e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
                 raise _E('expected Scheduled_DC_CLResControlModeType, got ' + type(o6).__name__)
             x = o6.EVSEMaximumChargePower
             if x is not None:
-                a = (a << 3) | 0
                 o7 = x
                 if type(o7) is not RationalNumberType:
                     raise _E('expected RationalNumberType, got ' + type(o7).__name__)
                 x = o7.Exponent
                 if type(x) is not int or not -128 <= x <= 127:
                     st_byte.fail(x)
-                a = (a << 11) | ((x + 128) << 1)
+                a = (a << 14) | ((x + 128) << 1)
                 x = o7.Value
                 a <<= 2
                 if type(x) is not int or x < -32768 or x > 32767:
@@ -9512,9 +9413,8 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     a <<= 2
     a = st_meterIDType.enc(x, a)
-    a <<= 1
     x = o.ChargedEnergyReadingWh
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -9571,7 +9471,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_meterSignatureType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_meterSignatureType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 6
     x = o.MeterStatus
@@ -9983,19 +9887,17 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10015,16 +9917,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.CostPerUnit
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10055,14 +9955,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10082,16 +9981,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o4.CostPerUnit
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10120,14 +10017,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10147,16 +10043,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o7.CostPerUnit
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10185,14 +10079,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10212,16 +10105,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o10.CostPerUnit
-        a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10263,16 +10154,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o13.Amount
-        a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -10365,14 +10254,13 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10392,16 +10280,14 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.CostPerUnit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10492,16 +10378,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10795,16 +10679,14 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMinimumChargePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10824,16 +10706,14 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumChargeCurrent
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -10853,16 +10733,14 @@ def e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVSEMaximumVoltage
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11042,14 +10920,13 @@ def e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a:
         raise _E('expected Scheduled_DC_CLResControlModeType, got ' + type(o).__name__)
     x = o.EVSEMaximumChargePower
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o1).__name__)
         x = o1.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o1.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -11246,16 +11123,18 @@ def e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, 
     if type(o) is not DC_ChargeParameterDiscoveryReqType:
         raise _E('expected DC_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -11379,16 +11258,18 @@ def e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, 
     if type(o) is not DC_ChargeParameterDiscoveryResType:
         raise _E('expected DC_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -11555,16 +11436,18 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     if type(o) is not DC_PreChargeReqType:
         raise _E('expected DC_PreChargeReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -11588,14 +11471,13 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
         st_processingType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.EVPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11615,16 +11497,14 @@ def e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVTargetVoltage
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11743,16 +11623,18 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     if type(o) is not DC_PreChargeResType:
         raise _E('expected DC_PreChargeResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -11776,14 +11658,13 @@ def e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -11877,16 +11758,18 @@ def e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     if type(o) is not DC_WeldingDetectionReqType:
         raise _E('expected DC_WeldingDetectionReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -12007,16 +11890,18 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     if type(o) is not DC_WeldingDetectionResType:
         raise _E('expected DC_WeldingDetectionResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -12040,14 +11925,13 @@ def e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
         st_responseCodeType.fail(x)
     a = (a << 9) | (_i << 1)
     x = o.EVSEPresentVoltage
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:

@@ -1312,11 +1312,18 @@ def e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
         raise _E('expected RSAKeyValueType, got ' + type(o).__name__)
     x = o.Modulus
     a <<= 2
-    a = st_CryptoBinary.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.Exponent
-    a <<= 2
-    a = st_CryptoBinary.enc(x, a)
+    a <<= 3
+    if type(x) is not bytes:
+        st_CryptoBinary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -1477,9 +1484,8 @@ def e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     x = o.X509IssuerName
     a <<= 2
     a = st_string.enc(x, a)
-    a <<= 1
     x = o.X509SerialNumber
-    a <<= 2
+    a <<= 3
     if type(x) is not int:
         st_integer.fail(x)
     if x >= 0:
@@ -1665,7 +1671,11 @@ def e_ReferenceType(o: ReferenceType, a: int) -> int:
     a = e_DigestMethodType(x, a)
     x = o.DigestValue
     a <<= 2
-    a = st_DigestValueType.enc(x, a)
+    if type(x) is not bytes:
+        st_DigestValueType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a <<= 2
     return a
 
@@ -1888,7 +1898,11 @@ def e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         w, b = 2, 0
     x = o.value
     a = (a << w) | (1 - b)
-    a = st_base64Binary.enc(x, a)
+    if type(x) is not bytes:
+        st_base64Binary.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     a = (a << 1) | 0
     return a
 
@@ -2105,16 +2119,18 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     if type(o) is not WPT_AlignmentCheckReqType:
         raise _E('expected WPT_AlignmentCheckReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2139,14 +2155,13 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     a = (a << 5) | (_i << 1)
     x = o.TargetCoilCurrent
     if x is not None:
-        a = (a << 2) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2184,7 +2199,11 @@ def e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (4 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 4
@@ -2254,10 +2273,13 @@ def e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         raise _E('expected MessageHeaderType, got ' + type(o).__name__)
     x = o.SessionID
     a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2524,16 +2546,18 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     if type(o) is not WPT_AlignmentCheckResType:
         raise _E('expected WPT_AlignmentCheckResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -2563,14 +2587,13 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     a = (a << 5) | (_i << 1)
     x = o.PowerTransmitted
     if x is not None:
-        a = (a << 3) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -2633,7 +2656,11 @@ def e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 5
@@ -2963,16 +2990,18 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     if type(o) is not WPT_ChargeLoopReqType:
         raise _E('expected WPT_ChargeLoopReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -3002,14 +3031,13 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         st_boolean.fail(x)
     a = (a << (w + 3)) | ((2 - b) << 3) | (x << 1)
     x = o.EVPCPowerRequest
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3029,16 +3057,14 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVPCPowerOutput
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3066,14 +3092,13 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     a = (a << 5) | (_i << 1)
     x = o.EVPCOperatingFrequency
     if x is not None:
-        a = (a << 3) | 0
         o4 = x
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o4.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3104,14 +3129,13 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         if type(o5) is not WPT_EVPCPowerControlParameterType:
             raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o5).__name__)
         x = o5.EVPCCoilCurrentRequest
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3131,16 +3155,14 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o5.EVPCCoilCurrentInformation
-        a = (a << 1) | 0
         o7 = x
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o7.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3160,16 +3182,14 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o5.EVPCCurrentOutputInformation
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3189,16 +3209,14 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o5.EVPCVoltageOutputInformation
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -3228,7 +3246,11 @@ def e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (8 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 8
@@ -3680,14 +3702,13 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
     if type(o) is not WPT_EVPCPowerControlParameterType:
         raise _E('expected WPT_EVPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.EVPCCoilCurrentRequest
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3707,16 +3728,14 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVPCCoilCurrentInformation
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3736,16 +3755,14 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVPCCurrentOutputInformation
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -3765,16 +3782,14 @@ def e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVPCVoltageOutputInformation
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4162,16 +4177,18 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     if type(o) is not WPT_ChargeLoopResType:
         raise _E('expected WPT_ChargeLoopResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -4196,12 +4213,11 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     a = (a << 9) | (_i << 1)
     x = o.EVSEStatus
     if x is not None:
-        a = (a << 3) | 0
         o2 = x
         if type(o2) is not EVSEStatusType:
             raise _E('expected EVSEStatusType, got ' + type(o2).__name__)
         x = o2.NotificationMaxDelay
-        a <<= 2
+        a <<= 5
         if type(x) is not int or x < 0 or x > 65535:
             st_unsignedShort.fail(x)
         if x < 128:
@@ -4260,14 +4276,13 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     a <<= 2
     x = o.SDPowerInput
     if x is not None:
-        a = (a << 2) | 0
         o4 = x
         if type(o4) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o4).__name__)
         x = o4.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o4.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4319,16 +4334,14 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.SPCMinOutputPowerLimit
-    a = (a << 1) | 0
     o6 = x
     if type(o6) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o6).__name__)
     x = o6.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o6.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -4356,14 +4369,13 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     a = (a << 6) | (_i << 1)
     x = o.SPCOperatingFrequency
     if x is not None:
-        a = (a << 3) | 0
         o7 = x
         if type(o7) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o7).__name__)
         x = o7.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o7.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4394,14 +4406,13 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         if type(o8) is not WPT_SPCPowerControlParameterType:
             raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o8).__name__)
         x = o8.SPCPrimaryDeviceCoilCurrentInformation
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -4431,7 +4442,11 @@ def e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (12 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 12
@@ -4709,9 +4724,8 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     x = o.MeterID
     a <<= 2
     a = st_meterIDType.enc(x, a)
-    a <<= 1
     x = o.ChargedEnergyReadingWh
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -4768,7 +4782,11 @@ def e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     if x is not None:
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_meterSignatureType.enc(x, a)
+        if type(x) is not bytes or len(x) > 64:
+            st_meterSignatureType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         w, b = 2, 6
     x = o.MeterStatus
@@ -5180,19 +5198,17 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
     a <<= 1
     x = o.EnergyCosts
     if x is not None:
-        a = (a << 3) | 0
         o1 = x
         if type(o1) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o1).__name__)
         x = o1.Amount
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o2).__name__)
         x = o2.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 15) | ((x + 128) << 1)
         x = o2.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5212,16 +5228,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.CostPerUnit
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o3).__name__)
         x = o3.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o3.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5252,14 +5266,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o4) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o4).__name__)
         x = o4.Amount
-        a = (a << 1) | 0
         o5 = x
         if type(o5) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o5).__name__)
         x = o5.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o5.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5279,16 +5292,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o4.CostPerUnit
-        a = (a << 1) | 0
         o6 = x
         if type(o6) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o6).__name__)
         x = o6.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o6.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5317,14 +5328,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o7) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o7).__name__)
         x = o7.Amount
-        a = (a << 1) | 0
         o8 = x
         if type(o8) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o8).__name__)
         x = o8.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o8.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5344,16 +5354,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o7.CostPerUnit
-        a = (a << 1) | 0
         o9 = x
         if type(o9) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o9).__name__)
         x = o9.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o9.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5382,14 +5390,13 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
         if type(o10) is not DetailedCostType:
             raise _E('expected DetailedCostType, got ' + type(o10).__name__)
         x = o10.Amount
-        a = (a << 1) | 0
         o11 = x
         if type(o11) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o11).__name__)
         x = o11.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 12) | ((x + 128) << 1)
         x = o11.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5409,16 +5416,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o10.CostPerUnit
-        a = (a << 1) | 0
         o12 = x
         if type(o12) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o12).__name__)
         x = o12.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 14) | ((x + 128) << 1)
         x = o12.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5460,16 +5465,14 @@ def e_ReceiptType(o: ReceiptType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o13.Amount
-        a = (a << 1) | 0
         o14 = x
         if type(o14) is not RationalNumberType:
             raise _E('expected RationalNumberType, got ' + type(o14).__name__)
         x = o14.Exponent
         if type(x) is not int or not -128 <= x <= 127:
             st_byte.fail(x)
-        a = (a << 11) | ((x + 128) << 1)
+        a = (a << 13) | ((x + 128) << 1)
         x = o14.Value
         a <<= 2
         if type(x) is not int or x < -32768 or x > 32767:
@@ -5562,14 +5565,13 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     if type(o) is not DetailedCostType:
         raise _E('expected DetailedCostType, got ' + type(o).__name__)
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5589,16 +5591,14 @@ def e_DetailedCostType(o: DetailedCostType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.CostPerUnit
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5689,16 +5689,14 @@ def e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.Amount
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5761,14 +5759,13 @@ def e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: i
     if type(o) is not WPT_SPCPowerControlParameterType:
         raise _E('expected WPT_SPCPowerControlParameterType, got ' + type(o).__name__)
     x = o.SPCPrimaryDeviceCoilCurrentInformation
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -5984,16 +5981,18 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     if type(o) is not WPT_ChargeParameterDiscoveryReqType:
         raise _E('expected WPT_ChargeParameterDiscoveryReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6012,14 +6011,13 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         w, b = 2, 2
     a = (a << w) | (3 - b)
     x = o.EVPCMaxReceivablePower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6039,9 +6037,8 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.SDMaxGroundClearence
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -6050,9 +6047,8 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.SDMinGroundClearence
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -6061,16 +6057,14 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.EVPCNaturalFrequency
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6090,11 +6084,10 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.EVPCDeviceLocalControl
     if type(x) is not bool:
         st_boolean.fail(x)
-    a = (a << 4) | (x << 1)
+    a = (a << 6) | (x << 1)
     lst = o.VendorSpecificDataContainer
     if type(lst) is not list:
         raise _E('WPT_ChargeParameterDiscoveryReqType.VendorSpecificDataContainer: expected a list')
@@ -6104,7 +6097,11 @@ def e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType
     for k, x in enumerate(lst, 1):
         a = (a << w) | (6 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 6
@@ -6361,16 +6358,18 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     if type(o) is not WPT_ChargeParameterDiscoveryResType:
         raise _E('expected WPT_ChargeParameterDiscoveryResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6399,14 +6398,13 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         st_WPT_PowerClassType.fail(x)
     a = (a << 5) | (_i << 1)
     x = o.SDMinOutputPower
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6426,16 +6424,14 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.SDMaxOutputPower
-    a = (a << 1) | 0
     o3 = x
     if type(o3) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o3).__name__)
     x = o3.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o3.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6455,9 +6451,8 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.SDMaxGroundClearanceSupport
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -6466,9 +6461,8 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.SDMinGroundClearanceSupport
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -6477,16 +6471,14 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PDMinCoilCurrent
-    a = (a << 1) | 0
     o4 = x
     if type(o4) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o4).__name__)
     x = o4.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o4.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6506,16 +6498,14 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.PDMaxCoilCurrent
-    a = (a << 1) | 0
     o5 = x
     if type(o5) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o5).__name__)
     x = o5.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 14) | ((x + 128) << 1)
     x = o5.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -6545,7 +6535,11 @@ def e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType
     for k, x in enumerate(lst, 1):
         a = (a << w) | (9 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 9
@@ -6697,16 +6691,18 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     if type(o) is not WPT_FinePositioningReqType:
         raise _E('expected WPT_FinePositioningReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -6743,7 +6739,11 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (3 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 3
@@ -6760,14 +6760,13 @@ def e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
         x = o2.WPT_LF_DataPackage
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_LF_DataPackageType:
             raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
         x = o3.PackageIndex
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
-        a = (a << 11) | ((x) << 1)
+        a = (a << 12) | ((x) << 1)
         k = 0
         sel = -1
         if o3.LF_TxData is not None:
@@ -6860,14 +6859,13 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.WPT_LF_DataPackage
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_DataPackageType:
         raise _E('expected WPT_LF_DataPackageType, got ' + type(o1).__name__)
     x = o1.PackageIndex
     if type(x) is not int or not 0 <= x <= 255:
         st_unsignedByte.fail(x)
-    a = (a << 11) | ((x) << 1)
+    a = (a << 12) | ((x) << 1)
     k = 0
     sel = -1
     if o1.LF_TxData is not None:
@@ -6883,21 +6881,19 @@ def e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is WPT_LF_TxDataListType:
-            a = (a << 2) | 0
             o2 = x
             if type(o2) is not WPT_LF_TxDataListType:
                 raise _E('expected WPT_LF_TxDataListType, got ' + type(o2).__name__)
             x = o2.WPT_LF_TxDataList
-            a = (a << 1) | 0
+            a <<= 3
             a = e_WPT_LF_TxDataType(x, a)
             a = (a << 1) | 0
         elif sel == 1 and tx is WPT_LF_RxDataListType:
-            a = (a << 2) | 1
             o3 = x
             if type(o3) is not WPT_LF_RxDataListType:
                 raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
             x = o3.WPT_LF_RxDataList
-            a = (a << 1) | 0
+            a = (a << 3) | 2
             a = e_WPT_LF_RxDataType(x, a)
             a = (a << 1) | 0
         else:
@@ -7023,17 +7019,15 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     if k:
         tx = type(x)
         if sel == 0 and tx is WPT_LF_TxDataListType:
-            a = (a << 2) | 0
             o1 = x
             if type(o1) is not WPT_LF_TxDataListType:
                 raise _E('expected WPT_LF_TxDataListType, got ' + type(o1).__name__)
             x = o1.WPT_LF_TxDataList
-            a = (a << 1) | 0
             o2 = x
             if type(o2) is not WPT_LF_TxDataType:
                 raise _E('expected WPT_LF_TxDataType, got ' + type(o2).__name__)
             x = o2.TxIdentifier
-            a <<= 2
+            a <<= 5
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
             if x < 128:
@@ -7042,23 +7036,20 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
                 a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
             else:
                 a = _wu(x, a)
-            a <<= 1
             x = o2.EIRP
-            a = (a << 1) | 0
+            a <<= 2
             a = e_RationalNumberType(x, a)
             a <<= 2
         elif sel == 1 and tx is WPT_LF_RxDataListType:
-            a = (a << 2) | 1
             o3 = x
             if type(o3) is not WPT_LF_RxDataListType:
                 raise _E('expected WPT_LF_RxDataListType, got ' + type(o3).__name__)
             x = o3.WPT_LF_RxDataList
-            a = (a << 1) | 0
             o4 = x
             if type(o4) is not WPT_LF_RxDataType:
                 raise _E('expected WPT_LF_RxDataType, got ' + type(o4).__name__)
             x = o4.RxIdentifier
-            a <<= 2
+            a = (a << 5) | 8
             if type(x) is not int or x < 1 or x > 4294967295:
                 st_numericIDType.fail(x)
             if x < 128:
@@ -7067,9 +7058,8 @@ def e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
                 a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
             else:
                 a = _wu(x, a)
-            a <<= 1
             x = o4.RSSIData
-            a = (a << 1) | 0
+            a <<= 2
             a = e_WPT_LF_RxRSSIListType(x, a)
             a <<= 2
         else:
@@ -7140,12 +7130,11 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     if type(o) is not WPT_LF_TxDataListType:
         raise _E('expected WPT_LF_TxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_TxDataList
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_TxDataType:
         raise _E('expected WPT_LF_TxDataType, got ' + type(o1).__name__)
     x = o1.TxIdentifier
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -7154,16 +7143,14 @@ def e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o1.EIRP
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7254,16 +7241,14 @@ def e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.EIRP
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7330,12 +7315,11 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     if type(o) is not WPT_LF_RxDataListType:
         raise _E('expected WPT_LF_RxDataListType, got ' + type(o).__name__)
     x = o.WPT_LF_RxDataList
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxDataType:
         raise _E('expected WPT_LF_RxDataType, got ' + type(o1).__name__)
     x = o1.RxIdentifier
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -7344,14 +7328,12 @@ def e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o1.RSSIData
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o2).__name__)
     x = o2.RSSIDataList
-    a = (a << 1) | 0
+    a <<= 3
     a = e_WPT_LF_RxRSSIType(x, a)
     a <<= 3
     return a
@@ -7428,19 +7410,16 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.RSSIData
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o1).__name__)
     x = o1.RSSIDataList
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o2).__name__)
     x = o2.TxIdentifier
-    a <<= 2
+    a <<= 5
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -7449,9 +7428,8 @@ def e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o2.RSSI
-    a = (a << 1) | 0
+    a <<= 2
     a = e_RationalNumberType(x, a)
     a <<= 3
     return a
@@ -7517,12 +7495,11 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     if type(o) is not WPT_LF_RxRSSIListType:
         raise _E('expected WPT_LF_RxRSSIListType, got ' + type(o).__name__)
     x = o.RSSIDataList
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_LF_RxRSSIType:
         raise _E('expected WPT_LF_RxRSSIType, got ' + type(o1).__name__)
     x = o1.TxIdentifier
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -7531,16 +7508,14 @@ def e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o1.RSSI
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o2).__name__)
     x = o2.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o2.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7631,16 +7606,14 @@ def e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.RSSI
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 13) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -7806,16 +7779,18 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     if type(o) is not WPT_FinePositioningResType:
         raise _E('expected WPT_FinePositioningResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -7852,7 +7827,11 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (3 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 3
@@ -7869,14 +7848,13 @@ def e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             st_unsignedByte.fail(x)
         a = (a << 11) | ((x) << 1)
         x = o2.WPT_LF_DataPackage
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_LF_DataPackageType:
             raise _E('expected WPT_LF_DataPackageType, got ' + type(o3).__name__)
         x = o3.PackageIndex
         if type(x) is not int or not 0 <= x <= 255:
             st_unsignedByte.fail(x)
-        a = (a << 11) | ((x) << 1)
+        a = (a << 12) | ((x) << 1)
         k = 0
         sel = -1
         if o3.LF_TxData is not None:
@@ -8075,16 +8053,18 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     if type(o) is not WPT_FinePositioningSetupReqType:
         raise _E('expected WPT_FinePositioningSetupReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -8136,7 +8116,11 @@ def e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int
     for k, x in enumerate(lst, 1):
         a = (a << w) | (6 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 6
@@ -8645,14 +8629,13 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
         st_unsignedByte.fail(x)
     a = (a << 11) | ((x) << 1)
     x = o.SignalFrequency
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not RationalNumberType:
         raise _E('expected RationalNumberType, got ' + type(o1).__name__)
     x = o1.Exponent
     if type(x) is not int or not -128 <= x <= 127:
         st_byte.fail(x)
-    a = (a << 11) | ((x + 128) << 1)
+    a = (a << 12) | ((x + 128) << 1)
     x = o1.Value
     a <<= 2
     if type(x) is not int or x < -32768 or x > 32767:
@@ -8694,14 +8677,12 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o2.TxRxPosition
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
         x = o3.Coord_X
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -8719,9 +8700,8 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o3.Coord_Y
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -8739,9 +8719,8 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o3.Coord_Z
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -8759,14 +8738,12 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o2.TxRxOrientation
-        a = (a << 1) | 0
         o4 = x
         if type(o4) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o4).__name__)
         x = o4.Coord_X
-        a <<= 2
+        a <<= 5
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -8784,9 +8761,8 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o4.Coord_Y
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -8804,9 +8780,8 @@ def e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o4.Coord_Z
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9018,14 +8993,12 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.TxRxPosition
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o1).__name__)
     x = o1.Coord_X
-    a <<= 2
+    a <<= 4
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9043,9 +9016,8 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o1.Coord_Y
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9063,9 +9035,8 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o1.Coord_Z
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9083,14 +9054,12 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 2
     x = o.TxRxOrientation
-    a = (a << 1) | 0
     o2 = x
     if type(o2) is not WPT_CoordinateXYZType:
         raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
     x = o2.Coord_X
-    a <<= 2
+    a <<= 5
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9108,9 +9077,8 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o2.Coord_Y
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9128,9 +9096,8 @@ def e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o2.Coord_Z
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9250,9 +9217,8 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.Coord_Y
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9270,9 +9236,8 @@ def e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
             a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
         else:
             a = _wu(x_, (a << 1) | 1)
-    a <<= 1
     x = o.Coord_Z
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < -32768 or x > 32767:
         st_short.fail(x)
     if x >= 0:
@@ -9456,9 +9421,8 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.TxRxIdentifier
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < 1 or x > 4294967295:
             st_numericIDType.fail(x)
         if x < 128:
@@ -9485,9 +9449,8 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PulseDuration
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -9496,9 +9459,8 @@ def e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.PackageSeparationTime
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 65535:
         st_unsignedShort.fail(x)
     if x < 128:
@@ -9572,9 +9534,8 @@ def e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
         a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
     else:
         a = _wu(x, a)
-    a <<= 1
     x = o.TxRxIdentifier
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 1 or x > 4294967295:
         st_numericIDType.fail(x)
     if x < 128:
@@ -9811,14 +9772,12 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
             a = (a << 16) | ((x & 127) << 8) | 32768 | (x >> 7)
         else:
             a = _wu(x, a)
-        a <<= 1
         x = o1.TxRxPosition
-        a = (a << 1) | 0
         o2 = x
         if type(o2) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o2).__name__)
         x = o2.Coord_X
-        a <<= 2
+        a <<= 4
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9836,9 +9795,8 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o2.Coord_Y
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9856,9 +9814,8 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o2.Coord_Z
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9876,14 +9833,12 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 2
         x = o1.TxRxOrientation
-        a = (a << 1) | 0
         o3 = x
         if type(o3) is not WPT_CoordinateXYZType:
             raise _E('expected WPT_CoordinateXYZType, got ' + type(o3).__name__)
         x = o3.Coord_X
-        a <<= 2
+        a <<= 5
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9901,9 +9856,8 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o3.Coord_Y
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -9921,9 +9875,8 @@ def e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
                 a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)
             else:
                 a = _wu(x_, (a << 1) | 1)
-        a <<= 1
         x = o3.Coord_Z
-        a <<= 2
+        a <<= 3
         if type(x) is not int or x < -32768 or x > 32767:
             st_short.fail(x)
         if x >= 0:
@@ -10120,16 +10073,18 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     if type(o) is not WPT_FinePositioningSetupResType:
         raise _E('expected WPT_FinePositioningSetupResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -10181,7 +10136,11 @@ def e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int
     for k, x in enumerate(lst, 1):
         a = (a << w) | (6 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 6
@@ -10368,16 +10327,18 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     if type(o) is not WPT_PairingReqType:
         raise _E('expected WPT_PairingReqType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -10429,7 +10390,11 @@ def e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (4 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 4
@@ -10589,16 +10554,18 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     if type(o) is not WPT_PairingResType:
         raise _E('expected WPT_PairingResType, got ' + type(o).__name__)
     x = o.Header
-    a = (a << 1) | 0
     o1 = x
     if type(o1) is not MessageHeaderType:
         raise _E('expected MessageHeaderType, got ' + type(o1).__name__)
     x = o1.SessionID
-    a <<= 2
-    a = st_sessionIDType.enc(x, a)
-    a <<= 1
+    a <<= 3
+    if type(x) is not bytes or len(x) < 8 or len(x) > 8:
+        st_sessionIDType.fail(x)
+    x_ = len(x)
+    a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+    a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
     x = o1.TimeStamp
-    a <<= 2
+    a <<= 3
     if type(x) is not int or x < 0 or x > 18446744073709551615:
         st_unsignedLong.fail(x)
     if x < 128:
@@ -10654,7 +10621,11 @@ def e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     for k, x in enumerate(lst, 1):
         a = (a << w) | (5 - b)
         a <<= 1
-        a = st_WPT_DataContainerType.enc(x, a)
+        if type(x) is not bytes or len(x) > 256:
+            st_WPT_DataContainerType.fail(x)
+        x_ = len(x)
+        a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)
+        a = (a << (x_ << 3)) | int.from_bytes(x, 'big')
         a <<= 1
         if k < 16:
             w, b = 2, 5

@@ -215,12 +215,38 @@ def _shift_parts(line: str) -> tuple[str, int, str] | None:
     return m.group(4), int(m.group(5)), "0"
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _guard_end(lines: list[str], i: int) -> int:
+    """If lines[i] opens an `if` whose body only raises (a check), the index after it, else i."""
+    line = lines[i]
+    ind = _indent(line)
+    if not line.lstrip().startswith("if ") or re.search(r"\ba\b", line):
+        return i
+    j = i + 1
+    while j < len(lines) and len(_indent(lines[j])) > len(ind):
+        body = lines[j].strip()
+        if not (body.startswith("raise ") or re.fullmatch(r"[\w.]+\.fail\(.*\)", body)):
+            return i
+        j += 1
+    if j == i + 1 or (j < len(lines) and lines[j].strip().startswith(("elif", "else"))):
+        return i
+    return j
+
+
 def merge_shifts(lines: list[str]) -> list[str]:
-    """Merge runs of `a = (a << k) | e` (e not using a) into one shift: constant event codes
-    and fixed-width values of consecutive elements become one big-int operation."""
+    """Merge `a = (a << k) | e` writes (e not using a) into one: constant event codes and
+    fixed-width values of consecutive elements become one big-int operation. A pending write
+    may move past plain loads (`x = o.F`) and checks that only raise, since those never touch
+    the accumulator."""
     out: list[str] = []
-    prev: tuple[str, int, str] | None = None
-    for line in lines:
+    prev: tuple[str, int, str] | None = None  # the write at out[pend]
+    pend = -1
+    i = 0
+    while i < len(lines):
+        line = lines[i]
         cur = _shift_parts(line)
         if cur is not None and prev is not None and cur[0] == prev[0]:
             ind, k2, e2 = cur
@@ -234,12 +260,38 @@ def merge_shifts(lines: list[str]) -> list[str]:
             else:
                 expr = f"(({e1}) << {k2}) | {e2}"
             prev = (ind, k1 + k2, expr)
-            out[-1] = (f"{ind}a <<= {k1 + k2}" if expr == "0"
+            # the earlier write is a constant when it was carried past loads/checks, so the
+            # merged write may sit at the later position (after the loads it depends on)
+            del out[pend]
+            pend = len(out)
+            out.append(f"{ind}a <<= {k1 + k2}" if expr == "0"
                        else f"{ind}a = (a << {k1 + k2}) | {expr}")
+            i += 1
             continue
-        prev = cur
+        if cur is not None:
+            prev, pend = cur, len(out)
+            out.append(line)
+            i += 1
+            continue
+        if (prev is not None and prev[2].isdigit() and _indent(line) == prev[0]
+                and not re.search(r"\ba\b", line)):
+            stripped = line.strip()
+            if _LOAD.fullmatch(stripped):
+                out.append(line)
+                i += 1
+                continue
+            j = _guard_end(lines, i)
+            if j > i:
+                out.extend(lines[i:j])
+                i = j
+                continue
+        prev = None
         out.append(line)
+        i += 1
     return out
+
+
+_LOAD = re.compile(r"(x|o\d+) = (o\d*\.\w+|x)")
 
 
 def _flatten(p: Particle, fields: dict[QName, FieldInfo], s: object) -> list[Slot] | None:
@@ -808,6 +860,17 @@ class Emitter:
             L.append(f"{ind}        a = (a << 17) | 98304 | ((x_ & 127) << 8) | (x_ >> 7)")
             L.append(f"{ind}    else:")
             L.append(f"{ind}        a = _wu(x_, (a << 1) | 1)")
+        elif kind in ("hex", "base64"):
+            conds = [f"type({x}) is not bytes"]
+            if kw.get("min_len"):
+                conds.append(f"len({x}) < {kw['min_len']}")
+            if kw.get("max_len") is not None:
+                conds.append(f"len({x}) > {kw['max_len']}")
+            L.append(f"{ind}if {' or '.join(conds)}:")
+            L.append(f"{ind}    {sn}.fail({x})")
+            L.append(f"{ind}x_ = len({x})")
+            L.append(f"{ind}a = (a << 8) | x_ if x_ < 128 else _wu(x_, a)")
+            L.append(f"{ind}a = (a << (x_ << 3)) | int.from_bytes({x}, 'big')")
         else:
             L.append(f"{ind}a = {sn}.enc({x}, a)")
         return L
