@@ -507,14 +507,14 @@ class HalService:
                     spawn(asyncio.create_task(self._reader_loop(evse_id, reader)))
             if self.simulated:
                 spawn(asyncio.create_task(self._sim_channel(), name="hal:sim"))
-            spawn(asyncio.create_task(sdnotify.run_watchdog_until_cancelled()))
+            spawn(asyncio.create_task(self._watchdog(), name="hal:watchdog"))
             try:
                 waiter = asyncio.create_task(self.client.wait_connected(None))
                 done, _ = await asyncio.wait({waiter, asyncio.create_task(stop.wait())},
                                              return_when=asyncio.FIRST_COMPLETED)
                 if waiter in done:
-                    sdnotify.notify("READY=1")
-                    sdnotify.notify(f"STATUS=serving {len(self.controllers)} EVSE(s)")
+                    await self._notify("READY=1")
+                    await self._notify(f"STATUS=serving {len(self.controllers)} EVSE(s)")
                     self.ready.set()
                     log.info("josev-hal ready: %d EVSE(s), %s backend", len(self.controllers),
                              self.cfg.backend)
@@ -522,7 +522,7 @@ class HalService:
                     waiter.cancel()
                 await stop.wait()
             finally:
-                sdnotify.notify("STOPPING=1")
+                await self._notify("STOPPING=1")
                 for task in self._tasks:
                     task.cancel()
                 for task in self._tasks:
@@ -531,6 +531,24 @@ class HalService:
                 self._tasks.clear()
                 self._shutdown()
                 await self.close_devices()
+
+    async def _notify(self, state: str) -> None:
+        """sd_notify off the event loop: a datagram socket whose reader lags (the kernel queues
+        only net.unix.max_dgram_qlen datagrams, 10 here) blocks the sender, and the control
+        loop must never wait on systemd. A send stuck for a second is abandoned."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(sdnotify.notify, state), 1.0)
+        except TimeoutError:
+            self._log_error("sd_notify", TimeoutError(f"{state.split('=')[0]} not delivered"))
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 from the event loop (a blocked loop stops the pings), sent off-loop."""
+        interval = sdnotify.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            await self._notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     def _shutdown(self) -> None:
         """Leave the hardware safe: supply off, contactors open, pilot F."""

@@ -4,12 +4,16 @@ drive it, SIGTERM stops it cleanly with the hardware left safe."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from josev_hal.sim.client import SimClient
@@ -25,7 +29,17 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
     notify = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(notify))
-    sock.settimeout(30)
+    sock.settimeout(0.2)
+    seen: list[str] = []
+    draining = threading.Event()
+
+    def drain() -> None:  # as systemd does: read every notification as it comes
+        while not draining.is_set():
+            with contextlib.suppress(TimeoutError):
+                seen.append(sock.recv(256).decode())
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     config = tmp_path / "josev.toml"
     config.write_text(f'[hal.tpm]\nbackend = "file"\nkey_dir = "{tmp_path / "keys"}"\n')
     env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "2000000"}
@@ -34,11 +48,8 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
     proc = subprocess.Popen(_hal("run", "--config", str(config), *broker), env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        seen: list[str] = []
-        while "READY=1" not in seen:
-            seen.append(sock.recv(256).decode())
-        while not any(s.startswith("WATCHDOG=1") for s in seen):
-            seen.append(sock.recv(256).decode())
+        _wait(lambda: "READY=1" in seen, "READY=1")
+        _wait(lambda: "WATCHDOG=1" in seen, "WATCHDOG=1")
         plug = subprocess.run(_hal("sim", "plug", *broker), capture_output=True, timeout=30)
         assert plug.returncode == 0, plug.stderr
         out = subprocess.run(_hal("sim", "state", *broker), capture_output=True, text=True,
@@ -52,20 +63,24 @@ def test_run_notifies_ready_and_sim_commands_work(mosquitto: Broker, tmp_path: P
         assert bad.returncode == 2  # argparse refuses an unknown CP state
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-        sock.settimeout(0)
-        after: list[str] = []
-        try:
-            while True:
-                after.append(sock.recv(256).decode())
-        except BlockingIOError:
-            pass
-        assert "STOPPING=1" in after
+        _wait(lambda: "STOPPING=1" in seen, "STOPPING=1")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        draining.set()
+        reader.join(2)
         sock.close()
         log.close()
+
+
+def _wait(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll until `predicate()`; the bound only guards against a hang, it asserts no timing."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
 
 
 async def _plugged(broker: Broker) -> StationState:

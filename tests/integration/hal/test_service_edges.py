@@ -3,6 +3,8 @@ session, reset, bad simulator commands, two EVSEs (DC and AC) side by side."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 
 import aiomqtt
@@ -15,6 +17,8 @@ from josev_hal.sim.client import SimClient
 from josev_hal.sim.scenario import setpoint
 from tests.broker import Broker
 from tests.integration.hal.conftest import Running, hal_config, running_hal, wait_for
+
+QLEN = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
 
 
 async def test_unknown_evse_gets_an_error_answer(hal: Running) -> None:
@@ -112,3 +116,25 @@ async def test_two_evses_dc_and_ac(mosquitto: Broker, tmp_path: Path) -> None:
         whole = await hal.josev.request("meter_values", models.MeterValuesRequest(
             timestamp="2026-11-22T10:00:00+00:00"))
         assert whole.evse_id is None
+
+
+async def test_a_stuck_notify_socket_never_stalls_the_control_loop(
+    mosquitto: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody reads the notify socket: after net.unix.max_dgram_qlen datagrams a blocking
+    send would hang the event loop; the control loop must keep stepping regardless."""
+    notify = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify))
+    monkeypatch.setenv("WATCHDOG_USEC", "40000")  # a ping every 20 ms
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    try:
+        service = HalService(hal_config(mosquitto, tmp_path))
+        async with running_hal(service, mosquitto):
+            await asyncio.sleep(0.02 * (QLEN + 20))  # far more pings than the queue holds
+            before = service.steps
+            await asyncio.sleep(0.5)
+            assert service.steps > before  # the loop still runs (a blocked one hangs here)
+    finally:
+        sock.close()
