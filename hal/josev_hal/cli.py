@@ -108,6 +108,46 @@ def sim_command(args: argparse.Namespace) -> _SimMsg | None:
     return cmd
 
 
+def cmd_can_link(args: argparse.Namespace) -> int:
+    """Print two joined serial ports and relay between them until interrupted."""
+    import time
+
+    from josev_hal.power.ptylink import PtyLink
+
+    link = PtyLink()
+    print(f"{link.a_path} {link.b_path}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        link.close()
+
+
+def cmd_modules(args: argparse.Namespace) -> int:
+    """Run the CAN power-module simulator as its own process, on any python-can bus."""
+    import time
+
+    import can
+
+    from josev_hal.power.modsim import ModuleSimulator
+
+    addresses = [int(a, 0) for a in args.addresses.split(",") if a]
+    try:
+        bus = can.Bus(interface=args.interface, channel=args.channel, bitrate=args.bitrate)
+    except (can.CanError, OSError, ValueError) as exc:
+        print(f"josev-hal sim modules: {exc}", file=sys.stderr)
+        return 1
+    sim = ModuleSimulator(bus, args.protocol, addresses, load_ohm=args.load_ohm)
+    log.info("simulating %s modules %s on %s %s", args.protocol, addresses, args.interface,
+             args.channel)
+    try:
+        while True:
+            sim.poll(time.monotonic())
+            time.sleep(0.002)
+    finally:
+        bus.shutdown()
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from josev_hal.sim.client import SimClient
 
@@ -170,6 +210,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     action("weld", "weld the contactors (or not)").add_argument("state", choices=["on", "off"])
     action("rcd", "trip or reset the RCD").add_argument("state", choices=["trip", "reset"])
     action("state", "print the station's simulated state once")
+    link = simsub.add_parser("can-link", help="two joined serial ports for slcan (prints both)")
+    link.set_defaults(func=cmd_can_link)
+    mods = simsub.add_parser("modules", help="run the CAN power-module simulator")
+    mods.add_argument("--protocol", choices=["infypower", "winline"], default="infypower")
+    mods.add_argument("--interface", default="slcan", help="python-can interface")
+    mods.add_argument("--channel", required=True, help="e.g. a path from `sim can-link`")
+    mods.add_argument("--bitrate", type=int, default=125000)
+    mods.add_argument("--addresses", default="1", help="module addresses, e.g. 1,2,3")
+    mods.add_argument("--load-ohm", type=float, default=4.0, help="resistive load")
+    mods.set_defaults(func=cmd_modules)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -172,3 +172,40 @@ def test_station_reports_module_faults(tmp_path: Path) -> None:
     finally:
         sim.bus.shutdown()
         service.controllers[1].dev.supply.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.slow  # a second Python process and slcan over ptys: ~10 s on a loaded box
+def test_module_simulator_in_another_process_over_slcan(tmp_path: Path) -> None:
+    """The simulator as its own process (`josev-hal sim modules`), slcan over joined ptys."""
+    import subprocess
+    import sys
+    import time
+
+    from josev_hal.power.ptylink import PtyLink
+
+    link = PtyLink()
+    log = (tmp_path / "modules.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "josev_hal.cli", "sim", "modules", "--protocol", "winline",
+         "--channel", link.b_path, "--addresses", "3,4", "--load-ohm", "3"],
+        stdout=log, stderr=subprocess.STDOUT)
+    bus = can.Bus(interface="slcan", channel=link.a_path, bitrate=125000)
+    supply = CanModuleSupply(bus, winline.WinlineCodec(),
+                             PowerConfig(module_addresses=[3, 4], ramp_a_per_s=500.0))
+    try:
+        supply.set_output(True, 400.0, 60.0, time.monotonic())
+        end = time.monotonic() + 60.0  # bounds a hang only; no timing is asserted
+        while supply.measure(time.monotonic()).current < 59.5:
+            assert proc.poll() is None, (tmp_path / "modules.log").read_text()
+            assert time.monotonic() < end, "no current from the module process"
+            supply.poll(time.monotonic())
+            time.sleep(0.01)
+        m = supply.measure(time.monotonic())
+        assert m.voltage == pytest.approx(180.0, abs=2.0)  # 60 A into 3 Ohm
+        assert m.faults == ()
+    finally:
+        supply.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        link.close()
