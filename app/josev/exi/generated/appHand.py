@@ -139,9 +139,10 @@ def d_supportedAppProtocolReq(v: int, q: int) -> tuple[supportedAppProtocolReq, 
         if t & 1835907:
             raise _F('AppProtocolType: unsupported event after VersionNumberMinor', q)
         o1.SchemaID = (t >> 10) & 255
-        o1.Priority = ((t >> 2) & 31) + 1
-        if o1.Priority > 20:
+        x_ = ((t >> 2) & 31) + 1
+        if x_ > 20:
             raise _F(st_priorityType.name + ': value above maximum', q)
+        o1.Priority = x_
         g = 5
         x = o1
         lst.append(x)
@@ -264,9 +265,10 @@ def d_AppProtocolType(v: int, q: int) -> tuple[AppProtocolType, int]:
     if t & 1835907:
         raise _F('AppProtocolType: unsupported event after VersionNumberMinor', q)
     o.SchemaID = (t >> 10) & 255
-    o.Priority = ((t >> 2) & 31) + 1
-    if o.Priority > 20:
+    x_ = ((t >> 2) & 31) + 1
+    if x_ > 20:
         raise _F(st_priorityType.name + ': value above maximum', q)
+    o.Priority = x_
     g = 5
     return o, q
 

@@ -1715,9 +1715,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 1023
     if t & 964:
         raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
-    o1.Multiplier = ((t >> 3) & 7) - 3
-    if o1.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o1.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -1760,9 +1761,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -1806,9 +1808,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 3) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -1852,9 +1855,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o4.Multiplier = ((t >> 3) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -2073,9 +2077,10 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     t = (v >> q) & 255
     if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o.Multiplier = ((t >> 3) & 7) - 3
-    if o.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -2194,9 +2199,10 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -2240,9 +2246,10 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 3) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -2286,9 +2293,10 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o4.Multiplier = ((t >> 3) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -2605,9 +2613,10 @@ def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 3) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 3) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = 1
     o.DC_EVStatus = o1
     return o, q
@@ -2690,9 +2699,10 @@ def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o.EVRESSSOC = (t >> 2) & 127
-    if o.EVRESSSOC > 100:
+    x_ = (t >> 2) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o.EVRESSSOC = x_
     g = 5
     return o, q
 
@@ -3681,9 +3691,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 1023
         if t & 964:
             raise _F('AC_EVChargeParameterType: unsupported event after DepartureTime', q)
-        o2.Multiplier = ((t >> 3) & 7) - 3
-        if o2.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o2.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -3726,9 +3737,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 2047
         if t & 1988:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o3.Multiplier = ((t >> 3) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -3772,9 +3784,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 2047
         if t & 1988:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o4.Multiplier = ((t >> 3) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -3818,9 +3831,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 2047
         if t & 1988:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o5.Multiplier = ((t >> 3) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4123,12 +4137,14 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 11) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 11) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -4182,9 +4198,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o3.Multiplier = ((t >> 3) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4235,9 +4252,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     t = (v >> q) & 255
     if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o4.Multiplier = ((t >> 3) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -4290,9 +4308,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 3) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4347,9 +4366,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 3) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4403,9 +4423,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('DC_EVChargeParameterType: unsupported event in FullSOC', q)
-        o.FullSOC = (t >> 3) & 127
-        if o.FullSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.FullSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
@@ -4417,9 +4438,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 1023
         if t & 515:
             raise _F('DC_EVChargeParameterType: unsupported event in BulkSOC', q)
-        o.BulkSOC = (t >> 2) & 127
-        if o.BulkSOC > 100:
+        x_ = (t >> 2) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.BulkSOC = x_
         g = 8
     else:
         o.BulkSOC = None
@@ -4760,9 +4782,10 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         if _i >= 3:
             raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
         o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-        o4.Multiplier = ((t >> 3) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4806,9 +4829,10 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 2047
         if t & 1988:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o5.Multiplier = ((t >> 3) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -4852,9 +4876,10 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 2047
         if t & 1988:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o6.Multiplier = ((t >> 3) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -6209,9 +6234,10 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
             t = (v >> q) & 63
             if t & 35:
                 raise _F('CostType: unsupported event in amountMultiplier', q)
-            o1.amountMultiplier = ((t >> 2) & 7) - 3
-            if o1.amountMultiplier > 3:
+            x_ = ((t >> 2) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o1.amountMultiplier = x_
             g = 3
         else:
             o1.amountMultiplier = None
@@ -6317,9 +6343,10 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
         t = (v >> q) & 63
         if t & 35:
             raise _F('CostType: unsupported event in amountMultiplier', q)
-        o.amountMultiplier = ((t >> 2) & 7) - 3
-        if o.amountMultiplier > 3:
+        x_ = ((t >> 2) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o.amountMultiplier = x_
         g = 3
     else:
         o.amountMultiplier = None
@@ -6426,9 +6453,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -6482,9 +6510,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o3.Multiplier = ((t >> 3) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -6535,9 +6564,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 255
     if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o4.Multiplier = ((t >> 3) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -6580,9 +6610,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o5.Multiplier = ((t >> 3) & 7) - 3
-    if o5.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o5.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -6626,9 +6657,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o6.Multiplier = ((t >> 3) & 7) - 3
-    if o6.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o6.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -6682,9 +6714,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o7.Multiplier = ((t >> 3) & 7) - 3
-        if o7.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o7.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -6735,9 +6768,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 255
     if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o8.Multiplier = ((t >> 3) & 7) - 3
-    if o8.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o8.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -6790,9 +6824,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o9.Multiplier = ((t >> 3) & 7) - 3
-        if o9.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o9.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -7289,9 +7324,10 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o1.Multiplier = ((t >> 3) & 7) - 3
-        if o1.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o1.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -7362,9 +7398,10 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
             t = (v >> q) & 255
             if t & 196:
                 raise _F('PhysicalValueType: unsupported event code', q)
-            o3.Multiplier = ((t >> 3) & 7) - 3
-            if o3.Multiplier > 3:
+            x_ = ((t >> 3) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o3.Multiplier = x_
             g = t & 3
             if g >= 2:
                 raise _F('PhysicalValueType: unsupported event code', q)
@@ -7787,9 +7824,10 @@ def d_MeterInfoType(v: int, q: int) -> tuple[MeterInfoType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o1.Multiplier = ((t >> 3) & 7) - 3
-        if o1.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o1.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8164,12 +8202,14 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 11) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 11) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -8223,9 +8263,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o3.Multiplier = ((t >> 3) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8280,9 +8321,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o4.Multiplier = ((t >> 3) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8337,9 +8379,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 3) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8412,9 +8455,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 3) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8469,9 +8513,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o7.Multiplier = ((t >> 3) & 7) - 3
-        if o7.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o7.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -8522,9 +8567,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     t = (v >> q) & 255
     if t & 196:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o8.Multiplier = ((t >> 3) & 7) - 3
-    if o8.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o8.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -8958,9 +9004,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -9004,9 +9051,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 3) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -9063,9 +9111,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o4.Multiplier = ((t >> 3) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -9120,9 +9169,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 3) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -9177,9 +9227,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 3) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -9526,9 +9577,10 @@ def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliver
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 4) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 4) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
@@ -10311,9 +10363,10 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o2.Multiplier = ((t >> 3) & 7) - 3
-        if o2.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o2.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -10917,9 +10970,10 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o2.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o2.EVRESSSOC = (t >> 4) & 127
-            if o2.EVRESSSOC > 100:
+            x_ = (t >> 4) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o2.EVRESSSOC = x_
             g = t & 3
             if g >= 2:
                 raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
@@ -11540,12 +11594,14 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 11) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 11) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -11589,9 +11645,10 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     t = (v >> q) & 2047
     if t & 1988:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 3) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -11807,9 +11864,10 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)
@@ -12518,9 +12576,10 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
         t = (v >> q) & 255
         if t & 196:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o1.Multiplier = ((t >> 3) & 7) - 3
-        if o1.Multiplier > 3:
+        x_ = ((t >> 3) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o1.Multiplier = x_
         g = t & 3
         if g >= 2:
             raise _F('PhysicalValueType: unsupported event code', q)
@@ -15598,9 +15657,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o3.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o3.EVRESSSOC = (t >> 3) & 127
-            if o3.EVRESSSOC > 100:
+            x_ = (t >> 3) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o3.EVRESSSOC = x_
             g = 1
             o2.DC_EVStatus = o3
             o.BodyElement = o2
@@ -16212,12 +16272,14 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o28.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o28.EVRESSSOC = (t >> 11) & 127
-            if o28.EVRESSSOC > 100:
+            x_ = (t >> 11) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
-            o29.Multiplier = ((t >> 3) & 7) - 3
-            if o29.Multiplier > 3:
+            o28.EVRESSSOC = x_
+            x_ = ((t >> 3) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o29.Multiplier = x_
             g = t & 3
             if g >= 2:
                 raise _F('PhysicalValueType: unsupported event code', q)
@@ -16261,9 +16323,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             t = (v >> q) & 2047
             if t & 1988:
                 raise _F('PhysicalValueType: unsupported event after Value', q)
-            o30.Multiplier = ((t >> 3) & 7) - 3
-            if o30.Multiplier > 3:
+            x_ = ((t >> 3) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o30.Multiplier = x_
             g = t & 3
             if g >= 2:
                 raise _F('PhysicalValueType: unsupported event code', q)
@@ -16365,9 +16428,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 3:
                 raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
             o32.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-            o33.Multiplier = ((t >> 3) & 7) - 3
-            if o33.Multiplier > 3:
+            x_ = ((t >> 3) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o33.Multiplier = x_
             g = t & 3
             if g >= 2:
                 raise _F('PhysicalValueType: unsupported event code', q)
@@ -16729,9 +16793,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o46.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o46.EVRESSSOC = (t >> 3) & 127
-            if o46.EVRESSSOC > 100:
+            x_ = (t >> 3) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o46.EVRESSSOC = x_
             g = 1
             o45.DC_EVStatus = o46
             o.BodyElement = o45
@@ -16791,9 +16856,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 3:
                 raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
             o48.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-            o49.Multiplier = ((t >> 3) & 7) - 3
-            if o49.Multiplier > 3:
+            x_ = ((t >> 3) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o49.Multiplier = x_
             g = t & 3
             if g >= 2:
                 raise _F('PhysicalValueType: unsupported event code', q)
@@ -17941,9 +18007,10 @@ def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, 
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 3) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 3) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = 1
     o.DC_EVStatus = o1
     return o, q
@@ -18042,9 +18109,10 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
     if _i >= 3:
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
-    o2.Multiplier = ((t >> 3) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 3) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     g = t & 3
     if g >= 2:
         raise _F('PhysicalValueType: unsupported event code', q)

@@ -1791,9 +1791,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 8388607
     if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o1.Multiplier = ((t >> 18) & 7) - 3
-    if o1.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o1.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -1821,9 +1822,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -1852,9 +1854,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -1883,9 +1886,10 @@ def d_AC_EVChargeParameterType(v: int, q: int) -> tuple[AC_EVChargeParameterType
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o4.Multiplier = ((t >> 18) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -2075,9 +2079,10 @@ def d_PhysicalValueType(v: int, q: int) -> tuple[PhysicalValueType, int]:
     t = (v >> q) & 8388607
     if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o.Multiplier = ((t >> 18) & 7) - 3
-    if o.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -2175,9 +2180,10 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
         raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
     o1.EVSENotification = _ENUM_st_EVSENotificationType[_i]
     o1.RCD = (t >> 26) & 1 == 1
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -2206,9 +2212,10 @@ def d_AC_EVSEChargeParameterType(v: int, q: int) -> tuple[AC_EVSEChargeParameter
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -2525,9 +2532,10 @@ def d_CableCheckReqType(v: int, q: int) -> tuple[CableCheckReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 3) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 3) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = 1
     o.DC_EVStatus = o1
     return o, q
@@ -2567,9 +2575,10 @@ def d_DC_EVStatusType(v: int, q: int) -> tuple[DC_EVStatusType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o.EVRESSSOC = (t >> 2) & 127
-    if o.EVRESSSOC > 100:
+    x_ = (t >> 2) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o.EVRESSSOC = x_
     g = 3
     return o, q
 
@@ -3646,9 +3655,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o2.Multiplier = ((t >> 18) & 7) - 3
-        if o2.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o2.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -3676,9 +3686,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 67108863
         if t & 65244672:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o3.Multiplier = ((t >> 18) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -3707,9 +3718,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 67108863
         if t & 65244672:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o4.Multiplier = ((t >> 18) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -3738,9 +3750,10 @@ def d_ChargeParameterDiscoveryReqType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 67108863
         if t & 65244672:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o5.Multiplier = ((t >> 18) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4074,12 +4087,14 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 26) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 26) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4118,9 +4133,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o3.Multiplier = ((t >> 18) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4156,9 +4172,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
     t = (v >> q) & 8388607
     if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o4.Multiplier = ((t >> 18) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4196,9 +4213,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 18) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4238,9 +4256,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 18) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4279,9 +4298,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('DC_EVChargeParameterType: unsupported event in FullSOC', q)
-        o.FullSOC = (t >> 3) & 127
-        if o.FullSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.FullSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('DC_EVChargeParameterType: unsupported event code', q)
@@ -4293,9 +4313,10 @@ def d_DC_EVChargeParameterType(v: int, q: int) -> tuple[DC_EVChargeParameterType
         t = (v >> q) & 1023
         if t & 515:
             raise _F('DC_EVChargeParameterType: unsupported event in BulkSOC', q)
-        o.BulkSOC = (t >> 2) & 127
-        if o.BulkSOC > 100:
+        x_ = (t >> 2) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.BulkSOC = x_
         g = 9
     else:
         o.BulkSOC = None
@@ -4658,9 +4679,10 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
             raise _F(st_EVSENotificationType.name + ': enumeration index out of range', q)
         o3.EVSENotification = _ENUM_st_EVSENotificationType[_i]
         o3.RCD = (t >> 26) & 1 == 1
-        o4.Multiplier = ((t >> 18) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4689,9 +4711,10 @@ def d_ChargeParameterDiscoveryResType(v: int, q: int) -> tuple[ChargeParameterDi
         t = (v >> q) & 67108863
         if t & 65244672:
             raise _F('PhysicalValueType: unsupported event after Value', q)
-        o5.Multiplier = ((t >> 18) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -4912,9 +4935,10 @@ def d_SAScheduleListType(v: int, q: int) -> tuple[SAScheduleListType, int]:
         t = (v >> q) & 4095
         if t & 3075:
             raise _F('SAScheduleTupleType: unsupported event code', q)
-        o1.SAScheduleTupleID = ((t >> 2) & 255) + 1
-        if o1.SAScheduleTupleID > 255:
+        x_ = ((t >> 2) & 255) + 1
+        if x_ > 255:
             raise _F(st_SAIDType.name + ': value above maximum', q)
+        o1.SAScheduleTupleID = x_
         g = 1
         o1.PMaxSchedule, q = d_PMaxScheduleType(v, q)
         q -= 2
@@ -4992,9 +5016,10 @@ def d_SAScheduleTupleType(v: int, q: int) -> tuple[SAScheduleTupleType, int]:
     t = (v >> q) & 4095
     if t & 3075:
         raise _F('SAScheduleTupleType: unsupported event code', q)
-    o.SAScheduleTupleID = ((t >> 2) & 255) + 1
-    if o.SAScheduleTupleID > 255:
+    x_ = ((t >> 2) & 255) + 1
+    if x_ > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
+    o.SAScheduleTupleID = x_
     g = 1
     o.PMaxSchedule, q = d_PMaxScheduleType(v, q)
     q -= 2
@@ -5121,9 +5146,10 @@ def d_PMaxScheduleType(v: int, q: int) -> tuple[PMaxScheduleType, int]:
         t = (v >> q) & 16777215
         if t & 14913024:
             raise _F('PMaxScheduleEntryType: unsupported event code', q)
-        o4.Multiplier = ((t >> 18) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -5350,9 +5376,10 @@ def d_PMaxScheduleEntryType(v: int, q: int) -> tuple[PMaxScheduleEntryType, int]
     t = (v >> q) & 16777215
     if t & 14913024:
         raise _F('PMaxScheduleEntryType: unsupported event code', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -5601,9 +5628,10 @@ def d_SalesTariffType(v: int, q: int) -> tuple[SalesTariffType, int]:
     t = (v >> q) & 4095
     if t & 2052:
         raise _F('SalesTariffType: unsupported event in SalesTariffID', q)
-    o.SalesTariffID = ((t >> 3) & 255) + 1
-    if o.SalesTariffID > 255:
+    x_ = ((t >> 3) & 255) + 1
+    if x_ > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
+    o.SalesTariffID = x_
     g = t & 3
     if g >= 3:
         raise _F('SalesTariffType: unsupported event code', q)
@@ -5892,9 +5920,10 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
     t = (v >> q) & 16777215
     if t & 14913024:
         raise _F('ConsumptionCostType: unsupported event code', q)
-    o1.Multiplier = ((t >> 18) & 7) - 3
-    if o1.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o1.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -5963,9 +5992,10 @@ def d_ConsumptionCostType(v: int, q: int) -> tuple[ConsumptionCostType, int]:
             t = (v >> q) & 63
             if t & 35:
                 raise _F('CostType: unsupported event in amountMultiplier', q)
-            o2.amountMultiplier = ((t >> 2) & 7) - 3
-            if o2.amountMultiplier > 3:
+            x_ = ((t >> 2) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o2.amountMultiplier = x_
             g = 3
         else:
             o2.amountMultiplier = None
@@ -6105,9 +6135,10 @@ def d_CostType(v: int, q: int) -> tuple[CostType, int]:
         t = (v >> q) & 63
         if t & 35:
             raise _F('CostType: unsupported event in amountMultiplier', q)
-        o.amountMultiplier = ((t >> 2) & 7) - 3
-        if o.amountMultiplier > 3:
+        x_ = ((t >> 2) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o.amountMultiplier = x_
         g = 3
     else:
         o.amountMultiplier = None
@@ -6217,9 +6248,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6248,9 +6280,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6279,9 +6312,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o4.Multiplier = ((t >> 18) & 7) - 3
-    if o4.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o4.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6310,9 +6344,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o5.Multiplier = ((t >> 18) & 7) - 3
-    if o5.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o5.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6341,9 +6376,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o6.Multiplier = ((t >> 18) & 7) - 3
-    if o6.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o6.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6382,9 +6418,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o7.Multiplier = ((t >> 18) & 7) - 3
-        if o7.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o7.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6420,9 +6457,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
     t = (v >> q) & 8388607
     if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o8.Multiplier = ((t >> 18) & 7) - 3
-    if o8.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o8.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6460,9 +6498,10 @@ def d_DC_EVSEChargeParameterType(v: int, q: int) -> tuple[DC_EVSEChargeParameter
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o9.Multiplier = ((t >> 18) & 7) - 3
-        if o9.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o9.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -6856,9 +6895,10 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
     t = (v >> q) & 32767
     if t & 28680:
         raise _F('ChargingStatusResType: unsupported event after EVSEID', q)
-    o.SAScheduleTupleID = ((t >> 4) & 255) + 1
-    if o.SAScheduleTupleID > 255:
+    x_ = ((t >> 4) & 255) + 1
+    if x_ > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
+    o.SAScheduleTupleID = x_
     g = t & 7
     if g >= 4:
         raise _F('ChargingStatusResType: unsupported event code', q)
@@ -6869,9 +6909,10 @@ def d_ChargingStatusResType(v: int, q: int) -> tuple[ChargingStatusResType, int]
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o1.Multiplier = ((t >> 18) & 7) - 3
-        if o1.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o1.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7486,12 +7527,14 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 26) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 26) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7530,9 +7573,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o3.Multiplier = ((t >> 18) & 7) - 3
-        if o3.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o3.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7572,9 +7616,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o4.Multiplier = ((t >> 18) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7614,9 +7659,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 18) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7674,9 +7720,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 18) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7716,9 +7763,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o7.Multiplier = ((t >> 18) & 7) - 3
-        if o7.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o7.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -7754,9 +7802,10 @@ def d_CurrentDemandReqType(v: int, q: int) -> tuple[CurrentDemandReqType, int]:
     t = (v >> q) & 8388607
     if t & 6524416:
         raise _F('PhysicalValueType: unsupported event code', q)
-    o8.Multiplier = ((t >> 18) & 7) - 3
-    if o8.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o8.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8129,9 +8178,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8160,9 +8210,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8204,9 +8255,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o4.Multiplier = ((t >> 18) & 7) - 3
-        if o4.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o4.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8246,9 +8298,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o5.Multiplier = ((t >> 18) & 7) - 3
-        if o5.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o5.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8288,9 +8341,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o6.Multiplier = ((t >> 18) & 7) - 3
-        if o6.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o6.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -8330,9 +8384,10 @@ def d_CurrentDemandResType(v: int, q: int) -> tuple[CurrentDemandResType, int]:
     t = (v >> q) & 16383
     if t & 14340:
         raise _F('CurrentDemandResType: unsupported event after EVSEID', q)
-    o.SAScheduleTupleID = ((t >> 3) & 255) + 1
-    if o.SAScheduleTupleID > 255:
+    x_ = ((t >> 3) & 255) + 1
+    if x_ > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
+    o.SAScheduleTupleID = x_
     g = t & 3
     if g >= 3:
         raise _F('CurrentDemandResType: unsupported event code', q)
@@ -8830,9 +8885,10 @@ def d_DC_EVPowerDeliveryParameterType(v: int, q: int) -> tuple[DC_EVPowerDeliver
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 4) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 4) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = t & 3
     if g >= 2:
         raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
@@ -9529,9 +9585,10 @@ def d_MeteringReceiptReqType(v: int, q: int) -> tuple[MeteringReceiptReqType, in
         t = (v >> q) & 2047
         if t & 1027:
             raise _F('MeteringReceiptReqType: unsupported event in SAScheduleTupleID', q)
-        o.SAScheduleTupleID = ((t >> 2) & 255) + 1
-        if o.SAScheduleTupleID > 255:
+        x_ = ((t >> 2) & 255) + 1
+        if x_ > 255:
             raise _F(st_SAIDType.name + ': value above maximum', q)
+        o.SAScheduleTupleID = x_
         g = 3
     else:
         o.SAScheduleTupleID = None
@@ -10474,9 +10531,10 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
     if _i >= 3:
         raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
     o.ChargeProgress = _ENUM_st_chargeProgressType[_i]
-    o.SAScheduleTupleID = ((t >> 4) & 255) + 1
-    if o.SAScheduleTupleID > 255:
+    x_ = ((t >> 4) & 255) + 1
+    if x_ > 255:
         raise _F(st_SAIDType.name + ': value above maximum', q)
+    o.SAScheduleTupleID = x_
     g = t & 7
     if g >= 4:
         raise _F('PowerDeliveryReqType: unsupported event code', q)
@@ -10504,9 +10562,10 @@ def d_PowerDeliveryReqType(v: int, q: int) -> tuple[PowerDeliveryReqType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o2.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o2.EVRESSSOC = (t >> 4) & 127
-            if o2.EVRESSSOC > 100:
+            x_ = (t >> 4) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o2.EVRESSSOC = x_
             g = t & 3
             if g >= 2:
                 raise _F('DC_EVPowerDeliveryParameterType: unsupported event code', q)
@@ -10658,9 +10717,10 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
         t = (v >> q) & 33554431
         if t & 31690240:
             raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
-        o2.Multiplier = ((t >> 18) & 7) - 3
-        if o2.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o2.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -10697,9 +10757,10 @@ def d_ChargingProfileType(v: int, q: int) -> tuple[ChargingProfileType, int]:
             t = (v >> q) & 31
             if t & 19:
                 raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryMaxNumberOfPhasesInUse', q)
-            o1.ChargingProfileEntryMaxNumberOfPhasesInUse = ((t >> 2) & 3) + 1
-            if o1.ChargingProfileEntryMaxNumberOfPhasesInUse > 3:
+            x_ = ((t >> 2) & 3) + 1
+            if x_ > 3:
                 raise _F(st_maxNumPhasesType.name + ': value above maximum', q)
+            o1.ChargingProfileEntryMaxNumberOfPhasesInUse = x_
             g = 3
         else:
             o1.ChargingProfileEntryMaxNumberOfPhasesInUse = None
@@ -10820,9 +10881,10 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
     t = (v >> q) & 33554431
     if t & 31690240:
         raise _F('ProfileEntryType: unsupported event after ChargingProfileEntryStart', q)
-    o1.Multiplier = ((t >> 18) & 7) - 3
-    if o1.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o1.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -10859,9 +10921,10 @@ def d_ProfileEntryType(v: int, q: int) -> tuple[ProfileEntryType, int]:
         t = (v >> q) & 31
         if t & 19:
             raise _F('ProfileEntryType: unsupported event in ChargingProfileEntryMaxNumberOfPhasesInUse', q)
-        o.ChargingProfileEntryMaxNumberOfPhasesInUse = ((t >> 2) & 3) + 1
-        if o.ChargingProfileEntryMaxNumberOfPhasesInUse > 3:
+        x_ = ((t >> 2) & 3) + 1
+        if x_ > 3:
             raise _F(st_maxNumPhasesType.name + ': value above maximum', q)
+        o.ChargingProfileEntryMaxNumberOfPhasesInUse = x_
         g = 3
     else:
         o.ChargingProfileEntryMaxNumberOfPhasesInUse = None
@@ -11184,12 +11247,14 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 26) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 26) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    o1.EVRESSSOC = x_
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -11218,9 +11283,10 @@ def d_PreChargeReqType(v: int, q: int) -> tuple[PreChargeReqType, int]:
     t = (v >> q) & 67108863
     if t & 65244672:
         raise _F('PhysicalValueType: unsupported event after Value', q)
-    o3.Multiplier = ((t >> 18) & 7) - 3
-    if o3.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o3.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -11400,9 +11466,10 @@ def d_PreChargeResType(v: int, q: int) -> tuple[PreChargeResType, int]:
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -11865,9 +11932,10 @@ def d_ParameterType(v: int, q: int) -> tuple[ParameterType, int]:
         t = (v >> q) & 8388607
         if t & 6524416:
             raise _F('PhysicalValueType: unsupported event code', q)
-        o1.Multiplier = ((t >> 18) & 7) - 3
-        if o1.Multiplier > 3:
+        x_ = ((t >> 18) & 7) - 3
+        if x_ > 3:
             raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+        o1.Multiplier = x_
         _i = (t >> 12) & 7
         if _i >= 7:
             raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -13682,9 +13750,10 @@ def d_V2G_Message(v: int, q: int) -> tuple[V2G_Message, int]:
             if _i >= 3:
                 raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
             o17.ChargeProgress = _ENUM_st_chargeProgressType[_i]
-            o17.SAScheduleTupleID = ((t >> 4) & 255) + 1
-            if o17.SAScheduleTupleID > 255:
+            x_ = ((t >> 4) & 255) + 1
+            if x_ > 255:
                 raise _F(st_SAIDType.name + ': value above maximum', q)
+            o17.SAScheduleTupleID = x_
             g = t & 7
             if g >= 4:
                 raise _F('PowerDeliveryReqType: unsupported event code', q)
@@ -14961,9 +15030,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o4.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o4.EVRESSSOC = (t >> 3) & 127
-            if o4.EVRESSSOC > 100:
+            x_ = (t >> 3) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o4.EVRESSSOC = x_
             g = 1
             o3.DC_EVStatus = o4
             o.BodyElement = o3
@@ -15564,9 +15634,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 3:
                 raise _F(st_chargeProgressType.name + ': enumeration index out of range', q)
             o24.ChargeProgress = _ENUM_st_chargeProgressType[_i]
-            o24.SAScheduleTupleID = ((t >> 4) & 255) + 1
-            if o24.SAScheduleTupleID > 255:
+            x_ = ((t >> 4) & 255) + 1
+            if x_ > 255:
                 raise _F(st_SAIDType.name + ': value above maximum', q)
+            o24.SAScheduleTupleID = x_
             g = t & 7
             if g >= 4:
                 raise _F('PowerDeliveryReqType: unsupported event code', q)
@@ -15779,12 +15850,14 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o32.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o32.EVRESSSOC = (t >> 26) & 127
-            if o32.EVRESSSOC > 100:
+            x_ = (t >> 26) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
-            o33.Multiplier = ((t >> 18) & 7) - 3
-            if o33.Multiplier > 3:
+            o32.EVRESSSOC = x_
+            x_ = ((t >> 18) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o33.Multiplier = x_
             _i = (t >> 12) & 7
             if _i >= 7:
                 raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -15813,9 +15886,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             t = (v >> q) & 67108863
             if t & 65244672:
                 raise _F('PhysicalValueType: unsupported event after Value', q)
-            o34.Multiplier = ((t >> 18) & 7) - 3
-            if o34.Multiplier > 3:
+            x_ = ((t >> 18) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o34.Multiplier = x_
             _i = (t >> 12) & 7
             if _i >= 7:
                 raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -15905,9 +15979,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
             o36.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-            o37.Multiplier = ((t >> 18) & 7) - 3
-            if o37.Multiplier > 3:
+            x_ = ((t >> 18) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o37.Multiplier = x_
             _i = (t >> 12) & 7
             if _i >= 7:
                 raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -16250,9 +16325,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
             o48.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-            o48.EVRESSSOC = (t >> 3) & 127
-            if o48.EVRESSSOC > 100:
+            x_ = (t >> 3) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o48.EVRESSSOC = x_
             g = 1
             o47.DC_EVStatus = o48
             o.BodyElement = o47
@@ -16315,9 +16391,10 @@ def d_BodyType(v: int, q: int) -> tuple[BodyType, int]:
             if _i >= 12:
                 raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
             o50.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-            o51.Multiplier = ((t >> 18) & 7) - 3
-            if o51.Multiplier > 3:
+            x_ = ((t >> 18) & 7) - 3
+            if x_ > 3:
                 raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+            o51.Multiplier = x_
             _i = (t >> 12) & 7
             if _i >= 7:
                 raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)
@@ -17516,9 +17593,10 @@ def d_WeldingDetectionReqType(v: int, q: int) -> tuple[WeldingDetectionReqType, 
     if _i >= 12:
         raise _F(st_DC_EVErrorCodeType.name + ': enumeration index out of range', q)
     o1.EVErrorCode = _ENUM_st_DC_EVErrorCodeType[_i]
-    o1.EVRESSSOC = (t >> 3) & 127
-    if o1.EVRESSSOC > 100:
+    x_ = (t >> 3) & 127
+    if x_ > 100:
         raise _F(st_percentValueType.name + ': value above maximum', q)
+    o1.EVRESSSOC = x_
     g = 1
     o.DC_EVStatus = o1
     return o, q
@@ -17606,9 +17684,10 @@ def d_WeldingDetectionResType(v: int, q: int) -> tuple[WeldingDetectionResType, 
     if _i >= 12:
         raise _F(st_DC_EVSEStatusCodeType.name + ': enumeration index out of range', q)
     o1.EVSEStatusCode = _ENUM_st_DC_EVSEStatusCodeType[_i]
-    o2.Multiplier = ((t >> 18) & 7) - 3
-    if o2.Multiplier > 3:
+    x_ = ((t >> 18) & 7) - 3
+    if x_ > 3:
         raise _F(st_unitMultiplierType.name + ': value above maximum', q)
+    o2.Multiplier = x_
     _i = (t >> 12) & 7
     if _i >= 7:
         raise _F(st_unitSymbolType.name + ': enumeration index out of range', q)

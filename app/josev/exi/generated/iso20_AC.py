@@ -3247,9 +3247,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        o.PresentSOC = (t >> 5) & 127
-        if o.PresentSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.PresentSOC = x_
         g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3261,9 +3262,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 5) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3275,9 +3277,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 5) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3289,9 +3292,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        o.MaximumSOC = (t >> 4) & 127
-        if o.MaximumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MaximumSOC = x_
         g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -10136,9 +10140,10 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 3) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
@@ -10150,9 +10155,10 @@ def d_BPT_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_A
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 3) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_AC_CLResControlModeType: unsupported event code', q)
@@ -11508,9 +11514,10 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 3) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)
@@ -11522,9 +11529,10 @@ def d_Dynamic_AC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_AC_CLResC
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 3) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_AC_CLResControlModeType: unsupported event code', q)

@@ -1863,9 +1863,10 @@ def d_EVTechnicalStatusType(v: int, q: int) -> tuple[EVTechnicalStatusType, int]
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('EVTechnicalStatusType: unsupported event in EVSOC', q)
-        o.EVSOC = (t >> 3) & 127
-        if o.EVSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.EVSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('EVTechnicalStatusType: unsupported event code', q)
@@ -2878,9 +2879,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        o.PresentSOC = (t >> 5) & 127
-        if o.PresentSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.PresentSOC = x_
         g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -2892,9 +2894,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 5) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -2906,9 +2909,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 5) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -2920,9 +2924,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        o.MaximumSOC = (t >> 4) & 127
-        if o.MaximumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MaximumSOC = x_
         g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)

@@ -7559,9 +7559,10 @@ def d_ScheduleExchangeReqType(v: int, q: int) -> tuple[ScheduleExchangeReqType, 
     t = (v >> q) & 32767
     if t & 24580:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
-    o.MaximumSupportingPoints = ((t >> 3) & 1023) + 12
-    if o.MaximumSupportingPoints > 1024:
+    x_ = ((t >> 3) & 1023) + 12
+    if x_ > 1024:
         raise _F(st_maxSupportingPointsScheduleTupleType.name + ': value above maximum', q)
+    o.MaximumSupportingPoints = x_
     g = t & 3
     if g >= 2:
         raise _F('ScheduleExchangeReqType: unsupported event code', q)
@@ -7971,9 +7972,10 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_SEReqControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 3) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_SEReqControlModeType: unsupported event code', q)
@@ -7985,9 +7987,10 @@ def d_Dynamic_SEReqControlModeType(v: int, q: int) -> tuple[Dynamic_SEReqControl
         t = (v >> q) & 1023
         if t & 515:
             raise _F('Dynamic_SEReqControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 2) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 2) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = 3
     else:
         o.TargetSOC = None
@@ -9680,9 +9683,10 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
             t = (v >> q) & 4095
             if t & 2056:
                 raise _F('Dynamic_SEResControlModeType: unsupported event in MinimumSOC', q)
-            o2.MinimumSOC = (t >> 4) & 127
-            if o2.MinimumSOC > 100:
+            x_ = (t >> 4) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o2.MinimumSOC = x_
             g = t & 7
             if g >= 4:
                 raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
@@ -9694,9 +9698,10 @@ def d_ScheduleExchangeResType(v: int, q: int) -> tuple[ScheduleExchangeResType, 
             t = (v >> q) & 2047
             if t & 1028:
                 raise _F('Dynamic_SEResControlModeType: unsupported event in TargetSOC', q)
-            o2.TargetSOC = (t >> 3) & 127
-            if o2.TargetSOC > 100:
+            x_ = (t >> 3) & 127
+            if x_ > 100:
                 raise _F(st_percentValueType.name + ': value above maximum', q)
+            o2.TargetSOC = x_
             g = t & 3
             if g >= 3:
                 raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
@@ -9906,9 +9911,10 @@ def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControl
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('Dynamic_SEResControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 4) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 7
         if g >= 4:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
@@ -9920,9 +9926,10 @@ def d_Dynamic_SEResControlModeType(v: int, q: int) -> tuple[Dynamic_SEResControl
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_SEResControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 3) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('Dynamic_SEResControlModeType: unsupported event code', q)
@@ -16463,9 +16470,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        o.PresentSOC = (t >> 5) & 127
-        if o.PresentSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.PresentSOC = x_
         g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -16477,9 +16485,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 5) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -16491,9 +16500,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 5) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -16505,9 +16515,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        o.MaximumSOC = (t >> 4) & 127
-        if o.MaximumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MaximumSOC = x_
         g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)

@@ -1257,9 +1257,10 @@ def d_BPT_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[BPT_DC_CPDReq
         t = (v >> q) & 1023
         if t & 515:
             raise _F('BPT_DC_CPDReqEnergyTransferModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 2) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 2) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = 7
     else:
         o.TargetSOC = None
@@ -3146,9 +3147,10 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 3) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
@@ -3160,9 +3162,10 @@ def d_BPT_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[BPT_Dynamic_D
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 3) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('BPT_Dynamic_DC_CLResControlModeType: unsupported event code', q)
@@ -5289,9 +5292,10 @@ def d_DC_CPDReqEnergyTransferModeType(v: int, q: int) -> tuple[DC_CPDReqEnergyTr
         t = (v >> q) & 1023
         if t & 515:
             raise _F('DC_CPDReqEnergyTransferModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 2) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 2) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = 7
     else:
         o.TargetSOC = None
@@ -7031,9 +7035,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        o.PresentSOC = (t >> 5) & 127
-        if o.PresentSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.PresentSOC = x_
         g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -7045,9 +7050,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 5) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -7059,9 +7065,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 5) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -7073,9 +7080,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        o.MaximumSOC = (t >> 4) & 127
-        if o.MaximumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MaximumSOC = x_
         g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -10450,9 +10458,10 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 3) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 3
         if g >= 3:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)
@@ -10464,9 +10473,10 @@ def d_Dynamic_DC_CLResControlModeType(v: int, q: int) -> tuple[Dynamic_DC_CLResC
         t = (v >> q) & 2047
         if t & 1028:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 3) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 3) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 3
         if g >= 2:
             raise _F('Dynamic_DC_CLResControlModeType: unsupported event code', q)

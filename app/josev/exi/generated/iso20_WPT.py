@@ -3272,9 +3272,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in PresentSOC', q)
-        o.PresentSOC = (t >> 5) & 127
-        if o.PresentSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.PresentSOC = x_
         g = t & 15
         if g >= 10:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3286,9 +3287,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in MinimumSOC', q)
-        o.MinimumSOC = (t >> 5) & 127
-        if o.MinimumSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MinimumSOC = x_
         g = t & 15
         if g >= 9:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3300,9 +3302,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 8191
         if t & 4112:
             raise _F('DisplayParametersType: unsupported event in TargetSOC', q)
-        o.TargetSOC = (t >> 5) & 127
-        if o.TargetSOC > 100:
+        x_ = (t >> 5) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.TargetSOC = x_
         g = t & 15
         if g >= 8:
             raise _F('DisplayParametersType: unsupported event code', q)
@@ -3314,9 +3317,10 @@ def d_DisplayParametersType(v: int, q: int) -> tuple[DisplayParametersType, int]
         t = (v >> q) & 4095
         if t & 2056:
             raise _F('DisplayParametersType: unsupported event in MaximumSOC', q)
-        o.MaximumSOC = (t >> 4) & 127
-        if o.MaximumSOC > 100:
+        x_ = (t >> 4) & 127
+        if x_ > 100:
             raise _F(st_percentValueType.name + ': value above maximum', q)
+        o.MaximumSOC = x_
         g = t & 7
         if g >= 7:
             raise _F('DisplayParametersType: unsupported event code', q)

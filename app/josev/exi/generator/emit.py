@@ -176,10 +176,13 @@ def _fused(group: list[Piece]) -> list[str]:
             expr = raw
             if p.lo:
                 expr = f"({raw}) + {p.lo}" if p.lo > 0 else f"({raw}) - {-p.lo}"
-            L.append(f"{ind}{p.target} = {expr}")
             if p.hi - p.lo + 1 != (1 << p.width):
-                L.append(f"{ind}if {p.target} > {p.hi}:")
+                L.append(f"{ind}x_ = {expr}")
+                L.append(f"{ind}if x_ > {p.hi}:")
                 L.append(f"{ind}    raise _F({p.sname}.name + ': value above maximum', q)")
+                L.append(f"{ind}{p.target} = x_")
+            else:
+                L.append(f"{ind}{p.target} = {expr}")
         elif p.kind == "bool":
             L.append(f"{ind}{p.target} = {raw} == 1")
         elif p.kind == "uint":
