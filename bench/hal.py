@@ -105,6 +105,8 @@ async def _one(trigger: str, amps: float) -> float:
                 world.ev.plugged = False
             elif trigger == "supply_fault":
                 world.supply_faults = ["module 1: fault"]
+            elif trigger == "isolation_fault":
+                world.isolation_ohm = 20_000.0
             await _until(lambda: bool(safe_at), "safe", 5.0)
             return safe_at[0] - t0
         finally:
@@ -127,7 +129,7 @@ def _step_cost(n: int = 2000) -> float:
 
 
 TRIGGERS = ("emergency_stop", "cp_b_under_load", "unplugged_under_load", "supply_fault",
-            "brain_silent")
+            "isolation_fault", "brain_silent")
 
 
 def main(argv: list[str]) -> int:

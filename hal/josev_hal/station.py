@@ -131,6 +131,8 @@ class EvseController:
         self.estop = False
         self.rcd = False
         self.sensor_fault: str | None = None
+        self.isolation_fault = False
+        self._imd_monitoring = False
         self.locked = False  # what the lock's switch (or, without one, its command) says
         self._lock_cmd: bool | None = None
         self.last_cmd: Command | None = None
@@ -194,6 +196,7 @@ class EvseController:
             supply_fault=bool(self.supply.faults),
             sensor_fault=self.sensor_fault is not None,
             lock_ok=self.dev.lock is None or self.locked,
+            isolation_fault=self.isolation_fault,
         )
 
     def step(self, now: float) -> list[Outgoing]:
@@ -263,6 +266,7 @@ class EvseController:
             dev.supply.poll(now)
             self.supply = dev.supply.measure(now)
         self._poll_cable_check(now)
+        self._poll_isolation(now)
 
     def _demand(self) -> Demand:
         s = self.state
@@ -304,6 +308,8 @@ class EvseController:
         s.cable_check = None
         s.isolation = None
         s.ac_current_limit = None
+        self._imd_monitoring = False
+        self.isolation_fault = False
         if self.dev.isolation is not None:
             self.dev.isolation.stop(0.0)
 
@@ -342,7 +348,29 @@ class EvseController:
         self.state.isolation = result.level
         log.info("evse %d: cable check finished: %s (%s Ohm)", self.evse_id, result.level,
                  result.resistance_ohm)
-        imd.stop(now)
+        if result.level in ("valid", "warning"):
+            self._imd_monitoring = True  # IEC 61851-23: the IMD keeps watching while charging
+        else:
+            imd.stop(now)
+
+    def _poll_isolation(self, now: float) -> None:
+        """Continuous monitoring after a passed cable check: a fault trips, a warning is kept."""
+        imd = self.dev.isolation
+        cc = self.state.cable_check
+        if imd is None or not self._imd_monitoring or (cc is not None and cc.level is None):
+            return
+        result = imd.poll(now)
+        if result.ongoing or result.level in ("invalid", "no_imd"):
+            return  # no test voltage on the cable at the moment: nothing measured
+        if result.level == "fault" and not self.isolation_fault:
+            log.error("evse %d: isolation fault while charging (%s Ohm)", self.evse_id,
+                      result.resistance_ohm)
+            self.isolation_fault = True
+            self.state.isolation = "fault"
+        elif result.level == "warning" and self.state.isolation == "valid":
+            log.warning("evse %d: isolation warning (%s Ohm)", self.evse_id,
+                        result.resistance_ohm)
+            self.state.isolation = "warning"
 
     # -- updates -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ hardware is actually told (`Command`). Rules (docs/hal.md, "Safety supervisor"):
 - DC contactors close for power only after a positive isolation result (valid or warning) in
   this session. They may close before it only for the cable check itself, and then the supply is
   held to `precharge_max_current` and the cable-check voltage.
+- After a passed cable check the IMD keeps monitoring; a fault while the path is closed trips.
 - A socket's contactors close only with the cable locked (the lock's switch says so); the
   lock opening under power trips.
 - Currents are clamped, never refused here: to the cable (PP or the captive cable's rating),
@@ -48,6 +49,7 @@ class TripReason(enum.StrEnum):
     SUPPLY_FAULT = "supply_fault"
     SENSOR_FAULT = "sensor_fault"
     LOCK_LOST = "lock_lost"
+    ISOLATION_FAULT = "isolation_fault"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class Inputs:
     supply_fault: bool
     sensor_fault: bool = False  # an input (pilot, feedback, e-stop, supply) cannot be read
     lock_ok: bool = True  # a socket's cable is locked (always True without a lock)
+    isolation_fault: bool = False  # the IMD, still watching after the cable check, saw a fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,8 @@ class SafetySupervisor:
             return TripReason.RCD
         if not inputs.lock_ok and self._closed:
             return TripReason.LOCK_LOST
+        if inputs.isolation_fault and self._closed:
+            return TripReason.ISOLATION_FAULT
         if inputs.supply_fault and power_flowing:
             return TripReason.SUPPLY_FAULT
         if self._closed and not cp_charging:

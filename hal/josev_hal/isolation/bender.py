@@ -132,10 +132,11 @@ class IsoCha425(IsolationMonitor):
             result = self._judge(rf, un, voltage, now - started_at)
             if result is not None:
                 with self._lock:
-                    if self._want_on and self._result is None:
+                    if self._want_on:  # every trustworthy reading: monitoring goes on
+                        if self._result is None or self._result.level != result.level:
+                            log.info("isoCHA425: %s (%.0f Ohm at %.0f V)", result.level,
+                                     rf.value, un.value)
                         self._result = result
-                        log.info("isoCHA425: %s (%.0f Ohm at %.0f V)", result.level, rf.value,
-                                 un.value)
 
     def _judge(self, rf: Channel, un: Channel, voltage: float,
                elapsed: float) -> IsolationResult | None:

@@ -143,6 +143,24 @@ def test_isocha425_over_rtu(pty_pair: tuple[int, str], ohm: float, level: str) -
         sim.close()
 
 
+def test_isocha425_keeps_monitoring(pty_pair: tuple[int, str]) -> None:
+    master, path = pty_pair
+    sim = ImdSimulator(master, unit=3, resistance_ohm=5e6, voltage=500.0, measure_s=0.3)
+    imd = IsoCha425(ModbusRtuClient(path, 19200, parity="E", timeout=0.5),
+                    IsolationConfig(unit=3), poll_interval_s=0.05)
+    try:
+        imd.start(500.0, time.monotonic())
+        assert _wait_result(imd) == "valid"
+        sim.resistance_ohm = 20e3  # the cable's insulation degrades while charging
+        end = time.monotonic() + 10
+        while imd.poll(time.monotonic()).level != "fault":
+            assert time.monotonic() < end, "fault never reported"
+            time.sleep(0.05)
+    finally:
+        imd.close()
+        sim.close()
+
+
 def test_isocha425_device_error_is_invalid(pty_pair: tuple[int, str]) -> None:
     master, path = pty_pair
     sim = ImdSimulator(master, unit=3, measure_s=0.3)

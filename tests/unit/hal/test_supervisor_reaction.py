@@ -45,12 +45,17 @@ def _supply(service: HalService, world: SimEvse) -> None:
     world.supply_faults = ["module 1: output over-voltage"]
 
 
+def _isolation(service: HalService, world: SimEvse) -> None:
+    world.isolation_ohm = 20_000.0  # 50 Ohm/V at 400 V: the IMD, still watching, sees a fault
+
+
 CASES: dict[str, tuple[Trigger, TripReason]] = {
     "emergency_stop": (_estop, TripReason.EMERGENCY_STOP),
     "cp_b_under_load": (_cp_b, TripReason.CP_LOST),
     "unplugged_under_load": (_unplug, TripReason.CP_LOST),
     "pilot_fault_e": (_diode, TripReason.CP_LOST),
     "supply_fault": (_supply, TripReason.SUPPLY_FAULT),
+    "isolation_fault_while_charging": (_isolation, TripReason.ISOLATION_FAULT),
 }
 
 
