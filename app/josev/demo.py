@@ -116,11 +116,13 @@ class Stack:
             str(self.broker.password_files[user]),
         ]
 
-    def start(self, iso_args: list[str] | None = None) -> None:
+    def start(self, iso_args: list[str] | None = None,
+              hal_args: list[str] | None = None) -> None:
         self.broker.start()
         python = sys.executable
         commands = {
-            "hal": [python, "-m", "josev_hal.cli", "run", *self.broker_args("hal")],
+            "hal": [python, "-m", "josev_hal.cli", "run", *self.broker_args("hal"),
+                    *(hal_args or [])],
             "iso15118": [
                 python,
                 "-m",
