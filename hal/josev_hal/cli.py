@@ -108,6 +108,17 @@ def sim_command(args: argparse.Namespace) -> _SimMsg | None:
     return cmd
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """Validate the configuration and print the effective settings (every default filled in)."""
+    try:
+        cfg, _password = _config(args)
+    except ConfigError as exc:
+        print(f"josev-hal: {exc}", file=sys.stderr)
+        return 2
+    print(cfg.model_dump_json(indent=2))
+    return 0
+
+
 def cmd_can_link(args: argparse.Namespace) -> int:
     """Print two joined serial ports and relay between them until interrupted."""
     import time
@@ -182,6 +193,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run = sub.add_parser("run", help="run the HAL service (answers the Josev API)")
     _add_broker(run)
     run.set_defaults(func=cmd_run)
+    check = sub.add_parser("config", help="validate the configuration, print it with defaults")
+    _add_broker(check)
+    check.set_defaults(func=cmd_config)
     sim = sub.add_parser("sim", help="drive the simulated station (sim/ topics)")
     simsub = sim.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
 

@@ -131,3 +131,33 @@ def test_sim_cli_commands(argv: list[str], expected: p._Msg | None) -> None:
 
     args = build_parser().parse_args(["sim", *argv])
     assert sim_command(args) == expected
+
+
+def test_the_documented_example_configuration_is_valid(tmp_path: Path) -> None:
+    """docs/hal.md's TOML example must load: a stale example misleads integrators."""
+    import re
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "hal.md"
+    (example,) = re.findall(r"```toml\n(.*?)```", docs.read_text(), re.S)
+    f = tmp_path / "josev.toml"
+    f.write_text(example)
+    cfg = load(f)
+    assert cfg.backend == "linux" and cfg.evses[0].power.backend == "infypower"
+
+
+def test_config_command_prints_the_effective_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from josev_hal.cli import main
+
+    f = tmp_path / "josev.toml"
+    f.write_text('[hal]\n[[hal.evses]]\nnetwork_interface = "plc7"\n')
+    assert main(["config", "--config", str(f)]) == 0
+    effective = json.loads(capsys.readouterr().out)
+    assert effective["evses"][0]["network_interface"] == "plc7"
+    assert effective["evses"][0]["cp"]["debounce_s"] == 0.01
+    f.write_text('[hal]\nloop_period_s = 1\n')
+    assert main(["config", "--config", str(f)]) == 2
+    assert "hal.loop_period_s" in capsys.readouterr().err
