@@ -599,7 +599,10 @@ class EvseController:
             amps = min(amps, self.cfg.power.precharge_max_current)
         cap = self.allowed_current(volts)
         if amps > cap:
-            log.info("evse %d: setpoint %.1f A clamped to %.1f A", self.evse_id, amps, cap)
+            clamp = (round(amps, 1), round(cap, 1))
+            if self._sent.get("clamp") != clamp:  # one line per new clamp, not per setpoint
+                log.info("evse %d: setpoint %.1f A clamped to %.1f A", self.evse_id, amps, cap)
+                self._sent["clamp"] = clamp
             amps = cap
         s.setpoint = _Setpoint(voltage=max(volts, 0.0), current=max(amps, 0.0),
                                precharge=bool(req.is_precharge))

@@ -49,7 +49,9 @@ def apply(station: SimStation, cmd: p._Msg, tap: dict[int, list[str]] | None = N
             evse.rcd_tripped = tripped
         case _:
             raise ValueError(f"unhandled simulator command {cmd!r}")
-    log.info("sim: evse %d: %s", cmd.evse_id, cmd.model_dump_json())
+    # Battery updates stream with the EV's state of charge: debug; everything else is an event.
+    level = logging.DEBUG if isinstance(cmd, p.SetBattery) else logging.INFO
+    log.log(level, "sim: evse %d: %s", cmd.evse_id, cmd.model_dump_json())
 
 
 def state_of(station: SimStation, evse_id: int) -> p.StationState:
