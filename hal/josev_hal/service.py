@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import time
@@ -628,7 +627,3 @@ def meter_model(
         total_reactive_energy_exported=r.reactive_export_varh,
         signed_meter_values=signed,
     )
-
-
-def dump(model: models.ApiModel) -> str:
-    return json.dumps(model.model_dump(mode="json", exclude_none=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from josev.api import models
@@ -84,7 +84,6 @@ class EvseState:
     slac: str | None = None
     lock_requested: bool = False
     stop_requested: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 
