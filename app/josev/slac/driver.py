@@ -26,8 +26,9 @@ from josev.slac.frames import (
     SetKeyCnf,
     SetKeyReq,
     encode,
-    encode_frame,
+    encode_vendor_frame,
     parse_frame,
+    parse_vendor_frame,
 )
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ class QcaModem(Modem):
 
     async def link_up(self) -> bool | None:
         self._nw_info = asyncio.get_running_loop().create_future()
-        self._sock.send(encode_frame(QCA_LOCAL_MAC, self._mac, VS_NW_INFO_REQ, QCA_OUI))
+        self._sock.send(encode_vendor_frame(QCA_LOCAL_MAC, self._mac, VS_NW_INFO_REQ, QCA_OUI,
+                                            b""))
         try:
             stations = await asyncio.wait_for(self._nw_info, self._timeout)
         except TimeoutError:
@@ -107,6 +109,18 @@ class QcaModem(Modem):
         return stations > 0
 
     def on_frame(self, data: bytes) -> bool:
+        vendor = parse_vendor_frame(data)
+        if vendor is not None:
+            head, body = vendor
+            if head.mmtype != VS_NW_INFO_REQ + 1 or head.payload != QCA_OUI:
+                return False
+            # VS_NW_INFO.CNF (MME v1.0): number of networks, 17 bytes per network (NID, SNID,
+            # TEI, role, CCo MAC, CCo TEI), then the number of stations, 21 bytes each.
+            at = 1 + 17 * body[0] if body else 0
+            count = body[at] if body and body[0] > 0 and len(body) > at else 0
+            if self._nw_info is not None and not self._nw_info.done():
+                self._nw_info.set_result(count)
+            return True
         try:
             frame = parse_frame(data)
         except ValueError:
@@ -114,14 +128,6 @@ class QcaModem(Modem):
         if frame.mmtype == MMType.CM_SET_KEY_CNF:
             if self._cnf is not None and not self._cnf.done():
                 self._cnf.set_result(SetKeyCnf.parse(frame.payload).result)
-            return True
-        if frame.mmtype == VS_NW_INFO_REQ + 1 and frame.payload[:3] == QCA_OUI:
-            # VS_NW_INFO.CNF (v1.0): OUI, number of networks, then per network 17 bytes
-            # ending with its station count... kept minimal: any station in the first network.
-            body = frame.payload[3:]
-            count = body[17] if len(body) > 17 and body[0] > 0 else 0
-            if self._nw_info is not None and not self._nw_info.done():
-                self._nw_info.set_result(count)
             return True
         return False
 
@@ -188,6 +194,7 @@ async def serve_evse(
     loop = asyncio.get_running_loop()
     reader = _Reader(sock, modem)
     matched: Matched | None = None
+    next_poll = 0.0
     try:
         core.start(loop.time())
         while True:
@@ -214,9 +221,12 @@ async def serve_evse(
                         return matched
             deadline = core.get_timer()
             if core.link_detection and core.state is State.MATCHED:
-                up = await modem.link_up()
-                core.link_status(loop.time(), bool(up))
-                deadline = min(deadline or 1e18, loop.time() + poll_link)
+                if loop.time() >= next_poll:  # ask the modem at most every poll_link seconds
+                    up = await modem.link_up()
+                    next_poll = loop.time() + poll_link
+                    core.link_status(loop.time(), bool(up))
+                    continue
+                deadline = min(deadline or next_poll, next_poll)
             data = await reader.get(deadline)
             if data is None:
                 core.handle_timer(loop.time())

@@ -75,6 +75,23 @@ def parse_frame(data: bytes) -> Frame:
     return Frame(bytes(data[:6]), bytes(data[6:12]), mmtype, bytes(data[HEADER_LEN:]))
 
 
+def encode_vendor_frame(dst: bytes, src: bytes, mmtype: int, oui: bytes, body: bytes) -> bytes:
+    """A vendor-specific MME (MMTYPE 0xA000-0xBFFF): MMV 0 (HomePlug AV 1.0), no FMI, OUI."""
+    head = dst + src + struct.pack(">H", ETH_P_HOMEPLUG) + struct.pack("<BH", 0, mmtype)
+    frame = head + oui + body
+    return frame + b"\x00" * (MIN_FRAME - len(frame)) if len(frame) < MIN_FRAME else frame
+
+
+def parse_vendor_frame(data: bytes) -> tuple[Frame, bytes] | None:
+    """(header, OUI) and the body after the OUI for an MMV-0 vendor MME, else None."""
+    if len(data) < 20 or struct.unpack_from(">H", data, 12)[0] != ETH_P_HOMEPLUG:
+        return None
+    mmv, mmtype = struct.unpack_from("<BH", data, 14)
+    if mmv != 0 or not 0xA000 <= mmtype <= 0xBFFF:
+        return None
+    return Frame(bytes(data[:6]), bytes(data[6:12]), mmtype, bytes(data[17:20])), data[20:]
+
+
 def mac_str(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 

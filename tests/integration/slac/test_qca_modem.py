@@ -13,25 +13,59 @@ import socket
 import pytest
 
 from josev import netsim
-from josev.slac.driver import QCA_LOCAL_MAC, QcaModem, SimulatedModem, open_raw, run_ev, run_evse
+from josev.slac.driver import (
+    QCA_LOCAL_MAC,
+    QCA_OUI,
+    VS_NW_INFO_REQ,
+    QcaModem,
+    SimulatedModem,
+    open_raw,
+    run_ev,
+    run_evse,
+)
 from josev.slac.ev import EvMatched, EvSlac
 from josev.slac.evse import EvseSlac, Failed, Matched
-from josev.slac.frames import MMType, SetKeyCnf, SetKeyReq, encode, parse_frame
+from josev.slac.frames import (
+    MMType,
+    SetKeyCnf,
+    SetKeyReq,
+    encode,
+    encode_vendor_frame,
+    parse_frame,
+    parse_vendor_frame,
+)
+from josev.slac.timers import SlacTimers
 
 pytestmark = pytest.mark.netns
 
 
-async def fake_qca(sock: socket.socket, seen: list[SetKeyReq], stop: asyncio.Event) -> None:
+async def fake_qca(
+    sock: socket.socket, seen: list[SetKeyReq], stop: asyncio.Event, joins: bool = True
+) -> None:
+    """Answers CM_SET_KEY.REQ, and VS_NW_INFO.REQ with 0 stations until it has seen the
+    CM_SLAC_MATCH.CNF go to the EV (then 1: the EV joined), or always 0 if `joins` is off."""
     loop = asyncio.get_running_loop()
+    joined = False
     while not stop.is_set():
         try:
             data = await asyncio.wait_for(loop.sock_recv(sock, 2048), 0.05)
         except TimeoutError:
             continue
+        vendor = parse_vendor_frame(data)
+        if vendor is not None:
+            head, _ = vendor
+            if head.mmtype == VS_NW_INFO_REQ and head.dst == QCA_LOCAL_MAC:
+                n = 1 if joined else 0
+                body = b"\x01" + b"\x00" * 17 + bytes([n]) + b"\x00" * (21 * n)
+                sock.send(encode_vendor_frame(head.src, QCA_LOCAL_MAC, VS_NW_INFO_REQ + 1,
+                                              QCA_OUI, body))
+            continue
         frame = parse_frame(data)
         if frame.mmtype == MMType.CM_SET_KEY_REQ and frame.dst == QCA_LOCAL_MAC:
             seen.append(SetKeyReq.parse(frame.payload))
             sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(0)))
+        elif frame.mmtype == MMType.CM_SLAC_MATCH_CNF and joins:
+            joined = True
 
 
 async def test_set_key_through_a_qca_modem_then_match(link: netsim.Link) -> None:
@@ -59,3 +93,27 @@ async def test_silent_modem_fails_instead_of_hanging(link: netsim.Link) -> None:
         run_evse(evse_sock, EvseSlac(evse_mac), QcaModem(evse_sock, evse_mac, timeout=0.2)), 30)
     assert isinstance(result, Failed) and "CM_SET_KEY" in result.reason
     evse_sock.close()
+
+
+@pytest.mark.parametrize("joins", [True, False])
+async def test_link_status_detection_through_the_modem(link: netsim.Link, joins: bool) -> None:
+    """With link detection the EVSE waits for the modem to see the EV in its network
+    (VS_NW_INFO): joined -> Matched is returned; never joined -> TT_match_join failure."""
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    modem_sock, _ = open_raw(link.ev.ifname, link.ev.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    stop = asyncio.Event()
+    responder = asyncio.ensure_future(fake_qca(modem_sock, [], stop, joins=joins))
+    core = EvseSlac(evse_mac, SlacTimers(TT_match_join=1.0), link_detection=True)
+    r_evse, r_ev = await asyncio.wait_for(asyncio.gather(
+        run_evse(evse_sock, core, QcaModem(evse_sock, evse_mac, timeout=1.0), poll_link=0.1),
+        run_ev(ev_sock, EvSlac(ev_mac), SimulatedModem())), 30)
+    stop.set()
+    await responder
+    assert isinstance(r_ev, EvMatched)
+    if joins:
+        assert isinstance(r_evse, Matched) and core.state.value == "joined"
+    else:
+        assert isinstance(r_evse, Failed) and "TT_match_join" in r_evse.reason
+    for s in (evse_sock, modem_sock, ev_sock):
+        s.close()

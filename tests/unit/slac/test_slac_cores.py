@@ -427,3 +427,15 @@ def test_lost_match_cnfs_are_survived_by_repetition() -> None:
     sim.run()
     assert sim.evs[0].state is EvState.MATCHED
     assert sim.evs[0].attempts == 2
+
+
+def test_vendor_frames_are_mmv0_with_the_oui() -> None:
+    from josev.slac.frames import encode_vendor_frame, parse_vendor_frame
+
+    data = encode_vendor_frame(EVSE_MAC, EV_MAC, 0xA038, b"\x00\xb0\x52", b"\x01\x02")
+    assert len(data) == 60 and data[14] == 0 and data[15:17] == b"\x38\xa0"
+    parsed = parse_vendor_frame(data)
+    assert parsed is not None
+    head, body = parsed
+    assert head.mmtype == 0xA038 and head.payload == b"\x00\xb0\x52" and body[:2] == b"\x01\x02"
+    assert parse_vendor_frame(encode(EVSE_MAC, EV_MAC, SlacParmReq(b"12345678"))) is None
