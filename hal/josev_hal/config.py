@@ -140,6 +140,7 @@ class MeterConfig(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 502
     serial_port: str = "/dev/ttyS2"
     baudrate: int = 9600
+    parity: Literal["N", "E", "O"] = "N"
     unit: Annotated[int, Field(ge=0, le=247)] = 1
     poll_s: PositiveFloat = 1.0
     registers: dict[str, MeterRegister] = Field(default_factory=lambda: dict(DEFAULT_REGISTERS))

@@ -73,7 +73,7 @@ class ModbusMeter(EnergyMeter):
     @classmethod
     def from_config(cls, cfg: MeterConfig) -> ModbusMeter:
         if cfg.backend == "modbus_rtu":
-            return cls(cfg, None, ModbusRtuClient(cfg.serial_port, cfg.baudrate, parity="N"))
+            return cls(cfg, None, ModbusRtuClient(cfg.serial_port, cfg.baudrate, cfg.parity))
         return cls(cfg, ModbusTcpClient(cfg.host, cfg.port), None)
 
     async def _read(self, reg: MeterRegister, count: int | None = None) -> list[int]:

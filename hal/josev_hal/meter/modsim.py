@@ -1,14 +1,17 @@
-"""A Modbus TCP meter simulator: a real server (asyncio) with a register bank, for tests and
-bench setups. Values are written with the same register map the driver reads."""
+"""Meter simulators: a register bank served over Modbus TCP (asyncio) or RTU (a serial line),
+for tests and bench setups. Values are written with the same register map the driver reads."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import struct
+import threading
 
 from josev_hal.config import MeterRegister
 from josev_hal.meter.modbus import encode
-from josev_hal.modbus import answer_pdu
+from josev_hal.modbus import answer_pdu, crc16, rtu_frame, rtu_request_length
 
 
 class MeterServer:
@@ -62,3 +65,40 @@ class MeterServer:
             self.server.close()
             await self.server.wait_closed()
             self.server = None
+
+
+class RtuMeterServer(MeterServer):
+    """The same register bank served as Modbus RTU on a serial line (a pty master in tests)."""
+
+    def __init__(self, fd: int, unit: int = 1) -> None:
+        super().__init__(unit)
+        self.fd = fd
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rtu-meter", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        buf = b""
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self.fd], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                buf += os.read(self.fd, 256)
+            except OSError:
+                return
+            while (n := rtu_request_length(buf)) is not None and len(buf) >= n:
+                frame, buf = buf[:n], buf[n:]
+                if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
+                    buf = b""
+                    break
+                if frame[0] != self.unit:
+                    continue
+                self.requests += 1
+                pdu = frame[1:-2]
+                bank = self.input if pdu[0] == 0x04 else self.holding
+                os.write(self.fd, rtu_frame(self.unit, answer_pdu(pdu, bank)))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)

@@ -16,7 +16,7 @@ from josev_hal.isolation.bender import IsoCha425
 from josev_hal.isolation.imdsim import ImdSimulator
 from josev_hal.meter.base import MeterError
 from josev_hal.meter.modbus import ModbusMeter, decode, encode
-from josev_hal.meter.modsim import MeterServer
+from josev_hal.meter.modsim import MeterServer, RtuMeterServer
 from josev_hal.modbus import (
     ModbusError,
     ModbusRtuClient,
@@ -97,6 +97,24 @@ async def test_meter_wrong_unit_times_out() -> None:
     finally:
         await meter.close()
         await server.stop()
+
+
+async def test_meter_over_modbus_rtu(pty_pair: tuple[int, str]) -> None:
+    master, path = pty_pair
+    server = RtuMeterServer(master, unit=2)
+    for name in DEFAULT_REGISTERS:
+        server.set(DEFAULT_REGISTERS[name], 7.0)
+    server.set(DEFAULT_REGISTERS["energy_import_wh"], 98765.0)
+    meter = ModbusMeter.from_config(MeterConfig(backend="modbus_rtu", serial_port=path, unit=2,
+                                                baudrate=115200))
+    try:
+        r = await meter.read()
+        assert r.energy_import_wh == pytest.approx(98765.0, abs=0.01)
+        assert r.current == pytest.approx((7.0, 7.0, 7.0))
+        assert server.requests == len(DEFAULT_REGISTERS)
+    finally:
+        await meter.close()
+        server.close()
 
 
 @pytest.fixture
