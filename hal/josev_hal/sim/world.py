@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from josev_hal.cp.base import CpMode
+from josev_hal.cp.iec61851 import current_for_duty
 
 EvCpState = Literal["B", "C", "D"]
 
@@ -113,8 +114,6 @@ class SimEvse:
 
     def advertised_current(self) -> float:
         """What the PWM currently allows (A); 0 without PWM, 5 % (HLC) leaves it to HLC."""
-        from josev_hal.cp.iec61851 import current_for_duty
-
         if self.cp_mode is not CpMode.PWM:
             return 0.0
         allowed = current_for_duty(self.duty)
@@ -193,7 +192,11 @@ class SimEvse:
     def _step_ac(self, dt: float, charging_state: bool) -> None:
         ev = self.ev
         flowing = self.contactor_closed and charging_state and not self.rcd_tripped
-        self.ac_current = min(self.advertised_current(), ev.max_current) if flowing else 0.0
+        hlc = self.cp_mode is CpMode.PWM and current_for_duty(self.duty) is None
+        # Basic charging: the EV follows the PWM. HLC (5 %): the limit was agreed over ISO 15118,
+        # which the EV simulator expresses as its max_current (`battery` command).
+        allowed = ev.max_current if hlc else min(self.advertised_current(), ev.max_current)
+        self.ac_current = allowed if flowing else 0.0
         power = self.grid_voltage * self.ac_current * self.phases
         self.energy_wh += power * dt / 3600.0
 

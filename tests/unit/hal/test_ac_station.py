@@ -99,3 +99,16 @@ def test_socket_closes_only_when_locked_and_trips_when_the_lock_opens(tmp_path: 
     world.locked, world.lock_jammed = False, True  # the lock gives way under power
     run_until(service, clock, lambda: not world.contactor_closed, 0.1, "opened")
     assert ctl.supervisor.trips[-1][1] is TripReason.LOCK_LOST
+
+
+def test_ac_hlc_draws_what_the_ev_simulator_says(tmp_path: Path) -> None:
+    service, clock = ac_station(tmp_path)
+    ctl = service.controllers[1]
+    world = service.built.world.evses[1]
+    world.ev.plugged, world.ev.pp_ohm, world.ev.cp_state = True, 220.0, "C"
+    world.ev.max_current = 16.0
+    run_until(service, clock, lambda: ctl.cp_letter is not None, 1.0, "C")
+    ctl.cp_pwm(models.CpPwmRequest(evse_id=1, hlc=True, error_state=False, fault_state=False),
+               clock.t)
+    run_until(service, clock, lambda: world.ac_current > 0, 1.0, "current")
+    assert world.duty == 5.0 and world.ac_current == 16.0
