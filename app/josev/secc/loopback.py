@@ -43,12 +43,16 @@ def default_limits(evse_id: int = 1, *, bpt: bool = False,
     if ac:
         data["ac"] = {"max_current": {"l1": 32.0, "l2": 32.0, "l3": 32.0},
                       "nominal_voltage": 230.0, "rcd_error": False}
+        if bpt:
+            data["ac_bpt"] = {
+                "evse_max_discharge_power": {"l1": 7000.0, "l2": 7000.0, "l3": 7000.0},
+                "evse_min_discharge_power": {"l1": 0.0, "l2": 0.0, "l3": 0.0}}
     else:
         data["dc"] = {"present_voltage": 0.0, "present_current": 0.0, "max_current": 200.0,
                       "min_current": 0.0, "max_voltage": 920.0, "min_voltage": 150.0,
                       "max_power": 150_000.0, "peak_current_ripple": 1.0,
                       "isolation_status": "valid"}
-    if bpt:
+    if bpt and not ac:
         data["dc_bpt"] = {"evse_max_discharge_power": 50_000.0, "evse_min_discharge_power": 0.0,
                           "evse_max_discharge_current": 100.0, "evse_min_discharge_current": 0.0}
     return m.EvseStatusAndLimits.model_validate(data)
@@ -113,7 +117,8 @@ class MemoryStation:
                                             isolation_level=self.isolation)
             return m.CableCheckResponse(evse_id=self.evse_id, cable_check_status="ongoing")
         if req.name == "power_electronics_setpoint" and "ac" in req.data:
-            on = req.data["ac"].get("charge_current", 0.0) > 0
+            ac = req.data["ac"]
+            on = ac.get("charge_current", 0.0) > 0 or ac.get("charge_active_power", 0.0) > 0
             if self.close_contactors:
                 self.state.evse(self.evse_id).contactor = "closed" if on else "opened"
             return m.PowerElectronicsSetpointResponse(evse_id=self.evse_id, status="accepted")

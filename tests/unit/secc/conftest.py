@@ -41,6 +41,9 @@ def assert_station_available(lb: Loopback) -> None:
     if hlc:
         assert hlc[-1]["status"] is False
     sp = requests(lb, "power_electronics_setpoint")
-    if sp:
+    if sp and "ac" in sp[-1]:
+        ac = sp[-1]["ac"]
+        assert ac.get("charge_current", 0.0) == 0.0 and ac.get("charge_active_power", 0.0) == 0.0
+    elif sp:
         assert sp[-1]["dc"]["voltage"] == 0.0
         assert sp[-1]["dc"].get("charge_current", 0.0) == 0.0

@@ -78,11 +78,50 @@ def test_iso2_session_completes(ac: bool) -> None:
     if ac:
         assert sps[0]["ac"]["charge_current"] == 32.0
         assert sps[-1]["ac"]["charge_current"] == 0.0
-    if not ac:
-        assert_station_available(lb)
+    assert_station_available(lb)
     assert updates(lb, "iso15118_state_info")[-1] == {"evse_id": 1, "session_status": "Idle"}
     info = [u for u in updates(lb, "iso15118_state_info") if "info" in u]
     assert info[0]["info"]["protocol"] == "ISO_15118_2"
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "scheduled"])
+@pytest.mark.parametrize("bpt", [False, True])
+def test_iso20_ac_session_completes(mode: str, bpt: bool) -> None:
+    lb = run(loopback("ISO20_AC", ac=True, bpt=bpt, control_mode=mode,
+                      station={"ac": True, "bpt": bpt}))
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    names = t.names("EV>")
+    assert names[7:10] == ["AC_ChargeParameterDiscoveryReq", "ScheduleExchangeReq",
+                           "PowerDeliveryReq"]
+    assert names.count("AC_ChargeLoopReq") >= 5
+    assert names[-2:] == ["PowerDeliveryReq", "SessionStopReq"]
+    from josev.exi import decode
+    detail = next(decode(s.data, "iso20_CommonMessages") for _, _, s in t.sends
+                  if s.message == "ServiceDetailRes")
+    assert detail.ServiceID == (5 if bpt else 1)
+    sps = requests(lb, "power_electronics_setpoint")
+    assert sps[0]["ac"]["charge_active_power"] == pytest.approx(3 * 230 * 32)
+    assert sps[-1]["ac"]["charge_active_power"] == 0.0
+    assert lb.ev.soc >= 80.0
+    info = [u for u in updates(lb, "iso15118_state_info") if "info" in u]
+    assert info[0]["info"]["protocol"] == "ISO_15118_20_AC"
+
+
+def test_sap_offers_only_what_the_evse_can_power() -> None:
+    """An AC EVSE does not negotiate -20 DC or DIN even when the EV prefers them."""
+    lb = run(loopback("ISO20_DC", station={"ac": True}))
+    assert lb.t.ev_end is not None and "Failed_NoNegotiation" in lb.t.ev_end.reason
+    from josev.evcc.common.ev import EvConfig, EvModel
+    from josev.secc.common.session import SeccConfig
+    from josev.secc.loopback import Loopback, MemoryStation
+    cfg = EvConfig(protocols=("ISO20_DC", "DIN", "ISO20_AC"), ac=True, soc=79.0,
+                   time_scale=100.0)
+    lb2 = Loopback(SeccConfig(), cfg, station=MemoryStation(EvModel(cfg), ac=True))
+    lb2.run()
+    assert lb2.evcc.protocol == "ISO20_AC"
+    assert lb2.t.ev_end is not None and lb2.t.ev_end.ok
 
 
 def test_iso2_pause_and_resume_joins_the_old_session() -> None:

@@ -24,9 +24,12 @@ def last_sent(lb: Loopback, side: str, message: str) -> float:
     ("DIN", "CurrentDemandRes", 60.0),         # DIN keeps 60 s in the loop
     ("ISO2", "CurrentDemandRes", 60.0),
     ("ISO2", "AuthorizationRes", 60.0),
+    ("ISO20_AC", "AC_ChargeLoopRes", 0.5),
+    ("ISO20_AC", "ScheduleExchangeRes", 60.0),
 ])
 def test_secc_sequence_timeout(proto: str, after: str, wait: float) -> None:
-    lb = loopback(proto)
+    ac = proto == "ISO20_AC"
+    lb = loopback(proto, ac=ac, station={"ac": ac})
     lb.freeze_ev_after = after
     lb.run()
     end = lb.t.secc_end
@@ -64,9 +67,11 @@ def test_comm_setup_timer_stops_at_session_setup() -> None:
     ("DIN", "supportedAppProtocolRes", 2.0),
     ("ISO2", "CurrentDemandRes", 0.25),
     ("ISO2", "PowerDeliveryRes", 5.0),        # -2 Table 109: PowerDelivery 5 s / 4.5 s
+    ("ISO20_AC", "AC_ChargeLoopRes", 0.5),
 ])
 def test_evcc_message_timeout(proto: str, lost: str, wait: float) -> None:
-    lb = loopback(proto)
+    ac = proto == "ISO20_AC"
+    lb = loopback(proto, ac=ac, station={"ac": ac})
     lb.drop_secc = {lost}
     lb.run()
     end = lb.t.ev_end
@@ -215,10 +220,11 @@ def test_power_delivery_stop_waits_for_the_current_to_fall(proto: str, falls: bo
     assert lb.t.ev_end is not None and lb.t.ev_end.ok
 
 
-def test_ac_contactors_must_close_within_3_s_of_cp_c() -> None:
-    """-2 AC: the EV goes to C on PowerDeliveryReq(Start); the station must report its
-    contactors closed within 3 s, else the next ChargingStatus is answered FAILED."""
-    lb = loopback("ISO2", ac=True, station={"ac": True, "close_contactors": False},
+@pytest.mark.parametrize("proto", ["ISO2", "ISO20_AC"])
+def test_ac_contactors_must_close_within_3_s_of_cp_c(proto: str) -> None:
+    """AC: the EV goes to C on PowerDeliveryReq(Start); the station must report its
+    contactors closed within 3 s, else the next loop request is answered FAILED."""
+    lb = loopback(proto, ac=True, station={"ac": True, "close_contactors": False},
                   target_soc=99.0)
     lb.run()
     end = lb.t.secc_end

@@ -222,9 +222,9 @@ class EvccCore:
 
 
 def make_ev_session(protocol: str, core: EvccCore, now: float) -> EvSession:
-    if protocol == "ISO20_DC":
+    if protocol in ("ISO20_DC", "ISO20_AC"):
         from josev.evcc.iso20.session import Iso20EvSession
-        return Iso20EvSession(core, now)
+        return Iso20EvSession(core, now, protocol)
     if protocol == "DIN":
         from josev.evcc.din.session import DinEvSession
         return DinEvSession(core, now)

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from josev.evcc.common.core import EvccCore, EvSession
+from josev.exi.generated import iso20_AC as acm
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
-from josev.secc.iso20.session import COMMON, CONTROL_MODE, DC, SERVICE_IDS, f20, r20
+from josev.secc.iso20.session import AC, COMMON, CONTROL_MODE, DC, SERVICE_IDS, f20, r20
 
 
 class Iso20EvSession(EvSession):
     protocol = "ISO20_DC"
-    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC"}
+    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC",
+                                          AC: "iso20_AC"}
 
-    def __init__(self, core: EvccCore, now: float) -> None:
+    def __init__(self, core: EvccCore, now: float, protocol: str = "ISO20_DC") -> None:
         super().__init__(core, now)
-        self.service = "DC_BPT" if self.cfg.bpt else "DC"
+        self.protocol = protocol
+        self.is_ac = protocol == "ISO20_AC"
+        kind = "AC" if self.is_ac else "DC"
+        self.service = f"{kind}_BPT" if self.cfg.bpt else kind
         self.parameter_set: int | None = None
         self.stopping: str | None = None       # why the EV stops: target, terminate, pause
         self.precharge_started: float | None = None
@@ -213,7 +218,63 @@ class Iso20EvSession(EvSession):
         self.request("ServiceSelection", now)
 
     def _on_ServiceSelection(self, msg: cm.ServiceSelectionResType, now: float) -> None:
-        self.request("DC_ChargeParameterDiscovery", now)
+        self.request("AC_ChargeParameterDiscovery" if self.is_ac
+                     else "DC_ChargeParameterDiscovery", now)
+
+    # -- AC ------------------------------------------------------------------------------------
+
+    def _ac_power(self) -> float:
+        c = self.cfg
+        return c.ac_max_current * c.ac_voltage * c.ac_phases
+
+    def _req_AC_ChargeParameterDiscovery(self, now: float) -> None:
+        self.progress(now, "ChargeParameterDiscovery")
+        mode: Any
+        common = dict(EVMaximumChargePower=r20(self._ac_power(), acm),
+                      EVMinimumChargePower=r20(0, acm))
+        if self.service == "AC_BPT":
+            mode = acm.BPT_AC_CPDReqEnergyTransferModeType(
+                **common, EVMaximumDischargePower=r20(self._ac_power(), acm),
+                EVMinimumDischargePower=r20(0, acm))
+        else:
+            mode = acm.AC_CPDReqEnergyTransferModeType(**common)
+        self.send(AC, acm.AC_ChargeParameterDiscoveryReqType(
+            Header=self.hdr(now, acm), AC_CPDReqEnergyTransferMode=mode),
+            "AC_ChargeParameterDiscovery", now)
+
+    def _on_AC_ChargeParameterDiscovery(self, msg: Any, now: float) -> None:
+        self.request("ScheduleExchange", now)
+
+    def _req_AC_ChargeLoop(self, now: float) -> None:
+        ev = self.ev
+        present = r20(ev.voltage * ev.current, acm)
+        mode: Any
+        if self.cfg.control_mode == "dynamic":
+            mode = acm.Dynamic_AC_CLReqControlModeType(
+                EVTargetEnergyRequest=r20(ev.energy_request_wh(), acm),
+                EVMaximumEnergyRequest=r20(ev.max_energy_request_wh(), acm),
+                EVMinimumEnergyRequest=r20(0, acm),
+                EVMaximumChargePower=r20(self._ac_power(), acm),
+                EVMinimumChargePower=r20(0, acm), EVPresentActivePower=present,
+                EVPresentReactivePower=r20(0, acm))
+        else:
+            mode = acm.Scheduled_AC_CLReqControlModeType(
+                EVMaximumChargePower=r20(self._ac_power(), acm), EVPresentActivePower=present)
+        self.send(AC, acm.AC_ChargeLoopReqType(
+            Header=self.hdr(now, acm), MeterInfoRequested=False, CLReqControlMode=mode,
+            DisplayParameters=acm.DisplayParametersType(PresentSOC=int(ev.soc),
+                                                        TargetSOC=int(self.cfg.target_soc))),
+            "AC_ChargeLoop", now)
+
+    def _on_AC_ChargeLoop(self, msg: acm.AC_ChargeLoopResType, now: float) -> None:
+        c = self.cfg
+        target = msg.CLResControlMode.EVSETargetActivePower   # type: ignore[union-attr]
+        watts = min(f20(target) if target is not None else self._ac_power(), self._ac_power())
+        volts = c.ac_voltage * c.ac_phases
+        self.ev.measure(volts, watts / volts, now)
+        self.progress(now, "ChargingLoop")
+        note = msg.EVSEStatus.EVSENotification if msg.EVSEStatus is not None else None
+        self._loop_decision(note == "Terminate", now, "AC_ChargeLoop")
 
     def _on_DC_ChargeParameterDiscovery(self, msg: Any, now: float) -> None:
         mode = msg.DC_CPDResEnergyTransferMode
@@ -228,6 +289,10 @@ class Iso20EvSession(EvSession):
         if msg.EVSEProcessing != "Finished":
             if self.ongoing("ScheduleExchange", now, self.timing.ongoing_evcc):
                 self.later("ScheduleExchange", self.cfg.poll_interval, now)
+            return
+        if self.is_ac:
+            self.request("PowerDelivery", now)
+            self.cp("C")   # AC: C within 250 ms of PowerDeliveryReq(Start)
             return
         self.cp("C")
         t = self.timing
@@ -261,10 +326,10 @@ class Iso20EvSession(EvSession):
     def _on_PowerDelivery(self, msg: cm.PowerDeliveryResType, now: float) -> None:
         if self.stopping is None:
             self.progress(now, "ChargingLoop")
-            self.request("DC_ChargeLoop", now)
+            self.request("AC_ChargeLoop" if self.is_ac else "DC_ChargeLoop", now)
             return
         self.cp("B")
-        if self.cfg.welding_detection:
+        if self.cfg.welding_detection and not self.is_ac:
             self.request("DC_WeldingDetection", now)
         else:
             self.request("SessionStop", now)
@@ -274,8 +339,11 @@ class Iso20EvSession(EvSession):
         ev.measure(f20(msg.EVSEPresentVoltage), f20(msg.EVSEPresentCurrent), now)
         self.progress(now, "ChargingLoop")
         note = msg.EVSEStatus.EVSENotification if msg.EVSEStatus is not None else None
-        c = self.cfg
-        if note == "Terminate":
+        self._loop_decision(note == "Terminate", now, "DC_ChargeLoop")
+
+    def _loop_decision(self, terminate: bool, now: float, loop: str) -> None:
+        ev, c = self.ev, self.cfg
+        if terminate:
             self.stopping = "terminate"
         elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
             self.out.extend(self.core.unplug(now))
@@ -290,7 +358,7 @@ class Iso20EvSession(EvSession):
             ev.stop_flow(now)
             self.request("PowerDelivery", now)
         else:
-            self.later("DC_ChargeLoop", c.loop_interval, now)
+            self.later(loop, c.loop_interval, now)
 
     def _on_DC_WeldingDetection(self, msg: dc.DC_WeldingDetectionResType, now: float) -> None:
         self.request("SessionStop", now)

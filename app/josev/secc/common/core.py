@@ -30,7 +30,7 @@ SAP = int(PayloadType.EXI)
 
 def make_session(protocol: str, ctx: SeccContext, now: float) -> ProtocolSession:
     """The protocol session for a negotiated protocol (imported here: each is optional)."""
-    if protocol == "ISO20_DC":
+    if protocol in ("ISO20_DC", "ISO20_AC"):
         from josev.secc.iso20.session import Iso20Session
         return Iso20Session(ctx, now, protocol)
     if protocol == "DIN":
@@ -42,7 +42,7 @@ def make_session(protocol: str, ctx: SeccContext, now: float) -> ProtocolSession
     raise ValueError(f"protocol {protocol} is not implemented yet")
 
 
-IMPLEMENTED = ("ISO20_DC", "ISO2", "DIN")
+IMPLEMENTED = ("ISO20_DC", "ISO20_AC", "ISO2", "DIN")
 
 
 class SeccCore:
@@ -104,7 +104,7 @@ class SeccCore:
             return self._fail(f"undecodable supportedAppProtocolReq: {exc}", now)
         if root != "supportedAppProtocolReq":
             return self._fail(f"{root} instead of supportedAppProtocolReq", now)
-        enabled = [p for p in self.config.protocols if p in IMPLEMENTED]
+        enabled = [p for p in self.config.protocols if p in IMPLEMENTED and self._fits(p)]
         result = secc_negotiate(req, enabled, self.config.prefer)
         t = self.config.timing
         out: list[Action] = [
@@ -120,6 +120,15 @@ class SeccCore:
         self.session = make_session(result.protocol.name, self.ctx, now)
         out.append(self.ctx.timers.set("sequence", now + t.s(t.sequence_timeout)))
         return self._collect(out)
+
+    def _fits(self, protocol: str) -> bool:
+        """Offer a protocol only where this EVSE has the power path it needs."""
+        view = self.ctx.station
+        if protocol in ("DIN", "ISO20_DC"):
+            return view.dc is not None
+        if protocol == "ISO20_AC":
+            return view.ac is not None
+        return view.dc is not None or view.ac is not None
 
     def _fail(self, reason: str, now: float) -> list[Action]:
         log.warning("evse %d: %s", self.config.evse_id, reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from josev.exi.generated import iso20_AC as acm
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
 from josev.secc.common.actions import ApiRequest
@@ -22,6 +23,7 @@ log = logging.getLogger("josev.secc.iso20")
 
 COMMON = int(PayloadType.EXI_20_COMMON)
 DC = int(PayloadType.EXI_20_DC)
+AC = int(PayloadType.EXI_20_AC)
 
 # ISO 15118-20 Table 204 (ServiceID) and Table 205-207 (parameter values).
 SERVICE_IDS = {"AC": 1, "DC": 2, "WPT": 3, "DC_ACDP": 4, "AC_BPT": 5, "DC_BPT": 6}
@@ -37,6 +39,8 @@ STATUS = {
     "ServiceDetailReq": "ServiceDetail",
     "ServiceSelectionReq": "ServiceSelection",
     "DC_ChargeParameterDiscoveryReq": "ChargeParameterDiscovery",
+    "AC_ChargeParameterDiscoveryReq": "ChargeParameterDiscovery",
+    "AC_ChargeLoopReq": "ChargingLoop",
     "ScheduleExchangeReq": "ScheduleExchange",
     "DC_CableCheckReq": "CableCheck",
     "DC_PreChargeReq": "PreCharge",
@@ -58,7 +62,8 @@ def f20(value: Any) -> float:
 
 class Iso20Session(ProtocolSession):
     protocol = "ISO20_DC"
-    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC"}
+    families: ClassVar[dict[int, str]] = {COMMON: "iso20_CommonMessages", DC: "iso20_DC",
+                                          AC: "iso20_AC"}
     NO_SESSION: ClassVar[bytes] = b"\x00" * 8
 
     def __init__(self, ctx: SeccContext, now: float, protocol: str = "ISO20_DC") -> None:
@@ -179,7 +184,16 @@ class Iso20Session(ProtocolSession):
                                       EVSEProcessing=processing)
         self.respond(COMMON, res, "Authorization", now)
 
+    @property
+    def is_ac(self) -> bool:
+        return self.protocol == "ISO20_AC"
+
     def _services(self) -> list[str]:
+        if self.is_ac:
+            wanted = [s for s in self.cfg.energy_services if s in ("AC", "AC_BPT")]
+            if self.station.limits is None or self.station.limits.ac_bpt is None:
+                wanted = [s for s in wanted if s != "AC_BPT"]
+            return wanted if self.station.ac is not None else []
         wanted = [s for s in self.cfg.energy_services if s in ("DC", "DC_BPT")]
         if self.protocol == "ISO20_DC":
             if self.station.dc_bpt is None:
@@ -192,7 +206,7 @@ class Iso20Session(ProtocolSession):
         self.offered_services = self._services()
         if not self.offered_services:
             self._res_ServiceDiscovery("FAILED", now)
-            self.end("the station offers no DC service", False, now)
+            self.end("the station offers no service for this protocol", False, now)
             return
         self._res_ServiceDiscovery("OK", now)
         self.expect = frozenset({"ServiceDetailReq", "ServiceSelectionReq"})
@@ -209,12 +223,17 @@ class Iso20Session(ProtocolSession):
     def _parameter_sets(self, service: str) -> list[cm.ParameterSetType]:
         sets = []
         for i, mode in enumerate(self.cfg.control_modes, 1):
+            connector = 2 if service.startswith("AC") else DC_CONNECTOR_EXTENDED  # AC: 3-phase
             params = [
-                cm.ParameterType(Name="Connector", intValue=DC_CONNECTOR_EXTENDED),
+                cm.ParameterType(Name="Connector", intValue=connector),
                 cm.ParameterType(Name="ControlMode", intValue=CONTROL_MODE[mode]),
                 cm.ParameterType(Name="MobilityNeedsMode", intValue=MOBILITY_NEEDS[mode]),
                 cm.ParameterType(Name="Pricing", intValue=0),
             ]
+            if service.startswith("AC"):
+                ac = self.station.ac
+                params.append(cm.ParameterType(Name="EVSENominalVoltage", intValue=int(
+                    ac.nominal_voltage if ac else 230)))
             if service.endswith("BPT"):
                 params += [cm.ParameterType(Name="BPTChannel", intValue=1),
                            cm.ParameterType(Name="GeneratorMode", intValue=1)]
@@ -250,7 +269,8 @@ class Iso20Session(ProtocolSession):
         self.service = service
         self.control_mode = self.cfg.control_modes[sel.ParameterSetID - 1]
         self._res_ServiceSelection("OK", now)
-        self.expect = frozenset({"DC_ChargeParameterDiscoveryReq"})
+        self.expect = frozenset({"AC_ChargeParameterDiscoveryReq" if self.is_ac
+                                 else "DC_ChargeParameterDiscoveryReq"})
 
     def _res_ServiceSelection(self, code: str, now: float) -> None:
         self.respond(COMMON, cm.ServiceSelectionResType(Header=self.hdr(now), ResponseCode=code),
@@ -309,7 +329,7 @@ class Iso20Session(ProtocolSession):
                      False, now)
             return
         self._res_ScheduleExchange("OK", now)
-        self.expect = frozenset({"PowerDeliveryReq"} if self.charging_before
+        self.expect = frozenset({"PowerDeliveryReq"} if self.charging_before or self.is_ac
                                 else {"DC_CableCheckReq"})
 
     @property
@@ -322,8 +342,8 @@ class Iso20Session(ProtocolSession):
         if self.control_mode == "dynamic":
             res.Dynamic_SEResControlMode = cm.Dynamic_SEResControlModeType()
         else:
-            lim = self.station.dc
-            power = lim.max_power if lim else 0.0
+            power = self._ac_max_power() if self.is_ac else (
+                self.station.dc.max_power if self.station.dc else 0.0)
             res.Scheduled_SEResControlMode = cm.Scheduled_SEResControlModeType(ScheduleTuple=[
                 cm.ScheduleTupleType(
                     ScheduleTupleID=self.schedule_id,
@@ -410,18 +430,26 @@ class Iso20Session(ProtocolSession):
                 return
             self.charging = True
             self.hlc_charging(True, "resume" if self.stop_action == "Pause" else None)
+            if self.is_ac:
+                self.ac_setpoint(self._ac_max_power())
             self._res_PowerDelivery("OK", now)
-            self.expect = frozenset({"DC_ChargeLoopReq", "PowerDeliveryReq"})
+            loop = "AC_ChargeLoopReq" if self.is_ac else "DC_ChargeLoopReq"
+            self.expect = frozenset({loop, "PowerDeliveryReq"})
         elif progress == "Stop":
             self.charging = False
             self.power_off()
+            if self.is_ac:
+                self._res_PowerDelivery("OK", now)
+                self.expect = frozenset({"SessionStopReq", "ServiceDiscoveryReq"})
+                return
             self.expect = frozenset({"DC_WeldingDetectionReq", "SessionStopReq"})
             self.defer_until_current_low(
                 lambda t: self._res_PowerDelivery("OK", t, received=now), now)
         elif progress == "Standby":
             self.power_off()
             self._res_PowerDelivery("OK", now)
-            self.expect = frozenset({"PowerDeliveryReq", "DC_ChargeLoopReq"})
+            loop = "AC_ChargeLoopReq" if self.is_ac else "DC_ChargeLoopReq"
+            self.expect = frozenset({"PowerDeliveryReq", loop})
         else:  # ScheduleRenegotiation
             self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"ScheduleExchangeReq"})
@@ -501,6 +529,112 @@ class Iso20Session(ProtocolSession):
             res.MeterInfo = dc.MeterInfoType(MeterID=self.station.meter_id,
                                              ChargedEnergyReadingWh=int(self.station.energy_wh))
         self.respond(DC, res, "DC_ChargeLoop", now)
+
+    # -- AC ------------------------------------------------------------------------------------
+
+    def _ac_max_power(self) -> float:
+        ac = self.station.ac
+        if ac is None:
+            return 0.0
+        return ac.nominal_voltage * (ac.max_current.l1 + ac.max_current.l2 + ac.max_current.l3)
+
+    def ac_setpoint(self, watts: float) -> None:
+        data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
+                                "ev_limits": {"maximum_voltage": 400.0},
+                                "ac": {"charge_active_power": round(max(watts, 0.0), 1)}}
+        if data == self.last_setpoint and self.now - self.setpoint_sent_at < 1.0:
+            return
+        self.last_setpoint = data
+        self.setpoint_sent_at = self.now
+        self.power_on = watts > 0
+        self.out.append(ApiRequest("power_electronics_setpoint", data))
+
+    def power_off(self) -> None:
+        if self.is_ac:
+            if self.power_on:
+                self.ac_setpoint(0.0)
+                self.power_on = False
+            return
+        super().power_off()
+
+    def on_station(self, now: float) -> None:
+        super().on_station(now)
+        if not self.ended and self.is_ac and self.charging and \
+                self.station.cp_state[:1] in ("C", "D"):
+            self.arm_contactor_window(now)
+
+    def _AC_ChargeParameterDiscovery(self, msg: acm.AC_ChargeParameterDiscoveryReqType,
+                                     now: float) -> None:
+        mode = msg.AC_CPDReqEnergyTransferMode
+        bpt = isinstance(mode, acm.BPT_AC_CPDReqEnergyTransferModeType)
+        if self.station.ac is None or bpt != (self.service == "AC_BPT"):
+            self._res_AC_ChargeParameterDiscovery("FAILED_WrongChargeParameter", now)
+            self.end("AC ChargeParameterDiscovery does not match the selection", False, now)
+            return
+        self.ev_max_power = f20(mode.EVMaximumChargePower)
+        self._res_AC_ChargeParameterDiscovery("OK", now)
+        self.expect = frozenset({"ScheduleExchangeReq"})
+
+    def _res_AC_ChargeParameterDiscovery(self, code: str, now: float) -> None:
+        common = dict(EVSEMaximumChargePower=r20(self._ac_max_power(), acm),
+                      EVSEMinimumChargePower=r20(0, acm),
+                      EVSENominalFrequency=r20(50, acm))
+        mode: Any
+        if self.service == "AC_BPT":
+            mode = acm.BPT_AC_CPDResEnergyTransferModeType(
+                **common, EVSEMaximumDischargePower=r20(self._ac_max_power(), acm),
+                EVSEMinimumDischargePower=r20(0, acm))
+        else:
+            mode = acm.AC_CPDResEnergyTransferModeType(**common)
+        res = acm.AC_ChargeParameterDiscoveryResType(Header=self.hdr(now, acm),
+                                                     ResponseCode=code,
+                                                     AC_CPDResEnergyTransferMode=mode)
+        self.respond(AC, res, "AC_ChargeParameterDiscovery", now)
+
+    def _AC_ChargeLoop(self, msg: acm.AC_ChargeLoopReqType, now: float) -> None:
+        mode = msg.CLReqControlMode
+        dynamic = isinstance(mode, (acm.Dynamic_AC_CLReqControlModeType,
+                                    acm.BPT_Dynamic_AC_CLReqControlModeType))
+        scheduled = isinstance(mode, (acm.Scheduled_AC_CLReqControlModeType,
+                                      acm.BPT_Scheduled_AC_CLReqControlModeType))
+        if (dynamic and self.control_mode != "dynamic") or (
+                scheduled and self.control_mode != "scheduled") or not (dynamic or scheduled):
+            self._res_AC_ChargeLoop("FAILED", now)
+            self.end("charge loop control mode does not match the selection", False, now)
+            return
+        target = 0.0
+        if not self.charging or self.stop_requested or self.station.fatal:
+            self.power_off()
+        else:
+            target = self._ac_max_power()
+            if isinstance(mode, (acm.Dynamic_AC_CLReqControlModeType,
+                                 acm.BPT_Dynamic_AC_CLReqControlModeType)):
+                target = min(target, f20(mode.EVMaximumChargePower))
+            elif mode.EVMaximumChargePower is not None:   # type: ignore[union-attr]
+                target = min(target, f20(mode.EVMaximumChargePower))  # type: ignore[union-attr]
+            self.ac_setpoint(target)
+        self._target_w = target
+        self._meter = msg.MeterInfoRequested
+        self._res_AC_ChargeLoop("OK", now)
+        self.expect = frozenset({"AC_ChargeLoopReq", "PowerDeliveryReq"})
+
+    _target_w = 0.0
+
+    def _res_AC_ChargeLoop(self, code: str, now: float) -> None:
+        mode: Any
+        if self.control_mode == "dynamic":
+            mode = acm.Dynamic_AC_CLResControlModeType(
+                EVSETargetActivePower=r20(self._target_w, acm))
+        else:
+            mode = acm.Scheduled_AC_CLResControlModeType(
+                EVSETargetActivePower=r20(self._target_w, acm))
+        res = acm.AC_ChargeLoopResType(Header=self.hdr(now, acm), ResponseCode=code,
+                                       EVSEStatus=self._evse_status(acm),
+                                       CLResControlMode=mode)
+        if self._meter:
+            res.MeterInfo = acm.MeterInfoType(MeterID=self.station.meter_id,
+                                              ChargedEnergyReadingWh=int(self.station.energy_wh))
+        self.respond(AC, res, "AC_ChargeLoop", now)
 
     def _DC_WeldingDetection(self, msg: dc.DC_WeldingDetectionReqType, now: float) -> None:
         self._res_DC_WeldingDetection("OK", now)
