@@ -37,6 +37,7 @@ SocketFactory = Callable[[int, int, int], socket.socket]
 QCA_LOCAL_MAC = bytes.fromhex("00b052000001")  # a QCA modem's local management address
 QCA_OUI = bytes.fromhex("00b052")
 VS_NW_INFO_REQ = 0xA038
+VS_RS_DEV_REQ = 0xA01C
 
 
 def open_raw(ifname: str, factory: SocketFactory = socket.socket) -> tuple[socket.socket, bytes]:
@@ -81,20 +82,51 @@ class SimulatedModem(Modem):
 
 
 class QcaModem(Modem):
-    def __init__(self, sock: socket.socket, host_mac: bytes, timeout: float = 2.0) -> None:
+    """A Qualcomm Green PHY modem. Field practice: a modem that stops answering is reset
+    (VS_RS_DEV) and asked once more, instead of failing the session at the first silence."""
+
+    def __init__(
+        self, sock: socket.socket, host_mac: bytes, timeout: float = 2.0,
+        *, reset_on_silence: bool = True, reset_wait: float = 2.0,
+    ) -> None:
         self._sock = sock
         self._mac = host_mac
         self._timeout = timeout
+        self._reset_on_silence = reset_on_silence
+        self._reset_wait = reset_wait
         self._cnf: asyncio.Future[int] | None = None
         self._nw_info: asyncio.Future[int] | None = None
+        self._reset_cnf: asyncio.Future[None] | None = None
+        self.resets = 0
 
-    async def set_key(self, nid: bytes, nmk: bytes) -> None:
+    async def _set_key_once(self, nid: bytes, nmk: bytes) -> int | None:
         self._cnf = asyncio.get_running_loop().create_future()
         self._sock.send(encode(QCA_LOCAL_MAC, self._mac, SetKeyReq(nid, nmk)))
         try:
-            result = await asyncio.wait_for(self._cnf, self._timeout)
+            return await asyncio.wait_for(self._cnf, self._timeout)
         except TimeoutError:
-            raise ModemError(f"no CM_SET_KEY.CNF within {self._timeout} s") from None
+            return None
+
+    async def reset(self) -> None:
+        """VS_RS_DEV.REQ; waits for its CNF (or reset_wait) and then for the chip to boot."""
+        self.resets += 1
+        self._reset_cnf = asyncio.get_running_loop().create_future()
+        self._sock.send(encode_vendor_frame(QCA_LOCAL_MAC, self._mac, VS_RS_DEV_REQ, QCA_OUI,
+                                            b""))
+        try:
+            await asyncio.wait_for(self._reset_cnf, self._reset_wait)
+        except TimeoutError:
+            log.warning("QCA modem: no VS_RS_DEV.CNF; going on after %.1f s", self._reset_wait)
+
+    async def set_key(self, nid: bytes, nmk: bytes) -> None:
+        result = await self._set_key_once(nid, nmk)
+        if result is None and self._reset_on_silence:
+            log.warning("QCA modem: no CM_SET_KEY.CNF within %.1f s; resetting the chip",
+                        self._timeout)
+            await self.reset()
+            result = await self._set_key_once(nid, nmk)
+        if result is None:
+            raise ModemError(f"no CM_SET_KEY.CNF within {self._timeout} s")
         if result != 0:
             raise ModemError(f"CM_SET_KEY.CNF result {result}")
 
@@ -112,7 +144,13 @@ class QcaModem(Modem):
         vendor = parse_vendor_frame(data)
         if vendor is not None:
             head, body = vendor
-            if head.mmtype != VS_NW_INFO_REQ + 1 or head.payload != QCA_OUI:
+            if head.payload != QCA_OUI:
+                return False
+            if head.mmtype == VS_RS_DEV_REQ + 1:
+                if self._reset_cnf is not None and not self._reset_cnf.done():
+                    self._reset_cnf.set_result(None)
+                return True
+            if head.mmtype != VS_NW_INFO_REQ + 1:
                 return False
             # VS_NW_INFO.CNF (MME v1.0): number of networks, 17 bytes per network (NID, SNID,
             # TEI, role, CCo MAC, CCo TEI), then the number of stations, 21 bytes each.

@@ -17,6 +17,7 @@ from josev.slac.driver import (
     QCA_LOCAL_MAC,
     QCA_OUI,
     VS_NW_INFO_REQ,
+    VS_RS_DEV_REQ,
     QcaModem,
     SimulatedModem,
     open_raw,
@@ -87,12 +88,58 @@ async def test_set_key_through_a_qca_modem_then_match(link: netsim.Link) -> None
         s.close()
 
 
-async def test_silent_modem_fails_instead_of_hanging(link: netsim.Link) -> None:
+async def test_silent_modem_is_reset_once_then_fails_instead_of_hanging(
+    link: netsim.Link,
+) -> None:
     evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
-    result = await asyncio.wait_for(
-        run_evse(evse_sock, EvseSlac(evse_mac), QcaModem(evse_sock, evse_mac, timeout=0.2)), 30)
+    modem = QcaModem(evse_sock, evse_mac, timeout=0.2, reset_wait=0.2)
+    result = await asyncio.wait_for(run_evse(evse_sock, EvseSlac(evse_mac), modem), 30)
     assert isinstance(result, Failed) and "CM_SET_KEY" in result.reason
+    assert modem.resets == 1
     evse_sock.close()
+
+
+async def test_hung_modem_comes_back_after_a_chip_reset(link: netsim.Link) -> None:
+    """The modem ignores CM_SET_KEY until it is reset (VS_RS_DEV), then works: SLAC matches."""
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    modem_sock, _ = open_raw(link.ev.ifname, link.ev.netns.socket)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    key_set = asyncio.Event()
+    seen: list[SetKeyReq] = []
+
+    async def hung_until_reset() -> None:
+        was_reset = False
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(modem_sock, 2048), 0.05)
+            except TimeoutError:
+                continue
+            vendor = parse_vendor_frame(data)
+            if vendor is not None and vendor[0].mmtype == VS_RS_DEV_REQ:
+                was_reset = True
+                modem_sock.send(encode_vendor_frame(vendor[0].src, QCA_LOCAL_MAC,
+                                                    VS_RS_DEV_REQ + 1, QCA_OUI, b"\x00"))
+            elif vendor is None:
+                frame = parse_frame(data)
+                if frame.mmtype == MMType.CM_SET_KEY_REQ and was_reset:
+                    seen.append(SetKeyReq.parse(frame.payload))
+                    modem_sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(0)))
+                    key_set.set()
+
+    responder = asyncio.ensure_future(hung_until_reset())
+    modem = QcaModem(evse_sock, evse_mac, timeout=0.3, reset_wait=1.0)
+    evse_task = asyncio.ensure_future(run_evse(evse_sock, EvseSlac(evse_mac), modem))
+    await asyncio.wait_for(key_set.wait(), 30)  # the EV plugs in once the modem is back
+    r_ev = await asyncio.wait_for(run_ev(ev_sock, EvSlac(ev_mac), SimulatedModem()), 30)
+    r_evse = await asyncio.wait_for(evse_task, 30)
+    stop.set()
+    await responder
+    assert modem.resets == 1 and len(seen) == 1
+    assert isinstance(r_evse, Matched) and isinstance(r_ev, EvMatched)
+    for s in (evse_sock, modem_sock, ev_sock):
+        s.close()
 
 
 @pytest.mark.parametrize("joins", [True, False])
