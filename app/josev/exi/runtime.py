@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 class ExiError(Exception):
     """Any failure to decode or encode: `reason` says what, `bit_position` says where
-    (bits from the start of the stream; for encoding, the bit count written so far)."""
+    (bits from the start of the stream; -1 for encoding errors, which name the field)."""
 
     def __init__(self, reason: str, bit_position: int = -1) -> None:
         super().__init__(f"{reason} (at bit {bit_position})" if bit_position >= 0 else reason)
