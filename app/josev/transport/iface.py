@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SocketFactory = Callable[[int, int, int], socket.socket]
+IFA_F_DADFAILED = 0x08  # linux/if_addr.h
+IFA_F_TENTATIVE = 0x40
 
 
 def _plain_socket(family: int, type: int, proto: int) -> socket.socket:
@@ -39,13 +41,24 @@ class PlcInterface:
 
     @classmethod
     def lookup(cls, name: str) -> PlcInterface:
-        """The interface in this process's namespace, with its first fe80:: address."""
+        """The interface in this process's namespace, with its first usable fe80:: address.
+
+        An address still in duplicate-address detection (tentative) or that failed it cannot
+        be bound yet: it is skipped, and the error says so (the caller retries).
+        """
         try:
             index = socket.if_nametoindex(name)
         except OSError as exc:
             raise InterfaceError(f"PLC interface {name!r} not found: {exc}") from exc
+        pending = False
         for line in Path("/proc/net/if_inet6").read_text().splitlines():
-            parts = line.split()
-            if parts[-1] == name and parts[0].startswith("fe80"):
-                return cls(name, index, ipaddress.IPv6Address(bytes.fromhex(parts[0])))
+            addr, _idx, _plen, _scope, flags, dev = line.split()
+            if dev != name or not addr.startswith("fe80"):
+                continue
+            if int(flags, 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+                pending = True
+                continue
+            return cls(name, index, ipaddress.IPv6Address(bytes.fromhex(addr)))
+        if pending:
+            raise InterfaceError(f"PLC interface {name!r}: link-local address not ready (DAD)")
         raise InterfaceError(f"PLC interface {name!r} has no link-local IPv6 address")

@@ -142,3 +142,20 @@ def test_ordinary_user_gets_a_link_through_user_namespaces() -> None:
     shutil.rmtree(app)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "user"
+
+
+def test_plc_interface_lookup_inside_the_namespace(link: netsim.Link) -> None:
+    """How the production service finds its PLC interface (it runs inside the namespace)."""
+    app = Path(netsim.__file__).resolve().parents[2]
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2])\n"
+        "from josev.transport.iface import PlcInterface, InterfaceError\n"
+        "i = PlcInterface.lookup(sys.argv[1]); print(i.index, i.link_local)\n"
+        "try:\n    PlcInterface.lookup('nope0')\nexcept InterfaceError as e:\n    print(e)\n"
+    )
+    out = subprocess.run(link.ev.netns.argv([sys.executable, "-c", code, link.ev.ifname,
+                                             str(app)]),
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    first, second = out.splitlines()
+    assert first == f"{link.ev.ifindex} {link.ev.link_local}"
+    assert "'nope0' not found" in second
