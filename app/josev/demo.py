@@ -196,9 +196,21 @@ PROTOCOL_FLAGS = {
     "iso20-dc-bpt": ("ISO20_DC",),
     "din": ("DIN",),
     "iso2-dc": ("ISO2",),
+    "iso2-ac": ("ISO2",),
+    "iso20-ac": ("ISO20_AC",),
 }
-# -2 AC runs in memory (tests/unit/secc); the simulated station of josev-hal is a DC one.
-NOT_YET = ("iso2-ac", "iso20-ac", "iso20-ac-bpt")
+# Bidirectional power needs a station that reports ac_bpt/dc_bpt limits; josev-hal's simulated
+# stations do not (yet): these run in memory (tests/unit/secc) only.
+NOT_YET = ("iso20-ac-bpt",)
+AC_STATION = """
+[hal]
+[[hal.evses]]
+kind = "ac"
+[[hal.evses.connectors]]
+id = 1
+connector_type = "cType2"
+cable_max_current = 32.0
+"""
 
 
 def _station_iso_args(link: Any, pki: Path | None, protocols: str) -> list[str]:
@@ -247,7 +259,8 @@ async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Pa
 
     cfg = EvConfig(protocols=PROTOCOL_FLAGS[args.protocol], soc=args.soc,
                    target_soc=args.target_soc, time_scale=args.time_scale,
-                   control_mode=args.control_mode, bpt=args.protocol.endswith("bpt"))
+                   control_mode=args.control_mode, bpt=args.protocol.endswith("bpt"),
+                   ac="-ac" in args.protocol)
     password = stack.broker.password_files["demo"].read_text().strip()
     say(f"EV simulator in netns {link.ev.netns.name} ({link.ev.ifname}): plugs in, "
         f"{cfg.protocols[0]} {cfg.control_mode}, SoC {cfg.soc:.0f} -> {cfg.target_soc:.0f} %, "
@@ -302,11 +315,16 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     say(f"PLC link {link.tag}: EVSE {link.evse.netns.name}/{link.evse.ifname}, "
         f"EV {link.ev.netns.name}/{link.ev.ifname} (veth; SLAC not wired yet: SDP/TLS/V2G "
         f"run directly over the link)")
-    say(f"starting mosquitto, josev-hal (simulated DC station) and josev-iso15118; logs in "
+    kind = "AC" if "-ac" in args.protocol else "DC"
+    say(f"starting mosquitto, josev-hal (simulated {kind} station) and josev-iso15118; logs in "
         f"{workdir}")
-    protocols = "ISO20_DC,ISO2,DIN"
+    protocols = "ISO20_DC,ISO20_AC,ISO2,DIN"
+    hal_args: list[str] = []
+    if "-ac" in args.protocol:
+        (workdir / "hal.toml").write_text(AC_STATION)
+        hal_args = ["--config", str(workdir / "hal.toml")]
     try:
-        stack.start(_station_iso_args(link, pki, protocols))
+        stack.start(_station_iso_args(link, pki, protocols), hal_args)
     except BrokerError as exc:
         link.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 from josev.exi import ExiError, decode_document, encode
 from josev.sap import secc_negotiate
-from josev.secc.common.actions import Action, ApiUpdate, EndSession, Send, Timers
+from josev.secc.common.actions import Action, ApiRequest, ApiUpdate, EndSession, Send, Timers
 from josev.secc.common.session import (
     PausedSession,
     ProtocolSession,
@@ -77,6 +77,10 @@ class SeccCore:
                              self.ctx.timers.set("sequence", now + t.s(t.sequence_timeout))]
         out.append(ApiUpdate("iso15118_state_info", {"evse_id": self.config.evse_id,
                                                      "session_status": "SupportedAppProtocol"}))
+        # HLC runs with a 5 % pilot (IEC 61851-1 Annex A): SLAC asks for it too; an EV that
+        # reconnects after a pause, or a station without SLAC in front, needs it here.
+        out.append(ApiRequest("cp_pwm", {"evse_id": self.config.evse_id, "hlc": True,
+                                         "error_state": False, "fault_state": False}))
         return out
 
     def _collect(self, out: list[Action]) -> list[Action]:
