@@ -159,3 +159,30 @@ def test_plc_interface_lookup_inside_the_namespace(link: netsim.Link) -> None:
     first, second = out.splitlines()
     assert first == f"{link.ev.ifindex} {link.ev.link_local}"
     assert "'nope0' not found" in second
+
+
+def test_cli_charger_and_ev_across_the_link(link: netsim.Link, tmp_path: Path) -> None:
+    """`josev link secc` in the EVSE namespace, `josev link ev` in the EV namespace: SLAC,
+    SDP, TLS 1.3 and one supportedAppProtocol exchange, as a person would run them."""
+    from josev.pki import create_pki
+
+    store = create_pki(tmp_path / "pki")
+    josev = [sys.executable, "-m", "josev.cli"]
+    secc = subprocess.Popen(
+        link.evse.netns.argv([*josev, "link", "secc", "--interface", link.evse.ifname,
+                              "--store", str(store), "--slac", "--count", "1"]),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ev = subprocess.run(
+            link.ev.netns.argv([*josev, "link", "ev", "--interface", link.ev.ifname,
+                                "--store", str(store), "--profile", "iso20", "--slac"]),
+            capture_output=True, text=True, timeout=90, check=False)
+        assert ev.returncode == 0, ev.stdout + ev.stderr
+        out = secc.communicate(timeout=30)[0]
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+    assert f"SLAC matched EVSE {link.evse.mac}" in ev.stdout
+    assert "TLSv1.3 TLS_AES_256_GCM_SHA384" in ev.stdout
+    assert "'ResponseCode': 'OK_SuccessfulNegotiation', 'SchemaID': 1" in ev.stdout
+    assert "SLAC: Matched" in out and "V2GTP 0x8001" in out
