@@ -22,10 +22,20 @@ def notify(state: str) -> bool:
         return False
     if addr.startswith("@"):
         addr = "\0" + addr[1:]
+    # Never block: a full datagram queue (net.unix.max_dgram_qlen, 10 by default) while systemd
+    # lags would freeze the caller's event loop, and with it the service. A dropped WATCHDOG is
+    # repeated at the next interval; READY is retried by the caller's next notify.
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        with socket.socket(
+            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        ) as sock:
             sock.connect(addr)
-            sock.sendall(state.encode())
+            sock.send(state.encode())
+    except BlockingIOError:
+        log.warning(
+            "sd_notify(%s) dropped: the notify socket's queue is full", state.split("=", 1)[0]
+        )
+        return False
     except OSError as exc:
         log.warning("sd_notify(%s) failed: %s", state.split("=", 1)[0], exc)
         return False
