@@ -213,7 +213,11 @@ class EvseSlac:
     def handle_timer(self, now: float) -> None:
         if self._deadline is not None and now >= self._deadline:
             if self.state is State.MATCHING and not self._runs:
-                self._fail("no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init")
+                if self._had_runs:
+                    self._fail(f"{self._last_drop}; the EV did not start over within "
+                               "TT_matching_repetition")
+                else:
+                    self._fail("no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init")
                 return
             if self.state is State.SETTING_KEY:
                 self._fail("the modem did not confirm the new NMK")
@@ -226,8 +230,11 @@ class EvseSlac:
                 self._drop(key, "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session")
             elif now >= run.deadline:
                 self._run_timeout(key, run, now)
-        if self.state is State.MATCHING and not self._runs and self._had_runs:
-            self._fail(self._last_drop or "matching failed")
+        if self.state is State.MATCHING and not self._runs and self._had_runs \
+                and self._deadline is None:
+            # Every run failed. The EV repeats a failed matching (new RunID) within
+            # TT_matching_repetition: wait that long for it before giving up.
+            self._deadline = now + self.t.TT_matching_repetition
 
     # -- outputs ----------------------------------------------------------------------------
     def next_action(self) -> Action | None:

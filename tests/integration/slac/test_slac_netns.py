@@ -82,7 +82,7 @@ async def test_two_evs_on_one_medium_only_the_plugged_one_matches(
 async def test_ev_that_never_sounds_fails_the_evse(link: netsim.Link) -> None:
     evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
     ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
-    t = SlacTimers()
+    t = SlacTimers(TT_matching_repetition=0.3)  # how long the EVSE waits for a repeat
     r_evse, r_ev = await asyncio.wait_for(asyncio.gather(
         run_evse(evse_sock, EvseSlac(evse_mac, t), SimulatedModem()),
         run_ev(ev_sock, EvSlac(ev_mac, EvSlacConfig(sounds=0, repeat=False)), SimulatedModem()),

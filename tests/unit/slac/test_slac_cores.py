@@ -300,7 +300,9 @@ def test_ev_without_match_hits_tt_evse_match_session() -> None:
     sim.run()
     fail = [a for a in sim.evse_actions if isinstance(a, Failed)]
     assert fail and "TT_EVSE_match_session" in fail[0].reason
-    assert sim.now == pytest.approx(SlacTimers().TT_EVSE_match_session)
+    t = SlacTimers()  # the run ends at TT_EVSE_match_session; the EVSE then waits for a repeat
+    assert sim.now == pytest.approx(t.TT_EVSE_match_session + t.TT_matching_repetition)
+    assert "did not start over within TT_matching_repetition" in fail[0].reason
 
 
 def test_atten_char_rsp_never_comes_retries_then_drop() -> None:
@@ -313,7 +315,7 @@ def test_atten_char_rsp_never_comes_retries_then_drop() -> None:
             return []
         return [data]
 
-    sim = make(medium=no_rsp)
+    sim = make(EvSlacConfig(repeat=False), medium=no_rsp)
     sim.run()
     sent = [a for a in sim.evse_actions if isinstance(a, SendFrame)
             and parse_frame(a.data).mmtype == MMType.CM_ATTEN_CHAR_IND]
@@ -439,3 +441,13 @@ def test_vendor_frames_are_mmv0_with_the_oui() -> None:
     head, body = parsed
     assert head.mmtype == 0xA038 and head.payload == b"\x00\xb0\x52" and body[:2] == b"\x01\x02"
     assert parse_vendor_frame(encode(EVSE_MAC, EV_MAC, SlacParmReq(b"12345678"))) is None
+
+
+def test_evse_waits_for_the_ev_to_start_over_after_a_failed_run() -> None:
+    """All ATTEN_CHAR.RSP of the first attempt are lost: that run fails, the EV repeats with
+    a new RunID within TT_matching_repetition, and the EVSE (still matching) matches it."""
+    sim = make(medium=drop_first(MMType.CM_ATTEN_CHAR_RSP, 3))
+    sim.run()
+    assert matched(sim).ev_mac == EV_MAC
+    assert sim.evs[0].attempts == 2
+    assert not any(isinstance(a, Failed) for a in sim.evse_actions)
