@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from josev import netsim
-from josev.demo import Stack, _station_iso_args
+from josev.demo import AC_STATION, Stack, _station_iso_args
 from josev.evcc.common.ev import EvConfig
 from josev.evcc.driver import EvDriver, SimCable
 from josev.pki import create_pki
@@ -21,15 +21,20 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 
 @pytest.fixture
-def station(tmp_path: Path) -> Iterator[tuple[Stack, Any, Path]]:
+def station(tmp_path: Path, request: pytest.FixtureRequest
+            ) -> Iterator[tuple[Stack, Any, Path]]:
     reason = netsim.unavailable_reason()
     if reason is not None:
         pytest.skip(f"network namespaces unavailable: {reason}")
     pki = create_pki(tmp_path / "pki")
+    hal_args: list[str] = []
+    if getattr(request, "param", "dc") == "ac":
+        (tmp_path / "hal.toml").write_text(AC_STATION)
+        hal_args = ["--config", str(tmp_path / "hal.toml")]
     link = netsim.Link.create()
     stack = Stack(tmp_path)
     try:
-        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO2,DIN"))
+        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO20_AC,ISO2,DIN"), hal_args)
         deadline = time.monotonic() + 60
         log = tmp_path / "iso15118.log"
         while "SECC listening" not in log.read_text(errors="replace"):
@@ -70,3 +75,21 @@ async def test_session_across_the_link(station: tuple[Stack, Any, Path], protoco
     assert max(s.values["current"] for s in result.samples) > 50.0
     log = (stack.workdir / "iso15118.log").read_text()
     assert "ended: terminated by the EV" in log
+
+
+@pytest.mark.parametrize("station", ["ac"], indirect=True)
+@pytest.mark.parametrize(("protocols", "version"), [
+    (("ISO20_AC",), "TLSv1.3"),
+    (("ISO2",), "TLSv1.2"),
+])
+async def test_ac_session_across_the_link(station: tuple[Stack, Any, Path],
+                                          protocols: tuple[str], version: str) -> None:
+    stack, link, pki = station
+    driver = await charge(stack, link, pki, True, protocols=protocols, ac=True)
+    result = driver.result
+    assert result.ok, result.ends
+    assert (result.protocol, result.tls) == (protocols[0], version)
+    assert driver.ev.soc >= 74.0
+    log = (stack.workdir / "iso15118.log").read_text()
+    assert "ended: terminated by the EV" in log
+    assert "contactors not closed" not in log
