@@ -241,3 +241,45 @@ def test_connection_lost_mid_charge_powers_off() -> None:
     lb.run_actions("secc", lb.secc.connection_lost(lb.now), lb.now)
     assert lb.t.secc_end is not None and lb.t.secc_end.reason == "connection lost"
     assert_station_available(lb)
+
+
+@pytest.mark.parametrize("ac", [False, True])
+def test_iso20_standby_and_back(ac: bool) -> None:
+    proto = "ISO20_AC" if ac else "ISO20_DC"
+    lb = run(loopback(proto, ac=ac, station={"ac": ac}, standby_at_soc=74.0, standby_for=2.0))
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
+    from josev.exi import decode
+    progress = [decode(s.data, "iso20_CommonMessages").ChargeProgress
+                for side, _, s in lb.t.sends if side == "ev" and s.message == "PowerDeliveryReq"]
+    assert progress == ["Start", "Standby", "Start", "Stop"]
+    # During standby the station was asked for no power; then for power again.
+    key = "charge_active_power" if ac else "charge_current"
+    values = [r.data["ac" if ac else "dc"][key] for r in lb.station.requests
+              if r.name == "power_electronics_setpoint" and not r.data.get("is_precharge")]
+    zero = values.index(0.0)
+    assert any(v > 0 for v in values[zero:])
+    assert lb.ev.soc >= 80.0
+
+
+def test_iso20_service_renegotiation() -> None:
+    lb = run(loopback("ISO20_DC", renegotiate_at_soc=74.0))
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
+    names = lb.t.names("EV>")
+    stop = names.index("SessionStopReq")
+    assert names[stop + 1:stop + 3] == ["ServiceDiscoveryReq", "ServiceDetailReq"]
+    assert names.count("DC_CableCheckReq") >= 2        # a new power path is checked again
+    assert names.count("SessionStopReq") == 2
+    from josev.exi import decode
+    kinds = [decode(s.data, "iso20_CommonMessages").ChargingSession
+             for side, _, s in lb.t.sends if side == "ev" and s.message == "SessionStopReq"]
+    assert kinds == ["ServiceRenegotiation", "Terminate"]
+    assert lb.ev.soc >= 80.0
+    assert_station_available(lb)
+
+
+def test_service_renegotiation_refused_when_not_offered() -> None:
+    lb = run(loopback("ISO20_DC", renegotiate_at_soc=74.0,
+                      secc={"service_renegotiation": False}))
+    assert lb.t.ev_end is not None and "FAILED_NoServiceRenegotiationSupported" in \
+        lb.t.ev_end.reason
+    assert_station_available(lb)

@@ -40,6 +40,9 @@ class EvConfig:
     pause_at_soc: float | None = None  # pause the session (SessionStop Pause) at this SoC
     resume_after: float = 1.0         # s of pause before the EV comes back
     unplug_at_soc: float | None = None  # pull the plug (no SessionStop) at this SoC
+    standby_at_soc: float | None = None   # -20: PowerDelivery(Standby) at this SoC ...
+    standby_for: float = 1.0              # ... for this long, then Start again
+    renegotiate_at_soc: float | None = None  # -20: SessionStop(ServiceRenegotiation) here
     welding_detection: bool = True
     precharge_hold: float = 0.5      # s the voltage must stay matched before the EV closes its
                                      # contactor and asks for power (the HAL sim's EV needs 0.3)
@@ -72,6 +75,8 @@ class EvModel:
         self.current = 0.0
         self.voltage = 0.0
         self.paused_once = False
+        self.standby_done = False
+        self.renegotiated = False
 
     @property
     def ocv(self) -> float:

@@ -25,6 +25,8 @@ class Iso20EvSession(EvSession):
         self.parameter_set: int | None = None
         self.stopping: str | None = None       # why the EV stops: target, terminate, pause
         self.precharge_started: float | None = None
+        self.standby_until: float | None = None
+        self.progress_kind = "Start"
         self.matched_since: float | None = None
 
     def hdr(self, now: float, mod: Any = cm) -> Any:
@@ -123,6 +125,10 @@ class Iso20EvSession(EvSession):
 
     def _req_PowerDelivery(self, now: float) -> None:
         progress = "Start" if self.stopping is None else "Stop"
+        if self.stopping is None and self.standby_until is not None and \
+                now < self.standby_until:
+            progress = "Standby"
+        self.progress_kind = progress
         req = cm.PowerDeliveryReqType(Header=self.hdr(now), EVProcessing="Finished",
                                       ChargeProgress=progress)
         if progress == "Start" and self.cfg.control_mode == "scheduled":
@@ -164,7 +170,8 @@ class Iso20EvSession(EvSession):
                   "DC_WeldingDetection", now)
 
     def _req_SessionStop(self, now: float) -> None:
-        what = "Pause" if self.stopping == "pause" else "Terminate"
+        what = {"pause": "Pause", "renegotiate": "ServiceRenegotiation"}.get(
+            self.stopping or "", "Terminate")
         self.progress(now, "SessionStop")
         self.send(COMMON, cm.SessionStopReqType(Header=self.hdr(now), ChargingSession=what),
                   "SessionStop", now)
@@ -324,6 +331,11 @@ class Iso20EvSession(EvSession):
             self.later("DC_PreCharge", self.cfg.poll_interval, now)
 
     def _on_PowerDelivery(self, msg: cm.PowerDeliveryResType, now: float) -> None:
+        if self.progress_kind == "Standby":
+            self.progress(now, "Standby")
+            loop = "AC_ChargeLoop" if self.is_ac else "DC_ChargeLoop"
+            self.later(loop, self.cfg.loop_interval, now)
+            return
         if self.stopping is None:
             self.progress(now, "ChargingLoop")
             self.request("AC_ChargeLoop" if self.is_ac else "DC_ChargeLoop", now)
@@ -343,8 +355,26 @@ class Iso20EvSession(EvSession):
 
     def _loop_decision(self, terminate: bool, now: float, loop: str) -> None:
         ev, c = self.ev, self.cfg
+        if self.standby_until is not None:
+            if now >= self.standby_until:       # standby over: ask for power again
+                self.standby_until = None
+                self.request("PowerDelivery", now)
+            else:
+                self.later(loop, c.loop_interval, now)
+            return
         if terminate:
             self.stopping = "terminate"
+        elif c.standby_at_soc is not None and ev.soc >= c.standby_at_soc and \
+                not ev.standby_done:
+            ev.standby_done = True
+            ev.stop_flow(now)
+            self.standby_until = now + c.standby_for
+            self.request("PowerDelivery", now)
+            return
+        elif c.renegotiate_at_soc is not None and ev.soc >= c.renegotiate_at_soc and \
+                not ev.renegotiated:
+            ev.renegotiated = True
+            self.stopping = "renegotiate"
         elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
             self.out.extend(self.core.unplug(now))
             self.ended = True
@@ -364,6 +394,13 @@ class Iso20EvSession(EvSession):
         self.request("SessionStop", now)
 
     def _on_SessionStop(self, msg: cm.SessionStopResType, now: float) -> None:
+        if self.stopping == "renegotiate":   # the session goes on: a new service selection
+            self.stopping = None
+            self.parameter_set = None
+            self.precharge_started = None
+            self.matched_since = None
+            self.request("ServiceDiscovery", now)
+            return
         self.progress(now, "SessionStop")
         pause = self.stopping == "pause"
         self.end("paused" if pause else f"charging complete ({self.stopping})", True, now,

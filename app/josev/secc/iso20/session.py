@@ -329,12 +329,12 @@ class Iso20Session(ProtocolSession):
                      False, now)
             return
         self._res_ScheduleExchange("OK", now)
-        self.expect = frozenset({"PowerDeliveryReq"} if self.charging_before or self.is_ac
+        # After a schedule renegotiation the power path is still up: straight to PowerDelivery.
+        self.expect = frozenset({"PowerDeliveryReq"} if self.schedule_reneg or self.is_ac
                                 else {"DC_CableCheckReq"})
+        self.schedule_reneg = False
 
-    @property
-    def charging_before(self) -> bool:
-        return self.cable_check is not None
+    schedule_reneg = False
 
     def _res_ScheduleExchange(self, code: str, now: float) -> None:
         res = cm.ScheduleExchangeResType(Header=self.hdr(now), ResponseCode=code,
@@ -451,6 +451,7 @@ class Iso20Session(ProtocolSession):
             loop = "AC_ChargeLoopReq" if self.is_ac else "DC_ChargeLoopReq"
             self.expect = frozenset({"PowerDeliveryReq", loop})
         else:  # ScheduleRenegotiation
+            self.schedule_reneg = True
             self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"ScheduleExchangeReq"})
 
@@ -658,6 +659,11 @@ class Iso20Session(ProtocolSession):
             self.power_off()
             self.charging = False
             self.stop_action = "ServiceRenegotiation"
+            # A new service may need a new power path: cable check and pre-charge again.
+            self.cable_check = None
+            self.cable_check_asked = False
+            self.precharge_since = None
+            self.ongoing_since.clear()
             self._res_SessionStop("OK", now)
             self.expect = frozenset({"ServiceDiscoveryReq"})
             return
