@@ -185,6 +185,29 @@ class Netns:
             raise errors[0]
         return box[0]
 
+    def plc_interface(self, ifname: str) -> PlcInterface:
+        """An interface of this namespace as the transport wants it: index and link-local
+        address read inside the namespace, sockets created there (for a process that lives
+        outside it, e.g. next to the broker on the host's loopback)."""
+        from josev.transport.iface import InterfaceError, PlcInterface
+
+        def find() -> tuple[int, str]:
+            index = socket.if_nametoindex(ifname)
+            for line in Path("/proc/thread-self/net/if_inet6").read_text().splitlines():
+                addr, _i, _p, _s, flags, dev = line.split()
+                if dev == ifname and addr.startswith("fe80") and not int(flags, 16) & 0x48:
+                    return index, addr
+            raise InterfaceError(f"{ifname} in netns {self.name} has no usable link-local "
+                                 "IPv6 address")
+
+        try:
+            index, hexaddr = self.run(find)
+        except OSError as exc:
+            raise InterfaceError(f"PLC interface {ifname!r} in netns {self.name!r}: {exc}") \
+                from exc
+        return PlcInterface(ifname, index, ipaddress.IPv6Address(bytes.fromhex(hexaddr)),
+                            self.socket)
+
     def argv(self, cmd: Sequence[str]) -> list[str]:
         """A command line that runs `cmd` inside this namespace."""
         return ["ip", "netns", "exec", self.name, *cmd]

@@ -186,3 +186,20 @@ def test_cli_charger_and_ev_across_the_link(link: netsim.Link, tmp_path: Path) -
     assert "TLSv1.3 TLS_AES_256_GCM_SHA384" in ev.stdout
     assert "'ResponseCode': 'OK_SuccessfulNegotiation', 'SchemaID': 1" in ev.stdout
     assert "SLAC: Matched" in out and "V2GTP 0x8001" in out
+
+
+def test_netns_plc_interface_by_name(link: netsim.Link) -> None:
+    """A process outside the namespace gets the same view as the Endpoint, by names only."""
+    from josev.transport.iface import InterfaceError
+
+    ns = netsim.Netns(link.evse.netns.name)
+    try:
+        iface = ns.plc_interface(link.evse.ifname)
+        assert (iface.index, str(iface.link_local)) == (link.evse.ifindex, link.evse.link_local)
+        s = iface.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(iface.sockaddr(0))  # only possible inside the namespace
+        s.close()
+        with pytest.raises(InterfaceError, match="nope0"):
+            ns.plc_interface("nope0")
+    finally:
+        ns.close()  # its thread would otherwise keep the namespace alive
