@@ -71,7 +71,7 @@ def load_tables(path: Path | None = None, *, required: bool = False) -> dict[str
         try:
             merged = _merge(merged, tomllib.loads(f.read_text()))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{f}: {exc}") from None
+            raise ConfigError(f"{f}: cannot read: {exc}") from None
     unknown = sorted(set(merged) - KNOWN_TABLES)
     if unknown:
         known = ", ".join(sorted(KNOWN_TABLES))

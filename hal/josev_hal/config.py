@@ -8,13 +8,13 @@ DC station (one EVSE, one cCCS2 connector). A device's `backend` chooses its imp
 from __future__ import annotations
 
 import logging
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from josev.api.models import ConnectorEnum
+from josev.config import ConfigError, load_tables
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,6 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConfigError(Exception):
-    """The configuration file is missing, unreadable or invalid; the message says which and why."""
 
 
 class StationConfig(_Strict):
@@ -267,16 +263,6 @@ class HalConfig(_Strict):
         return chosen if chosen is not None else self.backend
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load(path: Path | None) -> HalConfig:
     """Read the `[hal]` table of `path` and the drop-ins in `<path>.d/*.toml` (sorted, merged).
 
@@ -285,22 +271,11 @@ def load(path: Path | None) -> HalConfig:
     """
     if path is None:
         return HalConfig()
-    files = [path]
-    dropins = path.with_name(path.name + ".d")
-    if not path.exists():
-        raise ConfigError(f"{path}: no such configuration file")
-    if dropins.is_dir():
-        files += sorted(dropins.glob("*.toml"))
-    table: dict[str, Any] = {}
-    for f in files:
-        try:
-            data = tomllib.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{f}: cannot read: {exc}") from exc
-        hal = data.get("hal", {})
-        if not isinstance(hal, dict):
-            raise ConfigError(f"{f}: [hal] must be a table")
-        table = _merge(table, hal)
+    # One reader for the station's file and its drop-ins, shared by every service.
+    tables = load_tables(path, required=True)
+    table = tables.get("hal", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [hal] must be a table")
     try:
         return HalConfig.model_validate(table)
     except ValidationError as exc:

@@ -27,11 +27,15 @@ def test_defaults_are_the_simulated_dc_station() -> None:
 def test_file_and_dropins(tmp_path: Path) -> None:
     f = tmp_path / "josev.toml"
     f.write_text('[hal]\nbackend = "simulator"\n[[hal.evses]]\nnetwork_interface = "plc0"\n'
-                 '[other]\nignored = true\n')
+                 '[iso15118]\n')  # another service's table: not ours to judge
     (tmp_path / "josev.toml.d").mkdir()
     (tmp_path / "josev.toml.d" / "10-mqtt.toml").write_text('[hal.mqtt]\nport = 1884\n')
     cfg = load(f)
     assert cfg.evses[0].network_interface == "plc0" and cfg.mqtt.port == 1884
+    # A table no service owns is a typo, refused rather than silently ignored.
+    (tmp_path / "josev.toml.d" / "20-typo.toml").write_text('[hall]\nbackend = "linux"\n')
+    with pytest.raises(ConfigError, match="unknown table.*hall"):
+        load(f)
 
 
 def test_invalid_values_name_the_setting(tmp_path: Path) -> None:
