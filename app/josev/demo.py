@@ -315,12 +315,12 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     say(f"PLC link {link.tag}: EVSE {link.evse.netns.name}/{link.evse.ifname}, "
         f"EV {link.ev.netns.name}/{link.ev.ifname} (veth; SLAC not wired yet: SDP/TLS/V2G "
         f"run directly over the link)")
-    kind = "AC" if "-ac" in args.protocol else "DC"
+    kind = "AC" if "-ac" in args.protocol or args.station_kind == "ac" else "DC"
     say(f"starting mosquitto, josev-hal (simulated {kind} station) and josev-iso15118; logs in "
         f"{workdir}")
     protocols = "ISO20_DC,ISO20_AC,ISO2,DIN"
     hal_args: list[str] = []
-    if "-ac" in args.protocol:
+    if "-ac" in args.protocol or args.station_kind == "ac":
         (workdir / "hal.toml").write_text(AC_STATION)
         hal_args = ["--config", str(workdir / "hal.toml")]
     try:
@@ -341,7 +341,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
                   f"evse_ll={link.evse.link_local} pki={pki or '-'}", flush=True)
             say(f"station up (broker 127.0.0.1:{stack.broker.port}); a simulated cable is "
                 "plugged in with the EV in CP state C; Ctrl-C to stop")
-            await _external_cable(stack)
+            await _external_cable(stack, args.ev_battery)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -378,14 +378,14 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     return rc
 
 
-async def _external_cable(stack: Stack) -> None:
+async def _external_cable(stack: Stack, battery: float) -> None:
     """An EV we did not write knows nothing of sim/ev: plug a cable for it, CP C, a battery."""
     from josev.evcc.driver import SimCable
 
     password = stack.broker.password_files["demo"].read_text().strip()
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
-        await cable.command("battery", voltage=380.0)
+        await cable.command("battery", voltage=battery)
         await cable.command("ev_contactor", mode="auto")
         await cable.command("plug", pp_ohm=220.0)
         await cable.command("cp", state="C")
@@ -408,6 +408,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--time-scale", type=float, default=60.0,
                       help="battery clock speed-up (default 60: minutes become seconds)")
     demo.add_argument("--no-tls", action="store_true", help="plain TCP instead of TLS")
+    demo.add_argument("--station-kind", choices=["dc", "ac"], default="dc",
+                      help="--station-only: the simulated station's power path (default dc)")
+    demo.add_argument("--ev-battery", type=float, default=400.0,
+                      help="--station-only: the simulated cable's battery voltage (default 400)")
     demo.add_argument("--verbose", action="store_true", help="print every API message")
     demo.add_argument("--workdir", help="where logs and the broker's files go (default out/...)")
     demo.set_defaults(func=_main)

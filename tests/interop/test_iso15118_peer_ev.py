@@ -1,5 +1,6 @@
-"""Interop: the `iso15118` package's EV simulator against our station (josev-hal simulated DC
-station + josev-iso15118) across the veth link, exactly as `josev demo --station-only` runs it.
+"""Interop: the `iso15118` package's EV simulator against our station (josev-hal simulated
+station + josev-iso15118) across the veth link, started with `josev demo --station-only`: the
+EV attaches to the namespace and interface of the documented EV-ATTACH line.
 Slow (a JVM per peer process): ./dev test-slow."""
 
 from __future__ import annotations
@@ -7,78 +8,86 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from josev import netsim
-from josev.demo import Stack, _station_iso_args
-from josev.evcc.driver import SimCable
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns, pytest.mark.slow]
 
 
-AC_STATION = """
-[hal]
-[[hal.evses]]
-kind = "ac"
-[[hal.evses.connectors]]
-id = 1
-connector_type = "cType2"
-cable_max_current = 32.0
-"""
+@dataclass
+class Station:
+    """`josev demo --station-only` as a process, and what its EV-ATTACH line told us."""
+
+    proc: subprocess.Popen[str]
+    workdir: Path
+    netns: str
+    iface: str
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "iso15118.log"
 
 
 @pytest.fixture
-def station(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Stack, Any]]:
+def station(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Station]:
+    """The station exactly as an external EV's developer runs it (the documented mode)."""
     reason = netsim.unavailable_reason()
     if reason is not None:
         pytest.skip(f"network namespaces unavailable: {reason}")
-    hal_args: list[str] = []
-    if getattr(request, "param", "dc") == "ac":
-        (tmp_path / "hal.toml").write_text(AC_STATION)
-        hal_args = ["--config", str(tmp_path / "hal.toml")]
-    link = netsim.Link.create()
-    stack = Stack(tmp_path)
+    kind = getattr(request, "param", "dc")
+    workdir = tmp_path / "station"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "josev.cli", "demo", "--station-only", "--no-tls",
+         "--station-kind", kind, "--ev-battery", "495", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    attach: dict[str, str] = {}
+    lines: list[str] = []
     try:
-        stack.start(_station_iso_args(link, None, "ISO20_DC,ISO2,DIN"), hal_args)
-        deadline = time.monotonic() + 60
-        log = tmp_path / "iso15118.log"
-        while "SECC listening" not in log.read_text(errors="replace"):
-            stack.check()
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
-        yield stack, link
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("EV-ATTACH "):
+                attach = dict(kv.split("=", 1) for kv in line.split()[1:])
+            if attach and "Ctrl-C to stop" in line:
+                break
+        assert attach, "".join(lines)[-3000:]
+        time.sleep(1.0)     # the simulated cable is plugged in right after the banner
+        yield Station(proc, workdir, attach["netns"], attach["iface"])
     finally:
-        stack.stop()
-        link.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
-async def cable(stack: Stack, battery: float) -> None:
-    """Their EV does not know our sim/ev channel: plug a cable for it, the EV in state C."""
-    password = stack.broker.password_files["demo"].read_text().strip()
-    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
-                        password=password) as c:
-        await c.command("battery", voltage=battery)
-        await c.command("ev_contactor", mode="auto")
-        await c.command("plug", pp_ohm=220.0)
-        await c.command("cp", state="C")
-
-
-async def run_peer_ev(stack: Stack, link: Any, py: Path, cfg: dict[str, Any],
+async def run_peer_ev(station: Station, py: Path, cfg: dict[str, Any],
                       tmp: Path) -> tuple[int, str]:
     (tmp / "evcc.json").write_text(json.dumps(cfg))
     (tmp / "peer-pki").mkdir(exist_ok=True)
-    env = dict(os.environ, NETWORK_INTERFACE=link.ev.ifname, PKI_PATH=f"{tmp / 'peer-pki'}/")
+    env = dict(os.environ, NETWORK_INTERFACE=station.iface, PKI_PATH=f"{tmp / 'peer-pki'}/")
     log = tmp / "peer-evcc.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            *link.ev.netns.argv([str(py), "-m", "iso15118.evcc.main", str(tmp / "evcc.json")]),
-            env=env, cwd=tmp, stdout=out, stderr=asyncio.subprocess.STDOUT)
-    ours = tmp / "iso15118.log"
+            "ip", "netns", "exec", station.netns, str(py), "-m", "iso15118.evcc.main",
+            str(tmp / "evcc.json"), env=env, cwd=tmp, stdout=out,
+            stderr=asyncio.subprocess.STDOUT)
+    ours = station.log
     deadline = time.monotonic() + 150
     try:
         while " ended: " not in ours.read_text(errors="replace"):
@@ -96,14 +105,14 @@ async def run_peer_ev(stack: Stack, link: Any, py: Path, cfg: dict[str, Any],
     return proc.returncode or 0, log.read_text(errors="replace")
 
 
-async def charge_with_peer(stack: Stack, link: Any, py: Path, tmp: Path, protocol: str,
+async def charge_with_peer(station: Station, py: Path, tmp: Path, protocol: str,
                            service: str, mode: str) -> tuple[list[str], str]:
-    await cable(stack, battery=495.0)   # the peer EV pre-charges to 500 V
+    # The station plugged a simulated cable with a 495 V battery: the peer pre-charges to 500 V.
     cfg = {"supportedProtocols": [protocol], "supportedEnergyServices": [service],
            "energyTransferMode": mode, "isCertInstallNeeded": False, "useTls": False,
            "chargeLoopCycle": 20}
-    _, peer_log = await run_peer_ev(stack, link, py, cfg, tmp)
-    ours = (tmp / "iso15118.log").read_text(errors="replace")
+    _, peer_log = await run_peer_ev(station, py, cfg, tmp)
+    ours = station.log.read_text(errors="replace")
     ended = [line for line in ours.splitlines() if " ended: " in line]
     assert ended, ours[-3000:] + "\n--- peer ---\n" + peer_log[-3000:]
     return ended, peer_log
@@ -113,40 +122,36 @@ async def charge_with_peer(stack: Stack, link: Any, py: Path, tmp: Path, protoco
     ("DIN_SPEC_70121", "DC_extended"),
     ("ISO_15118_2", "DC_extended"),
 ])
-async def test_peer_ev_charges_dc_at_our_station(station: tuple[Stack, Any], peer_python: Path,
+async def test_peer_ev_charges_dc_at_our_station(station: Station, peer_python: Path,
                                                  tmp_path: Path, protocol: str,
                                                  mode: str) -> None:
-    stack, link = station
-    ended, peer_log = await charge_with_peer(stack, link, peer_python, tmp_path, protocol,
+    ended, peer_log = await charge_with_peer(station, peer_python, tmp_path, protocol,
                                              "DC", mode)
     assert "ended: terminated by the EV" in ended[-1], ended[-1] + "\n" + peer_log[-3000:]
     assert "CurrentDemandReq" in peer_log
 
 
 @pytest.mark.parametrize("station", ["ac"], indirect=True)
-async def test_peer_ev_charges_iso2_ac_at_our_ac_station(station: tuple[Stack, Any],
+async def test_peer_ev_charges_iso2_ac_at_our_ac_station(station: Station,
                                                          peer_python: Path,
                                                          tmp_path: Path) -> None:
-    stack, link = station
-    ended, peer_log = await charge_with_peer(stack, link, peer_python, tmp_path, "ISO_15118_2",
+    ended, peer_log = await charge_with_peer(station, peer_python, tmp_path, "ISO_15118_2",
                                              "AC", "AC_three_phase_core")
     assert "ended: terminated by the EV" in ended[-1], ended[-1] + "\n" + peer_log[-3000:]
     assert "ChargingStatusReq" in peer_log
 
 
-async def test_peer_ev_20_dc_asks_for_a_20_kv_precharge(station: tuple[Stack, Any],
+async def test_peer_ev_20_dc_asks_for_a_20_kv_precharge(station: Station,
                                                        peer_python: Path,
                                                        tmp_path: Path) -> None:
     """The peer's -20 DC EV completes everything up to pre-charge, then asks for a target of
     20 kV (Exponent 3, Value 20: a fault of its simulator, whose get_target_voltage returns
     that value). Our SECC answers FAILED_WrongChargeParameter, as -20 requires, and the
     session ends cleanly. The evidence is the peer's own log line."""
-    stack, link = station
-    ended, peer_log = await charge_with_peer(stack, link, peer_python, tmp_path,
+    ended, peer_log = await charge_with_peer(station, peer_python, tmp_path,
                                              "ISO_15118_20_DC", "DC", "DC_extended")
     assert "pre-charge target 20000.0 V above the limits" in ended[-1]
     evidence = [line for line in peer_log.splitlines() if '"DC_PreChargeReq"' in line]
     assert evidence and '"EVTargetVoltage": {"Exponent": 3, "Value": 20}' in evidence[0]
     assert "DC_CableCheckRes" in peer_log and "FAILED_WrongChargeParameter" in peer_log
-    ours = (tmp_path / "iso15118.log").read_text(errors="replace")
-    assert "negotiated ISO20_DC" in ours
+    assert "negotiated ISO20_DC" in station.log.read_text(errors="replace")
