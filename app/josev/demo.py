@@ -13,7 +13,8 @@ summary and an SVG plot.
     EV-ATTACH netns=<namespace> iface=<interface> ll=<EVSE link-local> evse_ll=...
 
 naming the network namespace and interface the external EV must use; it runs until Ctrl-C.
-SLAC is not yet wired into josev-iso15118: SDP, TLS and V2G run directly over the link.
+The link carries SLAC too (simulated modems: no CM_SET_KEY hardware); `--no-slac` turns it off
+on both sides, for an external EV that starts with SDP.
 """
 
 from __future__ import annotations
@@ -213,9 +214,12 @@ cable_max_current = 32.0
 """
 
 
-def _station_iso_args(link: Any, pki: Path | None, protocols: str) -> list[str]:
+def _station_iso_args(link: Any, pki: Path | None, protocols: str,
+                      slac: bool = True) -> list[str]:
     args = ["--netns", link.evse.netns.name, "--iface", link.evse.ifname,
             "--protocols", protocols]
+    if not slac:
+        args.append("--no-slac")
     if pki is not None:
         args += ["--pki", str(pki)]
     return args
@@ -268,12 +272,13 @@ async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Pa
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki,
-                          tls=not args.no_tls, on_progress=Progress())
+                          tls=not args.no_tls, on_progress=Progress(), slac=not args.no_slac)
         started = time.monotonic()
         result = await driver.run()
         took = time.monotonic() - started
+    slac = f"SLAC matched in {result.slac_s:.2f} s" if result.slac_s is not None else "no SLAC"
     lines = [
-        f"protocol: {result.protocol}   transport: {result.tls or 'TCP'}",
+        f"{slac}   protocol: {result.protocol}   transport: {result.tls or 'TCP'}",
         f"result: {'OK' if result.ok else 'FAILED'} ({'; '.join(e.reason for e in result.ends)})",
         f"energy: {driver.ev.energy_wh / 1000:.2f} kWh   SoC {cfg.soc:.1f} -> "
         f"{driver.ev.soc:.1f} %   wall time {took:.1f} s",
@@ -313,8 +318,8 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     link = netsim.Link.create()
     stack = Stack(workdir)
     say(f"PLC link {link.tag}: EVSE {link.evse.netns.name}/{link.evse.ifname}, "
-        f"EV {link.ev.netns.name}/{link.ev.ifname} (veth; SLAC not wired yet: SDP/TLS/V2G "
-        f"run directly over the link)")
+        f"EV {link.ev.netns.name}/{link.ev.ifname} (veth with simulated modems: SLAC, SDP, "
+        f"TLS and V2G cross it)")
     kind = "AC" if "-ac" in args.protocol or args.station_kind == "ac" else "DC"
     say(f"starting mosquitto, josev-hal (simulated {kind} station) and josev-iso15118; logs in "
         f"{workdir}")
@@ -324,7 +329,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         (workdir / "hal.toml").write_text(AC_STATION)
         hal_args = ["--config", str(workdir / "hal.toml")]
     try:
-        stack.start(_station_iso_args(link, pki, protocols), hal_args)
+        stack.start(_station_iso_args(link, pki, protocols, not args.no_slac), hal_args)
     except BrokerError as exc:
         link.close()
         print(f"error: {exc}", file=sys.stderr)
@@ -408,6 +413,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--time-scale", type=float, default=60.0,
                       help="battery clock speed-up (default 60: minutes become seconds)")
     demo.add_argument("--no-tls", action="store_true", help="plain TCP instead of TLS")
+    demo.add_argument("--no-slac", action="store_true",
+                      help="no SLAC on either side (an EV that goes straight to SDP)")
     demo.add_argument("--station-kind", choices=["dc", "ac"], default="dc",
                       help="--station-only: the simulated station's power path (default dc)")
     demo.add_argument("--ev-battery", type=float, default=400.0,

@@ -47,7 +47,8 @@ def station(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Station]
     kind = getattr(request, "param", "dc")
     workdir = tmp_path / "station"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "josev.cli", "demo", "--station-only", "--no-tls",
+        # The peer EV starts with SDP (its package has no EV-side SLAC): --no-slac.
+        [sys.executable, "-m", "josev.cli", "demo", "--station-only", "--no-tls", "--no-slac",
          "--station-kind", kind, "--ev-battery", "495", "--workdir", str(workdir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     attach: dict[str, str] = {}

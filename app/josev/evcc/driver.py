@@ -82,6 +82,7 @@ class EvRun:
     protocol: str | None = None
     tls: str | None = None
     round_trips: list[tuple[str, float]] = field(default_factory=list)
+    slac_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,7 +93,8 @@ class EvDriver:
     def __init__(self, cfg: EvConfig, iface: PlcInterface, *, cable: Cable | None = None,
                  pki: Path | None = None, tls: bool = True, timing: Timing = NORMATIVE,
                  on_progress: Callable[[Progress], None] | None = None,
-                 on_connect: Callable[[V2gConnection], Awaitable[None]] | None = None) -> None:
+                 on_connect: Callable[[V2gConnection], Awaitable[None]] | None = None,
+                 slac: bool = True) -> None:
         self.cfg = cfg
         self.iface = iface
         self.cable: Cable = cable or NoCable()
@@ -104,6 +106,7 @@ class EvDriver:
         self.on_connect = on_connect
         self.result = EvRun()
         self._battery_sent = -1.0
+        self.slac = slac
 
     def transport(self) -> EvccConfig:
         if not self.tls or self.pki is None:
@@ -123,9 +126,38 @@ class EvDriver:
         await self.cable.command("plug", pp_ohm=220.0)
         await self.cable.command("cp", state="B")
 
+    async def match(self) -> str | None:
+        """SLAC (ISO 15118-3) as the EV; returns None when matched, else why not."""
+        from josev.slac.driver import SimulatedModem, open_raw, run_ev
+        from josev.slac.ev import EvMatched, EvSlac
+
+        try:
+            sock, mac = open_raw(self.iface.name, self.iface.socket_factory)
+        except OSError as exc:
+            return f"SLAC: cannot open {self.iface.name}: {exc}"
+        try:
+            t0 = time.perf_counter()
+            result = await asyncio.wait_for(run_ev(sock, EvSlac(mac), SimulatedModem()), 60)
+        except TimeoutError:
+            return "SLAC: no match within 60 s"
+        finally:
+            sock.close()
+        if not isinstance(result, EvMatched):
+            return f"SLAC failed: {getattr(result, 'reason', result)}"
+        self.result.slac_s = time.perf_counter() - t0
+        log.info("EV: SLAC matched in %.2f s", self.result.slac_s)
+        return None
+
     async def run(self, plug: bool = True, unplug: bool = True) -> EvRun:
         if plug:
             await self.plug_in()
+        if self.slac:
+            why = await self.match()
+            if why is not None:
+                self.result.ends.append(EndSession(why, False))
+                if unplug:
+                    await self.cable.command("unplug")
+                return self.result
         resume: bytes | None = None
         while True:
             try:
@@ -144,6 +176,7 @@ class EvDriver:
             await asyncio.sleep(self.cfg.resume_after)
         if unplug and not any(e.reason.startswith("unplugged") for e in self.result.ends):
             await self.cable.command("cp", state="B")
+            await asyncio.sleep(self.cfg.unplug_after)   # a person, not a machine, unplugs
             await self.cable.command("unplug")
         return self.result
 

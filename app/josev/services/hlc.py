@@ -58,6 +58,7 @@ class HlcConfig(BaseModel):
     control_modes: tuple[Literal["dynamic", "scheduled"], ...] = ("dynamic", "scheduled")
     free_charging: bool = True
     api_timeout: float = 5.0
+    slac: bool = True                  # run SLAC (ISO 15118-3) on the PLC interface
 
     def secc(self, evse_id: int, evse_id_text: str) -> SeccConfig:
         unknown = [p for p in self.protocols if p not in PROTOCOLS]
@@ -361,6 +362,7 @@ class Hlc:
         self.state = state
         self.hlc = hlc
         self.evses: dict[int, EvseHlc] = {}
+        self.slac: dict[int, Any] = {}
         client.on_request("stop_charging", self._stop_charging)
         client.on_request("authorization", self._authorization)
 
@@ -400,8 +402,17 @@ class Hlc:
                            texts.get(evse_id, "DE*JSV*E1"))
             await evse.start()
             self.evses[evse_id] = evse
+            if self.hlc.slac:
+                from josev.slac.service import SlacService
+
+                self.slac[evse_id] = SlacService(self.client, evse_id, iface.name,
+                                                 socket_factory=iface.socket_factory)
+                log.info("evse %d: SLAC on %s", evse_id, iface.name)
 
     def on_cp(self, before: str | None, value: models.CpStatusUpdate) -> None:
+        slac = self.slac.get(value.evse_id)
+        if slac is not None:
+            slac.on_cp_status(value)
         evse = self.evses.get(value.evse_id)
         if evse is not None and before is not None:
             evse.cp_changed(before, value.state)
@@ -427,5 +438,7 @@ class Hlc:
         return models.AuthorizationResponse(status="accepted")
 
     async def close(self) -> None:
+        for slac in self.slac.values():
+            await slac.close()
         for evse in self.evses.values():
             await evse.close()

@@ -175,6 +175,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--pki", type=Path, help="PKI store for TLS (josev pki create)")
     run.add_argument("--protocols", help="offered protocols, best first, e.g. ISO20_DC,DIN")
     run.add_argument("--prefer", choices=["ev", "secc"], help="whose priority decides")
+    run.add_argument("--no-slac", action="store_true", help="no SLAC (an EV that skips it)")
     run.set_defaults(func=_run)
 
 
@@ -206,6 +207,8 @@ def _run(args: argparse.Namespace) -> int:
         hlc_over["protocols"] = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
     if args.prefer:
         hlc_over["prefer"] = args.prefer
+    if args.no_slac:
+        hlc_over["slac"] = False
     if hlc_over:
         try:
             hlc = HlcConfig.model_validate({**hlc.model_dump(), **hlc_over})

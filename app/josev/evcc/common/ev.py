@@ -44,6 +44,7 @@ class EvConfig:
     standby_for: float = 1.0              # ... for this long, then Start again
     renegotiate_at_soc: float | None = None  # -20: SessionStop(ServiceRenegotiation) here
     welding_detection: bool = True
+    unplug_after: float = 0.5         # s between the session's end and the driver unplugging
     precharge_hold: float = 0.5      # s the voltage must stay matched before the EV closes its
                                      # contactor and asks for power (the HAL sim's EV needs 0.3)
 
