@@ -53,7 +53,8 @@ class HlcConfig(BaseModel):
     allow_plain: bool = True           # also offer plain TCP (DIN and test EVs)
     iface: str | None = None           # overrides cs_parameters' network_interface
     netns: str | None = None           # the PLC interface lives in this named netns (simulation)
-    protocols: tuple[str, ...] = ("ISO20_DC", "ISO2", "DIN")
+    # Offered where the EVSE can power them (an AC EVSE never negotiates DIN or -20 DC).
+    protocols: tuple[str, ...] = ("ISO20_DC", "ISO20_AC", "ISO2", "DIN")
     prefer: Literal["ev", "secc"] = "ev"
     control_modes: tuple[Literal["dynamic", "scheduled"], ...] = ("dynamic", "scheduled")
     free_charging: bool = True
@@ -377,10 +378,11 @@ class Hlc:
         -20 codecs takes most of a second on a busy 2-core machine."""
         from josev.secc.common.core import make_session
 
+        core = SeccCore(self.hlc.secc(1, "warm"), self.state)
         for name in self.hlc.protocols:
-            if name in IMPLEMENTED:
+            if name in IMPLEMENTED and core.fits(name):
                 with contextlib.suppress(Exception):
-                    make_session(name, SeccCore(self.hlc.secc(1, "warm"), self.state).ctx, 0.0)
+                    make_session(name, core.ctx, 0.0)
 
     async def start(self) -> None:
         """One SECC per EVSE that has a PLC interface; a missing interface is logged, not fatal."""

@@ -108,7 +108,7 @@ class SeccCore:
             return self._fail(f"undecodable supportedAppProtocolReq: {exc}", now)
         if root != "supportedAppProtocolReq":
             return self._fail(f"{root} instead of supportedAppProtocolReq", now)
-        enabled = [p for p in self.config.protocols if p in IMPLEMENTED and self._fits(p)]
+        enabled = [p for p in self.config.protocols if p in IMPLEMENTED and self.fits(p)]
         result = secc_negotiate(req, enabled, self.config.prefer)
         t = self.config.timing
         out: list[Action] = [
@@ -125,7 +125,7 @@ class SeccCore:
         out.append(self.ctx.timers.set("sequence", now + t.s(t.sequence_timeout)))
         return self._collect(out)
 
-    def _fits(self, protocol: str) -> bool:
+    def fits(self, protocol: str) -> bool:
         """Offer a protocol only where this EVSE has the power path it needs."""
         view = self.ctx.station
         if protocol in ("DIN", "ISO20_DC"):
