@@ -18,7 +18,7 @@ FIRMWARE=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
 [ -f "$FIRMWARE" ] || die "missing $FIRMWARE (Debian package qemu-efi-aarch64)"
 
 mkdir -p "$RESULTS"
-rm -f "$RESULTS/result.json" "$RESULTS/journal.txt" "$RESULTS/console.log"
+rm -f "$RESULTS"/*.json "$RESULTS"/*.txt "$RESULTS"/*.log
 # No TPM: QEMU's virt machine offers only tpm-tis-device, which Debian's arm64 kernel has no
 # driver for (docs/image.md).
 
