@@ -17,6 +17,7 @@ AREAS: tuple[str, ...] = (
     "josev.api.cli",
     "josev.services.iso15118",
     "josev.demo",
+    "josev.evcc.cli",
     "josev.netsim.cli",
     "josev.pki.cli",
     "josev_hal.cli",

@@ -194,7 +194,6 @@ QUIET = ("power_electronics_setpoint", "meter_values", "cs_status_and_limits upd
 
 PROTOCOL_FLAGS = {
     "iso20-dc": ("ISO20_DC",),
-    "iso20-dc-bpt": ("ISO20_DC",),
     "din": ("DIN",),
     "iso2-dc": ("ISO2",),
     "iso2-ac": ("ISO2",),
@@ -202,7 +201,7 @@ PROTOCOL_FLAGS = {
 }
 # Bidirectional power needs a station that reports ac_bpt/dc_bpt limits; josev-hal's simulated
 # stations do not (yet): these run in memory (tests/unit/secc) only.
-NOT_YET = ("iso20-ac-bpt",)
+NOT_YET = ("iso20-dc-bpt", "iso20-ac-bpt")
 AC_STATION = """
 [hal]
 [[hal.evses]]
