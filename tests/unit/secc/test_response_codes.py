@@ -11,7 +11,7 @@ import pytest
 
 from josev.evcc.common.ev import EvConfig, EvModel
 from josev.exi import decode, encode
-from josev.exi.generated import din
+from josev.exi.generated import din, iso2
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
 from josev.sap import evcc_request
@@ -19,7 +19,7 @@ from josev.secc.common.actions import Action, ApiRequest, ApiUpdate, EndSession,
 from josev.secc.common.core import SeccCore
 from josev.secc.common.session import SeccConfig
 from josev.secc.iso20.session import r20
-from josev.secc.loopback import MemoryStation
+from josev.secc.loopback import MemoryStation, default_limits
 from josev.v2gtp import PayloadType
 
 SAP = int(PayloadType.EXI)
@@ -334,3 +334,88 @@ def test_din_cable_check_reports_isolation_monitoring() -> None:
     res = s.din(din.CableCheckReqType(DC_EVStatus=din_status()))
     assert res.EVSEProcessing == "Ongoing"
     assert res.DC_EVSEStatus.EVSEStatusCode == "EVSE_IsolationMonitoringActive"
+
+
+# -- ISO 15118-2 ---------------------------------------------------------------------------------
+
+def iso2_req(s: Script, body: Any, sid: bytes | None = None) -> Any:
+    msg = iso2.V2G_Message(Header=iso2.MessageHeaderType(
+        SessionID=s.sid if sid is None else sid), Body=iso2.BodyType(BodyElement=body))
+    res = s.send(SAP, encode(msg))
+    assert res is not None
+    return decode(res.data, "iso2").Body.BodyElement
+
+
+def iso2_setup(s: Script) -> None:
+    res = iso2_req(s, iso2.SessionSetupReqType(EVCCID=b"\x02\x00\x00\x00\x00\x01"))
+    assert res.ResponseCode == "OK_NewSessionEstablished"
+    s.sid = b"\x11" * 8
+
+
+def iso2_to_cpd(s: Script) -> None:
+    iso2_setup(s)
+    assert iso2_req(s, iso2.ServiceDiscoveryReqType()).ResponseCode == "OK"
+    assert iso2_req(s, iso2.PaymentServiceSelectionReqType(
+        SelectedPaymentOption="ExternalPayment", SelectedServiceList=iso2.SelectedServiceListType(
+            SelectedService=[iso2.SelectedServiceType(ServiceID=1)]))).ResponseCode == "OK"
+    assert iso2_req(s, iso2.AuthorizationReqType()).ResponseCode == "OK"
+
+
+def iso2_ac_cpd(s: Script, mode: str = "AC_three_phase_core") -> Any:
+    pv = iso2.PhysicalValueType
+    return iso2_req(s, iso2.ChargeParameterDiscoveryReqType(
+        RequestedEnergyTransferMode=mode, EVChargeParameter=iso2.AC_EVChargeParameterType(
+            EAmount=pv(Multiplier=3, Unit="Wh", Value=10), EVMaxVoltage=pv(
+                Multiplier=0, Unit="V", Value=400), EVMaxCurrent=pv(
+                Multiplier=0, Unit="A", Value=32), EVMinCurrent=pv(
+                Multiplier=0, Unit="A", Value=6))))
+
+
+def test_iso2_sequence_error_and_unknown_session() -> None:
+    s = Script("ISO2")
+    iso2_setup(s)
+    assert iso2_req(s, iso2.AuthorizationReqType()).ResponseCode == "FAILED_SequenceError"
+    s.ended()
+    s = Script("ISO2")
+    iso2_setup(s)
+    res = iso2_req(s, iso2.ServiceDiscoveryReqType(), sid=b"\x44" * 8)
+    assert res.ResponseCode == "FAILED_UnknownSession"
+    s.ended()
+
+
+def test_iso2_ac_mode_on_a_dc_station() -> None:
+    s = Script("ISO2")
+    iso2_to_cpd(s)
+    res = iso2_ac_cpd(s)
+    assert res.ResponseCode == "FAILED_WrongEnergyTransferMode"
+    assert "not offered" in s.ended().reason
+
+
+def test_iso2_tariff_selection_invalid() -> None:
+    s = Script("ISO2")
+    s.station.state.evse(1).limits = default_limits(1, ac=True)
+    iso2_to_cpd(s)
+    res = iso2_ac_cpd(s)
+    assert res.ResponseCode == "OK"
+    assert res.SASchedules.SAScheduleTuple[0].SAScheduleTupleID == 1
+    res = iso2_req(s, iso2.PowerDeliveryReqType(ChargeProgress="Start", SAScheduleTupleID=7))
+    assert res.ResponseCode == "FAILED_TariffSelectionInvalid"
+    s.ended()
+
+
+def test_iso2_metering_receipt_for_another_session() -> None:
+    s = Script("ISO2")
+    s.station.state.evse(1).limits = default_limits(1, ac=True)
+    iso2_to_cpd(s)
+    iso2_ac_cpd(s)
+    assert iso2_req(s, iso2.PowerDeliveryReqType(ChargeProgress="Start",
+                                                 SAScheduleTupleID=1)).ResponseCode == "OK"
+    res = iso2_req(s, iso2.ChargingStatusReqType())
+    assert res.ResponseCode == "OK" and res.MeterInfo is not None
+    assert res.AC_EVSEStatus.EVSENotification == "None"
+    ok = iso2_req(s, iso2.MeteringReceiptReqType(SessionID=s.sid, MeterInfo=res.MeterInfo))
+    assert ok.ResponseCode == "OK"
+    bad = iso2_req(s, iso2.MeteringReceiptReqType(SessionID=b"\x55" * 8,
+                                                  MeterInfo=res.MeterInfo))
+    assert bad.ResponseCode == "FAILED_UnknownSession"
+    s.ended()
