@@ -90,7 +90,8 @@ class SessionDriver:
         self.conn = conn
         self.loop = asyncio.get_running_loop()
         epoch = time.time() - self.loop.time()
-        mac = ""
+        matched = getattr(evse.slac, "last", None)   # the EV's MAC, from SLAC (ISO 15118-3)
+        mac = matched.ev_mac.hex(":") if matched is not None else ""
         self.core = SeccCore(evse.config, evse.state, epoch=epoch, evcc_mac=mac,
                              paused=evse.paused)
         self.core.ctx.authorized = evse.authorized
@@ -256,6 +257,7 @@ class EvseHlc:
         self.plugged_at: float | None = None
         self.authorized: bool | None = None
         self.sessions: list[EndSession] = []
+        self.slac: Any = None
 
     async def start(self) -> None:
         tls = TlsServerConfig.from_store(self.hlc.pki) if self.hlc.pki else None
@@ -407,8 +409,8 @@ class Hlc:
             if self.hlc.slac:
                 from josev.slac.service import SlacService
 
-                self.slac[evse_id] = SlacService(self.client, evse_id, iface.name,
-                                                 socket_factory=iface.socket_factory)
+                self.slac[evse_id] = evse.slac = SlacService(
+                    self.client, evse_id, iface.name, socket_factory=iface.socket_factory)
                 log.info("evse %d: SLAC on %s", evse_id, iface.name)
 
     def on_cp(self, before: str | None, value: models.CpStatusUpdate) -> None:
