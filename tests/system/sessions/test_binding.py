@@ -161,3 +161,25 @@ async def test_stop_charging_from_ocpp_reaches_the_ev(
                                   poll_interval=0.02, loop_interval=0.02), stop_when_charging)
     assert ev.result.ok and "terminate" in ev.result.ends[-1].reason
     assert ev.ev.soc < 95.0
+
+
+async def test_a_request_already_received_beats_a_due_timer(
+        binding: tuple[EvseHlc, ScriptedStation, ApiClient]) -> None:
+    """After a CPU stall the timer callback can run before the reader task posts the request
+    it was woken for; the driver takes the request first (the timer is then stale)."""
+    from josev.services.hlc import SessionDriver
+
+    evse, _, _ = binding
+    secc_conn, ev_conn = await pair()
+    driver = SessionDriver(evse, secc_conn, None)
+    timer = ("timer", "sequence", 1.0)
+    driver.post("msg", 0x8001, b"\x80", 0.0)
+    driver.post("station")
+    first = await driver._message_first(timer)
+    assert first[0] == "msg"
+    rest = [driver.events.get_nowait() for _ in range(driver.events.qsize())]
+    assert rest == [("station",), timer]
+    # Without a request waiting, the timer is handled as it came.
+    assert await driver._message_first(timer) == timer
+    await secc_conn.close()
+    await ev_conn.close()
