@@ -28,8 +28,8 @@ DCPT = int(PayloadType.EXI_20_DC)
 
 
 class Script:
-    def __init__(self, protocol: str, **secc: Any) -> None:
-        self.station = MemoryStation(EvModel(EvConfig()))
+    def __init__(self, protocol: str, ac: bool = False, **secc: Any) -> None:
+        self.station = MemoryStation(EvModel(EvConfig()), ac=ac)
         self.core = SeccCore(SeccConfig(**secc), self.station.state, epoch=1.7e9,
                              new_session_id=lambda: b"\x11" * 8)
         self.now = 0.0
@@ -49,10 +49,11 @@ class Script:
         return mod.MessageHeaderType(SessionID=self.sid if sid is None else sid, TimeStamp=1)
 
     def req20(self, msg: Any) -> Any:
-        pt = DCPT if type(msg).__module__.endswith("iso20_DC") else COMMON
+        family = type(msg).__module__.rsplit(".", 1)[1]
+        pt = {"iso20_DC": DCPT, "iso20_AC": int(PayloadType.EXI_20_AC)}.get(family, COMMON)
         res = self.send(pt, encode(msg))
         assert res is not None
-        return decode(res.data, "iso20_DC" if pt == DCPT else "iso20_CommonMessages")
+        return decode(res.data, family)
 
     def setup20(self) -> None:
         res = self.req20(cm.SessionSetupReqType(Header=self.hdr20(), EVCCID="EV1"))
@@ -418,4 +419,45 @@ def test_iso2_metering_receipt_for_another_session() -> None:
     bad = iso2_req(s, iso2.MeteringReceiptReqType(SessionID=b"\x55" * 8,
                                                   MeterInfo=res.MeterInfo))
     assert bad.ResponseCode == "FAILED_UnknownSession"
+    s.ended()
+
+
+# -- ISO 15118-20 AC ------------------------------------------------------------------------------
+
+def test_iso20_ac_offers_ac_services_only() -> None:
+    s = Script("ISO20_AC", ac=True)
+    s.setup20()
+    s.req20(cm.AuthorizationSetupReqType(Header=s.hdr20()))
+    s.req20(cm.AuthorizationReqType(Header=s.hdr20(), SelectedAuthorizationService="EIM",
+                                    EIM_AReqAuthorizationMode=cm.EIM_AReqAuthorizationModeType()))
+    res = s.req20(cm.ServiceDiscoveryReqType(Header=s.hdr20()))
+    assert [x.ServiceID for x in res.EnergyTransferServiceList.Service] == [1]
+    res = s.req20(cm.ServiceDetailReqType(Header=s.hdr20(), ServiceID=2))
+    assert res.ResponseCode == "FAILED_ServiceIDInvalid"
+    s.ended()
+
+
+def test_iso20_ac_dc_message_is_a_sequence_error() -> None:
+    from josev.exi.generated import iso20_AC as acm
+
+    s = Script("ISO20_AC", ac=True)
+    s.setup20()
+    s.req20(cm.AuthorizationSetupReqType(Header=s.hdr20()))
+    s.req20(cm.AuthorizationReqType(Header=s.hdr20(), SelectedAuthorizationService="EIM",
+                                    EIM_AReqAuthorizationMode=cm.EIM_AReqAuthorizationModeType()))
+    s.req20(cm.ServiceDiscoveryReqType(Header=s.hdr20()))
+    assert s.req20(cm.ServiceSelectionReqType(
+        Header=s.hdr20(), SelectedEnergyTransferService=cm.SelectedServiceType(
+            ServiceID=1, ParameterSetID=1))).ResponseCode == "OK"
+    # The BPT variant of the parameters for a plain AC selection: wrong parameters.
+    res = s.req20(acm.AC_ChargeParameterDiscoveryReqType(
+        Header=s.hdr20(acm), AC_CPDReqEnergyTransferMode=acm.BPT_AC_CPDReqEnergyTransferModeType(
+            EVMaximumChargePower=r20(11000, acm), EVMinimumChargePower=r20(0, acm),
+            EVMaximumDischargePower=r20(11000, acm), EVMinimumDischargePower=r20(0, acm))))
+    assert res.ResponseCode == "FAILED_WrongChargeParameter"
+    s.ended()
+    s = Script("ISO20_AC", ac=True)
+    s.setup20()
+    res = s.req20(dc.DC_CableCheckReqType(Header=s.hdr20(dc)))
+    assert res.ResponseCode == "FAILED_SequenceError"
     s.ended()

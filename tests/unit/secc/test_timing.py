@@ -234,3 +234,30 @@ def test_ac_contactors_must_close_within_3_s_of_cp_c(proto: str) -> None:
     assert 3.0 <= lb.t.secc_end_at - start < 3.2  # type: ignore[operator]
     assert lb.t.ev_end is not None and "FAILED" in lb.t.ev_end.reason
     assert updates(lb, "iso15118_state_info")[-1] == {"evse_id": 1, "session_status": "Idle"}
+
+
+@pytest.mark.parametrize("proto", ["ISO2", "ISO20_AC"])
+def test_ev_signals_c_within_250_ms_of_power_delivery_start(proto: str) -> None:
+    """AC: our EV switches to C together with PowerDeliveryReq(Start) (the limit is 250 ms)."""
+    from josev.evcc.common.core import EvccCore
+    from josev.evcc.common.ev import EvConfig
+    from josev.secc.common.actions import EvCommand, Send
+    from josev.secc.loopback import EPOCH
+
+    lb = loopback(proto, ac=True, station={"ac": True})
+    seen: list[tuple[float, str]] = []
+    original = lb.run_actions
+
+    def spy(side: str, actions: list, now: float) -> None:  # type: ignore[type-arg]
+        for a in actions:
+            if side == "ev" and isinstance(a, Send) and a.message == "PowerDeliveryReq":
+                seen.append((now, "PowerDeliveryReq"))
+            if side == "ev" and isinstance(a, EvCommand) and a.name == "cp":
+                seen.append((now, "cp " + a.data["state"]))
+        original(side, actions, now)
+
+    lb.run_actions = spy  # type: ignore[method-assign]
+    lb.run()
+    start = next(t for t, what in seen if what == "PowerDeliveryReq")
+    c = next(t for t, what in seen if what == "cp C")
+    assert 0.0 <= c - start <= 0.25
