@@ -239,10 +239,7 @@ def test_ac_contactors_must_close_within_3_s_of_cp_c(proto: str) -> None:
 @pytest.mark.parametrize("proto", ["ISO2", "ISO20_AC"])
 def test_ev_signals_c_within_250_ms_of_power_delivery_start(proto: str) -> None:
     """AC: our EV switches to C together with PowerDeliveryReq(Start) (the limit is 250 ms)."""
-    from josev.evcc.common.core import EvccCore
-    from josev.evcc.common.ev import EvConfig
     from josev.secc.common.actions import EvCommand, Send
-    from josev.secc.loopback import EPOCH
 
     lb = loopback(proto, ac=True, station={"ac": True})
     seen: list[tuple[float, str]] = []
