@@ -283,3 +283,34 @@ def test_service_renegotiation_refused_when_not_offered() -> None:
     assert lb.t.ev_end is not None and "FAILED_NoServiceRenegotiationSupported" in \
         lb.t.ev_end.reason
     assert_station_available(lb)
+
+
+@pytest.mark.parametrize(("proto", "ac", "progress", "family"), [
+    ("ISO20_DC", False, ["Start", "ScheduleRenegotiation", "Start", "Stop"],
+     "iso20_CommonMessages"),
+    ("ISO2", False, ["Start", "Renegotiate", "Start", "Stop"], "iso2"),
+    ("ISO2", True, ["Start", "Renegotiate", "Start", "Stop"], "iso2"),
+])
+def test_schedule_renegotiation(proto: str, ac: bool, progress: list[str], family: str) -> None:
+    lb = run(loopback(proto, ac=ac, station={"ac": ac}, schedule_renegotiate_at_soc=74.0))
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
+    from josev.exi import decode
+
+    def kind(data: bytes) -> str:
+        msg = decode(data, family)
+        body = msg.Body.BodyElement if family == "iso2" else msg
+        return str(body.ChargeProgress)
+
+    seen = [kind(s.data) for side, _, s in lb.t.sends
+            if side == "ev" and s.message == "PowerDeliveryReq"]
+    assert seen == progress
+    names = lb.t.names("EV>")
+    again = "ScheduleExchangeReq" if proto == "ISO20_DC" else "ChargeParameterDiscoveryReq"
+    assert names.count(again) == 2
+    # The power path stays up: no cable check after the first PowerDelivery.
+    first_pd = names.index("PowerDeliveryReq")
+    checks = [i for i, n in enumerate(names) if n in ("CableCheckReq", "DC_CableCheckReq")]
+    assert all(i < first_pd for i in checks)
+    assert bool(checks) is not ac
+    assert lb.ev.soc >= 80.0
+    assert_station_available(lb)

@@ -43,6 +43,8 @@ class EvConfig:
     standby_at_soc: float | None = None   # -20: PowerDelivery(Standby) at this SoC ...
     standby_for: float = 1.0              # ... for this long, then Start again
     renegotiate_at_soc: float | None = None  # -20: SessionStop(ServiceRenegotiation) here
+    schedule_renegotiate_at_soc: float | None = None  # -20 PowerDelivery(ScheduleRenegotiation),
+                                                      # -2 PowerDelivery(Renegotiate) here
     welding_detection: bool = True
     unplug_after: float = 0.5         # s between the session's end and the driver unplugging
     precharge_hold: float = 0.5      # s the voltage must stay matched before the EV closes its
@@ -78,6 +80,7 @@ class EvModel:
         self.paused_once = False
         self.standby_done = False
         self.renegotiated = False
+        self.schedule_renegotiated = False
 
     @property
     def ocv(self) -> float:

@@ -21,6 +21,7 @@ class Iso2EvSession(EvSession):
         self.mac = bytes(int(x, 16) for x in self.cfg.mac.split(":"))
         self.mode = "AC_three_phase_core" if self.cfg.ac else "DC_extended"
         self.evse_max_current = 0.0
+        self.progress_kind = "Start"
 
     def status(self, ready: bool = True) -> iso2.DC_EVStatusType:
         return iso2.DC_EVStatusType(EVReady=ready, EVErrorCode="NO_ERROR",
@@ -93,11 +94,16 @@ class Iso2EvSession(EvSession):
 
     def _req_PowerDelivery(self, now: float) -> None:
         start = self.stopping is None
+        progress = "Start" if start else "Stop"
+        if self.stopping == "schedule":
+            progress, start = "Renegotiate", False
+        self.progress_kind = progress
         self.progress(now, "PowerDelivery")
         param = None if self.cfg.ac else iso2.DC_EVPowerDeliveryParameterType(
-            DC_EVStatus=self.status(), BulkChargingComplete=False, ChargingComplete=not start)
+            DC_EVStatus=self.status(), BulkChargingComplete=False,
+            ChargingComplete=progress == "Stop")
         self.send_body(iso2.PowerDeliveryReqType(
-            ChargeProgress="Start" if start else "Stop", SAScheduleTupleID=1,
+            ChargeProgress=progress, SAScheduleTupleID=1,
             EVPowerDeliveryParameter=param), "PowerDelivery", now)
         if self.cfg.ac and start:
             self.cp("C")   # AC: C within 250 ms of PowerDeliveryReq(Start)
@@ -174,6 +180,9 @@ class Iso2EvSession(EvSession):
             self.evse_max_current = fv(param.EVSEMaxCurrent)
             self.request("PowerDelivery", now)
             return
+        if self.ev.schedule_renegotiated and self.precharge_started is not None:
+            self.request("PowerDelivery", now)
+            return
         self.cp("C")
         t = self.timing
         self.out.append(self.timers.set("cable_check", now + t.s(t.cable_check_evcc)))
@@ -204,6 +213,10 @@ class Iso2EvSession(EvSession):
             self.later("PreCharge", self.cfg.poll_interval, now)
 
     def _on_PowerDelivery(self, body: Any, now: float) -> None:
+        if self.progress_kind == "Renegotiate":   # a new schedule: parameters again
+            self.stopping = None
+            self.request("ChargeParameterDiscovery", now)
+            return
         if self.stopping is None:
             self.progress(now, "ChargingLoop")
             self.request("ChargingStatus" if self.cfg.ac else "CurrentDemand", now)
@@ -225,6 +238,12 @@ class Iso2EvSession(EvSession):
         elif c.pause_at_soc is not None and ev.soc >= c.pause_at_soc and not ev.paused_once:
             ev.paused_once = True
             self.stopping = "pause"
+        elif c.schedule_renegotiate_at_soc is not None and \
+                ev.soc >= c.schedule_renegotiate_at_soc and not ev.schedule_renegotiated:
+            ev.schedule_renegotiated = True
+            self.stopping = "schedule"
+            self.request("PowerDelivery", now)
+            return
         elif ev.full:
             self.stopping = "target"
         if self.stopping is not None:

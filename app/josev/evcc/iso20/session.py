@@ -128,6 +128,8 @@ class Iso20EvSession(EvSession):
         if self.stopping is None and self.standby_until is not None and \
                 now < self.standby_until:
             progress = "Standby"
+        if self.stopping == "schedule":
+            progress = "ScheduleRenegotiation"
         self.progress_kind = progress
         req = cm.PowerDeliveryReqType(Header=self.hdr(now), EVProcessing="Finished",
                                       ChargeProgress=progress)
@@ -297,9 +299,10 @@ class Iso20EvSession(EvSession):
             if self.ongoing("ScheduleExchange", now, self.timing.ongoing_evcc):
                 self.later("ScheduleExchange", self.cfg.poll_interval, now)
             return
-        if self.is_ac:
+        if self.is_ac or (self.ev.schedule_renegotiated and self.precharge_started is not None):
             self.request("PowerDelivery", now)
-            self.cp("C")   # AC: C within 250 ms of PowerDeliveryReq(Start)
+            if self.is_ac:
+                self.cp("C")   # AC: C within 250 ms of PowerDeliveryReq(Start)
             return
         self.cp("C")
         t = self.timing
@@ -331,6 +334,10 @@ class Iso20EvSession(EvSession):
             self.later("DC_PreCharge", self.cfg.poll_interval, now)
 
     def _on_PowerDelivery(self, msg: cm.PowerDeliveryResType, now: float) -> None:
+        if self.progress_kind == "ScheduleRenegotiation":
+            self.stopping = None
+            self.request("ScheduleExchange", now)
+            return
         if self.progress_kind == "Standby":
             self.progress(now, "Standby")
             loop = "AC_ChargeLoop" if self.is_ac else "DC_ChargeLoop"
@@ -375,6 +382,10 @@ class Iso20EvSession(EvSession):
                 not ev.renegotiated:
             ev.renegotiated = True
             self.stopping = "renegotiate"
+        elif c.schedule_renegotiate_at_soc is not None and \
+                ev.soc >= c.schedule_renegotiate_at_soc and not ev.schedule_renegotiated:
+            ev.schedule_renegotiated = True
+            self.stopping = "schedule"
         elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
             self.out.extend(self.core.unplug(now))
             self.ended = True
