@@ -93,3 +93,21 @@ async def test_ac_session_across_the_link(station: tuple[Stack, Any, Path],
     log = (stack.workdir / "iso15118.log").read_text()
     assert "ended: terminated by the EV" in log
     assert "contactors not closed" not in log
+
+
+@pytest.mark.parametrize("protocols", [("ISO20_DC",), ("ISO2",)])
+async def test_pause_and_resume_across_the_link(station: tuple[Stack, Any, Path],
+                                                protocols: tuple[str]) -> None:
+    """The EV pauses (SessionStop Pause), comes back through SDP with its SessionID and the
+    station joins the old session (OK_OldSessionJoined)."""
+    stack, link, pki = station
+    driver = await charge(stack, link, pki, True, protocols=protocols, pause_at_soc=72.0,
+                          resume_after=1.0)
+    ends = driver.result.ends
+    assert [e.paused for e in ends] == [True, False], ends
+    assert ends[-1].ok
+    log = (stack.workdir / "iso15118.log").read_text()
+    assert "ended: paused by the EV" in log and "ended: terminated by the EV" in log
+    assert log.count("V2G connection") == 2
+    assert "EV joined its paused session" in log
+    assert driver.ev.soc >= 74.0

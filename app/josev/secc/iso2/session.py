@@ -167,6 +167,8 @@ class Iso2Session(ProtocolSession):
         """The EV came back with the SessionID of a paused session (wake-up / resume)."""
         self.session_id = paused.session_id
         self.evcc_id = paused.evcc_id
+        log.info("evse %d: EV joined its paused session %s", self.cfg.evse_id,
+                 paused.session_id.hex())
         self.mode = paused.data.get("mode")
         self.resumed = True
         self.publish_state()

@@ -132,6 +132,7 @@ class Iso20Session(ProtocolSession):
             self.service = paused.data.get("service")
             self.control_mode = paused.data.get("control_mode")
             code = "OK_OldSessionJoined"
+            log.info("evse %d: EV joined its paused session %s", self.cfg.evse_id, old.hex())
         else:
             self.session_id = self.ctx.new_session_id()
             code = "OK_NewSessionEstablished"
