@@ -48,6 +48,15 @@ def test_broker_accepts_only_the_configured_users(booted_image: BootedImage) -> 
         assert broker[f"{user}_wrong_password"]["rc"] != 0, (user, broker[f"{user}_wrong_password"])
 
 
+def test_broker_acl_lets_hal_but_not_iso15118_write_the_simulator_topics(
+    booted_image: BootedImage,
+) -> None:
+    # hal published a retained "from-hal", then iso15118 tried to overwrite it (not granted):
+    # evsim reads back hal's value.
+    check = booted_image.result["broker"]["acl_retained_sim"]
+    assert check == {"rc": 0, "output": "from-hal"}, check
+
+
 def test_root_is_read_only_and_state_is_on_the_data_partition(booted_image: BootedImage) -> None:
     mounts = {}
 
