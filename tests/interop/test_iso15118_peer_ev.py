@@ -156,3 +156,12 @@ async def test_peer_ev_20_dc_asks_for_a_20_kv_precharge(station: Station,
     assert evidence and '"EVTargetVoltage": {"Exponent": 3, "Value": 20}' in evidence[0]
     assert "DC_CableCheckRes" in peer_log and "FAILED_WrongChargeParameter" in peer_log
     assert "negotiated ISO20_DC" in station.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("station", ["ac"], indirect=True)
+async def test_peer_ev_20_ac_at_our_ac_station(station: Station, peer_python: Path,
+                                               tmp_path: Path) -> None:
+    ended, peer_log = await charge_with_peer(station, peer_python, tmp_path, "ISO_15118_20_AC",
+                                             "AC", "AC_three_phase_core")
+    assert "ended: terminated by the EV" in ended[-1], ended[-1] + "\n" + peer_log[-3000:]
+    assert "AC_ChargeLoopReq" in peer_log
