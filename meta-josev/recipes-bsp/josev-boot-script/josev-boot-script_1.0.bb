@@ -12,7 +12,7 @@ SRC_URI = "file://boot.cmd.in"
 UNPACKDIR ??= "${WORKDIR}"
 S = "${UNPACKDIR}"
 
-inherit deploy nopackages
+inherit deploy kernel-arch nopackages
 
 PACKAGE_ARCH = "${MACHINE_ARCH}"
 
