@@ -53,8 +53,11 @@ async def peer_secc(peer_python: Path, tmp_path: Path) -> AsyncIterator[tuple[An
 
 
 async def charge(link: Any, **ev: Any) -> EvDriver:
-    cfg = EvConfig(soc=70.0, target_soc=71.0, time_scale=600.0, **ev)
-    driver = EvDriver(cfg, link.ev.plc_interface(), tls=False)
+    ev.setdefault("target_soc", 71.0)
+    ev.setdefault("time_scale", 600.0)
+    cfg = EvConfig(soc=70.0, **ev)
+    # The peer's charger has no SLAC without a modem (peers.md): straight to SDP.
+    driver = EvDriver(cfg, link.ev.plc_interface(), tls=False, slac=False)
     await asyncio.wait_for(driver.run(), 150)
     return driver
 
@@ -90,3 +93,15 @@ async def test_peer_secc_never_precharges(peer_secc: tuple[Any, Path], protocols
                or (res in line and "Message to encode" in line)]
     assert answers, peer[-3000:]
     assert all('"Value": 1' in line for line in answers)
+
+
+async def test_our_ev_charges_20_ac_at_the_peer_secc(peer_secc: tuple[Any, Path]) -> None:
+    """Its simulated AC charger grants 10 W per phase (EVSETargetActivePower); our EV follows
+    the target, so the SoC step is small and the battery clock fast."""
+    link, log = peer_secc
+    driver = await charge(link, protocols=("ISO20_AC",), ac=True, target_soc=70.05,
+                          time_scale=3600.0)
+    peer = log.read_text(errors="replace")
+    assert driver.result.ok, f"{driver.result.ends}\n--- peer ---\n{peer[-3000:]}"
+    assert driver.result.protocol == "ISO20_AC"
+    assert "AC_ChargeLoopRes" in peer and '"EVSETargetActivePower"' in peer

@@ -133,14 +133,20 @@ class Iso20EvSession(EvSession):
         self.progress_kind = progress
         req = cm.PowerDeliveryReqType(Header=self.hdr(now), EVProcessing="Finished",
                                       ChargeProgress=progress)
-        if progress == "Start" and self.cfg.control_mode == "scheduled":
-            req.EVPowerProfile = cm.EVPowerProfileType(
+        if progress != "Stop":
+            # -20 8.3.4.3.8.2: with EVProcessing Finished, every PowerDeliveryReq but Stop
+            # carries the EV's power profile (scheduled: the chosen schedule tuple).
+            power = self._ac_power() if self.is_ac else self.cfg.max_power
+            profile = cm.EVPowerProfileType(
                 TimeAnchor=int(self.core.epoch + now),
-                Scheduled_EVPPTControlMode=cm.Scheduled_EVPPTControlModeType(
-                    SelectedScheduleTupleID=1),
                 EVPowerProfileEntries=cm.EVPowerProfileEntryListType(EVPowerProfileEntry=[
-                    cm.PowerScheduleEntryType(Duration=3600,
-                                              Power=r20(self.cfg.max_power, cm))]))
+                    cm.PowerScheduleEntryType(Duration=3600, Power=r20(power, cm))]))
+            if self.cfg.control_mode == "scheduled":
+                profile.Scheduled_EVPPTControlMode = cm.Scheduled_EVPPTControlModeType(
+                    SelectedScheduleTupleID=1)
+            else:
+                profile.Dynamic_EVPPTControlMode = cm.Dynamic_EVPPTControlModeType()
+            req.EVPowerProfile = profile
         self.progress(now, "PowerDelivery")
         self.send(COMMON, req, "PowerDelivery", now)
 
@@ -162,7 +168,8 @@ class Iso20EvSession(EvSession):
             Header=self.hdr(now, dc), MeterInfoRequested=False,
             EVPresentVoltage=r20(ev.ocv), CLReqControlMode=mode,
             DisplayParameters=dc.DisplayParametersType(PresentSOC=int(ev.soc),
-                                                       TargetSOC=int(c.target_soc)))
+                                                       TargetSOC=int(c.target_soc),
+                                                       ChargingComplete=ev.full))
         self.send(DC, req, "DC_ChargeLoop", now)
 
     def _req_DC_WeldingDetection(self, now: float) -> None:
@@ -272,7 +279,8 @@ class Iso20EvSession(EvSession):
         self.send(AC, acm.AC_ChargeLoopReqType(
             Header=self.hdr(now, acm), MeterInfoRequested=False, CLReqControlMode=mode,
             DisplayParameters=acm.DisplayParametersType(PresentSOC=int(ev.soc),
-                                                        TargetSOC=int(self.cfg.target_soc))),
+                                                        TargetSOC=int(self.cfg.target_soc),
+                                                        ChargingComplete=ev.full)),
             "AC_ChargeLoop", now)
 
     def _on_AC_ChargeLoop(self, msg: acm.AC_ChargeLoopResType, now: float) -> None:
