@@ -171,7 +171,9 @@ put() {  # put IMAGE PARTITION_NUMBER: dd the image at the partition's offset
 put "$esp" 1
 put "$rootfs" 2
 put "$data" 4
-rm -f "$esp" "$rootfs" "$data"
+# The root filesystem image stays: it is what an update bundle carries (make-bundle.sh).
+mv "$rootfs" "$OUT/rootfs.ext4"
+rm -f "$esp" "$data"
 rm -rf "$root"
 size_rootfs=$(du -sb "$base" | cut -f1)
 log "image done in $(( $(date +%s) - start )) s: $disk"
