@@ -314,3 +314,18 @@ def test_schedule_renegotiation(proto: str, ac: bool, progress: list[str], famil
     assert bool(checks) is not ac
     assert lb.ev.soc >= 80.0
     assert_station_available(lb)
+
+
+def test_a_bug_in_a_session_ends_it_safely(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception inside a protocol session (a bug) is logged; the session ends with power
+    off, HLC off and the station Idle; nothing propagates to the driver."""
+    from josev.secc.iso20.session import Iso20Session
+
+    def broken(self: Iso20Session, msg: object, now: float) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Iso20Session, "_DC_ChargeLoop", broken)
+    lb = run(loopback("ISO20_DC"))
+    assert lb.t.secc_end is not None and lb.t.secc_end.reason == "internal error"
+    assert requests(lb, "power_electronics_setpoint")
+    assert_station_available(lb)

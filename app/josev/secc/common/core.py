@@ -8,6 +8,7 @@ is ignored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from josev.exi import ExiError, decode_document, encode
@@ -83,6 +84,33 @@ class SeccCore:
                                          "error_state": False, "fault_state": False}))
         return out
 
+    def _guard(self, call: Callable[[], list[Action]], now: float) -> list[Action]:
+        """A bug in a protocol session must not take the service down, nor leave power on:
+        log it, end the session the safe way (power off, HLC off, Idle) and carry on."""
+        try:
+            return call()
+        except Exception:
+            log.exception("evse %d: internal error in the %s session", self.config.evse_id,
+                          self.protocol)
+            session = self.session
+            if session is None:
+                return self._fail("internal error", now)
+            session.out = []
+            try:
+                session.end("internal error", False, now)
+                return self._collect(session.out)
+            except Exception:
+                log.exception("evse %d: ending the session failed too", self.config.evse_id)
+                evse = self.config.evse_id
+                return self._collect([
+                    ApiRequest("power_electronics_setpoint", {
+                        "evse_id": evse, "ev_limits": {"maximum_voltage": 0.0},
+                        "is_precharge": False, "dc": {"voltage": 0.0, "charge_current": 0.0}}),
+                    ApiUpdate("hlc_charging", {"evse_id": evse, "status": False}),
+                    ApiUpdate("iso15118_state_info", {"evse_id": evse,
+                                                      "session_status": "Idle"}),
+                    EndSession("internal error", False)])
+
     def _collect(self, out: list[Action]) -> list[Action]:
         for a in out:
             if isinstance(a, EndSession):
@@ -97,7 +125,9 @@ class SeccCore:
         if self.ended is not None:
             return []
         if self.session is not None:
-            return self._collect(self.session.receive(payload_type, payload, now))
+            session = self.session
+            return self._guard(
+                lambda: self._collect(session.receive(payload_type, payload, now)), now)
         if payload_type != SAP:
             log.warning("evse %d: payload type 0x%04x before SupportedAppProtocol: ignored",
                         self.config.evse_id, payload_type)
@@ -158,17 +188,20 @@ class SeccCore:
             if self.ctx.timers.fire(name, now):
                 return self._fail(f"{name} timeout before SupportedAppProtocol", now)
             return []
-        return self._collect(self.session.handle_timer(name, now))
+        session = self.session
+        return self._guard(lambda: self._collect(session.handle_timer(name, now)), now)
 
     def station_updated(self, now: float) -> list[Action]:
         if self.ended is not None or self.session is None:
             return []
-        return self._collect(self.session.station_updated(now))
+        session = self.session
+        return self._guard(lambda: self._collect(session.station_updated(now)), now)
 
     def api_response(self, name: str, data: Any, now: float) -> list[Action]:
         if self.ended is not None or self.session is None:
             return []
-        return self._collect(self.session.api_response(name, data, now))
+        session = self.session
+        return self._guard(lambda: self._collect(session.api_response(name, data, now)), now)
 
     def stop_charging(self, now: float) -> list[Action]:
         if self.ended is not None or self.session is None:
