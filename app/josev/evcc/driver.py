@@ -72,6 +72,12 @@ class SimCable:
         cmd = p.EV_COMMANDS.validate_python({"action": action, "evse_id": self.evse_id, **data})
         await self.client.send(cmd)
 
+    async def tap(self, uid: str) -> None:
+        """A driver presents a card at the station's reader (EIM)."""
+        from josev_hal.sim import protocol as p
+
+        await self.client.send(p.Tap(uid=uid, evse_id=self.evse_id))
+
 
 @dataclass
 class EvRun:

@@ -176,6 +176,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--protocols", help="offered protocols, best first, e.g. ISO20_DC,DIN")
     run.add_argument("--prefer", choices=["ev", "secc"], help="whose priority decides")
     run.add_argument("--no-slac", action="store_true", help="no SLAC (an EV that skips it)")
+    run.add_argument("--require-authorization", action="store_true",
+                     help="EIM waits for the station's authorization (a card) instead of "
+                          "free charging")
     run.set_defaults(func=_run)
 
 
@@ -209,6 +212,8 @@ def _run(args: argparse.Namespace) -> int:
         hlc_over["prefer"] = args.prefer
     if args.no_slac:
         hlc_over["slac"] = False
+    if args.require_authorization:
+        hlc_over["free_charging"] = False
     if hlc_over:
         try:
             hlc = HlcConfig.model_validate({**hlc.model_dump(), **hlc_over})

@@ -28,13 +28,17 @@ def station(tmp_path: Path, request: pytest.FixtureRequest
         pytest.skip(f"network namespaces unavailable: {reason}")
     pki = create_pki(tmp_path / "pki")
     hal_args: list[str] = []
+    extra: list[str] = []
+    if getattr(request, "param", "dc") == "card":
+        extra = ["--require-authorization"]
     if getattr(request, "param", "dc") == "ac":
         (tmp_path / "hal.toml").write_text(AC_STATION)
         hal_args = ["--config", str(tmp_path / "hal.toml")]
     link = netsim.Link.create()
     stack = Stack(tmp_path)
     try:
-        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO20_AC,ISO2,DIN"), hal_args)
+        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO20_AC,ISO2,DIN") + extra,
+                    hal_args)
         deadline = time.monotonic() + 60
         log = tmp_path / "iso15118.log"
         while "SECC listening" not in log.read_text(errors="replace"):
@@ -111,3 +115,27 @@ async def test_pause_and_resume_across_the_link(station: tuple[Stack, Any, Path]
     assert log.count("V2G connection") == 2
     assert "EV joined its paused session" in log
     assert driver.ev.soc >= 74.0
+
+
+@pytest.mark.parametrize("station", ["card"], indirect=True)
+async def test_eim_waits_for_a_card(station: tuple[Stack, Any, Path]) -> None:
+    """Without free charging the SECC answers Authorization with Ongoing until the station's
+    reader reports a card (josev-hal sends `authorization`, josev-iso15118 accepts)."""
+    stack, link, pki = station
+    cfg = EvConfig(soc=70.0, target_soc=72.0, time_scale=60.0, protocols=("ISO20_DC",))
+    password = stack.broker.password_files["demo"].read_text().strip()
+    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
+                        password=password) as cable:
+        driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=True)
+        run = asyncio.create_task(driver.run())
+        for _ in range(400):
+            if any(s.state == "Authorization" for s in driver.result.samples):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)            # the EV keeps polling: Ongoing
+        assert not run.done()
+        await cable.tap("04A1B2C3")
+        await asyncio.wait_for(run, 120)
+    assert driver.result.ok, driver.result.ends
+    states = [s.state for s in driver.result.samples]
+    assert states.count("Authorization") >= 2       # polled while waiting
