@@ -8,6 +8,7 @@ response code, as a car does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from josev.evcc.common.ev import EvConfig, EvModel
@@ -176,11 +177,21 @@ class EvccCore:
         out.append(EndSession(reason, False))
         return self._collect(out)
 
+    def _guard(self, call: Callable[[], list[Action]]) -> list[Action]:
+        """A bug in an EV session ends it (logged) instead of killing the simulator."""
+        try:
+            return call()
+        except Exception:
+            log.exception("EV: internal error in the %s session", self.protocol)
+            return self._fail("internal error")
+
     def receive(self, payload_type: int, payload: bytes, now: float) -> list[Action]:
         if self.ended is not None:
             return []
         if self.session is not None:
-            return self._collect(self.session.receive(payload_type, payload, now))
+            session = self.session
+            return self._guard(
+                lambda: self._collect(session.receive(payload_type, payload, now)))
         if payload_type != SAP:
             return []
         try:
@@ -204,7 +215,8 @@ class EvccCore:
             if self.timers.fire(name, now):
                 return self._fail("no supportedAppProtocolRes within the message timeout")
             return []
-        return self._collect(self.session.handle_timer(name, now))
+        session = self.session
+        return self._guard(lambda: self._collect(session.handle_timer(name, now)))
 
     def connection_lost(self, now: float) -> list[Action]:
         if self.ended is not None:
