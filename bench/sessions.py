@@ -46,7 +46,7 @@ async def _load(host: str, port: int, password: str, stop: asyncio.Event,
     async with aiomqtt.Client(host, port, username="demo", password=password) as client:
         t0 = time.perf_counter()
         n = 0
-        while not stop.is_set():
+        while not stop.is_set() and LOAD_RATE > 0:
             due = t0 + n / LOAD_RATE
             delay = due - time.perf_counter()
             if delay > 0:
@@ -158,10 +158,14 @@ async def _run(workdir: Path, topic: str) -> int:
 def main(argv: list[str]) -> int:
     import argparse
 
+    global LOAD_RATE
+
     p = argparse.ArgumentParser(prog="bench sessions")
     p.add_argument("--load-topic", default="bench/noise",
                    help="where the load goes (default: a topic no service subscribes to)")
+    p.add_argument("--load-rate", type=int, default=LOAD_RATE, help="messages/s (0: none)")
     args = p.parse_args(argv)
+    LOAD_RATE = args.load_rate
     with tempfile.TemporaryDirectory(prefix="josev-bench-sessions-") as tmp:
         return asyncio.run(_run(Path(tmp), args.load_topic))
 
