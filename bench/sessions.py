@@ -10,6 +10,8 @@ It prints:
   charge loops),
 - resident memory (VmRSS, peak VmHWM) of josev-iso15118 during the session,
 - start-up to ready of josev-iso15118 (process start -> service_status ready).
+The load generator is a process of its own (it competes for the 2 cores like any other
+service). Options: --load-topic, --load-rate (0: none), --nice (josev-iso15118's priority).
 Needs root (or `josev link run -- ./dev bench sessions`).
 """
 
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +38,18 @@ def _rss(pid: int) -> tuple[float, float]:
     return rss / 1024, hwm / 1024
 
 
-async def _load(host: str, port: int, password: str, stop: asyncio.Event,
-                sent: list[int], topic: str) -> None:
-    """LOAD_RATE Josev-API-shaped notify_event updates per second on `topic`: by default one no
-    service subscribes to (the broker's load); with --load-topic cs/josev josev-iso15118
-    receives and validates every one of them."""
-    import aiomqtt
+LOAD_SCRIPT = r"""
+import asyncio, json, signal, sys, time, uuid
+import aiomqtt
 
+async def main(host, port, password, topic, rate):
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    n = 0
     async with aiomqtt.Client(host, port, username="demo", password=password) as client:
         t0 = time.perf_counter()
-        n = 0
-        while not stop.is_set() and LOAD_RATE > 0:
-            due = t0 + n / LOAD_RATE
-            delay = due - time.perf_counter()
+        while not stop.is_set():
+            delay = t0 + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             msg = {"id": str(uuid.uuid4()), "name": "notify_event", "type": "update",
@@ -56,7 +57,20 @@ async def _load(host: str, port: int, password: str, stop: asyncio.Event,
                             "tech_info": "bench load"}}
             await client.publish(topic, json.dumps(msg), qos=0)
             n += 1
-        sent.append(n)
+        print(n / (time.perf_counter() - t0), flush=True)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])))
+"""
+
+
+async def _load_process(host: str, port: int, password: str, topic: str,
+                        rate: int) -> asyncio.subprocess.Process:
+    """The load generator in its own process, as another service on the station would be:
+    LOAD_RATE notify_event updates per second on `topic` (by default one no service
+    subscribes to; with --load-topic cs/josev josev-iso15118 receives and validates them)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOAD_SCRIPT, host, str(port), password, topic, str(rate),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
 
 
 async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
@@ -69,27 +83,29 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
     password = stack.broker.password_files["demo"].read_text().strip()
     rss: list[tuple[float, float]] = []
     stop = asyncio.Event()
-    sent: list[int] = []
 
     async def sample() -> None:
         while not stop.is_set():
             rss.append(_rss(pid))
             await asyncio.sleep(0.5)
 
-    load = asyncio.create_task(_load(stack.broker.host, stack.broker.port, password, stop, sent,
-                                     topic))
+    load = await _load_process(stack.broker.host, stack.broker.port, password, topic,
+                               LOAD_RATE) if LOAD_RATE > 0 else None
     sampler = asyncio.create_task(sample())
-    t0 = time.perf_counter()
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
         result = await driver.run()
-    took = time.perf_counter() - t0
     stop.set()
-    await asyncio.gather(load, sampler)
+    await sampler
+    rate = 0.0
+    if load is not None:
+        load.terminate()
+        out, _ = await load.communicate()
+        rate = float(out.decode().strip() or 0.0)
     return {"ok": result.ok, "ends": [e.reason for e in result.ends], "tls": result.tls,
             "rss": max(r for r, _ in rss) if rss else 0.0,
-            "hwm": max(h for _, h in rss) if rss else 0.0, "load_rate": sent[0] / took}
+            "hwm": max(h for _, h in rss) if rss else 0.0, "load_rate": rate}
 
 
 def _turnarounds(log: Path) -> list[dict[str, Any]]:
@@ -100,7 +116,7 @@ def _turnarounds(log: Path) -> list[dict[str, Any]]:
     return out
 
 
-async def _run(workdir: Path, topic: str) -> int:
+async def _run(workdir: Path, topic: str, nice: int | None = None) -> int:
     from josev import netsim
     from josev.demo import Stack, _station_iso_args
     from josev.pki import create_pki
@@ -124,6 +140,9 @@ async def _run(workdir: Path, topic: str) -> int:
             await asyncio.sleep(0.01)
         ready = time.perf_counter() - t_start
         pid = stack.procs["iso15118"].pid
+        if nice is not None:   # as `Nice=` in josev-iso15118.service would
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+            info.append(f"josev-iso15118 runs at nice {nice}")
         info.append(f"josev-iso15118 start-up to ready (process start -> boot done, SECC "
                     f"listening; josev-hal already up): {ready * 1000:.0f} ms")
         for protocol, tls in (("ISO20_DC", True), ("DIN", False)):
@@ -164,10 +183,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--load-topic", default="bench/noise",
                    help="where the load goes (default: a topic no service subscribes to)")
     p.add_argument("--load-rate", type=int, default=LOAD_RATE, help="messages/s (0: none)")
+    p.add_argument("--nice", type=int, help="run josev-iso15118 at this nice value (root)")
     args = p.parse_args(argv)
     LOAD_RATE = args.load_rate
     with tempfile.TemporaryDirectory(prefix="josev-bench-sessions-") as tmp:
-        return asyncio.run(_run(Path(tmp), args.load_topic))
+        return asyncio.run(_run(Path(tmp), args.load_topic, args.nice))
 
 
 if __name__ == "__main__":
