@@ -106,6 +106,12 @@ systemd-sysusers --root="$root" >&2
 # The test harness (this image only).
 install -m 0644 "$RECIPES/files/josev-image-check.service" "$units/"
 install -m 0755 "$RECIPES/files/josev-image-check" "$root/usr/libexec/josev/josev-image-check"
+# The in-image charging session (josev demo) is opt-in for now: under TCG josev-iso15118 takes
+# longer to start than the demo's fixed 30 s readiness wait (docs/image.md).
+if [ "${JOSEV_IMAGE_SESSION:-0}" = 1 ]; then
+    install -m 0755 "$RECIPES/files/josev-image-session-check" \
+        "$root/usr/libexec/josev/josev-image-session-check"
+fi
 # josev-ocpp stays disabled until the OCPP service exists.
 systemctl --root="$root" enable josev-iso15118.service josev-hal.service josev-ota.service \
     josev-broker-credentials.service josev-mark-good.service josev-image-check.service \
