@@ -1,7 +1,8 @@
 """`josev-ota`: the OTA service shell.
 
-Today it reports the A/B slot state from RAUC and takes part in the systemd handshake; receiving
-`update_firmware`, downloading, verifying and installing bundles is the OTA issue's work.
+Today it reports the A/B slot state from RAUC, holds its broker session as the station-side
+receiver of `update_firmware` (reporting `firmware_status` Idle) and takes part in the systemd
+handshake; downloading, verifying and installing bundles is the OTA issue's work.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from josev import sdnotify
+from josev.api import ApiClient
+from josev.config import ConfigError, MqttConfig, load_tables, section
 from josev_ota import __version__
 from josev_ota.rauc import RaucError, read_status
 
@@ -36,9 +40,9 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(rauc: str) -> int:
+async def _serve(args: argparse.Namespace, mqtt: MqttConfig) -> int:
     try:
-        status = read_status(rauc)
+        status = read_status(args.rauc)
         log.info(
             "RAUC: booted slot %s, primary %s, %d slots",
             status.booted,
@@ -54,10 +58,29 @@ async def _serve(rauc: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    sdnotify.notify("READY=1")
-    watchdog = asyncio.create_task(sdnotify.watchdog_loop())
-    await stop.wait()
-    watchdog.cancel()
+    # The station-side receiver of update_firmware (the OTA issue adds the handler): it holds a
+    # persistent session from boot and reports that no update is in progress.
+    client = ApiClient(
+        {"cs"},
+        host=mqtt.host,
+        port=mqtt.port,
+        username=mqtt.username,
+        password=mqtt.password(),
+        client_id="josev-ota",
+        persistent=True,
+    )
+    async with client:
+        connected = asyncio.create_task(client.wait_connected(None))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({connected, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connected.done():
+            await client.update("firmware_status", {"status": "Idle"})
+            sdnotify.notify("READY=1")
+            watchdog = asyncio.create_task(sdnotify.watchdog_loop())
+            await stop.wait()
+            watchdog.cancel()
+        connected.cancel()
+        stopping.cancel()
     sdnotify.notify("STOPPING=1")
     return 0
 
@@ -68,11 +91,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rauc", default="rauc", help="the rauc binary")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("status", help="print the RAUC slot status").set_defaults(func=_status)
-    sub.add_parser("run", help="run the service (systemd: Type=notify)").set_defaults(func=None)
+    run = sub.add_parser("run", help="run the service (systemd: Type=notify)")
+    run.set_defaults(func=None)
+    run.add_argument("--config", type=Path, default=None, help="josev.toml (default /etc/josev)")
+    run.add_argument("--host", help="broker host (overrides [mqtt] host)")
+    run.add_argument("--port", type=int, help="broker port (overrides [mqtt] port)")
+    run.add_argument("--username", help="broker user (overrides [mqtt] username)")
+    run.add_argument("--password-file", type=Path, help="broker password file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        return asyncio.run(_serve(args.rauc))
+        try:
+            tables = load_tables(args.config, required=args.config is not None)
+            mqtt = section(tables, "mqtt", MqttConfig)
+            given = (
+                ("host", args.host),
+                ("port", args.port),
+                ("username", args.username),
+                ("password_file", args.password_file),
+            )
+            mqtt = mqtt.model_copy(update={k: v for k, v in given if v is not None})
+            mqtt.password()  # an unreadable password file is a configuration error, now
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return 78  # EX_CONFIG
+        return asyncio.run(_serve(args, mqtt))
     rc: int = args.func(args)
     return rc
 

@@ -29,8 +29,6 @@ JOSEV_UNITS = ("josev-iso15118", "josev-hal", "josev-ota", "josev-ocpp")
 # Services and the broker user each one logs in as (the ACL's `user` lines).
 BROKER_USERS = {"josev-iso15118": "iso15118", "josev-hal": "hal", "josev-ota": "ota",
                 "josev-ocpp": "ocpp"}
-# josev-ota does not use the broker yet (its unit says how it will log in when it does).
-BROKER_CLIENTS_LATER = {"josev-ota"}
 # Only kas/tpm.yml may leave its layer unpinned: meta-security could not be reached to verify
 # a commit (docs/image.md). Every other repository must name its commit.
 UNPINNED_ALLOWED = {("kas/tpm.yml", "meta-security")}
@@ -161,9 +159,6 @@ def test_unit_is_notify_with_watchdog_restart_and_a_dedicated_user(unit: str) ->
     assert s["User"] == [unit] and "DynamicUser" not in s
     assert "mosquitto.service" in " ".join(s["After"])
     exec_start = s["ExecStart"][0]
-    if unit in BROKER_CLIENTS_LATER:
-        assert exec_start == "/usr/bin/josev-ota run" and "LoadCredential" not in s
-        return
     assert f"--username {BROKER_USERS[unit]}" in exec_start
     assert "--password-file %d/broker-password" in exec_start
     assert s["LoadCredential"] == [
