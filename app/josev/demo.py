@@ -99,8 +99,9 @@ class Traffic:
 class Stack:
     """The station's processes on one machine, each with its own broker user and log file."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ready_timeout: float = 30.0) -> None:
         self.workdir = workdir
+        self.ready_timeout = ready_timeout
         self.broker = Broker(workdir / "broker", users=list(SERVICES))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, float] = {}
@@ -141,7 +142,7 @@ class Stack:
             self.started[name] = time.perf_counter()
             self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             if name == "hal":
-                self._wait_log("hal", "josev-hal ready", 30.0)
+                self._wait_log("hal", "josev-hal ready", self.ready_timeout)
 
     def _wait_log(self, name: str, needle: str, timeout: float) -> None:
         """josev-hal first: josev-iso15118 then boots at once instead of retrying its
@@ -224,11 +225,11 @@ def _station_iso_args(link: Any, pki: Path | None, protocols: str,
     return args
 
 
-async def _wait_ready(traffic: Traffic, stack: Stack) -> None:
+async def _wait_ready(traffic: Traffic, stack: Stack, timeout: float) -> None:
     await traffic.wait(
         "josev-iso15118 ready",
         lambda: traffic.latest.get("service_status:update", {}).get("status") == "ready",
-        30,
+        timeout,
     )
     stack.check()
 
@@ -315,7 +316,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         return 1
     pki = None if args.no_tls else create_pki(workdir / "pki")
     link = netsim.Link.create()
-    stack = Stack(workdir)
+    stack = Stack(workdir, args.ready_timeout)
     say(f"PLC link {link.tag}: EVSE {link.evse.netns.name}/{link.evse.ifname}, "
         f"EV {link.ev.netns.name}/{link.ev.ifname} (veth with simulated modems: SLAC, SDP, "
         f"TLS and V2G cross it)")
@@ -337,7 +338,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     rc = 0
     summary: list[str] = []
     try:
-        await _wait_ready(traffic, stack)
+        await _wait_ready(traffic, stack, args.ready_timeout)
         say("josev-iso15118 booted against josev-hal and listens on the EVSE side of the link")
         if args.station_only:
             ev = link.ev
@@ -419,6 +420,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--ev-battery", type=float, default=400.0,
                       help="--station-only: the simulated cable's battery voltage (default 400)")
     demo.add_argument("--verbose", action="store_true", help="print every API message")
+    demo.add_argument("--ready-timeout", type=float, default=30.0,
+                      help="seconds to wait for each service to be ready (raise it under "
+                           "emulation, e.g. 180 in the QEMU image)")
     demo.add_argument("--workdir", help="where logs and the broker's files go (default out/...)")
     demo.set_defaults(func=_main)
 
