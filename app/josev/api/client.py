@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
 from josev.api import models as m
-from josev.api.envelope import Message, decode, describe_validation_error, encode, new_id
+from josev.api.envelope import Message, decode_if, describe_validation_error, encode, new_id
 from josev.api.errors import (
     ConnectionLost,
     InvalidMessage,
@@ -350,11 +350,13 @@ class ApiClient:
         if not isinstance(payload, bytes | bytearray | str):
             payload = b""
         try:
-            msg = decode(topic, payload)
+            msg = decode_if(topic, payload, self._wanted)
         except InvalidMessage as exc:
             self.invalid_received += 1
             self._on_invalid(topic, exc)
             return
+        if msg is None:
+            return  # valid envelope, but nothing here consumes it: its data is not validated
         if msg.type in ("response", "error"):
             pending = self._pending.get(msg.id)
             if pending is not None and not pending[1].done():
@@ -379,6 +381,13 @@ class ApiClient:
                     self._spawn(self._guard(result, msg.name), f"update:{msg.name}")
             except Exception:
                 log.exception("update callback for %s failed", msg.name)
+
+    def _wanted(self, msg_id: str, name: str, type_: str) -> bool:
+        if type_ == "update":
+            return name in self._callbacks
+        if type_ == "request":
+            return name in self._handlers
+        return msg_id in self._pending
 
     def _on_invalid(self, topic: str, exc: InvalidMessage) -> None:
         log.warning(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,20 @@ def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
 
 def decode(topic: str, payload: bytes | bytearray | str) -> Message:
     """Parse and validate one message received on `topic`; raise InvalidMessage on any fault."""
+    msg = decode_if(topic, payload, None)
+    assert msg is not None
+    return msg
+
+
+Wanted = Callable[[str, str, str], bool]
+
+
+def decode_if(
+    topic: str, payload: bytes | bytearray | str, wanted: Wanted | None
+) -> Message | None:
+    """Like decode, but return None after the envelope checks when `wanted(id, name, type)` is
+    false: a receiver skips validating data it would not use (on a busy bus most traffic is for
+    someone else), while the envelope, name, type and topic are still checked."""
     if len(payload) > MAX_PAYLOAD:
         raise InvalidMessage(
             "invalid_message", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}"
@@ -138,6 +153,8 @@ def decode(topic: str, payload: bytes | bytearray | str) -> Message:
                 "wrong_topic", f"{name_s} {type_s} belongs on {', '.join(sp.topics)}, not {topic}"
             )
         model = sp.model
+    if wanted is not None and not wanted(msg_id, name_s, type_s):
+        return None
     try:
         value = model.model_validate(data)
     except ValidationError as exc:

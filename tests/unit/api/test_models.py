@@ -251,3 +251,17 @@ def test_error_keeps_what_could_be_read() -> None:
 def test_contract_rules(model: type[m.ApiModel], data: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValueError, match=re.escape(fragment)):
         model.model_validate(data)
+
+
+def test_decode_if_skips_only_the_data_of_unwanted_messages() -> None:
+    from josev.api.envelope import decode_if
+
+    bad_data = _env(data={"evse_id": 1, "connector_id": 1, "state": "Q"})
+    assert decode_if("cs/josev", bad_data, lambda i, n, t: False) is None
+    with pytest.raises(InvalidMessage, match="state"):
+        decode_if("cs/josev", bad_data, lambda i, n, t: True)
+    # The envelope, the name and the topic are checked whatever the receiver wants.
+    with pytest.raises(InvalidMessage, match="unknown message name"):
+        decode_if("cs/josev", _env(name="warp_drive"), lambda i, n, t: False)
+    with pytest.raises(InvalidMessage, match="belongs on"):
+        decode_if("josev/cs", _env(), lambda i, n, t: False)
