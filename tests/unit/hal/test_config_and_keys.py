@@ -34,7 +34,7 @@ def test_file_and_dropins(tmp_path: Path) -> None:
     assert cfg.evses[0].network_interface == "plc0" and cfg.mqtt.port == 1884
     # A table no service owns is a typo, refused rather than silently ignored.
     (tmp_path / "josev.toml.d" / "20-typo.toml").write_text('[hall]\nbackend = "linux"\n')
-    with pytest.raises(ConfigError, match="unknown table.*hall"):
+    with pytest.raises(ConfigError, match=r"unknown table.*hall"):
         load(f)
 
 
