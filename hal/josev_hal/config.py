@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from josev.api.models import ConnectorEnum
-from josev.config import ConfigError, load_tables
+from josev.config import ConfigError as ConfigError  # re-exported: the HAL's config errors
+from josev.config import load_tables
 
 log = logging.getLogger(__name__)
 
