@@ -107,6 +107,10 @@ class ProtocolSession:
         self.started = now
         self.now = now
         self.setpoint_sent_at = -1e9
+        self.expect: frozenset[str] = frozenset()    # the requests allowed next
+        self.ongoing_since: dict[str, float] = {}   # first "Ongoing" answer per request kind
+        self.cable_check: str | None = None   # None, "ongoing", or the finished isolation level
+        self.cable_check_asked = False        # a cable_check request is outstanding
 
     # -- events from the core ------------------------------------------------------------------
 
@@ -207,7 +211,48 @@ class ProtocolSession:
                 self.out.append(c)
 
     def on_api(self, name: str, data: Any, now: float) -> None:
-        pass
+        if name == "cable_check" and self.cable_check == "ongoing":
+            self.cable_check_asked = False
+            if getattr(data, "cable_check_status", None) == "finished":
+                self.cable_check = getattr(data, "isolation_level", None) or "invalid"
+
+    def _ongoing(self, key: str, now: float, limit: float) -> bool:
+        """True while `key` may still be answered Ongoing; False once `limit` has passed."""
+        since = self.ongoing_since.setdefault(key, now)
+        return now - since < self.cfg.timing.s(limit)
+
+    def cable_check_step(self, now: float, next_request: str) -> tuple[str, str, str | None]:
+        """One CableCheckReq's worth of the DC cable check, the same in DIN, -2 and -20.
+
+        Returns (ResponseCode, EVSEProcessing, failure): the caller answers first and then ends
+        the session with `failure` when it is set, so the EV always gets its response.
+        """
+        limit = self.cfg.timing.cable_check_secc
+        if self.cable_check is None and self.station.cp_state[:1] in ("B", "A"):
+            # The EV switches to C/D before CableCheckReq; the station may not have seen it
+            # yet (CP sampling, the bus): wait, within the cable-check time, before starting.
+            if not self._ongoing("CableCheck", now, limit):
+                return "FAILED", "Finished", f"CP still {self.station.cp_state}: no cable check"
+            return "OK", "Ongoing", None
+        if self.cable_check is None:
+            self.cable_check = "ongoing"
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "start"}))
+            self.cable_check_asked = True
+            self.arm_contactor_window(now)
+        level = self.cable_check
+        if level in ("valid", "warning", "no_imd"):
+            self.expect = frozenset({next_request})
+            return "OK", "Finished", None
+        if level in ("fault", "invalid"):
+            return "FAILED", "Finished", f"cable check failed: isolation {level}"
+        if not self._ongoing("CableCheck", now, limit):
+            return "FAILED", "Finished", "cable check not finished within the cable-check time"
+        if not self.cable_check_asked:
+            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
+                                                      "cable_check_action": "status"}))
+            self.cable_check_asked = True
+        return "OK", "Ongoing", None
 
     # -- helpers -------------------------------------------------------------------------------
 

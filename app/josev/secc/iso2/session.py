@@ -60,13 +60,10 @@ class Iso2Session(ProtocolSession):
 
     def __init__(self, ctx: SeccContext, now: float) -> None:
         super().__init__(ctx, now)
-        self.expect: frozenset[str] = frozenset({"SessionSetupReq"})
-        self.ongoing_since: dict[str, float] = {}
+        self.expect = frozenset({"SessionSetupReq"})
         self.mode: str | None = None           # the RequestedEnergyTransferMode
         self.ev_max_voltage = 0.0
         self.ev_max_current = 0.0
-        self.cable_check: str | None = None
-        self.cable_check_asked = False
         self.precharge_since: float | None = None
         self.charging = False
         self.resumed = False
@@ -224,10 +221,6 @@ class Iso2Session(ProtocolSession):
         self.send_body(iso2.PaymentServiceSelectionResType(ResponseCode=code),
                        "PaymentServiceSelection", now)
 
-    def _ongoing(self, key: str, now: float, limit: float) -> bool:
-        since = self.ongoing_since.setdefault(key, now)
-        return now - since < self.cfg.timing.s(limit)
-
     def _Authorization(self, body: iso2.AuthorizationReqType, now: float) -> None:
         if self.ctx.authorized is False:
             self._res_Authorization("FAILED", now)
@@ -321,47 +314,14 @@ class Iso2Session(ProtocolSession):
         return lim.max_power if lim else 0.0
 
     def _CableCheck(self, body: iso2.CableCheckReqType, now: float) -> None:
-        if self.cable_check is None and self.station.cp_state[:1] in ("B", "A"):
-            if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
-                self._res_CableCheck("FAILED", now)
-                self.end(f"CP still {self.station.cp_state}: no cable check", False, now)
-                return
-            self._res_CableCheck("OK", now, "Ongoing")
-            return
-        if self.cable_check is None:
-            self.cable_check = "ongoing"
-            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
-                                                      "cable_check_action": "start"}))
-            self.cable_check_asked = True
-            self.arm_contactor_window(now)
-        level = self.cable_check
-        if level in ("valid", "warning", "no_imd"):
-            self._res_CableCheck("OK", now)
-            self.expect = frozenset({"PreChargeReq"})
-            return
-        if level in ("fault", "invalid"):
-            self._res_CableCheck("FAILED", now)
-            self.end(f"cable check failed: isolation {level}", False, now)
-            return
-        if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
-            self._res_CableCheck("FAILED", now)
-            self.end("cable check not finished within the cable-check time", False, now)
-            return
-        if not self.cable_check_asked:
-            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
-                                                      "cable_check_action": "status"}))
-            self.cable_check_asked = True
-        self._res_CableCheck("OK", now, "Ongoing")
+        code, processing, failure = self.cable_check_step(now, "PreChargeReq")
+        self._res_CableCheck(code, now, processing)
+        if failure:
+            self.end(failure, False, now)
 
     def _res_CableCheck(self, code: str, now: float, processing: str = "Finished") -> None:
         self.send_body(iso2.CableCheckResType(ResponseCode=code, DC_EVSEStatus=self.dc_status(),
                                               EVSEProcessing=processing), "CableCheck", now)
-
-    def on_api(self, name: str, data: Any, now: float) -> None:
-        if name == "cable_check" and self.cable_check == "ongoing":
-            self.cable_check_asked = False
-            if getattr(data, "cable_check_status", None) == "finished":
-                self.cable_check = getattr(data, "isolation_level", None) or "invalid"
 
     def on_station(self, now: float) -> None:
         super().on_station(now)

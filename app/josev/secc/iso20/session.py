@@ -69,7 +69,7 @@ class Iso20Session(ProtocolSession):
     def __init__(self, ctx: SeccContext, now: float, protocol: str = "ISO20_DC") -> None:
         super().__init__(ctx, now)
         self.protocol = protocol
-        self.expect: frozenset[str] = frozenset({"SessionSetupReq"})
+        self.expect = frozenset({"SessionSetupReq"})
         self.service: str | None = None       # DC or DC_BPT
         self.control_mode: str | None = None  # dynamic | scheduled
         self.ev_max_voltage = 0.0
@@ -77,9 +77,6 @@ class Iso20Session(ProtocolSession):
         self.ev_max_current = 0.0
         self.ev_max_power = 0.0
         self.offered_services: list[str] = []
-        self.ongoing_since: dict[str, float] = {}
-        self.cable_check: str | None = None   # None, "ongoing", or the finished isolation level
-        self.cable_check_asked = False
         self.precharge_since: float | None = None
         self.charging = False
         self.schedule_id = 1
@@ -155,11 +152,6 @@ class Iso20Session(ProtocolSession):
             CertificateInstallationService=False,
             EIM_ASResAuthorizationMode=cm.EIM_ASResAuthorizationModeType())
         self.respond(COMMON, res, "AuthorizationSetup", now)
-
-    def _ongoing(self, key: str, now: float, limit: float) -> bool:
-        """True while `key` may still be answered Ongoing; False once `limit` has passed."""
-        since = self.ongoing_since.setdefault(key, now)
-        return now - since < self.cfg.timing.s(limit)
 
     def _Authorization(self, msg: cm.AuthorizationReqType, now: float) -> None:
         if msg.SelectedAuthorizationService != "EIM" or msg.EIM_AReqAuthorizationMode is None:
@@ -355,50 +347,15 @@ class Iso20Session(ProtocolSession):
         self.respond(COMMON, res, "ScheduleExchange", now)
 
     def _DC_CableCheck(self, msg: dc.DC_CableCheckReqType, now: float) -> None:
-        if self.cable_check is None and self.station.cp_state[:1] in ("B", "A"):
-            # The EV switches to C/D before CableCheckReq; the station may not have seen it
-            # yet (CP sampling, the bus): wait, within the cable-check time, before starting.
-            if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
-                self._res_DC_CableCheck("FAILED", now)
-                self.end(f"CP still {self.station.cp_state}: no cable check", False, now)
-                return
-            self._res_DC_CableCheck("OK", now, "Ongoing")
-            return
-        if self.cable_check is None:
-            self.cable_check = "ongoing"
-            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
-                                                      "cable_check_action": "start"}))
-            self.cable_check_asked = True
-            self.arm_contactor_window(now)
-        level = self.cable_check
-        if level in ("valid", "warning", "no_imd"):
-            self._res_DC_CableCheck("OK", now)
-            self.expect = frozenset({"DC_PreChargeReq"})
-            return
-        if level in ("fault", "invalid"):
-            self._res_DC_CableCheck("FAILED", now)
-            self.end(f"cable check failed: isolation {level}", False, now)
-            return
-        if not self._ongoing("CableCheck", now, self.cfg.timing.cable_check_secc):
-            self._res_DC_CableCheck("FAILED", now)
-            self.end("cable check not finished within the cable-check time", False, now)
-            return
-        if not self.cable_check_asked:
-            self.out.append(ApiRequest("cable_check", {"evse_id": self.cfg.evse_id,
-                                                      "cable_check_action": "status"}))
-            self.cable_check_asked = True
-        self._res_DC_CableCheck("OK", now, "Ongoing")
+        code, processing, failure = self.cable_check_step(now, "DC_PreChargeReq")
+        self._res_DC_CableCheck(code, now, processing)
+        if failure:
+            self.end(failure, False, now)
 
     def _res_DC_CableCheck(self, code: str, now: float, processing: str = "Finished") -> None:
         res = dc.DC_CableCheckResType(Header=self.hdr(now, dc), ResponseCode=code,
                                       EVSEProcessing=processing)
         self.respond(DC, res, "DC_CableCheck", now)
-
-    def on_api(self, name: str, data: Any, now: float) -> None:
-        if name == "cable_check" and self.cable_check == "ongoing":
-            self.cable_check_asked = False
-            if getattr(data, "cable_check_status", None) == "finished":
-                self.cable_check = getattr(data, "isolation_level", None) or "invalid"
 
     def _DC_PreCharge(self, msg: dc.DC_PreChargeReqType, now: float) -> None:
         if self.precharge_since is None:
