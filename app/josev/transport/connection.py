@@ -11,6 +11,7 @@ import logging
 import ssl
 from collections.abc import Iterable
 
+from josev.transport.tls import session_group
 from josev.v2gtp import (
     DEFAULT_MAX_PAYLOAD,
     TCP_PAYLOAD_TYPES,
@@ -51,6 +52,8 @@ class V2gConnection:
         self.tls_version: str | None = sslobj.version() if sslobj else None
         cipher = sslobj.cipher() if sslobj else None
         self.cipher: str | None = cipher[0] if cipher else None
+        # the key-exchange group (TLS 1.3: secp521r1 or X448), None for TCP or if unreadable
+        self.group: str | None = session_group(sslobj) if sslobj else None
         self.peer_certificate: bytes | None = (
             sslobj.getpeercert(binary_form=True) if sslobj else None
         )

@@ -80,8 +80,8 @@ async def connect_to(
             log.warning("EVCC: TLS session refused: %s", describe_error(exc))
             raise EvccConnectError(describe_error(exc)) from exc
     conn = V2gConnection(reader, writer, max_payload=config.max_payload, name="evcc")
-    log.info("EVCC: connected to [%s]:%d (%s %s)", response.address, response.port,
-             conn.tls_version or "TCP", conn.cipher or "")
+    log.info("EVCC: connected to [%s]:%d (%s %s %s)", response.address, response.port,
+             conn.tls_version or "TCP", conn.cipher or "", conn.group or "")
     return conn
 
 

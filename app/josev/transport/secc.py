@@ -24,12 +24,15 @@ from josev.sdp.server import SdpServer
 from josev.transport.connection import V2gConnection
 from josev.transport.iface import PlcInterface
 from josev.transport.tls import (
+    TLS13_GROUPS,
+    ClientHelloInfo,
     TlsPolicyError,
     TlsProfile,
     TlsServerConfig,
     check_session,
     client_hello_max_version,
     describe_error,
+    parse_client_hello,
     server_context,
 )
 from josev.v2gtp import DEFAULT_MAX_PAYLOAD
@@ -177,14 +180,30 @@ class SeccServer:
             return self._contexts[TlsProfile.TLS12]
         return self._contexts[TlsProfile.TLS13]
 
+    def _explain(self, exc: BaseException, ctx: ssl.SSLContext | None, hello: bytes) -> str:
+        """describe_error, plus what the EV offered when a -20 handshake found no group."""
+        text = describe_error(exc)
+        if ctx is None or ctx is not self._contexts.get(TlsProfile.TLS13):
+            return text
+        try:
+            info: ClientHelloInfo | None = parse_client_hello(hello)
+        except ValueError:
+            return text
+        if info is not None and not set(info.group_names) & set(TLS13_GROUPS):
+            offered = ", ".join(info.group_names) or "none"
+            text = (f"no common key-exchange group: the EV offers {offered}; ISO 15118-20 "
+                    f"allows {', '.join(TLS13_GROUPS)} ({text})")
+        return text
+
     async def _serve_one(self, sock: socket.socket, addr: tuple[object, ...], tls: bool) -> None:
         loop = asyncio.get_running_loop()
         peer = addr[0]
         timeout = self.config.handshake_timeout
         reader = asyncio.StreamReader(limit=2**17)
         protocol = asyncio.StreamReaderProtocol(reader)
+        ctx: ssl.SSLContext | None = None
+        hello = b""
         try:
-            ctx: ssl.SSLContext | None = None
             if tls:
                 hello = await _peek(sock, loop.time() + timeout)
                 ctx = self._choose_context(hello)
@@ -195,7 +214,7 @@ class SeccServer:
         except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
             self.refused += 1
             log.warning("SECC %s: connection from %s refused: %s", self.config.evse_id, peer,
-                        describe_error(exc))
+                        self._explain(exc, ctx, hello))
             sock.close()
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
@@ -221,8 +240,8 @@ class SeccServer:
             await previous.close()
         if prev_task is not None and not prev_task.done():
             prev_task.cancel()
-        log.info("SECC %s: connection from %s (%s %s)", self.config.evse_id, peer,
-                 conn.tls_version or "TCP", conn.cipher or "")
+        log.info("SECC %s: connection from %s (%s %s %s)", self.config.evse_id, peer,
+                 conn.tls_version or "TCP", conn.cipher or "", conn.group or "")
         try:
             await self._on_connection(conn)
         except Exception:

@@ -2,12 +2,14 @@
 
 - DIN 70121 / ISO 15118-2: TLS 1.2 only, TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, group
   secp256r1, server-only authentication (the SECC is the server).
-- ISO 15118-20: TLS 1.3 only, TLS_AES_256_GCM_SHA384 or TLS_CHACHA20_POLY1305_SHA256, group
-  secp521r1 (or x448), mutual authentication.
+- ISO 15118-20: TLS 1.3 only, TLS_AES_256_GCM_SHA384 or TLS_CHACHA20_POLY1305_SHA256, groups
+  secp521r1 and X448 (both offered), mutual authentication.
 
 What Python 3.11's ssl module allows (OpenSSL 3): `set_ecdh_curve` sets exactly ONE group per
-context (so a -20 context offers secp521r1 only; "X448" is accepted as the alternative, not
-both at once); `set_ciphers` only governs TLS <= 1.2, the TLS 1.3 suite list cannot be set, so
+context, so the -20 contexts get their group list ("secp521r1:X448", both offered) through
+`josev.transport.ossl.set_groups` (SSL_CTX_set1_groups_list via ctypes, pointer verified first;
+if that route is unusable an ERROR is logged and the context offers secp521r1 alone).
+`set_ciphers` only governs TLS <= 1.2, the TLS 1.3 suite list cannot be set, so
 the server prefers its own order (AES-256-GCM first) and `check_session` refuses a session that
 negotiated any other suite (TLS_AES_128_GCM_SHA256). The verify depth cannot be set either, so
 `check_session` also enforces the chain length ([V2G2-007]: at most 3 non-root certificates).
@@ -23,6 +25,8 @@ import ssl
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from josev.transport import ossl
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class TlsPolicyError(ssl.SSLError):
     """A completed handshake that our policy refuses (chain too long, wrong suite)."""
 
 
-TLS13_GROUPS = ("secp521r1", "X448")  # ISO 15118-20; OpenSSL's names
+TLS13_GROUPS = ("secp521r1", "X448")  # ISO 15118-20; OpenSSL's names, in our preference
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class ServerCredentials:
     chain: Path          # leaf first, then Sub-CA 2 and Sub-CA 1
     key: Path
     client_roots: Path | None = None  # set: mutual authentication (-20)
-    group: str | None = None  # TLS 1.3 key-exchange group (one of TLS13_GROUPS)
+    group: str | None = None  # restrict TLS 1.3 to one of TLS13_GROUPS (None: offer both)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class ClientCredentials:
     roots: Path                       # trust anchors for the SECC (V2G root)
     chain: Path | None = None         # the EV's own chain (-20)
     key: Path | None = None
-    group: str | None = None          # TLS 1.3 key-exchange group (one of TLS13_GROUPS)
+    group: str | None = None          # restrict TLS 1.3 to one of TLS13_GROUPS (None: both)
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,21 @@ def client_credentials_from_store(store: Path, profile: TlsProfile) -> ClientCre
     return ClientCredentials(d / "v2g_root.pem")
 
 
-def _tls13_group(group: str | None) -> str:
-    group = group or TLS13_GROUP
-    if group not in TLS13_GROUPS:
-        raise ValueError(f"TLS 1.3 group {group!r} is not one of {', '.join(TLS13_GROUPS)}")
-    return group
+def _set_tls13_groups(ctx: ssl.SSLContext, group: str | None) -> tuple[str, ...]:
+    """Offer both -20 groups (or the one configured); returns what the context offers."""
+    if group is not None:
+        if group not in TLS13_GROUPS:
+            raise ValueError(f"TLS 1.3 group {group!r} is not one of {', '.join(TLS13_GROUPS)}")
+        ctx.set_ecdh_curve(group)
+        return (group,)
+    try:
+        ossl.set_groups(ctx, TLS13_GROUPS)
+        return TLS13_GROUPS
+    except (ossl.OsslUnavailable, ssl.SSLError) as exc:
+        log.error("TLS 1.3: cannot offer both ISO 15118-20 groups (%s); offering %s only: %s",
+                  ":".join(TLS13_GROUPS), TLS13_GROUP, exc)
+        ctx.set_ecdh_curve(TLS13_GROUP)
+        return (TLS13_GROUP,)
 
 
 def server_context(profile: TlsProfile, cred: ServerCredentials) -> ssl.SSLContext:
@@ -103,7 +117,7 @@ def server_context(profile: TlsProfile, cred: ServerCredentials) -> ssl.SSLConte
         ctx.set_ecdh_curve(TLS12_GROUP)
     else:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-        ctx.set_ecdh_curve(_tls13_group(cred.group))
+        _set_tls13_groups(ctx, cred.group)
     ctx.load_cert_chain(cred.chain, cred.key)
     if cred.client_roots is not None:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -122,11 +136,26 @@ def client_context(profile: TlsProfile, cred: ClientCredentials) -> ssl.SSLConte
         ctx.set_ecdh_curve(TLS12_GROUP)
     else:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-        ctx.set_ecdh_curve(_tls13_group(cred.group))
+        _set_tls13_groups(ctx, cred.group)
     ctx.load_verify_locations(cafile=cred.roots)
     if cred.chain is not None:
         ctx.load_cert_chain(cred.chain, cred.key)
     return ctx
+
+
+_group_unknown_logged = False
+
+
+def session_group(sslobj: ssl.SSLObject) -> str | None:
+    """The negotiated key-exchange group (OpenSSL's name), None if it cannot be read."""
+    global _group_unknown_logged
+    try:
+        return ossl.negotiated_group(sslobj)
+    except ossl.OsslUnavailable as exc:
+        if not _group_unknown_logged:
+            _group_unknown_logged = True
+            log.error("TLS: cannot read negotiated key-exchange groups: %s", exc)
+        return None
 
 
 def check_session(sslobj: ssl.SSLObject, max_non_root_certs: int = MAX_NON_ROOT_CERTS) -> None:
@@ -135,6 +164,10 @@ def check_session(sslobj: ssl.SSLObject, max_non_root_certs: int = MAX_NON_ROOT_
     cipher = sslobj.cipher()
     if version == "TLSv1.3" and cipher is not None and cipher[0] not in TLS13_SUITES:
         raise TlsPolicyError(f"TLS 1.3 suite {cipher[0]} is not allowed by ISO 15118-20")
+    if version == "TLSv1.3":
+        group = session_group(sslobj)
+        if group is not None and group not in TLS13_GROUPS:
+            raise TlsPolicyError(f"TLS 1.3 group {group} is not allowed by ISO 15118-20")
     if sslobj.getpeercert(binary_form=True) is None:
         return
     # public from Python 3.13; the same method on the inner object before
@@ -168,11 +201,32 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def client_hello_max_version(data: bytes) -> int | None:
-    """Highest TLS version offered by a ClientHello (0x0303 = 1.2, 0x0304 = 1.3).
+# IANA TLS SupportedGroups code points (RFC 8446 4.2.7, RFC 7919) -> OpenSSL's names
+GROUP_NAMES = {23: "prime256v1", 24: "secp384r1", 25: "secp521r1", 29: "X25519", 30: "X448",
+               256: "ffdhe2048", 257: "ffdhe3072", 258: "ffdhe4096", 259: "ffdhe6144",
+               260: "ffdhe8192"}
+
+
+def group_name(code: int) -> str:
+    return GROUP_NAMES.get(code, f"0x{code:04x}")
+
+
+@dataclass(frozen=True)
+class ClientHelloInfo:
+    max_version: int              # 0x0303 = TLS 1.2, 0x0304 = TLS 1.3
+    groups: tuple[int, ...] = ()  # supported_groups, IANA code points, in the client's order
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(group_name(g) for g in self.groups)
+
+
+def parse_client_hello(data: bytes) -> ClientHelloInfo | None:
+    """What a ClientHello offers: the highest TLS version and the key-exchange groups.
 
     Returns None while more bytes are needed; raises ValueError for something that is not a
-    TLS ClientHello. Used to pick the -2 or the -20 server context on a shared port.
+    TLS ClientHello. Used to pick the -2 or the -20 server context on a shared port, and to
+    say which groups an EV offered when a -20 handshake finds none in common.
     """
     if len(data) < 5:
         return None
@@ -186,15 +240,16 @@ def client_hello_max_version(data: bytes) -> int | None:
         if body[0] != 0x01:
             raise ValueError("first handshake message is not a ClientHello")
         pos = 4
-        legacy_version = int.from_bytes(body[pos : pos + 2], "big")
+        version = int.from_bytes(body[pos : pos + 2], "big")
         pos += 2 + 32
         pos += 1 + body[pos]                                   # session id
         pos += 2 + int.from_bytes(body[pos : pos + 2], "big")  # cipher suites
         pos += 1 + body[pos]                                   # compression methods
         if pos >= len(body):
-            return legacy_version
+            return ClientHelloInfo(version)
         end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
         pos += 2
+        groups: tuple[int, ...] = ()
         while pos + 4 <= end:
             etype, elen = struct.unpack_from(">HH", body, pos)
             pos += 4
@@ -204,8 +259,19 @@ def client_hello_max_version(data: bytes) -> int | None:
                     int.from_bytes(body[pos + 1 + i : pos + 3 + i], "big") for i in range(0, n, 2)
                 ]
                 known = [v for v in versions if 0x0300 <= v <= 0x0304]
-                return max(known) if known else legacy_version
+                version = max(known) if known else version
+            elif etype == 0x000A:  # supported_groups
+                n = int.from_bytes(body[pos : pos + 2], "big")
+                if n > elen - 2 or pos + 2 + n > len(body):
+                    raise IndexError
+                groups = struct.unpack_from(f">{n // 2}H", body, pos + 2)
             pos += elen
-        return legacy_version
-    except IndexError:
+        return ClientHelloInfo(version, groups)
+    except (IndexError, struct.error):
         raise ValueError("truncated ClientHello") from None
+
+
+def client_hello_max_version(data: bytes) -> int | None:
+    """Highest TLS version offered by a ClientHello (None while more bytes are needed)."""
+    info = parse_client_hello(data)
+    return None if info is None else info.max_version

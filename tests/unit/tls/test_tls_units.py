@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 
@@ -9,15 +10,19 @@ import pytest
 
 from josev.pki import create_pki
 from josev.transport.tls import (
+    TLS13_GROUPS,
     TLS13_SUITES,
     TlsPolicyError,
     TlsProfile,
     TlsServerConfig,
+    check_session,
     client_context,
     client_credentials_from_store,
     client_hello_max_version,
     describe_error,
+    parse_client_hello,
     server_context,
+    session_group,
 )
 
 
@@ -120,9 +125,103 @@ def test_tls13_group_mismatch_fails(store: Path) -> None:
     cfg = TlsServerConfig.from_store(store)
     assert cfg.tls13 is not None
     server = server_context(TlsProfile.TLS13, replace(cfg.tls13, group="X448"))
-    creds = client_credentials_from_store(store, TlsProfile.TLS13)  # secp521r1 only
-    with pytest.raises(ssl.SSLError):
+    creds = replace(client_credentials_from_store(store, TlsProfile.TLS13), group="secp521r1")
+    with pytest.raises(ssl.SSLError, match="NO_SUITABLE_KEY_SHARE"):
         handshake(client_context(TlsProfile.TLS13, creds), server)
+
+
+@pytest.mark.parametrize("group", ["secp521r1", "X448"])
+def test_default_iso20_contexts_offer_both_groups(store: Path, group: str) -> None:
+    """Our EV (default: both groups) meets a server limited to one, and our server (default:
+    both) meets a client limited to one; the group used is the one both allow."""
+    from dataclasses import replace
+
+    cfg = TlsServerConfig.from_store(store)
+    assert cfg.tls13 is not None
+    ev = client_credentials_from_store(store, TlsProfile.TLS13)
+    c, s = handshake(client_context(TlsProfile.TLS13, ev),
+                     server_context(TlsProfile.TLS13, replace(cfg.tls13, group=group)))
+    assert session_group(c) == session_group(s) == group
+    c, s = handshake(client_context(TlsProfile.TLS13, replace(ev, group=group)),
+                     server_context(TlsProfile.TLS13, cfg.tls13))
+    assert session_group(c) == session_group(s) == group
+    hello = hello_from(client_context(TlsProfile.TLS13, ev))
+    info = parse_client_hello(hello)
+    assert info is not None and info.group_names == TLS13_GROUPS
+
+
+def test_tls12_contexts_keep_secp256r1_only(store: Path) -> None:
+    creds = client_credentials_from_store(store, TlsProfile.TLS12)
+    info = parse_client_hello(hello_from(client_context(TlsProfile.TLS12, creds)))
+    assert info is not None and info.max_version == 0x0303
+    assert info.group_names == ("prime256v1",)
+
+
+def test_check_session_refuses_a_tls13_group_outside_iso20(store: Path) -> None:
+    """Contexts that are not ours (plain ssl, P-256) complete TLS 1.3; our policy refuses it."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.minimum_version = ssl.TLSVersion.TLSv1_3
+    server.set_ecdh_curve("prime256v1")
+    server.load_cert_chain(store / "iso20/secc_chain.pem", store / "iso20/secc.key")
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.load_verify_locations(store / "iso20/v2g_root.pem")
+    client.set_ecdh_curve("prime256v1")
+    c, _ = handshake(client, server)
+    assert c.version() == "TLSv1.3" and session_group(c) == "prime256v1"
+    with pytest.raises(TlsPolicyError, match="group prime256v1 is not allowed"):
+        check_session(c)
+
+
+def test_group_route_unusable_is_loud_and_keeps_secp521r1(
+    store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If the ctypes route cannot be verified (another interpreter, another layout), the
+    context still works with secp521r1, and an ERROR says so. (The failure is simulated:
+    it cannot happen on this CPython.)"""
+    from josev.transport import ossl
+
+    def unusable(ctx: ssl.SSLContext, groups: object) -> None:
+        raise ossl.OsslUnavailable("SSL_CTX options do not match SSLContext.options")
+
+    monkeypatch.setattr(ossl, "set_groups", unusable)
+    cfg = TlsServerConfig.from_store(store)
+    assert cfg.tls13 is not None
+    with caplog.at_level(logging.ERROR, logger="josev.transport.tls"):
+        server = server_context(TlsProfile.TLS13, cfg.tls13)
+    assert "cannot offer both ISO 15118-20 groups (secp521r1:X448); offering secp521r1 only" \
+        in caplog.text
+    c, _ = handshake(client_context(TlsProfile.TLS13,
+                                    client_credentials_from_store(store, TlsProfile.TLS13)),
+                     server)
+    assert session_group(c) == "secp521r1"
+
+
+def test_ossl_pointer_checks() -> None:
+    from josev.transport import ossl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    before = ctx.options
+    assert ossl.ssl_ctx_pointer(ctx) != 0
+    assert ctx.options == before  # the probe flips an option and restores it
+    with pytest.raises(ossl.OsslUnavailable, match="smaller than expected"):
+        ossl.ssl_ctx_pointer(object())  # type: ignore[arg-type]
+    with pytest.raises(ssl.SSLError, match="refused the group list"):
+        ossl.set_groups(ctx, ["no-such-group"])
+
+
+def test_client_hello_groups_parsed_and_truncation_refused() -> None:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_ecdh_curve("secp384r1")
+    hello = hello_from(ctx)
+    info = parse_client_hello(hello)
+    assert info is not None and info.groups == (24,) and info.max_version == 0x0304
+    ext = hello.find(b"\x00\x0a\x00\x04\x00\x02\x00\x18")  # supported_groups: secp384r1
+    assert ext > 0
+    bad = bytearray(hello)
+    bad[ext + 4 : ext + 6] = b"\x00\x40"  # a list longer than the extension
+    with pytest.raises(ValueError, match="truncated"):
+        parse_client_hello(bytes(bad))
 
 
 def test_unknown_tls13_group_is_refused(store: Path) -> None:
