@@ -48,15 +48,14 @@ class EvSession:
         self.ongoing_since: dict[str, float] = {}
         self.ended = False
         self.state = "SessionSetup"
+        self.matched_since: float | None = None   # pre-charge: when the voltage first matched
 
     def send(self, payload_type: int, msg: Any, name: str, now: float) -> None:
         self.out.append(Send(payload_type, encode(msg), name + "Req", now))
         self.pending = name
         timeout, _ = self.timing.times(self.protocol, name)
         self.out.append(self.timers.set("response", now + timeout))
-        c = self.timers.cancel("next")
-        if c is not None:
-            self.out.append(c)
+        self.stop_timer("next")
 
     def later(self, name: str, delay: float, now: float) -> None:
         """Send request `name` after `delay` (via the `next` timer)."""
@@ -79,9 +78,7 @@ class EvSession:
         except ExiError as exc:
             self.end(f"undecodable response: {exc}", False, now)
             return self.out
-        c = self.timers.cancel("response")
-        if c is not None:
-            self.out.append(c)
+        self.stop_timer("response")
         self.on_response(root, msg, now)
         return self.out
 
@@ -96,6 +93,33 @@ class EvSession:
         else:
             self.on_timer(name, now)
         return self.out
+
+    def stop_timer(self, name: str) -> None:
+        c = self.timers.cancel(name)
+        if c is not None:
+            self.out.append(c)
+
+    def after_cable_check(self, processing: str, name: str, next_request: str,
+                          now: float) -> None:
+        """DC cable check, the same in DIN, -2 and -20: poll until Finished, then pre-charge."""
+        if processing != "Finished":
+            self.later(name, self.cfg.poll_interval, now)
+            return
+        self.stop_timer("cable_check")
+        self.request(next_request, now)
+
+    def after_precharge(self, present: float, name: str, now: float) -> None:
+        """Pre-charge until the station's voltage has held within 10 V of the battery's."""
+        self.ev.measure(present, 0.0, now)
+        if abs(present - self.ev.ocv) > 10.0:
+            self.matched_since = None
+        elif self.matched_since is None:
+            self.matched_since = now
+        if self.matched_since is not None and now - self.matched_since >= self.cfg.precharge_hold:
+            self.stop_timer("precharge")
+            self.request("PowerDelivery", now)
+        else:
+            self.later(name, self.cfg.poll_interval, now)
 
     def ongoing(self, key: str, now: float, limit: float) -> bool:
         since = self.ongoing_since.setdefault(key, now)

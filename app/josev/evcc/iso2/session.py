@@ -17,7 +17,6 @@ class Iso2EvSession(EvSession):
         super().__init__(core, now)
         self.stopping: str | None = None
         self.precharge_started: float | None = None
-        self.matched_since: float | None = None
         self.mac = bytes(int(x, 16) for x in self.cfg.mac.split(":"))
         self.mode = "AC_three_phase_core" if self.cfg.ac else "DC_extended"
         self.evse_max_current = 0.0
@@ -189,28 +188,10 @@ class Iso2EvSession(EvSession):
         self.request("CableCheck", now)
 
     def _on_CableCheck(self, body: iso2.CableCheckResType, now: float) -> None:
-        if body.EVSEProcessing != "Finished":
-            self.later("CableCheck", self.cfg.poll_interval, now)
-            return
-        c = self.timers.cancel("cable_check")
-        if c is not None:
-            self.out.append(c)
-        self.request("PreCharge", now)
+        self.after_cable_check(body.EVSEProcessing, "CableCheck", "PreCharge", now)
 
     def _on_PreCharge(self, body: iso2.PreChargeResType, now: float) -> None:
-        present = fv(body.EVSEPresentVoltage)
-        self.ev.measure(present, 0.0, now)
-        if abs(present - self.ev.ocv) > 10.0:
-            self.matched_since = None
-        elif self.matched_since is None:
-            self.matched_since = now
-        if self.matched_since is not None and now - self.matched_since >= self.cfg.precharge_hold:
-            c = self.timers.cancel("precharge")
-            if c is not None:
-                self.out.append(c)
-            self.request("PowerDelivery", now)
-        else:
-            self.later("PreCharge", self.cfg.poll_interval, now)
+        self.after_precharge(fv(body.EVSEPresentVoltage), "PreCharge", now)
 
     def _on_PowerDelivery(self, body: Any, now: float) -> None:
         if self.progress_kind == "Renegotiate":   # a new schedule: parameters again

@@ -27,7 +27,6 @@ class Iso20EvSession(EvSession):
         self.precharge_started: float | None = None
         self.standby_until: float | None = None
         self.progress_kind = "Start"
-        self.matched_since: float | None = None
 
     def hdr(self, now: float, mod: Any = cm) -> Any:
         sid = self.session_id if len(self.session_id) == 8 else b"\x00" * 8
@@ -318,28 +317,10 @@ class Iso20EvSession(EvSession):
         self.request("DC_CableCheck", now)
 
     def _on_DC_CableCheck(self, msg: dc.DC_CableCheckResType, now: float) -> None:
-        if msg.EVSEProcessing != "Finished":
-            self.later("DC_CableCheck", self.cfg.poll_interval, now)
-            return
-        c = self.timers.cancel("cable_check")
-        if c is not None:
-            self.out.append(c)
-        self.request("DC_PreCharge", now)
+        self.after_cable_check(msg.EVSEProcessing, "DC_CableCheck", "DC_PreCharge", now)
 
     def _on_DC_PreCharge(self, msg: dc.DC_PreChargeResType, now: float) -> None:
-        present = f20(msg.EVSEPresentVoltage)
-        self.ev.measure(present, 0.0, now)
-        if abs(present - self.ev.ocv) > 10.0:
-            self.matched_since = None
-        elif self.matched_since is None:
-            self.matched_since = now
-        if self.matched_since is not None and now - self.matched_since >= self.cfg.precharge_hold:
-            c = self.timers.cancel("precharge")
-            if c is not None:
-                self.out.append(c)
-            self.request("PowerDelivery", now)
-        else:
-            self.later("DC_PreCharge", self.cfg.poll_interval, now)
+        self.after_precharge(f20(msg.EVSEPresentVoltage), "DC_PreCharge", now)
 
     def _on_PowerDelivery(self, msg: cm.PowerDeliveryResType, now: float) -> None:
         if self.progress_kind == "ScheduleRenegotiation":
