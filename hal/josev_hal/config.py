@@ -212,6 +212,25 @@ class SupervisorConfig(_Strict):
     cable_check_voltage: PositiveFloat = 500.0
 
 
+class LogsConfig(_Strict):
+    """`upload_logs`: what is collected, where the archive goes, how it is uploaded."""
+
+    data_dir: Path = Path("/var/lib/josev/logs")  # archives (the data partition)
+    keep_archives: Annotated[int, Field(ge=1)] = 3
+    log_dir: Path | None = Path("/var/log/josev")  # files of the station's own (newest first)
+    journalctl: str = "journalctl"
+    journal_directory: Path | None = None  # journalctl --directory (default: the system's)
+    journal_units: list[str] = ["josev-hal", "josev-iso15118", "josev-ocpp", "josev-ota",
+                                "mosquitto", "rauc"]
+    # Cap on the log text collected (the archive is smaller); the manifest names what was cut.
+    max_bytes: Annotated[int, Field(ge=4096)] = 16 * 1024 * 1024
+    upload_method: Literal["put", "post"] = "put"  # post: multipart/form-data, field "file"
+    ca_file: Path | None = None  # None: the system's trust store
+    timeout_s: PositiveFloat = 30.0  # per socket operation
+    default_retries: Annotated[int, Field(ge=0, le=100)] = 2  # when the request names none
+    default_retry_interval_s: Annotated[float, Field(ge=0)] = 60.0
+
+
 class EvseConfig(_Strict):
     evse_id: Annotated[int, Field(ge=1, le=1000)] = 1
     iso15118_id: Annotated[str, Field(min_length=1, max_length=37)] = "DE*JSV*E1"
@@ -244,6 +263,7 @@ class HalConfig(_Strict):
     supervisor: SupervisorConfig = SupervisorConfig()
     tpm: TpmConfig = TpmConfig()
     mqtt: MqttConfig = MqttConfig()
+    logs: LogsConfig = LogsConfig()
     # The simulator control channel (sim/ev in, sim/station out): not part of the Josev API.
     sim_topic_prefix: str = "sim"
     meter_update_s: PositiveFloat = 5.0

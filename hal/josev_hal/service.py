@@ -27,6 +27,7 @@ from josev_hal import __version__
 from josev_hal.config import HalConfig
 from josev_hal.cp.base import CpMode
 from josev_hal.devices import Built, build
+from josev_hal.logs import LogUploader, RecentRecords
 from josev_hal.meter.base import MeterError, MeterReading
 from josev_hal.rfid.base import CardReader
 from josev_hal.sim import control as sim_control
@@ -70,6 +71,9 @@ class HalService:
         self.steps = 0
         self.last_display: models.DisplayAndPersonalMsgUpdate | None = None
         self.transactions: dict[str, models.TransactionStatusUpdate] = {}
+        self.recent_logs = RecentRecords()
+        self.logs = LogUploader(cfg.logs, cfg.station.identity, self._send_log_status,
+                                self.recent_logs)
         self._register()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -113,6 +117,7 @@ class HalService:
             "process_authorized_token": self.on_process_authorized_token,
             "stop_charging": self.on_stop_charging,
             "generate_csr": self.on_generate_csr,
+            "upload_logs": self.logs.request,
         }
         for name, handler in handlers.items():
             c.on_request(name, self._heard_then(handler))
@@ -297,6 +302,10 @@ class HalService:
             return models.GenerateCsrResponse(status="rejected")
         log.info("generate_csr %s: CSR made for CN=%s", req.certificate_type, req.common_name)
         return models.GenerateCsrResponse(status="accepted", csr=csr)
+
+    async def _send_log_status(self, upd: models.LogStatusUpdate) -> None:
+        log.info("log_status %s (request %s)", upd.status, upd.request_id)
+        await self.client.update("log_status", upd)
 
     # -- updates from Josev --------------------------------------------------------------------
 
@@ -496,6 +505,7 @@ class HalService:
             except OSError as exc:
                 log.warning("SCHED_FIFO %d refused (%s): safety reaction times are not "
                             "guaranteed under load", self.cfg.realtime_priority, exc.strerror)
+        logging.getLogger().addHandler(self.recent_logs)
         async with self.client:
             spawn = self._tasks.append
             spawn(asyncio.create_task(self._control_loop(), name="hal:control"))
@@ -522,6 +532,7 @@ class HalService:
                 await stop.wait()
             finally:
                 await self._notify("STOPPING=1")
+                await self.logs.close()
                 for task in self._tasks:
                     task.cancel()
                 for task in self._tasks:
@@ -530,6 +541,7 @@ class HalService:
                 self._tasks.clear()
                 self._shutdown()
                 await self.close_devices()
+                logging.getLogger().removeHandler(self.recent_logs)
 
     async def _notify(self, state: str) -> None:
         """sd_notify off the event loop: a datagram socket whose reader lags (the kernel queues

@@ -24,6 +24,8 @@ def hal_config(broker: Broker, tmp_path: Path, **overrides: Any) -> HalConfig:
         "evses": [{"isolation": {"test_duration_s": 0.3}}],
         "supervisor": {"trip_hold_s": 0.2},
         "meter_update_s": 0.2,
+        "logs": {"data_dir": str(tmp_path / "logarchives"), "log_dir": str(tmp_path / "varlog"),
+                 "journal_directory": str(tmp_path / "journal")},
     }
     for key, value in overrides.items():
         data[key] = value
@@ -51,7 +53,7 @@ class Running:
 
 
 UPDATE_NAMES = ("cp_status", "cs_status_and_limits", "cs_contactor_status", "meter_values",
-                "notify_event", "change_availability")
+                "notify_event", "change_availability", "log_status")
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from josev_hal.sim.client import SimClient
 from tests.broker import Broker
 from tests.integration.hal.conftest import Running, hal_config, running_hal, wait_for
 
-# Requests Josev sends to the CS. update_firmware and upload_logs are answered by josev-ota.
-OTA_OWNED = {"update_firmware", "upload_logs"}
+# Requests Josev sends to the CS. update_firmware is answered by josev-ota.
+OTA_OWNED = {"update_firmware"}
 CS_REQUESTS = sorted(
     name for (name, t), sp in SPECS.items()
     if t == "request" and JOSEV_CS in sp.topics and name not in OTA_OWNED
@@ -30,6 +30,7 @@ def test_the_list_covers_the_contract() -> None:
         "cable_check", "change_availability", "cp_pwm", "cs_connector", "cs_contactor_status",
         "cs_parameters", "cs_status_and_limits", "device_model", "generate_csr", "meter_values",
         "power_electronics_setpoint", "process_authorized_token", "reset", "stop_charging",
+        "upload_logs",
     }
 
 
