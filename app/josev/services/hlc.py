@@ -34,6 +34,7 @@ from josev.secc.common.actions import (
 )
 from josev.secc.common.core import IMPLEMENTED, SeccCore
 from josev.secc.common.session import PausedSession, SeccConfig
+from josev.slac.wakeup import SleepTracker, Wake
 from josev.station import StationState
 from josev.transport.connection import ConnectionClosed, V2gConnection
 from josev.transport.iface import InterfaceError, PlcInterface
@@ -258,6 +259,9 @@ class EvseHlc:
         self.authorized: bool | None = None
         self.sessions: list[EndSession] = []
         self.slac: Any = None
+        self.sleep = SleepTracker()        # ISO 15118-3 sleep mode after a paused session
+        self._sleep_timer: asyncio.TimerHandle | None = None
+        self._pwm_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         tls = TlsServerConfig.from_store(self.hlc.pki) if self.hlc.pki else None
@@ -274,13 +278,18 @@ class EvseHlc:
         driver = SessionDriver(self, conn, self.plugged_at)
         self.driver = driver
         log.info("evse %d: V2G connection %r", self.evse_id, conn)
+        # SLAC must not time out or restart (new NMK, PWM off) under a running session
+        hold = self.slac.v2g_session() if self.slac is not None else contextlib.nullcontext()
         try:
-            end = await driver.run()
+            with hold:
+                end = await driver.run()
         except Exception:
             log.exception("evse %d: session driver failed", self.evse_id)
             end = EndSession("driver failure", False)
         if end is not None:
             self.sessions.append(end)
+            if end.paused and self.paused:
+                self.go_to_sleep()
         self.log_turnarounds(driver.turnarounds)
         if self.driver is driver:
             self.driver = None
@@ -304,7 +313,54 @@ class EvseHlc:
         if self.driver is not None:
             self.driver.post("station")
 
+    def go_to_sleep(self) -> None:
+        """A paused session: the oscillator stays off (X1) until one side wakes the other."""
+        self.sleep.sleep(asyncio.get_running_loop().time())
+        log.info("evse %d: session paused: sleep mode, CP oscillator off", self.evse_id)
+        self._pwm(hlc=False)
+
+    def wake_from_station(self) -> None:
+        self._woken(self.sleep.wake_from_station())
+
+    def _woken(self, wake: Wake | None) -> None:
+        if self._sleep_timer is not None and (wake is not None or self.sleep.timer() is None):
+            self._sleep_timer.cancel()
+            self._sleep_timer = None
+        if wake is None:
+            return
+        if wake.by == "ev":
+            log.info("evse %d: woken by the EV (%d B-C-B toggle(s)): 5 %% PWM", self.evse_id,
+                     wake.toggles)
+        else:
+            log.info("evse %d: waking the EV: 5 %% PWM", self.evse_id)
+        self._pwm(hlc=True)
+
+    def _sleep_tick(self) -> None:
+        self._sleep_timer = None
+        self._woken(self.sleep.handle_timer(asyncio.get_running_loop().time()))
+
+    def _pwm(self, hlc: bool) -> None:
+        req = models.CpPwmRequest(evse_id=self.evse_id, hlc=hlc, current=None if hlc else 0,
+                                  error_state=False, fault_state=False)
+
+        async def send() -> None:
+            try:
+                await self.client.request("cp_pwm", req, timeout=self.hlc.api_timeout)
+            except ApiError as exc:
+                log.warning("evse %d: cp_pwm (hlc=%s) failed: %s", self.evse_id, hlc, exc)
+
+        task = asyncio.create_task(send())
+        self._pwm_tasks.add(task)
+        task.add_done_callback(self._pwm_tasks.discard)
+
     def cp_changed(self, before: str, after: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._woken(self.sleep.cp(after, loop.time()))
+        deadline = self.sleep.timer()
+        if deadline is not None:
+            if self._sleep_timer is not None:
+                self._sleep_timer.cancel()
+            self._sleep_timer = loop.call_at(deadline, self._sleep_tick)
         if after.startswith("B") and (before == "" or before.startswith("A")):
             self.plugged_at = asyncio.get_running_loop().time()
         elif after[:1] in ("A", "E", "F"):
@@ -325,6 +381,10 @@ class EvseHlc:
             self.driver.post("station")
 
     async def close(self) -> None:
+        if self._sleep_timer is not None:
+            self._sleep_timer.cancel()
+        for task in list(self._pwm_tasks):
+            task.cancel()
         if self.driver is not None:
             self.driver.post("closed")
         if self.server is not None:
@@ -368,6 +428,7 @@ class Hlc:
         self.slac: dict[int, Any] = {}
         client.on_request("stop_charging", self._stop_charging)
         client.on_request("authorization", self._authorization)
+        client.on_update("iso15118_charge_limit", self._on_charge_limit)
 
     def lookup(self, name: str) -> PlcInterface:
         if self.hlc.netns:
@@ -424,6 +485,12 @@ class Hlc:
     def on_station(self) -> None:
         for evse in self.evses.values():
             evse.station_changed()
+
+    def _on_charge_limit(self, value: models.Iso15118ChargeLimitUpdate) -> None:
+        """Smart charging says power may flow again: wake a sleeping EV on that EVSE."""
+        evse = self.evses.get(value.evse_id)
+        if evse is not None and value.limit > 0 and evse.sleep.asleep:
+            evse.wake_from_station()
 
     async def _stop_charging(self, req: models.StopChargingRequest) -> models.StopChargingResponse:
         evse = self.evses.get(req.evse_id)

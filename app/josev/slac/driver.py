@@ -174,10 +174,11 @@ class _Reader:
     """Reads frames as they come; the modem's own frames go to it at once, because the loop
     may be waiting on the modem (CM_SET_KEY) and must not deadlock on its answer."""
 
-    def __init__(self, sock: socket.socket, modem: Modem) -> None:
+    def __init__(self, sock: socket.socket, modem: Modem,
+                 queue: asyncio.Queue[bytes] | None = None) -> None:
         self.sock = sock
         self.modem = modem
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.queue: asyncio.Queue[bytes] = queue if queue is not None else asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._readable)
 
@@ -222,15 +223,18 @@ async def serve_evse(
     *,
     poll_link: float = 0.5,
     stop_on_match: bool = False,
+    inbox: asyncio.Queue[bytes] | None = None,
 ) -> Failed | Matched:
     """Run an EVSE SLAC session (core.start() is called here).
 
     Keeps serving after a match (answering a repeated MATCH.REQ, matching again when the EV
     starts over) until it is cancelled (CP A/E/F) or the core fails; `stop_on_match` returns
     at the first match instead. Every Matched/Joined/Failed goes to `on_event`.
+    `inbox` is the frame queue; a caller that changed the core from outside (hlc_session)
+    puts b"" in it so the loop takes the core's new actions and deadline at once.
     """
     loop = asyncio.get_running_loop()
-    reader = _Reader(sock, modem)
+    reader = _Reader(sock, modem, inbox)
     matched: Matched | None = None
     next_poll = 0.0
     try:
@@ -266,7 +270,7 @@ async def serve_evse(
                     continue
                 deadline = min(deadline or next_poll, next_poll)
             data = await reader.get(deadline)
-            if data is None:
+            if not data:  # None: a deadline; b"": woken up after an outside change
                 core.handle_timer(loop.time())
             else:
                 core.receive_frame(data, loop.time())

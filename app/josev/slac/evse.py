@@ -1,12 +1,19 @@
 """EVSE side of SLAC (ISO 15118-3 clause 9), sans-I/O.
 
 Events in: `start(now)` (CP state B), `key_set(now, ok)` (the modem took the new NMK),
-`receive_frame(data, now)`, `handle_timer(now)`, `link_status(now, up)`, `abort(reason)`.
+`receive_frame(data, now)`, `handle_timer(now)`, `link_status(now, up)`, `abort(reason)`,
+`hlc_session(now, active)` (a V2G session is up on this EVSE / has ended).
 Actions out (`next_action()`): SendFrame, SetKey, Matched, Joined, Failed. `get_timer()` is the
 next deadline. Time is an argument; randomness (NMK) is injected.
 
 Several EVs may answer on a shared medium (crosstalk): each (EV MAC, RunID) is its own run
 with its own sounds and timers; the first valid CM_SLAC_MATCH.REQ wins and ends the others.
+
+While a V2G session is up, SLAC never fails: the session proves the EV is on our network, and
+the caller's reaction to a failure (a new NMK, the PWM off for the 5 % restart) would cut it.
+Per-run protocol timers still run (a matched EV that starts SLAC over is answered as usual),
+but session-level timeouts are off, and if such a re-matching fails the previous match stands.
+When the session ends, the session-level timeouts of an unfinished matching are re-armed.
 """
 
 from __future__ import annotations
@@ -129,6 +136,8 @@ class EvseSlac:
         self._deadline: float | None = None  # session-level timer (init / join)
         self.matched: Matched | None = None
         self.ignored: list[str] = []
+        self.hlc_active = False  # a V2G session is up: no failures, no session timeouts
+        self._kept: Matched | None = None  # the last match; stands if a re-matching fails
 
     # -- events ---------------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -137,6 +146,7 @@ class EvseSlac:
         self._had_runs = False
         self._last_drop = ""
         self.matched = None
+        self._kept = None
         self.ignored.clear()
         self.nmk = self._random(16)
         self.nid = nid_from_nmk(self.nmk)
@@ -158,6 +168,20 @@ class EvseSlac:
         self.state = State.IDLE
         self._runs.clear()
         self._deadline = None
+
+    def hlc_session(self, now: float, active: bool) -> None:
+        """A V2G session came up (TCP/TLS connection over this link) or ended."""
+        self.hlc_active = active
+        if active:
+            self._deadline = None
+            if self.state is State.MATCHED and self.matched is not None and self.link_detection:
+                # V2G traffic over the link is the join the modem had not reported yet
+                self.state = State.JOINED
+                self._actions.append(Joined(self.matched.ev_mac))
+        elif self.state is State.MATCHING and not self._runs and self._deadline is None:
+            waited = self._had_runs or self._kept is not None
+            self._deadline = now + (self.t.TT_matching_repetition if waited
+                                    else self.t.TT_EVSE_SLAC_init)
 
     def link_status(self, now: float, up: bool) -> None:
         if self.state is State.MATCHED and up and self.matched is not None:
@@ -205,7 +229,7 @@ class EvseSlac:
                 log.info("SLAC EVSE: matched EV %s restarts SLAC; matching again",
                          mac_str(frame.src))
                 self.state = State.MATCHING
-                self.matched = None
+                self.matched = None  # self._kept still holds it
                 self._had_runs = False
                 self._deadline = None
                 self._on_parm(frame.src, msg, now)
@@ -232,9 +256,12 @@ class EvseSlac:
                 self._run_timeout(key, run, now)
         if self.state is State.MATCHING and not self._runs and self._had_runs \
                 and self._deadline is None:
-            # Every run failed. The EV repeats a failed matching (new RunID) within
-            # TT_matching_repetition: wait that long for it before giving up.
-            self._deadline = now + self.t.TT_matching_repetition
+            if self.hlc_active:
+                self._keep_going("every run of the re-matching ended")
+            else:
+                # Every run failed. The EV repeats a failed matching (new RunID) within
+                # TT_matching_repetition: wait that long for it before giving up.
+                self._deadline = now + self.t.TT_matching_repetition
 
     # -- outputs ----------------------------------------------------------------------------
     def next_action(self) -> Action | None:
@@ -258,7 +285,22 @@ class EvseSlac:
     def _send(self, dst: bytes, msg: Mme) -> None:
         self._actions.append(SendFrame(encode(dst, self.mac, msg)))
 
+    def _keep_going(self, reason: str) -> None:
+        """No failure while a V2G session is up: back to the previous match, or keep
+        listening without a deadline if there was none."""
+        self._runs.clear()
+        self._deadline = None
+        if self._kept is not None:
+            self.state, self.matched = State.MATCHED, self._kept
+        elif self.state is not State.MATCHING:
+            self.state = State.MATCHING
+        log.warning("SLAC EVSE: %s; not failing, a V2G session is up (state %s)", reason,
+                    self.state.value)
+
     def _fail(self, reason: str) -> None:
+        if self.hlc_active:
+            self._keep_going(reason)
+            return
         log.warning("SLAC EVSE failed: %s", reason)
         self.state = State.FAILED
         self._runs.clear()
@@ -385,7 +427,7 @@ class EvseSlac:
             self._ignore(f"{mac_str(src)}: CM_SLAC_MATCH.REQ names other MAC addresses")
             return
         self._send(src, self._match_cnf(msg))
-        self.matched = Matched(src, msg.run_id, self.nid, self.nmk, run.average)
+        self.matched = self._kept = Matched(src, msg.run_id, self.nid, self.nmk, run.average)
         for key in [k for k in self._runs if k != (src, msg.run_id)]:
             self._drop(key, "another EV matched")
         self._runs.clear()

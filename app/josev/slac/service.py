@@ -6,6 +6,9 @@
   `restart_pause` seconds and back to 5 %, which makes the EV start SLAC again; after
   `restarts` such retries the EVSE reports "unmatched" (the station may then offer basic
   charging).
+- Never while a V2G session is up on this EVSE (`with service.v2g_session(): ...` around
+  it): SLAC timeouts, failures and restarts are off until the session ends or CP goes
+  A/E/F, because a restart sets a new NMK and switches the PWM off, which ends the session.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Protocol
 
 from josev.api import ApiError, models
@@ -60,6 +63,43 @@ class SlacService:
         self._aborts: set[asyncio.Future[None]] = set()
         self.last: Matched | None = None
         self.history: list[str] = []
+        self._holds: set[object] = set()      # one per V2G session up on this EVSE
+        self._hlc_idle = asyncio.Event()
+        self._hlc_idle.set()
+        self._core: EvseSlac | None = None
+        self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    @property
+    def hlc_active(self) -> bool:
+        """A V2G session is up on this EVSE: no SLAC timeouts, failures or restarts."""
+        return bool(self._holds)
+
+    @contextlib.contextmanager
+    def v2g_session(self) -> Iterator[None]:
+        """Hold SLAC's timeouts and restarts off for the duration of one V2G session
+        (nested/overlapping sessions count; CP A/E/F releases every hold)."""
+        token = object()
+        self._holds.add(token)
+        if len(self._holds) == 1:
+            self._hlc_changed(True)
+        try:
+            yield
+        finally:
+            if token in self._holds:
+                self._holds.discard(token)
+                if not self._holds:
+                    self._hlc_changed(False)
+
+    def _hlc_changed(self, active: bool) -> None:
+        log.info("SLAC EVSE %d: V2G session %s: SLAC timeouts and restarts %s", self.evse_id,
+                 "up" if active else "ended", "off" if active else "on again")
+        if active:
+            self._hlc_idle.clear()
+        else:
+            self._hlc_idle.set()
+        if self._core is not None:
+            self._core.hlc_session(asyncio.get_running_loop().time(), active)
+            self._inbox.put_nowait(b"")  # the serving loop re-reads the core's deadline
 
     def on_cp_status(self, update: models.CpStatusUpdate) -> None:
         """Callback for `cp_status` updates (register with api.on_update)."""
@@ -68,9 +108,17 @@ class SlacService:
         state = update.state
         running = self._task is not None and not self._task.done()
         if state in ("B1", "B2") and not running and self.last is None:
+            if self.hlc_active:
+                # a new matching would set a new NMK under the running session
+                log.info("SLAC EVSE %d: CP %s during a V2G session: no new matching",
+                         self.evse_id, state)
+                return
             self._task = asyncio.ensure_future(self._session())
         elif state[0] in "AEF":
             self.last = None
+            if self._holds:
+                self._holds.clear()
+                self._hlc_changed(False)
             if running and self._task is not None:
                 log.info("SLAC EVSE %d: CP %s, aborting matching", self.evse_id, state)
                 self._task.cancel()
@@ -102,13 +150,25 @@ class SlacService:
         try:
             modem = self._modem_factory(sock, mac)
             for attempt in range(1 + self.restarts):
+                if self.hlc_active:
+                    await self._hlc_idle.wait()  # a new matching sets a new NMK: not now
                 await self._pwm(True)
                 await self._status(NO_RUN_ID, "matching")
-                result = await serve_evse(sock, EvseSlac(mac, self.timers), modem, self._event)
+                self._inbox = asyncio.Queue()  # no frames left over from a previous attempt
+                core = self._core = EvseSlac(mac, self.timers)
+                try:
+                    result = await serve_evse(sock, core, modem, self._event, inbox=self._inbox)
+                finally:
+                    self._core = None
                 # serve_evse only returns on failure: a match keeps it serving until CP A/E/F
                 if not isinstance(result, Failed):
                     return
                 await self._status(NO_RUN_ID, "failed")
+                if self.hlc_active:
+                    # only a failure that raced the session's start gets here
+                    log.warning("SLAC EVSE %d: %s, but a V2G session is up: no restart "
+                                "until it ends", self.evse_id, result.reason)
+                    await self._hlc_idle.wait()
                 if attempt < self.restarts:
                     log.info("SLAC EVSE %d: %s; 5 %% restart %d", self.evse_id, result.reason,
                              attempt + 1)

@@ -15,6 +15,7 @@ from josev.slac.driver import Modem, SimulatedModem, open_raw, run_ev
 from josev.slac.ev import EvMatched, EvSlac, EvSlacConfig
 from josev.slac.evse import Failed
 from josev.slac.service import SlacService
+from josev.slac.timers import DEFAULT_TIMERS, SlacTimers
 from josev.transport.connection import V2gConnection
 from josev.transport.evcc import EvccConfig, connect_evcc
 from josev.transport.secc import OnConnection, SeccConfig, SeccServer, serve_secc
@@ -58,14 +59,23 @@ class ChargerLink:
 
 
 async def start_charger_link(
-    api: ApiClient, evse_id: int, config: SeccConfig, on_connection: OnConnection
+    api: ApiClient, evse_id: int, config: SeccConfig, on_connection: OnConnection,
+    *, slac_timers: SlacTimers = DEFAULT_TIMERS, restarts: int = 2, restart_pause: float = 4.0,
 ) -> ChargerLink:
     """Start SDP + TCP/TLS on config.iface and SLAC that follows `cp_status` for `evse_id`.
 
     The caller owns `api` (entered with `async with`); this registers the cp_status callback.
+    Each connection holds SLAC's timeouts and restarts off while it is up (a restart would
+    set a new NMK and switch the PWM off under the session).
     """
     slac = SlacService(api, evse_id, config.iface.name,
-                       socket_factory=config.iface.socket_factory)
+                       socket_factory=config.iface.socket_factory, timers=slac_timers,
+                       restarts=restarts, restart_pause=restart_pause)
     api.on_update("cp_status", slac.on_cp_status)
-    secc = await serve_secc(config, on_connection)
+
+    async def held(conn: V2gConnection) -> None:
+        with slac.v2g_session():
+            await on_connection(conn)
+
+    secc = await serve_secc(config, held)
     return ChargerLink(slac, secc)

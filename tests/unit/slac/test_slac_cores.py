@@ -451,3 +451,85 @@ def test_evse_waits_for_the_ev_to_start_over_after_a_failed_run() -> None:
     assert matched(sim).ev_mac == EV_MAC
     assert sim.evs[0].attempts == 2
     assert not any(isinstance(a, Failed) for a in sim.evse_actions)
+
+
+# -- a V2G session is up: SLAC must not fail or time out under it ----------------------------
+
+
+def test_no_failure_while_a_v2g_session_is_up_then_timeouts_resume() -> None:
+    """No EV SLAC at all, but a V2G session came up (an EV already on the network): the
+    TT_EVSE_SLAC_init failure does not happen while it lasts, and is re-armed when it ends."""
+    t = SlacTimers()
+    evse = EvseSlac(EVSE_MAC, t, random=rng(1))
+    evse.start(0.0)
+    assert isinstance(evse.next_action(), SetKey)
+    evse.key_set(0.0, True)
+    evse.hlc_session(1.0, True)
+    assert evse.get_timer() is None
+    evse.handle_timer(1.0 + 10 * t.TT_EVSE_SLAC_init)
+    assert evse.next_action() is None and evse.state is State.MATCHING
+    evse.hlc_session(600.0, False)
+    assert evse.get_timer() == 600.0 + t.TT_EVSE_SLAC_init
+    evse.handle_timer(600.0 + t.TT_EVSE_SLAC_init)
+    a = evse.next_action()
+    assert isinstance(a, Failed) and "TT_EVSE_SLAC_init" in a.reason
+
+
+def state_of(evse: EvseSlac) -> State:
+    """The state now (a call, so mypy does not keep an earlier narrowing)."""
+    return evse.state
+
+
+def restart_slac(sim: Sim, run_id: bytes) -> None:
+    """The matched EV sends one CM_SLAC_PARM.REQ with a new RunID and then goes silent."""
+    sim.evse.receive_frame(encode(b"\xff" * 6, EV_MAC, SlacParmReq(run_id)), sim.now)
+
+
+def test_matched_ev_restarting_slac_during_a_session_keeps_the_match() -> None:
+    sim = make()
+    sim.run(limit=5)
+    first = matched(sim)
+    sim.evse.hlc_session(sim.now, True)
+    restart_slac(sim, b"RESTART1")
+    assert sim.evse.state is State.MATCHING  # answered as usual: a CM_SLAC_PARM.CNF
+    now = sim.now
+    while (timer := sim.evse.get_timer()) is not None:
+        now = timer
+        sim.evse.handle_timer(now)
+    actions = []
+    while (a := sim.evse.next_action()) is not None:
+        actions.append(a)
+    assert not any(isinstance(a, Failed | SetKey) for a in actions), actions
+    assert state_of(sim.evse) is State.MATCHED and sim.evse.matched == first
+
+
+def test_same_restart_without_a_session_fails_as_before() -> None:
+    """The control case: the same silent restart without a V2G session does fail (after
+    TT_matching_repetition), which is what the 5 % restart of the service reacts to."""
+    sim = make()
+    sim.run(limit=5)
+    matched(sim)
+    restart_slac(sim, b"RESTART1")
+    now = sim.now
+    while (timer := sim.evse.get_timer()) is not None:
+        now = timer
+        sim.evse.handle_timer(now)
+    actions = []
+    while (a := sim.evse.next_action()) is not None:
+        actions.append(a)
+    assert any(isinstance(a, Failed) and "TT_matching_repetition" in a.reason for a in actions)
+
+
+def test_v2g_session_counts_as_the_join_with_link_detection() -> None:
+    t = SlacTimers()
+    evse = EvseSlac(EVSE_MAC, t, random=rng(1), link_detection=True)
+    sim = Sim(evse, [EvSlac(EV_MAC, random=rng(2))])
+    evse.start(0.0)
+    sim.evs[0].start(0.0)
+    sim.run(limit=5)
+    assert evse.state is State.MATCHED
+    evse.hlc_session(sim.now, True)
+    assert type(evse.next_action()).__name__ == "Joined"
+    assert state_of(evse) is State.JOINED and evse.get_timer() is None
+    evse.handle_timer(sim.now + 2 * t.TT_match_join)
+    assert evse.next_action() is None
