@@ -39,6 +39,7 @@ from josev.slac.frames import (
     StartAttenCharInd,
     ValidateCnf,
     ValidateReq,
+    ValidateResult,
     decode,
     encode,
     mac_str,
@@ -213,7 +214,7 @@ class EvseSlac:
             elif isinstance(msg, SlacMatchReq):
                 self._on_match(frame.src, msg, now)
             elif isinstance(msg, ValidateReq):
-                self._send(frame.src, ValidateCnf())
+                self._on_validate(frame.src, msg)
             return
         if self.state in (State.MATCHED, State.JOINED) and self.matched is not None:
             # The CNF may have been lost: answer a repeated MATCH.REQ of the matched run.
@@ -221,7 +222,7 @@ class EvseSlac:
                     and msg.run_id == self.matched.run_id):
                 self._send(frame.src, self._match_cnf(msg))
             elif isinstance(msg, ValidateReq):
-                self._send(frame.src, ValidateCnf())
+                self._on_validate(frame.src, msg)
             elif (isinstance(msg, SlacParmReq) and self.state is State.MATCHED
                   and frame.src == self.matched.ev_mac and msg.run_id != self.matched.run_id):
                 # The matched EV starts over with a new RunID: it never got our MATCH.CNF
@@ -411,6 +412,14 @@ class EvseSlac:
             return
         run.state = RunState.WAIT_MATCH
         run.deadline = run.session_deadline
+
+    def _on_validate(self, src: bytes, msg: ValidateReq) -> None:
+        """Validation (BCB toggles on the CP line) is optional for the EVSE and not done
+        here: every CM_VALIDATE.REQ (step 1 or 2) gets result FAILURE, toggles 0, so the EV
+        skips validation with this EVSE instead of toggling or retrying (as EVerest does)."""
+        log.info("SLAC EVSE: CM_VALIDATE.REQ from %s (timer %d, result %d): validation not "
+                 "supported, answering failure", mac_str(src), msg.timer, msg.result)
+        self._send(src, ValidateCnf(msg.signal_type, 0, ValidateResult.FAILURE))
 
     def _match_cnf(self, msg: SlacMatchReq) -> SlacMatchCnf:
         return SlacMatchCnf(pev_mac=msg.pev_mac, evse_mac=self.mac, run_id=msg.run_id,

@@ -365,7 +365,8 @@ class SetKeyCnf(Mme):
 
 
 class ValidateResult(enum.IntEnum):
-    """CM_VALIDATE result codes (ISO 15118-3 Annex A; not yet confirmed against the text)."""
+    """CM_VALIDATE result codes (ISO 15118-3 A.9.3; values as in EVerest's libslac
+    definitions; where they came from: docs/transport.md)."""
 
     NOT_READY = 0
     READY = 1
@@ -374,9 +375,19 @@ class ValidateResult(enum.IntEnum):
     NOT_REQUIRED = 4
 
 
+VALIDATE_SIGNAL_S2_TOGGLES = 0  # the only signal type: the EV toggles S2 (CP state B/C)
+
+
+def _signal_type(value: object, name: str) -> None:
+    if value != VALIDATE_SIGNAL_S2_TOGGLES:
+        raise SlacFrameError(f"{name}: signal type {value}, expected 0 (S2 toggles)")
+
+
 @dataclass(frozen=True, slots=True)
 class ValidateReq(Mme):
-    signal_type: int = 0
+    """EV -> EVSE. Step 1: timer 0, result READY; step 2: the toggle window in `timer`."""
+
+    signal_type: int = VALIDATE_SIGNAL_S2_TOGGLES
     timer: int = 0
     result: int = ValidateResult.READY
     MMTYPE: ClassVar[MMType] = MMType.CM_VALIDATE_REQ
@@ -387,14 +398,19 @@ class ValidateReq(Mme):
 
     @classmethod
     def parse(cls, payload: bytes) -> ValidateReq:
-        return cls(*cls._fields(payload))  # type: ignore[arg-type]
+        signal, timer, result = cls._fields(payload)
+        _signal_type(signal, cls.MMTYPE.name)
+        return cls(signal, timer, result)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
 class ValidateCnf(Mme):
-    signal_type: int = 0
+    """EVSE -> EV. An EVSE that does not validate answers FAILURE with no toggles counted:
+    the EV then skips validation for this EVSE and may still match it."""
+
+    signal_type: int = VALIDATE_SIGNAL_S2_TOGGLES
     toggle_num: int = 0
-    result: int = ValidateResult.NOT_REQUIRED
+    result: int = ValidateResult.FAILURE
     MMTYPE: ClassVar[MMType] = MMType.CM_VALIDATE_CNF
     FMT: ClassVar[struct.Struct] = struct.Struct("<BBB")
 
@@ -403,7 +419,9 @@ class ValidateCnf(Mme):
 
     @classmethod
     def parse(cls, payload: bytes) -> ValidateCnf:
-        return cls(*cls._fields(payload))  # type: ignore[arg-type]
+        signal, toggles, result = cls._fields(payload)
+        _signal_type(signal, cls.MMTYPE.name)
+        return cls(signal, toggles, result)  # type: ignore[arg-type]
 
 
 MESSAGES: dict[int, type[Mme]] = {

@@ -533,3 +533,48 @@ def test_v2g_session_counts_as_the_join_with_link_detection() -> None:
     assert state_of(evse) is State.JOINED and evse.get_timer() is None
     evse.handle_timer(sim.now + 2 * t.TT_match_join)
     assert evse.next_action() is None
+
+
+# -- CM_VALIDATE (ISO 15118-3 A.9.3): optional for the EVSE, not done here -------------------
+
+
+def test_cm_validate_is_answered_failure_and_the_match_goes_on() -> None:
+    """Step 1 of a validation during matching, then a step 2: both get a unicast
+    CM_VALIDATE.CNF with signal type 0, no toggles counted and result FAILURE (3), the
+    answer of an EVSE that does not validate; the EV then matches as usual."""
+    from josev.slac.frames import ValidateCnf, ValidateReq, ValidateResult
+
+    sim = make()
+    sim.pump()
+    assert sim.evse.state is State.MATCHING
+    cnfs = []
+    for req in (ValidateReq(0, 0, ValidateResult.READY), ValidateReq(0, 2, ValidateResult.READY)):
+        sim.evse.receive_frame(encode(EVSE_MAC, EV_MAC, req), sim.now)
+        a = sim.evse.next_action()
+        assert isinstance(a, SendFrame)
+        frame, msg = decode(a.data)
+        assert frame.dst == EV_MAC and frame.src == EVSE_MAC
+        assert frame.mmtype == MMType.CM_VALIDATE_CNF == 0x6079
+        assert isinstance(msg, ValidateCnf)
+        cnfs.append(msg)
+    assert cnfs == [ValidateCnf(0, 0, ValidateResult.FAILURE)] * 2
+    assert a.data[19:22] == b"\x00\x00\x03"  # SignalType, ToggleNum, Result on the wire
+    sim.run()
+    assert matched(sim).ev_mac == EV_MAC
+
+
+def test_cm_validate_with_an_unknown_signal_type_is_ignored() -> None:
+    from josev.slac.frames import ValidateReq
+
+    sim = make()
+    sim.pump()
+    sim.evse.receive_frame(encode(EVSE_MAC, EV_MAC, ValidateReq(signal_type=1)), sim.now)
+    assert sim.evse.next_action() is None
+    assert sim.evse.ignored[-1] == "CM_VALIDATE_REQ: signal type 1, expected 0 (S2 toggles)"
+
+
+def test_validate_result_codes() -> None:
+    from josev.slac.frames import ValidateResult
+
+    assert [(r.name, r.value) for r in ValidateResult] == [
+        ("NOT_READY", 0), ("READY", 1), ("SUCCESS", 2), ("FAILURE", 3), ("NOT_REQUIRED", 4)]
