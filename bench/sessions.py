@@ -1,17 +1,25 @@
 """Session benchmark: the SECC's turnaround per message over TLS, under broker load.
 
 `./dev bench sessions` brings up the simulated station as on the appliance (mosquitto,
-josev-hal, josev-iso15118 as processes; the PLC link a veth pair between namespaces), starts a
-load generator that puts 1000 unrelated Josev API messages per second on the topic
-josev-iso15118 listens to, and charges our EV simulator over -20 DC / TLS 1.3 and DIN / TCP.
-It prints:
+josev-hal, josev-iso15118 as processes, josev-iso15118 started the way its systemd unit starts
+it; the PLC link a veth pair between namespaces), starts a load generator process that puts
+1000 unrelated Josev API messages per second on the broker, and charges our EV simulator over
+-20 DC / TLS 1.3 and DIN / TCP. It does that `--runs` times (default 3, each with freshly
+started processes) and prints, per run and as the median of the runs:
 - turnaround, request fully received -> response written (measured inside josev-iso15118),
   p50 / p99 / max per message type (target: p99 <= 2.5 ms for CurrentDemand and the -20
   charge loops),
 - resident memory (VmRSS, peak VmHWM) of josev-iso15118 during the session,
-- start-up to ready of josev-iso15118 (process start -> service_status ready).
-The load generator is a process of its own (it competes for the 2 cores like any other
-service). Options: --load-topic, --load-rate (0: none), --nice (josev-iso15118's priority).
+- start-up to ready of josev-iso15118 (process start -> boot done, SECC listening),
+- josev-iso15118's CPU time, run-queue wait and involuntary context switches per session
+  (where a slow tail comes from: a runnable process waiting for a core is not slow code),
+- the load average before and after each run (the machine is shared).
+
+Options (write them as --name=value: `./dev bench` passes only arguments starting with "-"):
+--runs, --load-topic, --load-rate (0: none), --entry (service: `python -m
+josev.services.iso15118`, as the unit's josev-iso15118; cli: `josev iso15118 run`),
+--priority (default none,unit: every run twice, interleaved, once at the default priority and
+once at the Nice=/CPUSchedulingPolicy= of josev-iso15118.service; also nice:N, rr:N, fifo:N).
 Needs root (or `josev link run -- ./dev bench sessions`).
 """
 
@@ -21,6 +29,8 @@ import asyncio
 import json
 import os
 import re
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,13 +39,37 @@ from typing import Any
 
 LOAD_RATE = 1000          # messages per second
 TARGET_P99_MS = 2.5
+LOOPS = ("CurrentDemandRes", "DC_ChargeLoopRes")
+SESSIONS = (("ISO20_DC", True), ("DIN", False))
+UNIT = (Path(__file__).resolve().parent.parent / "meta-josev/recipes-josev/josev-services/files"
+        / "josev-iso15118.service")
+Priority = tuple[int | None, tuple[str, int] | None]   # (nice, (policy, rt priority))
+
+
+def _status(pid: int, key: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"{key}:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
 
 
 def _rss(pid: int) -> tuple[float, float]:
-    text = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
-    hwm = int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
-    return rss / 1024, hwm / 1024
+    return _status(pid, "VmRSS") / 1024, _status(pid, "VmHWM") / 1024
+
+
+def _sched(pid: int) -> tuple[float, float, int]:
+    """(CPU seconds, run-queue wait seconds, involuntary switches) of the process's threads."""
+    cpu = wait = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            run, delay, _ = (task / "schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        cpu += int(run)
+        wait += int(delay)
+    return cpu / 1e9, wait / 1e9, _status(pid, "nonvoluntary_ctxt_switches")
+
+
+def _loadavg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 LOAD_SCRIPT = r"""
@@ -67,10 +101,46 @@ async def _load_process(host: str, port: int, password: str, topic: str,
                         rate: int) -> asyncio.subprocess.Process:
     """The load generator in its own process, as another service on the station would be:
     LOAD_RATE notify_event updates per second on `topic` (by default one no service
-    subscribes to; with --load-topic cs/josev josev-iso15118 receives and validates them)."""
+    subscribes to; with --load-topic=cs/josev josev-iso15118 receives them)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-c", LOAD_SCRIPT, host, str(port), password, topic, str(rate),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+
+
+def _stack_class() -> Any:
+    """demo.Stack, with josev-iso15118 started as by its systemd unit: the lean entry point
+    (`--entry=service`, or the full `josev` CLI with `--entry=cli`), at the unit's priority
+    from exec on (so start-up is measured at that priority too)."""
+    from josev.demo import Stack
+
+    class BenchStack(Stack):
+        entry = "service"
+        prio: Priority = (None, None)
+
+        def start(self, iso_args: list[str] | None = None,
+                  hal_args: list[str] | None = None) -> None:
+            self.broker.start()
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            env.pop("NOTIFY_SOCKET", None)
+            iso = (["-m", "josev.services.iso15118"] if self.entry == "service"
+                   else ["-m", "josev.cli", "iso15118", "run"])
+            commands = {
+                "hal": [sys.executable, "-m", "josev_hal.cli", "run", *self.broker_args("hal"),
+                        *(hal_args or [])],
+                "iso15118": [sys.executable, *iso, *self.broker_args("iso15118"),
+                             *(iso_args or [])],
+            }
+            prio = self.prio
+            for name, cmd in commands.items():
+                log = (self.workdir / f"{name}.log").open("wb")
+                self.started[name] = time.perf_counter()
+                self.procs[name] = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                    preexec_fn=(lambda: _set_priority(0, prio)) if name == "iso15118" else None)
+                if name == "hal":
+                    self._wait_log("hal", "josev-hal ready", self.ready_timeout)
+
+    return BenchStack
 
 
 async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
@@ -92,10 +162,12 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
     load = await _load_process(stack.broker.host, stack.broker.port, password, topic,
                                LOAD_RATE) if LOAD_RATE > 0 else None
     sampler = asyncio.create_task(sample())
+    before = _sched(pid)
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
         result = await driver.run()
+    after = _sched(pid)
     stop.set()
     await sampler
     rate = 0.0
@@ -105,7 +177,9 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
         rate = float(out.decode().strip() or 0.0)
     return {"ok": result.ok, "ends": [e.reason for e in result.ends], "tls": result.tls,
             "rss": max(r for r, _ in rss) if rss else 0.0,
-            "hwm": max(h for _, h in rss) if rss else 0.0, "load_rate": rate}
+            "hwm": max(h for _, h in rss) if rss else 0.0, "load_rate": rate,
+            "cpu": after[0] - before[0], "wait": after[1] - before[1],
+            "preempted": after[2] - before[2]}
 
 
 def _turnarounds(log: Path) -> list[dict[str, Any]]:
@@ -116,9 +190,121 @@ def _turnarounds(log: Path) -> list[dict[str, Any]]:
     return out
 
 
-async def _run(workdir: Path, topic: str, nice: int | None = None) -> int:
+def _parse_priority(text: str) -> Priority:
+    """none | unit (what josev-iso15118.service sets) | nice:N | rr:N | fifo:N."""
+    if text == "none":
+        return None, None
+    if text == "unit":
+        settings = dict(line.split("=", 1) for line in UNIT.read_text().splitlines()
+                        if "=" in line and not line.startswith("#"))
+        nice = int(settings["Nice"]) if "Nice" in settings else None
+        policy = settings.get("CPUSchedulingPolicy")
+        sched = None
+        if policy in ("rr", "fifo"):
+            sched = (policy, int(settings.get("CPUSchedulingPriority", "1")))
+        return nice, sched
+    kind, _, value = text.partition(":")
+    if kind == "nice":
+        return int(value), None
+    if kind in ("rr", "fifo") and value.isdigit():
+        return None, (kind, int(value))
+    raise ValueError(f"priority {text!r}: none, unit, nice:N, rr:N or fifo:N")
+
+
+def _describe(prio: Priority) -> str:
+    nice, sched = prio
+    parts = []
+    if nice is not None:
+        parts.append(f"nice {nice}")
+    if sched is not None:
+        parts.append(f"SCHED_{sched[0].upper()} priority {sched[1]}")
+    return ", ".join(parts) or "default priority (nice 0, SCHED_OTHER)"
+
+
+def _set_priority(pid: int, prio: Priority) -> None:
+    """What the unit's Nice= / CPUSchedulingPolicy= do (systemd sets them before exec; so does
+    the benchmark, in the child before exec: pid 0)."""
+    nice, sched = prio
+    if nice is not None:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    if sched is not None:
+        policy = {"rr": os.SCHED_RR, "fifo": os.SCHED_FIFO}[sched[0]]
+        os.sched_setscheduler(pid, policy, os.sched_param(sched[1]))
+
+
+async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
+                    prio: Priority) -> dict[str, Any]:
     from josev import netsim
-    from josev.demo import Stack, _station_iso_args
+    from josev.demo import _station_iso_args
+
+    link = netsim.Link.create()
+    stack = _stack_class()(workdir)
+    stack.entry = entry
+    stack.prio = prio
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    info: list[str] = [f"before: {_loadavg()}"]
+    sessions: list[dict[str, Any]] = []
+    ok = True
+    try:
+        stack.start(_station_iso_args(link, pki, "ISO20_DC,DIN"))
+        t_start = stack.started["iso15118"]
+        log = workdir / "iso15118.log"
+        while "station josev-sim-01" not in log.read_text(errors="replace"):
+            stack.check()
+            await asyncio.sleep(0.005)
+        ready = time.perf_counter() - t_start
+        pid = stack.procs["iso15118"].pid
+        info.append(f"josev-iso15118 start-up to ready (process start -> boot done, SECC "
+                    f"listening; josev-hal already up): {ready * 1000:.0f} ms")
+        for protocol, tls in SESSIONS:
+            res = await _session(stack, link, pki, protocol, tls, pid, topic)
+            sessions.append(res)
+            ok = ok and bool(res["ok"])
+            info.append(
+                f"{protocol} over {res['tls'] or 'TCP'}: {'OK' if res['ok'] else 'FAILED'}"
+                f" ({'; '.join(res['ends'])}); RSS {res['rss']:.1f} MB (peak {res['hwm']:.1f}"
+                f" MB); load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
+                f" run-queue wait {res['wait'] * 1000:.0f} ms, preempted {res['preempted']}x")
+            await asyncio.sleep(1.0)
+            stats = _turnarounds(log)
+            if stats:
+                for name, st in stats[-1].items():
+                    rows[(protocol, name)] = st
+    finally:
+        stack.stop()
+        link.close()
+    info.append(f"after: {_loadavg()}")
+    return {"ok": ok, "ready": ready, "rows": rows, "info": info,
+            "rss": max(s["rss"] for s in sessions), "hwm": max(s["hwm"] for s in sessions)}
+
+
+def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    lines = [f"{'protocol':<9} {'message':<34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
+             f"{'max ms':>8}"]
+    for (protocol, name), st in rows.items():
+        flag = ""
+        if name in LOOPS:
+            flag = "  ok" if st["p99"] <= TARGET_P99_MS else f"  > {TARGET_P99_MS} ms target"
+        lines.append(f"{protocol:<9} {name:<34} {st['n']:>5} {st['p50']:>8.3f} "
+                     f"{st['p99']:>8.3f} {st['max']:>8.3f}{flag}")
+    return lines
+
+
+def _median_rows(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    keys: list[tuple[str, str]] = []
+    for run in runs:
+        keys += [k for k in run["rows"] if k not in keys]
+    out = {}
+    for key in keys:
+        have = [run["rows"][key] for run in runs if key in run["rows"]]
+        out[key] = {f: statistics.median(st[f] for st in have) for f in ("p50", "p99", "max")}
+        out[key]["n"] = int(statistics.median(st["n"] for st in have))
+    return out
+
+
+async def _run(workdir: Path, topic: str, runs: int, entry: str,
+               priorities: list[tuple[str, Priority]]) -> int:
+    from josev import netsim
     from josev.pki import create_pki
 
     reason = netsim.unavailable_reason()
@@ -126,52 +312,38 @@ async def _run(workdir: Path, topic: str, nice: int | None = None) -> int:
         print(f"sessions benchmark needs network namespaces: {reason}")
         return 1
     pki = create_pki(workdir / "pki")
-    link = netsim.Link.create()
-    stack = Stack(workdir)
-    rows: list[tuple[str, str, dict[str, Any]]] = []
-    info: list[str] = []
-    rc = 0
-    try:
-        stack.start(_station_iso_args(link, pki, "ISO20_DC,DIN"))
-        t_start = stack.started["iso15118"]
-        log = workdir / "iso15118.log"
-        while "station josev-sim-01" not in log.read_text(errors="replace"):
-            stack.check()
-            await asyncio.sleep(0.01)
-        ready = time.perf_counter() - t_start
-        pid = stack.procs["iso15118"].pid
-        if nice is not None:   # as `Nice=` in josev-iso15118.service would
-            os.setpriority(os.PRIO_PROCESS, pid, nice)
-            info.append(f"josev-iso15118 runs at nice {nice}")
-        info.append(f"josev-iso15118 start-up to ready (process start -> boot done, SECC "
-                    f"listening; josev-hal already up): {ready * 1000:.0f} ms")
-        for protocol, tls in (("ISO20_DC", True), ("DIN", False)):
-            res = await _session(stack, link, pki, protocol, tls, pid, topic)
-            if not res["ok"]:
-                rc = 1
-            info.append(f"{protocol} over {res['tls'] or 'TCP'}: {'OK' if res['ok'] else 'FAILED'}"
-                        f" ({'; '.join(res['ends'])}); josev-iso15118 RSS {res['rss']:.1f} MB "
-                        f"(peak {res['hwm']:.1f} MB); load {res['load_rate']:.0f} msg/s")
-            await asyncio.sleep(1.0)
-            stats = _turnarounds(log)
-            if stats:
-                rows.extend((protocol, name, st) for name, st in stats[-1].items())
-    finally:
-        stack.stop()
-        link.close()
-    print("Session benchmark: simulated station, veth PLC link, "
-          f"{LOAD_RATE} API messages/s on the broker (topic {topic})")
-    for line in info:
-        print(f"  {line}")
-    print()
-    print(f"{'protocol':<9} {'message':<34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for protocol, name, st in rows:
-        flag = ""
-        if name in ("CurrentDemandRes", "DC_ChargeLoopRes"):
-            flag = "  ok" if st["p99"] <= TARGET_P99_MS else f"  > {TARGET_P99_MS} ms target"
-        print(f"{protocol:<9} {name:<34} {st['n']:>5} {st['p50']:>8.3f} {st['p99']:>8.3f} "
-              f"{st['max']:>8.3f}{flag}")
-    return rc
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in priorities}
+    how = {"service": "python -m josev.services.iso15118 (as the unit's josev-iso15118)",
+           "cli": "josev iso15118 run (the full CLI)"}[entry]
+    print(f"Session benchmark: simulated station, veth PLC link, {LOAD_RATE} API messages/s "
+          f"on the broker (topic {topic}); josev-iso15118 started as {how}")
+    # Interleaved (A, B, A, B, ...): the other users of the machine weigh on both alike.
+    for i in range(runs):
+        for label, prio in priorities:
+            run_dir = workdir / f"run{i + 1}-{len(results[label])}-{label.replace(':', '')}"
+            run_dir.mkdir()
+            res = await _run_once(run_dir, pki, topic, entry, prio)
+            results[label].append(res)
+            print(f"\n-- run {i + 1} of {runs}, josev-iso15118 at {_describe(prio)} ({label})")
+            for line in res["info"]:
+                print(f"  {line}")
+            for line in _table(res["rows"]):
+                print(line)
+    for label, prio in priorities:
+        done = results[label]
+        print(f"\n== {label}: josev-iso15118 at {_describe(prio)}; median of {runs} run(s); "
+              f"{_loadavg()}")
+        ready = [r["ready"] * 1000 for r in done]
+        print(f"  start-up to ready: median {statistics.median(ready):.0f} ms (runs: "
+              f"{', '.join(f'{v:.0f}' for v in ready)} ms; target 1000 ms)")
+        print(f"  RSS during the sessions: median {statistics.median(r['rss'] for r in done):.1f}"
+              f" MB, peak {max(r['hwm'] for r in done):.1f} MB (target 40 MB)")
+        for key in [k for k in done[0]["rows"] if k[1] in LOOPS]:
+            values = [r["rows"][key]["p99"] for r in done if key in r["rows"]]
+            print(f"  {key[0]} {key[1]} p99 per run: {', '.join(f'{v:.3f}' for v in values)} ms")
+        for line in _table(_median_rows(done)):
+            print(line)
+    return 0 if all(r["ok"] for done in results.values() for r in done) else 1
 
 
 def main(argv: list[str]) -> int:
@@ -180,14 +352,26 @@ def main(argv: list[str]) -> int:
     global LOAD_RATE
 
     p = argparse.ArgumentParser(prog="bench sessions")
+    p.add_argument("--runs", type=int, default=3,
+                   help="runs per priority setting, each with fresh processes")
     p.add_argument("--load-topic", default="bench/noise",
                    help="where the load goes (default: a topic no service subscribes to)")
     p.add_argument("--load-rate", type=int, default=LOAD_RATE, help="messages/s (0: none)")
-    p.add_argument("--nice", type=int, help="run josev-iso15118 at this nice value (root)")
+    p.add_argument("--entry", choices=["service", "cli"], default="service",
+                   help="how josev-iso15118 is started (service: as its systemd unit)")
+    p.add_argument("--priority", default="none,unit",
+                   help="comma-separated settings for josev-iso15118, run interleaved: none, "
+                        "unit (Nice=/CPUSchedulingPolicy= of josev-iso15118.service), nice:N, "
+                        "rr:N, fifo:N (root)")
     args = p.parse_args(argv)
+    try:
+        priorities = [(t, _parse_priority(t)) for t in args.priority.split(",") if t]
+    except (ValueError, KeyError) as exc:
+        p.error(str(exc))
     LOAD_RATE = args.load_rate
     with tempfile.TemporaryDirectory(prefix="josev-bench-sessions-") as tmp:
-        return asyncio.run(_run(Path(tmp), args.load_topic, args.nice))
+        return asyncio.run(_run(Path(tmp), args.load_topic, max(1, args.runs), args.entry,
+                                priorities))
 
 
 if __name__ == "__main__":
