@@ -4,6 +4,9 @@ The modem is behind `Modem` (python-can style: one interface, backends by config
 - `QcaModem`: a real Qualcomm (QCA7000/7005) Green PHY modem on the interface: CM_SET_KEY.REQ
   is sent to it and its CNF awaited with a timeout (a modem that never answers is an error,
   not a hang); link status from the vendor VS_NW_INFO request (number of stations).
+  CM_SET_KEY.CNF result: HomePlug GP names 0x00 success, but Qualcomm modems answer 0x01 on
+  success (Qualcomm's own open-plc-utils treats 0x00 as "can't set keys"; EVerest's libslac
+  defaults to 0x01 for the same reason), so 0x01 is success by default (`set_key_success`).
 - `SimulatedModem`: the veth link has no modem. set_key succeeds at once (the NMK only
   matters to the EV, which gets it in CM_SLAC_MATCH.CNF); link status is unknown (None), so the
   EVSE reports "matched" without waiting for a join.
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 SocketFactory = Callable[[int, int, int], socket.socket]
 QCA_LOCAL_MAC = bytes.fromhex("00b052000001")  # a QCA modem's local management address
 QCA_OUI = bytes.fromhex("00b052")
+SET_KEY_HPGP_SUCCESS = 0x00   # CM_SET_KEY.CNF result "success" in the HomePlug GP text
+SET_KEY_QCA_SUCCESS = 0x01    # what Qualcomm modems answer on success
 VS_NW_INFO_REQ = 0xA038
 VS_RS_DEV_REQ = 0xA01C
 
@@ -88,8 +93,10 @@ class QcaModem(Modem):
     def __init__(
         self, sock: socket.socket, host_mac: bytes, timeout: float = 2.0,
         *, reset_on_silence: bool = True, reset_wait: float = 2.0,
+        set_key_success: frozenset[int] = frozenset({SET_KEY_QCA_SUCCESS}),
     ) -> None:
         self._sock = sock
+        self._success = set_key_success
         self._mac = host_mac
         self._timeout = timeout
         self._reset_on_silence = reset_on_silence
@@ -127,8 +134,9 @@ class QcaModem(Modem):
             result = await self._set_key_once(nid, nmk)
         if result is None:
             raise ModemError(f"no CM_SET_KEY.CNF within {self._timeout} s")
-        if result != 0:
-            raise ModemError(f"CM_SET_KEY.CNF result {result}")
+        if result not in self._success:
+            expected = ", ".join(f"{r:#04x}" for r in sorted(self._success))
+            raise ModemError(f"CM_SET_KEY.CNF result {result:#04x} (success is {expected})")
 
     async def link_up(self) -> bool | None:
         self._nw_info = asyncio.get_running_loop().create_future()

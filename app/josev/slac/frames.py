@@ -199,8 +199,15 @@ class MnbcSoundInd(Mme):
         return self.FMT.pack(0, 0, self.sender_id, self.countdown, self.run_id, b"\x00" * 8,
                              self.random)
 
+    # What the EVSE uses ends with the RunID (byte 28). Qualcomm's own PEV emulator (pev,
+    # open-plc-utils as packaged in Debian) sends 64-byte frames that cut the reserved bytes
+    # and most of the random value; such a sound is taken, its missing tail read as zeros.
+    USED_LEN: ClassVar[int] = 28
+
     @classmethod
     def parse(cls, payload: bytes) -> MnbcSoundInd:
+        if cls.USED_LEN <= len(payload) < cls.FMT.size:
+            payload = payload + b"\x00" * (cls.FMT.size - len(payload))
         app, sec, sender, cnt, run_id, _rsvd, rnd = cls._fields(payload)
         _app_sec(app, sec, cls.MMTYPE.name)
         return cls(cnt, run_id, rnd, sender)  # type: ignore[arg-type]

@@ -16,8 +16,11 @@ from josev import netsim
 from josev.slac.driver import (
     QCA_LOCAL_MAC,
     QCA_OUI,
+    SET_KEY_HPGP_SUCCESS,
+    SET_KEY_QCA_SUCCESS,
     VS_NW_INFO_REQ,
     VS_RS_DEV_REQ,
+    ModemError,
     QcaModem,
     SimulatedModem,
     open_raw,
@@ -41,10 +44,12 @@ pytestmark = pytest.mark.netns
 
 
 async def fake_qca(
-    sock: socket.socket, seen: list[SetKeyReq], stop: asyncio.Event, joins: bool = True
+    sock: socket.socket, seen: list[SetKeyReq], stop: asyncio.Event, joins: bool = True,
+    set_key_result: int = SET_KEY_QCA_SUCCESS,
 ) -> None:
-    """Answers CM_SET_KEY.REQ, and VS_NW_INFO.REQ with 0 stations until it has seen the
-    CM_SLAC_MATCH.CNF go to the EV (then 1: the EV joined), or always 0 if `joins` is off."""
+    """Answers CM_SET_KEY.REQ (result 0x01, a Qualcomm modem's success), and VS_NW_INFO.REQ
+    with 0 stations until it has seen the CM_SLAC_MATCH.CNF go to the EV (then 1: the EV
+    joined), or always 0 if `joins` is off."""
     loop = asyncio.get_running_loop()
     joined = False
     while not stop.is_set():
@@ -64,7 +69,7 @@ async def fake_qca(
         frame = parse_frame(data)
         if frame.mmtype == MMType.CM_SET_KEY_REQ and frame.dst == QCA_LOCAL_MAC:
             seen.append(SetKeyReq.parse(frame.payload))
-            sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(0)))
+            sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(set_key_result)))
         elif frame.mmtype == MMType.CM_SLAC_MATCH_CNF and joins:
             joined = True
 
@@ -125,7 +130,8 @@ async def test_hung_modem_comes_back_after_a_chip_reset(link: netsim.Link) -> No
                 frame = parse_frame(data)
                 if frame.mmtype == MMType.CM_SET_KEY_REQ and was_reset:
                     seen.append(SetKeyReq.parse(frame.payload))
-                    modem_sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(0)))
+                    cnf = SetKeyCnf(SET_KEY_QCA_SUCCESS)
+                    modem_sock.send(encode(frame.src, QCA_LOCAL_MAC, cnf))
                     key_set.set()
 
     responder = asyncio.ensure_future(hung_until_reset())
@@ -164,3 +170,37 @@ async def test_link_status_detection_through_the_modem(link: netsim.Link, joins:
         assert isinstance(r_evse, Failed) and "TT_match_join" in r_evse.reason
     for s in (evse_sock, modem_sock, ev_sock):
         s.close()
+
+
+@pytest.mark.parametrize(("result", "success", "ok"), [
+    (SET_KEY_QCA_SUCCESS, None, True),          # a Qualcomm modem's success
+    (SET_KEY_HPGP_SUCCESS, None, False),        # 0x00 is "can't set keys" to Qualcomm's tools
+    (SET_KEY_HPGP_SUCCESS, frozenset({SET_KEY_HPGP_SUCCESS}), True),  # a modem per the text
+    (0x81, frozenset({SET_KEY_HPGP_SUCCESS, SET_KEY_QCA_SUCCESS}), False),
+])
+async def test_set_key_result_codes(
+    link: netsim.Link, result: int, success: frozenset[int] | None, ok: bool,
+) -> None:
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    modem_sock, _ = open_raw(link.ev.ifname, link.ev.netns.socket)
+    stop = asyncio.Event()
+    responder = asyncio.ensure_future(fake_qca(modem_sock, [], stop, set_key_result=result))
+    if success is None:
+        modem = QcaModem(evse_sock, evse_mac, timeout=1.0, reset_on_silence=False)
+    else:
+        modem = QcaModem(evse_sock, evse_mac, timeout=1.0, reset_on_silence=False,
+                         set_key_success=success)
+    reader = asyncio.get_running_loop()
+    reader.add_reader(evse_sock.fileno(), lambda: modem.on_frame(evse_sock.recv(2048)))
+    try:
+        if ok:
+            await modem.set_key(b"\x01" * 7, b"\x02" * 16)
+        else:
+            with pytest.raises(ModemError, match=f"result {result:#04x}"):
+                await modem.set_key(b"\x01" * 7, b"\x02" * 16)
+    finally:
+        reader.remove_reader(evse_sock.fileno())
+        stop.set()
+        await responder
+        evse_sock.close()
+        modem_sock.close()

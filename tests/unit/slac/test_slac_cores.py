@@ -578,3 +578,17 @@ def test_validate_result_codes() -> None:
 
     assert [(r.name, r.value) for r in ValidateResult] == [
         ("NOT_READY", 0), ("READY", 1), ("SUCCESS", 2), ("FAILURE", 3), ("NOT_REQUIRED", 4)]
+
+
+def test_short_sound_from_qualcomm_pev_is_taken_but_not_shorter() -> None:
+    """Qualcomm's pev sends CM_MNBC_SOUND.IND in 64-byte frames: 45 payload bytes, the
+    reserved bytes and most of the random value cut off. The EVSE uses CNT and RunID only."""
+    from josev.slac.frames import MnbcSoundInd, SlacFrameError
+
+    full = MnbcSoundInd(7, b"RUNID-08", random=b"\x11" * 16).pack()
+    short = MnbcSoundInd.parse(full[:45])
+    assert (short.countdown, short.run_id, short.random) == (7, b"RUNID-08", b"\x11" * 9
+                                                             + b"\x00" * 7)
+    assert MnbcSoundInd.parse(full[:28]).run_id == b"RUNID-08"
+    with pytest.raises(SlacFrameError, match="payload of 27 bytes, need 52"):
+        MnbcSoundInd.parse(full[:27])

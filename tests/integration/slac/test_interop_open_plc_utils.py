@@ -1,0 +1,164 @@
+"""Our EVSE SLAC against an implementation we did not write: Qualcomm's `pev` (open-plc-utils,
+Debian package plc-utils-extra), the PEV-HLE emulator, across the veth link.
+
+`pev` drives a real Green PHY modem that is not here, so `ModemStandIn` plays the two modems'
+part, and only that (why it exists: no QCA7000 on this machine):
+- the EV's modem: answers pev's CM_SET_KEY.REQ (sent to the QCA local address) with
+  CM_SET_KEY.CNF result 0;
+- the EVSE's modem: for each CM_MNBC_SOUND.IND pev sends, the CM_ATTEN_PROFILE.IND the EVSE
+  host would get from its modem.
+Everything SLAC between pev and our EVSE core is theirs and ours: pev parses our
+CM_SLAC_PARM.CNF, CM_ATTEN_CHAR.IND and CM_SLAC_MATCH.CNF, and it then gives our NMK/NID to
+its modem, which is what the test checks. Its CM_SET_KEY.REQ frames are parsed with our
+SetKeyReq (the same layout QcaModem sends), and pev accepts our SetKeyCnf encoding (what
+QcaModem parses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from josev import netsim
+from josev.slac.driver import (
+    QCA_LOCAL_MAC,
+    SET_KEY_QCA_SUCCESS,
+    SimulatedModem,
+    open_raw,
+    run_evse,
+)
+from josev.slac.evse import EvseSlac, Matched
+from josev.slac.frames import (
+    NUM_GROUPS,
+    AttenProfileInd,
+    Frame,
+    MMType,
+    MnbcSoundInd,
+    SetKeyCnf,
+    SetKeyReq,
+    encode,
+    mac_bytes,
+    parse_frame,
+)
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("pev") is None,
+                       reason="pev (Debian plc-utils-extra) not installed"),
+]
+
+PEV_INI = """[default]
+VehicleIdentifier = 4A4F5345562D54455354000000000000000000
+NetworkMembershipKey = 50D3E4933F855B7040784DF815AA8DB7
+NetworkIdentifier = B0F2E695666B03
+AttenuationThreshold = 40
+MSoundPause = 20
+SettleTime = 0
+ChargeTime = 0
+"""
+ETH_P_ALL = 0x0003
+ATTENUATION_DB = 20  # the stand-in EVSE modem's measurement, under pev's 40 dB threshold
+
+
+class ModemStandIn:
+    """The two modems' part (see the module docstring). Where each listens follows from how
+    Linux delivers frames to packet sockets: one bound to EtherType 0x88E1 (pev's, ours) does
+    not see frames sent from its own host, a socket bound to all EtherTypes does.
+    - `ev_side` (all EtherTypes, in the EV's namespace) sees pev's outgoing sounds and sends
+      the CM_ATTEN_PROFILE.IND across the link to the EVSE host;
+    - `evse_side` (in the EVSE's namespace) gets pev's CM_SET_KEY.REQ across the link and
+      answers it, so the CNF reaches pev from outside its host, as a modem's would."""
+
+    def __init__(self, ev_side: socket.socket, evse_side: socket.socket, pev_mac: bytes,
+                 evse_mac: bytes) -> None:
+        self.ev_side = ev_side
+        self.evse_side = evse_side
+        self.pev_mac = pev_mac
+        self.evse_mac = evse_mac
+        self.set_keys: list[SetKeyReq] = []
+        self.sounds = 0
+
+    async def run(self) -> None:
+        await asyncio.gather(self._sounds(), self._set_keys())
+
+    async def _frames(self, sock: socket.socket) -> AsyncIterator[Frame]:
+        loop = asyncio.get_running_loop()
+        while True:
+            data = await loop.sock_recv(sock, 2048)
+            try:
+                frame = parse_frame(data)
+            except ValueError:
+                continue
+            if frame.src == self.pev_mac:
+                yield frame
+
+    async def _sounds(self) -> None:
+        async for frame in self._frames(self.ev_side):
+            if frame.mmtype == MMType.CM_MNBC_SOUND_IND:
+                assert len(frame.payload) < MnbcSoundInd.FMT.size  # pev's short sounds (frames)
+                MnbcSoundInd.parse(frame.payload)
+                self.sounds += 1
+                profile = AttenProfileInd(frame.src, (ATTENUATION_DB,) * NUM_GROUPS)
+                self.ev_side.send(encode(self.evse_mac, QCA_LOCAL_MAC, profile))
+
+    async def _set_keys(self) -> None:
+        async for frame in self._frames(self.evse_side):
+            if frame.mmtype == MMType.CM_SET_KEY_REQ and frame.dst == QCA_LOCAL_MAC:
+                self.set_keys.append(SetKeyReq.parse(frame.payload))
+                cnf = SetKeyCnf(SET_KEY_QCA_SUCCESS)  # pev takes 0x00 as "can't set keys"
+                self.evse_side.send(encode(frame.src, QCA_LOCAL_MAC, cnf))
+
+
+def all_types_socket(endpoint: netsim.Endpoint) -> socket.socket:
+    """A packet socket for every EtherType on the endpoint's interface (sees outgoing)."""
+    sock = endpoint.netns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sock.bind((endpoint.ifname, ETH_P_ALL))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_qualcomm_pev_matches_our_evse(link: netsim.Link, tmp_path: Path) -> None:
+    ini = tmp_path / "pev.ini"
+    ini.write_text(PEV_INI)
+    evse_sock, evse_mac = open_raw(link.evse.ifname, link.evse.netns.socket)
+    pev_mac = mac_bytes(link.ev.mac)
+    ev_side = all_types_socket(link.ev)
+    evse_side, _ = open_raw(link.evse.ifname, link.evse.netns.socket)
+    stand_in = ModemStandIn(ev_side, evse_side, pev_mac, evse_mac)
+    modem_task = asyncio.create_task(stand_in.run())
+    core = EvseSlac(evse_mac)
+    evse_task = asyncio.create_task(run_evse(evse_sock, core, SimulatedModem()))
+    await asyncio.sleep(0.1)
+    argv = link.ev.netns.argv(["pev", "-i", link.ev.ifname, "-p", str(ini), "-d", "-x",
+                               "-t", "1000"])
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        result = await asyncio.wait_for(evse_task, 30)
+        out_bytes, _ = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        modem_task.cancel()
+        for sock in (evse_sock, ev_side, evse_side):
+            sock.close()
+    out = out_bytes.decode(errors="replace")
+    assert isinstance(result, Matched), out
+    assert result.ev_mac == pev_mac
+    assert result.run_id[:6] == pev_mac        # pev's RunID starts with its own MAC
+    assert stand_in.sounds == 10
+    assert result.attenuation == ATTENUATION_DB
+    assert proc.returncode == 0, out
+    assert "CM_SLAC_MATCH.CNF" in out and "Charging" in out, out
+    # pev's modem got: its own key at start, then OUR key after the match, then its own back
+    keys = [(k.nid, k.nmk) for k in stand_in.set_keys]
+    assert (result.nid, result.nmk) in keys, (keys, out)
+    assert keys.index((result.nid, result.nmk)) > 0
