@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--bpt", action="store_true", default=None, help="-20 BPT service")
     run.add_argument("--time-scale", type=float, help="battery clock speed-up")
     run.add_argument("--pause-at-soc", type=float)
+    run.add_argument("--resume-after", type=float,
+                     help="s asleep before the EV wakes the station itself (B-C-B toggles)")
+    run.add_argument("--bcb-toggles", type=int, help="B-C-B toggles to wake the station (1..3)")
     run.add_argument("--unplug-at-soc", type=float)
     run.add_argument("--pki", type=Path, help="PKI store (josev pki create) for TLS")
     run.add_argument("--no-tls", action="store_true", help="ask for plain TCP")
@@ -53,7 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def config_from(args: argparse.Namespace) -> EvConfig:
     over: dict[str, Any] = {k: getattr(args, k) for k in (
         "soc", "target_soc", "capacity_wh", "max_current", "max_voltage", "max_power",
-        "control_mode", "ac", "bpt", "time_scale", "pause_at_soc", "unplug_at_soc")}
+        "control_mode", "ac", "bpt", "time_scale", "pause_at_soc", "resume_after", "bcb_toggles",
+        "unplug_at_soc")}
     if args.protocols:
         over["protocols"] = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
     if args.config is not None:

@@ -36,17 +36,34 @@ from josev.transport.tls import TlsProfile, client_credentials_from_store
 log = logging.getLogger("josev.evcc")
 
 
+# ISO 15118-3 Table 3: each state of a B-C-B toggle lasts TP_EV_vald_state_duration
+# (200..400 ms); the station sees a whole sequence of 1..3 toggles within TT_EVSE_vald_toggle.
+BCB_STATE_S = 0.3
+TT_EVSE_VALD_TOGGLE = 3.5
+
+
 class Cable(Protocol):
     """The EV side of the cable (the HAL simulator's sim/ev channel, or nothing)."""
 
+    observes: bool   # can it see the station's CP oscillator (sleep and wake-up need that)?
+
     async def command(self, action: str, **data: Any) -> None: ...
+
+    async def wait_oscillator(self, on: bool, timeout: float) -> bool:
+        """True once the station's CP is at 5 % (on) or steady (off), False at the timeout."""
+        ...
 
 
 class NoCable:
     """No simulated station to talk to: CP and battery changes are only logged."""
 
+    observes = False
+
     async def command(self, action: str, **data: Any) -> None:
         log.debug("EV cable (none): %s %s", action, data)
+
+    async def wait_oscillator(self, on: bool, timeout: float) -> bool:
+        return False
 
 
 class SimCable:
@@ -71,6 +88,25 @@ class SimCable:
 
         cmd = p.EV_COMMANDS.validate_python({"action": action, "evse_id": self.evse_id, **data})
         await self.client.send(cmd)
+
+    observes = True
+
+    async def wait_oscillator(self, on: bool, timeout: float) -> bool:
+        if not on:   # the start of a sleep: what was queued before it is history
+            with contextlib.suppress(TimeoutError):
+                for _ in range(1000):
+                    await self.client.next_state(0.001)
+
+        def seen(st: Any) -> bool:
+            if on:
+                return bool(st.cp_mode == "pwm" and abs(st.duty_cycle - 5.0) < 1.0)
+            return bool(st.cp_mode == "steady")
+
+        try:
+            await self.client.wait_for(seen, timeout, evse_id=self.evse_id)
+        except TimeoutError:
+            return False
+        return True
 
     async def tap(self, uid: str) -> None:
         """A driver presents a card at the station's reader (EIM)."""
@@ -178,13 +214,45 @@ class EvDriver:
             self.result.ends.append(end)
             if not end.paused or resume is None:
                 break
-            log.info("EV: paused; back in %.1f s", self.cfg.resume_after)
-            await asyncio.sleep(self.cfg.resume_after)
+            why = await self.sleep_and_wake()
+            if why is not None:
+                self.result.ends.append(EndSession(why, False))
+                break
         if unplug and not any(e.reason.startswith("unplugged") for e in self.result.ends):
             await self.cable.command("cp", state="B")
             await asyncio.sleep(self.cfg.unplug_after)   # a person, not a machine, unplugs
             await self.cable.command("unplug")
         return self.result
+
+    async def sleep_and_wake(self) -> str | None:
+        """The pause as ISO 15118-3 has it: the EV sleeps in state B while the station keeps
+        its oscillator off (X1); the station wakes the EV by switching it back on at 5 %, or
+        the EV wakes the station with B-C-B toggles and waits for the 5 %. Both then resume
+        the paused session over the old logical network (no new SLAC). None when awake."""
+        await self.cable.command("cp", state="B")
+        if not self.cable.observes:
+            log.info("EV: paused; back in %.1f s", self.cfg.resume_after)
+            await asyncio.sleep(self.cfg.resume_after)
+            return None
+        if not await self.cable.wait_oscillator(on=False, timeout=3.0):
+            # A station that does not sleep (keeps 5 %): come back after the pause as before.
+            log.warning("EV: the station kept its oscillator on during the pause")
+            await asyncio.sleep(self.cfg.resume_after)
+            return None
+        log.info("EV: asleep (station oscillator off)")
+        if await self.cable.wait_oscillator(on=True, timeout=self.cfg.resume_after):
+            log.info("EV: woken by the station (5 %% PWM)")
+            return None
+        log.info("EV: waking the station with %d B-C-B toggle(s)", self.cfg.bcb_toggles)
+        for _ in range(self.cfg.bcb_toggles):
+            await self.cable.command("cp", state="C")
+            await asyncio.sleep(BCB_STATE_S)
+            await self.cable.command("cp", state="B")
+            await asyncio.sleep(BCB_STATE_S)
+        if await self.cable.wait_oscillator(on=True, timeout=TT_EVSE_VALD_TOGGLE + 2.0):
+            log.info("EV: the station woke up (5 %% PWM)")
+            return None
+        return "the station did not answer the B-C-B wake-up with 5 % PWM"
 
     async def session(self, conn: V2gConnection,
                       resume: bytes | None) -> tuple[EndSession, bytes | None]:

@@ -38,7 +38,8 @@ class EvConfig:
     loop_interval: float = 0.1        # s between charge-loop requests
     poll_interval: float = 0.05       # s between requests while the SECC says Ongoing
     pause_at_soc: float | None = None  # pause the session (SessionStop Pause) at this SoC
-    resume_after: float = 1.0         # s of pause before the EV comes back
+    resume_after: float = 1.0         # s of sleep before the EV wakes the station itself
+    bcb_toggles: int = 1              # B-C-B toggles the EV uses to wake the station (1..3)
     unplug_at_soc: float | None = None  # pull the plug (no SessionStop) at this SoC
     standby_at_soc: float | None = None   # -20: PowerDelivery(Standby) at this SoC ...
     standby_for: float = 1.0              # ... for this long, then Start again
@@ -49,6 +50,12 @@ class EvConfig:
     unplug_after: float = 0.5         # s between the session's end and the driver unplugging
     precharge_hold: float = 0.5      # s the voltage must stay matched before the EV closes its
                                      # contactor and asks for power (the HAL sim's EV needs 0.3)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bcb_toggles <= 3:
+            raise ValueError(f"bcb_toggles must be 1..3 (ISO 15118-3), not {self.bcb_toggles}")
+        if self.resume_after < 0:
+            raise ValueError(f"resume_after must be >= 0 s, not {self.resume_after}")
 
     @classmethod
     def from_toml(cls, path: Path, **overrides: Any) -> EvConfig:
