@@ -65,13 +65,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            if not stop.is_set():
+                log.info("%s received", sig.name)
+                _arm_exit_guard(cfg.shutdown_timeout_s)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal, sig)
         await service.run(stop)
+        # asyncio.run() would cancel what is left once and wait for it without a limit.
+        from josev_hal.tasks import cancel_and_wait
+
+        me = asyncio.current_task()
+        await cancel_and_wait([t for t in asyncio.all_tasks() if t is not me], 1.0,
+                              "remaining tasks")
 
     asyncio.run(main())
     return 0
+
+
+def _arm_exit_guard(limit: float) -> None:
+    """A daemon timer: if the orderly shutdown (every step bounded) still has not finished,
+    dump every thread's stack to stderr (the journal) and exit 1 rather than hang."""
+    import faulthandler
+    import os
+    import threading
+
+    def expire() -> None:
+        log.critical("shutdown did not finish within %.0f s: thread stacks follow; exiting 1",
+                     limit)
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(1)
+
+    timer = threading.Timer(limit, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def sim_command(args: argparse.Namespace) -> _SimMsg | None:

@@ -271,6 +271,9 @@ class HalConfig(_Strict):
     # SCHED_FIFO priority for the service (1-99); None leaves scheduling to the unit file
     # (CPUSchedulingPolicy=fifo). Without it a loaded CPU can delay a trip beyond 100 ms.
     realtime_priority: Annotated[int, Field(ge=1, le=99)] | None = None
+    # Last resort after SIGTERM: a shutdown still running this long (every step has its own
+    # smaller bound) dumps every thread's stack and exits 1, before systemd's SIGKILL.
+    shutdown_timeout_s: Annotated[float, Field(gt=0, le=60)] = 8.0
 
     @model_validator(mode="after")
     def _unique_evse_ids(self) -> HalConfig:

@@ -43,6 +43,7 @@ from typing import IO, Literal, TypeVar
 
 from josev.api import models
 from josev_hal.config import LogsConfig
+from josev_hal.tasks import cancel_and_wait
 
 log = logging.getLogger("josev_hal.logs")
 
@@ -507,9 +508,7 @@ class LogUploader:
     async def _cancel(self, job: Job) -> None:
         job.cancel.set()
         if job.task is not None:
-            job.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await job.task
+            await cancel_and_wait([job.task], 1.0, f"upload_logs {job.req.request_id}")
 
     async def close(self) -> None:
         """Stop a running upload (service shutdown): no waiting for its thread."""

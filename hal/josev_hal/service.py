@@ -27,12 +27,14 @@ from josev_hal import __version__
 from josev_hal.config import HalConfig
 from josev_hal.cp.base import CpMode
 from josev_hal.devices import Built, build
+from josev_hal.executor import DaemonExecutor
 from josev_hal.logs import LogUploader, RecentRecords
 from josev_hal.meter.base import MeterError, MeterReading
 from josev_hal.rfid.base import CardReader
 from josev_hal.sim import control as sim_control
 from josev_hal.sim import protocol as simp
 from josev_hal.station import EvseController, Outgoing
+from josev_hal.tasks import cancel_and_wait
 from josev_hal.tpm.base import CsrError, Subject
 
 log = logging.getLogger("josev_hal")
@@ -443,7 +445,7 @@ class HalService:
             try:
                 async with aiomqtt.Client(
                     m.host, m.port, username=m.username, password=self._password,
-                    identifier=f"{m.client_id}-sim",
+                    identifier=f"{m.client_id}-sim", timeout=2.0,
                 ) as mqtt:
                     await mqtt.subscribe(f"{prefix}/{simp.EV_TOPIC}", qos=1)
                     await mqtt.subscribe(f"{prefix}/{simp.CONTROL_TOPIC}", qos=1)
@@ -505,43 +507,69 @@ class HalService:
             except OSError as exc:
                 log.warning("SCHED_FIFO %d refused (%s): safety reaction times are not "
                             "guaranteed under load", self.cfg.realtime_priority, exc.strerror)
+        # Blocking calls (aiomqtt's connect, TPM, serial readers) must not decide when the
+        # process may exit: see executor.py.
+        asyncio.get_running_loop().set_default_executor(DaemonExecutor("hal-worker"))
         logging.getLogger().addHandler(self.recent_logs)
-        async with self.client:
+        self.client.start()
+        try:
             spawn = self._tasks.append
             spawn(asyncio.create_task(self._control_loop(), name="hal:control"))
             spawn(asyncio.create_task(self._publisher(), name="hal:publish"))
             spawn(asyncio.create_task(self._meter_loop(), name="hal:meter"))
             for evse_id, readers in self.built.readers.items():
                 for reader in [self.built.sim_readers[evse_id], *readers]:
-                    spawn(asyncio.create_task(self._reader_loop(evse_id, reader)))
+                    spawn(asyncio.create_task(self._reader_loop(evse_id, reader),
+                                              name=f"hal:reader:{evse_id}"))
             if self.simulated:
                 spawn(asyncio.create_task(self._sim_channel(), name="hal:sim"))
             spawn(asyncio.create_task(self._watchdog(), name="hal:watchdog"))
-            try:
-                waiter = asyncio.create_task(self.client.wait_connected(None))
-                done, _ = await asyncio.wait({waiter, asyncio.create_task(stop.wait())},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if waiter in done:
-                    await self._notify("READY=1")
-                    await self._notify(f"STATUS=serving {len(self.controllers)} EVSE(s)")
-                    self.ready.set()
-                    log.info("josev-hal ready: %d EVSE(s), %s backend", len(self.controllers),
-                             self.cfg.backend)
-                else:
-                    waiter.cancel()
-                await stop.wait()
-            finally:
-                await self._notify("STOPPING=1")
-                await self.logs.close()
-                for task in self._tasks:
-                    task.cancel()
-                for task in self._tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                self._tasks.clear()
-                self._shutdown()
-                await self.close_devices()
-                logging.getLogger().removeHandler(self.recent_logs)
+            waiter = asyncio.create_task(self.client.wait_connected(None))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done:
+                await self._notify("READY=1")
+                await self._notify(f"STATUS=serving {len(self.controllers)} EVSE(s)")
+                self.ready.set()
+                log.info("josev-hal ready: %d EVSE(s), %s backend", len(self.controllers),
+                         self.cfg.backend)
+            else:
+                waiter.cancel()
+            await stopper
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """Orderly and bounded: the power path down first (the supervisor's own ramp-down, with
+        the control loop still running), then the tasks, the broker clients and the devices,
+        each step with a time limit and a log line naming whatever did not finish in time."""
+        started = time.monotonic()
+        log.info("josev-hal stopping: power path down, pilot F")
+        for ctl in self.controllers.values():
+            ctl.stopping = True
+        control = next((t for t in self._tasks if t.get_name() == "hal:control"), None)
+        if control is not None and not control.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    while any(c.power_path_closed for c in self.controllers.values()):  # noqa: ASYNC110 - the control loop opens them
+                        await asyncio.sleep(self.cfg.loop_period_s)
+        if any(c.power_path_closed for c in self.controllers.values()):
+            log.error("shutdown: the contactors did not report open within 0.5 s")
+        else:
+            log.info("shutdown: power path open, supply off, pilot F")
+        self._shutdown()  # whatever the loop did: supply off, contactors open, pilot F
+        await self._notify("STOPPING=1")
+        await self.logs.close()
+        await cancel_and_wait(self._tasks, 1.0, "tasks")
+        self._tasks.clear()
+        # Each of these ends on its own normally; a bound and, past it, cancellation.
+        await cancel_and_wait([asyncio.create_task(self.client.close(), name="hal:mqtt-close")],
+                              2.0, "the broker connection", grace=1.5)
+        await cancel_and_wait([asyncio.create_task(self.close_devices(),
+                                                   name="hal:close-devices")],
+                              2.0, "the devices", grace=1.5)
+        logging.getLogger().removeHandler(self.recent_logs)
+        log.info("josev-hal stopped (%.2f s)", time.monotonic() - started)
 
     async def _notify(self, state: str) -> None:
         """sd_notify off the event loop: a datagram socket whose reader lags (the kernel queues

@@ -141,6 +141,7 @@ class EvseController:
         self._last_limits_push = -1e9
         self._tripped_seen: TripReason | None = None
         self._faults_seen: tuple[str, ...] = ()
+        self.stopping = False  # the service is stopping: power down through the supervisor
         devices.cp.set_output(CpMode.STEADY, 100.0)
         devices.contactors.command(False)
 
@@ -269,6 +270,8 @@ class EvseController:
 
     def _demand(self) -> Demand:
         s = self.state
+        if self.stopping:
+            return Demand(False, "power", False, 0.0, 0.0, CpMode.STATE_F, 0.0)
         cp_mode, duty = s.cp_mode, s.duty
         if not s.operative:
             cp_mode, duty = CpMode.STATE_F, 0.0

@@ -172,4 +172,11 @@ class EvdevReaders(CardReader):
     async def close(self) -> None:
         for path in list(self._open):
             self.detach(path)
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:  # udev's netlink socket: off the loop, then closed
+            fileno = getattr(monitor, "fileno", None)
+            if callable(fileno):
+                with contextlib.suppress(OSError, ValueError):
+                    asyncio.get_running_loop().remove_reader(fileno())
+            del monitor  # pyudev closes the socket when the Monitor is collected
         self._queue.put_nowait(None)

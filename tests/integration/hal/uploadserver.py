@@ -114,10 +114,10 @@ class UploadServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_PUT = _take  # noqa: N815 - http.server's naming
-            do_POST = _take  # noqa: N815
+            do_PUT = _take
+            do_POST = _take
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
