@@ -1,5 +1,6 @@
-"""Our EVSE SLAC against an implementation we did not write: Qualcomm's `pev` (open-plc-utils,
-Debian package plc-utils-extra), the PEV-HLE emulator, across the veth link.
+"""Our SLAC against an implementation we did not write, across the veth link: Qualcomm's
+`pev` (PEV-HLE emulator) with our EVSE, and Qualcomm's `evse` (EVSE-HLE emulator) with our EV
+simulator; both from open-plc-utils, Debian package plc-utils-extra.
 
 `pev` drives a real Green PHY modem that is not here, so `ModemStandIn` plays the two modems'
 part, and only that (why it exists: no QCA7000 on this machine):
@@ -31,8 +32,10 @@ from josev.slac.driver import (
     SET_KEY_QCA_SUCCESS,
     SimulatedModem,
     open_raw,
+    run_ev,
     run_evse,
 )
+from josev.slac.ev import EvMatched, EvSlac, EvSlacConfig
 from josev.slac.evse import EvseSlac, Matched
 from josev.slac.frames import (
     NUM_GROUPS,
@@ -50,8 +53,8 @@ from josev.slac.frames import (
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("pev") is None,
-                       reason="pev (Debian plc-utils-extra) not installed"),
+    pytest.mark.skipif(shutil.which("pev") is None or shutil.which("evse") is None,
+                       reason="pev/evse (Debian plc-utils-extra) not installed"),
 ]
 
 PEV_INI = """[default]
@@ -162,3 +165,67 @@ async def test_qualcomm_pev_matches_our_evse(link: netsim.Link, tmp_path: Path) 
     keys = [(k.nid, k.nmk) for k in stand_in.set_keys]
     assert (result.nid, result.nmk) in keys, (keys, out)
     assert keys.index((result.nid, result.nmk)) > 0
+
+
+EVSE_INI = """[default]
+StationIdentifier = 4A4F5345562D45565345000000000000000000
+NetworkMembershipKey = B59319D7E8157BA001B018669CCEE30D
+NetworkIdentifier = 026BCBA5354E08
+NumberOfSounds = 10
+TimeToSound = 6
+ResponseType = 1
+SettleTime = 0
+ChargeTime = 0
+"""
+
+
+async def answer_set_keys(sock: socket.socket, seen: list[SetKeyReq]) -> None:
+    """The EVSE modem's CM_SET_KEY part, across the link from `evse` (see ModemStandIn)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        frame = parse_frame(await loop.sock_recv(sock, 2048))
+        if frame.mmtype == MMType.CM_SET_KEY_REQ and frame.dst == QCA_LOCAL_MAC:
+            seen.append(SetKeyReq.parse(frame.payload))
+            sock.send(encode(frame.src, QCA_LOCAL_MAC, SetKeyCnf(SET_KEY_QCA_SUCCESS)))
+
+
+async def test_our_ev_matches_qualcomm_evse(link: netsim.Link, tmp_path: Path) -> None:
+    """Our EV simulator sends the CM_ATTEN_PROFILE.IND the EVSE's modem would (the veth has
+    no modem); `evse` averages them, and gives our EV the NMK/NID of its configuration.
+    `evse -t 5000`: its default read timeout (1 s) is shorter than the time our EV takes to
+    collect every EVSE's results (TT_EV_atten_results, 1.2 s) before it sends
+    CM_SLAC_MATCH.REQ; the standard gives an EVSE TT_EVSE_match_session (10 s) for that."""
+    ini = tmp_path / "evse.ini"
+    ini.write_text(EVSE_INI)
+    modem_sock, _ = open_raw(link.ev.ifname, link.ev.netns.socket)
+    seen: list[SetKeyReq] = []
+    modem_task = asyncio.create_task(answer_set_keys(modem_sock, seen))
+    argv = link.evse.netns.argv(["evse", "-i", link.evse.ifname, "-p", str(ini), "-d", "-l",
+                                 "-x", "-t", "5000"])
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    try:
+        for _ in range(500):  # evse listens once its modem took the key
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        config = EvSlacConfig(attenuation=lambda mac: float(ATTENUATION_DB))
+        result = await asyncio.wait_for(run_ev(ev_sock, EvSlac(ev_mac, config),
+                                               SimulatedModem()), 30)
+        out_bytes, _ = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        modem_task.cancel()
+        ev_sock.close()
+        modem_sock.close()
+    out = out_bytes.decode(errors="replace")
+    assert isinstance(result, EvMatched), out
+    assert result.evse_mac == mac_bytes(link.evse.mac)
+    assert result.nmk == bytes.fromhex("B59319D7E8157BA001B018669CCEE30D")
+    assert result.nid == bytes.fromhex("026BCBA5354E08")
+    assert result.attenuation == ATTENUATION_DB  # evse's average of our profiles
+    assert "MatchedState: Charging" in out and proc.returncode == 0, out
+    assert [(k.nid, k.nmk) for k in seen][:1] == [(result.nid, result.nmk)]
