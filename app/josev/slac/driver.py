@@ -58,6 +58,26 @@ def open_raw(ifname: str, factory: SocketFactory = socket.socket) -> tuple[socke
     return sock, bytes(mac)
 
 
+NW_INFO_NETWORK_LEN = 17  # NID 7, SNID, TEI, role, CCo MAC 6, CCo TEI
+NW_INFO_STATION_LEN = 15  # MAC 6, TEI, bridged MAC 6, average PHY rate TX, RX
+
+
+def nw_info_stations(body: bytes) -> int:
+    """Stations seen in a VS_NW_INFO.CNF (MMV 0 layout, as Qualcomm's int6k decodes it):
+    the number of networks, then per network its 17 bytes, its number of stations and
+    15 bytes per station. A truncated answer counts what it holds."""
+    if not body:
+        return 0
+    total, at = 0, 1
+    for _ in range(body[0]):
+        if len(body) <= at + NW_INFO_NETWORK_LEN:
+            break
+        n = body[at + NW_INFO_NETWORK_LEN]
+        total += n
+        at += NW_INFO_NETWORK_LEN + 1 + NW_INFO_STATION_LEN * n
+    return total
+
+
 class ModemError(RuntimeError):
     pass
 
@@ -160,10 +180,7 @@ class QcaModem(Modem):
                 return True
             if head.mmtype != VS_NW_INFO_REQ + 1:
                 return False
-            # VS_NW_INFO.CNF (MME v1.0): number of networks, 17 bytes per network (NID, SNID,
-            # TEI, role, CCo MAC, CCo TEI), then the number of stations, 21 bytes each.
-            at = 1 + 17 * body[0] if body else 0
-            count = body[at] if body and body[0] > 0 and len(body) > at else 0
+            count = nw_info_stations(body)
             if self._nw_info is not None and not self._nw_info.done():
                 self._nw_info.set_result(count)
             return True

@@ -229,3 +229,55 @@ async def test_our_ev_matches_qualcomm_evse(link: netsim.Link, tmp_path: Path) -
     assert result.attenuation == ATTENUATION_DB  # evse's average of our profiles
     assert "MatchedState: Charging" in out and proc.returncode == 0, out
     assert [(k.nid, k.nmk) for k in seen][:1] == [(result.nid, result.nmk)]
+
+
+@pytest.mark.skipif(shutil.which("int6k") is None, reason="int6k (Debian plc-utils-extra)")
+async def test_qualcomm_int6k_reads_the_modem_responder_like_qca_modem_does(
+    link: netsim.Link,
+) -> None:
+    """QcaModem is tested against our responder (test_qca_modem.fake_qca), not a QCA7000.
+    Qualcomm's own host tool, int6k, decodes that responder's VS_NW_INFO.CNF (networks,
+    stations, per-station fields) and VS_RS_DEV.CNF the same way QcaModem does, so the
+    responder's frames are the vendor's layout, not only ours."""
+    from josev.slac.driver import QcaModem
+    from tests.integration.slac.test_qca_modem import fake_qca
+
+    modem_sock, _ = open_raw(link.evse.ifname, link.evse.netns.socket)
+    stop = asyncio.Event()
+    # joins: the responder reports 1 station once it saw a CM_SLAC_MATCH.CNF; before, 0
+    responder = asyncio.create_task(fake_qca(modem_sock, [], stop))
+
+    async def int6k(*args: str) -> str:
+        argv = link.ev.netns.argv(["int6k", "-i", link.ev.ifname, *args, "00:b0:52:00:00:01"])
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 0, out
+        return out.decode(errors="replace")
+
+    ev_sock, ev_mac = open_raw(link.ev.ifname, link.ev.netns.socket)
+    reader = asyncio.get_running_loop()
+    modem = QcaModem(ev_sock, ev_mac, timeout=2.0)
+    reader.add_reader(ev_sock.fileno(), lambda: modem.on_frame(ev_sock.recv(2048)))
+    try:
+        before = await int6k("-m")
+        assert "Found 1 Network(s)" in before and "network->STATIONS = 0" in before, before
+        assert await modem.link_up() is False
+        from josev.slac.frames import SlacMatchCnf
+        ev_sock.send(encode(mac_bytes(link.evse.mac), ev_mac, SlacMatchCnf(
+            ev_mac, mac_bytes(link.evse.mac), b"R" * 8, b"N" * 7, b"K" * 16)))
+        for _ in range(200):
+            if "network->STATIONS = 1" in (after := await int6k("-m")):
+                break
+        assert "station->MAC = 02:00:00:00:00:01" in after and "station->TEI = 3" in after
+        assert "AvgPHYDR_TX = 016 mbps" in after and "AvgPHYDR_RX = 032 mbps" in after
+        assert await modem.link_up() is True
+        assert "Resetting" in await int6k("-R")
+        await modem.reset()
+        assert modem.resets == 1
+    finally:
+        reader.remove_reader(ev_sock.fileno())
+        stop.set()
+        await responder
+        modem_sock.close()
+        ev_sock.close()

@@ -43,11 +43,25 @@ from josev.slac.timers import SlacTimers
 pytestmark = pytest.mark.netns
 
 
+def nw_info_body(stations: int, networks: int = 1) -> bytes:
+    """A VS_NW_INFO.CNF body in the layout Qualcomm's int6k decodes (see the interop test):
+    per network 17 bytes and the station count, 15 bytes per station."""
+    body = bytes([networks])
+    for net in range(networks):
+        body += bytes(range(1, 8)) + bytes([5 + net, 2, 1]) + QCA_LOCAL_MAC + b"\x01"
+        body += bytes([stations])
+        for i in range(stations):
+            body += bytes.fromhex(f"02000000{net:02x}{i + 1:02x}") + bytes([3 + i])
+            body += b"\xff" * 6 + bytes([16, 32])
+    return body
+
+
 async def fake_qca(
     sock: socket.socket, seen: list[SetKeyReq], stop: asyncio.Event, joins: bool = True,
     set_key_result: int = SET_KEY_QCA_SUCCESS,
 ) -> None:
-    """Answers CM_SET_KEY.REQ (result 0x01, a Qualcomm modem's success), and VS_NW_INFO.REQ
+    """Answers CM_SET_KEY.REQ (result 0x01, a Qualcomm modem's success), VS_RS_DEV.REQ, and
+    VS_NW_INFO.REQ
     with 0 stations until it has seen the CM_SLAC_MATCH.CNF go to the EV (then 1: the EV
     joined), or always 0 if `joins` is off."""
     loop = asyncio.get_running_loop()
@@ -60,9 +74,11 @@ async def fake_qca(
         vendor = parse_vendor_frame(data)
         if vendor is not None:
             head, _ = vendor
-            if head.mmtype == VS_NW_INFO_REQ and head.dst == QCA_LOCAL_MAC:
-                n = 1 if joined else 0
-                body = b"\x01" + b"\x00" * 17 + bytes([n]) + b"\x00" * (21 * n)
+            if head.mmtype == VS_RS_DEV_REQ and head.dst == QCA_LOCAL_MAC:
+                sock.send(encode_vendor_frame(head.src, QCA_LOCAL_MAC, VS_RS_DEV_REQ + 1,
+                                              QCA_OUI, b"\x00"))
+            elif head.mmtype == VS_NW_INFO_REQ and head.dst == QCA_LOCAL_MAC:
+                body = nw_info_body(1 if joined else 0)
                 sock.send(encode_vendor_frame(head.src, QCA_LOCAL_MAC, VS_NW_INFO_REQ + 1,
                                               QCA_OUI, body))
             continue

@@ -592,3 +592,17 @@ def test_short_sound_from_qualcomm_pev_is_taken_but_not_shorter() -> None:
     assert MnbcSoundInd.parse(full[:28]).run_id == b"RUNID-08"
     with pytest.raises(SlacFrameError, match="payload of 27 bytes, need 52"):
         MnbcSoundInd.parse(full[:27])
+
+
+def test_nw_info_station_count_walks_every_network() -> None:
+    from josev.slac.driver import nw_info_stations
+
+    def net(stations: int) -> bytes:
+        return b"\x01" * 17 + bytes([stations]) + b"\x02" * (15 * stations)
+
+    assert nw_info_stations(b"") == 0
+    assert nw_info_stations(b"\x00") == 0
+    assert nw_info_stations(b"\x01" + net(0)) == 0
+    assert nw_info_stations(b"\x01" + net(1)) == 1
+    assert nw_info_stations(b"\x02" + net(1) + net(2)) == 3
+    assert nw_info_stations(b"\x02" + net(1)) == 1   # truncated: counts what it holds
