@@ -123,12 +123,20 @@ class PowerConfig(_Strict):
     keepalive_s: PositiveFloat = 1.0  # modules switch off after ~10 s without frames
     measure_poll_s: PositiveFloat = 0.1
     precharge_max_current: PositiveFloat = 2.0  # IEC 61851-23 precharge limit
+    # Bidirectional power transfer (ISO 15118-20 DC_BPT): what the supply may take back from
+    # the EV into the grid. 0 = not bidirectional (no dc_bpt limits, discharge refused).
+    max_discharge_current: Annotated[float, Field(ge=0)] = 0.0
+    max_discharge_power: Annotated[float, Field(ge=0)] = 0.0
+    min_discharge_current: Annotated[float, Field(ge=0)] = 0.0
+    min_discharge_power: Annotated[float, Field(ge=0)] = 0.0
 
 
 class AcSupplyConfig(_Strict):
     phases: Annotated[int, Field(ge=1, le=3)] = 3
     nominal_voltage: PositiveFloat = 230.0
     max_current: PositiveFloat = 32.0
+    # AC_BPT: the most the EV may feed back per phase (A); 0 = not bidirectional.
+    max_discharge_current: Annotated[float, Field(ge=0)] = 0.0
 
 
 class MeterConfig(_Strict):

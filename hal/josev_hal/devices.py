@@ -50,6 +50,7 @@ def _sim_evse(cfg: EvseConfig) -> SimEvse:
         grid_voltage=cfg.ac.nominal_voltage,
         supply_max_voltage=p.max_voltage,
         supply_max_current=p.max_current,
+        supply_max_discharge_current=p.max_discharge_current,
         ramp_a_per_s=p.ramp_a_per_s,
         ramp_v_per_s=p.ramp_v_per_s,
         imd_duration_s=cfg.isolation.test_duration_s,

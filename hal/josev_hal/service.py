@@ -191,7 +191,11 @@ class HalService:
             if e.kind == "dc":
                 svc = models.ServiceParameters(connector_type="DC_extended",
                                                nominal_voltage=e.power.max_voltage)
-                services = models.ConnectorServices(dc=svc)
+                bpt = None
+                if self.controllers[e.evse_id].bpt:
+                    bpt = svc.model_copy(update={"bpt_channel": "unified",
+                                                 "generator_mode": "grid_following"})
+                services = models.ConnectorServices(dc=svc, dc_bpt=bpt)
             else:
                 kind = "AC_three_phase_core" if e.ac.phases == 3 else "AC_single_phase_core"
                 svc = models.ServiceParameters(connector_type=kind,

@@ -103,6 +103,12 @@ class EvseController:
         self.dc = cfg.kind == "dc"
         p, ac, sup = cfg.power, cfg.ac, hal.supervisor
         config_max = cfg.max_current if cfg.max_current is not None else float("inf")
+        # BPT (discharge) only where it is configured and the supply can sink current.
+        self.bpt = self.dc and p.max_discharge_current > 0 and p.max_discharge_power > 0
+        if self.bpt and (devices.supply is None or not devices.supply.bidirectional):
+            log.warning("evse %d: discharge limits configured but the %s supply is not "
+                        "bidirectional: no BPT", cfg.evse_id, hal.backend_of(p.backend))
+            self.bpt = False
         self.limits = Limits(
             dc=self.dc,
             config_max_current=config_max if self.dc else min(config_max, ac.max_current),
@@ -115,6 +121,8 @@ class EvseController:
             ramp_down_max_s=sup.ramp_down_max_s,
             safe_current_a=sup.safe_current_a,
             trip_hold_s=sup.trip_hold_s,
+            max_discharge_current=p.max_discharge_current if self.bpt else 0.0,
+            max_discharge_power=p.max_discharge_power if self.bpt else 0.0,
         )
         self.supervisor = SafetySupervisor(self.limits, now)
         self.monitor = ContactorMonitor(
@@ -419,7 +427,7 @@ class EvseController:
             volts = max(self.supply.voltage, 0.0)
             dc = models.DcLimits(
                 present_voltage=round(volts, 1),
-                present_current=round(max(self.supply.current, 0.0), 1),
+                present_current=round(self.supply.current, 1),  # negative: discharging
                 max_current=round(self.allowed_current(), 1),
                 min_current=p.min_current,
                 max_voltage=p.max_voltage,
@@ -429,7 +437,17 @@ class EvseController:
                 peak_current_ripple=p.peak_current_ripple,
                 isolation_status=self.state.isolation,
             )
-            return models.EvseStatusAndLimits(evse_id=self.evse_id, status_code=code, dc=dc)
+            bpt = None
+            if self.bpt:
+                bpt = models.DcBptLimits(
+                    evse_max_discharge_power=p.max_discharge_power,
+                    evse_min_discharge_power=p.min_discharge_power,
+                    evse_max_discharge_current=round(
+                        self.supervisor.max_discharge_current(self._inputs()), 1),
+                    evse_min_discharge_current=p.min_discharge_current,
+                )
+            return models.EvseStatusAndLimits(evse_id=self.evse_id, status_code=code, dc=dc,
+                                              dc_bpt=bpt)
         cap = round(self.allowed_current(), 1)
         phases = self.cfg.ac.phases
         ac = models.AcLimits(
@@ -585,13 +603,25 @@ class EvseController:
         if not self.dc:
             return answer(False, "DC setpoint on an AC EVSE")
         d = req.dc
-        if (d.discharge_current or 0) > 0 or (d.discharge_power or 0) > 0:
-            return answer(False, "discharge is not supported by this station")
+        discharge = (d.discharge_current or 0) > 0 or (d.discharge_power or 0) > 0
+        if discharge:
+            if not self.bpt:
+                return answer(False, "discharge is not supported by this station (no BPT)")
+            if (d.charge_current or 0) > 0 or (d.charge_power or 0) > 0:
+                return answer(False, "both charge and discharge asked for")
+            if req.is_precharge:
+                return answer(False, "no discharge during pre-charge")
         if d.voltage > 0 and s.isolation not in ("valid", "warning"):
             return answer(False, "no positive isolation result in this session")
         if d.voltage > 0 and self.cp_letter not in (CpLetter.C, CpLetter.D):
             return answer(False, f"CP is {self.cp_letter}, not C/D")
         volts = min(d.voltage, req.ev_limits.maximum_voltage, self.cfg.power.max_voltage)
+        if discharge:
+            s.setpoint = _Setpoint(voltage=max(volts, 0.0),
+                                   current=-self._discharge_amps(d, volts), precharge=False)
+            s.cable_check = None if s.cable_check and s.cable_check.level else s.cable_check
+            s.stop_requested = False
+            return answer(True)
         amps = d.charge_current if d.charge_current is not None else float("inf")
         if d.charge_power is not None and volts > 1.0:
             amps = min(amps, d.charge_power / volts)
@@ -611,6 +641,23 @@ class EvseController:
         s.cable_check = None if s.cable_check and s.cable_check.level else s.cable_check
         s.stop_requested = False
         return answer(True)
+
+    def _discharge_amps(self, d: models.DcSetpoint, volts: float) -> float:
+        """The discharge current asked for, clamped to the station's discharge limits."""
+        present = max(self.supply.voltage, volts, 1.0)  # the power limit at the cable's voltage
+        amps = d.discharge_current if d.discharge_current is not None else float("inf")
+        if d.discharge_power is not None:
+            amps = min(amps, d.discharge_power / present)
+        if amps == float("inf"):
+            amps = 0.0
+        cap = self.supervisor.max_discharge_current(self._inputs(), present)
+        if amps > cap:
+            clamp = (round(-amps, 1), round(-cap, 1))
+            if self._sent.get("clamp") != clamp:
+                log.info("evse %d: discharge %.1f A clamped to %.1f A", self.evse_id, amps, cap)
+                self._sent["clamp"] = clamp
+            amps = cap
+        return max(amps, 0.0)
 
     def stop_charging(self, now: float) -> models.StopChargingResponse:
         self.state.stop_requested = True

@@ -22,6 +22,10 @@ hardware is actually told (`Command`). Rules (docs/hal.md, "Safety supervisor"):
 - Currents are clamped, never refused here: to the cable (PP or the captive cable's rating),
   the configuration and the supply, and to max_power / voltage. Clamping is logged by the
   controller; a demand above the limit never reaches the hardware.
+- Discharge (a negative current, BPT) is clamped the same way to the discharge limits
+  (cable, configuration, the supply's `max_discharge_current`, `max_discharge_power` /
+  voltage); without them (0) nothing flows back. Never during the cable check, pre-charge or
+  before a positive isolation result. "Power flows" counts current in either direction.
 """
 
 from __future__ import annotations
@@ -67,13 +71,15 @@ class Limits:
     ramp_down_max_s: float
     safe_current_a: float
     trip_hold_s: float
+    max_discharge_current: float = 0.0  # 0: not bidirectional
+    max_discharge_power: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
     cp: CpLetter | None  # debounced; None until the first stable reading
     estop: bool
-    current: float  # measured output current (DC) / phase current (AC)
+    current: float  # measured output current (DC; negative: discharge) / phase current (AC)
     contactor: ContactorStatus
     welded: bool
     isolation_ok: bool  # a valid or warning isolation result in this session
@@ -140,6 +146,16 @@ class SafetySupervisor:
             cap = min(cap, lim.max_power / voltage)
         return max(cap, 0.0)
 
+    def max_discharge_current(self, inputs: Inputs, voltage: float | None = None) -> float:
+        """The most current the station may take back from the EV now (BPT), as a magnitude."""
+        lim = self.limits
+        if lim.max_discharge_current <= 0.0 or lim.max_discharge_power <= 0.0:
+            return 0.0
+        cap = min(inputs.cable_max_current, lim.config_max_current, lim.max_discharge_current)
+        if voltage is not None and voltage > 1.0:
+            cap = min(cap, lim.max_discharge_power / voltage)
+        return max(cap, 0.0)
+
     def brain_deadline(self) -> float:
         return self._last_heard + self.limits.brain_timeout_s
 
@@ -151,9 +167,9 @@ class SafetySupervisor:
         # Power flows when current is measured, or (DC) the supply is asked for real current
         # or holds the cable-check voltage on the cable.
         commanded = lim.dc and demand.supply_on and (
-            demand.current > lim.safe_current_a or demand.purpose == "cable_check"
+            abs(demand.current) > lim.safe_current_a or demand.purpose == "cable_check"
         )
-        power_flowing = self._closed and (inputs.current > lim.safe_current_a or commanded)
+        power_flowing = self._closed and (abs(inputs.current) > lim.safe_current_a or commanded)
         trigger = self._trigger(inputs, cp_charging, power_flowing, now)
         if trigger is not None and self.tripped is None:
             self.tripped = trigger
@@ -179,9 +195,12 @@ class SafetySupervisor:
 
         # Supply clamping.
         voltage = min(max(demand.voltage, 0.0), lim.supply_max_voltage)
-        current = min(max(demand.current, 0.0), self.max_current(inputs, voltage))
+        if demand.current >= 0.0:
+            current = min(demand.current, self.max_current(inputs, voltage))
+        else:
+            current = -min(-demand.current, self.max_discharge_current(inputs, voltage))
         if lim.dc and (demand.purpose == "cable_check" or not inputs.isolation_ok):
-            current = min(current, lim.precharge_max_current)
+            current = min(max(current, 0.0), lim.precharge_max_current)
             if demand.purpose == "cable_check":
                 voltage = min(voltage, lim.cable_check_voltage)
         supply_on = cmd.supply_on and demand.supply_on and cp_charging
@@ -250,7 +269,7 @@ class SafetySupervisor:
                 self._opening_since = now
             ramped = (
                 not self.limits.dc
-                or inputs.current <= self.limits.safe_current_a
+                or abs(inputs.current) <= self.limits.safe_current_a
                 or now - self._opening_since >= self.limits.ramp_down_max_s
             )
             if ramped:

@@ -14,14 +14,16 @@ class SimMeter(EnergyMeter):
         w = self._world
         if w.dc:
             # The AC side of a DC charger: what the modules draw from the grid (96 % efficient).
-            grid_power = w.supply_voltage * w.supply_current / 0.96
+            # Discharging, the grid gets the DC power less the losses (negative: export).
+            dc_power = w.supply_voltage * w.supply_current
+            grid_power = dc_power / 0.96 if dc_power >= 0 else dc_power * 0.96
             phase_i = grid_power / (3 * w.grid_voltage)
             return MeterReading(
                 voltage=(w.grid_voltage,) * 3,
                 current=(phase_i,) * 3,
                 power_factor=0.99,
                 energy_import_wh=w.energy_wh,
-                energy_export_wh=0.0,
+                energy_export_wh=w.energy_export_wh,
                 dc_voltage=w.supply_voltage,
                 dc_current=w.supply_current,
             )
@@ -32,5 +34,5 @@ class SimMeter(EnergyMeter):
             current=current,
             power_factor=1.0,
             energy_import_wh=w.energy_wh,
-            energy_export_wh=0.0,
+            energy_export_wh=w.energy_export_wh,
         )

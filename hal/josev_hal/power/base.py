@@ -14,6 +14,10 @@ class SupplyMeasurement:
 
 
 class DcSupply(abc.ABC):
+    # Can it sink current (negative setpoints: energy from the EV back to the grid)? The CAN
+    # module protocols implemented here are charge-only.
+    bidirectional: bool = False
+
     @abc.abstractmethod
     def set_output(self, on: bool, voltage: float, current: float, now: float) -> None:
         """Target output: voltage (V) and current limit (A), or off. Called every control step."""

@@ -74,4 +74,5 @@ def state_of(station: SimStation, evse_id: int) -> p.StationState:
         locked=w.locked,
         isolation_testing=w.imd_started_at is not None,
         display=w.display,
+        energy_export_wh=round(w.energy_export_wh, 3),
     )

@@ -121,8 +121,9 @@ class StationState(_Msg):
     dc_voltage: float
     dc_current: float
     ac_current: float
-    energy_wh: float
+    energy_wh: float  # into the EV
     estop: bool
     locked: bool
     isolation_testing: bool
     display: str | None = None  # the last display_and_personal_msg content for this EVSE
+    energy_export_wh: float = 0.0  # out of the EV into the grid (BPT discharge)

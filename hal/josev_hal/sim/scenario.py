@@ -53,9 +53,12 @@ def run_until(
 
 def setpoint(volts: float, amps: float, precharge: bool = False,
              evse_id: int = 1) -> models.PowerElectronicsSetpointRequest:
+    """A DC setpoint; negative `amps` asks for discharge (BPT)."""
+    dc = (models.DcSetpoint(voltage=volts, charge_current=amps) if amps >= 0
+          else models.DcSetpoint(voltage=volts, discharge_current=-amps))
     return models.PowerElectronicsSetpointRequest(
         evse_id=evse_id, ev_limits=models.EvLimits(maximum_voltage=volts + 50.0),
-        is_precharge=precharge, dc=models.DcSetpoint(voltage=volts, charge_current=amps),
+        is_precharge=precharge, dc=dc,
     )
 
 
@@ -85,5 +88,5 @@ def is_safe(service: HalService, evse_id: int = 1, signal: bool = True) -> bool:
     """Contacts physically open, supply below the safe current, pilot at F (when `signal`)."""
     world = service.built.world.evses[evse_id]
     safe_i = service.cfg.supervisor.safe_current_a
-    ok = not world.contactor_closed and world.supply_current <= safe_i
+    ok = not world.contactor_closed and abs(world.supply_current) <= safe_i
     return ok and (not signal or world.cp_mode is CpMode.STATE_F)

@@ -75,6 +75,7 @@ class SimEvse:
     supply_current: float = 0.0
     supply_max_voltage: float = 920.0
     supply_max_current: float = 125.0
+    supply_max_discharge_current: float = 0.0  # > 0: the modules can also sink (BPT)
     ramp_a_per_s: float = 500.0
     ramp_v_per_s: float = 2000.0
     shutdown_a_per_s: float = 20000.0  # off: the modules' output stage stops within ~10 ms
@@ -84,8 +85,9 @@ class SimEvse:
     imd_started_at: float | None = None
     imd_voltage: float = 0.0
     imd_duration_s: float = 3.0
-    # meter
+    # meter: energy into the EV (imported from the grid) and back out of it (exported)
     energy_wh: float = 0.0
+    energy_export_wh: float = 0.0
     ac_current: float = 0.0
     grid_voltage: float = 230.0
     cards: collections.deque[str] = field(default_factory=collections.deque)
@@ -174,9 +176,14 @@ class SimEvse:
         loaded = ev.plugged and self.contactor_closed and ev.contactor_closed
         on = self.supply_on and not self.supply_faults
         if loaded:
-            if on:
+            if on and self.supply_i_set >= 0.0:
                 headroom = (self.supply_v_set - ev.battery_voltage) / ev.battery_resistance
                 i_target = max(0.0, min(self.supply_i_set, headroom, ev.max_current))
+            elif on:
+                # Discharge (BPT): the modules sink current, the battery drives it; the cable
+                # sits below the battery's voltage by I*R.
+                i_target = max(self.supply_i_set, -ev.max_current,
+                               -self.supply_max_discharge_current)
             else:
                 i_target = 0.0
             rate = self.ramp_a_per_s if on else self.shutdown_a_per_s
@@ -187,7 +194,13 @@ class SimEvse:
             v_target = self.supply_v_set if on else 0.0
             self.supply_voltage = _towards(self.supply_voltage, v_target, self.ramp_v_per_s * dt)
         if self.contactor_closed:
-            self.energy_wh += self.supply_voltage * self.supply_current * dt / 3600.0
+            self._meter(self.supply_voltage * self.supply_current, dt)
+
+    def _meter(self, power: float, dt: float) -> None:
+        if power >= 0.0:
+            self.energy_wh += power * dt / 3600.0
+        else:
+            self.energy_export_wh -= power * dt / 3600.0
 
     def _step_ac(self, dt: float, charging_state: bool) -> None:
         ev = self.ev
@@ -197,8 +210,7 @@ class SimEvse:
         # which the EV simulator expresses as its max_current (`battery` command).
         allowed = ev.max_current if hlc else min(self.advertised_current(), ev.max_current)
         self.ac_current = allowed if flowing else 0.0
-        power = self.grid_voltage * self.ac_current * self.phases
-        self.energy_wh += power * dt / 3600.0
+        self._meter(self.grid_voltage * self.ac_current * self.phases, dt)
 
     # -- isolation monitor ---------------------------------------------------------------------
 
