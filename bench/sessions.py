@@ -17,7 +17,7 @@ started processes) and prints, per run and as the median of the runs:
 
 Options (write them as --name=value: `./dev bench` passes only arguments starting with "-"):
 --runs, --load-topic, --load-rate (0: none), --entry (service: `python -m
-josev.services.iso15118`, as the unit's josev-iso15118; cli: `josev iso15118 run`),
+josev.services` = josev-iso15118, as its unit starts it; cli: `josev iso15118 run`),
 --priority (default none,unit: every run twice, interleaved, once at the default priority and
 once at the Nice=/CPUSchedulingPolicy= of josev-iso15118.service; also nice:N, rr:N, fifo:N).
 Needs root (or `josev link run -- ./dev bench sessions`).
@@ -109,7 +109,7 @@ async def _load_process(host: str, port: int, password: str, topic: str,
 
 def _stack_class() -> Any:
     """demo.Stack, with josev-iso15118 started as by its systemd unit: the lean entry point
-    (`--entry=service`, or the full `josev` CLI with `--entry=cli`), at the unit's priority
+    (`python -m josev.services`, or the full `josev` CLI with `--entry=cli`), at the unit's priority
     from exec on (so start-up is measured at that priority too)."""
     from josev.demo import Stack
 
@@ -122,7 +122,7 @@ def _stack_class() -> Any:
             self.broker.start()
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             env.pop("NOTIFY_SOCKET", None)
-            iso = (["-m", "josev.services.iso15118"] if self.entry == "service"
+            iso = (["-m", "josev.services"] if self.entry == "service"
                    else ["-m", "josev.cli", "iso15118", "run"])
             commands = {
                 "hal": [sys.executable, "-m", "josev_hal.cli", "run", *self.broker_args("hal"),
@@ -313,7 +313,7 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
         return 1
     pki = create_pki(workdir / "pki")
     results: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in priorities}
-    how = {"service": "python -m josev.services.iso15118 (as the unit's josev-iso15118)",
+    how = {"service": "python -m josev.services (= josev-iso15118, as in its unit)",
            "cli": "josev iso15118 run (the full CLI)"}[entry]
     print(f"Session benchmark: simulated station, veth PLC link, {LOAD_RATE} API messages/s "
           f"on the broker (topic {topic}); josev-iso15118 started as {how}")

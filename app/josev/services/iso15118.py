@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 import signal
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,28 @@ class Iso15118Service:
                 log.warning("%s: %s; asking again in %.1f s", name, exc, self.retry_delay)
                 await asyncio.sleep(self.retry_delay)
 
+    async def _fetch(self, name: str, store: Callable[[Any], None]) -> None:
+        store(await self._ask(name))
+
     async def boot(self) -> None:
-        """The boot sequence of josev-api.md: device model, status and limits, parameters."""
+        """The boot sequence of josev-api.md: device model, status and limits, parameters.
+
+        The three requests go out together and each answer is stored as it arrives (the state
+        does not depend on the order): one wait for josev-hal instead of three, ~0.15 s of a
+        1 s start-up budget on a busy 2-core machine."""
         await self.publish_status("starting")
-        self.state.set_device_model(await self._ask("device_model"))
-        self.state.set_limits(await self._ask("cs_status_and_limits"))
-        self.state.set_parameters(await self._ask("cs_parameters"))
+        fetches = [
+            asyncio.create_task(self._fetch(name, store)) for name, store in (
+                ("device_model", self.state.set_device_model),
+                ("cs_status_and_limits", self.state.set_limits),
+                ("cs_parameters", self.state.set_parameters),
+            )
+        ]
+        try:
+            await asyncio.gather(*fetches)
+        finally:
+            for task in fetches:
+                task.cancel()
         for evse_id in sorted(self.state.evses):
             await self.client.update(
                 "iso15118_state_info", {"evse_id": evse_id, "session_status": "Idle"}
@@ -128,7 +146,25 @@ class Iso15118Service:
         )
 
 
-async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None) -> int:
+def _settle() -> None:
+    """Everything allocated so far (modules, models, codecs, the station) lives as long as the
+    process: move it out of the garbage collector's sight, so that a full collection during a
+    charge loop walks only what the sessions allocate (a full collection of the start-up
+    objects takes 20-40 ms here), then let the collector run as usual. Freed C heap goes back
+    to the system."""
+    gc.freeze()
+    gc.enable()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None, *,
+                      settle: bool = False) -> int:
+    """Run until SIGTERM/SIGINT. `settle`: this process is the service itself (the garbage
+    collector may have been turned off for the imports: see josev.services.__main__)."""
+    if settle:
+        gc.freeze()   # the imports: never garbage, never walked again
+        gc.enable()
     client = ApiClient(
         {"josev", "iso15118"},
         host=mqtt.host,
@@ -151,6 +187,8 @@ async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None) -> int:
         if boot.done() and boot.exception() is None:
             sdnotify.notify("READY=1")
             sdnotify.notify("STATUS=ready")
+            if settle:
+                _settle()
             await stop.wait()
         sdnotify.notify("STOPPING=1")
         with contextlib.suppress(ApiError):
@@ -197,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`josev-iso15118 [options]`: the service alone, as its systemd unit starts it.
+    """`josev-iso15118 [options]` (via josev.services.__main__): the service alone, as its
+    systemd unit starts it.
 
     Why not `josev iso15118 run`: the full CLI imports every area (the HAL, the PKI tools with
     cryptography, the demo), about 10 MB of resident memory and start-up time that the service
@@ -252,8 +291,5 @@ def _run(args: argparse.Namespace) -> int:
             return 78
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    return asyncio.run(run_service(mqtt, hlc))
+    return asyncio.run(run_service(mqtt, hlc, settle=True))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -35,6 +35,7 @@ def test_lean_entry_takes_the_same_options_as_the_cli() -> None:
 def test_lean_entry_loads_no_other_area() -> None:
     code = (
         "import sys, json\n"
+        "import josev.services.__main__\n"
         "from josev.services.iso15118 import build_parser\n"
         "build_parser().parse_args(['--username', 'u'])\n"
         "print(json.dumps(sorted(sys.modules)))\n"
@@ -48,8 +49,23 @@ def test_lean_entry_loads_no_other_area() -> None:
         assert other not in loaded, f"{other} loaded by josev-iso15118's entry point"
 
 
+def test_lean_entry_turns_the_collector_off_before_the_imports() -> None:
+    """gc is off from the entry on; run_service turns it on again once the imports are done
+    (tests/integration/services/test_boot.py). A config error ends the process before."""
+    code = (
+        "import gc, sys\n"
+        "import josev.services.__main__ as entry\n"
+        "assert gc.isenabled()\n"
+        "rc = entry.main(['--config', '/nonexistent/josev.toml'])\n"
+        "print(rc, gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["78", "False"]
+
+
 def test_python_m_runs_the_lean_entry() -> None:
-    out = subprocess.run([sys.executable, "-m", "josev.services.iso15118", "--help"],
+    out = subprocess.run([sys.executable, "-m", "josev.services", "--help"],
                          capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.startswith("usage: josev-iso15118")
     assert "--password-file" in out.stdout
