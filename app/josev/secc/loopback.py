@@ -146,6 +146,11 @@ class MemoryStation:
             self._dc(present_voltage=volts, present_current=0.0)
             return
         ev = self.ev
+        if sp.get("discharge_current", 0.0) > 0:  # BPT: the battery drives the current back
+            amps = -sp["discharge_current"]
+            self._dc(present_voltage=round(ev.ocv + amps * ev.cfg.resistance, 1),
+                     present_current=round(amps, 1))
+            return
         amps = min(sp.get("charge_current", 0.0),
                    max((sp["voltage"] - ev.ocv) / ev.cfg.resistance, 0.0))
         self._dc(present_voltage=round(ev.ocv + amps * ev.cfg.resistance, 1),
@@ -156,7 +161,9 @@ class MemoryStation:
             "evse_id": self.evse_id, "timestamp": datetime.fromtimestamp(EPOCH + now, UTC),
             "voltage": {"l1": 0, "l2": 0, "l3": 0}, "current": {"l1": 0, "l2": 0, "l3": 0},
             "power_factor": 1.0, "frequency": 50.0,
-            "total_active_energy_imported": self.ev.energy_wh,
+            # energy_wh is net: what went in is that plus what came back out (BPT).
+            "total_active_energy_imported": self.ev.energy_wh + self.ev.discharged_wh,
+            "total_active_energy_exported": self.ev.discharged_wh,
             "total_reactive_energy_imported": 0.0}))
 
 

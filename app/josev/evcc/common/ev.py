@@ -29,7 +29,8 @@ class EvConfig:
     max_current: float = 200.0
     max_power: float = 100_000.0
     control_mode: str = "dynamic"     # -20: dynamic | scheduled
-    bpt: bool = False                 # -20: ask for DC_BPT
+    bpt: bool = False                 # -20: ask for DC_BPT / AC_BPT; with target_soc below
+                                      # soc the EV gives energy back (V2G) down to target_soc
     ac: bool = False                  # -2: charge AC (three-phase) instead of DC
     ac_max_current: float = 32.0      # A per phase
     ac_phases: int = 3
@@ -80,7 +81,10 @@ class EvModel:
     def __init__(self, cfg: EvConfig) -> None:
         self.cfg = cfg
         self.soc = cfg.soc
-        self.energy_wh = 0.0
+        self.energy_wh = 0.0              # net, into the battery
+        self.discharged_wh = 0.0          # out of the battery (BPT)
+        # BPT with a target below the start: this session discharges (decided once).
+        self.v2g = cfg.bpt and cfg.target_soc < cfg.soc
         self.last: float | None = None
         self.current = 0.0
         self.voltage = 0.0
@@ -96,6 +100,9 @@ class EvModel:
 
     @property
     def full(self) -> bool:
+        """The session's goal is reached (charged up, or discharged down, to target_soc)."""
+        if self.v2g:
+            return self.soc <= self.cfg.target_soc
         return self.soc >= self.cfg.target_soc
 
     def max_charge_current(self) -> float:
@@ -106,14 +113,24 @@ class EvModel:
         return max(c.max_current * (0.1 + 0.9 * (100.0 - self.soc) / 20.0), 1.0)
 
     def target_current(self) -> float:
+        """What the EV asks for; negative while it discharges (V2G)."""
         volts = max(self.ocv, 1.0)
+        if self.v2g:
+            return -min(self.cfg.max_current, self.cfg.max_power / volts)
         return min(self.max_charge_current(), self.cfg.max_power / volts)
 
     def target_voltage(self) -> float:
-        return min(self.cfg.max_voltage, self.ocv + self.target_current() * self.cfg.resistance)
+        volts = self.ocv + self.target_current() * self.cfg.resistance
+        return max(self.cfg.min_voltage, min(self.cfg.max_voltage, volts))
 
     def energy_request_wh(self) -> float:
-        return max(self.cfg.target_soc - self.soc, 0.0) / 100.0 * self.cfg.capacity_wh
+        """Energy to reach target_soc; negative (energy to give back) only in a V2G session."""
+        wh = (self.cfg.target_soc - self.soc) / 100.0 * self.cfg.capacity_wh
+        return wh if self.v2g else max(wh, 0.0)
+
+    def min_energy_request_wh(self) -> float:
+        """-20's EVMinimumEnergyRequest: negative = this much may be taken out (V2G)."""
+        return min(self.energy_request_wh(), 0.0)
 
     def max_energy_request_wh(self) -> float:
         return max(100.0 - self.soc, 0.0) / 100.0 * self.cfg.capacity_wh
@@ -124,7 +141,9 @@ class EvModel:
             dt = (now - self.last) * self.cfg.time_scale
             wh = self.voltage * self.current * dt / 3600.0
             self.energy_wh += wh
-            self.soc = min(100.0, self.soc + 100.0 * wh / self.cfg.capacity_wh)
+            if wh < 0:
+                self.discharged_wh -= wh
+            self.soc = min(100.0, max(0.0, self.soc + 100.0 * wh / self.cfg.capacity_wh))
         self.last = now
         self.voltage, self.current = voltage, current
 

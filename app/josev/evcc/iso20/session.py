@@ -152,7 +152,25 @@ class Iso20EvSession(EvSession):
     def _req_DC_ChargeLoop(self, now: float) -> None:
         ev, c = self.ev, self.cfg
         mode: Any
-        if c.control_mode == "dynamic":
+        discharge = dict(EVMaximumDischargePower=r20(c.max_power), EVMinimumDischargePower=r20(0),
+                         EVMaximumDischargeCurrent=r20(c.max_current))
+        if self.service == "DC_BPT" and c.control_mode == "dynamic":
+            # The EVSE decides the power; a negative energy request asks it to take energy
+            # back (V2G down to the target SoC).
+            mode = dc.BPT_Dynamic_DC_CLReqControlModeType(
+                EVTargetEnergyRequest=r20(ev.energy_request_wh()),
+                EVMaximumEnergyRequest=r20(ev.max_energy_request_wh()),
+                EVMinimumEnergyRequest=r20(ev.min_energy_request_wh()),
+                EVMaximumChargePower=r20(c.max_power), EVMinimumChargePower=r20(0),
+                EVMaximumChargeCurrent=r20(ev.max_charge_current()),
+                EVMaximumVoltage=r20(c.max_voltage), EVMinimumVoltage=r20(c.min_voltage),
+                **discharge)
+        elif self.service == "DC_BPT":
+            # Scheduled: the EV names its current, negative to discharge.
+            mode = dc.BPT_Scheduled_DC_CLReqControlModeType(
+                EVTargetCurrent=r20(ev.target_current()),
+                EVTargetVoltage=r20(ev.target_voltage()), **discharge)
+        elif c.control_mode == "dynamic":
             mode = dc.Dynamic_DC_CLReqControlModeType(
                 EVTargetEnergyRequest=r20(ev.energy_request_wh()),
                 EVMaximumEnergyRequest=r20(ev.max_energy_request_wh()),

@@ -173,7 +173,7 @@ class ProtocolSession:
     def defer_until_current_low(self, respond: Callable[[float], None], now: float) -> None:
         """Answer PowerDeliveryReq(Stop) once the current has fallen (the EV leaves state C on
         the response, and opening under load trips the station), at most STOP_WAIT later."""
-        if self.station.present_current <= STOP_CURRENT:
+        if abs(self.station.present_current) <= STOP_CURRENT:  # either direction (BPT)
             respond(now)
             return
         self.deferred = respond
@@ -203,7 +203,7 @@ class ProtocolSession:
         if gone and self.status != "SupportedAppProtocol":
             self.end(f"CP {self.station.cp_state}: EV gone", False, now)
             return
-        if self.deferred is not None and self.station.present_current <= STOP_CURRENT:
+        if self.deferred is not None and abs(self.station.present_current) <= STOP_CURRENT:
             self._run_deferred(now)
         if self.station.contactor == "closed":
             c = self.timers.cancel("contactor")

@@ -443,6 +443,8 @@ class Iso20Session(ProtocolSession):
             return
         if not self.charging or self.stop_requested or self.station.fatal:
             self.power_off()
+        elif self._discharge(mode):
+            pass  # DC_BPT: energy back from the EV (setpoint sent by _discharge)
         elif isinstance(mode, (dc.Dynamic_DC_CLReqControlModeType,
                                dc.BPT_Dynamic_DC_CLReqControlModeType)):
             vmax = f20(mode.EVMaximumVoltage)
@@ -463,6 +465,40 @@ class Iso20Session(ProtocolSession):
 
     _meter = False
 
+    def _discharge(self, mode: Any) -> bool:
+        """DC_BPT: discharge when the EV asks for it, within the EV's and the station's
+        discharge limits; True when a discharge setpoint was sent.
+
+        Scheduled: the EV's EVTargetCurrent is negative. Dynamic: the EVSE decides; this one
+        takes energy back while the EV's EVTargetEnergyRequest is negative (it is above its
+        target SoC), at the most both sides allow (a grid operator's request would be the
+        other reason, not wired yet)."""
+        bpt, lim = self.station.dc_bpt, self.station.dc
+        if self.service != "DC_BPT" or bpt is None or lim is None:
+            return False
+        volts = max(self.station.present_voltage, 1.0)
+        if isinstance(mode, dc.BPT_Scheduled_DC_CLReqControlModeType):
+            amps = -f20(mode.EVTargetCurrent)
+            floor = f20(mode.EVTargetVoltage)
+        elif isinstance(mode, dc.BPT_Dynamic_DC_CLReqControlModeType):
+            if f20(mode.EVTargetEnergyRequest) >= 0:
+                return False
+            amps = min(f20(mode.EVMaximumDischargeCurrent),
+                       f20(mode.EVMaximumDischargePower) / volts)
+            floor = f20(mode.EVMinimumVoltage)
+        else:
+            return False
+        if amps <= 0:
+            return False
+        if isinstance(mode, dc.BPT_Scheduled_DC_CLReqControlModeType) and \
+                mode.EVMaximumDischargeCurrent is not None:
+            amps = min(amps, f20(mode.EVMaximumDischargeCurrent))
+        amps = min(amps, bpt.evse_max_discharge_current, bpt.evse_max_discharge_power / volts)
+        # The voltage of a discharge setpoint is the floor the supply must not pull the
+        # battery below; the supply regulates the current.
+        self.setpoint(self.ev_max_voltage, max(floor, lim.min_voltage), amps, discharge=True)
+        return True
+
     def _res_DC_ChargeLoop(self, code: str, now: float) -> None:
         lim = self.station.dc
         v, i = self.station.present_voltage, self.station.present_current
@@ -471,7 +507,19 @@ class Iso20Session(ProtocolSession):
         maxp = lim.max_power if lim else 0.0
         maxv = lim.max_voltage if lim else 0.0
         mode: Any
-        if self.control_mode == "dynamic":
+        bpt = self.station.dc_bpt if self.service == "DC_BPT" else None
+        if bpt is not None:
+            limits = dict(
+                EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
+                EVSEMaximumChargeCurrent=r20(maxi), EVSEMaximumVoltage=r20(maxv),
+                EVSEMaximumDischargePower=r20(bpt.evse_max_discharge_power),
+                EVSEMinimumDischargePower=r20(bpt.evse_min_discharge_power),
+                EVSEMaximumDischargeCurrent=r20(bpt.evse_max_discharge_current),
+                EVSEMinimumVoltage=r20(lim.min_voltage if lim else 0.0))
+            mode = (dc.BPT_Dynamic_DC_CLResControlModeType(**limits)
+                    if self.control_mode == "dynamic"
+                    else dc.BPT_Scheduled_DC_CLResControlModeType(**limits))
+        elif self.control_mode == "dynamic":
             mode = dc.Dynamic_DC_CLResControlModeType(
                 EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
                 EVSEMaximumChargeCurrent=r20(maxi), EVSEMaximumVoltage=r20(maxv))

@@ -1,0 +1,56 @@
+"""-20 DC_BPT with real discharge, in memory (our SECC against our EV, the real EXI codec):
+an EV above its target SoC gives energy back, in both control modes, within both sides'
+discharge limits, and the session ends with the station available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from josev.evcc.common.ev import EvConfig, EvModel
+from josev.secc.common.actions import ApiRequest
+from josev.secc.common.session import SeccConfig
+from josev.secc.common.timing import Timing
+from josev.secc.loopback import Loopback, MemoryStation
+
+
+def _loopback(mode: str, soc: float = 80.0, target_soc: float = 78.0) -> Loopback:
+    cfg = EvConfig(protocols=("ISO20_DC",), bpt=True, soc=soc, target_soc=target_soc,
+                   time_scale=100.0, control_mode=mode)
+    t = Timing()
+    station = MemoryStation(EvModel(cfg), bpt=True)  # dc_bpt: 50 kW, 100 A
+    return Loopback(SeccConfig(timing=t), cfg, timing=t, station=station)
+
+
+def _setpoints(lb: Loopback, precharge: bool = True) -> list[dict[str, Any]]:
+    """The dc part of every setpoint sent (without the pre-charge ones unless asked)."""
+    return [r.data["dc"] for r in lb.station.requests
+            if isinstance(r, ApiRequest) and r.name == "power_electronics_setpoint"
+            and (precharge or not r.data.get("is_precharge"))]
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "scheduled"])
+def test_ev_above_its_target_discharges_to_it(mode: str) -> None:
+    lb = _loopback(mode)
+    lb.run()
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    assert lb.ev.soc <= 78.0
+    assert lb.ev.discharged_wh > 0.0
+    discharges = [sp["discharge_current"] for sp in _setpoints(lb) if "discharge_current" in sp]
+    assert discharges and max(discharges) > 50.0
+    assert max(discharges) <= 100.0  # the station's discharge limit (the EV allows 200 A)
+    assert min(p.values["current"] for p in t.progress) < -50.0
+    assert not any(sp.get("charge_current", 0.0) > 0 for sp in _setpoints(lb, False))
+    last = _setpoints(lb)[-1]
+    assert last["voltage"] == 0.0 and last.get("charge_current", 0.0) == 0.0
+
+
+def test_a_bpt_ev_below_its_target_charges() -> None:
+    lb = _loopback("dynamic", soc=70.0, target_soc=80.0)
+    lb.run()
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok
+    assert lb.ev.soc >= 80.0 and lb.ev.discharged_wh == 0.0
+    assert not any("discharge_current" in sp for sp in _setpoints(lb))
