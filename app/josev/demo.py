@@ -199,10 +199,21 @@ PROTOCOL_FLAGS = {
     "iso2-dc": ("ISO2",),
     "iso2-ac": ("ISO2",),
     "iso20-ac": ("ISO20_AC",),
+    "iso20-dc-bpt": ("ISO20_DC",),
 }
-# Bidirectional power needs a station that reports ac_bpt/dc_bpt limits; josev-hal's simulated
-# stations do not (yet): these run in memory (tests/unit/secc) only.
-NOT_YET = ("iso20-dc-bpt", "iso20-ac-bpt")
+# AC_BPT: the simulated AC station has no discharge path yet (tests/unit/secc: in memory only).
+NOT_YET = ("iso20-ac-bpt",)
+# A bidirectional DC station: its modules may take up to 100 A / 40 kW back from the EV.
+DC_BPT_STATION = """
+[hal]
+meter_update_s = 1.0
+[[hal.evses]]
+[hal.evses.power]
+max_discharge_current = 100.0
+max_discharge_power = 40000.0
+"""
+# Without --soc/--target-soc: charge 30 -> 80 %, or for BPT give energy back, 80 -> 50 %.
+SOC_DEFAULTS = {"charge": (30.0, 80.0), "bpt": (80.0, 50.0)}
 AC_STATION = """
 [hal]
 [[hal.evses]]
@@ -261,8 +272,11 @@ async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Pa
     from josev.evcc.driver import EvDriver, SimCable
     from josev.evcc.plot import session_svg
 
-    cfg = EvConfig(protocols=PROTOCOL_FLAGS[args.protocol], soc=args.soc,
-                   target_soc=args.target_soc, time_scale=args.time_scale,
+    soc, target = SOC_DEFAULTS["bpt" if args.protocol.endswith("bpt") else "charge"]
+    cfg = EvConfig(protocols=PROTOCOL_FLAGS[args.protocol],
+                   soc=soc if args.soc is None else args.soc,
+                   target_soc=target if args.target_soc is None else args.target_soc,
+                   time_scale=args.time_scale,
                    control_mode=args.control_mode, bpt=args.protocol.endswith("bpt"),
                    ac="-ac" in args.protocol)
     password = stack.broker.password_files["demo"].read_text().strip()
@@ -283,7 +297,10 @@ async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Pa
         f"energy: {driver.ev.energy_wh / 1000:.2f} kWh   SoC {cfg.soc:.1f} -> "
         f"{driver.ev.soc:.1f} %   wall time {took:.1f} s",
     ]
-    peak = max((s.values["power"] for s in result.samples), default=0.0)
+    if cfg.bpt:
+        lines.append(f"discharged (V2G): {driver.ev.discharged_wh / 1000:.2f} kWh from the EV's "
+                     "battery")
+    peak = max((s.values["power"] for s in result.samples), default=0.0, key=abs)
     lines.append(f"peak power: {peak / 1000:.1f} kW   charge-loop samples: "
                  f"{sum(1 for s in result.samples if s.state == 'ChargingLoop')}")
     loops = sorted(t for n, t in result.round_trips if n in ("DC_ChargeLoop", "CurrentDemand"))
@@ -327,6 +344,9 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     hal_args: list[str] = []
     if "-ac" in args.protocol or args.station_kind == "ac":
         (workdir / "hal.toml").write_text(AC_STATION)
+        hal_args = ["--config", str(workdir / "hal.toml")]
+    elif args.protocol == "iso20-dc-bpt":
+        (workdir / "hal.toml").write_text(DC_BPT_STATION)
         hal_args = ["--config", str(workdir / "hal.toml")]
     try:
         stack.start(_station_iso_args(link, pki, protocols, not args.no_slac), hal_args)
@@ -374,6 +394,11 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     say("summary")
     for line in summary:
         print(f"  {line}")
+    meter = traffic.latest.get("meter_values:update")
+    if meter is not None:
+        print(f"  station meter: {meter.get('total_active_energy_imported', 0.0) / 1000:.3f} "
+              f"kWh imported, {(meter.get('total_active_energy_exported') or 0.0) / 1000:.3f} "
+              "kWh exported (real time; the EV's battery clock runs faster)")
     for key, count in sorted(traffic.counts.items()):
         print(f"  {count:5d}  {key}")
     print(f"  invalid messages: {len(traffic.invalid)}")
@@ -408,8 +433,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="what the EV speaks (default iso20-dc)")
     demo.add_argument("--control-mode", default="dynamic", choices=["dynamic", "scheduled"],
                       help="-20 control mode (default dynamic)")
-    demo.add_argument("--soc", type=float, default=30.0, help="start SoC %% (default 30)")
-    demo.add_argument("--target-soc", type=float, default=80.0, help="target SoC %% (80)")
+    demo.add_argument("--soc", type=float, default=None,
+                      help="start SoC %% (default 30; BPT: 80)")
+    demo.add_argument("--target-soc", type=float, default=None,
+                      help="target SoC %% (default 80; BPT: 50, below the start: the EV gives "
+                           "energy back)")
     demo.add_argument("--time-scale", type=float, default=60.0,
                       help="battery clock speed-up (default 60: minutes become seconds)")
     demo.add_argument("--no-tls", action="store_true", help="plain TCP instead of TLS")

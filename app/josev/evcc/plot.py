@@ -40,18 +40,21 @@ def session_svg(samples: Sequence[Progress], title: str = "Charging session") ->
         values = [(s.now - t0, s.values.get(key, 0.0) / (1000.0 if key == "power" else 1.0))
                   for s in samples]
         vmax = _nice(max((v for _, v in values), default=1.0) * 1.05)
+        low = min((v for _, v in values), default=0.0)
+        vmin = -_nice(-low * 1.05) if low < 0 else 0.0  # discharge (BPT): below the zero line
         if key == "soc":
-            vmax = 100.0
+            vmin, vmax = 0.0, 100.0
+        span = vmax - vmin
         out.append(f'<rect x="{left}" y="{y0}" width="{plot_w}" height="{inner}" fill="none" '
                    f'stroke="#999"/>')
         out.append(f'<text x="{left + 6}" y="{y0 + 14}">{escape(label)} ({unit})</text>')
         for frac in (0.0, 0.5, 1.0):
             y = y0 + inner - frac * inner
             out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                       f'{vmax * frac:g}</text>')
+                       f'{vmin + span * frac:g}</text>')
         if values:
-            pts = " ".join(f"{left + t / t_end * plot_w:.1f},{y0 + inner - v / vmax * inner:.1f}"
-                           for t, v in values)
+            pts = " ".join(f"{left + t / t_end * plot_w:.1f},"
+                           f"{y0 + inner - (v - vmin) / span * inner:.1f}" for t, v in values)
             out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" '
                        f'points="{pts}"/>')
     y_axis = top_pad + panel_h * len(PANELS) - 14

@@ -1,0 +1,63 @@
+"""-20 DC_BPT across the simulated link with real discharge: `josev demo --protocol
+iso20-dc-bpt` (broker, josev-hal on a bidirectional simulated DC station, josev-iso15118, the
+EV simulator over SLAC/SDP/TLS 1.3 in its own network namespace). The EV starts above its
+target SoC and gives energy back: its SoC goes down, the station's meter counts export, and
+the current never goes beyond the station's 100 A / 40 kW discharge limits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from josev import netsim
+
+pytestmark = pytest.mark.netns
+
+
+def test_dc_bpt_session_discharges_the_ev(tmp_path: Path) -> None:
+    reason = netsim.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable: {reason}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "josev.cli", "demo", "--protocol", "iso20-dc-bpt",
+         "--workdir", str(tmp_path), "--soc", "80", "--target-soc", "76", "--verbose"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-3000:]
+    assert "protocol: ISO20_DC   transport: TLSv1.3" in out
+    assert "result: OK (charging complete (target))" in out
+    # The station offered DC_BPT with its discharge limits.
+    limits = [json.loads(line[line.index("{"):])
+              for line in out.splitlines() if " response cs_status_and_limits " in line]
+    bpt = limits[0]["evses"][0]["dc_bpt"]
+    assert bpt["evse_max_discharge_power"] == 40000.0
+    assert bpt["evse_max_discharge_current"] == 100.0
+    # The EV's battery went down: negative current and power in the charge loop.
+    loop = [line.split() for line in out.splitlines()
+            if " ChargingLoop " in line and " kW " in line and line.startswith("  [")]
+    currents = [float(parts[parts.index("A") - 1]) for parts in loop]
+    assert min(currents) < -50.0
+    soc_line = next(line for line in out.splitlines() if line.strip().startswith("energy: "))
+    start, end = (float(x) for x in soc_line.split("SoC ")[1].split(" %")[0].split(" -> "))
+    assert start == 80.0 and end <= 76.0
+    discharged = next(line for line in out.splitlines() if "discharged (V2G): " in line)
+    assert float(discharged.split("discharged (V2G): ")[1].split()[0]) > 1.0
+    # The station's side: its meter counted export, and the supply never went beyond its
+    # discharge limits, whatever was asked.
+    meter = next(line for line in out.splitlines() if "station meter: " in line)
+    exported = float(meter.split("kWh imported, ")[1].split()[0])
+    assert exported > 0.0
+    station = [json.loads(line.split(None, 1)[1]) for line in out.splitlines()
+               if line.startswith("sim/station ")]
+    dc = [s["dc_current"] for s in station]
+    assert min(dc) < -50.0
+    assert min(dc) >= -100.5
+    assert all(-s["dc_current"] * s["dc_voltage"] <= 40000.0 * 1.02 for s in station)
+    assert max(s.get("energy_export_wh", 0.0) for s in station) > 0.0
+    assert "invalid messages: 0" in out
+    assert "service exit codes: {'hal': 0, 'iso15118': 0}" in out
