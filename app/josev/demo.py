@@ -200,9 +200,9 @@ PROTOCOL_FLAGS = {
     "iso2-ac": ("ISO2",),
     "iso20-ac": ("ISO20_AC",),
     "iso20-dc-bpt": ("ISO20_DC",),
+    "iso20-ac-bpt": ("ISO20_AC",),
 }
-# AC_BPT: the simulated AC station has no discharge path yet (tests/unit/secc: in memory only).
-NOT_YET = ("iso20-ac-bpt",)
+NOT_YET: tuple[str, ...] = ()
 # A bidirectional DC station: its modules may take up to 100 A / 40 kW back from the EV.
 DC_BPT_STATION = """
 [hal]
@@ -222,6 +222,11 @@ kind = "ac"
 id = 1
 connector_type = "cType2"
 cable_max_current = 32.0
+"""
+# A bidirectional AC station: the EV's inverter may feed back up to 16 A per phase.
+AC_BPT_STATION = AC_STATION.replace("[hal]\n", "[hal]\nmeter_update_s = 1.0\n") + """
+[hal.evses.ac]
+max_discharge_current = 16.0
 """
 
 
@@ -342,7 +347,10 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         f"{workdir}")
     protocols = "ISO20_DC,ISO20_AC,ISO2,DIN"
     hal_args: list[str] = []
-    if "-ac" in args.protocol or args.station_kind == "ac":
+    if args.protocol == "iso20-ac-bpt":
+        (workdir / "hal.toml").write_text(AC_BPT_STATION)
+        hal_args = ["--config", str(workdir / "hal.toml")]
+    elif "-ac" in args.protocol or args.station_kind == "ac":
         (workdir / "hal.toml").write_text(AC_STATION)
         hal_args = ["--config", str(workdir / "hal.toml")]
     elif args.protocol == "iso20-dc-bpt":

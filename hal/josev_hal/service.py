@@ -200,7 +200,11 @@ class HalService:
                 kind = "AC_three_phase_core" if e.ac.phases == 3 else "AC_single_phase_core"
                 svc = models.ServiceParameters(connector_type=kind,
                                                nominal_voltage=e.ac.nominal_voltage)
-                services = models.ConnectorServices(ac=svc)
+                ac_bpt = None
+                if self.controllers[e.evse_id].bpt:
+                    ac_bpt = svc.model_copy(update={"bpt_channel": "unified",
+                                                    "generator_mode": "grid_following"})
+                services = models.ConnectorServices(ac=svc, ac_bpt=ac_bpt)
             params.append(models.EvseParameters(
                 evse_id=e.evse_id, supports_eim=e.supports_eim,
                 network_interface=e.network_interface,
@@ -363,6 +367,13 @@ class HalService:
     def step(self, now: float) -> list[Outgoing]:
         """One control step of the whole station (the world too when simulating)."""
         if self.simulated:
+            # A cooperating EV under AC HLC draws (or, BPT, feeds back) what the station
+            # agreed to over ISO 15118, never more than the station allows.
+            for evse_id, ctl in self.controllers.items():
+                if not ctl.dc:
+                    w = self.built.world.evses[evse_id]
+                    w.hlc_current = ctl.hlc_ac_current()
+                    w.hlc_max_current = ctl.allowed_current()
             self.built.world.step(now)
         out: list[Outgoing] = []
         limits = False

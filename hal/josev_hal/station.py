@@ -109,6 +109,15 @@ class EvseController:
             log.warning("evse %d: discharge limits configured but the %s supply is not "
                         "bidirectional: no BPT", cfg.evse_id, hal.backend_of(p.backend))
             self.bpt = False
+        # AC BPT: the EV's own inverter feeds back; the station permits it up to this per phase.
+        ac_back = ac.max_discharge_current if not self.dc else 0.0
+        if ac_back > 0:
+            self.bpt = True
+        if self.dc:
+            back_i, back_p = ((p.max_discharge_current, p.max_discharge_power) if self.bpt
+                              else (0.0, 0.0))
+        else:
+            back_i, back_p = ac_back, ac_back * ac.nominal_voltage * ac.phases
         self.limits = Limits(
             dc=self.dc,
             config_max_current=config_max if self.dc else min(config_max, ac.max_current),
@@ -121,8 +130,8 @@ class EvseController:
             ramp_down_max_s=sup.ramp_down_max_s,
             safe_current_a=sup.safe_current_a,
             trip_hold_s=sup.trip_hold_s,
-            max_discharge_current=p.max_discharge_current if self.bpt else 0.0,
-            max_discharge_power=p.max_discharge_power if self.bpt else 0.0,
+            max_discharge_current=back_i,
+            max_discharge_power=back_p,
         )
         self.supervisor = SafetySupervisor(self.limits, now)
         self.monitor = ContactorMonitor(
@@ -457,7 +466,16 @@ class EvseController:
             nominal_voltage=self.cfg.ac.nominal_voltage,
             rcd_error=self.rcd,
         )
-        return models.EvseStatusAndLimits(evse_id=self.evse_id, status_code=code, ac=ac)
+        ac_bpt = None
+        if self.bpt:
+            w = round(self.supervisor.max_discharge_current(self._inputs())
+                      * self.cfg.ac.nominal_voltage, 1)
+            ac_bpt = models.AcBptLimits(
+                evse_max_discharge_power=models.PhaseValues(
+                    l1=w, l2=w if phases > 1 else 0.0, l3=w if phases > 2 else 0.0),
+                evse_min_discharge_power=models.PhaseValues(l1=0.0, l2=0.0, l3=0.0))
+        return models.EvseStatusAndLimits(evse_id=self.evse_id, status_code=code, ac=ac,
+                                          ac_bpt=ac_bpt)
 
     def _collect_updates(self, now: float, out: list[Outgoing]) -> None:
         cp = self.cp_status()
@@ -588,8 +606,19 @@ class EvseController:
         if req.ac is not None:
             if self.dc:
                 return answer(False, "AC setpoint on a DC EVSE")
-            if (req.ac.discharge_current or 0) > 0 or (req.ac.discharge_active_power or 0) > 0:
-                return answer(False, "discharge is not supported by this station")
+            a = req.ac
+            if (a.discharge_current or 0) > 0 or (a.discharge_active_power or 0) > 0:
+                if not self.bpt:
+                    return answer(False, "discharge is not supported by this station (no BPT)")
+                if (a.charge_current or 0) > 0 or (a.charge_active_power or 0) > 0:
+                    return answer(False, "both charge and discharge asked for")
+                back = a.discharge_current if a.discharge_current is not None else float("inf")
+                if a.discharge_active_power is not None:
+                    back = min(back, a.discharge_active_power / (
+                        self.cfg.ac.nominal_voltage * self.cfg.ac.phases))
+                cap = self.supervisor.max_discharge_current(self._inputs())
+                s.ac_current_limit = -min(back, cap)
+                return answer(True)
             amps = req.ac.charge_current
             if amps is None and req.ac.charge_active_power is not None:
                 amps = req.ac.charge_active_power / (
@@ -641,6 +670,16 @@ class EvseController:
         s.cable_check = None if s.cable_check and s.cable_check.level else s.cable_check
         s.stop_requested = False
         return answer(True)
+
+    def hlc_ac_current(self) -> float | None:
+        """AC under HLC: the phase current the station has agreed to (negative: the EV feeds
+        back, BPT), within the limits now; None before any setpoint."""
+        limit = self.state.ac_current_limit
+        if self.dc or limit is None or not self.state.hlc:
+            return None
+        if limit >= 0:
+            return min(limit, self.allowed_current())
+        return -min(-limit, self.supervisor.max_discharge_current(self._inputs()))
 
     def _discharge_amps(self, d: models.DcSetpoint, volts: float) -> float:
         """The discharge current asked for, clamped to the station's discharge limits."""

@@ -118,7 +118,8 @@ class MemoryStation:
             return m.CableCheckResponse(evse_id=self.evse_id, cable_check_status="ongoing")
         if req.name == "power_electronics_setpoint" and "ac" in req.data:
             ac = req.data["ac"]
-            on = ac.get("charge_current", 0.0) > 0 or ac.get("charge_active_power", 0.0) > 0
+            on = ac.get("charge_current", 0.0) > 0 or ac.get("charge_active_power", 0.0) > 0 \
+                or ac.get("discharge_active_power", 0.0) > 0
             if self.close_contactors:
                 self.state.evse(self.evse_id).contactor = "closed" if on else "opened"
             return m.PowerElectronicsSetpointResponse(evse_id=self.evse_id, status="accepted")

@@ -89,6 +89,10 @@ class SimEvse:
     energy_wh: float = 0.0
     energy_export_wh: float = 0.0
     ac_current: float = 0.0
+    # AC under HLC: what the station agreed to (negative: BPT feed-back; None: no setpoint
+    # yet) and the most it allows; a cooperating EV keeps to both.
+    hlc_current: float | None = None
+    hlc_max_current: float = float("inf")
     grid_voltage: float = 230.0
     cards: collections.deque[str] = field(default_factory=collections.deque)
     display: str | None = None
@@ -208,7 +212,13 @@ class SimEvse:
         hlc = self.cp_mode is CpMode.PWM and current_for_duty(self.duty) is None
         # Basic charging: the EV follows the PWM. HLC (5 %): the limit was agreed over ISO 15118,
         # which the EV simulator expresses as its max_current (`battery` command).
-        allowed = ev.max_current if hlc else min(self.advertised_current(), ev.max_current)
+        if hlc and self.hlc_current is not None and self.hlc_current < 0:
+            allowed = max(self.hlc_current, -ev.max_current)  # BPT: the EV's inverter feeds back
+        elif hlc:
+            agreed = self.hlc_current if self.hlc_current is not None else self.hlc_max_current
+            allowed = min(ev.max_current, agreed, self.hlc_max_current)
+        else:
+            allowed = min(self.advertised_current(), ev.max_current)
         self.ac_current = allowed if flowing else 0.0
         self._meter(self.grid_voltage * self.ac_current * self.phases, dt)
 

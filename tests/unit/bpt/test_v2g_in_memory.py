@@ -54,3 +54,40 @@ def test_a_bpt_ev_below_its_target_charges() -> None:
     assert lb.t.secc_end is not None and lb.t.secc_end.ok
     assert lb.ev.soc >= 80.0 and lb.ev.discharged_wh == 0.0
     assert not any("discharge_current" in sp for sp in _setpoints(lb))
+
+
+def _ac_loopback(mode: str, soc: float = 80.0, target_soc: float = 78.0) -> Loopback:
+    cfg = EvConfig(protocols=("ISO20_AC",), ac=True, bpt=True, soc=soc, target_soc=target_soc,
+                   time_scale=100.0, control_mode=mode)
+    t = Timing()
+    station = MemoryStation(EvModel(cfg), bpt=True, ac=True)  # ac_bpt: 7 kW per phase
+    return Loopback(SeccConfig(timing=t), cfg, timing=t, station=station)
+
+
+def _ac_setpoints(lb: Loopback) -> list[dict[str, Any]]:
+    return [r.data["ac"] for r in lb.station.requests
+            if isinstance(r, ApiRequest) and r.name == "power_electronics_setpoint"]
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "scheduled"])
+def test_ac_bpt_ev_above_its_target_feeds_back(mode: str) -> None:
+    lb = _ac_loopback(mode)
+    lb.run()
+    t = lb.t
+    assert t.secc_end is not None and t.secc_end.ok, t.secc_end
+    assert t.ev_end is not None and t.ev_end.ok, t.ev_end
+    assert lb.ev.soc <= 78.0 and lb.ev.discharged_wh > 0.0
+    back = [sp["discharge_active_power"] for sp in _ac_setpoints(lb)
+            if "discharge_active_power" in sp]
+    # The EV could feed 22 kW (32 A x 230 V x 3); the station takes at most 3 x 7 kW.
+    assert back and max(back) == pytest.approx(21000.0)
+    assert _ac_setpoints(lb)[-1].get("charge_active_power", 0.0) == 0.0
+    assert "discharge_active_power" not in _ac_setpoints(lb)[-1]
+
+
+def test_ac_bpt_ev_below_its_target_charges() -> None:
+    lb = _ac_loopback("dynamic", soc=70.0, target_soc=72.0)
+    lb.run()
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok
+    assert lb.ev.soc >= 72.0 and lb.ev.discharged_wh == 0.0
+    assert not any("discharge_active_power" in sp for sp in _ac_setpoints(lb))

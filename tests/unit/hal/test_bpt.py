@@ -129,3 +129,77 @@ def test_a_trip_while_discharging_makes_it_safe_within_100_ms(tmp_path: Path,
     assert t_safe - t0 <= 0.100
     reason = TripReason.EMERGENCY_STOP if trigger == "estop" else TripReason.CP_LOST
     assert service.controllers[1].supervisor.trips[-1][1] is reason
+
+
+def _ac_station(tmp_path: Path, back: float = 16.0) -> tuple[HalService, SimClock]:
+    return make_service(tmp_path, evses=[{
+        "kind": "ac", "connectors": [{"id": 1, "connector_type": "cType2",
+                                      "cable_max_current": 32.0}],
+        "ac": {"phases": 3, "max_current": 32.0, "max_discharge_current": back},
+    }])
+
+
+def _ac_hlc_charging(service: HalService, clock: SimClock, watts: float) -> None:
+    ctl = service.controllers[1]
+    world = service.built.world.evses[1]
+    world.ev.plugged, world.ev.cp_state = True, "B"
+    ctl.cp_pwm(models.CpPwmRequest(evse_id=1, hlc=True, error_state=False, fault_state=False),
+               clock.t)
+    ctl.on_hlc_charging(models.HlcChargingUpdate(evse_id=1, status=True))
+    ctl.setpoint(_ac(charge_active_power=watts), clock.t)
+    world.ev.cp_state = "C"
+    run_until(service, clock, lambda: world.ac_current > 0, 2.0, "AC current")
+
+
+def _ac(**kw: float) -> models.PowerElectronicsSetpointRequest:
+    return models.PowerElectronicsSetpointRequest(
+        evse_id=1, ev_limits=models.EvLimits(maximum_voltage=400.0), ac=models.AcSetpoint(**kw))
+
+
+def test_ac_hlc_follows_the_agreed_power_both_ways_within_the_limits(tmp_path: Path) -> None:
+    service, clock = _ac_station(tmp_path)
+    ctl = service.controllers[1]
+    world = service.built.world.evses[1]
+    _ac_hlc_charging(service, clock, 6900.0)
+    assert world.ac_current == pytest.approx(10.0)  # 6.9 kW over 3 x 230 V
+    limits = ctl.status_and_limits()
+    assert limits.ac_bpt is not None
+    assert limits.ac_bpt.evse_max_discharge_power.l1 == pytest.approx(16.0 * 230.0)
+    assert ctl.setpoint(_ac(discharge_active_power=4140.0), clock.t).status == "accepted"
+    run_until(service, clock, lambda: world.ac_current < 0, 1.0, "feeding back")
+    assert world.ac_current == pytest.approx(-6.0)
+    start = clock.t
+    run_until(service, clock, lambda: clock.t - start >= 1.0, 2.0, "1 s")
+    assert world.energy_export_wh > 0.0
+    # Far more than the 16 A per phase the station takes back: clamped.
+    ctl.setpoint(_ac(discharge_active_power=500_000.0), clock.t)
+    run_until(service, clock, lambda: world.ac_current <= -15.9, 1.0, "clamped")
+    assert world.ac_current == pytest.approx(-16.0)
+    # The EV leaving under feed-back trips like under charge.
+    world.ev.plugged = False
+    run_until(service, clock, lambda: not world.contactor_closed and world.ac_current == 0.0,
+              0.2, "open")
+
+
+def test_ac_station_without_bpt_refuses_feed_back(tmp_path: Path) -> None:
+    service, clock = _ac_station(tmp_path, back=0.0)
+    _ac_hlc_charging(service, clock, 6900.0)
+    ctl = service.controllers[1]
+    assert ctl.status_and_limits().ac_bpt is None
+    assert ctl.setpoint(_ac(discharge_active_power=4000.0), clock.t).status == "rejected"
+    assert service.built.world.evses[1].ac_current > 0
+
+
+def test_ac_hlc_never_draws_more_than_the_station_allows(tmp_path: Path) -> None:
+    """Before any setpoint (and whatever the EV's own cap), a cooperating EV keeps to it."""
+    service, clock = _ac_station(tmp_path)
+    world = service.built.world.evses[1]
+    world.ev.max_current = 200.0
+    ctl = service.controllers[1]
+    world.ev.plugged, world.ev.cp_state = True, "B"
+    ctl.cp_pwm(models.CpPwmRequest(evse_id=1, hlc=True, error_state=False, fault_state=False),
+               clock.t)
+    ctl.on_hlc_charging(models.HlcChargingUpdate(evse_id=1, status=True))
+    world.ev.cp_state = "C"
+    run_until(service, clock, lambda: world.ac_current > 0, 2.0, "AC current")
+    assert world.ac_current == pytest.approx(32.0)

@@ -282,7 +282,23 @@ class Iso20EvSession(EvSession):
         ev = self.ev
         present = r20(ev.voltage * ev.current, acm)
         mode: Any
-        if self.cfg.control_mode == "dynamic":
+        power = r20(self._ac_power(), acm)
+        if self.service == "AC_BPT" and self.cfg.control_mode == "dynamic":
+            # A negative energy request asks the EVSE to take energy back (V2G).
+            mode = acm.BPT_Dynamic_AC_CLReqControlModeType(
+                EVTargetEnergyRequest=r20(ev.energy_request_wh(), acm),
+                EVMaximumEnergyRequest=r20(ev.max_energy_request_wh(), acm),
+                EVMinimumEnergyRequest=r20(ev.min_energy_request_wh(), acm),
+                EVMaximumChargePower=power, EVMinimumChargePower=r20(0, acm),
+                EVPresentActivePower=present, EVPresentReactivePower=r20(0, acm),
+                EVMaximumDischargePower=power, EVMinimumDischargePower=r20(0, acm))
+        elif self.service == "AC_BPT":
+            mode = acm.BPT_Scheduled_AC_CLReqControlModeType(
+                EVPresentActivePower=present,
+                EVTargetEnergyRequest=r20(ev.energy_request_wh(), acm),
+                EVMaximumChargePower=power, EVMaximumDischargePower=power,
+                EVMinimumDischargePower=r20(0, acm))
+        elif self.cfg.control_mode == "dynamic":
             mode = acm.Dynamic_AC_CLReqControlModeType(
                 EVTargetEnergyRequest=r20(ev.energy_request_wh(), acm),
                 EVMaximumEnergyRequest=r20(ev.max_energy_request_wh(), acm),
@@ -304,6 +320,7 @@ class Iso20EvSession(EvSession):
         c = self.cfg
         target = msg.CLResControlMode.EVSETargetActivePower   # type: ignore[union-attr]
         watts = min(f20(target) if target is not None else self._ac_power(), self._ac_power())
+        watts = max(watts, -self._ac_power())  # AC_BPT: negative, the EV feeds back
         volts = c.ac_voltage * c.ac_phases
         self.ev.measure(volts, watts / volts, now)
         self.progress(now, "ChargingLoop")

@@ -546,15 +546,33 @@ class Iso20Session(ProtocolSession):
         return ac.nominal_voltage * (ac.max_current.l1 + ac.max_current.l2 + ac.max_current.l3)
 
     def ac_setpoint(self, watts: float) -> None:
+        """Negative `watts`: the EV feeds back (AC_BPT)."""
+        ac = ({"discharge_active_power": round(-watts, 1)} if watts < 0
+              else {"charge_active_power": round(watts, 1)})
         data: dict[str, Any] = {"evse_id": self.cfg.evse_id,
-                                "ev_limits": {"maximum_voltage": 400.0},
-                                "ac": {"charge_active_power": round(max(watts, 0.0), 1)}}
+                                "ev_limits": {"maximum_voltage": 400.0}, "ac": ac}
         if data == self.last_setpoint and self.now - self.setpoint_sent_at < 1.0:
             return
         self.last_setpoint = data
         self.setpoint_sent_at = self.now
-        self.power_on = watts > 0
+        self.power_on = watts != 0
         self.out.append(ApiRequest("power_electronics_setpoint", data))
+
+    def _ac_discharge(self, mode: Any) -> float | None:
+        """AC_BPT: the power to take back (W) while the EV's EVTargetEnergyRequest is negative
+        (it is above its target SoC), within both sides' discharge limits; None: charge."""
+        bpt = self.station.limits.ac_bpt if self.station.limits is not None else None
+        if self.service != "AC_BPT" or bpt is None or not isinstance(
+                mode, (acm.BPT_Dynamic_AC_CLReqControlModeType,
+                       acm.BPT_Scheduled_AC_CLReqControlModeType)):
+            return None
+        if mode.EVTargetEnergyRequest is None or f20(mode.EVTargetEnergyRequest) >= 0:
+            return None
+        p = bpt.evse_max_discharge_power
+        station = p.l1 + p.l2 + p.l3
+        ev = f20(mode.EVMaximumDischargePower) if mode.EVMaximumDischargePower is not None \
+            else station
+        return max(min(ev, station), 0.0)
 
     def power_off(self) -> None:
         if self.is_ac:
@@ -612,6 +630,9 @@ class Iso20Session(ProtocolSession):
         target = 0.0
         if not self.charging or self.stop_requested or self.station.fatal:
             self.power_off()
+        elif (back := self._ac_discharge(mode)) is not None:
+            target = -back
+            self.ac_setpoint(target)
         else:
             target = self._ac_max_power()
             if isinstance(mode, (acm.Dynamic_AC_CLReqControlModeType,
@@ -629,12 +650,15 @@ class Iso20Session(ProtocolSession):
 
     def _res_AC_ChargeLoop(self, code: str, now: float) -> None:
         mode: Any
-        if self.control_mode == "dynamic":
-            mode = acm.Dynamic_AC_CLResControlModeType(
-                EVSETargetActivePower=r20(self._target_w, acm))
+        target = r20(self._target_w, acm)
+        if self.service == "AC_BPT":
+            mode = (acm.BPT_Dynamic_AC_CLResControlModeType(EVSETargetActivePower=target)
+                    if self.control_mode == "dynamic"
+                    else acm.BPT_Scheduled_AC_CLResControlModeType(EVSETargetActivePower=target))
+        elif self.control_mode == "dynamic":
+            mode = acm.Dynamic_AC_CLResControlModeType(EVSETargetActivePower=target)
         else:
-            mode = acm.Scheduled_AC_CLResControlModeType(
-                EVSETargetActivePower=r20(self._target_w, acm))
+            mode = acm.Scheduled_AC_CLResControlModeType(EVSETargetActivePower=target)
         res = acm.AC_ChargeLoopResType(Header=self.hdr(now, acm), ResponseCode=code,
                                        EVSEStatus=self._evse_status(acm),
                                        CLResControlMode=mode)
