@@ -152,7 +152,8 @@ class EvseSlac:
         self.nmk = self._random(16)
         self.nid = nid_from_nmk(self.nmk)
         self.state = State.SETTING_KEY
-        self._deadline = now + self.t.TT_EVSE_SLAC_init
+        # a core made while a V2G session is already up (hlc_active set first) has no deadline
+        self._deadline = None if self.hlc_active else now + self.t.TT_EVSE_SLAC_init
         self._actions.append(SetKey(self.nid, self.nmk))
 
     def key_set(self, now: float, ok: bool) -> None:

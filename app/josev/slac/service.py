@@ -156,6 +156,7 @@ class SlacService:
                 await self._status(NO_RUN_ID, "matching")
                 self._inbox = asyncio.Queue()  # no frames left over from a previous attempt
                 core = self._core = EvseSlac(mac, self.timers)
+                core.hlc_active = self.hlc_active  # a session may have come up meanwhile
                 try:
                     result = await serve_evse(sock, core, modem, self._event, inbox=self._inbox)
                 finally:

@@ -606,3 +606,16 @@ def test_nw_info_station_count_walks_every_network() -> None:
     assert nw_info_stations(b"\x01" + net(1)) == 1
     assert nw_info_stations(b"\x02" + net(1) + net(2)) == 3
     assert nw_info_stations(b"\x02" + net(1)) == 1   # truncated: counts what it holds
+
+
+def test_core_started_under_a_v2g_session_has_no_init_deadline() -> None:
+    """The service makes a core while a session may already be up: marked first, its
+    start() arms no TT_EVSE_SLAC_init; the session's end arms it."""
+    t = SlacTimers()
+    evse = EvseSlac(EVSE_MAC, t, random=rng(1))
+    evse.hlc_active = True
+    evse.start(0.0)
+    evse.key_set(0.0, True)
+    assert evse.get_timer() is None
+    evse.hlc_session(30.0, False)
+    assert evse.get_timer() == 30.0 + t.TT_EVSE_SLAC_init
