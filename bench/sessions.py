@@ -51,8 +51,11 @@ def _status(pid: int, key: str) -> int:
     return int(re.search(rf"{key}:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
 
 
-def _rss(pid: int) -> tuple[float, float]:
-    return _status(pid, "VmRSS") / 1024, _status(pid, "VmHWM") / 1024
+def _rss(pid: int) -> tuple[float, float, float]:
+    """VmRSS, VmHWM (peak) and Pss (shared pages split among their users) in MB."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    pss = int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1))  # type: ignore[union-attr]
+    return _status(pid, "VmRSS") / 1024, _status(pid, "VmHWM") / 1024, pss / 1024
 
 
 def _sched(pid: int) -> tuple[float, float, int]:
@@ -151,7 +154,7 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
     cfg = EvConfig(protocols=(protocol,), soc=70.0, target_soc=78.0, time_scale=60.0,
                    loop_interval=0.02)
     password = stack.broker.password_files["demo"].read_text().strip()
-    rss: list[tuple[float, float]] = []
+    rss: list[tuple[float, float, float]] = []
     stop = asyncio.Event()
 
     async def sample() -> None:
@@ -163,11 +166,13 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
                                LOAD_RATE) if LOAD_RATE > 0 else None
     sampler = asyncio.create_task(sample())
     before = _sched(pid)
+    t0 = time.perf_counter()
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
         result = await driver.run()
     after = _sched(pid)
+    duration = time.perf_counter() - t0
     stop.set()
     await sampler
     rate = 0.0
@@ -176,10 +181,11 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
         out, _ = await load.communicate()
         rate = float(out.decode().strip() or 0.0)
     return {"ok": result.ok, "ends": [e.reason for e in result.ends], "tls": result.tls,
-            "rss": max(r for r, _ in rss) if rss else 0.0,
-            "hwm": max(h for _, h in rss) if rss else 0.0, "load_rate": rate,
+            "rss": max(r[0] for r in rss) if rss else 0.0,
+            "hwm": max(r[1] for r in rss) if rss else 0.0,
+            "pss": max(r[2] for r in rss) if rss else 0.0, "load_rate": rate,
             "cpu": after[0] - before[0], "wait": after[1] - before[1],
-            "preempted": after[2] - before[2]}
+            "preempted": after[2] - before[2], "duration": duration}
 
 
 def _turnarounds(log: Path) -> list[dict[str, Any]]:
@@ -262,9 +268,11 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
             ok = ok and bool(res["ok"])
             info.append(
                 f"{protocol} over {res['tls'] or 'TCP'}: {'OK' if res['ok'] else 'FAILED'}"
-                f" ({'; '.join(res['ends'])}); RSS {res['rss']:.1f} MB (peak {res['hwm']:.1f}"
-                f" MB); load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
-                f" run-queue wait {res['wait'] * 1000:.0f} ms, preempted {res['preempted']}x")
+                f" ({'; '.join(res['ends'])}) in {res['duration']:.1f} s; RSS {res['rss']:.1f} MB"
+                f" (peak {res['hwm']:.1f} MB, PSS {res['pss']:.1f} MB);"
+                f" load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
+                f" run-queue wait {res['wait'] * 1000:.0f} ms,"
+                f" preempted {res['preempted']}x")
             await asyncio.sleep(1.0)
             stats = _turnarounds(log)
             if stats:
@@ -275,7 +283,8 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
         link.close()
     info.append(f"after: {_loadavg()}")
     return {"ok": ok, "ready": ready, "rows": rows, "info": info,
-            "rss": max(s["rss"] for s in sessions), "hwm": max(s["hwm"] for s in sessions)}
+            "rss": max(s["rss"] for s in sessions), "hwm": max(s["hwm"] for s in sessions),
+            "pss": max(s["pss"] for s in sessions)}
 
 
 def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
@@ -313,6 +322,7 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
         return 1
     pki = create_pki(workdir / "pki")
     results: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in priorities}
+    failed = 0
     how = {"service": "python -m josev.services (= josev-iso15118, as in its unit)",
            "cli": "josev iso15118 run (the full CLI)"}[entry]
     print(f"Session benchmark: simulated station, veth PLC link, {LOAD_RATE} API messages/s "
@@ -322,28 +332,38 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
         for label, prio in priorities:
             run_dir = workdir / f"run{i + 1}-{len(results[label])}-{label.replace(':', '')}"
             run_dir.mkdir()
-            res = await _run_once(run_dir, pki, topic, entry, prio)
-            results[label].append(res)
             print(f"\n-- run {i + 1} of {runs}, josev-iso15118 at {_describe(prio)} ({label})")
+            try:
+                res = await _run_once(run_dir, pki, topic, entry, prio)
+            except (RuntimeError, OSError) as exc:   # a process of the stack died: say so
+                failed += 1
+                print(f"  RUN FAILED: {str(exc)[-1500:]}")
+                continue
+            results[label].append(res)
             for line in res["info"]:
                 print(f"  {line}")
             for line in _table(res["rows"]):
                 print(line)
     for label, prio in priorities:
         done = results[label]
+        if not done:
+            print(f"\n== {label}: no run completed")
+            continue
         print(f"\n== {label}: josev-iso15118 at {_describe(prio)}; median of {runs} run(s); "
               f"{_loadavg()}")
         ready = [r["ready"] * 1000 for r in done]
         print(f"  start-up to ready: median {statistics.median(ready):.0f} ms (runs: "
               f"{', '.join(f'{v:.0f}' for v in ready)} ms; target 1000 ms)")
         print(f"  RSS during the sessions: median {statistics.median(r['rss'] for r in done):.1f}"
-              f" MB, peak {max(r['hwm'] for r in done):.1f} MB (target 40 MB)")
+              f" MB, peak {max(r['hwm'] for r in done):.1f} MB (target 40 MB); PSS median "
+              f"{statistics.median(r['pss'] for r in done):.1f} MB")
         for key in [k for k in done[0]["rows"] if k[1] in LOOPS]:
             values = [r["rows"][key]["p99"] for r in done if key in r["rows"]]
             print(f"  {key[0]} {key[1]} p99 per run: {', '.join(f'{v:.3f}' for v in values)} ms")
         for line in _table(_median_rows(done)):
             print(line)
-    return 0 if all(r["ok"] for done in results.values() for r in done) else 1
+    ok = all(r["ok"] for done in results.values() for r in done)
+    return 0 if ok and not failed else 1
 
 
 def main(argv: list[str]) -> int:
