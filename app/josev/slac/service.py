@@ -2,10 +2,11 @@
 
 - `cp_status` B1/B2 starts matching (after asking for 5 % with `cp_pwm`); A*, E and F abort.
 - `slac_status` reports matching / matched / failed / unmatched.
-- The "5 % restart" real EVs need: after a failed attempt the PWM goes to 100 % (no HLC) for
-  `restart_pause` seconds and back to 5 %, which makes the EV start SLAC again; after
-  `restarts` such retries the EVSE reports "unmatched" (the station may then offer basic
-  charging).
+- The "5 % restart" real EVs need (V2G3-M06-07): after a failed attempt the pilot goes to
+  state F for T_step_EF (`restart_pause`, 4 s) and back to 5 %, which makes the EV start SLAC
+  again; the F this service asked for is not taken for an unplug. After C_sequ_retry
+  (`restarts`, 2) such retries the EVSE reports "unmatched" (the station may then offer
+  basic charging).
 - Never while a V2G session is up on this EVSE (`with service.v2g_session(): ...` around
   it): SLAC timeouts, failures and restarts are off until the session ends or CP goes
   A/E/F, because a restart sets a new NMK and switches the PWM off, which ends the session.
@@ -68,6 +69,7 @@ class SlacService:
         self._hlc_idle.set()
         self._core: EvseSlac | None = None
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._own_f = False                   # the pilot is in F because we asked for it
 
     @property
     def hlc_active(self) -> bool:
@@ -114,6 +116,8 @@ class SlacService:
                          self.evse_id, state)
                 return
             self._task = asyncio.ensure_future(self._session())
+        elif state[0] in "EF" and self._own_f:
+            log.debug("SLAC EVSE %d: CP %s is our own T_step_EF", self.evse_id, state)
         elif state[0] in "AEF":
             self.last = None
             if self._holds:
@@ -132,13 +136,21 @@ class SlacService:
         except ApiError as exc:
             log.warning("SLAC EVSE %d: slac_status %s not sent: %s", self.evse_id, status, exc)
 
-    async def _pwm(self, hlc: bool) -> None:
-        req = models.CpPwmRequest(evse_id=self.evse_id, hlc=hlc, current=None if hlc else 0,
-                                  error_state=False, fault_state=False)
+    async def _pwm(self, hlc: bool, fault: bool = False) -> None:
+        req = models.CpPwmRequest(evse_id=self.evse_id, hlc=hlc and not fault,
+                                  current=None if hlc or fault else 0,
+                                  error_state=False, fault_state=fault)
         try:
             await self.api.request("cp_pwm", req, timeout=2.0)
         except ApiError as exc:
-            log.warning("SLAC EVSE %d: cp_pwm (hlc=%s) failed: %s", self.evse_id, hlc, exc)
+            log.warning("SLAC EVSE %d: cp_pwm (hlc=%s, F=%s) failed: %s", self.evse_id, hlc,
+                        fault, exc)
+
+    async def _step_ef(self) -> None:
+        """V2G3-M06-07: state F for T_step_EF; the caller then asks for 5 % again."""
+        self._own_f = True   # until the 5 % of the next attempt has been asked for
+        await self._pwm(False, fault=True)
+        await asyncio.sleep(self.restart_pause)
 
     async def _session(self) -> None:
         try:
@@ -153,6 +165,7 @@ class SlacService:
                 if self.hlc_active:
                     await self._hlc_idle.wait()  # a new matching sets a new NMK: not now
                 await self._pwm(True)
+                self._own_f = False
                 await self._status(NO_RUN_ID, "matching")
                 self._inbox = asyncio.Queue()  # no frames left over from a previous attempt
                 core = self._core = EvseSlac(mac, self.timers)
@@ -173,10 +186,10 @@ class SlacService:
                 if attempt < self.restarts:
                     log.info("SLAC EVSE %d: %s; 5 %% restart %d", self.evse_id, result.reason,
                              attempt + 1)
-                    await self._pwm(False)
-                    await asyncio.sleep(self.restart_pause)
+                    await self._step_ef()
             await self._status(NO_RUN_ID, "unmatched")
         finally:
+            self._own_f = False
             sock.close()
 
     def _event(self, event: EvseEvent) -> None:

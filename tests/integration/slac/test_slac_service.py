@@ -80,15 +80,19 @@ async def test_cp_a_during_matching_aborts(link: netsim.Link, mosquitto: Any) ->
 async def test_failed_matching_does_the_5_percent_restart(
     link: netsim.Link, mosquitto: Any
 ) -> None:
-    """No EV answers: each attempt ends at TT_EVSE_SLAC_init (shortened here), the PWM goes
-    to 100 % and back to 5 %, and after the retries the EVSE reports unmatched."""
+    """No EV answers: each attempt ends at TT_EVSE_SLAC_init (shortened here), the pilot goes
+    to F for T_step_EF and back to 5 % (V2G3-M06-07), and after the retries the EVSE reports
+    unmatched. The station reports the F it was asked for; that is not an unplug."""
     from josev.slac.timers import SlacTimers
 
     statuses: list[str] = []
-    pwm: list[bool] = []
+    pwm: list[tuple[bool, bool]] = []
 
     async def on_pwm(req: models.CpPwmRequest) -> models.CpPwmResponse:
-        pwm.append(req.hlc)
+        pwm.append((req.hlc, req.fault_state))
+        state = "F" if req.fault_state else "B2"
+        await cs.update("cp_status", models.CpStatusUpdate(evse_id=1, connector_id=1,
+                                                           state=state))
         return models.CpPwmResponse(evse_id=req.evse_id, status="valid")
 
     cs = ApiClient({"cs"}, host=mosquitto.host, port=mosquitto.port, client_id="cs-test3")
@@ -96,7 +100,7 @@ async def test_failed_matching_does_the_5_percent_restart(
     cs.on_request("cp_pwm", on_pwm)
     cs.on_update("slac_status", lambda u: statuses.append(u.status))
     svc = SlacService(josev, 1, link.evse.ifname, socket_factory=link.evse.netns.socket,
-                      timers=SlacTimers(TT_EVSE_SLAC_init=0.2), restarts=1, restart_pause=0.05)
+                      timers=SlacTimers(TT_EVSE_SLAC_init=0.2), restarts=1, restart_pause=0.3)
     josev.on_update("cp_status", svc.on_cp_status)
     async with cs, josev:
         await asyncio.sleep(0.2)
@@ -104,4 +108,4 @@ async def test_failed_matching_does_the_5_percent_restart(
         await wait_until(lambda: "unmatched" in statuses)
         await svc.close()
     assert statuses == ["matching", "failed", "matching", "failed", "unmatched"]
-    assert pwm == [True, False, True]
+    assert pwm == [(True, False), (False, True), (True, False)]
