@@ -40,6 +40,7 @@ from typing import Any
 LOAD_RATE = 1000          # messages per second
 TARGET_P99_MS = 2.5
 LOOPS = ("CurrentDemandRes", "DC_ChargeLoopRes")
+WIRE_LOOPS = ("CurrentDemandRes",)   # -20's loop is inside TLS on the wire: not told apart
 SESSIONS = (("ISO20_DC", True), ("DIN", False))
 UNIT = (Path(__file__).resolve().parent.parent / "meta-josev/recipes-josev/josev-services/files"
         / "josev-iso15118.service")
@@ -146,6 +147,86 @@ def _stack_class() -> Any:
     return BenchStack
 
 
+class WireCapture:
+    """Request in -> response out as the link sees it: an AF_PACKET socket on the EVSE's end of
+    the veth pair with kernel timestamps (SO_TIMESTAMPNS), so that neither josev-iso15118's
+    scheduling nor this process's moves them. A pair is the last TCP data segment from the EV
+    and the first one from josev-iso15118 after it. DIN (plain TCP) is decoded to name the
+    message; -20 is inside TLS, so its pairs are only counted together."""
+
+    ETH_P_ALL = 0x0003    # a tap on every frame: a socket bound to one protocol sees no output
+    PACKET_OUTGOING = 4
+    SO_TIMESTAMPNS = 35   # Linux, asm-generic/socket.h (the socket module does not name it)
+
+    def __init__(self, endpoint: Any) -> None:
+        import socket
+
+        self.sock = endpoint.netns.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                          socket.htons(self.ETH_P_ALL))
+        self.sock.bind((endpoint.ifname, self.ETH_P_ALL))
+        self.sock.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
+        self.sock.setblocking(False)
+        self.packets: list[tuple[float, bool, bytes]] = []   # (time, outgoing, TCP payload)
+
+    def _read(self) -> None:
+        import socket
+        import struct
+
+        while True:
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(65536, 64)
+            except BlockingIOError:
+                return
+            stamp = 0.0
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == self.SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    stamp = sec + nsec / 1e9
+            if len(data) < 74 or data[12:14] != b"\x86\xdd" or data[20] != 6:  # IPv6 + TCP
+                continue
+            tcp_len = (data[54 + 12] >> 4) * 4
+            ip_payload = struct.unpack("!H", data[18:20])[0]
+            payload = data[54 + tcp_len:54 + ip_payload]
+            if payload:
+                self.packets.append((stamp, addr[2] == self.PACKET_OUTGOING, payload))
+
+    def start(self) -> None:
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._read)
+
+    def stop(self) -> None:
+        self._read()
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def pairs(self, plain: bool) -> dict[str, list[float]]:
+        """{message: [request in -> response out, ms]}; plain TCP (DIN) is named from the EXI."""
+        out: dict[str, list[float]] = {}
+        last_in: float | None = None
+        for stamp, outgoing, payload in self.packets:
+            if not outgoing:
+                last_in = stamp
+            elif last_in is not None:
+                name = _din_name(payload) if plain else "all pairs (inside TLS)"
+                out.setdefault(name, []).append((stamp - last_in) * 1000)
+                last_in = None
+        return out
+
+
+def _din_name(payload: bytes) -> str:
+    """The response's name (DIN body element or supportedAppProtocolRes) from V2GTP + EXI."""
+    from josev.exi import decode_document
+
+    for family in ("din", "appHand"):
+        try:
+            root, msg = decode_document(payload[8:], family)
+        except Exception:
+            continue
+        if root != "V2G_Message":
+            return str(root)
+        return str(type(msg.Body.BodyElement).__name__).removesuffix("Type")
+    return "?"
+
+
 async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
                    pid: int, topic: str) -> dict[str, Any]:
     from josev.evcc.common.ev import EvConfig
@@ -165,6 +246,8 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
     load = await _load_process(stack.broker.host, stack.broker.port, password, topic,
                                LOAD_RATE) if LOAD_RATE > 0 else None
     sampler = asyncio.create_task(sample())
+    wire = WireCapture(link.evse)
+    wire.start()
     before = _sched(pid)
     t0 = time.perf_counter()
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
@@ -173,6 +256,7 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
         result = await driver.run()
     after = _sched(pid)
     duration = time.perf_counter() - t0
+    wire.stop()
     stop.set()
     await sampler
     rate = 0.0
@@ -185,7 +269,15 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
             "hwm": max(r[1] for r in rss) if rss else 0.0,
             "pss": max(r[2] for r in rss) if rss else 0.0, "load_rate": rate,
             "cpu": after[0] - before[0], "wait": after[1] - before[1],
-            "preempted": after[2] - before[2], "duration": duration}
+            "preempted": after[2] - before[2], "duration": duration,
+            "wire": wire.pairs(plain=not tls)}
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    """n, p50, p99, max: the same percentile rule as josev-iso15118's own log line."""
+    v = sorted(values)
+    return {"n": len(v), "p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))],
+            "max": v[-1]}
 
 
 def _turnarounds(log: Path) -> list[dict[str, Any]]:
@@ -248,6 +340,7 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
     stack.entry = entry
     stack.prio = prio
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    wire_rows: dict[tuple[str, str], dict[str, Any]] = {}
     info: list[str] = [f"before: {_loadavg()}"]
     sessions: list[dict[str, Any]] = []
     ok = True
@@ -273,6 +366,8 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
                 f" load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
                 f" run-queue wait {res['wait'] * 1000:.0f} ms,"
                 f" preempted {res['preempted']}x")
+            for name, values in sorted(res["wire"].items()):
+                wire_rows[(protocol, name)] = _stats(values)
             await asyncio.sleep(1.0)
             stats = _turnarounds(log)
             if stats:
@@ -282,30 +377,32 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
         stack.stop()
         link.close()
     info.append(f"after: {_loadavg()}")
-    return {"ok": ok, "ready": ready, "rows": rows, "info": info,
+    return {"ok": ok, "ready": ready, "rows": rows, "wire": wire_rows, "info": info,
             "rss": max(s["rss"] for s in sessions), "hwm": max(s["hwm"] for s in sessions),
             "pss": max(s["pss"] for s in sessions)}
 
 
-def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+def _table(rows: dict[tuple[str, str], dict[str, Any]],
+           loops: tuple[str, ...] = LOOPS) -> list[str]:
     lines = [f"{'protocol':<9} {'message':<34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
              f"{'max ms':>8}"]
     for (protocol, name), st in rows.items():
         flag = ""
-        if name in LOOPS:
+        if name in loops:
             flag = "  ok" if st["p99"] <= TARGET_P99_MS else f"  > {TARGET_P99_MS} ms target"
         lines.append(f"{protocol:<9} {name:<34} {st['n']:>5} {st['p50']:>8.3f} "
                      f"{st['p99']:>8.3f} {st['max']:>8.3f}{flag}")
     return lines
 
 
-def _median_rows(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _median_rows(runs: list[dict[str, Any]],
+                 kind: str = "rows") -> dict[tuple[str, str], dict[str, Any]]:
     keys: list[tuple[str, str]] = []
     for run in runs:
-        keys += [k for k in run["rows"] if k not in keys]
+        keys += [k for k in run[kind] if k not in keys]
     out = {}
     for key in keys:
-        have = [run["rows"][key] for run in runs if key in run["rows"]]
+        have = [run[kind][key] for run in runs if key in run[kind]]
         out[key] = {f: statistics.median(st[f] for st in have) for f in ("p50", "p99", "max")}
         out[key]["n"] = int(statistics.median(st["n"] for st in have))
     return out
@@ -344,6 +441,9 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
                 print(f"  {line}")
             for line in _table(res["rows"]):
                 print(line)
+            print("on the link (kernel timestamps on the EVSE's veth: request in -> response out)")
+            for line in _table(res["wire"], loops=WIRE_LOOPS):
+                print(line)
     for label, prio in priorities:
         done = results[label]
         if not done:
@@ -361,6 +461,9 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
             values = [r["rows"][key]["p99"] for r in done if key in r["rows"]]
             print(f"  {key[0]} {key[1]} p99 per run: {', '.join(f'{v:.3f}' for v in values)} ms")
         for line in _table(_median_rows(done)):
+            print(line)
+        print("on the link (kernel timestamps on the EVSE's veth: request in -> response out)")
+        for line in _table(_median_rows(done, "wire"), loops=WIRE_LOOPS):
             print(line)
     ok = all(r["ok"] for done in results.values() for r in done)
     return 0 if ok and not failed else 1
