@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boot the QEMU test image once, bounded, and collect what its check unit reports:
-#   recipes/boot.sh DISK RESULTS_DIR [TIMEOUT_S]
-# qemu-system-aarch64 (TCG, cortex-a57, 2 CPUs, 1 GiB) runs UEFI firmware -> GRUB EFI -> the
-# slot's kernel. The guest's
+#   recipes/boot.sh DISK RESULTS_DIR [TIMEOUT_S] [arm64|armhf]
+# arm64: qemu-system-aarch64 (TCG, cortex-a57); armhf: qemu-system-arm (TCG, cortex-a15,
+# virt,highmem=off: Debian's armmp-lpae kernel); 2 CPUs, 1 GiB. UEFI firmware (edk2) -> GRUB
+# EFI -> the slot's kernel. The guest's
 # josev-image-check.service writes result.json and journal.txt to RESULTS_DIR over 9p and
 # powers off; QEMU runs with -no-reboot under `timeout`, so a hung guest ends the run too.
 # The console goes to RESULTS_DIR/console.log. DISK is used in place (copy it first to keep
@@ -11,22 +12,29 @@ set -euo pipefail
 # shellcheck source=recipes/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DISK="$(realpath "${1:?usage: boot.sh DISK RESULTS_DIR [TIMEOUT_S]}")"
+DISK="$(realpath "${1:?usage: boot.sh DISK RESULTS_DIR [TIMEOUT_S] [arm64|armhf]}")"
 RESULTS="$(realpath -m "${2:?missing RESULTS_DIR}")"
 TIMEOUT_S="${3:-900}"
-FIRMWARE=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
-[ -f "$FIRMWARE" ] || die "missing $FIRMWARE (Debian package qemu-efi-aarch64)"
+ARCH="${4:-arm64}"
+case "$ARCH" in
+    arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a57)
+           FIRMWARE=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd; FIRMWARE_PKG=qemu-efi-aarch64 ;;
+    armhf) QEMU=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15)
+           FIRMWARE=/usr/share/AAVMF/AAVMF32_CODE.fd; FIRMWARE_PKG=qemu-efi-arm ;;
+    *) die "unsupported architecture $ARCH (arm64 or armhf)" ;;
+esac
+[ -f "$FIRMWARE" ] || die "missing $FIRMWARE (Debian package $FIRMWARE_PKG)"
 
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.txt "$RESULTS"/*.log
 # No TPM: QEMU's virt machine offers only tpm-tis-device, which Debian's arm64 kernel has no
 # driver for (docs/image.md).
 
-log "booting $DISK (timeout ${TIMEOUT_S} s)"
+log "booting $DISK ($ARCH, timeout ${TIMEOUT_S} s)"
 start=$(date +%s.%N)
 rc=0
-timeout --kill-after=10 "$TIMEOUT_S" qemu-system-aarch64 \
-    -M virt -cpu cortex-a57 -smp 2 -m 1024 -nographic -no-reboot \
+timeout --kill-after=10 "$TIMEOUT_S" "${QEMU[@]}" \
+    -smp 2 -m 1024 -nographic -no-reboot \
     -bios "$FIRMWARE" \
     -drive "file=$DISK,if=none,format=raw,id=hd0" -device virtio-blk-device,drive=hd0 \
     -fsdev "local,id=results,path=$RESULTS,security_model=none" \

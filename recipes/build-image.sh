@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build the Debian-based arm64 QEMU test image of Josev:
-#   recipes/build-image.sh OUTDIR      -> OUTDIR/disk.img (GPT: ESP, root A, root B, data)
+# Build the Debian-based QEMU test image of Josev (arm64 by default, or armhf = armv7):
+#   recipes/build-image.sh OUTDIR [arm64|armhf]  -> OUTDIR/disk.img (GPT: ESP, root A, root B, data)
 #
 # 1. the BASE rootfs (Debian packages only) comes from build-base.sh, cached outside the clone;
 # 2. the Josev part is layered on a copy: the three distributions of this checkout as wheels
-#    (built on the host) plus their dependencies as arm64 wheels, installed into
-#    /opt/josev/venv; the systemd units, broker configuration and service users from
+#    (built on the host) plus their dependencies as arm64 / armv7l wheels, installed into
+#    /opt/josev/venv (armhf: cffi is Debian's, PyPI has no armv7 wheel of it); the systemd units, broker configuration and service users from
 #    meta-josev/recipes-josev/josev-services/files (the same files the Yocto image uses);
 #    RAUC's system.conf and a development keyring; GRUB EFI with the A/B grub.cfg;
 # 3. the disk is assembled without loop devices: mkfs.ext4 -d / mkfs.vfat + mtools on plain
@@ -14,8 +14,14 @@ set -euo pipefail
 # shellcheck source=recipes/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-OUT="$(realpath -m "${1:?usage: build-image.sh OUTDIR}")"
-ARCH=arm64
+OUT="$(realpath -m "${1:?usage: build-image.sh OUTDIR [arm64|armhf]}")"
+ARCH="${2:-arm64}"
+case "$ARCH" in
+    arm64) MACHINE=aarch64; EFI_NAME=BOOTAA64.EFI; SYSTEM_SITE=false ;;
+    # The venv sees Debian's dist-packages: python3-cffi is the one dependency no wheel covers.
+    armhf) MACHINE=armv7l; EFI_NAME=BOOTARM.EFI; SYSTEM_SITE=true ;;
+    *) die "unsupported architecture $ARCH (arm64 or armhf)" ;;
+esac
 PY=python3.11
 ESP_MIB=32
 ROOT_MIB=1024
@@ -34,24 +40,39 @@ root="$work/rootfs"
 
 # --- wheels -----------------------------------------------------------------------------------
 # The checkout's distributions are pure Python: built here. Their dependencies are downloaded
-# once as arm64 wheels (cached by the dependency declarations), so a warm run needs no network.
+# once as wheels for the target (cached by the dependency declarations), so a warm run needs no
+# network.
 wheels="$work/wheels"
 mkdir -p "$wheels"
 "$HOST_PYTHON" -m pip wheel -q --no-deps -w "$wheels" "$REPO/app" "$REPO/hal" "$REPO/ota" >&2
+constraints="$RECIPES/constraints-$ARCH.txt"
 dep_key="$(cat "$REPO/app/pyproject.toml" "$REPO/hal/pyproject.toml" "$REPO/ota/pyproject.toml" \
-    "$RECIPES/build-image.sh" | sha256sum | cut -c1-16)"
+    "$RECIPES/build-image.sh" "$RECIPES/resolve-wheels.py" "$RECIPES/base-packages-$ARCH.txt" \
+    $( [ -f "$constraints" ] && echo "$constraints") | sha256sum | cut -c1-16)"
 deps="$CACHE/wheels-$ARCH-$dep_key"
+PLATFORMS=()
+# bookworm has glibc 2.36: every manylinux tag up to it.
+for tag in manylinux_2_36 manylinux_2_34 manylinux_2_31 manylinux_2_28 manylinux_2_17 manylinux2014; do
+    PLATFORMS+=(--platform "${tag}_$MACHINE")
+done
 PLATFORM_ARGS=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
-    --platform manylinux_2_36_aarch64 --platform manylinux_2_34_aarch64
-    --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64
-    --platform manylinux2014_aarch64)
+    "${PLATFORMS[@]}")
 if [ ! -f "$deps/.complete" ]; then
-    log "downloading arm64 dependency wheels into $deps"
+    log "downloading $ARCH dependency wheels into $deps"
     rm -rf "$deps" && mkdir -p "$deps"
-    "$HOST_PYTHON" -m pip download -q "${PLATFORM_ARGS[@]}" -d "$deps" \
-        --find-links "$wheels" josev josev-hal josev-ota >&2
-    # The checkout's own wheels are rebuilt every time; keep only the dependencies.
-    rm -f "$deps"/josev-*.whl "$deps"/josev_*.whl
+    if [ "$SYSTEM_SITE" = true ]; then
+        # Some requirements are met by the base's Debian packages: pip's resolver cannot be
+        # told so, resolve-wheels.py walks the graph (wheels only; fails on a missing one).
+        "$HOST_PYTHON" "$RECIPES/resolve-wheels.py" --rootfs "$base" --dest "$deps" \
+            --machine "$MACHINE" "${PLATFORMS[@]}" \
+            $( [ -f "$constraints" ] && echo "--constraints $constraints") \
+            "$wheels"/*.whl >&2
+    else
+        "$HOST_PYTHON" -m pip download -q "${PLATFORM_ARGS[@]}" -d "$deps" \
+            --find-links "$wheels" josev josev-hal josev-ota >&2
+        # The checkout's own wheels are rebuilt every time; keep only the dependencies.
+        rm -f "$deps"/josev-*.whl "$deps"/josev_*.whl
+    fi
     touch "$deps/.complete"
 fi
 
@@ -65,7 +86,7 @@ site="$root$venv/lib/$PY/site-packages"
 mkdir -p "$root$venv/bin" "$site"
 ln -s "/usr/bin/$PY" "$root$venv/bin/python3"
 ln -s python3 "$root$venv/bin/python"
-printf 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11\n' \
+printf 'home = /usr/bin\ninclude-system-site-packages = %s\nversion = 3.11\n' "$SYSTEM_SITE" \
     > "$root$venv/pyvenv.cfg"
 "$HOST_PYTHON" -m pip install -q --no-deps --no-index --target "$site" "${PLATFORM_ARGS[@]}" \
     "$deps"/*.whl "$wheels"/*.whl >&2
@@ -106,9 +127,9 @@ systemd-sysusers --root="$root" >&2
 # The test harness (this image only).
 install -m 0644 "$RECIPES/files/josev-image-check.service" "$units/"
 install -m 0755 "$RECIPES/files/josev-image-check" "$root/usr/libexec/josev/josev-image-check"
-# The in-image charging session (josev demo) is opt-in for now: under TCG josev-iso15118 takes
-# longer to start than the demo's fixed 30 s readiness wait (docs/image.md).
-if [ "${JOSEV_IMAGE_SESSION:-0}" = 1 ]; then
+# The in-image charging session (josev demo), run by the check unit after the boot checks;
+# JOSEV_IMAGE_SESSION=0 leaves it out (the host can also skip it per boot: no-session).
+if [ "${JOSEV_IMAGE_SESSION:-1}" = 1 ]; then
     install -m 0755 "$RECIPES/files/josev-image-session-check" \
         "$root/usr/libexec/josev/josev-image-session-check"
 fi
@@ -127,7 +148,8 @@ systemctl --root="$root" mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-ba
 # Mounts, RAUC, identity.
 install -m 0644 "$RECIPES/files/fstab" "$root/etc/fstab"
 mkdir -p "$root/var/lib/josev" "$root/boot/efi"
-install -D -m 0644 "$RECIPES/files/system.conf" "$root/etc/rauc/system.conf"
+install -d "$root/etc/rauc"
+sed "s/@ARCH@/$ARCH/" "$RECIPES/files/system.conf" > "$root/etc/rauc/system.conf"
 keys="$CACHE/rauc-dev-keys"
 "$REPO/meta-josev/scripts/josev-dev-keys" "$keys" >/dev/null
 install -m 0644 "$keys/ca.cert.pem" "$root/etc/rauc/ca.cert.pem"
@@ -141,7 +163,7 @@ esp="$work/esp.vfat"
 rm -f "$esp" && truncate -s "${ESP_MIB}M" "$esp"
 mkfs.vfat -n JOSEV-ESP "$esp" >/dev/null
 mmd -i "$esp" ::/EFI ::/EFI/BOOT
-mcopy -i "$esp" "$root/usr/lib/josev-image/BOOTAA64.EFI" ::/EFI/BOOT/BOOTAA64.EFI
+mcopy -i "$esp" "$root/usr/lib/josev-image/$EFI_NAME" "::/EFI/BOOT/$EFI_NAME"
 mcopy -i "$esp" "$RECIPES/files/grub.cfg" ::/EFI/BOOT/grub.cfg
 # A GRUB environment block (exactly 1024 bytes): slot A good and untried, B empty.
 "$HOST_PYTHON" - "$work/grubenv" <<'PYEOF'
@@ -183,7 +205,7 @@ rm -f "$esp" "$data"
 rm -rf "$root"
 size_rootfs=$(du -sb "$base" | cut -f1)
 log "image done in $(( $(date +%s) - start )) s: $disk"
-printf '{"disk": "%s", "disk_bytes": %d, "disk_allocated_bytes": %d, "base_rootfs_bytes": %d, "build_s": %d}\n' \
-    "$disk" "$(stat -c %s "$disk")" "$(( $(stat -c %b "$disk") * 512 ))" "$size_rootfs" \
+printf '{"arch": "%s", "disk": "%s", "disk_bytes": %d, "disk_allocated_bytes": %d, "base_rootfs_bytes": %d, "build_s": %d}\n' \
+    "$ARCH" "$disk" "$(stat -c %s "$disk")" "$(( $(stat -c %b "$disk") * 512 ))" "$size_rootfs" \
     "$(( $(date +%s) - start ))" > "$OUT/image.json"
 cat "$OUT/image.json"

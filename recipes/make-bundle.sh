@@ -12,7 +12,10 @@ VERSION="${2:-$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev
 [ -f "$OUT/rootfs.ext4" ] || die "$OUT/rootfs.ext4 missing: run build-image.sh first"
 keys="$CACHE/rauc-dev-keys"
 "$REPO/meta-josev/scripts/josev-dev-keys" "$keys" >/dev/null
-compatible="$(sed -n 's/^compatible=//p' "$RECIPES/files/system.conf")"
+# The image's own system.conf says what it accepts (the architecture is part of it).
+compatible="$(debugfs -R "cat /etc/rauc/system.conf" "$OUT/rootfs.ext4" 2>/dev/null |
+    sed -n 's/^compatible=//p')"
+[ -n "$compatible" ] || die "no compatible= in $OUT/rootfs.ext4:/etc/rauc/system.conf"
 content="$OUT/bundle-content"
 rm -rf "$content" "$OUT/update.raucb"
 mkdir -p "$content"
