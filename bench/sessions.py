@@ -26,6 +26,7 @@ Needs root (or `josev link run -- ./dev bench sessions`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -34,13 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 LOAD_RATE = 1000          # messages per second
 TARGET_P99_MS = 2.5
 LOOPS = ("CurrentDemandRes", "DC_ChargeLoopRes")
-WIRE_LOOPS = ("CurrentDemandRes",)   # -20's loop is inside TLS on the wire: not told apart
 SESSIONS = (("ISO20_DC", True), ("DIN", False))
 UNIT = (Path(__file__).resolve().parent.parent / "meta-josev/recipes-josev/josev-services/files"
         / "josev-iso15118.service")
@@ -151,8 +152,10 @@ class WireCapture:
     """Request in -> response out as the link sees it: an AF_PACKET socket on the EVSE's end of
     the veth pair with kernel timestamps (SO_TIMESTAMPNS), so that neither josev-iso15118's
     scheduling nor this process's moves them. A pair is the last TCP data segment from the EV
-    and the first one from josev-iso15118 after it. DIN (plain TCP) is decoded to name the
-    message; -20 is inside TLS, so its pairs are only counted together."""
+    and the first one from josev-iso15118 after it. The pair is named after the request our EV
+    simulator (in this process) sent last before that segment: its V2GTP send is recorded in
+    clear, before TLS (`sent`); pairs without a V2G request of their own (TLS handshake,
+    close_notify) are counted apart."""
 
     ETH_P_ALL = 0x0003    # a tap on every frame: a socket bound to one protocol sees no output
     PACKET_OUTGOING = 4
@@ -167,6 +170,7 @@ class WireCapture:
         self.sock.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
         self.sock.setblocking(False)
         self.packets: list[tuple[float, bool, bytes]] = []   # (time, outgoing, TCP payload)
+        self.sent: list[tuple[float, str]] = []    # (time, response name) of the EV's requests
 
     def _read(self) -> None:
         import socket
@@ -198,34 +202,58 @@ class WireCapture:
         asyncio.get_running_loop().remove_reader(self.sock.fileno())
         self.sock.close()
 
-    def pairs(self, plain: bool) -> dict[str, list[float]]:
-        """{message: [request in -> response out, ms]}; plain TCP (DIN) is named from the EXI."""
+    @contextlib.contextmanager
+    def naming(self) -> Iterator[None]:
+        """Record every V2G request our EV simulator sends (time, name of its response)."""
+        from josev.transport.connection import V2gConnection
+
+        original = V2gConnection.send
+
+        async def send(conn: V2gConnection, payload_type: int, payload: bytes) -> None:
+            self.sent.append((time.time(), _response_name(payload_type, payload)))
+            await original(conn, payload_type, payload)
+
+        V2gConnection.send = send  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            V2gConnection.send = original  # type: ignore[method-assign]
+
+    def pairs(self) -> dict[str, list[float]]:
+        """{response name: [request in -> response out, ms]}."""
         out: dict[str, list[float]] = {}
         last_in: float | None = None
-        for stamp, outgoing, payload in self.packets:
+        answered = 0    # requests already paired: each names one exchange
+        for stamp, outgoing, _payload in self.packets:
             if not outgoing:
                 last_in = stamp
             elif last_in is not None:
-                name = _din_name(payload) if plain else "all pairs (inside TLS)"
+                sent = sum(1 for t, _ in self.sent if t <= last_in)
+                if sent > answered:
+                    name = self.sent[sent - 1][1]
+                    answered = sent
+                else:   # TLS handshake, session ticket, close_notify: no V2G request
+                    name = "(TLS records, no V2G request)"
                 out.setdefault(name, []).append((stamp - last_in) * 1000)
                 last_in = None
         return out
 
 
-def _din_name(payload: bytes) -> str:
-    """The response's name (DIN body element or supportedAppProtocolRes) from V2GTP + EXI."""
+def _response_name(payload_type: int, exi: bytes) -> str:
+    """The name of the response to a request (e.g. DC_ChargeLoopRes), from its EXI."""
     from josev.exi import decode_document
 
-    for family in ("din", "appHand"):
+    families = {0x8001: ("appHand", "din", "iso2"), 0x8002: ("iso20_CommonMessages",),
+                0x8003: ("iso20_AC",), 0x8004: ("iso20_DC",)}.get(payload_type, ())
+    for family in families:
         try:
-            root, msg = decode_document(payload[8:], family)
+            root, msg = decode_document(exi, family)
         except Exception:
             continue
-        if root != "V2G_Message":
-            return str(root)
-        return str(type(msg.Body.BodyElement).__name__).removesuffix("Type")
+        if root == "V2G_Message":
+            root = type(msg.Body.BodyElement).__name__.removesuffix("Type")
+        return str(root).removesuffix("Req") + "Res"
     return "?"
-
 
 async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
                    pid: int, topic: str) -> dict[str, Any]:
@@ -253,7 +281,8 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
-        result = await driver.run()
+        with wire.naming():
+            result = await driver.run()
     after = _sched(pid)
     duration = time.perf_counter() - t0
     wire.stop()
@@ -270,7 +299,7 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
             "pss": max(r[2] for r in rss) if rss else 0.0, "load_rate": rate,
             "cpu": after[0] - before[0], "wait": after[1] - before[1],
             "preempted": after[2] - before[2], "duration": duration,
-            "wire": wire.pairs(plain=not tls)}
+            "wire": wire.pairs()}
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -382,13 +411,12 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
             "pss": max(s["pss"] for s in sessions)}
 
 
-def _table(rows: dict[tuple[str, str], dict[str, Any]],
-           loops: tuple[str, ...] = LOOPS) -> list[str]:
+def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     lines = [f"{'protocol':<9} {'message':<34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
              f"{'max ms':>8}"]
     for (protocol, name), st in rows.items():
         flag = ""
-        if name in loops:
+        if name in LOOPS:
             flag = "  ok" if st["p99"] <= TARGET_P99_MS else f"  > {TARGET_P99_MS} ms target"
         lines.append(f"{protocol:<9} {name:<34} {st['n']:>5} {st['p50']:>8.3f} "
                      f"{st['p99']:>8.3f} {st['max']:>8.3f}{flag}")
@@ -442,7 +470,7 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
             for line in _table(res["rows"]):
                 print(line)
             print("on the link (kernel timestamps on the EVSE's veth: request in -> response out)")
-            for line in _table(res["wire"], loops=WIRE_LOOPS):
+            for line in _table(res["wire"]):
                 print(line)
     for label, prio in priorities:
         done = results[label]
@@ -463,7 +491,7 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
         for line in _table(_median_rows(done)):
             print(line)
         print("on the link (kernel timestamps on the EVSE's veth: request in -> response out)")
-        for line in _table(_median_rows(done, "wire"), loops=WIRE_LOOPS):
+        for line in _table(_median_rows(done, "wire")):
             print(line)
     ok = all(r["ok"] for done in results.values() for r in done)
     return 0 if ok and not failed else 1
