@@ -22,6 +22,8 @@ class EvseState:
     cp: m.CpStatusUpdate | None = None
     contactor: str | None = None
     meter: m.MeterValuesResponse | None = None
+    # Smart charging's `iso15118_charge_limit`: kept across sessions until the next update.
+    charge_limit: m.Iso15118ChargeLimitUpdate | None = None
 
 
 @dataclass(slots=True)
@@ -49,6 +51,20 @@ class StationState:
     def set_limits(self, value: m.CsStatusAndLimitsResponse) -> None:
         for limits in value.evses:
             self.evse(limits.evse_id).limits = limits
+
+    def set_charge_limit(self, value: m.Iso15118ChargeLimitUpdate) -> bool:
+        """Store a smart-charging limit for a known EVSE; an unknown EVSE is logged and ignored
+        (a typo in the EMS must not create a phantom EVSE or touch another one)."""
+        if value.evse_id not in self.evses:
+            log.warning("iso15118_charge_limit for unknown evse %d (known: %s): ignored",
+                        value.evse_id, sorted(self.evses) or "none")
+            return False
+        evse = self.evses[value.evse_id]
+        if evse.charge_limit != value:
+            log.info("evse %d: charge limit %g %s%s", value.evse_id, value.limit, value.unit,
+                     " (discharge)" if value.limit < 0 else "")
+        evse.charge_limit = value
+        return True
 
     def set_cp(self, value: m.CpStatusUpdate) -> str | None:
         """Store a CP update; return the previous state ("" if none) when the state changed."""

@@ -487,9 +487,16 @@ class Hlc:
             evse.station_changed()
 
     def _on_charge_limit(self, value: models.Iso15118ChargeLimitUpdate) -> None:
-        """Smart charging says power may flow again: wake a sleeping EV on that EVSE."""
+        """Smart charging's limit for one EVSE: kept in the station state (it outlives the
+        session, until the next update) and applied by the running session at once; a
+        positive limit also wakes a sleeping EV (ISO 15118-3: power may flow again)."""
+        if not self.state.set_charge_limit(value):
+            return
         evse = self.evses.get(value.evse_id)
-        if evse is not None and value.limit > 0 and evse.sleep.asleep:
+        if evse is None:
+            return
+        evse.station_changed()
+        if value.limit > 0 and evse.sleep.asleep:
             evse.wake_from_station()
 
     async def _stop_charging(self, req: models.StopChargingRequest) -> models.StopChargingResponse:

@@ -9,11 +9,13 @@ performance time is met by construction; the `Send.deadline` lets the driver ver
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from josev.api import models as m
 from josev.exi import ExiError, decode_document, encode
 from josev.sap import Prefer
 from josev.secc.common.actions import (
@@ -39,6 +41,52 @@ API_PROTOCOL = {
     "ISO20_DC": "ISO_15118_20_DC",
     "ISO20_AC": "ISO_15118_20_AC",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What smart charging's `iso15118_charge_limit` allows on one EVSE now, in both units.
+
+    The limit bounds the power exchanged: a limit L >= 0 allows charging up to L and no
+    discharge (0 stops the flow, the session stays); L < 0 asks for discharge at |L| (BPT only;
+    elsewhere it means 0). No limit at all: the station's own limits, and the EV decides the
+    direction as before. Currents are DC totals or AC per phase, as the caller's `volts` says.
+    """
+
+    charge_power: float = math.inf       # W
+    charge_current: float = math.inf     # A
+    discharge_power: float = math.inf    # W; 0: no discharge allowed
+    discharge_current: float = math.inf  # A
+    limited: bool = False                # a limit is set (the EVSE, not the EV, decides)
+    discharge: bool = False              # the limit asks for discharge (negative, BPT)
+
+    @classmethod
+    def of(cls, limit: m.Iso15118ChargeLimitUpdate | None, volts: float,
+           bpt: bool) -> Allowance:
+        """`volts`: W per A for the conversion (DC: the present or target voltage; AC: the
+        nominal voltage times the phases); <= 1 V means unknown, the other unit stays open."""
+        if limit is None:
+            return cls()
+        value = limit.limit
+        if value < 0 and not bpt:
+            value = 0.0              # no discharge without BPT: a negative limit means 0
+        known = volts > 1.0
+
+        def both(x: float) -> tuple[float, float]:
+            if limit.unit == "W":
+                return x, (x / volts if known else math.inf)
+            return (x * volts if known else math.inf), x
+
+        if value >= 0:
+            power, current = both(value)
+            return cls(power, current, 0.0, 0.0, True, False)
+        power, current = both(-value)
+        return cls(0.0, 0.0, power, current, True, True)
+
+
+def limit_key(limit: m.Iso15118ChargeLimitUpdate | None) -> tuple[float, str] | None:
+    """The limit a schedule was made with (a change asks the EV to renegotiate)."""
+    return None if limit is None else (limit.limit, limit.unit)
 
 
 @dataclass
@@ -255,6 +303,30 @@ class ProtocolSession:
         return "OK", "Ongoing", None
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def allowance(self, volts: float, bpt: bool = False) -> Allowance:
+        return Allowance.of(self.station.charge_limit, volts, bpt)
+
+    def conversion_volts(self, target: float = 0.0) -> float:
+        """DC: the present voltage once there is one, else the EV's target (A <-> W)."""
+        present = self.station.present_voltage
+        return present if present > 1.0 else target
+
+    def dc_charge_caps(self, volts: float) -> tuple[float, float]:
+        """(current A, power W) this EVSE may offer for DC charging now: the station's own
+        limits (cs_status_and_limits) and the smart-charging limit, whichever is lower."""
+        lim = self.station.dc
+        maxi, maxp = (lim.max_current, lim.max_power) if lim else (0.0, 0.0)
+        a = self.allowance(volts)
+        return min(maxi, a.charge_current), min(maxp, a.charge_power)
+
+    def dc_charge_current(self, target_i: float, v: float) -> float:
+        """The charge current of a setpoint at voltage `v`: never above any cap."""
+        maxi, maxp = self.dc_charge_caps(self.conversion_volts(v))
+        i = min(target_i, maxi)
+        if v > 0:
+            i = min(i, maxp / v)
+        return max(i, 0.0)
 
     @property
     def has_session(self) -> bool:

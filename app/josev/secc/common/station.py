@@ -66,6 +66,10 @@ class StationView:
         return cp.state if cp is not None else ""
 
     @property
+    def charge_limit(self) -> m.Iso15118ChargeLimitUpdate | None:
+        return self.state.evse(self.evse_id).charge_limit
+
+    @property
     def contactor(self) -> str | None:
         return self.state.evse(self.evse_id).contactor
 

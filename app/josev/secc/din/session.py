@@ -231,7 +231,7 @@ class DinSession(ProtocolSession):
 
     def _res_ChargeParameterDiscovery(self, code: str, now: float) -> None:
         lim = self.station.dc
-        maxi, maxp = (lim.max_current, lim.max_power) if lim else (0.0, 0.0)
+        maxi, maxp = self.dc_charge_caps(self.conversion_volts())   # smart charging included
         maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
         mini, ripple = (lim.min_current, lim.peak_current_ripple) if lim else (0.0, 0.0)
         # PMax is a plain 16-bit value; W capped at 32767 (check: DIN Table 72 unit).
@@ -311,9 +311,9 @@ class DinSession(ProtocolSession):
             self.power_off()
         else:
             v = min(fv(body.EVTargetVoltage), lim.max_voltage)
-            i = min(fv(body.EVTargetCurrent), lim.max_current)
-            if v > 0:
-                i = min(i, lim.max_power / v)
+            # A smart-charging limit of 0 keeps the voltage and the session: only the current
+            # goes to 0 (DIN has no renegotiation; the live limits below are the channel).
+            i = self.dc_charge_current(fv(body.EVTargetCurrent), v)
             self.setpoint(self.ev_max_voltage or v, v, i)
         self._res_CurrentDemand("OK", now)
         self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq"})
@@ -321,7 +321,8 @@ class DinSession(ProtocolSession):
     def _res_CurrentDemand(self, code: str, now: float) -> None:
         lim = self.station.dc
         sp = (self.last_setpoint or {}).get("dc", {})
-        maxi, maxp, maxv = (lim.max_current, lim.max_power, lim.max_voltage) if lim else (0, 0, 0)
+        maxv = lim.max_voltage if lim else 0.0
+        maxi, maxp = self.dc_charge_caps(self.conversion_volts(sp.get("voltage", 0.0)))
         v, i = self.station.present_voltage, self.station.present_current
         self.send_body(din.CurrentDemandResType(
             ResponseCode=code, DC_EVSEStatus=self.evse_status(),

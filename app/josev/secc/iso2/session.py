@@ -14,7 +14,12 @@ from typing import Any, ClassVar
 
 from josev.exi.generated import iso2
 from josev.secc.common.actions import ApiRequest
-from josev.secc.common.session import PausedSession, ProtocolSession, SeccContext
+from josev.secc.common.session import (
+    PausedSession,
+    ProtocolSession,
+    SeccContext,
+    limit_key,
+)
 from josev.secc.common.station import ISOLATION_DIN, STATUS_DIN
 from josev.secc.common.units import from_scaled, to_scaled
 from josev.v2gtp import PayloadType
@@ -67,6 +72,7 @@ class Iso2Session(ProtocolSession):
         self.precharge_since: float | None = None
         self.charging = False
         self.resumed = False
+        self.schedule_key: tuple[float, str] | None = None   # the limit the PMax was made with
 
     @property
     def ac(self) -> bool:
@@ -124,23 +130,31 @@ class Iso2Session(ProtocolSession):
                                Body=iso2.BodyType(BodyElement=body))
         self.respond(EXI, msg, name, now, received=received)
 
-    def _note(self) -> str:
-        return "StopCharging" if self.stop_requested or self.station.fatal else "None"
+    def _note(self, loop: bool = False) -> str:
+        """StopCharging; or, in a charge loop, ReNegotiation when the smart-charging limit
+        changed since the schedule (PMax) was sent: the EV answers with PowerDeliveryReq
+        (Renegotiate) and gets a schedule with the new PMax. The loop's live limits
+        (EVSEMaxCurrent, EVSEMaximum*Limit) carry the new limit at once meanwhile."""
+        if self.stop_requested or self.station.fatal:
+            return "StopCharging"
+        if loop and self.charging and limit_key(self.station.charge_limit) != self.schedule_key:
+            return "ReNegotiation"
+        return "None"
 
-    def dc_status(self) -> iso2.DC_EVSEStatusType:
+    def dc_status(self, loop: bool = False) -> iso2.DC_EVSEStatusType:
         code = STATUS_DIN.get(self.station.status_code, "EVSE_NotReady")
         if self.status == "CableCheck" and self.cable_check == "ongoing" and \
                 code == "EVSE_NotReady":
             code = "EVSE_IsolationMonitoringActive"
         dc = self.station.dc
         iso = dc.isolation_status if dc is not None else None
-        return iso2.DC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(),
+        return iso2.DC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(loop),
                                       EVSEIsolationStatus=ISOLATION_DIN.get(iso) if iso else None,
                                       EVSEStatusCode=code)
 
-    def ac_status(self) -> iso2.AC_EVSEStatusType:
+    def ac_status(self, loop: bool = False) -> iso2.AC_EVSEStatusType:
         ac = self.station.ac
-        return iso2.AC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(),
+        return iso2.AC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(loop),
                                       RCD=bool(ac.rcd_error) if ac else False)
 
     def evse_status(self) -> Any:
@@ -275,6 +289,7 @@ class Iso2Session(ProtocolSession):
 
     def _res_ChargeParameterDiscovery(self, code: str, now: float) -> None:
         power = self._max_power()
+        self.schedule_key = limit_key(self.station.charge_limit)
         sched = iso2.SAScheduleListType(SAScheduleTuple=[iso2.SAScheduleTupleType(
             SAScheduleTupleID=1, PMaxSchedule=iso2.PMaxScheduleType(PMaxScheduleEntry=[
                 iso2.PMaxScheduleEntryType(
@@ -283,14 +298,14 @@ class Iso2Session(ProtocolSession):
         param: Any
         if self.ac:
             ac = self.station.ac
-            amps = min(ac.max_current.l1, ac.max_current.l2, ac.max_current.l3) if ac else 0.0
+            amps = self._ac_station_amps()
             param = iso2.AC_EVSEChargeParameterType(
                 AC_EVSEStatus=self.ac_status(),
                 EVSENominalVoltage=pv(ac.nominal_voltage if ac else 230.0, "V"),
                 EVSEMaxCurrent=pv(amps, "A"))
         else:
             lim = self.station.dc
-            maxi, maxp = (lim.max_current, lim.max_power) if lim else (0.0, 0.0)
+            maxi, maxp = self.dc_charge_caps(self.conversion_volts())
             maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
             mini, ripple = (lim.min_current, lim.peak_current_ripple) if lim else (0.0, 0.0)
             param = iso2.DC_EVSEChargeParameterType(
@@ -304,14 +319,25 @@ class Iso2Session(ProtocolSession):
             "ChargeParameterDiscovery", now)
 
     def _max_power(self) -> float:
+        """The PMax of the schedule: the station's and smart charging's limits."""
         if self.ac:
             ac = self.station.ac
             if ac is None:
                 return 0.0
-            return 3 * ac.nominal_voltage * min(ac.max_current.l1, ac.max_current.l2,
-                                                ac.max_current.l3)
-        lim = self.station.dc
-        return lim.max_power if lim else 0.0
+            return self._phases() * ac.nominal_voltage * self._ac_station_amps()
+        return self.dc_charge_caps(self.conversion_volts())[1]
+
+    def _phases(self) -> int:
+        return 1 if self.mode == "AC_single_phase_core" else 3
+
+    def _ac_station_amps(self) -> float:
+        """Per phase: the station's limit and the smart-charging limit (W over the phases)."""
+        ac = self.station.ac
+        if ac is None:
+            return 0.0
+        a = self.allowance(ac.nominal_voltage * self._phases())
+        return max(min(ac.max_current.l1, ac.max_current.l2, ac.max_current.l3,
+                       a.charge_current), 0.0)
 
     def _CableCheck(self, body: iso2.CableCheckReqType, now: float) -> None:
         code, processing, failure = self.cable_check_step(now, "PreChargeReq")
@@ -373,10 +399,7 @@ class Iso2Session(ProtocolSession):
         super().power_off()
 
     def _ac_amps(self) -> float:
-        ac = self.station.ac
-        if ac is None:
-            return 0.0
-        return min(self.ev_max_current, ac.max_current.l1, ac.max_current.l2, ac.max_current.l3)
+        return min(self.ev_max_current, self._ac_station_amps())
 
     def _PowerDelivery(self, body: iso2.PowerDeliveryReqType, now: float) -> None:
         progress = body.ChargeProgress
@@ -423,9 +446,7 @@ class Iso2Session(ProtocolSession):
             self.power_off()
         else:
             v = min(fv(body.EVTargetVoltage), lim.max_voltage)
-            i = min(fv(body.EVTargetCurrent), lim.max_current)
-            if v > 0:
-                i = min(i, lim.max_power / v)
+            i = self.dc_charge_current(fv(body.EVTargetCurrent), v)   # smart charging too
             self.setpoint(self.ev_max_voltage or v, v, i)
         self._res_CurrentDemand("OK", now)
         self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq", "MeteringReceiptReq"})
@@ -433,10 +454,11 @@ class Iso2Session(ProtocolSession):
     def _res_CurrentDemand(self, code: str, now: float) -> None:
         lim = self.station.dc
         sp = (self.last_setpoint or {}).get("dc", {})
-        maxi, maxp, maxv = (lim.max_current, lim.max_power, lim.max_voltage) if lim else (0, 0, 0)
+        maxv = lim.max_voltage if lim else 0.0
+        maxi, maxp = self.dc_charge_caps(self.conversion_volts(sp.get("voltage", 0.0)))
         v, i = self.station.present_voltage, self.station.present_current
         self.send_body(iso2.CurrentDemandResType(
-            ResponseCode=code, DC_EVSEStatus=self.dc_status(),
+            ResponseCode=code, DC_EVSEStatus=self.dc_status(loop=True),
             EVSEPresentVoltage=pv(v, "V"), EVSEPresentCurrent=pv(i, "A"),
             EVSECurrentLimitAchieved=sp.get("charge_current", 0.0) >= maxi > 0,
             EVSEVoltageLimitAchieved=sp.get("voltage", 0.0) >= maxv > 0,
@@ -458,7 +480,7 @@ class Iso2Session(ProtocolSession):
         self.send_body(iso2.ChargingStatusResType(
             ResponseCode=code, EVSEID=self.cfg.evse_id_text, SAScheduleTupleID=1,
             EVSEMaxCurrent=pv(self._ac_amps(), "A"), MeterInfo=self.meter_info(now),
-            ReceiptRequired=False, AC_EVSEStatus=self.ac_status()), "ChargingStatus", now)
+            ReceiptRequired=False, AC_EVSEStatus=self.ac_status(loop=True)), "ChargingStatus", now)
 
     def _MeteringReceipt(self, body: iso2.MeteringReceiptReqType, now: float) -> None:
         if body.SessionID != self.session_id:

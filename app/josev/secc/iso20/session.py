@@ -15,7 +15,13 @@ from josev.exi.generated import iso20_AC as acm
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
 from josev.secc.common.actions import ApiRequest
-from josev.secc.common.session import PausedSession, ProtocolSession, SeccContext
+from josev.secc.common.session import (
+    Allowance,
+    PausedSession,
+    ProtocolSession,
+    SeccContext,
+    limit_key,
+)
 from josev.secc.common.units import from_scaled, to_scaled
 from josev.v2gtp import PayloadType
 
@@ -80,6 +86,7 @@ class Iso20Session(ProtocolSession):
         self.precharge_since: float | None = None
         self.charging = False
         self.schedule_id = 1
+        self.schedule_key: tuple[float, str] | None = None   # the limit the schedule was made with
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -294,15 +301,17 @@ class Iso20Session(ProtocolSession):
 
     def _res_DC_ChargeParameterDiscovery(self, code: str, now: float) -> None:
         lim = self.station.dc
-        maxp, maxi = (lim.max_power, lim.max_current) if lim else (0.0, 0.0)
+        maxi, maxp = self.dc_charge_caps(self.conversion_volts())   # smart charging included
         maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
-        mini = lim.min_current if lim else 0.0
+        mini = min(lim.min_current if lim else 0.0, maxi)
         common = dict(EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
                       EVSEMaximumChargeCurrent=r20(maxi), EVSEMinimumChargeCurrent=r20(mini),
                       EVSEMaximumVoltage=r20(maxv), EVSEMinimumVoltage=r20(minv))
         bpt = self.station.dc_bpt
         mode: Any
         if self.service == "DC_BPT" and bpt is not None:
+            # The discharge maxima are the hardware's: a session may be asked to discharge
+            # later (a negative limit); the loop responses carry what is allowed now.
             mode = dc.BPT_DC_CPDResEnergyTransferModeType(
                 **common, EVSEMaximumDischargePower=r20(bpt.evse_max_discharge_power),
                 EVSEMinimumDischargePower=r20(bpt.evse_min_discharge_power),
@@ -332,19 +341,53 @@ class Iso20Session(ProtocolSession):
     def _res_ScheduleExchange(self, code: str, now: float) -> None:
         res = cm.ScheduleExchangeResType(Header=self.hdr(now), ResponseCode=code,
                                          EVSEProcessing="Finished")
+        self.schedule_key = limit_key(self.station.charge_limit)
         if self.control_mode == "dynamic":
             res.Dynamic_SEResControlMode = cm.Dynamic_SEResControlModeType()
         else:
-            power = self._ac_max_power() if self.is_ac else (
-                self.station.dc.max_power if self.station.dc else 0.0)
+            power = self._ac_max_power() if self.is_ac else self.dc_charge_caps(
+                self.conversion_volts())[1]
+            back = self._schedule_discharge_w()
+
+            def schedule(watts: float) -> cm.ChargingScheduleType:
+                return cm.ChargingScheduleType(PowerSchedule=cm.PowerScheduleType(
+                    TimeAnchor=self.timestamp(now),
+                    PowerScheduleEntries=cm.PowerScheduleEntryListType(PowerScheduleEntry=[
+                        cm.PowerScheduleEntryType(Duration=86400, Power=r20(watts, cm))])))
+
+            # A negative smart-charging limit on a BPT session: charging 0 and a
+            # DischargingSchedule (power from the EV, negative) the EV discharges along.
             res.Scheduled_SEResControlMode = cm.Scheduled_SEResControlModeType(ScheduleTuple=[
-                cm.ScheduleTupleType(
-                    ScheduleTupleID=self.schedule_id,
-                    ChargingSchedule=cm.ChargingScheduleType(PowerSchedule=cm.PowerScheduleType(
-                        TimeAnchor=self.timestamp(now),
-                        PowerScheduleEntries=cm.PowerScheduleEntryListType(PowerScheduleEntry=[
-                            cm.PowerScheduleEntryType(Duration=86400, Power=r20(power, cm))]))))])
+                cm.ScheduleTupleType(ScheduleTupleID=self.schedule_id,
+                                     ChargingSchedule=schedule(max(power, 0.0)),
+                                     DischargingSchedule=schedule(-back) if back else None)])
         self.respond(COMMON, res, "ScheduleExchange", now)
+
+    def _bpt(self) -> bool:
+        return self.service in ("DC_BPT", "AC_BPT")
+
+    def _limit(self, volts: float) -> Allowance:
+        """The smart-charging allowance (DC: `volts` the voltage; AC: nominal x 3 phases)."""
+        return self.allowance(volts, self._bpt())
+
+    def _ac_volts(self) -> float:
+        ac = self.station.ac
+        return (ac.nominal_voltage if ac else 230.0) * 3   # three-phase parameter set
+
+    def _schedule_discharge_w(self) -> float:
+        """Scheduled BPT: the discharge power a negative limit asks for (0: none)."""
+        if not self._bpt():
+            return 0.0
+        if self.is_ac:
+            a = self._limit(self._ac_volts())
+            p = self.station.limits.ac_bpt if self.station.limits is not None else None
+            station = (p.evse_max_discharge_power.l1 + p.evse_max_discharge_power.l2
+                       + p.evse_max_discharge_power.l3) if p is not None else 0.0
+        else:
+            a = self._limit(self.conversion_volts())
+            bpt = self.station.dc_bpt
+            station = bpt.evse_max_discharge_power if bpt is not None else 0.0
+        return min(a.discharge_power, station) if a.discharge else 0.0
 
     def _DC_CableCheck(self, msg: dc.DC_CableCheckReqType, now: float) -> None:
         code, processing, failure = self.cable_check_step(now, "DC_PreChargeReq")
@@ -418,13 +461,20 @@ class Iso20Session(ProtocolSession):
                                       EVSEStatus=self._evse_status(cm))
         self.respond(COMMON, res, "PowerDelivery", now, received=received)
 
-    def _notification(self) -> str | None:
+    def _notification(self, loop: bool = False) -> str | None:
+        """Terminate; or, in a scheduled charge loop, ScheduleRenegotiation when the
+        smart-charging limit changed since the schedule was sent (the EV answers with
+        PowerDeliveryReq(ScheduleRenegotiation) and a new ScheduleExchange). Dynamic mode needs
+        none: the loop responses carry the limits."""
         if self.stop_requested or self.station.fatal:
             return "Terminate"
+        if loop and self.charging and self.control_mode == "scheduled" and \
+                limit_key(self.station.charge_limit) != self.schedule_key:
+            return "ScheduleRenegotiation"
         return None
 
-    def _evse_status(self, mod: Any) -> Any:
-        note = self._notification()
+    def _evse_status(self, mod: Any, loop: bool = False) -> Any:
+        note = self._notification(loop)
         if note is None:
             return None
         return mod.EVSEStatusType(NotificationMaxDelay=0, EVSENotification=note)
@@ -448,22 +498,24 @@ class Iso20Session(ProtocolSession):
         elif isinstance(mode, (dc.Dynamic_DC_CLReqControlModeType,
                                dc.BPT_Dynamic_DC_CLReqControlModeType)):
             vmax = f20(mode.EVMaximumVoltage)
-            imax = min(f20(mode.EVMaximumChargeCurrent), lim.max_current)
-            pmax = min(f20(mode.EVMaximumChargePower), lim.max_power)
             volts = max(self.station.present_voltage, 1.0)
-            self.setpoint(vmax, min(vmax, lim.max_voltage), min(imax, pmax / volts))
+            maxi, maxp = self.dc_charge_caps(volts)    # station and smart-charging limits
+            imax = min(f20(mode.EVMaximumChargeCurrent), maxi)
+            pmax = min(f20(mode.EVMaximumChargePower), maxp)
+            # A limit of 0 (or a negative one the EV cannot follow) keeps the voltage and the
+            # session; only the current goes to 0.
+            self.setpoint(vmax, min(vmax, lim.max_voltage), max(min(imax, pmax / volts), 0.0))
         elif isinstance(mode, (dc.Scheduled_DC_CLReqControlModeType,
                                dc.BPT_Scheduled_DC_CLReqControlModeType)):
             v = min(f20(mode.EVTargetVoltage), lim.max_voltage)
-            i = min(f20(mode.EVTargetCurrent), lim.max_current)
-            if v > 0:
-                i = min(i, lim.max_power / v)
-            self.setpoint(self.ev_max_voltage, v, i)
+            self.setpoint(self.ev_max_voltage, v, self.dc_charge_current(
+                f20(mode.EVTargetCurrent), v))
         self._meter = msg.MeterInfoRequested
         self._res_DC_ChargeLoop("OK", now)
         self.expect = frozenset({"DC_ChargeLoopReq", "PowerDeliveryReq"})
 
     _meter = False
+    _told_no_v2x = False
 
     def _discharge(self, mode: Any) -> bool:
         """DC_BPT: discharge when the EV asks for it, within the EV's and the station's
@@ -477,11 +529,23 @@ class Iso20Session(ProtocolSession):
         if self.service != "DC_BPT" or bpt is None or lim is None:
             return False
         volts = max(self.station.present_voltage, 1.0)
+        allow = self._limit(volts)
+        if allow.limited and not allow.discharge:
+            return False          # a limit >= 0: charging only (0: no flow at all)
         if isinstance(mode, dc.BPT_Scheduled_DC_CLReqControlModeType):
             amps = -f20(mode.EVTargetCurrent)
             floor = f20(mode.EVTargetVoltage)
         elif isinstance(mode, dc.BPT_Dynamic_DC_CLReqControlModeType):
-            if f20(mode.EVTargetEnergyRequest) >= 0:
+            if allow.discharge:
+                # Smart charging asks for discharge: the EVSE decides in dynamic mode, as far
+                # as the EV lets energy out (EVMinimumEnergyRequest < 0, -20 8.3.5.3).
+                if f20(mode.EVMinimumEnergyRequest) >= 0:
+                    if not self._told_no_v2x:
+                        log.info("evse %d: discharge asked for, but the EV allows no energy "
+                                 "out (EVMinimumEnergyRequest >= 0): 0 A", self.cfg.evse_id)
+                        self._told_no_v2x = True
+                    return False      # the charge path gives 0 A: a negative limit never charges
+            elif f20(mode.EVTargetEnergyRequest) >= 0:
                 return False
             amps = min(f20(mode.EVMaximumDischargeCurrent),
                        f20(mode.EVMaximumDischargePower) / volts)
@@ -493,7 +557,8 @@ class Iso20Session(ProtocolSession):
         if isinstance(mode, dc.BPT_Scheduled_DC_CLReqControlModeType) and \
                 mode.EVMaximumDischargeCurrent is not None:
             amps = min(amps, f20(mode.EVMaximumDischargeCurrent))
-        amps = min(amps, bpt.evse_max_discharge_current, bpt.evse_max_discharge_power / volts)
+        amps = min(amps, bpt.evse_max_discharge_current, bpt.evse_max_discharge_power / volts,
+                   allow.discharge_current, allow.discharge_power / volts)
         # The voltage of a discharge setpoint is the floor the supply must not pull the
         # battery below; the supply regulates the current.
         self.setpoint(self.ev_max_voltage, max(floor, lim.min_voltage), amps, discharge=True)
@@ -503,18 +568,22 @@ class Iso20Session(ProtocolSession):
         lim = self.station.dc
         v, i = self.station.present_voltage, self.station.present_current
         sp = (self.last_setpoint or {}).get("dc", {})
-        maxi = lim.max_current if lim else 0.0
-        maxp = lim.max_power if lim else 0.0
+        volts = self.conversion_volts(sp.get("voltage", 0.0))
+        maxi, maxp = self.dc_charge_caps(volts)     # the station's and smart charging's
         maxv = lim.max_voltage if lim else 0.0
         mode: Any
         bpt = self.station.dc_bpt if self.service == "DC_BPT" else None
         if bpt is not None:
+            allow = self._limit(volts)
             limits = dict(
                 EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
                 EVSEMaximumChargeCurrent=r20(maxi), EVSEMaximumVoltage=r20(maxv),
-                EVSEMaximumDischargePower=r20(bpt.evse_max_discharge_power),
-                EVSEMinimumDischargePower=r20(bpt.evse_min_discharge_power),
-                EVSEMaximumDischargeCurrent=r20(bpt.evse_max_discharge_current),
+                EVSEMaximumDischargePower=r20(min(bpt.evse_max_discharge_power,
+                                                  allow.discharge_power)),
+                EVSEMinimumDischargePower=r20(min(bpt.evse_min_discharge_power,
+                                                  allow.discharge_power)),
+                EVSEMaximumDischargeCurrent=r20(min(bpt.evse_max_discharge_current,
+                                                    allow.discharge_current)),
                 EVSEMinimumVoltage=r20(lim.min_voltage if lim else 0.0))
             mode = (dc.BPT_Dynamic_DC_CLResControlModeType(**limits)
                     if self.control_mode == "dynamic"
@@ -523,6 +592,11 @@ class Iso20Session(ProtocolSession):
             mode = dc.Dynamic_DC_CLResControlModeType(
                 EVSEMaximumChargePower=r20(maxp), EVSEMinimumChargePower=r20(0),
                 EVSEMaximumChargeCurrent=r20(maxi), EVSEMaximumVoltage=r20(maxv))
+        elif self.station.charge_limit is not None:
+            # Scheduled: the schedule is the EV's guide; the optional live maxima say at once
+            # what a changed limit allows until the schedule is renegotiated.
+            mode = dc.Scheduled_DC_CLResControlModeType(
+                EVSEMaximumChargePower=r20(maxp), EVSEMaximumChargeCurrent=r20(maxi))
         else:
             mode = dc.Scheduled_DC_CLResControlModeType()
         res = dc.DC_ChargeLoopResType(
@@ -531,7 +605,7 @@ class Iso20Session(ProtocolSession):
             EVSEPowerLimitAchieved=v * i >= maxp - 1.0 if maxp else False,
             EVSECurrentLimitAchieved=sp.get("charge_current", 0.0) >= maxi > 0,
             EVSEVoltageLimitAchieved=sp.get("voltage", 0.0) >= maxv > 0,
-            CLResControlMode=mode, EVSEStatus=self._evse_status(dc))
+            CLResControlMode=mode, EVSEStatus=self._evse_status(dc, loop=True))
         if self._meter:
             res.MeterInfo = dc.MeterInfoType(MeterID=self.station.meter_id,
                                              ChargedEnergyReadingWh=int(self.station.energy_wh))
@@ -540,10 +614,13 @@ class Iso20Session(ProtocolSession):
     # -- AC ------------------------------------------------------------------------------------
 
     def _ac_max_power(self) -> float:
+        """The charge power this EVSE may offer now: the station's phases and smart charging's
+        limit (A per phase, or W)."""
         ac = self.station.ac
         if ac is None:
             return 0.0
-        return ac.nominal_voltage * (ac.max_current.l1 + ac.max_current.l2 + ac.max_current.l3)
+        station = ac.nominal_voltage * (ac.max_current.l1 + ac.max_current.l2 + ac.max_current.l3)
+        return max(min(station, self._limit(self._ac_volts()).charge_power), 0.0)
 
     def ac_setpoint(self, watts: float) -> None:
         """Negative `watts`: the EV feeds back (AC_BPT)."""
@@ -566,13 +643,22 @@ class Iso20Session(ProtocolSession):
                 mode, (acm.BPT_Dynamic_AC_CLReqControlModeType,
                        acm.BPT_Scheduled_AC_CLReqControlModeType)):
             return None
-        if mode.EVTargetEnergyRequest is None or f20(mode.EVTargetEnergyRequest) >= 0:
-            return None
+        allow = self._limit(self._ac_volts())
+        if allow.limited and not allow.discharge:
+            return None           # a limit >= 0: charging only (0: no flow at all)
+        dynamic = isinstance(mode, acm.BPT_Dynamic_AC_CLReqControlModeType)
+        if allow.discharge and dynamic:
+            # Smart charging asks for feed-back; the EVSE decides in dynamic mode, as far as
+            # the EV lets energy out (EVMinimumEnergyRequest < 0).
+            if f20(mode.EVMinimumEnergyRequest) >= 0:
+                return 0.0
+        elif mode.EVTargetEnergyRequest is None or f20(mode.EVTargetEnergyRequest) >= 0:
+            return 0.0 if allow.discharge else None
         p = bpt.evse_max_discharge_power
         station = p.l1 + p.l2 + p.l3
         ev = f20(mode.EVMaximumDischargePower) if mode.EVMaximumDischargePower is not None \
             else station
-        return max(min(ev, station), 0.0)
+        return max(min(ev, station, allow.discharge_power), 0.0)
 
     def power_off(self) -> None:
         if self.is_ac:
@@ -633,6 +719,8 @@ class Iso20Session(ProtocolSession):
         elif (back := self._ac_discharge(mode)) is not None:
             target = -back
             self.ac_setpoint(target)
+        elif self._limit(self._ac_volts()).discharge:
+            self.ac_setpoint(0.0)   # a negative limit never charges
         else:
             target = self._ac_max_power()
             if isinstance(mode, (acm.Dynamic_AC_CLReqControlModeType,
@@ -660,7 +748,7 @@ class Iso20Session(ProtocolSession):
         else:
             mode = acm.Scheduled_AC_CLResControlModeType(EVSETargetActivePower=target)
         res = acm.AC_ChargeLoopResType(Header=self.hdr(now, acm), ResponseCode=code,
-                                       EVSEStatus=self._evse_status(acm),
+                                       EVSEStatus=self._evse_status(acm, loop=True),
                                        CLResControlMode=mode)
         if self._meter:
             res.MeterInfo = acm.MeterInfoType(MeterID=self.station.meter_id,
