@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,7 +83,19 @@ class MemoryStation:
         self.requests: list[ApiRequest] = []
         self.timed_requests: list[tuple[float, ApiRequest]] = []
         self.cp = "B2"
+        self.hlc = False             # hlc_charging: under HLC the AC contactors stay closed at 0 A
         self.set_cp("B2")
+        self.state.evse(evse_id)     # a known EVSE (as after device_model)
+
+    def set_limit(self, limit: float, unit: str = "W") -> bool:
+        """Smart charging's `iso15118_charge_limit` for this EVSE, as josev-iso15118 stores it."""
+        return self.state.set_charge_limit(m.Iso15118ChargeLimitUpdate.model_validate(
+            {"evse_id": self.evse_id, "limit": limit, "unit": unit}))
+
+    def update(self, upd: ApiUpdate) -> None:
+        self.updates.append(upd)
+        if upd.name == "hlc_charging":
+            self.hlc = bool(upd.data.get("status"))
 
     def set_cp(self, state: str) -> None:
         self.cp = state
@@ -120,8 +133,11 @@ class MemoryStation:
             ac = req.data["ac"]
             on = ac.get("charge_current", 0.0) > 0 or ac.get("charge_active_power", 0.0) > 0 \
                 or ac.get("discharge_active_power", 0.0) > 0
+            evse = self.state.evse(self.evse_id)
             if self.close_contactors:
-                self.state.evse(self.evse_id).contactor = "closed" if on else "opened"
+                # As josev-hal: under HLC a 0 setpoint (smart charging's 0) keeps them closed.
+                keep = self.hlc and evse.contactor == "closed"
+                evse.contactor = "closed" if on or keep else "opened"
             return m.PowerElectronicsSetpointResponse(evse_id=self.evse_id, status="accepted")
         if req.name == "power_electronics_setpoint":
             self.setpoint = req.data
@@ -254,7 +270,7 @@ class Loopback:
                 if a.name == "power_electronics_setpoint":
                     self.push(now + 0.002, "station", None)   # as a cs_status update would
             elif isinstance(a, ApiUpdate):
-                self.station.updates.append(a)
+                self.station.update(a)
             elif isinstance(a, EndSession):
                 if side == "secc":
                     self.t.secc_end, self.t.secc_end_at = a, now
@@ -272,6 +288,11 @@ class Loopback:
                 elif a.name == "unplug":
                     self.station.set_cp("A1")
                     self.push(now + 0.001, "station", None)
+
+    def at(self, when: float, change: Callable[[], object]) -> None:
+        """Change the station at `when` (e.g. a smart-charging limit), then tell the SECC as
+        josev-iso15118 does after an update."""
+        self.push(when, "call", change)
 
     def run(self, until: float = 3600.0, max_events: int = 2_000_000) -> Transcript:
         if not hasattr(self, "secc"):
@@ -315,4 +336,8 @@ class Loopback:
                 self.run_actions(data, core.connection_lost(at), at)
             elif kind == "resume":
                 self.connect(at, resume=data)
+            elif kind == "call":
+                data()
+                if self.secc.ended is None:
+                    self.run_actions("secc", self.secc.station_updated(at), at)
         return self.t

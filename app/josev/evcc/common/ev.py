@@ -31,6 +31,7 @@ class EvConfig:
     control_mode: str = "dynamic"     # -20: dynamic | scheduled
     bpt: bool = False                 # -20: ask for DC_BPT / AC_BPT; with target_soc below
                                       # soc the EV gives energy back (V2G) down to target_soc
+    min_soc: float = 20.0             # BPT: the station may take energy out down to here
     ac: bool = False                  # -2: charge AC (three-phase) instead of DC
     ac_max_current: float = 32.0      # A per phase
     ac_phases: int = 3
@@ -129,8 +130,11 @@ class EvModel:
         return wh if self.v2g else max(wh, 0.0)
 
     def min_energy_request_wh(self) -> float:
-        """-20's EVMinimumEnergyRequest: negative = this much may be taken out (V2G)."""
-        return min(self.energy_request_wh(), 0.0)
+        """-20's EVMinimumEnergyRequest: the energy to reach the minimum SoC; negative = this
+        much may be taken out (a BPT EV above `min_soc`, e.g. for a station's discharge
+        request), positive = it needs at least this much."""
+        floor = min(self.cfg.min_soc, self.cfg.target_soc)
+        return (floor - self.soc) / 100.0 * self.cfg.capacity_wh
 
     def max_energy_request_wh(self) -> float:
         return max(100.0 - self.soc, 0.0) / 100.0 * self.cfg.capacity_wh

@@ -20,6 +20,8 @@ class Iso2EvSession(EvSession):
         self.mac = bytes(int(x, 16) for x in self.cfg.mac.split(":"))
         self.mode = "AC_three_phase_core" if self.cfg.ac else "DC_extended"
         self.evse_max_current = 0.0
+        self.pmax = float("inf")          # W: the SAScheduleTuple's PMax (the EV keeps to it)
+        self.renegotiated = False         # a schedule renegotiation happened (power path up)
         self.progress_kind = "Start"
 
     def status(self, ready: bool = True) -> iso2.DC_EVStatusType:
@@ -175,11 +177,15 @@ class Iso2EvSession(EvSession):
                 self.later("ChargeParameterDiscovery", self.cfg.poll_interval, now)
             return
         param = body.EVSEChargeParameter
+        sched = body.SASchedules
+        entries = sched.SAScheduleTuple[0].PMaxSchedule.PMaxScheduleEntry if isinstance(
+            sched, iso2.SAScheduleListType) and sched.SAScheduleTuple else []
+        self.pmax = fv(entries[0].PMax) if entries else float("inf")
         if isinstance(param, iso2.AC_EVSEChargeParameterType):
             self.evse_max_current = fv(param.EVSEMaxCurrent)
             self.request("PowerDelivery", now)
             return
-        if self.ev.schedule_renegotiated and self.precharge_started is not None:
+        if self.renegotiated and self.precharge_started is not None:
             self.request("PowerDelivery", now)
             return
         self.cp("C")
@@ -208,10 +214,17 @@ class Iso2EvSession(EvSession):
         else:
             self.request("SessionStop", now)
 
-    def _loop_decision(self, stop_note: bool, now: float, loop: str) -> None:
+    def _loop_decision(self, stop_note: bool, now: float, loop: str,
+                       renegotiate: bool = False) -> None:
         ev, c = self.ev, self.cfg
         if stop_note:
             self.stopping = "terminate"
+        elif renegotiate:
+            # EVSENotification ReNegotiation: a new schedule (PMax) from the SECC.
+            self.stopping = "schedule"
+            self.renegotiated = True
+            self.request("PowerDelivery", now)
+            return
         elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
             self.out.extend(self.core.unplug(now))
             self.ended = True
@@ -222,6 +235,7 @@ class Iso2EvSession(EvSession):
         elif c.schedule_renegotiate_at_soc is not None and \
                 ev.soc >= c.schedule_renegotiate_at_soc and not ev.schedule_renegotiated:
             ev.schedule_renegotiated = True
+            self.renegotiated = True
             self.stopping = "schedule"
             self.request("PowerDelivery", now)
             return
@@ -239,16 +253,19 @@ class Iso2EvSession(EvSession):
         st = body.DC_EVSEStatus
         stop = st.EVSENotification == "StopCharging" or st.EVSEStatusCode in (
             "EVSE_Shutdown", "EVSE_EmergencyShutdown", "EVSE_Malfunction")
-        self._loop_decision(stop, now, "CurrentDemand")
+        self._loop_decision(stop, now, "CurrentDemand", st.EVSENotification == "ReNegotiation")
 
     def _on_ChargingStatus(self, body: iso2.ChargingStatusResType, now: float) -> None:
         c = self.cfg
-        amps = min(c.ac_max_current, fv(body.EVSEMaxCurrent) if body.EVSEMaxCurrent else 0.0)
-        # The EV's charger draws what the EVSE allows; the battery sees it as DC power.
+        amps = min(c.ac_max_current, fv(body.EVSEMaxCurrent) if body.EVSEMaxCurrent else 0.0,
+                   self.pmax / (c.ac_voltage * c.ac_phases))
+        # The EV's charger draws what the EVSE allows (the live EVSEMaxCurrent and the
+        # schedule's PMax); the battery sees it as DC power.
         self.ev.measure(c.ac_voltage * c.ac_phases, amps, now)
         self.progress(now, "ChargingLoop")
-        self._loop_decision(body.AC_EVSEStatus.EVSENotification == "StopCharging", now,
-                            "ChargingStatus")
+        note = body.AC_EVSEStatus.EVSENotification
+        self._loop_decision(note == "StopCharging", now, "ChargingStatus",
+                            note == "ReNegotiation")
 
     def _on_WeldingDetection(self, body: Any, now: float) -> None:
         self.request("SessionStop", now)

@@ -27,6 +27,10 @@ class Iso20EvSession(EvSession):
         self.precharge_started: float | None = None
         self.standby_until: float | None = None
         self.progress_kind = "Start"
+        self.renegotiated = False    # a schedule renegotiation happened (power path up)
+        # Scheduled mode: the chosen schedule's first entries (W); the EV keeps to them.
+        self.schedule_w = float("inf")
+        self.schedule_back_w = 0.0   # > 0: a DischargingSchedule asks for energy back (BPT)
 
     def hdr(self, now: float, mod: Any = cm) -> Any:
         sid = self.session_id if len(self.session_id) == 8 else b"\x00" * 8
@@ -167,9 +171,10 @@ class Iso20EvSession(EvSession):
                 **discharge)
         elif self.service == "DC_BPT":
             # Scheduled: the EV names its current, negative to discharge.
+            amps = self._scheduled_current()
             mode = dc.BPT_Scheduled_DC_CLReqControlModeType(
-                EVTargetCurrent=r20(ev.target_current()),
-                EVTargetVoltage=r20(ev.target_voltage()), **discharge)
+                EVTargetCurrent=r20(amps),
+                EVTargetVoltage=r20(self._volts_for(amps)), **discharge)
         elif c.control_mode == "dynamic":
             mode = dc.Dynamic_DC_CLReqControlModeType(
                 EVTargetEnergyRequest=r20(ev.energy_request_wh()),
@@ -178,9 +183,9 @@ class Iso20EvSession(EvSession):
                 EVMinimumChargePower=r20(0), EVMaximumChargeCurrent=r20(ev.max_charge_current()),
                 EVMaximumVoltage=r20(c.max_voltage), EVMinimumVoltage=r20(c.min_voltage))
         else:
+            amps = self._scheduled_current()
             mode = dc.Scheduled_DC_CLReqControlModeType(
-                EVTargetCurrent=r20(ev.target_current()),
-                EVTargetVoltage=r20(ev.target_voltage()))
+                EVTargetCurrent=r20(amps), EVTargetVoltage=r20(self._volts_for(amps)))
         req = dc.DC_ChargeLoopReqType(
             Header=self.hdr(now, dc), MeterInfoRequested=False,
             EVPresentVoltage=r20(ev.ocv), CLReqControlMode=mode,
@@ -188,6 +193,22 @@ class Iso20EvSession(EvSession):
                                                        TargetSOC=int(c.target_soc),
                                                        ChargingComplete=ev.full))
         self.send(DC, req, "DC_ChargeLoop", now)
+
+    def _scheduled_current(self) -> float:
+        """Scheduled mode: the EV's own wish within the schedule's power; a DischargingSchedule
+        with no charging power asks a cooperating BPT EV for energy back along it."""
+        ev, c = self.ev, self.cfg
+        volts = max(ev.ocv, 1.0)
+        if self.service.endswith("BPT") and self.schedule_back_w > 0 and self.schedule_w <= 0:
+            return -min(c.max_current, c.max_power / volts, self.schedule_back_w / volts)
+        amps = ev.target_current()
+        if amps > 0:
+            amps = min(amps, max(self.schedule_w, 0.0) / volts)
+        return amps
+
+    def _volts_for(self, amps: float) -> float:
+        c = self.cfg
+        return max(c.min_voltage, min(c.max_voltage, self.ev.ocv + amps * c.resistance))
 
     def _req_DC_WeldingDetection(self, now: float) -> None:
         self.progress(now, "WeldingDetection")
@@ -319,13 +340,15 @@ class Iso20EvSession(EvSession):
     def _on_AC_ChargeLoop(self, msg: acm.AC_ChargeLoopResType, now: float) -> None:
         c = self.cfg
         target = msg.CLResControlMode.EVSETargetActivePower   # type: ignore[union-attr]
-        watts = min(f20(target) if target is not None else self._ac_power(), self._ac_power())
+        watts = min(f20(target) if target is not None else self._ac_power(), self._ac_power(),
+                    self.schedule_w)
         watts = max(watts, -self._ac_power())  # AC_BPT: negative, the EV feeds back
         volts = c.ac_voltage * c.ac_phases
         self.ev.measure(volts, watts / volts, now)
         self.progress(now, "ChargingLoop")
         note = msg.EVSEStatus.EVSENotification if msg.EVSEStatus is not None else None
-        self._loop_decision(note == "Terminate", now, "AC_ChargeLoop")
+        self._loop_decision(note == "Terminate", now, "AC_ChargeLoop",
+                            note == "ScheduleRenegotiation")
 
     def _on_DC_ChargeParameterDiscovery(self, msg: Any, now: float) -> None:
         mode = msg.DC_CPDResEnergyTransferMode
@@ -341,7 +364,21 @@ class Iso20EvSession(EvSession):
             if self.ongoing("ScheduleExchange", now, self.timing.ongoing_evcc):
                 self.later("ScheduleExchange", self.cfg.poll_interval, now)
             return
-        if self.is_ac or (self.ev.schedule_renegotiated and self.precharge_started is not None):
+        sched = msg.Scheduled_SEResControlMode
+        if sched is not None and sched.ScheduleTuple:
+            chosen = sched.ScheduleTuple[0]
+
+            def first(s: cm.ChargingScheduleType | None) -> float | None:
+                if s is None:
+                    return None
+                entries = s.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry
+                return f20(entries[0].Power) if entries else None
+
+            charge = first(chosen.ChargingSchedule)
+            back = first(chosen.DischargingSchedule)
+            self.schedule_w = float("inf") if charge is None else charge
+            self.schedule_back_w = abs(back) if back is not None else 0.0
+        if self.is_ac or (self.renegotiated and self.precharge_started is not None):
             self.request("PowerDelivery", now)
             if self.is_ac:
                 self.cp("C")   # AC: C within 250 ms of PowerDeliveryReq(Start)
@@ -382,10 +419,19 @@ class Iso20EvSession(EvSession):
         ev.measure(f20(msg.EVSEPresentVoltage), f20(msg.EVSEPresentCurrent), now)
         self.progress(now, "ChargingLoop")
         note = msg.EVSEStatus.EVSENotification if msg.EVSEStatus is not None else None
-        self._loop_decision(note == "Terminate", now, "DC_ChargeLoop")
+        self._loop_decision(note == "Terminate", now, "DC_ChargeLoop",
+                            note == "ScheduleRenegotiation")
 
-    def _loop_decision(self, terminate: bool, now: float, loop: str) -> None:
+    def _loop_decision(self, terminate: bool, now: float, loop: str,
+                       renegotiate: bool = False) -> None:
         ev, c = self.ev, self.cfg
+        if renegotiate and not terminate and self.standby_until is None:
+            # EVSENotification ScheduleRenegotiation: a new schedule (the station's limit
+            # changed); power keeps flowing meanwhile.
+            self.stopping = "schedule"
+            self.renegotiated = True
+            self.request("PowerDelivery", now)
+            return
         if self.standby_until is not None:
             if now >= self.standby_until:       # standby over: ask for power again
                 self.standby_until = None
@@ -409,6 +455,7 @@ class Iso20EvSession(EvSession):
         elif c.schedule_renegotiate_at_soc is not None and \
                 ev.soc >= c.schedule_renegotiate_at_soc and not ev.schedule_renegotiated:
             ev.schedule_renegotiated = True
+            self.renegotiated = True
             self.stopping = "schedule"
         elif c.unplug_at_soc is not None and ev.soc >= c.unplug_at_soc:
             self.out.extend(self.core.unplug(now))

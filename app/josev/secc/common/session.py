@@ -322,7 +322,7 @@ class ProtocolSession:
 
     def dc_charge_current(self, target_i: float, v: float) -> float:
         """The charge current of a setpoint at voltage `v`: never above any cap."""
-        maxi, maxp = self.dc_charge_caps(self.conversion_volts(v))
+        maxi, maxp = self.dc_charge_caps(v if v > 1.0 else self.conversion_volts())
         i = min(target_i, maxi)
         if v > 0:
             i = min(i, maxp / v)
