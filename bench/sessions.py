@@ -9,7 +9,9 @@ started processes) and prints, per run and as the median of the runs:
 - turnaround, request fully received -> response written (measured inside josev-iso15118),
   p50 / p99 / max per message type (target: p99 <= 2.5 ms for CurrentDemand and the -20
   charge loops),
-- resident memory (VmRSS, peak VmHWM) of josev-iso15118 during the session,
+- the same exchanges on the link: kernel timestamps on the EVSE's end of the veth pair
+  (WireCapture), which add waking josev-iso15118 and reading the request,
+- resident memory (VmRSS, peak VmHWM, PSS) of josev-iso15118 during the session,
 - start-up to ready of josev-iso15118 (process start -> boot done, SECC listening),
 - josev-iso15118's CPU time, run-queue wait and involuntary context switches per session
   (where a slow tail comes from: a runnable process waiting for a core is not slow code),
