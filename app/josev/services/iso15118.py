@@ -150,7 +150,7 @@ def _settle() -> None:
     """Everything allocated so far (modules, models, codecs, the station) lives as long as the
     process: move it out of the garbage collector's sight, so that a full collection during a
     charge loop walks only what the sessions allocate (a full collection of the start-up
-    objects takes 20-40 ms here), then let the collector run as usual. Freed C heap goes back
+    objects takes 15-40 ms here), then let the collector run as usual. Freed C heap goes back
     to the system."""
     gc.freeze()
     gc.enable()
