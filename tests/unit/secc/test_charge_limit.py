@@ -18,7 +18,7 @@ from josev.secc.common.session import Allowance
 from josev.secc.loopback import Loopback
 from josev.station import StationState
 
-from .conftest import assert_station_available, loopback, requests
+from .conftest import assert_station_available, loopback, requests, updates
 
 FAMILY = {"DIN": "din", "ISO2": "iso2"}
 
@@ -169,6 +169,7 @@ def test_iso2_ac_limit_caps_evse_max_current_and_pmax_and_renegotiates_on_change
     assert status[-1][1].AC_EVSEStatus.EVSENotification == "None"
     kinds = [r.ChargeProgress for _, r in ev_requests(lb, "PowerDeliveryReq", "iso2")]
     assert kinds == ["Start", "Renegotiate", "Start", "Stop"]
+    assert [h["status"] for h in updates(lb, "hlc_charging")] == [True, False]
     ac = [(t, sp["ac"]["charge_current"]) for t, sp in timed_setpoints(lb) if "ac" in sp]
     assert max(a for t, a in ac if t < change) == 16.0
     assert max(a for t, a in ac if t > change) == pytest.approx(10.0)
@@ -396,3 +397,46 @@ def test_limit_before_the_session_caps_the_first_offer(proto: str) -> None:
     sps = requests(lb, "power_electronics_setpoint")
     assert max(sp["dc"].get("charge_current", 0.0) for sp in sps
                if not sp.get("is_precharge")) == 30.0
+
+
+def test_iso20_ac_bpt_scheduled_negative_limit_renegotiates_and_feeds_back() -> None:
+    lb = loopback("ISO20_AC", ac=True, bpt=True, control_mode="scheduled",
+                  station={"ac": True, "bpt": True})
+    lb.at(1.0, lambda: lb.station.set_limit(-4_000.0, "W"))
+    lb.at(3.0, lambda: lb.station.set_limit(22_000.0, "W"))
+    lb.run()
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
+    exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
+    assert len(exchanges) == 3
+    tup = exchanges[1][1].Scheduled_SEResControlMode.ScheduleTuple[0]
+    assert tup.DischargingSchedule is not None
+    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    assert r20(back.Power) == -4_000.0
+    ac = [(t, sp["ac"]) for t, sp in timed_setpoints(lb) if "ac" in sp]
+    fed = [a["discharge_active_power"] for t, a in ac
+           if 1.0 < t < 3.0 and "discharge_active_power" in a]
+    assert fed and max(fed) == 4_000.0
+    assert all(a.get("charge_active_power", 0.0) == 0.0 for t, a in ac if 1.2 < t < 3.0)
+    # One hlc_charging start for the whole session: renegotiating did not stop the power.
+    assert [h["status"] for h in updates(lb, "hlc_charging")] == [True, False]
+    assert lb.ev.soc >= 80.0
+    assert_station_available(lb)
+
+
+def test_josev_iso15118_stores_a_limit_and_ignores_an_unknown_evse(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The binding's handler (called by the ApiClient with a validated update): no broker is
+    needed for this, the client is never connected."""
+    from josev.api import ApiClient
+    from josev.services.hlc import Hlc, HlcConfig
+
+    state = StationState()
+    state.evse(1)
+    hlc = Hlc(ApiClient({"josev", "iso15118"}), state, HlcConfig())
+    hlc._on_charge_limit(m.Iso15118ChargeLimitUpdate(evse_id=1, limit=-7000, unit="W"))
+    with caplog.at_level(logging.WARNING):
+        hlc._on_charge_limit(m.Iso15118ChargeLimitUpdate(evse_id=3, limit=7000, unit="W"))
+    assert "unknown evse 3" in caplog.text
+    limit = state.evse(1).charge_limit
+    assert limit is not None and limit.limit == -7000
+    assert 3 not in state.evses

@@ -314,9 +314,13 @@ class Iso20EvSession(EvSession):
                 EVPresentActivePower=present, EVPresentReactivePower=r20(0, acm),
                 EVMaximumDischargePower=power, EVMinimumDischargePower=r20(0, acm))
         elif self.service == "AC_BPT":
+            # Following a DischargingSchedule (no charging power in it): this EV offers the
+            # energy above its minimum SoC.
+            back = self.schedule_back_w > 0 and self.schedule_w <= 0
             mode = acm.BPT_Scheduled_AC_CLReqControlModeType(
                 EVPresentActivePower=present,
-                EVTargetEnergyRequest=r20(ev.energy_request_wh(), acm),
+                EVTargetEnergyRequest=r20(ev.min_energy_request_wh() if back
+                                          else ev.energy_request_wh(), acm),
                 EVMaximumChargePower=power, EVMaximumDischargePower=power,
                 EVMinimumDischargePower=r20(0, acm))
         elif self.cfg.control_mode == "dynamic":

@@ -413,8 +413,9 @@ class Iso2Session(ProtocolSession):
                 self.end(f"SAScheduleTupleID {body.SAScheduleTupleID} was not offered", False,
                          now)
                 return
+            if not self.charging:     # after a renegotiation power never stopped
+                self.hlc_charging(True, "resume" if self.resumed else None)
             self.charging = True
-            self.hlc_charging(True, "resume" if self.resumed else None)
             if self.ac:
                 self.ac_setpoint(self._ac_amps())
             self._res_PowerDelivery("OK", now)

@@ -337,6 +337,7 @@ class Iso20Session(ProtocolSession):
         self.schedule_reneg = False
 
     schedule_reneg = False
+    schedule_renegotiated = False
 
     def _res_ScheduleExchange(self, code: str, now: float) -> None:
         res = cm.ScheduleExchangeResType(Header=self.hdr(now), ResponseCode=code,
@@ -429,8 +430,10 @@ class Iso20Session(ProtocolSession):
                 self._res_PowerDelivery("FAILED_PowerDeliveryNotApplied", now)
                 self.end(f"station {self.station.status_code}", False, now)
                 return
+            if not self.charging or not self.schedule_renegotiated:
+                self.hlc_charging(True, "resume" if self.stop_action == "Pause" else None)
             self.charging = True
-            self.hlc_charging(True, "resume" if self.stop_action == "Pause" else None)
+            self.schedule_renegotiated = False
             if self.is_ac:
                 self.ac_setpoint(self._ac_max_power())
             self._res_PowerDelivery("OK", now)
@@ -453,6 +456,7 @@ class Iso20Session(ProtocolSession):
             self.expect = frozenset({"PowerDeliveryReq", loop})
         else:  # ScheduleRenegotiation
             self.schedule_reneg = True
+            self.schedule_renegotiated = True   # power keeps flowing meanwhile
             self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"ScheduleExchangeReq"})
 
