@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import logging
 import signal
@@ -154,8 +153,8 @@ def _settle() -> None:
     to the system."""
     gc.freeze()
     gc.enable()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    with contextlib.suppress(OSError, AttributeError):   # glibc only (musl has no trim)
+        ctypes.CDLL(None).malloc_trim(0)   # the process's own symbols: no ldconfig run
 
 
 async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None, *,
