@@ -125,12 +125,11 @@ class Stack:
         commands = {
             "hal": [python, "-m", "josev_hal.cli", "run", *self.broker_args("hal"),
                     *(hal_args or [])],
+            # the service's own lean entry point, as its unit on the appliance runs it
             "iso15118": [
                 python,
                 "-m",
-                "josev.cli",
-                "iso15118",
-                "run",
+                "josev.services",
                 *self.broker_args("iso15118"),
                 *(iso_args or []),
             ],
