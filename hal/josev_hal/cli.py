@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, on_signal, sig)
         await service.run(stop)
         # asyncio.run() would cancel what is left once and wait for it without a limit.
-        from josev_hal.tasks import cancel_and_wait
+        from josev.tasks import cancel_and_wait
 
         me = asyncio.current_task()
         await cancel_and_wait([t for t in asyncio.all_tasks() if t is not me], 1.0,

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import IO, Literal, TypeVar
 
 from josev.api import models
+from josev.tasks import cancel_and_wait
 from josev_hal.config import LogsConfig
-from josev_hal.tasks import cancel_and_wait
 
 log = logging.getLogger("josev_hal.logs")
 

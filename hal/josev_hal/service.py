@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from josev import sdnotify
 from josev.api import ApiClient, ApiError, models
+from josev.tasks import cancel_and_wait
 from josev_hal import __version__
 from josev_hal.config import HalConfig
 from josev_hal.cp.base import CpMode
@@ -34,7 +35,6 @@ from josev_hal.rfid.base import CardReader
 from josev_hal.sim import control as sim_control
 from josev_hal.sim import protocol as simp
 from josev_hal.station import EvseController, Outgoing
-from josev_hal.tasks import cancel_and_wait
 from josev_hal.tpm.base import CsrError, Subject
 
 log = logging.getLogger("josev_hal")

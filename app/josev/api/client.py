@@ -9,7 +9,6 @@ at once when the connection drops, so no caller ever hangs on a dead broker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import logging
@@ -36,6 +35,7 @@ from josev.api.errors import (
 )
 from josev.api.registry import PARTICIPANTS, TOPICS, MessageSpec, receiver_of, reverse, sender_of
 from josev.api.registry import spec as find_spec
+from josev.tasks import cancel_and_wait
 
 log = logging.getLogger("josev.api")
 
@@ -136,14 +136,22 @@ class ApiClient:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
 
-    async def close(self) -> None:
+    async def close(self, drain: float = 2.0) -> None:
+        """Stop. Updates still waiting for the broker get up to `drain` s to go out (a service
+        that publishes and stops at once must not lose them); any left are logged, not
+        dropped silently. Stopping is bounded even where one cancel is not enough."""
+        if self._task is not None and self._outbox:
+            for _ in range(max(0, int(drain / 0.02))):
+                if not self._outbox or self._task.done():
+                    break
+                await asyncio.sleep(0.02)
+        if self._outbox:
+            log.warning("closing with %d update(s) not sent: no broker connection",
+                        len(self._outbox))
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task], 2.0, f"MQTT client {self.client_id}")
             self._task = None
-        for task in list(self._tasks):
-            task.cancel()
+        await cancel_and_wait(list(self._tasks), 1.0, f"MQTT handlers of {self.client_id}")
         self._fail_pending(ConnectionLost("client closed"))
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import subprocess
 import sys
@@ -453,3 +454,36 @@ async def test_stale_requests_expire_instead_of_reaching_a_returning_station(
         reply = await brain.request("reset", {}, timeout=5)
     assert reply.status == "accepted"
     assert seen == ["reset"]
+
+
+async def test_an_update_sent_right_before_close_still_reaches_the_broker(
+    mosquitto: Broker,
+) -> None:
+    """A short-lived publisher (a CLI, a test, a service stopping) queues its update before the
+    connection is up; closing waits for it to go out instead of dropping it."""
+    got: list[models.CpStatusUpdate] = []
+    receiver = client(mosquitto, "josev")
+    receiver.on_update("cp_status", got.append)
+    async with receiver:
+        await receiver.wait_connected(10.0)
+        sender = client(mosquitto, "cs")
+        async with sender:   # no wait_connected: the update waits in the outbox
+            await sender.update("cp_status", models.CpStatusUpdate(evse_id=1, connector_id=1,
+                                                                   state="B1"))
+        await _wait_for(lambda: bool(got), "the update to arrive")
+    assert got[0].state == "B1"
+
+
+async def test_updates_that_cannot_go_out_are_logged_at_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = Broker(tmp_path / "never-started")
+    sender = client(broker, "cs")
+    with caplog.at_level(logging.WARNING, logger="josev.api"):
+        async with sender:
+            await sender.update("cp_status", models.CpStatusUpdate(evse_id=1, connector_id=1,
+                                                                   state="B1"))
+            await sender.update("cp_status", models.CpStatusUpdate(evse_id=1, connector_id=1,
+                                                                   state="C2"))
+            await sender.close(drain=0.2)
+    assert "closing with 2 update(s) not sent: no broker connection" in caplog.text

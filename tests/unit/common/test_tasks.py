@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from josev_hal.tasks import cancel_and_wait
+from josev.tasks import cancel_and_wait
 
 
 async def _publisher_like(ack: asyncio.Future[None], forever: asyncio.Event) -> None:
@@ -60,7 +60,7 @@ async def test_a_task_that_will_not_stop_is_named_and_left(
 
     task = asyncio.create_task(stubborn(), name="stubborn")
     await asyncio.sleep(0)
-    with caplog.at_level(logging.ERROR, logger="josev_hal"):
+    with caplog.at_level(logging.ERROR, logger="josev"):
         left = await cancel_and_wait([task], 0.2, "test")
     assert left == [task]
     assert any("stubborn still running after 0.2 s, left behind" in r.getMessage()

@@ -4,8 +4,8 @@ One `task.cancel()` is not always enough on Python 3.11: `asyncio.wait_for()` sw
 cancellation when the future it waits for completes in the same loop iteration (it returns the
 result instead, CPython gh-86296, fixed by 3.12's rewrite). aiomqtt waits for every QoS 1
 PUBACK with `wait_for`, so a task publishing at the moment it is cancelled can carry on, and a
-shutdown that then awaits it without a limit hangs: what made josev-hal outlive the demo's
-10 s after SIGTERM. Here the cancellation is repeated until the task ends, within a bound, and
+shutdown that then awaits it without a limit hangs (what made josev-hal outlive the demo's
+10 s after SIGTERM). Here the cancellation is repeated until the task ends, within a bound, and
 whatever is still running is named in the log.
 """
 
@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-log = logging.getLogger("josev_hal")
+log = logging.getLogger("josev")
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], limit: float, what: str, *,
