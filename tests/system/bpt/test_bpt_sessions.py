@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,22 +19,31 @@ from josev import netsim
 pytestmark = pytest.mark.netns
 
 
-def test_dc_bpt_session_discharges_the_ev(tmp_path: Path) -> None:
+def demo(tmp_path: Path, protocol: str, target_soc: float) -> tuple[str, list[dict[str, Any]]]:
+    """Run the main job for `protocol` from 80 % SoC; its output and the station limits."""
     reason = netsim.unavailable_reason()
     if reason is not None:
         pytest.skip(f"network namespaces unavailable: {reason}")
     proc = subprocess.run(
-        [sys.executable, "-m", "josev.cli", "demo", "--protocol", "iso20-dc-bpt",
-         "--workdir", str(tmp_path), "--soc", "80", "--target-soc", "76", "--verbose"],
+        [sys.executable, "-m", "josev.cli", "demo", "--protocol", protocol,
+         "--workdir", str(tmp_path), "--soc", "80", "--target-soc", str(target_soc),
+         "--verbose"],
         capture_output=True, text=True, timeout=240, check=False,
     )
     out = proc.stdout
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-3000:]
-    assert "protocol: ISO20_DC   transport: TLSv1.3" in out
     assert "result: OK (charging complete (target))" in out
-    # The station offered DC_BPT with its discharge limits.
+    assert "invalid messages: 0" in out
+    assert "service exit codes: {'hal': 0, 'iso15118': 0}" in out
     limits = [json.loads(line[line.index("{"):])
               for line in out.splitlines() if " response cs_status_and_limits " in line]
+    return out, limits
+
+
+def test_dc_bpt_session_discharges_the_ev(tmp_path: Path) -> None:
+    out, limits = demo(tmp_path, "iso20-dc-bpt", 76)
+    assert "protocol: ISO20_DC   transport: TLSv1.3" in out
+    # The station offered DC_BPT with its discharge limits.
     bpt = limits[0]["evses"][0]["dc_bpt"]
     assert bpt["evse_max_discharge_power"] == 40000.0
     assert bpt["evse_max_discharge_current"] == 100.0
@@ -59,26 +69,12 @@ def test_dc_bpt_session_discharges_the_ev(tmp_path: Path) -> None:
     assert min(dc) >= -100.5
     assert all(-s["dc_current"] * s["dc_voltage"] <= 40000.0 * 1.02 for s in station)
     assert max(s.get("energy_export_wh", 0.0) for s in station) > 0.0
-    assert "invalid messages: 0" in out
-    assert "service exit codes: {'hal': 0, 'iso15118': 0}" in out
 
 
 def test_ac_bpt_session_feeds_back_within_the_station_limit(tmp_path: Path) -> None:
     """-20 AC_BPT: the EV's inverter feeds back as much as the station takes (16 A/phase)."""
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "josev.cli", "demo", "--protocol", "iso20-ac-bpt",
-         "--workdir", str(tmp_path), "--soc", "80", "--target-soc", "78", "--verbose"],
-        capture_output=True, text=True, timeout=240, check=False,
-    )
-    out = proc.stdout
-    assert proc.returncode == 0, out[-4000:] + proc.stderr[-3000:]
+    out, limits = demo(tmp_path, "iso20-ac-bpt", 78)
     assert "protocol: ISO20_AC   transport: TLSv1.3" in out
-    assert "result: OK (charging complete (target))" in out
-    limits = [json.loads(line[line.index("{"):])
-              for line in out.splitlines() if " response cs_status_and_limits " in line]
     assert limits[0]["evses"][0]["ac_bpt"]["evse_max_discharge_power"]["l1"] == 16.0 * 230.0
     soc_line = next(line for line in out.splitlines() if line.strip().startswith("energy: "))
     start, end = (float(x) for x in soc_line.split("SoC ")[1].split(" %")[0].split(" -> "))
@@ -90,5 +86,3 @@ def test_ac_bpt_session_feeds_back_within_the_station_limit(tmp_path: Path) -> N
     ac = [s["ac_current"] for s in station]
     assert min(ac) < -10.0  # the EV asked for 32 A per phase back ...
     assert min(ac) >= -16.05  # ... the station took 16
-    assert "invalid messages: 0" in out
-    assert "service exit codes: {'hal': 0, 'iso15118': 0}" in out

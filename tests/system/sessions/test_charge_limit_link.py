@@ -6,45 +6,19 @@ charging service would publish it, mid-session."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from josev import netsim
 from josev.api import ApiClient, models
-from josev.demo import Stack, _station_iso_args
+from josev.demo import Stack
 from josev.evcc.common.ev import EvConfig
 from josev.evcc.driver import EvDriver, SimCable
-from josev.pki import create_pki
 from josev.secc.common.actions import Progress
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
-
-
-@pytest.fixture
-def station(tmp_path: Path) -> Iterator[tuple[Stack, Any, Path]]:
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
-    pki = create_pki(tmp_path / "pki")
-    link = netsim.Link.create()
-    stack = Stack(tmp_path)
-    try:
-        stack.start(_station_iso_args(link, pki, "ISO20_DC,ISO20_AC,ISO2,DIN"), [])
-        deadline = time.monotonic() + 60
-        log = tmp_path / "iso15118.log"
-        while "SECC listening" not in log.read_text(errors="replace"):
-            stack.check()
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
-        yield stack, link, pki
-    finally:
-        codes = stack.stop()
-        link.close()
-    assert codes == {"hal": 0, "iso15118": 0}
 
 
 async def until(samples: list[Progress], start: int, ok: Callable[[Progress], bool],
