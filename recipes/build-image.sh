@@ -5,7 +5,8 @@
 # 1. the BASE rootfs (Debian packages only) comes from build-base.sh, cached outside the clone;
 # 2. the Josev part is layered on a copy: the three distributions of this checkout as wheels
 #    (built on the host) plus their dependencies as arm64 / armv7l wheels, installed into
-#    /opt/josev/venv (armhf: cffi is Debian's, PyPI has no armv7 wheel of it); the systemd units, broker configuration and service users from
+#    /opt/josev/venv (armhf: cffi is Debian's, PyPI has no armv7 wheel of it); the systemd
+#    units, broker configuration and service users from
 #    meta-josev/recipes-josev/josev-services/files (the same files the Yocto image uses);
 #    RAUC's system.conf and a development keyring; GRUB EFI with the A/B grub.cfg;
 # 3. the disk is assembled without loop devices: mkfs.ext4 -d / mkfs.vfat + mtools on plain
