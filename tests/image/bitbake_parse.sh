@@ -5,6 +5,9 @@
 #   bitbake -p             parse every recipe of the layer set
 #   bitbake -g josev-image the full task graph of the image (every dependency resolves)
 # and writes the logs to $JOSEV_BITBAKE_BUILD (default /var/cache/josev-image/bitbake-build).
+# JOSEV_EXTRA_LAYERS (space-separated layer folders, e.g. meta-security/meta-tpm) are added to
+# bblayers.conf after meta-rauc; JOSEV_REQUIRE_RECIPES (space-separated recipe names) must then
+# all be in the image's build list (pn-buildlist), or the machine fails.
 # bitbake refuses to run as root: as root, the script runs it as the user josev-bitbake.
 set -euo pipefail
 
@@ -17,6 +20,12 @@ MACHINES=("$@")
 LAYER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../meta-josev" && pwd)"
 BUILD="${JOSEV_BITBAKE_BUILD:-/var/cache/josev-image/bitbake-build}"
 BBUSER=josev-bitbake
+EXTRA_LAYERS=()
+for extra in ${JOSEV_EXTRA_LAYERS:-}; do
+    [ -f "$extra/conf/layer.conf" ] || { echo "not a layer: $extra" >&2; exit 2; }
+    EXTRA_LAYERS+=("$(realpath "$extra")")
+done
+REQUIRE_RECIPES="${JOSEV_REQUIRE_RECIPES:-}"
 
 log() { printf '[bitbake-parse %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -42,6 +51,7 @@ if [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$BUILD"
     chown -R "$BBUSER:" "$BUILD"
     exec runuser -u "$BBUSER" -- env JOSEV_BITBAKE_BUILD="$BUILD" \
+        JOSEV_EXTRA_LAYERS="${EXTRA_LAYERS[*]}" JOSEV_REQUIRE_RECIPES="$REQUIRE_RECIPES" \
         bash "$(realpath "${BASH_SOURCE[0]}")" "$POKY" "$META_OE" "$META_RAUC" "${MACHINES[@]}"
 fi
 
@@ -60,9 +70,11 @@ BBLAYERS ?= " \\
   $META_OE/meta-python \\
   $META_OE/meta-networking \\
   $META_RAUC \\
+$(for extra in "${EXTRA_LAYERS[@]}"; do printf '  %s \\\n' "$extra"; done)
   $LAYER \\
   "
 CONF
+log "layers: $POKY $META_OE $META_RAUC ${EXTRA_LAYERS[*]} $LAYER"
 cat > "$BUILD/conf/local.conf" <<CONF
 CONF_VERSION = "2"
 DISTRO = "josev"
@@ -99,6 +111,18 @@ for machine in "${MACHINES[@]}"; do
     graphed=$(( $(date +%s) - start ))
     tasks=$(grep -c -- '->' "$BUILD/graph-$machine/task-depends.dot" || true)
     recipes=$(wc -l < "$BUILD/graph-$machine/pn-buildlist")
+    missing_recipes=()
+    for recipe in $REQUIRE_RECIPES; do
+        if grep -qx "$recipe" "$BUILD/graph-$machine/pn-buildlist"; then
+            log "$machine: $recipe is in the build list"
+        else
+            missing_recipes+=("$recipe")
+        fi
+    done
+    if [ ${#missing_recipes[@]} -gt 0 ]; then
+        log "$machine: FAILED: not in the build list of josev-image: ${missing_recipes[*]}"
+        status=1; continue
+    fi
     log "$machine: OK: parse ${parsed} s, graph ${graphed} s, ${recipes} recipes in the build list, ${tasks} task dependency edges"
     grep -E "^(WARNING|ERROR)" "$BUILD/graph-$machine.log" | sort | uniq -c | head -20 >&2 || true
 done

@@ -29,9 +29,6 @@ JOSEV_UNITS = ("josev-iso15118", "josev-hal", "josev-ota", "josev-ocpp")
 # Services and the broker user each one logs in as (the ACL's `user` lines).
 BROKER_USERS = {"josev-iso15118": "iso15118", "josev-hal": "hal", "josev-ota": "ota",
                 "josev-ocpp": "ocpp"}
-# Only kas/tpm.yml may leave its layer unpinned: meta-security could not be reached to verify
-# a commit (docs/image.md). Every other repository must name its commit.
-UNPINNED_ALLOWED = {("kas/tpm.yml", "meta-security")}
 
 
 def recipes() -> list[Path]:
@@ -74,8 +71,6 @@ def test_kas_file_is_valid_and_pinned(path: Path) -> None:
     for name, repo in (config.get("repos") or {}).items():
         if not repo or "url" not in repo:
             continue  # the repository holding the kas file itself (meta-josev)
-        if (rel, name) in UNPINNED_ALLOWED:
-            continue
         commit = str(repo.get("commit", ""))
         assert re.fullmatch(r"[0-9a-f]{40}", commit), f"{rel}: {name} is not pinned to a commit"
 
