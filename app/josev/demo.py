@@ -309,7 +309,7 @@ async def _ev_session(args: argparse.Namespace, stack: Stack, link: Any, pki: Pa
                  f"{sum(1 for s in result.samples if s.state == 'ChargingLoop')}")
     loops = sorted(t for n, t in result.round_trips if n in ("DC_ChargeLoop", "CurrentDemand"))
     if loops:
-        lines.append(f"charge loop round trip (EV side, TLS): p50 "
+        lines.append(f"charge loop round trip (EV side, {result.tls or 'TCP'}): p50 "
                      f"{loops[len(loops) // 2] * 1000:.2f} ms, max {loops[-1] * 1000:.2f} ms")
     svg = workdir / "session.svg"
     svg.write_text(session_svg(result.samples, f"{result.protocol} session, josev demo"))
@@ -385,6 +385,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         else:
             rc, summary = await _ev_session(args, stack, link, pki, workdir, say)
             await asyncio.sleep(0.5)  # let the last updates arrive before the summary
+            summary.extend(await _station_turnaround(workdir / "iso15118.log"))
     except (TimeoutError, RuntimeError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         for name in stack.procs:
@@ -413,6 +414,28 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
     if traffic.invalid or any(code != 0 for code in codes.values()):
         rc = rc or 1
     return rc
+
+
+async def _station_turnaround(log: Path, wait: float = 5.0) -> list[str]:
+    """The station's own figure: josev-iso15118 logs, per session, request received -> response
+    written per message type. It writes that line once the V2G connection has closed, so wait
+    for it (bounded) instead of racing the shutdown."""
+    for _ in range(int(wait / 0.1)):
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+        lines = [ln for ln in text.splitlines()
+                 if "turnaround {" in ln]
+        if lines:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        return ["station turnaround: not logged (the session did not reach its end)"]
+    stats = json.loads(lines[-1][lines[-1].index("turnaround ") + len("turnaround "):])
+    loop = {k: v for k, v in stats.items()
+            if k in ("DC_ChargeLoopRes", "AC_ChargeLoopRes", "CurrentDemandRes",
+                     "ChargingStatusRes")}
+    return [f"station turnaround {name} (request in -> response out): p50 {v['p50']:.2f} ms, "
+            f"p99 {v['p99']:.2f} ms, max {v['max']:.2f} ms, n {v['n']}"
+            for name, v in sorted(loop.items())]
 
 
 async def _external_cable(stack: Stack, battery: float) -> None:
