@@ -129,8 +129,8 @@ def test_charging_session_completes_inside_the_image(booted_image: BootedImage) 
     assert report["rc"] == 0 and summary.get("result") == "OK", _excerpt(report)
     assert summary["protocol"] == "ISO20_DC" and summary["transport"].startswith("TLS"), summary
     assert summary["energy_kwh"] > 0, summary
-    # The EV simulator's default: 30 % -> 80 %, ended by the EV at its target.
-    assert summary["soc_start"] == 30.0 and summary["soc_end"] >= 80.0, summary
+    # 30 % -> 45 % (the hook's --target-soc), ended by the EV at its target.
+    assert summary["soc_start"] == 30.0 and summary["soc_end"] >= 45.0, summary
     assert summary["end_reason"].startswith("charging complete"), summary
     assert summary["charge_loop_samples"] > 0, summary
     assert summary["invalid_messages"] == 0, _excerpt(report)
