@@ -57,6 +57,10 @@ fi
 
 export LC_ALL=en_US.UTF-8 LANG=en_US.UTF-8
 mkdir -p "$BUILD/conf"
+# One "  <layer> \" line per extra layer (nothing at all without one: an empty line would end
+# the BBLAYERS assignment).
+EXTRA_BBLAYERS=""
+for extra in "${EXTRA_LAYERS[@]}"; do EXTRA_BBLAYERS+="  $extra \\"$'\n'; done
 "$LAYER/scripts/josev-dev-keys" "$BUILD/josev-dev-keys" >/dev/null
 cat > "$BUILD/conf/bblayers.conf" <<CONF
 POKY_BBLAYERS_CONF_VERSION = "2"
@@ -70,8 +74,7 @@ BBLAYERS ?= " \\
   $META_OE/meta-python \\
   $META_OE/meta-networking \\
   $META_RAUC \\
-$(for extra in "${EXTRA_LAYERS[@]}"; do printf '  %s \\\n' "$extra"; done)
-  $LAYER \\
+${EXTRA_BBLAYERS}  $LAYER \\
   "
 CONF
 log "layers: $POKY $META_OE $META_RAUC ${EXTRA_LAYERS[*]} $LAYER"
