@@ -159,6 +159,8 @@ class ProtocolSession:
         self.ongoing_since: dict[str, float] = {}   # first "Ongoing" answer per request kind
         self.cable_check: str | None = None   # None, "ongoing", or the finished isolation level
         self.cable_check_asked = False        # a cable_check request is outstanding
+        self.precharge_since: float | None = None   # the first PreChargeReq
+        self.ev_max_voltage = 0.0
 
     # -- events from the core ------------------------------------------------------------------
 
@@ -268,6 +270,24 @@ class ProtocolSession:
         """True while `key` may still be answered Ongoing; False once `limit` has passed."""
         since = self.ongoing_since.setdefault(key, now)
         return now - since < self.cfg.timing.s(limit)
+
+    def precharge_step(self, target: float, amps: float, now: float,
+                       ev_max_voltage: float | None = None) -> tuple[str, str | None]:
+        """One PreChargeReq's worth of DC pre-charge, the same in DIN, -2 and -20: the target
+        within the limits, the pre-charge time, then a pre-charge setpoint. Returns
+        (ResponseCode, failure); the caller answers, then ends the session on a failure."""
+        if self.precharge_since is None:
+            self.precharge_since = now
+        lim = self.station.dc
+        ceiling = lim.max_voltage if lim is not None else 0.0
+        if ev_max_voltage:
+            ceiling = min(ceiling, ev_max_voltage)
+        if lim is None or target > ceiling:
+            return "FAILED_WrongChargeParameter", f"pre-charge target {target} V above the limits"
+        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
+            return "FAILED", "pre-charge did not finish within the pre-charge time"
+        self.setpoint(self.ev_max_voltage, target, amps, precharge=True)
+        return "OK", None
 
     def cable_check_step(self, now: float, next_request: str) -> tuple[str, str, str | None]:
         """One CableCheckReq's worth of the DC cable check, the same in DIN, -2 and -20.

@@ -72,8 +72,6 @@ class DinSession(ProtocolSession):
     def __init__(self, ctx: SeccContext, now: float) -> None:
         super().__init__(ctx, now)
         self.expect = frozenset({"SessionSetupReq"})
-        self.ev_max_voltage = 0.0
-        self.precharge_since: float | None = None
         self.charging = False
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -260,21 +258,12 @@ class DinSession(ProtocolSession):
                                              EVSEProcessing=processing), "CableCheck", now)
 
     def _PreCharge(self, body: din.PreChargeReqType, now: float) -> None:
-        if self.precharge_since is None:
-            self.precharge_since = now
-        target = fv(body.EVTargetVoltage)
-        lim = self.station.dc
-        if lim is None or target > lim.max_voltage:
-            self._res_PreCharge("FAILED_WrongChargeParameter", now)
-            self.end(f"pre-charge target {target} V above the station's maximum", False, now)
-            return
-        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
-            self._res_PreCharge("FAILED", now)
-            self.end("pre-charge did not finish within the pre-charge time", False, now)
-            return
         amps = min(fv(body.EVTargetCurrent), self.cfg.precharge_current)
-        self.setpoint(self.ev_max_voltage, target, amps, precharge=True)
-        self._res_PreCharge("OK", now)
+        code, failure = self.precharge_step(fv(body.EVTargetVoltage), amps, now)
+        self._res_PreCharge(code, now)
+        if failure:
+            self.end(failure, False, now)
+            return
         self.expect = frozenset({"PreChargeReq", "PowerDeliveryReq"})
 
     def _res_PreCharge(self, code: str, now: float) -> None:

@@ -67,9 +67,7 @@ class Iso2Session(ProtocolSession):
         super().__init__(ctx, now)
         self.expect = frozenset({"SessionSetupReq"})
         self.mode: str | None = None           # the RequestedEnergyTransferMode
-        self.ev_max_voltage = 0.0
         self.ev_max_current = 0.0
-        self.precharge_since: float | None = None
         self.charging = False
         self.resumed = False
         self.schedule_key: tuple[float, str] | None = None   # the limit the PMax was made with
@@ -357,21 +355,12 @@ class Iso2Session(ProtocolSession):
             self.arm_contactor_window(now)
 
     def _PreCharge(self, body: iso2.PreChargeReqType, now: float) -> None:
-        if self.precharge_since is None:
-            self.precharge_since = now
-        target = fv(body.EVTargetVoltage)
-        lim = self.station.dc
-        if lim is None or target > lim.max_voltage:
-            self._res_PreCharge("FAILED_WrongChargeParameter", now)
-            self.end(f"pre-charge target {target} V above the station's maximum", False, now)
-            return
-        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
-            self._res_PreCharge("FAILED", now)
-            self.end("pre-charge did not finish within the pre-charge time", False, now)
-            return
         amps = min(fv(body.EVTargetCurrent), self.cfg.precharge_current)
-        self.setpoint(self.ev_max_voltage, target, amps, precharge=True)
-        self._res_PreCharge("OK", now)
+        code, failure = self.precharge_step(fv(body.EVTargetVoltage), amps, now)
+        self._res_PreCharge(code, now)
+        if failure:
+            self.end(failure, False, now)
+            return
         self.expect = frozenset({"PreChargeReq", "PowerDeliveryReq"})
 
     def _res_PreCharge(self, code: str, now: float) -> None:

@@ -78,12 +78,10 @@ class Iso20Session(ProtocolSession):
         self.expect = frozenset({"SessionSetupReq"})
         self.service: str | None = None       # DC or DC_BPT
         self.control_mode: str | None = None  # dynamic | scheduled
-        self.ev_max_voltage = 0.0
         self.ev_min_voltage = 0.0
         self.ev_max_current = 0.0
         self.ev_max_power = 0.0
         self.offered_services: list[str] = []
-        self.precharge_since: float | None = None
         self.charging = False
         self.schedule_id = 1
         self.schedule_key: tuple[float, str] | None = None   # the limit the schedule was made with
@@ -402,20 +400,12 @@ class Iso20Session(ProtocolSession):
         self.respond(DC, res, "DC_CableCheck", now)
 
     def _DC_PreCharge(self, msg: dc.DC_PreChargeReqType, now: float) -> None:
-        if self.precharge_since is None:
-            self.precharge_since = now
-        target = f20(msg.EVTargetVoltage)
-        lim = self.station.dc
-        if lim is None or target > min(lim.max_voltage, self.ev_max_voltage or target):
-            self._res_DC_PreCharge("FAILED_WrongChargeParameter", now)
-            self.end(f"pre-charge target {target} V above the limits", False, now)
+        code, failure = self.precharge_step(f20(msg.EVTargetVoltage), self.cfg.precharge_current,
+                                            now, self.ev_max_voltage)
+        self._res_DC_PreCharge(code, now)
+        if failure:
+            self.end(failure, False, now)
             return
-        if now - self.precharge_since >= self.cfg.timing.s(self.cfg.timing.pre_charge_secc):
-            self._res_DC_PreCharge("FAILED", now)
-            self.end("pre-charge did not finish within the pre-charge time", False, now)
-            return
-        self.setpoint(self.ev_max_voltage, target, self.cfg.precharge_current, precharge=True)
-        self._res_DC_PreCharge("OK", now)
         self.expect = frozenset({"DC_PreChargeReq", "PowerDeliveryReq"})
 
     def _res_DC_PreCharge(self, code: str, now: float) -> None:
