@@ -3,26 +3,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-PEER = "iso15118==0.31.2"
-VENV = Path(__file__).resolve().parents[2] / ".cache" / "peers" / "iso15118-venv"
+from tests.peers import iso15118_python
 
 
 @pytest.fixture(scope="session")
 def peer_python() -> Path:
-    py = VENV / "bin" / "python"
-    if shutil.which("java") is None:
-        pytest.fail("the iso15118 peer needs Java 17 (apt: openjdk-17-jre-headless)")
-    ok = py.exists() and subprocess.run([py, "-c", "import iso15118, aiofile"],
-                                        capture_output=True, check=False).returncode == 0
-    if not ok:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", VENV], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", PEER, "aiofile"], check=True,
-                       timeout=600)
-    return py
+    return iso15118_python()

@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,26 +23,14 @@ from josev.transport.connection import V2gConnection
 from josev.transport.secc import SeccConfig, serve_secc
 from josev.transport.tls import TlsServerConfig
 from josev.v2gtp import Message, PayloadType
+from tests.peers import iso15118_python
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns, pytest.mark.slow]
-
-PEER = "iso15118==0.31.2"
-VENV = Path(__file__).resolve().parents[3] / ".cache" / "peers" / "iso15118-venv"
-
 
 @pytest.fixture(scope="module")
 def peer_python() -> Path:
     """The peer in its own venv (installed at test time, as ../shared/peers.md says)."""
-    py = VENV / "bin" / "python"
-    if shutil.which("java") is None:
-        pytest.fail("the iso15118 peer needs Java 17 (apt: openjdk-17-jre-headless)")
-    ok = py.exists() and subprocess.run([py, "-c", "import iso15118, aiofile"],
-                                        capture_output=True, check=False).returncode == 0
-    if not ok:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", VENV], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", PEER, "aiofile"], check=True,
-                       timeout=600)
-    return py
+    return iso15118_python()
 
 
 async def run_peer_evcc(
