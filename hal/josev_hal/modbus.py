@@ -9,8 +9,11 @@ clients do the I/O: TCP with asyncio streams, RTU with pyserial (blocking, used 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import struct
 import threading
+from collections.abc import Callable
 from typing import Literal
 
 import serial
@@ -236,3 +239,27 @@ class ModbusRtuClient:
 
     def close(self) -> None:
         self.serial.close()
+
+
+def serve_rtu(fd: int, unit: int, stopped: Callable[[], bool],
+              answer: Callable[[bytes], bytes]) -> None:
+    """A Modbus RTU device on a serial fd, for the simulators (a thread runs it): each valid
+    request for `unit` is answered with `answer(pdu)`; a bad CRC drops the buffer (a real
+    device resynchronises on the silence after garbage). Returns when `stopped()` or the fd
+    closes."""
+    buf = b""
+    while not stopped():
+        readable, _, _ = select.select([fd], [], [], 0.05)
+        if not readable:
+            continue
+        try:
+            buf += os.read(fd, 256)
+        except OSError:
+            return
+        while (n := rtu_request_length(buf)) is not None and len(buf) >= n:
+            frame, buf = buf[:n], buf[n:]
+            if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
+                buf = b""
+                break
+            if frame[0] == unit:
+                os.write(fd, rtu_frame(unit, answer(frame[1:-2])))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import select
 import threading
 import time
 
@@ -16,7 +14,7 @@ from josev_hal.isolation.bender import (
     VALID_INVALID,
     channel_registers,
 )
-from josev_hal.modbus import answer_pdu, crc16, rtu_frame, rtu_request_length
+from josev_hal.modbus import answer_pdu, serve_rtu
 
 
 class ImdSimulator:
@@ -48,33 +46,20 @@ class ImdSimulator:
             self.registers[REG_VOLTAGE + i] = w
 
     def _run(self) -> None:
-        buf = b""
-        while not self._stop:
-            readable, _, _ = select.select([self.fd], [], [], 0.05)
-            if not readable:
-                continue
-            try:
-                buf += os.read(self.fd, 256)
-            except OSError:
-                return
-            while (n := rtu_request_length(buf)) is not None and len(buf) >= n:
-                frame, buf = buf[:n], buf[n:]
-                if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
-                    buf = b""  # resynchronise on garbage, as a device waits for silence
-                    break
-                if frame[0] != self.unit:
-                    continue
-                self.frames += 1
-                was_on = self.registers[REG_ENABLE] == 1
-                self._refresh()
-                answer = answer_pdu(frame[1:-2], self.registers)
-                if self.registers[REG_ENABLE] == 1 and not was_on:
-                    self.enabled_at = time.monotonic()
-                elif self.registers[REG_ENABLE] == 0:
-                    self.enabled_at = None
-                if self.registers.get(REG_SELF_TEST) == SELF_TEST_CODE:
-                    self.registers[REG_SELF_TEST] = 0
-                os.write(self.fd, rtu_frame(self.unit, answer))
+        serve_rtu(self.fd, self.unit, lambda: self._stop, self._answer)
+
+    def _answer(self, pdu: bytes) -> bytes:
+        self.frames += 1
+        was_on = self.registers[REG_ENABLE] == 1
+        self._refresh()
+        answer = answer_pdu(pdu, self.registers)
+        if self.registers[REG_ENABLE] == 1 and not was_on:
+            self.enabled_at = time.monotonic()
+        elif self.registers[REG_ENABLE] == 0:
+            self.enabled_at = None
+        if self.registers.get(REG_SELF_TEST) == SELF_TEST_CODE:
+            self.registers[REG_SELF_TEST] = 0
+        return answer
 
     def close(self) -> None:
         self._stop = True

@@ -4,14 +4,12 @@ for tests and bench setups. Values are written with the same register map the dr
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 import struct
 import threading
 
 from josev_hal.config import MeterRegister
 from josev_hal.meter.modbus import encode
-from josev_hal.modbus import answer_pdu, crc16, rtu_frame, rtu_request_length
+from josev_hal.modbus import answer_pdu, serve_rtu
 
 
 class MeterServer:
@@ -78,26 +76,11 @@ class RtuMeterServer(MeterServer):
         self._thread.start()
 
     def _run(self) -> None:
-        buf = b""
-        while not self._stop.is_set():
-            readable, _, _ = select.select([self.fd], [], [], 0.05)
-            if not readable:
-                continue
-            try:
-                buf += os.read(self.fd, 256)
-            except OSError:
-                return
-            while (n := rtu_request_length(buf)) is not None and len(buf) >= n:
-                frame, buf = buf[:n], buf[n:]
-                if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
-                    buf = b""
-                    break
-                if frame[0] != self.unit:
-                    continue
-                self.requests += 1
-                pdu = frame[1:-2]
-                bank = self.input if pdu[0] == 0x04 else self.holding
-                os.write(self.fd, rtu_frame(self.unit, answer_pdu(pdu, bank)))
+        serve_rtu(self.fd, self.unit, self._stop.is_set, self._answer)
+
+    def _answer(self, pdu: bytes) -> bytes:
+        self.requests += 1
+        return answer_pdu(pdu, self.input if pdu[0] == 0x04 else self.holding)
 
     def close(self) -> None:
         self._stop.set()
