@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 from josev.api import models as m
+from josev.evcc.iso20.session import discharge_allowance_w
 from josev.exi import decode
+from josev.exi.generated import iso20_CommonMessages as cm
 from josev.secc.common.session import Allowance
+from josev.secc.iso20.session import RENEGOTIATION_MAX_DELAY_S
 from josev.secc.loopback import Loopback
 from josev.station import StationState
 
@@ -166,9 +169,14 @@ def test_iso2_ac_limit_caps_evse_max_current_and_pmax_and_renegotiates_on_change
     status = [(t, r) for t, r in responses(lb, "ChargingStatusRes", "iso2") if t > change]
     assert pv(status[0][1].EVSEMaxCurrent) == pytest.approx(10.0)
     assert status[0][1].AC_EVSEStatus.EVSENotification == "ReNegotiation"
+    assert status[0][1].AC_EVSEStatus.NotificationMaxDelay == RENEGOTIATION_MAX_DELAY_S
     assert status[-1][1].AC_EVSEStatus.EVSENotification == "None"
     kinds = [r.ChargeProgress for _, r in ev_requests(lb, "PowerDeliveryReq", "iso2")]
     assert kinds == ["Start", "Renegotiate", "Start", "Stop"]
+    # The EV renegotiates within the NotificationMaxDelay it was given.
+    reneg_at = next(t for t, r in ev_requests(lb, "PowerDeliveryReq", "iso2")
+                    if r.ChargeProgress == "Renegotiate")
+    assert status[0][0] <= reneg_at <= status[0][0] + RENEGOTIATION_MAX_DELAY_S
     assert [h["status"] for h in updates(lb, "hlc_charging")] == [True, False]
     ac = [(t, sp["ac"]["charge_current"]) for t, sp in timed_setpoints(lb) if "ac" in sp]
     assert max(a for t, a in ac if t < change) == 16.0
@@ -191,9 +199,14 @@ def test_iso2_dc_limit_change_renegotiates_without_a_new_cable_check() -> None:
     assert all(i < first_pd for i, n in enumerate(names) if n == "CableCheckReq")
     after = charge_setpoints(lb, after=change + 0.01)
     assert after and all(sp["charge_current"] * sp["voltage"] <= 20_000.0 + 50 for sp in after)
-    res = [r for t, r in responses(lb, "CurrentDemandRes", "iso2") if t > change]
+    timed = [(t, r) for t, r in responses(lb, "CurrentDemandRes", "iso2") if t > change]
+    res = [r for _, r in timed]
     assert pv(res[0].EVSEMaximumPowerLimit) == 20_000.0
     assert res[0].DC_EVSEStatus.EVSENotification == "ReNegotiation"
+    assert res[0].DC_EVSEStatus.NotificationMaxDelay == RENEGOTIATION_MAX_DELAY_S
+    reneg_at = next(t for t, r in ev_requests(lb, "PowerDeliveryReq", "iso2")
+                    if r.ChargeProgress == "Renegotiate")
+    assert timed[0][0] <= reneg_at <= timed[0][0] + RENEGOTIATION_MAX_DELAY_S
     cpd2 = responses(lb, "ChargeParameterDiscoveryRes", "iso2")[1][1]
     assert pv(cpd2.EVSEChargeParameter.EVSEMaximumPowerLimit) == 20_000.0
     assert_station_available(lb)
@@ -266,9 +279,14 @@ def test_iso20_dc_scheduled_limit_change_asks_for_schedule_renegotiation() -> No
     kinds = [r.ChargeProgress for _, r in ev_requests(lb, "PowerDeliveryReq",
                                                       "iso20_CommonMessages")]
     assert kinds == ["Start", "ScheduleRenegotiation", "Start", "Stop"]
-    notes = [r.EVSEStatus.EVSENotification for t, r in
-             responses(lb, "DC_ChargeLoopRes", "iso20_DC") if t > change and r.EVSEStatus]
-    assert notes and notes[0] == "ScheduleRenegotiation"
+    noted = [(t, r.EVSEStatus) for t, r in responses(lb, "DC_ChargeLoopRes", "iso20_DC")
+             if t > change and r.EVSEStatus]
+    assert noted and noted[0][1].EVSENotification == "ScheduleRenegotiation"
+    assert noted[0][1].NotificationMaxDelay == RENEGOTIATION_MAX_DELAY_S
+    # [V2G20-1052]: the EV reacts within NotificationMaxDelay.
+    reneg_at = next(t for t, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
+                    if r.ChargeProgress == "ScheduleRenegotiation")
+    assert noted[0][0] <= reneg_at <= noted[0][0] + RENEGOTIATION_MAX_DELAY_S
     after = charge_setpoints(lb, after=change + 0.01)
     assert after and all(sp["charge_current"] * sp["voltage"] <= 20_000.0 + 50 for sp in after)
     assert lb.ev.soc >= 80.0
@@ -335,9 +353,21 @@ def test_iso20_dc_bpt_scheduled_negative_limit_sends_a_discharging_schedule() ->
     charge = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
     assert tup.DischargingSchedule is not None
     back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    # -20 [V2G20-1035] / Table 114 NOTE 3: a DischargingSchedule's power is negative.
     assert r20(charge.Power) == 0.0 and r20(back.Power) == -15_000.0
     assert exchanges[2][1].Scheduled_SEResControlMode.ScheduleTuple[0].DischargingSchedule \
         is None
+    # The EV follows with the same sign: its EVPowerProfile and EVTargetCurrent are negative
+    # while it discharges along the schedule, positive again after.
+    profiles = [(t, r20(r.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0].Power))
+                for t, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
+                if r.ChargeProgress == "Start"]
+    assert [p for _, p in profiles] == [pytest.approx(100_000.0), -15_000.0,
+                                        pytest.approx(100_000.0)]
+    targets = [r20(r.CLReqControlMode.EVTargetCurrent)
+               for t, r in ev_requests(lb, "DC_ChargeLoopReq", "iso20_DC")
+               if profiles[1][0] < t < profiles[2][0]]
+    assert targets and all(a < 0 for a in targets)
     sps = [(t, sp["dc"]) for t, sp in timed_setpoints(lb) if change < t < 2.5 and "dc" in sp]
     dis = [d["discharge_current"] for _, d in sps if "discharge_current" in d]
     assert dis and max(dis) > 0
@@ -345,6 +375,28 @@ def test_iso20_dc_bpt_scheduled_negative_limit_sends_a_discharging_schedule() ->
     assert 15_000.0 / 420 < max(dis) <= 15_000.0 / 330     # ~39 A at the battery's voltage
     assert lb.ev.soc >= 80.0
     assert_station_available(lb)
+
+
+def test_the_ev_reads_a_discharging_schedule_by_the_standards_sign(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """-20 [V2G20-1035], Table 114 NOTE 3: DischargingSchedule powers are <= 0. Our EV takes
+    the magnitude of a negative entry as its allowance and does not read a positive one as
+    one (a peer SECC that sent it did not follow the standard): no discharge, logged."""
+
+    def schedule(watts: float) -> cm.ChargingScheduleType:
+        exp, mant = (3, int(watts / 1000)) if abs(watts) >= 32_768 else (0, int(watts))
+        return cm.ChargingScheduleType(PowerSchedule=cm.PowerScheduleType(
+            TimeAnchor=0, PowerScheduleEntries=cm.PowerScheduleEntryListType(
+                PowerScheduleEntry=[cm.PowerScheduleEntryType(
+                    Duration=3600, Power=cm.RationalNumberType(Exponent=exp, Value=mant))])))
+
+    assert discharge_allowance_w(schedule(-15_000.0)) == 15_000.0
+    assert discharge_allowance_w(schedule(-40_000.0)) == 40_000.0
+    assert discharge_allowance_w(schedule(0.0)) == 0.0
+    assert discharge_allowance_w(None) == 0.0
+    with caplog.at_level(logging.WARNING):
+        assert discharge_allowance_w(schedule(15_000.0)) == 0.0
+    assert "positive" in caplog.text and "V2G20-1035" in caplog.text
 
 
 # -- ISO 15118-20 AC ---------------------------------------------------------------------------
@@ -412,6 +464,10 @@ def test_iso20_ac_bpt_scheduled_negative_limit_renegotiates_and_feeds_back() -> 
     assert tup.DischargingSchedule is not None
     back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
     assert r20(back.Power) == -4_000.0
+    profiles = [r20(r.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0].Power)
+                for _, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
+                if r.ChargeProgress == "Start"]
+    assert profiles[1] == -4_000.0 and profiles[0] > 0 and profiles[2] > 0
     ac = [(t, sp["ac"]) for t, sp in timed_setpoints(lb) if "ac" in sp]
     fed = [a["discharge_active_power"] for t, a in ac
            if 1.0 < t < 3.0 and "discharge_active_power" in a]

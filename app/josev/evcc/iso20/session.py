@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from josev.evcc.common.core import EvccCore, EvSession
@@ -9,6 +10,32 @@ from josev.exi.generated import iso20_AC as acm
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.exi.generated import iso20_DC as dc
 from josev.secc.iso20.session import AC, COMMON, CONTROL_MODE, DC, SERVICE_IDS, f20, r20
+
+log = logging.getLogger("josev.evcc")
+
+
+def first_power(schedule: cm.ChargingScheduleType | None) -> float | None:
+    """The first PowerScheduleEntry's power (W) of a schedule; None without one."""
+    if schedule is None:
+        return None
+    entries = schedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry
+    return f20(entries[0].Power) if entries else None
+
+
+def discharge_allowance_w(schedule: cm.ChargingScheduleType | None) -> float:
+    """What a DischargingSchedule lets the EV give back (W, >= 0).
+
+    -20 [V2G20-1035]: negative W is energy from the EV to the EVSE, and Table 114 NOTE 3: all
+    power values in a DischargingSchedule are negative or zero. A positive value there is not a
+    discharge allowance under that rule: it is logged and read as none (0 W)."""
+    power = first_power(schedule)
+    if power is None:
+        return 0.0
+    if power > 0:
+        log.warning("EV: DischargingSchedule power %+.0f W is positive; -20 [V2G20-1035] has "
+                    "discharge power negative: no discharge", power)
+        return 0.0
+    return -power
 
 
 class Iso20EvSession(EvSession):
@@ -139,7 +166,7 @@ class Iso20EvSession(EvSession):
         if progress != "Stop":
             # -20 8.3.4.3.8.2: with EVProcessing Finished, every PowerDeliveryReq but Stop
             # carries the EV's power profile (scheduled: the chosen schedule tuple).
-            power = self._ac_power() if self.is_ac else self.cfg.max_power
+            power = self._profile_power()
             profile = cm.EVPowerProfileType(
                 TimeAnchor=int(self.core.epoch + now),
                 EVPowerProfileEntries=cm.EVPowerProfileEntryListType(EVPowerProfileEntry=[
@@ -152,6 +179,23 @@ class Iso20EvSession(EvSession):
             req.EVPowerProfile = profile
         self.progress(now, "PowerDelivery")
         self.send(COMMON, req, "PowerDelivery", now)
+
+    def _profile_power(self) -> float:
+        """The EVPowerProfile's power (W): the EV's maximum, within the schedule in scheduled
+        mode ([V2G20-1547]); negative while it follows a DischargingSchedule, as -20
+        [V2G20-1035] signs energy from the EV."""
+        top = self._ac_power() if self.is_ac else self.cfg.max_power
+        if self.cfg.control_mode != "scheduled":
+            return top
+        if self._follows_discharge():
+            return -min(top, self.schedule_back_w)
+        return max(min(top, self.schedule_w), 0.0)
+
+    def _follows_discharge(self) -> bool:
+        """A BPT EV in a schedule with no charging power and a DischargingSchedule gives energy
+        back along it."""
+        return self.service.endswith("BPT") and self.schedule_back_w > 0 and \
+            self.schedule_w <= 0
 
     def _req_DC_ChargeLoop(self, now: float) -> None:
         ev, c = self.ev, self.cfg
@@ -199,7 +243,7 @@ class Iso20EvSession(EvSession):
         with no charging power asks a cooperating BPT EV for energy back along it."""
         ev, c = self.ev, self.cfg
         volts = max(ev.ocv, 1.0)
-        if self.service.endswith("BPT") and self.schedule_back_w > 0 and self.schedule_w <= 0:
+        if self._follows_discharge():
             return -min(c.max_current, c.max_power / volts, self.schedule_back_w / volts)
         amps = ev.target_current()
         if amps > 0:
@@ -316,7 +360,7 @@ class Iso20EvSession(EvSession):
         elif self.service == "AC_BPT":
             # Following a DischargingSchedule (no charging power in it): this EV offers the
             # energy above its minimum SoC.
-            back = self.schedule_back_w > 0 and self.schedule_w <= 0
+            back = self._follows_discharge()
             mode = acm.BPT_Scheduled_AC_CLReqControlModeType(
                 EVPresentActivePower=present,
                 EVTargetEnergyRequest=r20(ev.min_energy_request_wh() if back
@@ -371,17 +415,9 @@ class Iso20EvSession(EvSession):
         sched = msg.Scheduled_SEResControlMode
         if sched is not None and sched.ScheduleTuple:
             chosen = sched.ScheduleTuple[0]
-
-            def first(s: cm.ChargingScheduleType | None) -> float | None:
-                if s is None:
-                    return None
-                entries = s.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry
-                return f20(entries[0].Power) if entries else None
-
-            charge = first(chosen.ChargingSchedule)
-            back = first(chosen.DischargingSchedule)
+            charge = first_power(chosen.ChargingSchedule)
             self.schedule_w = float("inf") if charge is None else charge
-            self.schedule_back_w = abs(back) if back is not None else 0.0
+            self.schedule_back_w = discharge_allowance_w(chosen.DischargingSchedule)
         if self.is_ac or (self.renegotiated and self.precharge_started is not None):
             self.request("PowerDelivery", now)
             if self.is_ac:

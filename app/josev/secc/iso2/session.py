@@ -22,6 +22,7 @@ from josev.secc.common.session import (
 )
 from josev.secc.common.station import ISOLATION_DIN, STATUS_DIN
 from josev.secc.common.units import from_scaled, to_scaled
+from josev.secc.iso20.session import RENEGOTIATION_MAX_DELAY_S
 from josev.v2gtp import PayloadType
 
 log = logging.getLogger("josev.secc.iso2")
@@ -146,13 +147,23 @@ class Iso2Session(ProtocolSession):
             code = "EVSE_IsolationMonitoringActive"
         dc = self.station.dc
         iso = dc.isolation_status if dc is not None else None
-        return iso2.DC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(loop),
+        note = self._note(loop)
+        return iso2.DC_EVSEStatusType(NotificationMaxDelay=self._delay(note),
+                                      EVSENotification=note,
                                       EVSEIsolationStatus=ISOLATION_DIN.get(iso) if iso else None,
                                       EVSEStatusCode=code)
 
+    @staticmethod
+    def _delay(note: str) -> int:
+        """NotificationMaxDelay: the EV's reaction time for ReNegotiation (see the constant);
+        0 (at once) for StopCharging, and meaningless with None."""
+        return RENEGOTIATION_MAX_DELAY_S if note == "ReNegotiation" else 0
+
     def ac_status(self, loop: bool = False) -> iso2.AC_EVSEStatusType:
         ac = self.station.ac
-        return iso2.AC_EVSEStatusType(NotificationMaxDelay=0, EVSENotification=self._note(loop),
+        note = self._note(loop)
+        return iso2.AC_EVSEStatusType(NotificationMaxDelay=self._delay(note),
+                                      EVSENotification=note,
                                       RCD=bool(ac.rcd_error) if ac else False)
 
     def evse_status(self) -> Any:

@@ -37,6 +37,17 @@ CONTROL_MODE = {"scheduled": 1, "dynamic": 2}
 MOBILITY_NEEDS = {"scheduled": 1, "dynamic": 2}   # 1 ProvidedByEvcc (scheduled), 2 by SECC
 DC_CONNECTOR_EXTENDED = 2
 
+# NotificationMaxDelay (s) with EVSENotification=ScheduleRenegotiation (-20) or ReNegotiation
+# (-2): the time within which the SECC expects the EV to react (-20 Table 120; [V2G20-1052]:
+# the EV starts the renegotiation "within the number of seconds provided in
+# NotificationMaxDelay"; -2 EVSEStatusType has the same meaning). 0 is allowed but means
+# "immediately" (a target time not in the future). A renegotiation is not a safety action: the
+# same response already carries the new limit in its live maxima (EVSEMaximumCharge*, -2
+# EVSEMaxCurrent/EVSEMaximum*Limit, -20 AC EVSETargetActivePower) and the setpoints are capped
+# at once, so the EV gets a few loops to finish its present step. The standard fixes a value
+# only for Pause (60 s, [V2G20-1850]). Terminate/StopCharging stay 0: stop now ([V2G20-1416]).
+RENEGOTIATION_MAX_DELAY_S = 10
+
 STATUS = {
     "SessionSetupReq": "SessionSetup",
     "AuthorizationSetupReq": "AuthorizationSetup",
@@ -355,7 +366,9 @@ class Iso20Session(ProtocolSession):
                         cm.PowerScheduleEntryType(Duration=86400, Power=r20(watts, cm))])))
 
             # A negative smart-charging limit on a BPT session: charging 0 and a
-            # DischargingSchedule (power from the EV, negative) the EV discharges along.
+            # DischargingSchedule the EV discharges along. Its power is negative: -20
+            # [V2G20-1034]/[V2G20-1035] (positive W/A is EVSE to EV, negative EV to EVSE) and
+            # Table 114 NOTE 3 ("all power values in a DischargingSchedule ... negative or zero").
             res.Scheduled_SEResControlMode = cm.Scheduled_SEResControlModeType(ScheduleTuple=[
                 cm.ScheduleTupleType(ScheduleTupleID=self.schedule_id,
                                      ChargingSchedule=schedule(max(power, 0.0)),
@@ -471,7 +484,8 @@ class Iso20Session(ProtocolSession):
         note = self._notification(loop)
         if note is None:
             return None
-        return mod.EVSEStatusType(NotificationMaxDelay=0, EVSENotification=note)
+        delay = RENEGOTIATION_MAX_DELAY_S if note == "ScheduleRenegotiation" else 0
+        return mod.EVSEStatusType(NotificationMaxDelay=delay, EVSENotification=note)
 
     def _DC_ChargeLoop(self, msg: dc.DC_ChargeLoopReqType, now: float) -> None:
         mode = msg.CLReqControlMode
