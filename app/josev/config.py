@@ -7,25 +7,36 @@ default). Every setting has a safe default: the simulator needs no file at all.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-T = TypeVar("T", bound=BaseModel)
+from josev.configfile import (
+    DEFAULT_PATH,
+    KNOWN_TABLES,
+    ConfigError,
+    load_tables,
+    read_password,
+    section,
+)
 
-DEFAULT_PATH = Path("/etc/josev/josev.toml")
-# Tables owned by the services of the station (each validates its own).
-KNOWN_TABLES = frozenset(("mqtt", "iso15118", "slac", "sdp", "tls", "hal", "ocpp", "ota", "evcc"))
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the file and the setting."""
+__all__ = [
+    "DEFAULT_PATH",
+    "KNOWN_TABLES",
+    "ConfigError",
+    "MqttConfig",
+    "load_tables",
+    "section",
+]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors and nothing is coerced (TOML has real types: `port = "1883"`
+    is a mistake worth reporting). Paths and arrays say `strict=False` where TOML gives a
+    string or a list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class MqttConfig(_Strict):
@@ -34,57 +45,7 @@ class MqttConfig(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
     username: str | None = None
-    password_file: Path | None = None
+    password_file: Annotated[Path, Field(strict=False)] | None = None
 
     def password(self) -> str | None:
-        if self.password_file is None:
-            return None
-        try:
-            return self.password_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"mqtt.password_file {self.password_file}: {exc}") from None
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def load_tables(path: Path | None = None, *, required: bool = False) -> dict[str, Any]:
-    """Read the file and its drop-ins (sorted by name, later ones win), merged table by table."""
-    path = path or DEFAULT_PATH
-    files = []
-    if path.exists():
-        files.append(path)
-    elif required:
-        raise ConfigError(f"{path}: no such file")
-    dropins = path.with_name(path.name + ".d")
-    if dropins.is_dir():
-        files.extend(sorted(dropins.glob("*.toml")))
-    merged: dict[str, Any] = {}
-    for f in files:
-        try:
-            merged = _merge(merged, tomllib.loads(f.read_text()))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{f}: cannot read: {exc}") from None
-    unknown = sorted(set(merged) - KNOWN_TABLES)
-    if unknown:
-        known = ", ".join(sorted(KNOWN_TABLES))
-        raise ConfigError(f"{path}: unknown table(s) {', '.join(unknown)}; known: {known}")
-    return merged
-
-
-def section(tables: dict[str, Any], name: str, model: type[T]) -> T:
-    """Validate one table with the owning service's model, with a precise error."""
-    try:
-        return model.model_validate(tables.get(name, {}))
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise ConfigError(f"invalid configuration: {details}") from None
+        return read_password(self.password_file)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from josev.api import models as m
+from josev.lean.generated import api as m
 
 log = logging.getLogger(__name__)
 

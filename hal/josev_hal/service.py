@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
 import aiomqtt
 from pydantic import ValidationError
@@ -197,7 +197,8 @@ class HalService:
                                                  "generator_mode": "grid_following"})
                 services = models.ConnectorServices(dc=svc, dc_bpt=bpt)
             else:
-                kind = "AC_three_phase_core" if e.ac.phases == 3 else "AC_single_phase_core"
+                kind: Literal["AC_three_phase_core", "AC_single_phase_core"] = (
+                    "AC_three_phase_core" if e.ac.phases == 3 else "AC_single_phase_core")
                 svc = models.ServiceParameters(connector_type=kind,
                                                nominal_voltage=e.ac.nominal_voltage)
                 ac_bpt = None
@@ -290,6 +291,7 @@ class HalService:
     async def on_process_authorized_token(
         self, req: models.ProcessAuthorizedTokenRequest
     ) -> models.ApiModel:
+        status: Literal["accepted", "discarded"]
         if req.evse_id is not None:
             status = self.evse(req.evse_id).process_authorized_token()
         else:

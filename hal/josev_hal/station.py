@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from josev.api import models
 from josev_hal.config import EvseConfig, HalConfig
@@ -181,7 +181,7 @@ class EvseController:
         """False while the station itself keeps the EVSE out of service (not Josev's doing)."""
         return not self.estop and self.supervisor.tripped is not TripReason.CONTACTOR_WELDED
 
-    def status_code(self) -> str:
+    def status_code(self) -> models.StatusCode:
         if self.estop:
             return "evse_emergency_shutdown"
         tripped = self.supervisor.tripped
@@ -755,7 +755,7 @@ class EvseController:
         self.state = EvseState(operative=self.state.operative)
         return True
 
-    def process_authorized_token(self) -> str:
+    def process_authorized_token(self) -> Literal["accepted", "discarded"]:
         if not self.state.operative or self.supervisor.tripped is not None or self.estop:
             return "discarded"
         return "accepted"

@@ -1,6 +1,11 @@
-"""The Josev API: validated MQTT messages between the protocol brain and the station."""
+"""The Josev API: validated MQTT messages between the protocol brain and the station.
 
-from josev.api import models
+`models` (the pydantic classes) loads on first use: josev-iso15118 uses the same client with
+the classes compiled from them (josev.lean) and must not import pydantic.
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from josev.api.client import ApiClient
 from josev.api.envelope import Message, decode, encode
 from josev.api.errors import (
@@ -12,8 +17,10 @@ from josev.api.errors import (
     RequestTimeout,
     ValidationFailed,
 )
-from josev.api.models import API_VERSION
-from josev.api.registry import SPECS, MessageSpec
+from josev.api.registry import API_VERSION, SPECS, MessageSpec
+
+if TYPE_CHECKING:
+    from josev.api import models
 
 __all__ = [
     "API_VERSION",
@@ -32,3 +39,11 @@ __all__ = [
     "encode",
     "models",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "models":
+        import importlib
+
+        return importlib.import_module("josev.api.models")
+    raise AttributeError(f"module 'josev.api' has no attribute {name!r}")

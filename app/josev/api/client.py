@@ -16,15 +16,21 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import ValidationError
 
-from josev.api import models as m
-from josev.api.envelope import Message, decode_if, describe_validation_error, encode, new_id
+from josev.api.envelope import (
+    Message,
+    decode_if,
+    describe_validation_error,
+    encode,
+    new_id,
+    pydantic_models,
+)
 from josev.api.errors import (
     ConnectionLost,
     InvalidMessage,
@@ -39,9 +45,8 @@ from josev.tasks import cancel_and_wait
 
 log = logging.getLogger("josev.api")
 
-T = TypeVar("T", bound=m.ApiModel)
 RESPONSE_EXPIRY = 30.0  # s; nobody waits longer for an answer
-RequestHandler = Callable[[Any], Awaitable[m.ApiModel | dict[str, Any]]]
+RequestHandler = Callable[[Any], Awaitable[Any]]   # -> a model (either set) or a dict
 UpdateCallback = Callable[[Any], Awaitable[None] | None]
 
 
@@ -60,15 +65,17 @@ def _expiry_properties(seconds: int) -> Properties:
     return props
 
 
-def _as_model(sp: MessageSpec, data: m.ApiModel | dict[str, Any]) -> m.ApiModel:
-    """Validate outgoing data against exactly the spec's model (a dict is validated too)."""
-    if isinstance(data, m.ApiModel):
-        if type(data) is sp.model:
-            return data
+def _as_model(sp: MessageSpec, data: Any, models: ModuleType) -> Any:
+    """Validate outgoing data against exactly the spec's model (a dict is validated too; a
+    model of the other set or class is dumped and validated again)."""
+    model = sp.model_in(models)
+    if type(data) is model:
+        return data
+    if not isinstance(data, dict) and hasattr(data, "model_dump"):
         data = data.model_dump(exclude_none=True)
     try:
-        return sp.model.model_validate(data)
-    except ValidationError as exc:
+        return model.model_validate(data)
+    except ValueError as exc:
         raise ValidationFailed(
             f"{sp.name} {sp.msg_type}: {describe_validation_error(exc)}"
         ) from None
@@ -93,7 +100,11 @@ class ApiClient:
         outbox_size: int = 1000,
         persistent: bool = False,
         session_expiry: int = 3600,
+        models: ModuleType | None = None,
     ) -> None:
+        """`models`: the model set messages are validated with and handed over as; default the
+        pydantic classes (josev.api.models), josev-iso15118 passes josev.lean.generated.api."""
+        self.models = models if models is not None else pydantic_models()
         self.identities = frozenset(identities)
         unknown = self.identities - set(PARTICIPANTS)
         if not self.identities or unknown:
@@ -271,9 +282,7 @@ class ApiClient:
             )
         return mine
 
-    async def update(
-        self, name: str, data: m.ApiModel | dict[str, Any], *, topic: str | None = None
-    ) -> None:
+    async def update(self, name: str, data: Any, *, topic: str | None = None) -> None:
         """Publish an update on every topic we may send it on (or on `topic`).
 
         While the broker is away updates wait in a bounded outbox and go out, in order, on
@@ -282,7 +291,7 @@ class ApiClient:
         sp = find_spec(name, "update")
         if sp is None:
             raise ValueError(f"{name!r} has no update")
-        value = _as_model(sp, data)
+        value = _as_model(sp, data, self.models)
         payload = encode(new_id(), name, "update", value)
         for t in self._topics_for(sp, topic):
             await self._publish_or_queue(t, payload)
@@ -305,7 +314,7 @@ class ApiClient:
     async def request(
         self,
         name: str,
-        data: m.ApiModel | dict[str, Any],
+        data: Any,
         *,
         topic: str | None = None,
         timeout: float | None = None,
@@ -321,7 +330,7 @@ class ApiClient:
         topics = self._topics_for(sp, topic)
         if len(topics) > 1:
             raise ValueError(f"{name} request: choose topic= from {', '.join(topics)}")
-        value = _as_model(sp, data)
+        value = _as_model(sp, data, self.models)
         limit = self.request_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         if not self._connected.is_set():   # wait_for on a set event still costs ~30 us
@@ -351,7 +360,6 @@ class ApiClient:
             self._pending.pop(msg_id, None)
         if reply.type == "error":
             err = reply.data
-            assert isinstance(err, m.ErrorData)
             raise RequestRejected(name, err.code, err.reason)
         return reply.data
 
@@ -367,7 +375,7 @@ class ApiClient:
         if not isinstance(payload, bytes | bytearray | str):
             payload = b""
         try:
-            msg = decode_if(topic, payload, self._wanted)
+            msg = decode_if(topic, payload, self._wanted, self.models)
         except InvalidMessage as exc:
             self.invalid_received += 1
             self._on_invalid(topic, exc)
@@ -431,7 +439,7 @@ class ApiClient:
             and topic in TOPICS
             and self._answers_on(topic, exc.name)
         ):
-            err = m.ErrorData(code=exc.code, reason=exc.reason[:2000])
+            err = self.models.ErrorData(code=exc.code, reason=exc.reason[:2000])
             self._spawn(
                 self._publish_or_queue(
                     reverse(topic),
@@ -462,14 +470,16 @@ class ApiClient:
         out_topic = reverse(msg.topic)
         try:
             result = await handler(msg.data)
-            value = _as_model(sp, result)
+            value = _as_model(sp, result, self.models)
             payload = encode(msg.id, msg.name, "response", value)
         except ValidationFailed as exc:
             log.error("handler for %s returned an invalid response: %s", msg.name, exc)
-            err = m.ErrorData(code="handler_failed", reason=f"invalid response: {exc}"[:2000])
+            err = self.models.ErrorData(
+                code="handler_failed", reason=f"invalid response: {exc}"[:2000])
             payload = encode(msg.id, msg.name, "error", err)
         except Exception as exc:
             log.exception("handler for %s request %s failed", msg.name, msg.id)
-            err = m.ErrorData(code="handler_failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
+            err = self.models.ErrorData(
+                code="handler_failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
             payload = encode(msg.id, msg.name, "error", err)
         await self._publish_or_queue(out_topic, payload, expiry=RESPONSE_EXPIRY)

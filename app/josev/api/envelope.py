@@ -6,16 +6,15 @@ receiver can still answer a broken request with an error carrying the request's 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from pydantic import ValidationError
-
-from josev.api import models as m
 from josev.api.errors import InvalidMessage
 from josev.api.registry import ENVELOPE_TYPES, SPECS, TOPICS, spec
 
@@ -29,7 +28,7 @@ class Message:
     id: str
     name: str
     type: str
-    data: m.ApiModel
+    data: Any   # an instance of the model set's class for (name, type)
     topic: str
 
     def summary(self) -> str:
@@ -58,21 +57,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
-    """Short, specific: 'evses.0.dc.max_current: Input should be a valid number'."""
+def pydantic_models() -> ModuleType:
+    """The default model set: the pydantic classes (imported on first use)."""
+    return importlib.import_module("josev.api.models")
+
+
+def describe_validation_error(exc: ValueError, limit: int = 5) -> str:
+    """Short, specific: 'evses.0.dc.max_current: Input should be a valid number'. Works for
+    pydantic's ValidationError and josev.lean's (both are ValueErrors with `errors()`)."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return str(exc)
     parts = []
-    for err in exc.errors()[:limit]:
+    for err in errors()[:limit]:
         loc = ".".join(str(p) for p in err["loc"]) or "<data>"
         parts.append(f"{loc}: {err['msg']}")
-    more = exc.error_count() - limit
+    more = getattr(exc, "error_count", lambda: 0)() - limit
     if more > 0:
         parts.append(f"(+{more} more)")
     return "; ".join(parts)
 
 
-def decode(topic: str, payload: bytes | bytearray | str) -> Message:
+def decode(
+    topic: str, payload: bytes | bytearray | str, models: ModuleType | None = None
+) -> Message:
     """Parse and validate one message received on `topic`; raise InvalidMessage on any fault."""
-    msg = decode_if(topic, payload, None)
+    msg = decode_if(topic, payload, None, models)
     assert msg is not None
     return msg
 
@@ -81,11 +91,15 @@ Wanted = Callable[[str, str, str], bool]
 
 
 def decode_if(
-    topic: str, payload: bytes | bytearray | str, wanted: Wanted | None
+    topic: str,
+    payload: bytes | bytearray | str,
+    wanted: Wanted | None,
+    models: ModuleType | None = None,
 ) -> Message | None:
     """Like decode, but return None after the envelope checks when `wanted(id, name, type)` is
     false: a receiver skips validating data it would not use (on a busy bus most traffic is for
-    someone else), while the envelope, name, type and topic are still checked."""
+    someone else), while the envelope, name, type and topic are still checked. `models`: the
+    model set to validate with (default: the pydantic classes)."""
     if len(payload) > MAX_PAYLOAD:
         raise InvalidMessage(
             "invalid_message", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}"
@@ -139,7 +153,7 @@ def decode_if(
     if type_s == "error":
         # An error echoes the request's name, which may be one we do not know: that is the
         # error being reported, so only the shape of the name is checked.
-        model: type[m.ApiModel] = m.ErrorData
+        model_name = "ErrorData"
         if not NAME_RE.fullmatch(name_s):
             raise fail("invalid_message", f"name {name_s!r} is not a snake_case message name")
     else:
@@ -152,17 +166,19 @@ def decode_if(
             raise fail(
                 "wrong_topic", f"{name_s} {type_s} belongs on {', '.join(sp.topics)}, not {topic}"
             )
-        model = sp.model
+        model_name = sp.model_name
     if wanted is not None and not wanted(msg_id, name_s, type_s):
         return None
+    model = getattr(models if models is not None else pydantic_models(), model_name)
     try:
         value = model.model_validate(data)
-    except ValidationError as exc:
+    except ValueError as exc:
         raise fail("invalid_message", describe_validation_error(exc)) from None
     return Message(msg_id, name_s, type_s, value, topic)
 
 
-def encode(msg_id: str, name: str, type_: str, data: m.ApiModel) -> bytes:
+def encode(msg_id: str, name: str, type_: str, data: Any) -> bytes:
+    """`data`: a model of either set (both dump the same JSON)."""
     body = data.model_dump(mode="json", exclude_none=True)
     return json.dumps(
         {"id": msg_id, "name": name, "type": type_, "data": body}, separators=(",", ":")

@@ -8,17 +8,31 @@ the OCPP 2.0.1 limit is used and noted on the field.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-API_VERSION = "1.0.0"
+from josev.api import rules
+from josev.api.registry import API_VERSION as API_VERSION
 
 
 class ApiModel(BaseModel):
-    """Strict base: unknown fields are errors, floats must be finite."""
+    """Strict base: unknown fields are errors, floats must be finite, and no type is coerced
+    (`"230"` or `true` for a voltage is a sender's bug and gets an error, not a guess).
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    Cross-field rules live in josev.api.rules and are listed in `__rules__`, so that the
+    pydantic-free validators compiled from these classes (josev.lean) run the same code."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
+    __rules__: ClassVar[tuple[Callable[[Any], None], ...]] = ()
+
+    @model_validator(mode="after")
+    def _rules(self) -> ApiModel:
+        for rule in type(self).__rules__:
+            rule(self)
+        return self
 
 
 class Empty(ApiModel):
@@ -36,6 +50,12 @@ Ampere = Annotated[float, Field(ge=-2000.0, le=2000.0)]
 Watt = Annotated[float, Field(ge=-2_000_000.0, le=2_000_000.0)]
 IdToken = Annotated[str, Field(max_length=36)]  # OCPP IdTokenType.idToken string[0..36]
 Text = Annotated[str, Field(max_length=2500)]
+# RFC 3339 with an offset, parsed by one function that josev.lean shares; written with Z for UTC.
+AwareDatetime = Annotated[
+    datetime,
+    BeforeValidator(rules.parse_timestamp),
+    PlainSerializer(rules.format_timestamp, return_type=str, when_used="json"),
+]
 
 ConnectorEnum = Literal[
     "cCCS1",
@@ -237,11 +257,7 @@ class ConnectorServices(ApiModel):
     dc: ServiceParameters | None = None
     dc_bpt: ServiceParameters | None = None
 
-    @model_validator(mode="after")
-    def _at_least_one(self) -> ConnectorServices:
-        if self.ac is None and self.ac_bpt is None and self.dc is None and self.dc_bpt is None:
-            raise ValueError("a connector offers at least one of ac, ac_bpt, dc, dc_bpt")
-        return self
+    __rules__ = (rules.connector_offers_a_service,)
 
 
 class ParameterConnector(ApiModel):
@@ -306,13 +322,7 @@ class CpPwmRequest(ApiModel):
     error_state: bool
     fault_state: bool
 
-    @model_validator(mode="after")
-    def _current_rules(self) -> CpPwmRequest:
-        if self.hlc and self.current is not None:
-            raise ValueError("current must be absent when hlc is true (5 % duty)")
-        if self.current is not None and 0 < self.current < 6:
-            raise ValueError("current must be 0 (100 % duty) or 6..80 A")
-        return self
+    __rules__ = (rules.cp_pwm_current,)
 
 
 class CpPwmResponse(ApiModel):
@@ -365,11 +375,7 @@ class ChangeAvailabilityRequest(ApiModel):
     evse_id: EvseId | None = None
     connector_id: ConnectorId | None = None
 
-    @model_validator(mode="after")
-    def _connector_needs_evse(self) -> ChangeAvailabilityRequest:
-        if self.connector_id is not None and self.evse_id is None:
-            raise ValueError("connector_id needs evse_id")
-        return self
+    __rules__ = (rules.connector_needs_evse,)
 
 
 class ChangeAvailabilityResponse(ApiModel):
@@ -401,11 +407,7 @@ class CableCheckResponse(ApiModel):
     cable_check_status: Literal["ongoing", "finished"]
     isolation_level: IsolationLevel | None = None
 
-    @model_validator(mode="after")
-    def _level_when_finished(self) -> CableCheckResponse:
-        if self.cable_check_status == "finished" and self.isolation_level is None:
-            raise ValueError("isolation_level is required when cable_check_status is finished")
-        return self
+    __rules__ = (rules.isolation_level_when_finished,)
 
 
 class EvLimits(ApiModel):
@@ -652,25 +654,14 @@ class GenerateCsrRequest(ApiModel):
     algorithm: Literal["ECDSA_SHA256", "ECDSA_SHA512", "RSA_SHA256", "RSA_SHA384"] | None = None
     evse_id: EvseId | None = None
 
-    @model_validator(mode="after")
-    def _v2g20_needs_p521(self) -> GenerateCsrRequest:
-        if self.certificate_type == "v2g20_certificate" and self.algorithm not in (
-            None,
-            "ECDSA_SHA512",
-        ):
-            raise ValueError("v2g20_certificate needs ECDSA_SHA512 (secp521r1)")
-        return self
+    __rules__ = (rules.v2g20_needs_p521,)
 
 
 class GenerateCsrResponse(ApiModel):
     status: AcceptedRejected
     csr: Annotated[str, Field(max_length=5500)] | None = None  # PEM
 
-    @model_validator(mode="after")
-    def _csr_when_accepted(self) -> GenerateCsrResponse:
-        if self.status == "accepted" and not self.csr:
-            raise ValueError("csr is required when status is accepted")
-        return self
+    __rules__ = (rules.csr_when_accepted,)
 
 
 class CertificateInstallationStatusUpdate(ApiModel):

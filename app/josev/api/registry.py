@@ -7,9 +7,12 @@ the same topic a response would (shared/josev-api.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from josev.api import models as m
+if TYPE_CHECKING:
+    from josev.api.models import ApiModel
+
+API_VERSION = "1.0.0"
 
 MessageType = Literal["request", "response", "update"]
 ENVELOPE_TYPES = ("request", "response", "update", "error")
@@ -28,10 +31,26 @@ PARTICIPANTS = ("josev", "cs", "iso15118", "ocpp", "smart_charging")
 
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
+    """`model_name`: the class of the data, looked up in a model set (josev.api.models, the
+    pydantic definition, or josev.lean.generated.api compiled from it) so that this table does
+    not import pydantic."""
+
     name: str
     msg_type: MessageType
-    model: type[m.ApiModel]
+    model_name: str
     topics: tuple[str, ...]
+
+    @property
+    def model(self) -> type[ApiModel]:
+        """The pydantic class (imports pydantic)."""
+        from josev.api import models
+
+        cls: type[ApiModel] = getattr(models, self.model_name)
+        return cls
+
+    def model_in(self, models: Any) -> Any:
+        """The class in a given model set (a module)."""
+        return getattr(models, self.model_name)
 
 
 def reverse(topic: str) -> str:
@@ -52,10 +71,10 @@ _SPECS: list[MessageSpec] = []
 
 def _req(
     name: str,
-    req: type[m.ApiModel],
-    resp: type[m.ApiModel],
+    req: str,
+    resp: str,
     *topics: str,
-    update: type[m.ApiModel] | None = None,
+    update: str | None = None,
     update_topics: tuple[str, ...] | None = None,
 ) -> None:
     """Declare a request on `topics`, its response on the reversed topics, and maybe an update."""
@@ -66,111 +85,111 @@ def _req(
         _SPECS.append(MessageSpec(name, "update", update, ut))
 
 
-def _upd(name: str, model: type[m.ApiModel], *topics: str) -> None:
+def _upd(name: str, model: str, *topics: str) -> None:
     _SPECS.append(MessageSpec(name, "update", model, topics))
 
 
 # Station setup and limits
-_req("device_model", m.DeviceModelRequest, m.DeviceModelResponse, JOSEV_CS)
+_req("device_model", "DeviceModelRequest", "DeviceModelResponse", JOSEV_CS)
 _req(
     "cs_status_and_limits",
-    m.CsStatusAndLimitsRequest,
-    m.CsStatusAndLimitsResponse,
+    "CsStatusAndLimitsRequest",
+    "CsStatusAndLimitsResponse",
     JOSEV_CS,
-    update=m.CsStatusAndLimitsUpdate,
+    update="CsStatusAndLimitsUpdate",
 )
-_req("cs_parameters", m.CsParametersRequest, m.CsParametersResponse, JOSEV_CS)
+_req("cs_parameters", "CsParametersRequest", "CsParametersResponse", JOSEV_CS)
 _req(
     "service_status",
-    m.ServiceStatusRequest,
-    m.ServiceStatusResponse,
+    "ServiceStatusRequest",
+    "ServiceStatusResponse",
     CS_JOSEV,
-    update=m.ServiceStatusUpdate,
+    update="ServiceStatusUpdate",
 )
 # Control pilot, SLAC, contactor, connector
-_upd("cp_status", m.CpStatusUpdate, CS_JOSEV)
-_req("cp_pwm", m.CpPwmRequest, m.CpPwmResponse, JOSEV_CS)
-_upd("slac_status", m.SlacStatusUpdate, JOSEV_CS)
-_upd("hlc_charging", m.HlcChargingUpdate, JOSEV_CS, ISO_OCPP)
+_upd("cp_status", "CpStatusUpdate", CS_JOSEV)
+_req("cp_pwm", "CpPwmRequest", "CpPwmResponse", JOSEV_CS)
+_upd("slac_status", "SlacStatusUpdate", JOSEV_CS)
+_upd("hlc_charging", "HlcChargingUpdate", JOSEV_CS, ISO_OCPP)
 _req(
     "cs_contactor_status",
-    m.CsContactorStatusRequest,
-    m.CsContactorStatusResponse,
+    "CsContactorStatusRequest",
+    "CsContactorStatusResponse",
     JOSEV_CS,
-    update=m.CsContactorStatusUpdate,
+    update="CsContactorStatusUpdate",
 )
-_req("cs_connector", m.CsConnectorRequest, m.CsConnectorResponse, JOSEV_CS)
+_req("cs_connector", "CsConnectorRequest", "CsConnectorResponse", JOSEV_CS)
 _req(
     "change_availability",
-    m.ChangeAvailabilityRequest,
-    m.ChangeAvailabilityResponse,
+    "ChangeAvailabilityRequest",
+    "ChangeAvailabilityResponse",
     JOSEV_CS,
-    update=m.ChangeAvailabilityUpdate,
+    update="ChangeAvailabilityUpdate",
 )
-_req("reset", m.ResetRequest, m.ResetResponse, JOSEV_CS)
+_req("reset", "ResetRequest", "ResetResponse", JOSEV_CS)
 # DC power path
-_req("cable_check", m.CableCheckRequest, m.CableCheckResponse, JOSEV_CS)
+_req("cable_check", "CableCheckRequest", "CableCheckResponse", JOSEV_CS)
 _req(
     "power_electronics_setpoint",
-    m.PowerElectronicsSetpointRequest,
-    m.PowerElectronicsSetpointResponse,
+    "PowerElectronicsSetpointRequest",
+    "PowerElectronicsSetpointResponse",
     JOSEV_CS,
 )
 # Metering and authorization
 _req(
     "meter_values",
-    m.MeterValuesRequest,
-    m.MeterValuesResponse,
+    "MeterValuesRequest",
+    "MeterValuesResponse",
     JOSEV_CS,
-    update=m.MeterValuesUpdate,
+    update="MeterValuesUpdate",
 )
 _req(
     "authorization",
-    m.AuthorizationRequest,
-    m.AuthorizationResponse,
+    "AuthorizationRequest",
+    "AuthorizationResponse",
     CS_JOSEV,
-    update=m.AuthorizationUpdate,
+    update="AuthorizationUpdate",
 )
 _req(
     "process_authorized_token",
-    m.ProcessAuthorizedTokenRequest,
-    m.ProcessAuthorizedTokenResponse,
+    "ProcessAuthorizedTokenRequest",
+    "ProcessAuthorizedTokenResponse",
     JOSEV_CS,
 )
-_req("stop_charging", m.StopChargingRequest, m.StopChargingResponse, JOSEV_CS, OCPP_ISO)
-_upd("transaction_status", m.TransactionStatusUpdate, JOSEV_CS)
+_req("stop_charging", "StopChargingRequest", "StopChargingResponse", JOSEV_CS, OCPP_ISO)
+_upd("transaction_status", "TransactionStatusUpdate", JOSEV_CS)
 # OCPP and CSMS related
 _req(
     "websocket_status",
-    m.WebsocketStatusRequest,
-    m.WebsocketStatusResponse,
+    "WebsocketStatusRequest",
+    "WebsocketStatusResponse",
     CS_JOSEV,
-    update=m.WebsocketStatusUpdate,
+    update="WebsocketStatusUpdate",
 )
-_upd("display_and_personal_msg", m.DisplayAndPersonalMsgUpdate, JOSEV_CS)
-_upd("notify_event", m.NotifyEventUpdate, JOSEV_CS, CS_JOSEV)
-_req("update_firmware", m.UpdateFirmwareRequest, m.UpdateFirmwareResponse, JOSEV_CS)
-_upd("firmware_status", m.FirmwareStatusUpdate, CS_JOSEV)
-_req("upload_logs", m.UploadLogsRequest, m.UploadLogsResponse, JOSEV_CS)
-_upd("log_status", m.LogStatusUpdate, CS_JOSEV)
+_upd("display_and_personal_msg", "DisplayAndPersonalMsgUpdate", JOSEV_CS)
+_upd("notify_event", "NotifyEventUpdate", JOSEV_CS, CS_JOSEV)
+_req("update_firmware", "UpdateFirmwareRequest", "UpdateFirmwareResponse", JOSEV_CS)
+_upd("firmware_status", "FirmwareStatusUpdate", CS_JOSEV)
+_req("upload_logs", "UploadLogsRequest", "UploadLogsResponse", JOSEV_CS)
+_upd("log_status", "LogStatusUpdate", CS_JOSEV)
 # TPM and certificates
-_req("generate_csr", m.GenerateCsrRequest, m.GenerateCsrResponse, JOSEV_CS)
-_upd("certificate_installation_status", m.CertificateInstallationStatusUpdate, JOSEV_CS)
+_req("generate_csr", "GenerateCsrRequest", "GenerateCsrResponse", JOSEV_CS)
+_upd("certificate_installation_status", "CertificateInstallationStatusUpdate", JOSEV_CS)
 # ISO 15118 specific
-_upd("iso15118_state_info", m.Iso15118StateInfoUpdate, ISO_OCPP, JOSEV_CS)
+_upd("iso15118_state_info", "Iso15118StateInfoUpdate", ISO_OCPP, JOSEV_CS)
 _req(
     "iso15118_authorization",
-    m.Iso15118AuthorizationRequest,
-    m.Iso15118AuthorizationResponse,
+    "Iso15118AuthorizationRequest",
+    "Iso15118AuthorizationResponse",
     ISO_OCPP,
 )
 _req(
     "iso15118_get_ev_certificate",
-    m.Iso15118GetEvCertificateRequest,
-    m.Iso15118GetEvCertificateResponse,
+    "Iso15118GetEvCertificateRequest",
+    "Iso15118GetEvCertificateResponse",
     ISO_OCPP,
 )
-_upd("iso15118_charge_limit", m.Iso15118ChargeLimitUpdate, SMART_ISO)
+_upd("iso15118_charge_limit", "Iso15118ChargeLimitUpdate", SMART_ISO)
 
 SPECS: dict[tuple[str, str], MessageSpec] = {(s.name, s.msg_type): s for s in _SPECS}
 NAMES: frozenset[str] = frozenset(s.name for s in _SPECS)

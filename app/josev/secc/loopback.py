@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from josev.api import models as m
 from josev.evcc.common.core import EvccCore
 from josev.evcc.common.ev import EvConfig, EvModel
+from josev.lean.generated import api as m
 from josev.secc.common.actions import (
     Action,
     ApiRequest,

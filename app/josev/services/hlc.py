@@ -17,11 +17,11 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from josev.api import ApiClient, ApiError, models
+from josev.api import ApiClient, ApiError
+from josev.lean.generated import api as models
+from josev.lean.generated.config import HlcConfig
 from josev.sap import PROTOCOLS
 from josev.secc.common.actions import (
     Action,
@@ -45,34 +45,19 @@ from josev.transport.tls import TlsServerConfig
 log = logging.getLogger("josev.hlc")
 
 
-class HlcConfig(BaseModel):
-    """The `[iso15118]` table of josev.toml; every field has a simulator-ready default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    pki: Path | None = None            # a store made by `josev pki create`; None: TCP only
-    allow_plain: bool = True           # also offer plain TCP (DIN and test EVs)
-    iface: str | None = None           # overrides cs_parameters' network_interface
-    netns: str | None = None           # the PLC interface lives in this named netns (simulation)
-    # Offered where the EVSE can power them (an AC EVSE never negotiates DIN or -20 DC).
-    protocols: tuple[str, ...] = ("ISO20_DC", "ISO20_AC", "ISO2", "DIN")
-    prefer: Literal["ev", "secc"] = "ev"
-    control_modes: tuple[Literal["dynamic", "scheduled"], ...] = ("dynamic", "scheduled")
-    free_charging: bool = True
-    api_timeout: float = 5.0
-    slac: bool = True                  # run SLAC (ISO 15118-3) on the PLC interface
-
-    def secc(self, evse_id: int, evse_id_text: str) -> SeccConfig:
-        unknown = [p for p in self.protocols if p not in PROTOCOLS]
-        if unknown:
-            raise ValueError(f"unknown protocol(s) {unknown}; known: {list(PROTOCOLS)}")
-        missing = [p for p in self.protocols if p not in IMPLEMENTED]
-        if missing:
-            log.warning("protocol(s) %s not implemented yet: not offered", missing)
-        return SeccConfig(evse_id=evse_id, evse_id_text=evse_id_text,
-                          protocols=tuple(self.protocols), prefer=self.prefer,
-                          control_modes=tuple(self.control_modes),
-                          free_charging=self.free_charging)
+def secc_config(hlc: HlcConfig, evse_id: int, evse_id_text: str) -> SeccConfig:
+    """The SECC settings of one EVSE from the `[iso15118]` table; unknown protocols are errors,
+    known but unimplemented ones a warning (they are not offered)."""
+    unknown = [p for p in hlc.protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {unknown}; known: {list(PROTOCOLS)}")
+    missing = [p for p in hlc.protocols if p not in IMPLEMENTED]
+    if missing:
+        log.warning("protocol(s) %s not implemented yet: not offered", missing)
+    return SeccConfig(evse_id=evse_id, evse_id_text=evse_id_text,
+                      protocols=tuple(hlc.protocols), prefer=hlc.prefer,
+                      control_modes=tuple(hlc.control_modes),
+                      free_charging=hlc.free_charging)
 
 
 @dataclass
@@ -251,7 +236,7 @@ class EvseHlc:
         self.evse_id = evse_id
         self.hlc = hlc
         self.iface = iface
-        self.config = hlc.secc(evse_id, evse_id_text)
+        self.config = secc_config(hlc, evse_id, evse_id_text)
         self.paused: dict[bytes, PausedSession] = {}
         self.server: SeccServer | None = None
         self.driver: SessionDriver | None = None
@@ -441,7 +426,7 @@ class Hlc:
         -20 codecs takes most of a second on a busy 2-core machine."""
         from josev.secc.common.core import make_session
 
-        core = SeccCore(self.hlc.secc(1, "warm"), self.state)
+        core = SeccCore(secc_config(self.hlc, 1, "warm"), self.state)
         for name in self.hlc.protocols:
             if name in IMPLEMENTED and core.fits(name):
                 with contextlib.suppress(Exception):

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from josev import __version__, sdnotify
-from josev.api import ApiClient, ApiError, models
-from josev.api.models import API_VERSION
-from josev.config import ConfigError, MqttConfig, load_tables, section
-from josev.services.hlc import Hlc, HlcConfig
+from josev.api import API_VERSION, ApiClient, ApiError
+from josev.configfile import ConfigError, load_tables, read_password, section
+from josev.lean.generated import api as models
+from josev.lean.generated.config import HlcConfig, MqttConfig
+from josev.services.hlc import Hlc, secc_config
 from josev.station import StationState
 
 log = logging.getLogger("josev.iso15118")
@@ -169,9 +170,10 @@ async def run_service(mqtt: MqttConfig, hlc: HlcConfig | None = None, *,
         host=mqtt.host,
         port=mqtt.port,
         username=mqtt.username,
-        password=mqtt.password(),
+        password=read_password(mqtt.password_file),
         client_id="josev-iso15118",
         persistent=True,
+        models=models,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -284,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
     if hlc_over:
         try:
             hlc = HlcConfig.model_validate({**hlc.model_dump(), **hlc_over})
-            hlc.secc(1, "x")
+            secc_config(hlc, 1, "x")
         except ValueError as exc:
             log.error("invalid [iso15118] setting: %s", exc)
             return 78

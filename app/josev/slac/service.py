@@ -21,7 +21,8 @@ import socket
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Protocol
 
-from josev.api import ApiError, models
+from josev.api import ApiError
+from josev.lean.generated import api as models
 from josev.slac.driver import EvseEvent, Modem, SimulatedModem, open_raw, serve_evse
 from josev.slac.evse import EvseSlac, Failed, Matched
 from josev.slac.timers import DEFAULT_TIMERS, SlacTimers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Literal, cast
 
 
 class CpLetter(enum.StrEnum):
@@ -58,11 +59,14 @@ def classify(high_v: float, low_v: float | None, pwm_active: bool) -> CpLetter:
     return letter
 
 
-def api_state(letter: CpLetter, pwm_active: bool) -> str:
+ApiCpState = Literal["A1", "A2", "B1", "B2", "C1", "C2", "D1", "D2", "E", "F"]
+
+
+def api_state(letter: CpLetter, pwm_active: bool) -> ApiCpState:
     """The API's cp_status state: A1..D2 (1 = no PWM, 2 = PWM running), E, F."""
     if letter in (CpLetter.E, CpLetter.F, CpLetter.INVALID):
         return "E" if letter is not CpLetter.F else "F"
-    return f"{letter.value}{2 if pwm_active else 1}"
+    return cast(ApiCpState, f"{letter.value}{2 if pwm_active else 1}")
 
 
 def duty_for_current(current: float) -> float:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from josev.api import models as m
 from josev.exi import ExiError, decode_document, encode
+from josev.lean.generated import api as m
 from josev.sap import Prefer
 from josev.secc.common.actions import (
     Action,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from josev.api import models as m
+from josev.lean.generated import api as m
 from josev.station import StationState
 
 # DIN/-2 DC_EVSEStatusCode and -20 notifications from the API's status_code.

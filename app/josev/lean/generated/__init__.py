@@ -1,0 +1,1 @@
+"""GENERATED: classes compiled from the pydantic models by josev.lean.generator."""
