@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from josev import netsim
-from josev.demo import AC_STATION, Stack, _station_iso_args
+from josev.demo import AC_STATION, DC_BPT_STATION, Stack, _station_iso_args
 from josev.pki import create_pki
 
 
@@ -28,6 +28,9 @@ def station(tmp_path: Path, request: pytest.FixtureRequest
         extra = ["--require-authorization"]
     if getattr(request, "param", "dc") == "ac":
         (tmp_path / "hal.toml").write_text(AC_STATION)
+        hal_args = ["--config", str(tmp_path / "hal.toml")]
+    if getattr(request, "param", "dc") == "dc_bpt":   # bidirectional: 100 A / 40 kW back
+        (tmp_path / "hal.toml").write_text(DC_BPT_STATION)
         hal_args = ["--config", str(tmp_path / "hal.toml")]
     link = netsim.Link.create()
     stack = Stack(tmp_path)
