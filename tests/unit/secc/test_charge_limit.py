@@ -226,6 +226,27 @@ def test_iso2_ac_limit_zero_stops_the_current_and_keeps_the_session() -> None:
     assert_station_available(lb)
 
 
+@pytest.mark.parametrize(("proto", "name", "family"), [
+    ("ISO2", "CurrentDemandRes", "iso2"), ("ISO20_DC", "DC_ChargeLoopRes", "iso20_DC")])
+def test_a_stop_is_asked_at_once_only_renegotiation_gets_a_reaction_time(
+        proto: str, name: str, family: str) -> None:
+    """NotificationMaxDelay is RENEGOTIATION_MAX_DELAY_S only with ReNegotiation /
+    ScheduleRenegotiation; StopCharging/Terminate ask the EV to stop now (0, [V2G20-1416])."""
+    assert RENEGOTIATION_MAX_DELAY_S > 0
+    lb = loopback(proto, target_soc=95.0)
+    lb.connect(0.0)
+    lb.run(until=1.0)
+    stop_at = lb.now
+    lb.run_actions("secc", lb.secc.stop_charging(lb.now), lb.now)
+    lb.run()
+    statuses = [(r.DC_EVSEStatus if family == "iso2" else r.EVSEStatus)
+                for t, r in responses(lb, name, family) if t >= stop_at]
+    stops = [st for st in statuses
+             if st is not None and st.EVSENotification in ("StopCharging", "Terminate")]
+    assert stops and all(st.NotificationMaxDelay == 0 for st in stops)
+    assert lb.t.ev_end is not None and "terminate" in lb.t.ev_end.reason
+
+
 # -- ISO 15118-20 DC ---------------------------------------------------------------------------
 
 
@@ -464,6 +485,10 @@ def test_iso20_ac_bpt_scheduled_negative_limit_renegotiates_and_feeds_back() -> 
     assert tup.DischargingSchedule is not None
     back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
     assert r20(back.Power) == -4_000.0
+    noted = [r.EVSEStatus for t, r in responses(lb, "AC_ChargeLoopRes", "iso20_AC")
+             if t > 1.0 and r.EVSEStatus is not None]
+    assert noted[0].EVSENotification == "ScheduleRenegotiation"
+    assert noted[0].NotificationMaxDelay == RENEGOTIATION_MAX_DELAY_S
     profiles = [r20(r.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0].Power)
                 for _, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
                 if r.ChargeProgress == "Start"]
