@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from josev.api import models as m
 from josev.evcc.iso20.session import discharge_allowance_w
 from josev.exi import decode
 from josev.exi.generated import iso20_CommonMessages as cm
+from josev.lean.generated import api as m
 from josev.secc.common.session import Allowance
 from josev.secc.iso20.session import RENEGOTIATION_MAX_DELAY_S
 from josev.secc.loopback import Loopback
@@ -509,7 +509,8 @@ def test_josev_iso15118_stores_a_limit_and_ignores_an_unknown_evse(
     """The binding's handler (called by the ApiClient with a validated update): no broker is
     needed for this, the client is never connected."""
     from josev.api import ApiClient
-    from josev.services.hlc import Hlc, HlcConfig
+    from josev.lean.generated.config import HlcConfig
+    from josev.services.hlc import Hlc
 
     state = StationState()
     state.evse(1)
