@@ -181,9 +181,10 @@ class Iso20EvSession(EvSession):
         self.send(COMMON, req, "PowerDelivery", now)
 
     def _profile_power(self) -> float:
-        """The EVPowerProfile's power (W): the EV's maximum, within the schedule in scheduled
-        mode ([V2G20-1547]); negative while it follows a DischargingSchedule, as -20
-        [V2G20-1035] signs energy from the EV."""
+        """The EVPowerProfile's power (W): the EV's maximum; in scheduled mode within the
+        selected schedule ([V2G20-1559]: never beyond the PowerSchedule/DischargingSchedule, which
+        an SECC may check) and negative while it follows a DischargingSchedule ([V2G20-1035];
+        8.3.5.3.9 NOTE 2: profile powers are positive or negative)."""
         top = self._ac_power() if self.is_ac else self.cfg.max_power
         if self.cfg.control_mode != "scheduled":
             return top
