@@ -398,6 +398,33 @@ def test_iso20_dc_bpt_scheduled_negative_limit_sends_a_discharging_schedule() ->
     assert_station_available(lb)
 
 
+def test_iso20_dc_bpt_scheduled_without_a_limit_offers_the_stations_discharge() -> None:
+    """No limit: the schedule tuple carries a DischargingSchedule of the station's own
+    discharge capability (50 kW, negative), and a V2G EV (80 -> 78 %) gives energy back within
+    it: in scheduled mode it may only discharge within one ([V2G20-1547])."""
+    lb = loopback("ISO20_DC", bpt=True, control_mode="scheduled", station={"bpt": True},
+                  soc=80.0, target_soc=78.0)
+    lb.run()
+    assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
+    exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
+    assert len(exchanges) == 1
+    tup = exchanges[0][1].Scheduled_SEResControlMode.ScheduleTuple[0]
+    assert tup.DischargingSchedule is not None
+    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    assert r20(back.Power) == -50_000.0
+    charge = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    assert r20(charge.Power) > 0
+    start = next(r for _, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
+                 if r.ChargeProgress == "Start")
+    profile = start.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0]
+    assert r20(profile.Power) == -50_000.0
+    targets = [r20(r.CLReqControlMode.EVTargetCurrent)
+               for _, r in ev_requests(lb, "DC_ChargeLoopReq", "iso20_DC")]
+    assert targets and all(-50_000.0 / 330 <= a < 0 for a in targets)
+    assert lb.ev.soc <= 78.0 and lb.ev.discharged_wh > 0.0
+    assert_station_available(lb)
+
+
 def test_the_ev_reads_a_discharging_schedule_by_the_standards_sign(
         caplog: pytest.LogCaptureFixture) -> None:
     """-20 [V2G20-1035], Table 114 NOTE 3: DischargingSchedule powers are <= 0. Our EV takes

@@ -188,7 +188,7 @@ class Iso20EvSession(EvSession):
         top = self._ac_power() if self.is_ac else self.cfg.max_power
         if self.cfg.control_mode != "scheduled":
             return top
-        if self._follows_discharge():
+        if self._follows_discharge() or self.ev.v2g:
             return -min(top, self.schedule_back_w)
         return max(min(top, self.schedule_w), 0.0)
 
@@ -249,6 +249,8 @@ class Iso20EvSession(EvSession):
         amps = ev.target_current()
         if amps > 0:
             amps = min(amps, max(self.schedule_w, 0.0) / volts)
+        elif amps < 0:   # V2G: within the DischargingSchedule, none without one ([V2G20-1547])
+            amps = max(amps, -self.schedule_back_w / volts)
         return amps
 
     def _volts_for(self, amps: float) -> float:
@@ -391,7 +393,9 @@ class Iso20EvSession(EvSession):
         target = msg.CLResControlMode.EVSETargetActivePower   # type: ignore[union-attr]
         watts = min(f20(target) if target is not None else self._ac_power(), self._ac_power(),
                     self.schedule_w)
-        watts = max(watts, -self._ac_power())  # AC_BPT: negative, the EV feeds back
+        back = self.schedule_back_w if self.cfg.control_mode == "scheduled" else self._ac_power()
+        # AC_BPT: negative, the EV feeds back (scheduled: within its DischargingSchedule).
+        watts = max(watts, -min(self._ac_power(), back))
         volts = c.ac_voltage * c.ac_phases
         self.ev.measure(volts, watts / volts, now)
         self.progress(now, "ChargingLoop")

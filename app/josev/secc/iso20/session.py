@@ -366,8 +366,9 @@ class Iso20Session(ProtocolSession):
                     PowerScheduleEntries=cm.PowerScheduleEntryListType(PowerScheduleEntry=[
                         cm.PowerScheduleEntryType(Duration=86400, Power=r20(watts, cm))])))
 
-            # A negative smart-charging limit on a BPT session: charging 0 and a
-            # DischargingSchedule the EV discharges along. Its power is negative: -20
+            # BPT: a DischargingSchedule (see _schedule_discharge_w); a negative smart-charging
+            # limit makes the charging power 0, the EV discharges along it. Its power is
+            # negative: -20
             # [V2G20-1034]/[V2G20-1035] (positive W/A is EVSE to EV, negative EV to EVSE) and
             # Table 114 NOTE 3 ("all power values in a DischargingSchedule ... negative or zero").
             res.Scheduled_SEResControlMode = cm.Scheduled_SEResControlModeType(ScheduleTuple=[
@@ -388,7 +389,10 @@ class Iso20Session(ProtocolSession):
         return (ac.nominal_voltage if ac else 230.0) * 3   # three-phase parameter set
 
     def _schedule_discharge_w(self) -> float:
-        """Scheduled BPT: the discharge power a negative limit asks for (0: none)."""
+        """Scheduled BPT: the power of the DischargingSchedule (0: none). In scheduled mode the
+        EV discharges only within one ([V2G20-1547]; no entry means zero, [V2G20-1811]): a
+        negative limit's |limit|, none under a limit >= 0, and without any limit the station's
+        own discharge capability (the EV then decides the direction, as in dynamic mode)."""
         if not self._bpt():
             return 0.0
         if self.is_ac:
@@ -400,7 +404,7 @@ class Iso20Session(ProtocolSession):
             a = self._limit(self.conversion_volts())
             bpt = self.station.dc_bpt
             station = bpt.evse_max_discharge_power if bpt is not None else 0.0
-        return min(a.discharge_power, station) if a.discharge else 0.0
+        return max(min(a.discharge_power, station), 0.0)
 
     def _DC_CableCheck(self, msg: dc.DC_CableCheckReqType, now: float) -> None:
         code, processing, failure = self.cable_check_step(now, "DC_PreChargeReq")
