@@ -389,6 +389,15 @@ def test_iso20_dc_bpt_scheduled_negative_limit_sends_a_discharging_schedule() ->
                for t, r in ev_requests(lb, "DC_ChargeLoopReq", "iso20_DC")
                if profiles[1][0] < t < profiles[2][0]]
     assert targets and all(a < 0 for a in targets)
+    # [V2G20-1546]: Start and Stop carry a profile (Stop: 0 W), [V2G20-1414]: a schedule
+    # renegotiation none; BPT_ChannelSelection says the direction the profile plans.
+    pds = [r for _, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")]
+    assert [(r.ChargeProgress, r.BPT_ChannelSelection) for r in pds] == [
+        ("Start", "Charge"), ("ScheduleRenegotiation", None), ("Start", "Discharge"),
+        ("ScheduleRenegotiation", None), ("Start", "Charge"), ("Stop", "Charge")]
+    assert all((r.EVPowerProfile is None) == (r.ChargeProgress == "ScheduleRenegotiation")
+               for r in pds)
+    assert r20(pds[-1].EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0].Power) == 0
     sps = [(t, sp["dc"]) for t, sp in timed_setpoints(lb) if change < t < 2.5 and "dc" in sp]
     dis = [d["discharge_current"] for _, d in sps if "discharge_current" in d]
     assert dis and max(dis) > 0

@@ -163,10 +163,10 @@ class Iso20EvSession(EvSession):
         self.progress_kind = progress
         req = cm.PowerDeliveryReqType(Header=self.hdr(now), EVProcessing="Finished",
                                       ChargeProgress=progress)
-        if progress != "Stop":
-            # -20 8.3.4.3.8.2: with EVProcessing Finished, every PowerDeliveryReq but Stop
-            # carries the EV's power profile (scheduled: the chosen schedule tuple).
-            power = self._profile_power()
+        if progress != "ScheduleRenegotiation":
+            # [V2G20-1546]: Start, Standby, Stop (and Pause) carry the EV's power profile
+            # (scheduled: also the chosen schedule tuple); [V2G20-1414]: a renegotiation none.
+            power = 0.0 if progress == "Stop" else self._profile_power()
             profile = cm.EVPowerProfileType(
                 TimeAnchor=int(self.core.epoch + now),
                 EVPowerProfileEntries=cm.EVPowerProfileEntryListType(EVPowerProfileEntry=[
@@ -177,6 +177,8 @@ class Iso20EvSession(EvSession):
             else:
                 profile.Dynamic_EVPPTControlMode = cm.Dynamic_EVPPTControlModeType()
             req.EVPowerProfile = profile
+            if self.service.endswith("BPT"):   # what the EV plans, by the profile's sign
+                req.BPT_ChannelSelection = "Discharge" if power < 0 else "Charge"
         self.progress(now, "PowerDelivery")
         self.send(COMMON, req, "PowerDelivery", now)
 
