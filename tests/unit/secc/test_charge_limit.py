@@ -17,7 +17,7 @@ from josev.exi import decode
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.lean.generated import api as m
 from josev.secc.common.session import Allowance
-from josev.secc.iso20.session import RENEGOTIATION_MAX_DELAY_S
+from josev.secc.common.timing import RENEGOTIATION_MAX_DELAY_S
 from josev.secc.loopback import Loopback
 from josev.station import StationState
 

@@ -82,3 +82,15 @@ class Timing:
 
 
 NORMATIVE = Timing()
+
+# NotificationMaxDelay (s) with EVSENotification=ScheduleRenegotiation (-20) or ReNegotiation
+# (-2): the time within which the SECC expects the EV to react (-20 Table 120; [V2G20-1052]:
+# the EV starts the renegotiation "within the number of seconds provided in
+# NotificationMaxDelay"; -2's element of the same name, 8.5.3.1, is read alike). 0 is allowed
+# but means "immediately" (a target time not in the future). A renegotiation is not a safety
+# action: the same response already carries the new limit in its live maxima
+# (EVSEMaximumCharge*, -2 EVSEMaxCurrent/EVSEMaximum*Limit, -20 AC EVSETargetActivePower) and
+# the setpoints are capped at once, so the EV gets a few loops to finish its present step. The
+# standard fixes a value only for Pause (60 s, [V2G20-1850]). Terminate/StopCharging stay 0:
+# stop now ([V2G20-1416]).
+RENEGOTIATION_MAX_DELAY_S = 10

@@ -21,8 +21,8 @@ from josev.secc.common.session import (
     limit_key,
 )
 from josev.secc.common.station import ISOLATION_DIN, STATUS_DIN
+from josev.secc.common.timing import RENEGOTIATION_MAX_DELAY_S
 from josev.secc.common.units import from_scaled, to_scaled
-from josev.secc.iso20.session import RENEGOTIATION_MAX_DELAY_S
 from josev.v2gtp import PayloadType
 
 log = logging.getLogger("josev.secc.iso2")
