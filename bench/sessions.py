@@ -367,6 +367,14 @@ def _set_priority(pid: int, prio: Priority) -> None:
         os.sched_setscheduler(pid, policy, os.sched_param(sched[1]))
 
 
+def _why_failed(log: Path, lines: int = 12) -> list[str]:
+    """The station's last warnings and errors: a failed run says why without its files (the
+    work directory is temporary)."""
+    text = log.read_text(errors="replace").splitlines()
+    picked = [t for t in text if " WARNING " in t or " ERROR " in t][-lines:]
+    return ["  station log: " + t[:300] for t in picked] or ["  station log: no warning"]
+
+
 async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
                     prio: Priority) -> dict[str, Any]:
     from josev import netsim
@@ -403,6 +411,8 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
                 f" load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
                 f" run-queue wait {res['wait'] * 1000:.0f} ms,"
                 f" preempted {res['preempted']}x")
+            if not res["ok"]:
+                info.extend(_why_failed(log))
             for name, values in sorted(res["wire"].items()):
                 wire_rows[(protocol, name)] = _stats(values)
             await asyncio.sleep(1.0)
@@ -515,7 +525,8 @@ def _compile_bytecode() -> None:
     import josev_hal
 
     for pkg in (josev, josev_hal):
-        compileall.compile_dir(Path(pkg.__file__).parent, quiet=1, workers=1)
+        for folder in pkg.__path__:
+            compileall.compile_dir(folder, quiet=1, workers=1)
 
 
 def main(argv: list[str]) -> int:
