@@ -13,7 +13,8 @@ started processes) and prints, per run and as the median of the runs:
   (WireCapture), which add waking josev-iso15118 and reading the request,
 - resident memory (VmRSS, peak VmHWM, PSS) of josev-iso15118 during the session,
 - start-up to ready of josev-iso15118 (process start -> boot done, SECC listening),
-- josev-iso15118's CPU time, run-queue wait and involuntary context switches per session
+- josev-iso15118's CPU time, run-queue wait and involuntary context switches per session, and
+  the time the hypervisor kept the machine's CPUs from running (steal)
   (where a slow tail comes from: a runnable process waiting for a core is not slow code),
 - the load average before and after each run (the machine is shared).
 
@@ -60,6 +61,13 @@ def _rss(pid: int) -> tuple[float, float, float]:
     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     pss = int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1))  # type: ignore[union-attr]
     return _status(pid, "VmRSS") / 1024, _status(pid, "VmHWM") / 1024, pss / 1024
+
+
+def _steal() -> float:
+    """Seconds the hypervisor kept this VM's CPUs from running (all CPUs, /proc/stat): a
+    stall no priority inside the VM can prevent, so the tables' tails are read beside it."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
 def _sched(pid: int) -> tuple[float, float, int]:
@@ -283,14 +291,14 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
         wire = None
     if wire is not None:
         wire.start()
-    before = _sched(pid)
+    before, steal0 = _sched(pid), _steal()
     t0 = time.perf_counter()
     async with SimCable(stack.broker.host, stack.broker.port, username="demo",
                         password=password) as cable:
         driver = EvDriver(cfg, link.ev.plc_interface(), cable=cable, pki=pki, tls=tls)
         with wire.naming() if wire is not None else contextlib.nullcontext():
             result = await driver.run()
-    after = _sched(pid)
+    after, steal = _sched(pid), _steal() - steal0
     duration = time.perf_counter() - t0
     if wire is not None:
         wire.stop()
@@ -306,7 +314,7 @@ async def _session(stack: Any, link: Any, pki: Path, protocol: str, tls: bool,
             "hwm": max(r[1] for r in rss) if rss else 0.0,
             "pss": max(r[2] for r in rss) if rss else 0.0, "load_rate": rate,
             "cpu": after[0] - before[0], "wait": after[1] - before[1],
-            "preempted": after[2] - before[2], "duration": duration,
+            "preempted": after[2] - before[2], "duration": duration, "steal": steal,
             "wire": wire.pairs() if wire is not None else {}}
 
 
@@ -410,7 +418,7 @@ async def _run_once(workdir: Path, pki: Path, topic: str, entry: str,
                 f" (peak {res['hwm']:.1f} MB, PSS {res['pss']:.1f} MB);"
                 f" load {res['load_rate']:.0f} msg/s; CPU {res['cpu'] * 1000:.0f} ms,"
                 f" run-queue wait {res['wait'] * 1000:.0f} ms,"
-                f" preempted {res['preempted']}x")
+                f" preempted {res['preempted']}x; machine steal {res['steal'] * 1000:.0f} ms")
             if not res["ok"]:
                 info.extend(_why_failed(log))
             for name, values in sorted(res["wire"].items()):
