@@ -1,4 +1,10 @@
-"""DIN SPEC 70121 DC from the EV's side, EIM (ExternalPayment)."""
+"""DIN SPEC 70121 DC from the EV's side, EIM (ExternalPayment).
+
+Besides the message timeouts, the EV keeps DIN's Table 77 timers: cable check (40 s), pre-charge
+(7 s) and ReadyToCharge (150 s to PowerDeliveryReq(Start); counted here from the V2G session,
+the simulator's core starting at the TCP connection). When one runs out the EV goes back to CP B
+at once if it is in C, then ends the session ([V2G-DC-380] for the cable check).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,11 @@ class DinEvSession(EvSession):
         self.stopping: str | None = None
         self.precharge_started: float | None = None
         self.mac = bytes(int(x, 16) for x in self.cfg.mac.split(":"))
+        self.cp_state = "B"
+
+    def cp(self, state: str) -> None:
+        self.cp_state = state
+        super().cp(state)
 
     def status(self, ready: bool = True) -> din.DC_EVStatusType:
         return din.DC_EVStatusType(EVReady=ready, EVErrorCode="NO_ERROR",
@@ -30,6 +41,8 @@ class DinEvSession(EvSession):
         self.send(EXI, msg, name, now)
 
     def begin(self, now: float) -> None:
+        t = self.timing
+        self.out.append(self.timers.set("ready_to_charge", now + t.s(t.ready_to_charge_evcc)))
         self.request("SessionSetup", now)
 
     def request(self, name: str, now: float) -> None:
@@ -86,6 +99,8 @@ class DinEvSession(EvSession):
 
     def _req_PowerDelivery(self, now: float) -> None:
         start = self.stopping is None
+        if start:
+            self.stop_timer("ready_to_charge")   # the message timeout covers the answer
         self.progress(now, "PowerDelivery")
         self.send_body(din.PowerDeliveryReqType(
             ReadyToChargeState=start,
@@ -204,7 +219,14 @@ class DinEvSession(EvSession):
         self.end(f"charging complete ({self.stopping})", True, now)
 
     def on_timer(self, name: str, now: float) -> None:
-        if name == "cable_check":
-            self.end("cable check not finished within the EV's cable-check time", False, now)
-        elif name == "precharge":
-            self.end("pre-charge did not reach the battery voltage in time", False, now)
+        reason = {
+            "cable_check": "cable check not finished within the EV's cable-check time",
+            "precharge": "pre-charge did not reach the battery voltage in time",
+            "ready_to_charge": "no PowerDeliveryReq(Start) within V2G_EVCC_ReadyToCharge_Timeout "
+                               f"({self.timing.s(self.timing.ready_to_charge_evcc):.0f} s)",
+        }.get(name)
+        if reason is None:
+            return
+        if self.cp_state != "B":
+            self.cp("B")            # without delay, before the session ends
+        self.end(reason, False, now)

@@ -56,6 +56,13 @@ class Timing:
     pre_charge_evcc: float = 7.0
     contactor_close: float = 3.0            # contactors closed within 3 s of CP C/D
     ev_cp_after_power_delivery: float = 0.25  # EV signals C/D within 250 ms of PowerDeliveryReq
+    # DIN SPEC 70121 Table 77 (9.6.5.5), the values with no -2 counterpart.
+    cp_state_detection: float = 1.5         # V2G_SECC_CPState_Detection_Timeout: C/D for the
+    #                                         cable check, B after PowerDelivery(Stop)
+    ready_to_charge_secc: float = 148.0     # V2G_SECC_ReadyToCharge_Performance_Time
+    ready_to_charge_evcc: float = 150.0     # V2G_EVCC_ReadyToCharge_Timeout (to PowerDelivery)
+    cp_oscillator_retain: float = 1.5       # V2G_SECC_CPOscillator_Retain_time: 5 % kept this
+    #                                         long after an error end (the HLC service's job)
     scale: float = 1.0
     extra: dict[str, float] = field(default_factory=dict)
 

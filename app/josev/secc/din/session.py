@@ -4,6 +4,15 @@ Same rules as the -20 session: a table of the requests allowed next, FAILED_Sequ
 anything else, FAILED_UnknownSession for a foreign SessionID, answers from the latest station
 state, Ongoing for slow station work. An EV error code (DC_EVStatus.EVErrorCode != NO_ERROR)
 ends the session with the EVSE shut down: DIN has no way to continue after one.
+
+DIN's own timers (Table 77, values in secc/common/timing.py):
+- V2G_SECC_CPState_Detection_Timeout: the cable check needs CP C or D, counted from the first
+  CableCheckReq; WeldingDetection/SessionStop after PowerDelivery(Stop) need CP B, counted from
+  that PowerDeliveryRes. A request that finds the CP not there yet waits for it (the answer
+  stays inside the 1.5 s performance time); when the time is up it is answered FAILED and the
+  session ends.
+- V2G_SECC_ReadyToCharge_Performance_Time: from plug-in to PowerDeliveryReq(Start); past it
+  the next request is answered FAILED (the EV gives up 2 s later anyway).
 """
 
 from __future__ import annotations
@@ -73,6 +82,94 @@ class DinSession(ProtocolSession):
         super().__init__(ctx, now)
         self.expect = frozenset({"SessionSetupReq"})
         self.charging = False
+        self.cp_need = ""                   # "CD" or "B": the CP state a request waits for
+        self.cp_deadline: float | None = None
+        self.cp_wait: tuple[str, Any, float] | None = None   # (request, body, received)
+        self.held_from: float | None = None   # a held request's arrival (its answer's deadline)
+
+    # -- DIN's CP-state and ready-to-charge timers ---------------------------------------------
+
+    def _cp_reached(self) -> bool:
+        """The CP is in the state waited for, or the station does not report the CP at all
+        (nothing to wait for: the cable check and the contactor window still guard)."""
+        cp = self.station.cp_state
+        return not cp or cp[:1] in self.cp_need
+
+    def _need_cp(self, states: str, since: float) -> None:
+        """From `since`, requests that need the CP in `states` wait at most the detection time."""
+        t = self.cfg.timing
+        self.cp_need = states
+        self.cp_deadline = since + t.s(t.cp_state_detection)
+        self.out.append(self.timers.set("cp_detect", self.cp_deadline))
+
+    def _cp_done(self) -> None:
+        self.cp_need, self.cp_deadline = "", None
+        c = self.timers.cancel("cp_detect")
+        if c is not None:
+            self.out.append(c)
+
+    def _cp_failure(self) -> str:
+        want = "C or D" if self.cp_need == "CD" else self.cp_need
+        t = self.cfg.timing
+        return (f"CP state {want} not detected within V2G_SECC_CPState_Detection_Timeout "
+                f"({t.s(t.cp_state_detection):.1f} s; CP {self.station.cp_state or '?'})")
+
+    def _wait_for_cp(self, need: str, name: str, body: Any, now: float) -> bool:
+        """True: go on now. False: the request is held until the CP gets to `need` (or
+        answered FAILED already, the time being up)."""
+        if self.cp_need != need:
+            return True
+        if self._cp_reached():
+            self._cp_done()
+            return True
+        assert self.cp_deadline is not None
+        if now >= self.cp_deadline:
+            self._fail_held(name, now, now)
+            return False
+        self.cp_wait = (name, body, now)
+        return False
+
+    def _fail_held(self, name: str, received: float, now: float) -> None:
+        reason = self._cp_failure()
+        self._cp_done()
+        self.held_from = received
+        self._answer(name, "FAILED", now)
+        self.held_from = None
+        self.end(reason, False, now)
+
+    def on_station(self, now: float) -> None:
+        super().on_station(now)
+        if self.ended or not self.cp_need or not self._cp_reached():
+            return
+        self._cp_done()
+        held, self.cp_wait = self.cp_wait, None
+        if held is not None:
+            name, body, received = held
+            self.held_from = received
+            getattr(self, "_" + name[:-3])(body, now)
+            self.held_from = None
+
+    def on_timer(self, name: str, now: float) -> None:
+        if name == "cp_detect":
+            if self._cp_reached():      # there, though no station update said so yet
+                self.on_station(now)
+                return
+            held, self.cp_wait = self.cp_wait, None
+            if held is not None:
+                self._fail_held(held[0], held[2], now)
+            else:
+                # No request is waiting yet: the next one is answered FAILED.
+                log.warning("evse %d: %s", self.cfg.evse_id, self._cp_failure())
+                self.fault = self._cp_failure()
+                self.cp_need, self.cp_deadline = "", None
+            return
+        if name == "ready_to_charge":
+            t = self.cfg.timing
+            self.fault = ("not ready to charge within V2G_SECC_ReadyToCharge_Performance_Time "
+                          f"({t.s(t.ready_to_charge_secc):.0f} s from plug-in)")
+            log.warning("evse %d: %s", self.cfg.evse_id, self.fault)
+            return
+        super().on_timer(name, now)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -121,6 +218,8 @@ class DinSession(ProtocolSession):
 
     def send_body(self, body: Any, name: str, now: float,
                   received: float | None = None) -> None:
+        if received is None:
+            received = self.held_from
         msg = din.V2G_Message(Header=din.MessageHeaderType(SessionID=self.session_id),
                               Body=din.BodyType(BodyElement=body))
         self.respond(EXI, msg, name, now, received=received)
@@ -145,6 +244,13 @@ class DinSession(ProtocolSession):
         self.publish_state()
         self._res_SessionSetup("OK_NewSessionEstablished", now)
         self.expect = frozenset({"ServiceDiscoveryReq"})
+        # Counted from plug-in, as the communication-setup time is (the core's timer for that
+        # is still set until SessionSetupRes goes out; without it, from this request).
+        t = self.cfg.timing
+        setup = self.timers.due("comm_setup")
+        plugged = setup - t.s(t.comm_setup_secc) if setup is not None else now
+        self.out.append(self.timers.set("ready_to_charge",
+                                        plugged + t.s(t.ready_to_charge_secc)))
 
     def _res_SessionSetup(self, code: str, now: float) -> None:
         evse_id = self.cfg.evse_id_text.encode()[:32] or b"\x00"
@@ -232,12 +338,14 @@ class DinSession(ProtocolSession):
         maxi, maxp = self.dc_charge_caps(self.conversion_volts())   # smart charging included
         maxv, minv = (lim.max_voltage, lim.min_voltage) if lim else (0.0, 0.0)
         mini, ripple = (lim.min_current, lim.peak_current_ripple) if lim else (0.0, 0.0)
-        # PMax is a plain 16-bit value; W capped at 32767 (check: DIN Table 72 unit).
+        # DIN's PMax (PMaxType) is an xs:short with neither unit nor multiplier, read as W (as
+        # EVerest and iso15118 do): 32767 W at most, so a DC station above 32.7 kW sends 32767.
+        # The live maxima (EVSEMaximumPowerLimit, a PhysicalValue) carry the real figure.
         sched = din.SAScheduleListType(SAScheduleTuple=[din.SAScheduleTupleType(
             SAScheduleTupleID=1, PMaxSchedule=din.PMaxScheduleType(
                 PMaxScheduleID=1, PMaxScheduleEntry=[din.PMaxScheduleEntryType(
                     TimeInterval=din.RelativeTimeIntervalType(start=0, duration=86400),
-                    PMax=int(min(maxp, 32767)))]))])
+                    PMax=int(max(0.0, min(maxp, 32767.0))))]))])
         self.send_body(din.ChargeParameterDiscoveryResType(
             ResponseCode=code, EVSEProcessing="Finished", SASchedules=sched,
             EVSEChargeParameter=din.DC_EVSEChargeParameterType(
@@ -248,6 +356,11 @@ class DinSession(ProtocolSession):
             "ChargeParameterDiscovery", now)
 
     def _CableCheck(self, body: din.CableCheckReqType, now: float) -> None:
+        cp = self.station.cp_state
+        if self.cable_check is None and not self.cp_need and cp and cp[:1] not in "CD":
+            self._need_cp("CD", now)    # the EV switches to C/D before CableCheckReq
+        if not self._wait_for_cp("CD", "CableCheckReq", body, now):
+            return
         code, processing, failure = self.cable_check_step(now, "PreChargeReq")
         self._res_CableCheck(code, now, processing)
         if failure:
@@ -278,6 +391,9 @@ class DinSession(ProtocolSession):
                 self.end(f"station {self.station.status_code}", False, now)
                 return
             self.charging = True
+            c = self.timers.cancel("ready_to_charge")
+            if c is not None:
+                self.out.append(c)
             self.hlc_charging(True)
             self._res_PowerDelivery("OK", now)
             self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq"})
@@ -285,8 +401,14 @@ class DinSession(ProtocolSession):
             self.charging = False
             self.power_off()
             self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
-            self.defer_until_current_low(
-                lambda t: self._res_PowerDelivery("OK", t, received=now), now)
+            self.defer_until_current_low(lambda t: self._stop_answered(t, now), now)
+
+    def _stop_answered(self, now: float, received: float) -> None:
+        """PowerDeliveryRes(Stop): the EV goes to CP B on it, and the next request needs B."""
+        self._res_PowerDelivery("OK", now, received=received)
+        cp = self.station.cp_state
+        if not self.ended and cp and cp[:1] != "B":
+            self._need_cp("B", now)
 
     def _res_PowerDelivery(self, code: str, now: float, received: float | None = None) -> None:
         self.send_body(din.PowerDeliveryResType(ResponseCode=code,
@@ -323,6 +445,8 @@ class DinSession(ProtocolSession):
             EVSEMaximumPowerLimit=pv(maxp, "W")), "CurrentDemand", now)
 
     def _WeldingDetection(self, body: din.WeldingDetectionReqType, now: float) -> None:
+        if not self._wait_for_cp("B", "WeldingDetectionReq", body, now):
+            return
         self._res_WeldingDetection("OK", now)
         self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
 
@@ -332,6 +456,8 @@ class DinSession(ProtocolSession):
             EVSEPresentVoltage=pv(self.station.present_voltage, "V")), "WeldingDetection", now)
 
     def _SessionStop(self, body: din.SessionStopType, now: float) -> None:
+        if not self._wait_for_cp("B", "SessionStopReq", body, now):
+            return
         self._res_SessionStop("OK", now)
         self.end("terminated by the EV", True, now)
 
