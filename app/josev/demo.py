@@ -372,16 +372,23 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
             print(f"EV-ATTACH netns={ev.netns.name} iface={ev.ifname} ll={ev.link_local} "
                   f"evse_ll={link.evse.link_local} pki={pki or '-'}", flush=True)
             say(f"station up (broker 127.0.0.1:{stack.broker.port}); a simulated cable is "
-                "plugged in with the EV in CP state C; Ctrl-C to stop")
+                "plugged in with the EV in CP state C (B after the EV's PowerDelivery stop, as "
+                "its S2 switch would); Ctrl-C to stop")
             await _external_cable(stack, args.ev_battery)
+            pilot = asyncio.create_task(_external_pilot(stack))
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             while not stop.is_set():
                 stack.check()
+                if pilot.done():
+                    pilot.result()   # its failure is the demo's
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
+            pilot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pilot
         else:
             rc, summary = await _ev_session(args, stack, link, pki, workdir, say)
             await asyncio.sleep(0.5)  # let the last updates arrive before the summary
@@ -449,6 +456,45 @@ async def _external_cable(stack: Stack, battery: float) -> None:
         await cable.command("ev_contactor", mode="auto")
         await cable.command("plug", pp_ohm=220.0)
         await cable.command("cp", state="C")
+
+
+def pilot_for(previous: str, status: str, cp: str) -> str:
+    """The CP state an EV's S2 switch gives, from the session state the station publishes.
+
+    An EV we did not write has no simulated cable; its S2 is emulated: closed (C) for the
+    energy transfer, from CableCheck (DC) or a PowerDelivery start; open (B) once the EV has
+    asked to stop, i.e. the PowerDelivery that follows the charge loop (DIN [V2G-DC-556] and
+    -2 expect B before WeldingDetection/SessionStop). Anything else keeps the present state."""
+    if status == "PowerDelivery" and previous == "ChargingLoop":
+        return "B"
+    if status == "CableCheck" or (status == "PowerDelivery" and cp == "B"):
+        return "C"
+    return cp
+
+
+async def _external_pilot(stack: Stack) -> None:
+    """Follow iso15118_state_info and move the simulated cable's CP as the EV's S2 would."""
+    from josev.evcc.driver import SimCable
+
+    password = stack.broker.password_files["demo"].read_text().strip()
+    previous, cp = "Idle", "C"
+    async with SimCable(stack.broker.host, stack.broker.port, username="demo",
+                        password=password) as cable, aiomqtt.Client(
+            stack.broker.host, stack.broker.port, username="demo", password=password) as client:
+        await client.subscribe("josev/cs", qos=1)
+        async for message in client.messages:
+            try:
+                msg = json.loads(message.payload if isinstance(message.payload, bytes) else b"")
+                if msg.get("name") != "iso15118_state_info" or msg.get("type") != "update":
+                    continue
+                status = str(msg["data"]["session_status"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue   # not ours to judge: the services log invalid messages
+            wanted = pilot_for(previous, status, cp)
+            if wanted != cp:
+                await cable.command("cp", state=wanted)
+                cp = wanted
+            previous = status
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
