@@ -104,6 +104,14 @@ class LeanModel:
         body = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
         return f"{type(self).__name__}({body})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """copy, deepcopy and pickle rebuild through the constructor (slots are frozen)."""
+        return (_rebuild, (type(self), {n: getattr(self, n) for n in self._fields}))
+
+
+def _rebuild(cls: type[M], data: dict[str, Any]) -> M:
+    return cls(**data)
+
 
 def _dump(value: Any, mode: str, exclude_none: bool) -> Any:
     if isinstance(value, LeanModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +168,10 @@ def test_models_are_frozen_comparable_and_copied_with_validation() -> None:
     with pytest.raises(runtime.LeanValidationError, match="current must be absent"):
         a.model_copy(update={"current": 10.0})
     assert a.model_copy(update={"hlc": False, "current": 10.0}).current == 10.0
+    nested = lm.CsStatusAndLimitsUpdate.model_validate(EXAMPLES[("cs_status_and_limits", "update")])
+    twin = copy.deepcopy(nested)
+    assert twin == nested and twin.evses is not nested.evses
+    assert pickle.loads(pickle.dumps(nested)) == nested and copy.copy(a) == a
 
 
 def test_errors_name_the_place_and_the_model() -> None:
