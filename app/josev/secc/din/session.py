@@ -13,6 +13,13 @@ DIN's own timers (Table 77, values in secc/common/timing.py):
   session ends.
 - V2G_SECC_ReadyToCharge_Performance_Time: from plug-in to PowerDeliveryReq(Start); past it
   the next request is answered FAILED (the EV gives up 2 s later anyway).
+
+[V2G-DC-668]: once the cable check has begun with the CP in C/D and until PowerDeliveryReq(Stop),
+the EV must stay in C/D; a CP B reported then is a fault (a broken pilot wire or a confused EV,
+and power may be flowing): the SECC shuts down at once (setpoint 0) as an EVSE-initiated
+emergency shutdown and ends the session. A request already on its way is answered FAILED with
+EVSE_EmergencyShutdown (so the EV learns why); without one, the session ends EMERGENCY_REPORT_WAIT
+later. CP A/E/F end the session as everywhere (EV gone).
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ from josev.v2gtp import PayloadType
 log = logging.getLogger("josev.secc.din")
 
 EXI = int(PayloadType.EXI)
+
+# s: after a [V2G-DC-668] shutdown, how long the session waits for one more request to answer
+# with EVSE_EmergencyShutdown before it ends without. Not a DIN value: power is already off and
+# the EV's charge loop or polling sends a request well within it; it only bounds the connection.
+EMERGENCY_REPORT_WAIT = 0.5
 
 STATUS = {
     "SessionSetupReq": "SessionSetup",
@@ -86,6 +98,8 @@ class DinSession(ProtocolSession):
         self.cp_deadline: float | None = None
         self.cp_wait: tuple[str, Any, float] | None = None   # (request, body, received)
         self.held_from: float | None = None   # a held request's arrival (its answer's deadline)
+        self.in_cd_phase = False            # cable check begun in C/D, no PowerDelivery(Stop) yet
+        self.emergency: str | None = None   # [V2G-DC-668] shutdown done; the end is pending
 
     # -- DIN's CP-state and ready-to-charge timers ---------------------------------------------
 
@@ -139,7 +153,13 @@ class DinSession(ProtocolSession):
 
     def on_station(self, now: float) -> None:
         super().on_station(now)
-        if self.ended or not self.cp_need or not self._cp_reached():
+        if self.ended:
+            return
+        cp = self.station.cp_state
+        if self.in_cd_phase and self.emergency is None and cp and cp[:1] not in "CD":
+            self._emergency_shutdown(f"CP {cp} before PowerDeliveryReq(Stop) [V2G-DC-668]", now)
+            return
+        if not self.cp_need or not self._cp_reached():
             return
         self._cp_done()
         held, self.cp_wait = self.cp_wait, None
@@ -149,7 +169,28 @@ class DinSession(ProtocolSession):
             getattr(self, "_" + name[:-3])(body, now)
             self.held_from = None
 
+    def _emergency_shutdown(self, reason: str, now: float) -> None:
+        """[V2G-DC-668]: power off now; the session ends at the next request (answered FAILED
+        with EVSE_EmergencyShutdown) or EMERGENCY_REPORT_WAIT later, whichever comes first."""
+        log.warning("evse %d: EVSE-initiated emergency shutdown: %s", self.cfg.evse_id, reason)
+        self.now = now
+        self.emergency = reason
+        self.in_cd_phase = False
+        self.charging = False
+        self.setpoint(0.0, 0.0, 0.0)    # even before a setpoint: the cable check may be on
+        self.power_on = False
+        self.hlc_charging(False)
+        for name in ("contactor", "ready_to_charge"):
+            c = self.timers.cancel(name)
+            if c is not None:
+                self.out.append(c)
+        self.out.append(self.timers.set("emergency", now + self.cfg.timing.s(
+            EMERGENCY_REPORT_WAIT)))
+
     def on_timer(self, name: str, now: float) -> None:
+        if name == "emergency" and self.emergency is not None:
+            self.end(f"emergency shutdown: {self.emergency}", False, now)
+            return
         if name == "cp_detect":
             if self._cp_reached():      # there, though no station update said so yet
                 self.on_station(now)
@@ -205,6 +246,10 @@ class DinSession(ProtocolSession):
             self._answer(name, "FAILED", now)
             self.end(f"EV error {ev_status.EVErrorCode}", False, now)
             return
+        if self.emergency is not None:
+            self._answer(name, "FAILED", now)
+            self.end(f"emergency shutdown: {self.emergency}", False, now)
+            return
         if self.fault is not None:
             self._answer(name, "FAILED", now)
             self.end(f"station fault: {self.fault}", False, now)
@@ -226,6 +271,8 @@ class DinSession(ProtocolSession):
 
     def evse_status(self) -> din.DC_EVSEStatusType:
         code = STATUS_DIN.get(self.station.status_code, "EVSE_NotReady")
+        if self.emergency is not None:
+            code = "EVSE_EmergencyShutdown"
         if code == "EVSE_NotReady" and self.status in ("CableCheck",) \
                 and self.cable_check == "ongoing":
             code = "EVSE_IsolationMonitoringActive"
@@ -361,6 +408,9 @@ class DinSession(ProtocolSession):
             self._need_cp("CD", now)    # the EV switches to C/D before CableCheckReq
         if not self._wait_for_cp("CD", "CableCheckReq", body, now):
             return
+        cp = self.station.cp_state
+        if cp and cp[0] in "CD":
+            self.in_cd_phase = True     # from here to PowerDeliveryReq(Stop): [V2G-DC-668]
         code, processing, failure = self.cable_check_step(now, "PreChargeReq")
         self._res_CableCheck(code, now, processing)
         if failure:
@@ -399,6 +449,7 @@ class DinSession(ProtocolSession):
             self.expect = frozenset({"CurrentDemandReq", "PowerDeliveryReq"})
         else:
             self.charging = False
+            self.in_cd_phase = False    # the EV goes to B on the response
             self.power_off()
             self.expect = frozenset({"WeldingDetectionReq", "SessionStopReq"})
             self.defer_until_current_low(lambda t: self._stop_answered(t, now), now)
