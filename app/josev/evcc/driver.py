@@ -149,6 +149,7 @@ class EvDriver:
         self.result = EvRun()
         self._battery_sent = -1.0
         self.slac = slac
+        self.plugged_at: float | None = None   # loop time of plug-in (the comm-setup timeout)
 
     def transport(self) -> EvccConfig:
         if not self.tls or self.pki is None:
@@ -167,6 +168,7 @@ class EvDriver:
         await self.cable.command("ev_contactor", mode="auto")
         await self.cable.command("plug", pp_ohm=220.0)
         await self.cable.command("cp", state="B")
+        self.plugged_at = asyncio.get_running_loop().time()
 
     async def match(self) -> str | None:
         """SLAC (ISO 15118-3) as the EV; returns None when matched, else why not."""
@@ -316,7 +318,9 @@ class EvDriver:
         reader = asyncio.create_task(read())
         updater = asyncio.create_task(battery_updates())
         try:
-            end = await apply(core.start(loop.time()))
+            # The first session counts its setup time from plug-in; a resumed one from now.
+            end = await apply(core.start(loop.time(),
+                                         self.plugged_at if resume is None else None))
             while end is None:
                 ev = await events.get()
                 if ev[0] == "timer":

@@ -232,7 +232,8 @@ class Loopback:
     def push(self, at: float, kind: str, data: Any) -> None:
         heapq.heappush(self.queue, (at, next(self.seq), kind, data))
 
-    def connect(self, now: float, resume: bytes | None = None) -> None:
+    def connect(self, now: float, resume: bytes | None = None,
+                plugged_at: float | None = None) -> None:
         self.connections += 1
         self.secc = SeccCore(self.secc_cfg, self.station.state, epoch=EPOCH,
                              evcc_mac=self.ev_cfg.mac, paused=self.paused,
@@ -240,8 +241,8 @@ class Loopback:
         self.evcc = EvccCore(self.ev_cfg, self.ev, timing=self.timing, resume_session=resume,
                              epoch=EPOCH)
         self.timers = {}
-        self.run_actions("secc", self.secc.start(now), now)
-        self.run_actions("ev", self.evcc.start(now), now)
+        self.run_actions("secc", self.secc.start(now, plugged_at), now)
+        self.run_actions("ev", self.evcc.start(now, plugged_at), now)
 
     def run_actions(self, side: str, actions: list[Action], now: float) -> None:
         for a in actions:

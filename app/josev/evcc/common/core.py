@@ -79,7 +79,10 @@ class EvSession:
             self.end(f"undecodable response: {exc}", False, now)
             return self.out
         self.stop_timer("response")
+        was = self.pending
         self.on_response(root, msg, now)
+        if was == "SessionSetup" and not self.ended:
+            self.stop_timer("comm_setup")     # SessionSetupRes OK: the setup is done
         return self.out
 
     def handle_timer(self, name: str, now: float) -> list[Action]:
@@ -182,9 +185,17 @@ class EvccCore:
     def protocol(self) -> str | None:
         return self.session.protocol if self.session else None
 
-    def start(self, now: float) -> list[Action]:
+    def start(self, now: float, plugged_at: float | None = None) -> list[Action]:
+        """The connection is up. SessionSetupRes must come within the EV's communication-setup
+        time counted from plug-in (SDP, TLS and SupportedAppProtocol included), which only the
+        driver knows: without `plugged_at`, from now (e.g. a resume after a pause)."""
         timeout, _ = self.timing.times("SAP", "supportedAppProtocol")
-        return [Send(SAP, encode(self.sap_req), "supportedAppProtocolReq", now),
+        t = self.timing
+        begin = now if plugged_at is None else plugged_at
+        setup = self.timers.set("comm_setup", begin + t.s(t.comm_setup_evcc))
+        if setup.at <= now:         # SDP and TLS alone used the time up: give up at once
+            return self._comm_setup_timeout(now)
+        return [setup, Send(SAP, encode(self.sap_req), "supportedAppProtocolReq", now),
                 self.timers.set("response", now + timeout)]
 
     def _collect(self, out: list[Action]) -> list[Action]:
@@ -235,12 +246,33 @@ class EvccCore:
     def handle_timer(self, name: str, now: float) -> list[Action]:
         if self.ended is not None:
             return []
+        if name == "comm_setup":
+            return self._comm_setup_timeout(now)
         if self.session is None:
             if self.timers.fire(name, now):
                 return self._fail("no supportedAppProtocolRes within the message timeout")
             return []
         session = self.session
         return self._guard(lambda: self._collect(session.handle_timer(name, now)))
+
+    def _comm_setup_timeout(self, now: float) -> list[Action]:
+        """V2G_EVCC_CommunicationSetup_Timeout: give up, back to CP B first (the EV has not left
+        B before SessionSetupRes in any protocol; DIN's EV does the same on its timeouts)."""
+        if not self.timers.fire("comm_setup", now):
+            return []
+        t = self.timing
+        reason = (f"communication setup timeout: no SessionSetupRes within "
+                  f"{t.s(t.comm_setup_evcc):.0f} s of plug-in")
+        session = self.session
+        if session is None:
+            log.warning("EV: %s", reason)
+            out: list[Action] = [EvCommand("cp", {"state": "B"}), *self.timers.clear(),
+                                 EndSession(reason, False)]
+            return self._collect(out)
+        session.out = []
+        session.cp("B")
+        session.end(reason, False, now)
+        return self._collect(session.out)
 
     def connection_lost(self, now: float) -> list[Action]:
         if self.ended is not None:
