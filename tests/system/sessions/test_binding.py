@@ -94,6 +94,28 @@ async def binding(mosquitto: Any) -> AsyncIterator[tuple[EvseHlc, ScriptedStatio
         yield evse, station, ocpp
 
 
+class StateCable:
+    """The EV's CP changes as the station would report them (no HAL here): into the station
+    state, then to the EVSE, as Iso15118Service._on_cp does (no SLAC here). DIN's SECC waits
+    for the CP (C/D for the cable check, B after PowerDelivery(Stop))."""
+
+    observes = False
+
+    def __init__(self, state: StationState, evse: EvseHlc) -> None:
+        self.state, self.evse = state, evse
+
+    async def command(self, action: str, **data: Any) -> None:
+        if action != "cp":
+            return
+        value = models.CpStatusUpdate(evse_id=1, connector_id=1, state=f"{data['state']}2")
+        before = self.state.set_cp(value)
+        if before is not None:
+            self.evse.cp_changed(before, value.state)
+
+    async def wait_oscillator(self, on: bool, timeout: float) -> bool:
+        return False
+
+
 async def pair() -> tuple[V2gConnection, V2gConnection]:
     a, b = socket.socketpair()
     r1, w1 = await asyncio.open_connection(sock=a)
@@ -103,7 +125,9 @@ async def pair() -> tuple[V2gConnection, V2gConnection]:
 
 async def run(evse: EvseHlc, cfg: EvConfig, during: Any = None) -> EvDriver:
     secc_conn, ev_conn = await pair()
-    ev = EvDriver(cfg, PlcInterface("lo", 1, ipaddress.IPv6Address("fe80::1")), slac=False)
+    cable = StateCable(evse.state, evse)
+    ev = EvDriver(cfg, PlcInterface("lo", 1, ipaddress.IPv6Address("fe80::1")), slac=False,
+                  cable=cable)
     secc = asyncio.create_task(evse.on_connection(secc_conn))
     session = asyncio.create_task(ev.session(ev_conn, None))
     if during is not None:
