@@ -58,6 +58,17 @@ def r20(x: Any) -> float:
     return float(x.Value * 10.0 ** x.Exponent)
 
 
+def schedule_powers(res: Any) -> tuple[float, float | None]:
+    """(charging, discharging) power of the first entry of a ScheduleExchangeRes's first
+    schedule tuple; None when the tuple has no DischargingSchedule."""
+    tup = res.Scheduled_SEResControlMode.ScheduleTuple[0]
+    charge = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    if tup.DischargingSchedule is None:
+        return r20(charge.Power), None
+    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
+    return r20(charge.Power), r20(back.Power)
+
+
 def charge_setpoints(lb: Loopback, after: float = 0.0, before: float = 1e9
                      ) -> list[dict[str, Any]]:
     return [sp["dc"] for t, sp in timed_setpoints(lb)
@@ -289,14 +300,8 @@ def test_iso20_dc_scheduled_limit_change_asks_for_schedule_renegotiation() -> No
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
     assert len(exchanges) == 2
-
-    def power(res: Any) -> float:
-        tup = res.Scheduled_SEResControlMode.ScheduleTuple[0]
-        entry = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-        return r20(entry.Power)
-
-    assert power(exchanges[0][1]) == 60_000.0
-    assert power(exchanges[1][1]) == 20_000.0
+    assert schedule_powers(exchanges[0][1])[0] == 60_000.0
+    assert schedule_powers(exchanges[1][1])[0] == 20_000.0
     kinds = [r.ChargeProgress for _, r in ev_requests(lb, "PowerDeliveryReq",
                                                       "iso20_CommonMessages")]
     assert kinds == ["Start", "ScheduleRenegotiation", "Start", "Stop"]
@@ -370,14 +375,9 @@ def test_iso20_dc_bpt_scheduled_negative_limit_sends_a_discharging_schedule() ->
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
     assert len(exchanges) == 3
-    tup = exchanges[1][1].Scheduled_SEResControlMode.ScheduleTuple[0]
-    charge = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-    assert tup.DischargingSchedule is not None
-    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
     # -20 [V2G20-1035] / Table 114 NOTE 3: a DischargingSchedule's power is negative.
-    assert r20(charge.Power) == 0.0 and r20(back.Power) == -15_000.0
-    assert exchanges[2][1].Scheduled_SEResControlMode.ScheduleTuple[0].DischargingSchedule \
-        is None
+    assert schedule_powers(exchanges[1][1]) == (0.0, -15_000.0)
+    assert schedule_powers(exchanges[2][1])[1] is None
     # The EV follows with the same sign: its EVPowerProfile and EVTargetCurrent are negative
     # while it discharges along the schedule, positive again after.
     profiles = [(t, r20(r.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0].Power))
@@ -417,12 +417,8 @@ def test_iso20_dc_bpt_scheduled_without_a_limit_offers_the_stations_discharge() 
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
     assert len(exchanges) == 1
-    tup = exchanges[0][1].Scheduled_SEResControlMode.ScheduleTuple[0]
-    assert tup.DischargingSchedule is not None
-    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-    assert r20(back.Power) == -50_000.0
-    charge = tup.ChargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-    assert r20(charge.Power) > 0
+    charge, back = schedule_powers(exchanges[0][1])
+    assert back == -50_000.0 and charge > 0
     start = next(r for _, r in ev_requests(lb, "PowerDeliveryReq", "iso20_CommonMessages")
                  if r.ChargeProgress == "Start")
     profile = start.EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry[0]
@@ -517,10 +513,7 @@ def test_iso20_ac_bpt_scheduled_negative_limit_renegotiates_and_feeds_back() -> 
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     exchanges = responses(lb, "ScheduleExchangeRes", "iso20_CommonMessages")
     assert len(exchanges) == 3
-    tup = exchanges[1][1].Scheduled_SEResControlMode.ScheduleTuple[0]
-    assert tup.DischargingSchedule is not None
-    back = tup.DischargingSchedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-    assert r20(back.Power) == -4_000.0
+    assert schedule_powers(exchanges[1][1])[1] == -4_000.0
     noted = [r.EVSEStatus for t, r in responses(lb, "AC_ChargeLoopRes", "iso20_AC")
              if t > 1.0 and r.EVSEStatus is not None]
     assert noted[0].EVSENotification == "ScheduleRenegotiation"
