@@ -198,6 +198,14 @@ class Transcript:
     def names(self, direction: str | None = None) -> list[str]:
         return [n for _, d, n in self.messages if direction is None or d == direction]
 
+    def sent(self, side: str, message: str) -> list[tuple[float, bytes]]:
+        """(time, EXI) of every `message` that `side` ("secc" or "ev") wrote, in order."""
+        return [(now, send.data) for s, now, send in self.sends
+                if s == side and send.message == message]
+
+    def sent_at(self, side: str, message: str) -> list[float]:
+        return [now for now, _ in self.sent(side, message)]
+
 
 class Loopback:
     """Runs SECC and EVCC cores against each other on a virtual clock (seconds)."""

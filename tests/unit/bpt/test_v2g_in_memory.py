@@ -23,9 +23,9 @@ def _loopback(mode: str, soc: float = 80.0, target_soc: float = 78.0) -> Loopbac
     return Loopback(SeccConfig(timing=t), cfg, timing=t, station=station)
 
 
-def _setpoints(lb: Loopback, precharge: bool = True) -> list[dict[str, Any]]:
-    """The dc part of every setpoint sent (without the pre-charge ones unless asked)."""
-    return [r.data["dc"] for r in lb.station.requests
+def _setpoints(lb: Loopback, precharge: bool = True, part: str = "dc") -> list[dict[str, Any]]:
+    """The dc (or ac) part of every setpoint sent (without the pre-charge ones unless asked)."""
+    return [r.data[part] for r in lb.station.requests
             if isinstance(r, ApiRequest) and r.name == "power_electronics_setpoint"
             and (precharge or not r.data.get("is_precharge"))]
 
@@ -64,11 +64,6 @@ def _ac_loopback(mode: str, soc: float = 80.0, target_soc: float = 78.0) -> Loop
     return Loopback(SeccConfig(timing=t), cfg, timing=t, station=station)
 
 
-def _ac_setpoints(lb: Loopback) -> list[dict[str, Any]]:
-    return [r.data["ac"] for r in lb.station.requests
-            if isinstance(r, ApiRequest) and r.name == "power_electronics_setpoint"]
-
-
 @pytest.mark.parametrize("mode", ["dynamic", "scheduled"])
 def test_ac_bpt_ev_above_its_target_feeds_back(mode: str) -> None:
     lb = _ac_loopback(mode)
@@ -77,12 +72,12 @@ def test_ac_bpt_ev_above_its_target_feeds_back(mode: str) -> None:
     assert t.secc_end is not None and t.secc_end.ok, t.secc_end
     assert t.ev_end is not None and t.ev_end.ok, t.ev_end
     assert lb.ev.soc <= 78.0 and lb.ev.discharged_wh > 0.0
-    back = [sp["discharge_active_power"] for sp in _ac_setpoints(lb)
+    back = [sp["discharge_active_power"] for sp in _setpoints(lb, part="ac")
             if "discharge_active_power" in sp]
     # The EV could feed 22 kW (32 A x 230 V x 3); the station takes at most 3 x 7 kW.
     assert back and max(back) == pytest.approx(21000.0)
-    assert _ac_setpoints(lb)[-1].get("charge_active_power", 0.0) == 0.0
-    assert "discharge_active_power" not in _ac_setpoints(lb)[-1]
+    assert _setpoints(lb, part="ac")[-1].get("charge_active_power", 0.0) == 0.0
+    assert "discharge_active_power" not in _setpoints(lb, part="ac")[-1]
 
 
 def test_ac_bpt_ev_below_its_target_charges() -> None:
@@ -90,4 +85,4 @@ def test_ac_bpt_ev_below_its_target_charges() -> None:
     lb.run()
     assert lb.t.secc_end is not None and lb.t.secc_end.ok
     assert lb.ev.soc >= 72.0 and lb.ev.discharged_wh == 0.0
-    assert not any("discharge_active_power" in sp for sp in _ac_setpoints(lb))
+    assert not any("discharge_active_power" in sp for sp in _setpoints(lb, part="ac"))

@@ -37,10 +37,6 @@ def loopback(protocol: str, timing: Timing = SECC_LATE) -> tuple[Loopback, list[
     return lb, commands
 
 
-def sent(lb: Loopback, side: str, message: str) -> list[float]:
-    return [now for s, now, send in lb.t.sends if s == side and send.message == message]
-
-
 def test_the_timer_counts_from_plug_in_not_from_the_connection() -> None:
     core = EvccCore(EvConfig(protocols=("DIN",)))
     out = core.start(7.0, plugged_at=2.0)
@@ -61,7 +57,8 @@ def test_no_session_setup_res_within_20_s_of_plug_in(protocol: str) -> None:
     assert end is not None and not end.ok
     assert "communication setup timeout" in end.reason and "20 s of plug-in" in end.reason
     assert lb.t.ev_end_at == pytest.approx(20.0)
-    assert sent(lb, "ev", "SessionSetupReq")[0] < 20.0 < sent(lb, "ev", "SessionSetupReq")[0] + 2
+    setup_req = lb.t.sent_at("ev", "SessionSetupReq")[0]
+    assert setup_req < 20.0 < setup_req + 2
     assert commands[-1] == (pytest.approx(20.0), "B")
     assert lb.station.cp == "B2"
     assert lb.t.secc_end is not None and not lb.t.secc_end.ok   # the connection went away
@@ -72,7 +69,7 @@ def test_session_setup_res_in_time_cancels_it(protocol: str) -> None:
     lb, _ = loopback(protocol)
     lb.connect(19.0, plugged_at=0.0)
     step = 19.0
-    while not sent(lb, "secc", "SessionSetupRes"):
+    while not lb.t.sent_at("secc", "SessionSetupRes"):
         step += 0.001
         lb.run(until=step)
     lb.run(until=step + 0.002)        # the response has reached the EV
@@ -92,7 +89,7 @@ def test_a_connection_after_the_time_ends_at_once() -> None:
     assert end is not None and "communication setup timeout" in end.reason
     assert lb.t.ev_end_at == pytest.approx(21.0)
     assert commands == [(pytest.approx(21.0), "B")]
-    assert sent(lb, "ev", "supportedAppProtocolReq") == []
+    assert lb.t.sent_at("ev", "supportedAppProtocolReq") == []
 
 
 def test_the_timeout_before_supported_app_protocol_ends_once() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from josev.evcc.common.ev import EvConfig, EvModel
+from josev.exi import decode
 from josev.secc.common.actions import ApiRequest, ApiUpdate
 from josev.secc.common.session import SeccConfig
 from josev.secc.common.timing import Timing
@@ -23,6 +24,21 @@ def loopback(protocol: str = "ISO20_DC", *, timing: Timing | None = None,
     model = EvModel(ev_cfg)
     st = MemoryStation(model, **(station or {}))
     return Loopback(SeccConfig(timing=t, **(secc or {})), ev_cfg, timing=t, station=st)
+
+
+def bodies(lb: Loopback, side: str, name: str, family: str) -> list[tuple[float, Any]]:
+    """(time, decoded message) of every `name` that `side` sent: the body element for DIN and
+    -2, the whole message for -20's families."""
+    out = []
+    for now, data in lb.t.sent(side, name):
+        msg = decode(data, family)
+        out.append((now, msg.Body.BodyElement if family in ("din", "iso2") else msg))
+    return out
+
+
+def din_body(lb: Loopback, message: str, index: int = 0) -> Any:
+    """The `index`-th DIN `message` the SECC sent, decoded."""
+    return bodies(lb, "secc", message, "din")[index][1]
 
 
 def updates(lb: Loopback, name: str) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from josev.evcc.iso20.session import discharge_allowance_w
-from josev.exi import decode
 from josev.exi.generated import iso20_CommonMessages as cm
 from josev.lean.generated import api as m
 from josev.secc.common.session import Allowance
@@ -21,28 +20,18 @@ from josev.secc.common.timing import RENEGOTIATION_MAX_DELAY_S
 from josev.secc.loopback import Loopback
 from josev.station import StationState
 
-from .conftest import assert_station_available, loopback, requests, updates
+from .conftest import assert_station_available, bodies, loopback, requests, updates
 
 FAMILY = {"DIN": "din", "ISO2": "iso2"}
 
 
 def responses(lb: Loopback, name: str, family: str) -> list[tuple[float, Any]]:
     """(time, decoded body) of every `name` the SECC sent."""
-    out = []
-    for side, now, send in lb.t.sends:
-        if side == "secc" and send.message == name:
-            msg = decode(send.data, family)
-            out.append((now, msg.Body.BodyElement if family in ("din", "iso2") else msg))
-    return out
+    return bodies(lb, "secc", name, family)
 
 
 def ev_requests(lb: Loopback, name: str, family: str) -> list[tuple[float, Any]]:
-    out = []
-    for side, now, send in lb.t.sends:
-        if side == "ev" and send.message == name:
-            msg = decode(send.data, family)
-            out.append((now, msg.Body.BodyElement if family in ("din", "iso2") else msg))
-    return out
+    return bodies(lb, "ev", name, family)
 
 
 def timed_setpoints(lb: Loopback) -> list[tuple[float, dict[str, Any]]]:

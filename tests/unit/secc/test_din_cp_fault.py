@@ -10,26 +10,16 @@ from typing import Any
 
 import pytest
 
-from josev.exi import decode
 from josev.secc.din.session import EMERGENCY_REPORT_WAIT
 from josev.secc.loopback import Loopback
 
-from .conftest import assert_station_available, loopback, requests, updates
-
-
-def sent(lb: Loopback, side: str, message: str) -> list[float]:
-    return [now for s, now, send in lb.t.sends if s == side and send.message == message]
-
-
-def din_body(lb: Loopback, message: str, index: int = 0) -> Any:
-    data = [send.data for s, _, send in lb.t.sends if s == "secc" and send.message == message]
-    return decode(data[index], "din").Body.BodyElement
+from .conftest import assert_station_available, din_body, loopback, requests, updates
 
 
 def run_until(lb: Loopback, message: str, count: int = 1) -> float:
     """Step the virtual clock until the SECC has sent `count` `message`s; returns now."""
     step = 0.0
-    while len(sent(lb, "secc", message)) < count:
+    while len(lb.t.sent_at("secc", message)) < count:
         step += 0.01
         assert step < 200.0, f"no {message}"
         lb.run(until=step)
@@ -54,14 +44,14 @@ def test_cp_b_in_the_charge_loop_is_an_emergency_shutdown() -> None:
     [off] = setpoints_at(lb, drop)
     assert off["dc"] == {"voltage": 0.0, "charge_current": 0.0}
     # The next CurrentDemandReq is answered FAILED, EVSE_EmergencyShutdown, and ends it.
-    after = [t for t in sent(lb, "secc", "CurrentDemandRes") if t > drop]
+    after = [t for t in lb.t.sent_at("secc", "CurrentDemandRes") if t > drop]
     assert len(after) == 1 and lb.t.secc_end_at == pytest.approx(after[0])
     assert after[0] < drop + EMERGENCY_REPORT_WAIT
     res = din_body(lb, "CurrentDemandRes", -1)
     assert res.ResponseCode == "FAILED"
     assert res.DC_EVSEStatus.EVSEStatusCode == "EVSE_EmergencyShutdown"
     assert lb.t.ev_end is not None and "FAILED" in lb.t.ev_end.reason
-    assert sent(lb, "ev", "PowerDeliveryReq")[-1] < drop    # no regular stop happened
+    assert lb.t.sent_at("ev", "PowerDeliveryReq")[-1] < drop    # no regular stop happened
     assert_station_available(lb)
     assert updates(lb, "iso15118_state_info")[-1]["session_status"] == "Idle"
 
@@ -80,7 +70,7 @@ def test_cp_b_with_no_request_coming_ends_after_the_report_wait() -> None:
     assert end is not None and "V2G-DC-668" in end.reason
     assert lb.t.secc_end_at == pytest.approx(drop + EMERGENCY_REPORT_WAIT)
     assert setpoints_at(lb, drop)[0]["dc"]["charge_current"] == 0.0
-    assert all(t < drop for t in sent(lb, "secc", "CurrentDemandRes"))
+    assert all(t < drop for t in lb.t.sent_at("secc", "CurrentDemandRes"))
     assert_station_available(lb)
 
 
@@ -100,7 +90,7 @@ def test_cp_b_during_the_cable_check_is_an_emergency_shutdown() -> None:
     res = din_body(lb, "CableCheckRes", -1)
     assert res.ResponseCode == "FAILED"
     assert res.DC_EVSEStatus.EVSEStatusCode == "EVSE_EmergencyShutdown"
-    assert lb.t.secc_end_at == pytest.approx(sent(lb, "secc", "CableCheckRes")[-1])
+    assert lb.t.secc_end_at == pytest.approx(lb.t.sent_at("secc", "CableCheckRes")[-1])
     assert_station_available(lb)
 
 

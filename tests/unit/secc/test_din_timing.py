@@ -10,16 +10,13 @@ the new state at once).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from josev.exi import decode
 from josev.secc.common.actions import Action, EvCommand
 from josev.secc.common.timing import Timing
 from josev.secc.loopback import Loopback
 
-from .conftest import assert_station_available, loopback, requests
+from .conftest import assert_station_available, din_body, loopback, requests
 
 DETECT = 1.5
 
@@ -48,18 +45,9 @@ def pilot(lb: Loopback, follows: dict[str, tuple[float, str] | None]) -> list[tu
     return commands
 
 
-def sent(lb: Loopback, side: str, message: str) -> list[float]:
-    return [now for s, now, send in lb.t.sends if s == side and send.message == message]
-
-
 def arrival(lb: Loopback, message: str, index: int = 0) -> float:
     """When the SECC received the EV's `index`-th `message`."""
-    return sent(lb, "ev", message)[index] + lb.latency
-
-
-def din_body(lb: Loopback, message: str, index: int = 0) -> Any:
-    data = [send.data for s, _, send in lb.t.sends if s == "secc" and send.message == message]
-    return decode(data[index], "din").Body.BodyElement
+    return lb.t.sent_at("ev", message)[index] + lb.latency
 
 
 # -- V2G_SECC_CPState_Detection_Timeout: C or D for the cable check ----------------------------
@@ -71,7 +59,7 @@ def test_cable_check_fails_when_the_cp_stays_b() -> None:
     end = lb.t.secc_end
     assert end is not None and not end.ok and "CP state C or D not detected" in end.reason
     first = arrival(lb, "CableCheckReq")
-    [answered] = sent(lb, "secc", "CableCheckRes")
+    [answered] = lb.t.sent_at("secc", "CableCheckRes")
     assert answered == pytest.approx(first + DETECT)
     assert lb.t.secc_end_at == pytest.approx(first + DETECT)
     assert din_body(lb, "CableCheckRes").ResponseCode == "FAILED"
@@ -87,7 +75,7 @@ def test_cable_check_goes_on_when_the_cp_comes_within_the_time(reading: str) -> 
     lb.run()
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     c_at = next(t for t, state in commands if state == "C") + 1.2
-    first_res = sent(lb, "secc", "CableCheckRes")[0]
+    first_res = lb.t.sent_at("secc", "CableCheckRes")[0]
     assert first_res == pytest.approx(c_at)           # answered when the CP got there
     send = next(s for side, _, s in lb.t.sends if side == "secc" and s.message == "CableCheckRes")
     assert send.deadline == pytest.approx(arrival(lb, "CableCheckReq") + 1.5)
@@ -99,7 +87,7 @@ def test_cp_already_c_answers_the_cable_check_at_once() -> None:
     lb = loopback("DIN")
     lb.run()
     assert lb.t.secc_end is not None and lb.t.secc_end.ok
-    assert sent(lb, "secc", "CableCheckRes")[0] == pytest.approx(arrival(lb, "CableCheckReq"))
+    assert lb.t.sent_at("secc", "CableCheckRes")[0] == pytest.approx(arrival(lb, "CableCheckReq"))
 
 
 # -- V2G_SECC_CPState_Detection_Timeout: B after PowerDelivery(Stop) ---------------------------
@@ -113,9 +101,9 @@ def test_the_request_after_power_delivery_stop_fails_when_the_cp_stays_c(
     lb.run()
     end = lb.t.secc_end
     assert end is not None and not end.ok and "CP state B not detected" in end.reason
-    stop_res = sent(lb, "secc", "PowerDeliveryRes")[1]
+    stop_res = lb.t.sent_at("secc", "PowerDeliveryRes")[1]
     assert lb.t.secc_end_at == pytest.approx(stop_res + DETECT)
-    assert sent(lb, "secc", next_request + "Res") == [pytest.approx(stop_res + DETECT)]
+    assert lb.t.sent_at("secc", next_request + "Res") == [pytest.approx(stop_res + DETECT)]
     assert din_body(lb, next_request + "Res").ResponseCode == "FAILED"
     assert lb.t.ev_end is not None and "FAILED" in lb.t.ev_end.reason
     assert_station_available(lb)
@@ -127,7 +115,7 @@ def test_welding_detection_goes_on_when_b_comes_within_the_time() -> None:
     lb.run()
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
     b_at = next(t for t, state in commands if state == "B") + 0.9
-    assert sent(lb, "secc", "WeldingDetectionRes")[0] == pytest.approx(b_at)
+    assert lb.t.sent_at("secc", "WeldingDetectionRes")[0] == pytest.approx(b_at)
     assert din_body(lb, "WeldingDetectionRes").ResponseCode == "OK"
 
 
@@ -151,10 +139,10 @@ def test_b_not_seen_before_the_request_comes_answers_it_failed() -> None:
     lb.run()
     end = lb.t.secc_end
     assert end is not None and "CP state B not detected" in end.reason
-    stop_res = sent(lb, "secc", "PowerDeliveryRes")[1]
-    came = sent(lb, "ev", "WeldingDetectionReq")[0] + 1.6
+    stop_res = lb.t.sent_at("secc", "PowerDeliveryRes")[1]
+    came = lb.t.sent_at("ev", "WeldingDetectionReq")[0] + 1.6
     assert came > stop_res + DETECT
-    assert sent(lb, "secc", "WeldingDetectionRes") == [pytest.approx(came)]
+    assert lb.t.sent_at("secc", "WeldingDetectionRes") == [pytest.approx(came)]
     assert din_body(lb, "WeldingDetectionRes").ResponseCode == "FAILED"
     assert_station_available(lb)
 
@@ -183,7 +171,7 @@ def test_secc_ready_to_charge_timer_stops_at_power_delivery_start() -> None:
     lb.run(until=0.05)
     assert lb.secc.ctx.timers.due("ready_to_charge") == pytest.approx(148.0)
     step = 0.05
-    while not sent(lb, "secc", "PowerDeliveryRes") and step < 100.0:
+    while not lb.t.sent_at("secc", "PowerDeliveryRes") and step < 100.0:
         lb.run(until=step)
         step += 0.05
     assert lb.secc.ended is None
@@ -199,7 +187,7 @@ def test_evcc_ready_to_charge_150_s() -> None:
     lb.run()
     end = lb.t.ev_end
     assert end is not None and "ReadyToCharge" in end.reason
-    began = sent(lb, "secc", "supportedAppProtocolRes")[0] + lb.latency
+    began = lb.t.sent_at("secc", "supportedAppProtocolRes")[0] + lb.latency
     assert lb.t.ev_end_at == pytest.approx(began + 150.0)
     assert_station_available(lb)
 
@@ -245,4 +233,4 @@ def test_a_station_that_reports_no_cp_state_is_not_waited_for() -> None:
     lb.station.state.evse(1).cp = None
     lb.run()
     assert lb.t.secc_end is not None and lb.t.secc_end.ok, lb.t.secc_end
-    assert sent(lb, "secc", "CableCheckRes")[0] == pytest.approx(arrival(lb, "CableCheckReq"))
+    assert lb.t.sent_at("secc", "CableCheckRes")[0] == pytest.approx(arrival(lb, "CableCheckReq"))

@@ -11,7 +11,7 @@ from .conftest import assert_station_available, loopback, updates
 
 
 def last_sent(lb: Loopback, side: str, message: str) -> float:
-    return max(now for s, now, send in lb.t.sends if s == side and send.message == message)
+    return max(lb.t.sent_at(side, message))
 
 
 # -- SECC sequence timeouts ---------------------------------------------------------------------
