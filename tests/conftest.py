@@ -10,6 +10,7 @@ import pytest
 
 from josev import netsim
 from tests.broker import Broker
+from tests.requirements import require_netns
 
 
 @pytest.fixture
@@ -25,9 +26,7 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def make_link() -> Iterator[Callable[..., netsim.Link]]:
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     links: list[netsim.Link] = []
 
     def make(evs: int = 1) -> netsim.Link:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from josev import netsim
+from tests.requirements import require_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns, pytest.mark.slow]
 
@@ -41,9 +41,7 @@ class Station:
 @pytest.fixture
 def station(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Station]:
     """The station exactly as an external EV's developer runs it (the documented mode)."""
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     kind = getattr(request, "param", "dc")
     workdir = tmp_path / "station"
     proc = subprocess.Popen(

@@ -14,15 +14,14 @@ import pytest
 from josev import netsim
 from josev.evcc.common.ev import EvConfig
 from josev.evcc.driver import EvDriver
+from tests.requirements import require_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.netns, pytest.mark.slow]
 
 
 @pytest.fixture
 async def peer_secc(peer_python: Path, tmp_path: Path) -> AsyncIterator[tuple[Any, Path]]:
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     link = netsim.Link.create()
     (tmp_path / "peer-pki").mkdir()
     env = dict(os.environ, NETWORK_INTERFACE=link.evse.ifname,

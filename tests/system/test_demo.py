@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from josev import netsim
+from tests.requirements import require_netns
 
 pytestmark = pytest.mark.netns
 
 
 def test_demo_runs_a_full_dc_session(tmp_path: Path) -> None:
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     proc = subprocess.run(
         [sys.executable, "-m", "josev.cli", "demo", "--workdir", str(tmp_path),
          "--soc", "70", "--target-soc", "75"],

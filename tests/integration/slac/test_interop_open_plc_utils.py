@@ -18,7 +18,6 @@ QcaModem parses).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -49,13 +48,14 @@ from josev.slac.frames import (
     mac_bytes,
     parse_frame,
 )
+from tests.requirements import require_tools
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("pev") is None or shutil.which("evse") is None,
-                       reason="pev/evse (Debian plc-utils-extra) not installed"),
-]
+pytestmark = [pytest.mark.netns, pytest.mark.interop]
+
+
+@pytest.fixture(autouse=True)
+def _plc_utils() -> None:
+    require_tools("pev", "evse", "int6k", package="plc-utils-extra")
 
 PEV_INI = """[default]
 VehicleIdentifier = 4A4F5345562D54455354000000000000000000
@@ -231,7 +231,6 @@ async def test_our_ev_matches_qualcomm_evse(link: netsim.Link, tmp_path: Path) -
     assert [(k.nid, k.nmk) for k in seen][:1] == [(result.nid, result.nmk)]
 
 
-@pytest.mark.skipif(shutil.which("int6k") is None, reason="int6k (Debian plc-utils-extra)")
 async def test_qualcomm_int6k_reads_the_modem_responder_like_qca_modem_does(
     link: netsim.Link,
 ) -> None:

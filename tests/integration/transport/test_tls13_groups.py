@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from josev.transport.tls import (
     client_credentials_from_store,
 )
 from josev.v2gtp import PayloadType
+from tests.requirements import require_tools
 
 pytestmark = pytest.mark.netns
 
@@ -151,12 +151,12 @@ def openssl_s_client(link: netsim.Link, store: Path, port: int, group: str) -> s
     return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
 async def test_openssl_s_client_sees_each_group(
     link: netsim.Link, store: Path, servers: list[SeccServer], caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An implementation we did not configure (the openssl CLI, one group at a time, with the
     vehicle chain) reports the group the server used; the SECC accepts it (no refusal)."""
+    require_tools("openssl", package="openssl")
     server = await start_secc(link, TlsServerConfig.from_store(store))
     servers.append(server)
     assert server.tls_port is not None

@@ -14,16 +14,14 @@ from typing import Any
 
 import pytest
 
-from josev import netsim
+from tests.requirements import require_netns
 
 pytestmark = pytest.mark.netns
 
 
 def demo(tmp_path: Path, protocol: str, target_soc: float) -> tuple[str, list[dict[str, Any]]]:
     """Run the main job for `protocol` from 80 % SoC; its output and the station limits."""
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     proc = subprocess.run(
         [sys.executable, "-m", "josev.cli", "demo", "--protocol", protocol,
          "--workdir", str(tmp_path), "--soc", "80", "--target-soc", str(target_soc),

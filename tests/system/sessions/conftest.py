@@ -13,14 +13,13 @@ import pytest
 from josev import netsim
 from josev.demo import AC_STATION, DC_BPT_STATION, Stack, _station_iso_args
 from josev.pki import create_pki
+from tests.requirements import require_netns
 
 
 @pytest.fixture
 def station(tmp_path: Path, request: pytest.FixtureRequest
             ) -> Iterator[tuple[Stack, Any, Path]]:
-    reason = netsim.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
+    require_netns()
     pki = create_pki(tmp_path / "pki")
     hal_args: list[str] = []
     extra: list[str] = []
