@@ -20,6 +20,7 @@ from typing import Any
 
 from josev import __version__, sdnotify
 from josev.api import API_VERSION, ApiClient, ApiError
+from josev.api.envelope import describe_validation_error
 from josev.configfile import ConfigError, load_tables, read_password, section
 from josev.lean.generated import api as models
 from josev.lean.generated.config import HlcConfig, MqttConfig
@@ -266,8 +267,6 @@ def _run(args: argparse.Namespace) -> int:
         ("password_file", args.password_file),
     )
     overrides = {k: v for k, v in given if v is not None}
-    if overrides:
-        mqtt = mqtt.model_copy(update=overrides)
     hlc_over: dict[str, Any] = {}
     if args.iface:
         hlc_over["iface"] = args.iface
@@ -283,13 +282,13 @@ def _run(args: argparse.Namespace) -> int:
         hlc_over["slac"] = False
     if args.require_authorization:
         hlc_over["free_charging"] = False
-    if hlc_over:
-        try:
-            hlc = HlcConfig.model_validate({**hlc.model_dump(), **hlc_over})
-            secc_config(hlc, 1, "x")
-        except ValueError as exc:
-            log.error("invalid [iso15118] setting: %s", exc)
-            return 78
+    try:   # the file and the flags together: a bad value ends here with 78, not at boot
+        mqtt = mqtt.model_copy(update=overrides)
+        hlc = hlc.model_copy(update=hlc_over)
+        secc_config(hlc, 1, "x")
+    except ValueError as exc:
+        log.error("invalid setting: %s", describe_validation_error(exc))
+        return 78
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
     return asyncio.run(run_service(mqtt, hlc, settle=True))

@@ -10,6 +10,9 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from josev.services import iso15118
 
@@ -74,3 +77,17 @@ def test_python_m_runs_the_lean_entry() -> None:
                          capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.startswith("usage: josev-iso15118")
     assert "--password-file" in out.stdout
+
+
+def test_bad_settings_from_the_file_or_the_flags_end_with_78(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """EX_CONFIG and one line that names the setting, before anything starts: a protocol
+    typo in josev.toml, an out-of-range flag."""
+    bad = tmp_path / "josev.toml"
+    bad.write_text('[iso15118]\nprotocols = ["ISO20_DC", "DINN"]\n')
+    assert iso15118.main(["--config", str(bad)]) == 78
+    assert "unknown protocol(s) ['DINN']" in caplog.text
+    good = tmp_path / "empty.toml"
+    good.write_text("")
+    assert iso15118.main(["--config", str(good), "--port", "0"]) == 78
+    assert "invalid setting: port: Input should be greater than or equal to 1" in caplog.text
