@@ -37,6 +37,8 @@ from typing import Any
 import aiomqtt
 
 from josev.api.cli import format_line
+from josev.api.envelope import decode
+from josev.api.errors import InvalidMessage
 from josev.api.registry import TOPICS
 from josev.localbroker import Broker, BrokerError
 
@@ -483,13 +485,14 @@ async def _external_pilot(stack: Stack) -> None:
             stack.broker.host, stack.broker.port, username="demo", password=password) as client:
         await client.subscribe("josev/cs", qos=1)
         async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
             try:
-                msg = json.loads(message.payload if isinstance(message.payload, bytes) else b"")
-                if msg.get("name") != "iso15118_state_info" or msg.get("type") != "update":
-                    continue
-                status = str(msg["data"]["session_status"])
-            except (ValueError, KeyError, TypeError, AttributeError):
+                msg = decode(str(message.topic), payload)
+            except InvalidMessage:
                 continue   # not ours to judge: the services log invalid messages
+            if msg.name != "iso15118_state_info" or msg.type != "update":
+                continue
+            status = msg.data.session_status
             wanted = pilot_for(previous, status, cp)
             if wanted != cp:
                 await cable.command("cp", state=wanted)
