@@ -523,20 +523,6 @@ async def _run(workdir: Path, topic: str, runs: int, entry: str,
     return 0 if ok and not failed else 1
 
 
-def _compile_bytecode() -> None:
-    """Byte-compile our packages first, as the image ships them: a process that compiles its
-    modules from source (no __pycache__, or PYTHONDONTWRITEBYTECODE set) keeps the compiler's
-    garbage in its heap, several MB of resident memory the appliance never has."""
-    import compileall
-
-    import josev
-    import josev_hal
-
-    for pkg in (josev, josev_hal):
-        for folder in pkg.__path__:
-            compileall.compile_dir(folder, quiet=1, workers=1)
-
-
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -560,7 +546,6 @@ def main(argv: list[str]) -> int:
     except (ValueError, KeyError) as exc:
         p.error(str(exc))
     LOAD_RATE = args.load_rate
-    _compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="josev-bench-sessions-") as tmp:
         return asyncio.run(_run(Path(tmp), args.load_topic, max(1, args.runs), args.entry,
                                 priorities))
